@@ -1,0 +1,39 @@
+"""cnnzoo: the classic CNNs for image classification, LeNet-5 (1998) to NASNet (2018), built as their papers
+drew them, and the tools taught with them.
+
+>>> import cnnzoo
+>>> m = cnnzoo.create_model("vgg16")
+>>> cnnzoo.profile(m, (3, 224, 224)).total_params
+138357544
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import CnnzooError
+from .registry import ModelInfo, create_model, list_models, model_info, register_model
+
+__version__ = "0.1.0"
+
+# Names re-exported lazily, so `import cnnzoo` stays fast: name -> module that defines it.
+_LAZY = {
+    "profile": "cnnzoo.analysis",
+    "Profile": "cnnzoo.analysis",
+    "build_from_spec": "cnnzoo.analysis.spec",
+    "load_weights": "cnnzoo.weights",
+    "save_checkpoint": "cnnzoo.checkpoint",
+    "load_checkpoint": "cnnzoo.checkpoint",
+    "model_from_checkpoint": "cnnzoo.checkpoint",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cnnzoo' has no attribute {name!r}")
+
+
+__all__ = ["CnnzooError", "ModelInfo", "create_model", "list_models", "model_info", "register_model",
+           "__version__", *_LAZY]

@@ -1,0 +1,8 @@
+"""``python -m cnnzoo`` (and ``torchrun -m cnnzoo train ...``) runs the command line."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The interface every cnnzoo model offers (timm's, where it fits).
+
+``forward_features(x)`` returns the last feature map (before global pooling / flattening);
+``forward_head(x, pre_logits=False)`` turns it into logits (or the pre-logit features);
+``get_classifier()`` / ``reset_classifier(num_classes)`` reach and replace the final layer;
+``layer_groups()`` names the model's groups in input-to-output order (``stem``, stages..., ``head``), which the
+transfer-learning strategies use to freeze and to set per-group learning rates.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+
+class ZooModel(nn.Module):
+    """Base class of cnnzoo's models.
+
+    Subclasses set ``classifier_attr`` (dotted path of the final layer) and ``group_attrs`` (attribute names of
+    the layer groups, input to output; the classifier's group last) and implement ``forward_features`` and
+    ``forward_head``.
+    """
+
+    classifier_attr: str = "fc"
+    group_attrs: tuple[str, ...] = ()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.get_submodule(self.classifier_attr)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the final layer by a freshly initialised one with ``num_classes`` outputs (0: identity)."""
+        old = self.get_classifier()
+        new: nn.Module
+        if num_classes == 0:
+            new = nn.Identity()
+        elif isinstance(old, nn.Linear):
+            new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+        elif isinstance(old, nn.Conv2d):
+            new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding,
+                            bias=old.bias is not None)
+        else:
+            raise NotImplementedError(f"{type(self).__name__} must override reset_classifier")
+        parent_name, _, attr = self.classifier_attr.rpartition(".")
+        parent = self.get_submodule(parent_name) if parent_name else self
+        setattr(parent, attr, new.to(next(old.parameters(), torch.empty(0)).device) if num_classes else new)
+        self.num_classes = num_classes
+
+    def layer_groups(self) -> OrderedDict[str, nn.Module]:
+        """Named layer groups, input to output; every parameter belongs to exactly one group."""
+        if not self.group_attrs:
+            raise NotImplementedError(f"{type(self).__name__} defines no layer groups")
+        return OrderedDict((a, self.get_submodule(a)) for a in self.group_attrs)
