@@ -1,0 +1,361 @@
+"""MobileNets.
+
+**v1**: Howard, Zhu, Chen, Kalenichenko, Wang, Weyand, Andreetto and Adam, "MobileNets: Efficient
+Convolutional Neural Networks for Mobile Vision Applications", arXiv:1704.04861, 2017. Reproduces Table 1 (the
+body: a 3x3/2 convolution with 32 maps, 13 depthwise-separable layers 64-128-128-256-256-512-5x512-1024-1024,
+global average pooling, a fully connected classifier), every convolution followed by BN and ReLU (Fig. 3),
+with the width multiplier alpha of Sec. 3.3 (Table 6: 1.0 / 0.75 / 0.5 / 0.25) and the resolution multiplier
+rho of Sec. 3.4 (Table 7), which is just the input size (224 / 192 / 160 / 128). The paper's Table 6 parameter
+counts (4.2 / 2.6 / 1.3 / 0.5 M) count convolution weights and the classifier, not BN's gamma/beta; our models
+carry BN (as the paper trains them), so their counts are higher by exactly the BN parameters.
+
+**v2**: Sandler, Howard, Zhu, Zhmoginov and Chen, "MobileNetV2: Inverted Residuals and Linear Bottlenecks",
+CVPR 2018. Reproduces Table 2 (a 3x3/2 conv with 32 maps, 17 inverted-residual bottlenecks with expansion t,
+linear 1x1 projections and ReLU6, a 1x1 conv to 1280, global pooling, classifier) with the width multiplier
+(channels rounded to multiples of 8; the last conv is not thinned below 1280), and uses torchvision's module
+names (``features.1.conv.0.0.weight``, ``classifier.1.weight``), so torchvision state dicts load unchanged.
+
+Deviations from the papers:
+
+- v1: none in the architecture; the classifier is ``fc`` (no dropout; the paper names none). Channels under a
+  width multiplier are ``int(alpha * c)`` (as in the paper's Table 6 counts).
+- v2: the classifier has Dropout(0.2) before it, as torchvision and the TF reference implementation.
+
+Parameter counts of v2: torchvision's model, which we reproduce exactly, has 3,504,872 parameters (1000
+classes, BN gamma/beta included). Without BN's gamma/beta it has 3,470,760, which is the TF checkpoint's
+"3.47M" (and the paper's rounded 3.4M); for width 1.4 the same two counts are 6,108,776 and 6,060,840 (TF:
+6.06M; the paper's Table 4 says 6.9M). osmr's 3,504,960 is 88 more than torchvision's; we could not check why.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from ..errors import CnnzooError
+from ..registry import register_model
+from .base import ZooModel
+from .layers import conv_bn_act
+
+PAPER_V1 = (
+    "Howard et al.: MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications "
+    "(arXiv 2017)"
+)
+PAPER_V2 = (
+    "Sandler, Howard, Zhu, Zhmoginov, Chen: MobileNetV2: Inverted Residuals and Linear Bottlenecks (CVPR'18)"
+)
+
+# --------------------------------------------------------------------------------------------------- v1
+
+# (output channels, stride) of the 13 depthwise-separable layers of Table 1.
+_V1_LAYERS = (
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
+)
+
+
+class DepthwiseSeparable(nn.Module):
+    """Depthwise 3x3 conv (a filter per channel) -> BN -> ReLU -> pointwise 1x1 conv -> BN -> ReLU, Fig. 3."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int) -> None:
+        super().__init__()
+        self.dw = conv_bn_act(in_ch, in_ch, 3, stride, groups=in_ch)
+        self.pw = conv_bn_act(in_ch, out_ch, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pw(self.dw(x))
+
+
+class MobileNetV1(ZooModel):
+    """MobileNet v1 (Table 1) with width multiplier ``alpha`` (Sec. 3.3)."""
+
+    classifier_attr = "fc"
+    group_attrs = ("stem", "blocks", "fc")
+
+    def __init__(
+        self, alpha: float = 1.0, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        if not alpha > 0.0:
+            raise CnnzooError(f"width multiplier alpha must be positive, got {alpha}.")
+
+        def width(c: int) -> int:
+            return max(1, int(c * alpha))
+
+        self.num_classes = num_classes
+        ch = width(32)
+        self.stem = conv_bn_act(in_chans, ch, 3, 2)
+        blocks = []
+        for c, s in _V1_LAYERS:
+            blocks.append(DepthwiseSeparable(ch, width(c), s))
+            ch = width(c)
+        self.blocks = nn.Sequential(*blocks)
+        self.num_features = ch
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(ch, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.stem(x))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.dropout(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+        return x if pre_logits else self.fc(x)
+
+
+_V1_ERR = "ILSVRC-2012 val, single crop (MobileNet Tables 6-7); top-5 not reported"
+_V1_NOTE = (
+    "paper_params is the paper's exact no-BN count (Table 6: conv weights + FC); our model has BN, so it "
+    "has 2 x (BN channels) more; MACs exact conv+FC count at 224 (Table 6)"
+)
+_V1_DEV = ("BN gamma/beta are counted in our parameters (the paper's Table 6 count leaves them out)",)
+
+
+def _v1(alpha: float, num_classes: int, in_chans: int, dropout: float) -> MobileNetV1:
+    return MobileNetV1(alpha, num_classes, in_chans, dropout)
+
+
+@register_model(
+    family="mobilenet",
+    paper=PAPER_V1,
+    year=2017,
+    paper_params=4_210_088,
+    paper_macs=568.7e6,
+    figures_note=_V1_NOTE + "; 192/160/128 inputs: 418/290/186 M (Table 7)",
+    paper_top1=29.4,
+    error_protocol=_V1_ERR,
+    deviations=_V1_DEV,
+)
+def mobilenet_v1(
+    num_classes: int = 1000, in_chans: int = 3, alpha: float = 1.0, dropout: float = 0.0
+) -> MobileNetV1:
+    """MobileNet v1 1.0 (Table 1; width multiplier ``alpha``, resolution multiplier = the input size)."""
+    return _v1(alpha, num_classes, in_chans, dropout)
+
+
+@register_model(
+    "mobilenet_v1_075",
+    family="mobilenet",
+    paper=PAPER_V1,
+    year=2017,
+    defaults={"alpha": 0.75},
+    paper_params=2_569_144,
+    paper_macs=325.4e6,
+    figures_note=_V1_NOTE,
+    paper_top1=31.6,
+    error_protocol=_V1_ERR,
+    deviations=_V1_DEV,
+    description="MobileNet v1 0.75 (Table 6).",
+)
+@register_model(
+    "mobilenet_v1_050",
+    family="mobilenet",
+    paper=PAPER_V1,
+    year=2017,
+    defaults={"alpha": 0.5},
+    paper_params=1_320_648,
+    paper_macs=149.5e6,
+    figures_note=_V1_NOTE,
+    paper_top1=36.3,
+    error_protocol=_V1_ERR,
+    deviations=_V1_DEV,
+    description="MobileNet v1 0.5 (Table 6).",
+)
+@register_model(
+    "mobilenet_v1_025",
+    family="mobilenet",
+    paper=PAPER_V1,
+    year=2017,
+    defaults={"alpha": 0.25},
+    paper_params=464_600,
+    paper_macs=41.0e6,
+    figures_note=_V1_NOTE,
+    paper_top1=49.4,
+    error_protocol=_V1_ERR,
+    deviations=_V1_DEV,
+    description="MobileNet v1 0.25 (Table 6).",
+)
+def _mobilenet_v1_thin(
+    num_classes: int = 1000, in_chans: int = 3, alpha: float = 1.0, dropout: float = 0.0
+) -> MobileNetV1:
+    """A thinner MobileNet v1 (Table 6)."""
+    return _v1(alpha, num_classes, in_chans, dropout)
+
+
+# --------------------------------------------------------------------------------------------------- v2
+
+
+def make_divisible(v: float, divisor: int = 8) -> int:
+    """Round a channel count to the nearest multiple of ``divisor`` without losing more than 10% (TF rule)."""
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def _conv_bn_relu6(in_ch: int, out_ch: int, k: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    """Conv -> BN -> ReLU6, an ``nn.Sequential`` with children 0, 1, 2 (as Conv2dNormActivation)."""
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, k, stride, (k - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU6(inplace=True),
+    )
+
+
+class InvertedResidual(nn.Module):
+    """Bottleneck residual block (Table 1 of the v2 paper): 1x1 expansion by t -> ReLU6 -> depthwise 3x3
+    (stride) -> ReLU6 -> linear 1x1 projection (no activation); the input is added when stride is 1 and the
+    widths agree."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, expand_ratio: int) -> None:
+        super().__init__()
+        hidden = int(round(in_ch * expand_ratio))
+        self.use_res_connect = stride == 1 and in_ch == out_ch
+        layers: list[nn.Module] = []
+        if expand_ratio != 1:
+            layers.append(_conv_bn_relu6(in_ch, hidden, 1))
+        layers += [
+            _conv_bn_relu6(hidden, hidden, 3, stride, groups=hidden),
+            nn.Conv2d(hidden, out_ch, 1, bias=False),
+            nn.BatchNorm2d(out_ch),
+        ]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+# t (expansion), c (channels), n (repeats), s (first stride): Table 2 of the v2 paper.
+_V2_SETTING = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+
+
+class MobileNetV2(ZooModel):
+    """MobileNetV2 (Table 2) with torchvision's module names and width multiplier ``width_mult``."""
+
+    classifier_attr = "classifier.1"
+
+    def __init__(
+        self, width_mult: float = 1.0, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.2
+    ) -> None:
+        super().__init__()
+        if not width_mult > 0:
+            raise CnnzooError(f"width_mult must be positive, got {width_mult}.")
+        self.num_classes = num_classes
+        ch = make_divisible(32 * width_mult)
+        last = make_divisible(1280 * max(1.0, width_mult))
+        feats: list[nn.Module] = [_conv_bn_relu6(in_chans, ch, 3, 2)]
+        self._stage_ends: list[int] = []
+        for t, c, n, s in _V2_SETTING:
+            out = make_divisible(c * width_mult)
+            for i in range(n):
+                feats.append(InvertedResidual(ch, out, s if i == 0 else 1, t))
+                ch = out
+            self._stage_ends.append(len(feats))
+        feats.append(_conv_bn_relu6(ch, last, 1))
+        self.features = nn.Sequential(*feats)
+        self.num_features = last
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last, num_classes))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return x if pre_logits else self.classifier(x)
+
+    def layer_groups(self) -> OrderedDict[str, nn.Module]:
+        """``stem`` (first conv), ``stage1`` ... ``stage7`` (the rows of Table 2), ``head`` (1x1 conv to 1280
+        and the classifier)."""
+        f = list(self.features)
+        groups: OrderedDict[str, nn.Module] = OrderedDict(stem=f[0])
+        start = 1
+        for i, end in enumerate(self._stage_ends):
+            groups[f"stage{i + 1}"] = nn.Sequential(*f[start:end])
+            start = end
+        groups["head"] = nn.Sequential(f[-1], self.classifier)
+        return groups
+
+
+_V2_ERR = "ILSVRC-2012 val, single crop (MobileNetV2 Table 4); top-5 not reported in the paper"
+
+
+@register_model(
+    family="mobilenet",
+    paper=PAPER_V2,
+    year=2018,
+    paper_params=3_504_872,
+    paper_macs=300e6,
+    figures_note=(
+        "paper: 3.4M, 300M MAdds (Table 4); exact params are torchvision's count, which we "
+        "reproduce (TF checkpoint 3.47M, osmr 3,504,960); MACs our exact count is ~300.8M"
+    ),
+    paper_top1=28.0,
+    error_protocol=_V2_ERR,
+    deviations=("Dropout(0.2) before the classifier, as torchvision and the TF implementation",),
+    peer="torchvision.models.mobilenet_v2",
+)
+def mobilenet_v2(
+    num_classes: int = 1000, in_chans: int = 3, width_mult: float = 1.0, dropout: float = 0.2
+) -> MobileNetV2:
+    """MobileNetV2 1.0 (Table 2; width multiplier ``width_mult``)."""
+    return MobileNetV2(width_mult, num_classes, in_chans, dropout)
+
+
+@register_model(
+    "mobilenet_v2_140",
+    family="mobilenet",
+    paper=PAPER_V2,
+    year=2018,
+    defaults={"width_mult": 1.4},
+    paper_params=6_900_000,
+    paper_macs=585e6,
+    figures_note=(
+        "paper's rounded 6.9M / 585M MAdds (Table 4); our exact count is 6,108,776 "
+        "(torchvision's width_mult=1.4; TF's checkpoint reports 6.06M)"
+    ),
+    paper_top1=25.3,
+    error_protocol=_V2_ERR,
+    deviations=("Dropout(0.2) before the classifier, as torchvision and the TF implementation",),
+    peer="torchvision.models.mobilenet_v2(width_mult=1.4)",
+    description="MobileNetV2 1.4 (Table 4).",
+)
+def _mobilenet_v2_wide(
+    num_classes: int = 1000, in_chans: int = 3, width_mult: float = 1.0, dropout: float = 0.2
+) -> MobileNetV2:
+    """A wider MobileNetV2 (Table 4)."""
+    return MobileNetV2(width_mult, num_classes, in_chans, dropout)
