@@ -5,6 +5,8 @@
 - :class:`SqueezeExcite`: Hu et al.'s SE block with reduction ratio ``r``.
 - :func:`channel_shuffle` / :class:`ChannelShuffle`: ShuffleNet's channel shuffle.
 - :class:`DropPath`: drop a whole residual branch per sample (stochastic depth, FractalNet, NASNet).
+- :class:`StochasticDepth`: :class:`DropPath` with Huang et al.'s test-time rule (scale the branch by the
+  survival probability at eval instead of rescaling in training).
 """
 
 from __future__ import annotations
@@ -140,3 +142,22 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"drop_prob={self.drop_prob}"
+
+
+class StochasticDepth(DropPath):
+    """Huang et al. (2016), "Deep Networks with Stochastic Depth", Eq. (2)-(5): during training the whole
+    residual branch is kept with survival probability ``p = 1 - drop_prob`` per sample and passed *unscaled*;
+    at test time the branch is multiplied by ``p``, so the deterministic eval output equals the expectation of
+    the training output. (:class:`DropPath` with ``scale_by_keep=True`` puts the same factor in training.)"""
+
+    def __init__(self, drop_prob: float = 0.0) -> None:
+        super().__init__(drop_prob, scale_by_keep=False)
+
+    @property
+    def survival_prob(self) -> float:
+        return 1.0 - self.drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or self.drop_prob == 0.0:
+            return super().forward(x)
+        return x * self.survival_prob

@@ -1,0 +1,125 @@
+"""Squeeze-and-excitation networks: Hu, Shen & Sun, "Squeeze-and-Excitation Networks" (CVPR 2018,
+arXiv:1709.01507).
+
+An SE block (Fig. 1 / Fig. 3, :class:`~cnnzoo.models.layers.SqueezeExcite`) recalibrates the residual branch
+of
+every block before the identity is added: global average pooling, FC ``C -> C/r``, ReLU, FC ``C/r -> C``,
+sigmoid, channel-wise scaling. ``se_reduction=r`` chooses the ratio (the paper's Table 10 ablation uses
+r in {2, 4, 8, 16, 32}; 16 is the default). Built with the residual engine of :mod:`cnnzoo.models.resnet`.
+
+Reproduced: Table 1 / Table 2 networks SE-ResNet-50/101/152, SE-ResNeXt-50/101 (32x4d) and SENet-154, laid out
+as the authors' released Caffe models (mirrored by timm's ``legacy_*`` models, whose state dicts load via
+:meth:`ResNet.remap_state_dict`):
+
+- SE-ResNet: stride in the first 1x1 of the bottleneck (the original ResNet's v1); 28,088,024 parameters for
+  SE-ResNet-50 = 25,557,032 (ResNet-50) + 2,530,992 (SE: FCs as 1x1 convolutions with biases), the paper's
+  "~2.5 million additional parameters"; 3.86 G MACs by an exact conv+fc count (paper: 3.87 G, osmr: 3.88 G).
+- SE-ResNeXt: stride in the 3x3, ``int(planes * 4 / 64) * 32`` grouped channels.
+- SENet-154: a stem of three 3x3 convolutions (64, 64, 128), 64-group bottlenecks with a half-width first 1x1,
+  3x3 projection shortcuts after the first stage and dropout 0.2 before the classifier. The paper gives no
+  exact parameter count for it; ours is pinned in the tests (115,088,984, i.e. 115.1M).
+- The stem max-pool uses ``ceil_mode=True`` without padding, as in the Caffe models.
+
+Deviations: BatchNorm with PyTorch defaults; no weights are provided.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from ..registry import register_model
+from .resnet import imagenet_resnet
+
+SENET_PAPER = "Hu, Shen & Sun, Squeeze-and-Excitation Networks, CVPR 2018 (arXiv:1709.01507)"
+_DEVIATIONS = ("BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",)
+
+
+def _factory(depth: int, **arch: Any) -> Any:
+    def factory(
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        se_reduction: int = 16,
+        drop_path_rate: float = 0.0,
+        stochastic_depth: float | None = None,
+    ) -> nn.Module:
+        return imagenet_resnet(
+            depth,
+            num_classes=num_classes,
+            in_chans=in_chans,
+            se_reduction=se_reduction,
+            caffe_pool=True,
+            drop_path_rate=drop_path_rate,
+            stochastic_depth=stochastic_depth,
+            **arch,
+        )
+
+    return factory
+
+
+_TOP = "ImageNet val, single 224 crop (SENet Table 2)"
+_MODELS: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {
+    "se_resnet50": (
+        50,
+        dict(v1_5=False),
+        dict(
+            paper_params=28_088_024,
+            paper_macs=3.87e9,
+            paper_top1=23.29,
+            paper_top5=6.62,
+            error_protocol=_TOP,
+            figures_note="28,088,024 = 25,557,032 + 2,530,992 (exact; paper: ~25M + ~2.5M, 28.1M). MACs: "
+            "the paper's 3.87 G (our exact conv+fc count 3.86 G; osmr 3.88 G).",
+            peer="timm.legacy_seresnet50",
+        ),
+    ),
+    "se_resnet101": (
+        101,
+        dict(v1_5=False),
+        dict(peer="timm.legacy_seresnet101", figures_note="No exact reference figure."),
+    ),
+    "se_resnet152": (
+        152,
+        dict(v1_5=False),
+        dict(peer="timm.legacy_seresnet152", figures_note="No exact reference figure."),
+    ),
+    "se_resnext50_32x4d": (
+        50,
+        dict(v1_5=True, groups=32, base_width=4),
+        dict(peer="timm.legacy_seresnext50_32x4d", figures_note="No exact reference figure."),
+    ),
+    "se_resnext101_32x4d": (
+        101,
+        dict(v1_5=True, groups=32, base_width=4),
+        dict(peer="timm.legacy_seresnext101_32x4d", figures_note="No exact reference figure."),
+    ),
+    "senet154": (
+        152,
+        dict(
+            v1_5=True,
+            groups=64,
+            base_width=4,
+            width1_factor=2,
+            stem="deep",
+            stem_width=128,
+            downsample_kernel=3,
+            head_dropout=0.2,
+        ),
+        dict(
+            peer="timm.legacy_senet154",
+            figures_note="The paper gives no exact count; ours (115,088,984) is pinned in the tests.",
+        ),
+    ),
+}
+for _name, (_depth, _arch, _info) in _MODELS.items():
+    register_model(
+        _name,
+        family="senet",
+        paper=SENET_PAPER,
+        year=2017,
+        input_size=(3, 224, 224),
+        description=f"{_name} (Hu et al. 2018), the authors' Caffe layout (timm legacy_* names via remap).",
+        deviations=_DEVIATIONS,
+        **_info,
+    )(_factory(_depth, **_arch))
