@@ -1,0 +1,87 @@
+"""Print (or write into README.md) the table of every registered model: ours vs the paper.
+
+    python scripts/model_table.py                 # print the markdown table
+    python scripts/model_table.py --write README.md
+
+Rows come from ``cnnzoo.list_models()`` and ``cnnzoo.profile`` at each model's default input (built on the
+``meta`` device, so this is fast and allocates no weights). With ``--write FILE`` the block between
+``<!-- model-table:start -->`` and ``<!-- model-table:end -->`` is replaced (appended if absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+import cnnzoo
+from cnnzoo.errors import CnnzooError
+
+START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
+
+
+def _m(x: float | None, scale: float, fmt: str) -> str:
+    return "—" if x is None else format(x / scale, fmt)
+
+
+def table(pattern: str = "*") -> str:
+    head = (
+        "| model | family | year | input | params (ours) | params (paper) | G-MACs (ours) | G-MACs (paper) "
+        "| paper top-1 / top-5 error (%) |"
+    )
+    lines = [head, "|---|---|---|---|--:|--:|--:|--:|---|"]
+    for name in cnnzoo.list_models(pattern):
+        info = cnnzoo.model_info(name)
+        try:
+            with torch.device("meta"):
+                model = cnnzoo.create_model(name)
+            p = cnnzoo.profile(model, info.input_size, name=name)
+            params, macs = f"{p.total_params:,}", f"{p.total_macs / 1e9:.2f}"
+        except (CnnzooError, RuntimeError, NotImplementedError) as e:  # a model that cannot run on meta
+            params = macs = f"error: {str(e).splitlines()[0][:60]}"
+        err = (
+            "—"
+            if info.paper_top1 is None and info.paper_top5 is None
+            else f"{_m(info.paper_top1, 1, '.1f')} / {_m(info.paper_top5, 1, '.1f')}"
+        )
+        paper_params = "—" if info.paper_params is None else f"{info.paper_params:,}"
+        lines.append(
+            f"| {name} | {info.family} | {info.year} | {'x'.join(map(str, info.input_size))} | {params} "
+            f"| {paper_params} | {macs} | {_m(info.paper_macs, 1e9, '.2f')} | {err} |"
+        )
+    return (
+        "\n".join(lines)
+        + "\n\nMACs = multiply-accumulates (FLOPs = 2 x MACs), at each model's default input.\n"
+    )
+
+
+def write(path: Path, text: str) -> None:
+    old = path.read_text() if path.exists() else ""
+    block = f"{START}\n{text}{END}"
+    if START in old and END in old:
+        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
+    else:
+        new = old + ("\n" if old and not old.endswith("\n") else "") + block + "\n"
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(new)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--write", metavar="FILE", type=Path, help="replace the model-table block in FILE")
+    ap.add_argument("--pattern", default="*", help="only models matching this fnmatch pattern")
+    args = ap.parse_args(argv)
+    text = table(args.pattern)
+    if args.write:
+        write(args.write, text)
+        print(f"wrote {len(text.splitlines()) - 4} models into {args.write}")
+    else:
+        print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
