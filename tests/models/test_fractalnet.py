@@ -8,29 +8,12 @@ import random
 
 import pytest
 import torch
+from modelkit import meta_model, n_params
 from torch import nn
 
 import cnnzoo
 from cnnzoo.errors import CnnzooError
 from cnnzoo.models.fractalnet import FractalBlock
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a loaded 2-core machine two OpenMP threads slow small models down a lot."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def meta_model(name: str, **kw: object) -> nn.Module:
-    with torch.device("meta"):
-        return cnnzoo.create_model(name, **kw)
 
 
 def test_fractalnet_cifar_20_layers_has_33724618_parameters() -> None:

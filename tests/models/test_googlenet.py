@@ -7,14 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from modelkit import n_params
 
 import cnnzoo
 from cnnzoo.models.googlenet import INCEPTION_TABLE, GoogLeNetOutputs, googlenet_loss
 from cnnzoo.models.layers import LocalResponseNorm
-
-
-def n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def test_googlenet_has_6998552_parameters_without_aux_and_13378280_with() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from modelkit import meta_model, n_params
 from torch import nn
 
 import cnnzoo
@@ -15,15 +16,6 @@ from cnnzoo.errors import CheckpointError, CnnzooError
 from cnnzoo.models.inception import Block8, InceptionOutputs
 
 NAMES = ("inception_v3", "inception_v4", "inception_resnet_v1", "inception_resnet_v2")
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def meta_model(name: str, **kw: object) -> nn.Module:
-    with torch.device("meta"):
-        return cnnzoo.create_model(name, **kw)
 
 
 @pytest.mark.parametrize("name, kw, expected", [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from modelkit import n_params
 
 import cnnzoo
 from cnnzoo.errors import CnnzooError
@@ -20,10 +21,6 @@ XXX...XXX..X.XXX
 ..XXX..XXXX.XX.X
 ...XXX..XXXX.XXX
 """
-
-
-def n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def test_lenet5_has_60000_trainable_parameters() -> None:

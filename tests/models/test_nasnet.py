@@ -7,16 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from modelkit import meta_model
 from torch import nn
 
 import cnnzoo
 from cnnzoo.models.layers import DropPath
 from cnnzoo.models.nasnet import SamePool
-
-
-def meta_model(name: str, **kw: object) -> nn.Module:
-    with torch.device("meta"):
-        return cnnzoo.create_model(name, **kw)
 
 
 @pytest.mark.parametrize("name, expected", [("nasnet_a_mobile", 5_289_978), ("nasnet_a_large", 88_753_150)])

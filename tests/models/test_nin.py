@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from modelkit import n_params
 
 import cnnzoo
-
-
-def n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def test_nin_cifar_has_966986_parameters_and_222486528_macs() -> None:

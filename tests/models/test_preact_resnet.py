@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from modelkit import meta_model, n_params
 from torch import nn
 
 import cnnzoo
 from cnnzoo.models.resnet import PreActBasicBlock, PreActBottleneck
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def meta_model(name: str, **kw: object) -> nn.Module:
-    with torch.device("meta"):
-        return cnnzoo.create_model(name, **kw)
 
 
 @pytest.mark.parametrize(

@@ -7,29 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from modelkit import meta_model, n_params
 from torch import nn
 
 import cnnzoo
 from cnnzoo.errors import CnnzooError
 from cnnzoo.models.layers import channel_shuffle
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a loaded 2-core machine two OpenMP threads slow small models down a lot."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def meta_model(name: str, **kw: object) -> nn.Module:
-    with torch.device("meta"):
-        return cnnzoo.create_model(name, **kw)
 
 
 @pytest.mark.parametrize(

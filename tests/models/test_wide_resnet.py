@@ -4,43 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from modelkit import macs, meta_model, n_params
 from torch import nn
 
 import cnnzoo
 from cnnzoo.errors import CnnzooError
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def meta_model(name: str, **kw: object) -> nn.Module:
-    with torch.device("meta"):
-        return cnnzoo.create_model(name, **kw)
-
-
-def macs(model: nn.Module, size: tuple[int, int, int]) -> int:
-    """Conv + linear MACs of one image: ``cnnzoo.profile`` where it exists, else forward hooks on meta."""
-    try:
-        return int(cnnzoo.profile(model, size).total_macs)
-    except AttributeError:
-        pass
-    total = 0
-
-    def hook(m: nn.Module, _i: object, o: torch.Tensor) -> None:
-        nonlocal total
-        if isinstance(m, nn.Conv2d):
-            total += o[0].numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
-        else:
-            total += m.in_features * m.out_features
-
-    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    model.eval()
-    with torch.no_grad():
-        model(torch.empty(1, *size, device="meta"))
-    for h in hs:
-        h.remove()
-    return total
 
 
 @pytest.mark.parametrize(
