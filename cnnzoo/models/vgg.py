@@ -21,6 +21,8 @@ dicts load either way).
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
@@ -59,7 +61,6 @@ class VGG(ZooModel):
     the three FC layers; names as in torchvision)."""
 
     classifier_attr = "classifier.6"
-    group_attrs = ("features", "classifier")
 
     def __init__(
         self,
@@ -104,6 +105,19 @@ class VGG(ZooModel):
             elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
+
+    def layer_groups(self) -> OrderedDict[str, nn.Module]:
+        """``block1``..``block5`` (each ending in its max-pool, views of ``features``), ``fc`` (FC6, FC7 and
+        their dropout) and ``head`` (the last FC): the units the transfer strategies freeze and tune."""
+        groups: OrderedDict[str, nn.Module] = OrderedDict()
+        start = 0
+        for i, m in enumerate(self.features):
+            if isinstance(m, nn.MaxPool2d):
+                groups[f"block{len(groups) + 1}"] = self.features[start : i + 1]
+                start = i + 1
+        groups["fc"] = self.classifier[:-1]
+        groups["head"] = self.classifier[-1:]
+        return groups
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.avgpool(self.features(x))
