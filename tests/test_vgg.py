@@ -58,7 +58,7 @@ def test_a_lrn_puts_lrn_after_the_first_conv_and_relu():
 def test_vgg_interface_num_classes_in_chans_and_groups():
     m = _meta("vgg11", num_classes=10, in_chans=1)
     assert m.get_classifier().out_features == 10 and m.features[0].in_channels == 1
-    assert list(m.layer_groups()) == ["features", "classifier"]
+    assert list(m.layer_groups()) == ["block1", "block2", "block3", "block4", "block5", "fc", "head"]
     m.reset_classifier(5)
     assert m.classifier[6].out_features == 5
 
