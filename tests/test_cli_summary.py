@@ -87,3 +87,23 @@ def test_compare_json_and_plot(tmp_path):
     assert d["models"][0]["total_params"] == 132_863_336 and d["models"][0]["paper_top1_error"] == 29.6
     assert d["models"][1]["paper_top1_error"] is None
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "model, params, macs",
+    [
+        ("alexnet", 60_965_224, 724_406_816),  # the paper's two-tower network, 227x227
+        ("googlenet", 13_378_280, 1_582_671_872),  # aux heads hold parameters but run only in training
+        ("resnet50", 25_557_032, 3_857_973_248),  # v1: stride in the first 1x1 (ResNet paper, 3.8 G)
+    ],
+)
+def test_summary_of_the_papers_networks_prints_the_papers_totals(model: str, params: int, macs: int,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    from cnnzoo.cli import main
+
+    assert main(["summary", model, "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["total_params"], d["total_macs"]) == (params, macs)
+    assert main(["summary", model]) == 0
+    table = capsys.readouterr().out
+    assert f"{params:,}" in table
