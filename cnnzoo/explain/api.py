@@ -1,0 +1,144 @@
+"""One entry point over every method: :func:`explain` returns the map together with what a figure needs
+(predicted and explained classes, their scores, the layer used)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import CnnzooError
+from ._common import Target, check_input, default_layer, logits_of, model_device, resolve_target
+from .deconvnet import deconvnet
+from .gradcam import gradcam
+from .guided import guided_backprop, guided_gradcam
+from .saliency import reduce_channels, saliency, smoothgrad
+
+METHODS = ("saliency", "smoothgrad", "gradcam", "guided-backprop", "guided-gradcam", "deconvnet")
+LAYER_METHODS = ("gradcam", "guided-gradcam", "deconvnet")
+
+
+@dataclass
+class Explanation:
+    """The result of :func:`explain` for a batch of ``N`` images.
+
+    ``attribution`` is the method's own output: ``(N, H, W)`` for saliency, SmoothGrad and Grad-CAM,
+    ``(N, C, H, W)`` signed for guided back-propagation, guided Grad-CAM and the deconvnet. ``heat`` is a
+    non-negative ``(N, H, W)`` map for overlays (the attribution itself, or ``max_c |attribution|``).
+    ``probs`` are softmax probabilities; ``target`` is the explained class (for the deconvnet: the feature map
+    projected, with ``target_is_channel`` set).
+    """
+
+    method: str
+    attribution: torch.Tensor
+    heat: torch.Tensor
+    predicted: torch.Tensor
+    probs: torch.Tensor
+    logits: torch.Tensor
+    target: torch.Tensor
+    layer: str | None = None
+    target_is_channel: bool = False
+
+
+def explain(
+    model: nn.Module,
+    x: torch.Tensor,
+    method: str = "saliency",
+    target: Target = None,
+    layer: str | None = None,
+    channel: int | None = None,
+    reduce: str = "max",
+    n_samples: int = 50,
+    noise_level: float = 0.15,
+    generator: torch.Generator | None = None,
+) -> Explanation:
+    """Explain ``model``'s decision on ``x`` with ``method`` (one of :data:`METHODS`)."""
+    if method not in METHODS:
+        raise CnnzooError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
+    if method == "deconvnet" and target is not None:
+        raise CnnzooError(
+            "the deconvnet projects one feature map of a layer, not a class; give a channel instead."
+        )
+    if method != "deconvnet" and channel is not None:
+        raise CnnzooError("a channel is only used by the deconvnet method; give a class instead.")
+    if layer is not None and method not in LAYER_METHODS:
+        raise CnnzooError(f"method {method!r} takes no layer; a layer is used by {', '.join(LAYER_METHODS)}.")
+    x = check_input(x).to(model_device(model))
+    with torch.no_grad():
+        logits = logits_of(model(x))
+    predicted = logits.argmax(dim=1)
+    probs = logits.softmax(dim=1)
+    if method == "deconvnet":
+        layer = layer or default_layer(model, x)
+        attr, chans = deconvnet(model, x, layer=layer, channel=channel)
+        return Explanation(
+            method,
+            attr,
+            reduce_channels(attr, reduce),
+            predicted,
+            probs,
+            logits,
+            chans,
+            layer,
+            target_is_channel=True,
+        )
+    t = resolve_target(target, logits)
+    if method in ("gradcam", "guided-gradcam"):
+        layer = layer or default_layer(model, x)
+    if method == "saliency":
+        attr = saliency(model, x, t, reduce=reduce)
+    elif method == "smoothgrad":
+        attr = smoothgrad(
+            model, x, t, n_samples=n_samples, noise_level=noise_level, reduce=reduce, generator=generator
+        )
+    elif method == "gradcam":
+        attr = gradcam(model, x, t, layer=layer)
+    elif method == "guided-backprop":
+        attr = guided_backprop(model, x, t)
+    else:
+        attr = guided_gradcam(model, x, t, layer=layer)
+    heat = attr if attr.ndim == 3 else reduce_channels(attr, reduce)
+    return Explanation(method, attr, heat, predicted, probs, logits, t, layer)
+
+
+def activations(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
+    """The output of ``layer`` for the images ``x`` (its feature maps, ``(N, C, H, W)`` for a convolution)."""
+    from ._common import get_layer
+
+    x = check_input(x).to(model_device(model))
+    module = get_layer(model, layer)
+    store: list[torch.Tensor] = []
+
+    def hook(_m: nn.Module, _i: object, out: object) -> None:
+        if isinstance(out, torch.Tensor) and not store:
+            store.append(out.detach().clone())
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        handle.remove()
+    if not store:
+        raise CnnzooError(f"layer {layer!r} returns no tensor in the forward pass; choose another layer.")
+    return store[0]
+
+
+def conv_filters(model: nn.Module, layer: str | None = None) -> tuple[str, torch.Tensor]:
+    """``(name, weight (out, in, kh, kw))`` of convolution ``layer`` (default: the first one, whose filters
+    Krizhevsky et al. 2012 show in Fig. 3)."""
+    from ._common import get_layer
+
+    if layer is None:
+        convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+        if not convs:
+            raise CnnzooError("the model has no convolution, so it has no filters to show.")
+        layer, module = convs[0]
+    else:
+        module = get_layer(model, layer)
+    if not isinstance(module, nn.Conv2d):
+        raise CnnzooError(
+            f"layer {layer!r} is a {type(module).__name__}, not a convolution; give a Conv2d layer."
+        )
+    return layer, module.weight.detach()

@@ -1,0 +1,112 @@
+"""Guided back-propagation (Springenberg et al., 2015), guided Grad-CAM (Selvaraju et al., 2017) and the
+"deconvnet" back-propagation rule (Zeiler & Fergus, 2014, as Springenberg et al. Fig. 1 write it).
+
+The three differ from plain back-propagation only in how a gradient crosses a ReLU ``f = max(x, 0)``
+(Springenberg et al., "Striving for Simplicity: The All Convolutional Net", ICLR workshop 2015, Sec. 3.4 and
+Fig. 1):
+
+* back-propagation: ``R_in = (x > 0) * R_out``
+* deconvnet:        ``R_in = (R_out > 0) * R_out``
+* guided:           ``R_in = (x > 0) * (R_out > 0) * R_out``
+
+Overriding a ReLU's backward must catch every way a model can apply one: ``nn.ReLU`` modules, in-place ones,
+``F.relu(x)`` and ``torch.relu_`` inside ``forward``, ``x.relu_()``... Module hooks (what captum's
+``GuidedBackprop`` and ``Deconvolution`` use) only see ``nn.ReLU`` modules, and in-place ReLUs break their
+backward hooks; so cnnzoo does not use captum here. :class:`relu_backward_rule` is a
+:class:`torch.overrides.TorchFunctionMode`: while it is active every ReLU call, whatever its spelling, runs
+as a custom autograd function with the chosen backward. Residual additions and concatenations need nothing
+special.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from ..errors import CnnzooError
+from ._common import Target, check_input, model_device
+from .gradcam import gradcam
+from .saliency import input_gradient
+
+RULES = ("guided", "deconvnet")
+
+_RELU = {F.relu, torch.relu, torch.Tensor.relu}
+_RELU_INPLACE = {torch.relu_, F.relu_, torch.Tensor.relu_}
+
+
+class _RuleReLU(torch.autograd.Function):
+    """ReLU whose backward follows ``rule`` (see the module docstring). Saves a boolean mask, not a tensor
+    that later in-place operations could change."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, rule: str) -> torch.Tensor:  # type: ignore[override]
+        out = x.clamp(min=0)
+        ctx.mask = out > 0
+        ctx.rule = rule
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        g = grad.clamp(min=0)
+        if ctx.rule == "guided":
+            g = g * ctx.mask
+        return g, None
+
+
+class relu_backward_rule(TorchFunctionMode):  # noqa: N801  (used as a context manager, like torch.no_grad)
+    """Within ``with relu_backward_rule("guided"):`` (or ``"deconvnet"``) every ReLU back-propagates by that
+    rule.
+
+    In-place ReLUs stay in place (the result is copied back into the input), so code that relies on the side
+    effect behaves as before; the forward values are unchanged.
+    """
+
+    def __init__(self, rule: str) -> None:
+        super().__init__()
+        if rule not in RULES:
+            raise CnnzooError(f"rule must be one of {RULES}, got {rule!r}.")
+        self.rule = rule
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        inplace = func in _RELU_INPLACE
+        if func is F.relu:
+            inplace = bool(kwargs.get("inplace", args[1] if len(args) > 1 else False))
+        elif func not in _RELU and not inplace:
+            return func(*args, **kwargs)
+        x = args[0]
+        out = _RuleReLU.apply(x, self.rule)
+        if inplace:
+            return x.copy_(out)
+        return out
+
+
+def _rule_gradient(model: nn.Module, x: torch.Tensor, target: Target, rule: str) -> torch.Tensor:
+    with relu_backward_rule(rule):
+        return input_gradient(model, x, target)
+
+
+def guided_backprop(model: nn.Module, x: torch.Tensor, target: Target = None) -> torch.Tensor:
+    """Springenberg et al.'s guided back-propagation of the class score ``S_c``: ``(N, C, H, W)``, signed."""
+    return _rule_gradient(model, x, target, "guided")
+
+
+def deconvnet_backprop(model: nn.Module, x: torch.Tensor, target: Target = None) -> torch.Tensor:
+    """The class score back-projected with the deconvnet ReLU rule (Springenberg et al., Fig. 1): what
+    Zeiler & Fergus' deconvnet gives on any architecture, including residual and concatenating ones.
+    :func:`cnnzoo.explain.deconvnet` is the explicit projection of one activation for sequential stacks."""
+    return _rule_gradient(model, x, target, "deconvnet")
+
+
+def guided_gradcam(
+    model: nn.Module, x: torch.Tensor, target: Target = None, layer: str | None = None
+) -> torch.Tensor:
+    """Guided Grad-CAM (Selvaraju et al., Sec. 3.1): guided back-propagation times the up-sampled Grad-CAM
+    map, element-wise, ``(N, C, H, W)``."""
+    x = check_input(x).to(model_device(model))
+    cam = gradcam(model, x, target, layer=layer)
+    return guided_backprop(model, x, target) * cam[:, None]
