@@ -111,8 +111,8 @@ def model_from_checkpoint(ref: str, **overrides: Any) -> tuple[nn.Module, dict[s
     ckpt = load_checkpoint(ref)
     kwargs = {**ckpt.get("model_kwargs", {}), **overrides}
     model = create_model(ckpt["model"], **kwargs)
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as e:
-        raise CheckpointError(f"{ref!r} does not fit model {ckpt['model']!r}: {str(e).splitlines()[0]}") from None
+    from .weights import check_fit
+
+    check_fit(model, ckpt["state_dict"], ref)
+    model.load_state_dict(ckpt["state_dict"])
     return model.eval(), ckpt

@@ -19,7 +19,8 @@ from ..errors import CnnzooError
 
 def _command_modules() -> list:
     mods = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)]
-    return sorted((m for m in mods if hasattr(m, "register")), key=lambda m: (getattr(m, "ORDER", 99), m.__name__))
+    mods = [m for m in mods if hasattr(m, "register")]
+    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 99), m.__name__))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,8 +33,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cnnzoo",
-        description="The classic CNNs (LeNet-5 to NASNet) as their papers drew them, and the tools taught with "
-        "them: per-layer accounting, training, transfer, explanation and deployment.",
+        description="The classic CNNs (LeNet-5 to NASNet) as their papers drew them, and the tools taught "
+        "with them: per-layer accounting, training, transfer, explanation and deployment.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

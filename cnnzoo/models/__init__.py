@@ -12,7 +12,9 @@ import pkgutil
 _SHARED = {"base", "layers"}
 
 FAMILIES: tuple[str, ...] = tuple(
-    sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _SHARED and not m.name.startswith("_"))
+    sorted(
+        m.name for m in pkgutil.iter_modules(__path__) if m.name not in _SHARED and not m.name.startswith("_")
+    )
 )
 
 for _family in FAMILIES:

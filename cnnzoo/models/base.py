@@ -3,8 +3,8 @@
 ``forward_features(x)`` returns the last feature map (before global pooling / flattening);
 ``forward_head(x, pre_logits=False)`` turns it into logits (or the pre-logit features);
 ``get_classifier()`` / ``reset_classifier(num_classes)`` reach and replace the final layer;
-``layer_groups()`` names the model's groups in input-to-output order (``stem``, stages..., ``head``), which the
-transfer-learning strategies use to freeze and to set per-group learning rates.
+``layer_groups()`` names the model's groups in input-to-output order (``stem``, stages..., ``head``), which
+the transfer-learning strategies use to freeze and to set per-group learning rates.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from torch import nn
 class ZooModel(nn.Module):
     """Base class of cnnzoo's models.
 
-    Subclasses set ``classifier_attr`` (dotted path of the final layer) and ``group_attrs`` (attribute names of
-    the layer groups, input to output; the classifier's group last) and implement ``forward_features`` and
+    Subclasses set ``classifier_attr`` (dotted path of the final layer) and ``group_attrs`` (attribute names
+    of the layer groups, input to output; the classifier's group last) and implement ``forward_features`` and
     ``forward_head``.
     """
 

@@ -21,8 +21,8 @@ class LocalResponseNorm(nn.Module):
 
     ``b_i = a_i / (k + alpha * sum_{j in window of n around i} a_j^2) ** beta``
 
-    PyTorch's :class:`torch.nn.LocalResponseNorm` divides ``alpha`` by ``n``; this class passes ``alpha * n`` so
-    that the paper's constants (k=2, n=5, alpha=1e-4, beta=0.75) mean what the paper says.
+    PyTorch's :class:`torch.nn.LocalResponseNorm` divides ``alpha`` by ``n``; this class passes ``alpha * n``
+    so that the paper's constants (k=2, n=5, alpha=1e-4, beta=0.75) mean what the paper says.
     """
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0) -> None:
@@ -51,8 +51,8 @@ def conv_bn_act(
 ) -> nn.Sequential:
     """``conv`` (+ ``bn``) (+ ``act``) as an ``nn.Sequential`` with those child names.
 
-    ``padding`` defaults to "same" for odd kernels at stride 1 (``(k - 1) // 2 * dilation``); ``bias`` defaults
-    to ``not bn``.
+    ``padding`` defaults to "same" for odd kernels at stride 1 (``(k - 1) // 2 * dilation``); ``bias``
+    defaults to ``not bn``.
     """
     ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     if padding is None:
