@@ -26,9 +26,19 @@ def _m(x: float | None, scale: float, fmt: str) -> str:
     return "—" if x is None else format(x / scale, fmt)
 
 
+def _si(x: float | None) -> str:
+    """A MAC count with a readable unit: 326.5 K, 724.4 M, 15.47 G."""
+    if x is None:
+        return "—"
+    for scale, unit, fmt in ((1e9, "G", ".2f"), (1e6, "M", ".1f"), (1e3, "K", ".1f")):
+        if x >= scale:
+            return f"{x / scale:{fmt}} {unit}"
+    return f"{x:.0f}"
+
+
 def table(pattern: str = "*") -> str:
     head = (
-        "| model | family | year | input | params (ours) | params (paper) | G-MACs (ours) | G-MACs (paper) "
+        "| model | family | year | input | params (ours) | params (paper) | MACs (ours) | MACs (paper) "
         "| paper top-1 / top-5 error (%) |"
     )
     lines = [head, "|---|---|---|---|--:|--:|--:|--:|---|"]
@@ -38,7 +48,7 @@ def table(pattern: str = "*") -> str:
             with torch.device("meta"):
                 model = cnnzoo.create_model(name)
             p = cnnzoo.profile(model, info.input_size, name=name)
-            params, macs = f"{p.total_params:,}", f"{p.total_macs / 1e9:.2f}"
+            params, macs = f"{p.total_params:,}", _si(p.total_macs)
         except (CnnzooError, RuntimeError, NotImplementedError) as e:  # a model that cannot run on meta
             params = macs = f"error: {str(e).splitlines()[0][:60]}"
         err = (
@@ -49,7 +59,7 @@ def table(pattern: str = "*") -> str:
         paper_params = "—" if info.paper_params is None else f"{info.paper_params:,}"
         lines.append(
             f"| {name} | {info.family} | {info.year} | {'x'.join(map(str, info.input_size))} | {params} "
-            f"| {paper_params} | {macs} | {_m(info.paper_macs, 1e9, '.2f')} | {err} |"
+            f"| {paper_params} | {macs} | {_si(info.paper_macs)} | {err} |"
         )
     return (
         "\n".join(lines)
