@@ -1,0 +1,188 @@
+"""The degradation experiment of He et al. 2016 (Fig. 1 / Fig. 6): plain-20 vs plain-56 and ResNet-20 vs
+ResNet-56, one recipe and one budget, on the real MNIST split (8,000 train / 2,000 test from ``t10k``).
+
+The paper's claim: the deeper *plain* net has the higher *training* error (optimisation difficulty, not
+overfitting), while the deeper *residual* net does not. This script trains the four CIFAR-style networks
+(Sec. 4.2: 3 stages of 3x3 convolutions, 16/32/64 filters, option-A shortcuts) with the ``resnet_cifar``
+recipe (SGD, momentum 0.9, weight decay 1e-4, lr 0.1 divided by 10 at 50% and 75% of the run) on the 28x28
+digits zero-padded to 32x32, draws the training-error curves (solid) and test error (dashed) in one PNG,
+and writes a table into BENCHMARKS.md between the ``degradation:start`` and ``degradation:end`` markers.
+
+    python benchmarks/degradation.py                         # full budget: 20 epochs each (hours, 2 cores)
+    python benchmarks/degradation.py --epochs 1 --limit 512  # a smoke run that proves the script works
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- degradation:start -->", "<!-- degradation:end -->"
+MODELS = ("plain20", "plain56", "resnet20", "resnet56")
+
+
+def write_section(path: Path, start: str, end: str, body: str, title: str) -> None:
+    """Replace the text between ``start`` and ``end`` in ``path`` (created if missing; other sections kept).
+    """
+    text = path.read_text() if path.is_file() else "# cnnzoo benchmarks\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + f"\n\n## {title}\n\n{block}\n"
+    path.write_text(text)
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    from torch.utils.data import Subset
+
+    from cnnzoo import create_model
+    from cnnzoo.data import load_data
+    from cnnzoo.train import evaluate, get_recipe, seed_everything
+    from cnnzoo.train.loop import Trainer
+
+    torch.set_num_threads(args.threads)
+    recipe = get_recipe("resnet_cifar").with_overrides(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, augment="none", val_fraction=0.0
+    )
+    data = load_data(args.data, 1, 32, augment=recipe.augment)
+    train = data.train if not args.limit else Subset(data.train, range(min(args.limit, len(data.train))))
+    test = data.test if not args.limit else Subset(data.test, range(min(args.limit, len(data.test))))
+    rows = []
+    for name in args.models:
+        seed_everything(args.seed)
+        model = create_model(name, num_classes=10, in_chans=1)
+        opt = recipe.make_optimizer(model)
+        sched = recipe.make_scheduler(opt)
+        t0 = time.perf_counter()
+        trainer = Trainer(
+            model,
+            opt,
+            train,
+            epochs=recipe.epochs,
+            batch_size=recipe.batch_size,
+            scheduler=sched,
+            seed=args.seed,
+            progress=not args.quiet,
+            num_classes=10,
+        )
+        res = trainer.fit()
+        seconds = time.perf_counter() - t0
+        final_train = evaluate(model, train, batch_size=256)
+        final_test = evaluate(model, test, batch_size=256)
+        rows.append(
+            {
+                "model": name,
+                "params": sum(p.numel() for p in model.parameters()),
+                "train_err": [1 - h["train_top1"] for h in res.history],
+                "final_train_err": 1 - final_train.top1,
+                "test_err": 1 - final_test.top1,
+                "seconds": seconds,
+            }
+        )
+        print(
+            f"{name}: training error {rows[-1]['final_train_err']:.4f}, test error "
+            f"{rows[-1]['test_err']:.4f}, "
+            f"{seconds:.0f} s",
+            flush=True,
+        )
+    return rows
+
+
+def plot(rows: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, family in zip(axes, ("plain", "resnet")):
+        for r in rows:
+            if r["model"].startswith(family):
+                epochs = range(1, len(r["train_err"]) + 1)
+                line = ax.plot(epochs, [100 * e for e in r["train_err"]], label=f"{r['model']} train")[0]
+                ax.axhline(100 * r["test_err"], ls="--", color=line.get_color(), label=f"{r['model']} test")
+        ax.set_title(f"{family} nets")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0].set_ylabel("error (%)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def table(rows: list[dict], args: argparse.Namespace, png: Path) -> str:
+    lines = [
+        f"`python benchmarks/degradation.py {' '.join(args.argv)}` ({datetime.now():%Y-%m-%d %H:%M}): "
+        f"{args.data}, {args.epochs} epoch(s), batch {args.batch_size}, lr {args.lr}, seed {args.seed}"
+        + (f", first {args.limit} train/test images only" if args.limit else "")
+        + f", {args.threads} thread(s). "
+        f"Curves: `{png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}`.",
+        "",
+        "| model | params | training error (end, eval mode) | test error | seconds |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['params']:,} | {100 * r['final_train_err']:.2f}% | "
+            f"{100 * r['test_err']:.2f}% | {r['seconds']:.0f} |"
+        )
+    by = {r["model"]: r for r in rows}
+    if {"plain20", "plain56"} <= by.keys() and {"resnet20", "resnet56"} <= by.keys():
+        plain = by["plain56"]["final_train_err"] - by["plain20"]["final_train_err"]
+        res = by["resnet56"]["final_train_err"] - by["resnet20"]["final_train_err"]
+        if args.limit or args.epochs < 10:
+            verdict = "no conclusion on degradation: a smoke run, far below the budget the claim needs"
+        elif plain > 0 and res <= plain:
+            verdict = "degradation reproduced: the deeper plain net trains worse, the deeper ResNet does not"
+        else:
+            verdict = "degradation not reproduced at this budget"
+        lines += [
+            "",
+            f"Deeper minus shallower training error: plain {100 * plain:+.2f} points, ResNet "
+            f"{100 * res:+.2f} points; {verdict}.",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=f"mnist:{ROOT.parent / 'shared' / 'data' / 'mnist-t10k'}")
+    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument(
+        "--limit", type=int, default=0, help="use only the first N train and test images (smoke runs)"
+    )
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--png", type=Path, default=ROOT / "benchmarks" / "figures" / "degradation.png")
+    ap.add_argument("--md", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = ap.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
+    rows = run(args)
+    plot(
+        rows,
+        args.png,
+        f"Degradation (He et al. 2016, Fig. 1) on {Path(args.data.split(':', 1)[-1]).name}: "
+        f"{args.epochs} epoch(s)",
+    )
+    write_section(args.md, START, END, table(rows, args, args.png), "Degradation: plain vs residual nets")
+    print(f"wrote {args.png} and the degradation section of {args.md}")
+
+
+if __name__ == "__main__":
+    main()

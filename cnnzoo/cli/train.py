@@ -1,0 +1,240 @@
+"""``cnnzoo train``, ``cnnzoo eval`` and ``cnnzoo recipes``: training and evaluating as the papers did it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from ..errors import CnnzooError
+
+ORDER = 40
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}")
+    return v
+
+
+def _nonneg_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {s!r}")
+    return v
+
+
+def _int_list(s: str) -> list[int]:
+    try:
+        vals = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {s!r}") from None
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive comma-separated numbers, got {s!r}")
+    return vals
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..data.sources import SOURCES
+    from ..train.recipes import OPTIMIZERS, RECIPES, SCHEDULES
+
+    t = sub.add_parser(
+        "train",
+        help="train a model with its paper's recipe",
+        description="Train MODEL on DATA with a paper's recipe (default: the model's own; `cnnzoo recipes` "
+            "lists "
+        "them), writing per-epoch checkpoints (last.pt, best.pt), metrics.csv, TensorBoard events (tb/) and "
+        "curves.png into --out. Ends by printing the test top-1, the checkpoint path and the curves path. "
+        "Under `torchrun --nproc_per_node=N -m cnnzoo train ...` it trains data-parallel (--batch-size is "
+        "the "
+        "global batch). Example: cnnzoo train lenet5  (digits, about a minute on 2 cores).",
+    )
+    t.add_argument("model", help="registered model name (see `cnnzoo list`)")
+    t.add_argument("--data", default="digits", help=f"data source: {', '.join(SOURCES)} (default: digits)")
+    t.add_argument("--recipe", choices=sorted(RECIPES), help="training recipe (default: the model's paper)")
+    t.add_argument("--epochs", type=_positive_int, help="override the recipe's number of epochs")
+    t.add_argument("--lr", type=float, help="override the initial learning rate")
+    t.add_argument("--batch-size", type=_positive_int, help="override the (global) batch size")
+    t.add_argument("--weight-decay", type=_nonneg_float, help="override the L2 weight decay")
+    t.add_argument("--momentum", type=_nonneg_float, help="override the momentum")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, help="override the optimizer")
+    t.add_argument("--schedule", choices=SCHEDULES, help="override the learning-rate schedule")
+    t.add_argument(
+        "--augment", help="override the augmentation (none, shift, cifar, alexnet, vgg, inception)"
+    )
+    t.add_argument(
+        "--val-fraction", type=float, help="fraction of the training images held out for validation"
+    )
+    t.add_argument("--out", help="run folder (default runs/MODEL-DATA; an existing run is never overwritten)")
+    t.add_argument(
+        "--resume", action="store_true", help="continue the run in --out (or the newest default one)"
+    )
+    t.add_argument("--seed", type=int, default=0, help="random seed (default 0; a CPU run is repeatable)")
+    t.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    t.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0)")
+    t.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's choice)")
+    t.add_argument(
+        "--strict-data", action="store_true", help="stop at the first unreadable image instead of skipping it"
+    )
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t.add_argument("--json", action="store_true", help="also print the final result as one JSON object")
+    t.set_defaults(func=run_train)
+
+    e = sub.add_parser(
+        "eval",
+        help="evaluate checkpoints (top-k, per-class, confusion matrix; several = an ensemble)",
+        description="Evaluate CHECKPOINT on the test split of DATA (default: the data it was trained on): "
+            "top-1, "
+        "top-5 (any --topk), per-class accuracy and a confusion-matrix PNG. Several checkpoints form an "
+        "ensemble "
+        "(mean of their softmax). --crops 10 is AlexNet's 10-crop testing, 144 GoogLeNet's; --scales gives "
+        "VGG's multi-scale testing.",
+    )
+    e.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="cnnzoo checkpoint(s) (.pt)")
+    e.add_argument("--data", help=f"data source ({', '.join(SOURCES)}); default: the checkpoint's")
+    e.add_argument("--crops", type=int, choices=(1, 10, 144), default=1, help="test-time views (default 1)")
+    e.add_argument("--scales", type=_int_list, help="test scales Q for 224 inputs, e.g. 256,384,512 (VGG)")
+    e.add_argument("--topk", type=_int_list, default=[1, 5], help="comma-separated k values (default 1,5)")
+    e.add_argument("--batch-size", type=_positive_int, default=64, help="images per batch (default 64)")
+    e.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    e.add_argument(
+        "--confusion", help="confusion-matrix PNG (default: confusion-eval.png beside the first checkpoint)"
+    )
+    e.add_argument("--strict-data", action="store_true", help="stop at the first unreadable image")
+    e.add_argument(
+        "--json", action="store_true", help="print one JSON object (top1, top5 as fractions, n, crops)"
+    )
+    e.set_defaults(func=run_eval)
+
+    r = sub.add_parser(
+        "recipes",
+        help="list the papers' training recipes",
+        description="List the training recipes with their hyper-parameters and paper sections.",
+    )
+    r.add_argument("name", nargs="?", help="show one recipe in full")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.set_defaults(func=run_recipes)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..train.run import train_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.workers < 0:
+        raise CnnzooError("--workers must be 0 or more.")
+    res = train_model(
+        args.model,
+        args.data,
+        recipe=args.recipe,
+        out=args.out,
+        resume=args.resume,
+        seed=args.seed,
+        device=args.device,
+        workers=args.workers,
+        strict_data=args.strict_data,
+        progress=not args.no_progress,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+        momentum=args.momentum,
+        optimizer=args.optimizer,
+        schedule=args.schedule,
+        augment=args.augment,
+        val_fraction=args.val_fraction,
+    )
+    if args.json and int(os.environ.get("RANK", "0")) == 0 and res.test is not None:
+        print(
+            json.dumps(
+                {
+                    "top1": res.test.top1,
+                    "top5": res.test.top5,
+                    "n": res.test.n,
+                    "checkpoint": str(res.best_checkpoint),
+                    "last": str(res.checkpoint),
+                    "curves": str(res.curves),
+                    "skipped": res.skipped,
+                    "best_epoch": res.fit.best_epoch,
+                }
+            )
+        )
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..train.run import evaluate_checkpoints
+
+    confusion = args.confusion or str(Path(args.checkpoints[0]).with_name("confusion-eval.png"))
+    res = evaluate_checkpoints(
+        args.checkpoints,
+        args.data,
+        crops=args.crops,
+        scales=args.scales,
+        ks=args.topk,
+        device=args.device,
+        batch_size=args.batch_size,
+        confusion_png=confusion,
+        strict_data=args.strict_data,
+        progress=not args.json,
+    )
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    if args.json:
+        d = res.as_dict()
+        d.setdefault("top1", res.topk.get(1))
+        d.setdefault("top5", res.topk.get(5))
+        d["checkpoints"] = list(args.checkpoints)
+        d["confusion_png"] = confusion
+        print(json.dumps(d))
+        return 0
+    what = "ensemble of " + str(len(args.checkpoints)) if len(args.checkpoints) > 1 else args.checkpoints[0]
+    print(f"{what}: n={res.n}, {res.crops} view(s) per image")
+    print("  ".join(f"top-{k} {v:.4f}" for k, v in res.topk.items()) + f"  loss {res.loss:.4f}")
+    width = max(len(c) for c in res.classes)
+    print("per-class accuracy:")
+    for c, a in zip(res.classes, res.per_class):
+        print(f"  {c:<{width}}  {a:.4f}")
+    print(f"confusion matrix: {confusion}")
+    return 0
+
+
+def run_recipes(args: argparse.Namespace) -> int:
+    from ..train.recipes import RECIPES, get_recipe
+
+    recipes = [get_recipe(args.name)] if args.name else list(RECIPES.values())
+    if args.json:
+        print(json.dumps({"recipes": [r.as_dict() for r in recipes]}))
+        return 0
+    for r in recipes:
+        sched = r.schedule
+        if r.schedule == "multistep":
+            sched += f" x{r.factor} at {', '.join(f'{m:.0%}' for m in r.milestones)}"
+        elif r.schedule == "piecewise":
+            sched += " " + ", ".join(f"x{s} from {m:.0%}" for m, s in zip(r.milestones, r.lr_scales))
+        elif r.schedule == "step":
+            sched += f" x{r.factor} every {r.step_epochs} epochs"
+        elif r.schedule == "plateau":
+            sched += f" x{r.factor} (patience {r.patience})"
+        print(
+            f"{r.name:<16} {r.optimizer} lr {r.lr:g} momentum {r.momentum:g} wd {r.weight_decay:g} "
+            f"batch {r.batch_size} epochs {r.epochs} schedule {sched}; augment {r.augment}"
+        )
+        if args.name:
+            print(f"  source: {r.source}")
+            for n in r.notes:
+                print(f"  note: {n}")
+        else:
+            print(f"  {r.source.split(':')[0]}")
+    return 0

@@ -1,0 +1,656 @@
+"""Data sources named on the command line (``--data``) and the datasets built from them.
+
+- ``digits``: scikit-learn's 1,797 real 8x8 handwritten digits (UCI optdigits), scaled to 20x20 and
+  centred in 28x28 as MNIST's; fixed stratified 80/20 train/test split.
+- ``mnist:DIR``: LeCun's IDX files, gzipped or raw (LeCun et al. 1998, Sec. III-A); ``train-*``/``t10k-*``
+  where both are present, else a fixed stratified 80/20 split of what is there (t10k alone: 8,000 /
+  2,000).
+- ``cifar:DIR``: Krizhevsky's CIFAR-10/100 python batches (read with a restricted unpickler that only
+  rebuilds numpy arrays, never runs code).
+- ``folder:DIR``: one sub-folder per class; ``train/`` and ``val/`` (or ``test/``) if present, else a
+  fixed stratified 80/20 split. Unreadable files are skipped with a warning (``strict`` makes it fatal).
+- ``synthetic:N``: N random images of 10 classes, each class adding its own fixed pattern (learnable;
+  tests).
+
+:func:`load_source` reads a source into :class:`RawSplits` (uint8 images in memory, or file lists);
+:func:`build_data` turns it into train/val/test datasets adapted to a model's ``in_chans`` and input size,
+with class names and per-channel mean/std computed from the training images.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import struct
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import DataError
+
+SPLIT_SEED = 0  # fixed: every split in cnnzoo is the same on every machine
+TEST_FRACTION = 0.2
+
+
+# --------------------------------------------------------------------------------------------- raw data
+@dataclass
+class MemoryImages:
+    """Images held in memory: ``images`` uint8 ``[N, C, H, W]``, ``labels`` int64 ``[N]``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, idx: Sequence[int] | np.ndarray) -> MemoryImages:
+        t = torch.as_tensor(np.asarray(idx), dtype=torch.long)
+        return MemoryImages(self.images[t], self.labels[t])
+
+
+@dataclass
+class FileImages:
+    """Image files decoded on demand: ``paths`` and their integer ``labels``."""
+
+    paths: list[str]
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, idx: Sequence[int] | np.ndarray) -> FileImages:
+        return FileImages(
+            [self.paths[i] for i in idx], self.labels[torch.as_tensor(np.asarray(idx), dtype=torch.long)]
+        )
+
+
+Raw = MemoryImages | FileImages
+
+
+@dataclass
+class RawSplits:
+    """What a source holds before it is adapted to a model."""
+
+    source: str
+    train: Raw
+    test: Raw
+    classes: list[str]
+    natural: bool  # True for photographs: horizontal flips are label-preserving (not for digits)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def in_memory(self) -> bool:
+        return isinstance(self.train, MemoryImages)
+
+
+def stratified_split(
+    labels: np.ndarray, fraction: float, seed: int = SPLIT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed stratified split of ``range(len(labels))`` into ``(keep, held_out)``, ``fraction`` held out."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    counts = np.bincount(labels)
+    n_cls, n_held = int((counts > 0).sum()), int(np.ceil(fraction * len(labels)))
+    ok = counts[counts > 0].min() >= 2 and n_held >= n_cls and len(labels) - n_held >= n_cls
+    strat = labels if ok else None  # too few images to stratify: a plain fixed random split
+    keep, held = train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
+    return np.sort(keep), np.sort(held)
+
+
+def _split_memory(source: str, data: MemoryImages, classes: list[str], natural: bool) -> RawSplits:
+    tr, te = stratified_split(data.labels.numpy(), TEST_FRACTION)
+    return RawSplits(source, data.subset(tr), data.subset(te), classes, natural)
+
+
+# --------------------------------------------------------------------------------------------- digits
+def load_digits_source() -> RawSplits:
+    """scikit-learn's 1,797 8x8 digits, presented as MNIST presents its digits (LeCun et al. 1998, Sec.
+    III-A: size-normalised to 20x20 and centred in a 28x28 field), uint8; fixed stratified 1,437 / 360
+    split."""
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.from_numpy(d.images).float().unsqueeze(1) * (255.0 / 16.0)
+    x = F.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False, antialias=True)
+    x = F.pad(x, (4, 4, 4, 4))
+    imgs = x.round().clamp(0, 255).to(torch.uint8)
+    data = MemoryImages(imgs, torch.from_numpy(d.target.astype(np.int64)))
+    return _split_memory("digits", data, [str(i) for i in range(10)], natural=False)
+
+
+# --------------------------------------------------------------------------------------------- MNIST IDX
+def _open_maybe_gz(path: Path) -> bytes:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"cannot read IDX file {str(path)!r} ({e}); it is corrupt or truncated.") from None
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file (LeCun's format: magic ``0x0000 type ndim``, big-endian dims, then the data)."""
+    raw = _open_maybe_gz(path)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{str(path)!r} is not an unsigned-byte IDX file (bad magic number).")
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    n = int(np.prod(dims))
+    body = raw[4 + 4 * ndim :]
+    if len(body) != n:
+        raise DataError(
+            f"IDX file {str(path)!r} holds {len(body)} bytes where its header promises {n}; it is "
+            "truncated or corrupt."
+        )
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
+
+
+def _find_idx(root: Path, prefix: str, kind: str) -> Path | None:
+    for p in sorted(root.iterdir()):
+        name = p.name.lower()
+        if name.startswith(prefix) and kind in name and ("idx" in name or "ubyte" in name):
+            return p
+    return None
+
+
+def load_mnist_source(root: str) -> RawSplits:
+    """MNIST IDX files in ``root``: ``train-*`` and ``t10k-*`` where present, else a fixed split of either."""
+    d = _existing_dir(root, "mnist")
+    parts: dict[str, MemoryImages] = {}
+    for prefix in ("train", "t10k"):
+        ip, lp = _find_idx(d, prefix, "images"), _find_idx(d, prefix, "labels")
+        if ip and lp:
+            x, y = read_idx(ip), read_idx(lp)
+            if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+                raise DataError(
+                    f"{str(ip)!r} and {str(lp)!r} do not match ({x.shape} images, {y.shape} labels)."
+                )
+            parts[prefix] = MemoryImages(
+                torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64))
+            )
+    if not parts:
+        raise DataError(f"no MNIST IDX files (train-/t10k-images/labels-idx*-ubyte[.gz]) in {str(d)!r}.")
+    classes = [str(i) for i in range(10)]
+    src = f"mnist:{root}"
+    if len(parts) == 2:
+        return RawSplits(src, parts["train"], parts["t10k"], classes, natural=False)
+    (only,) = parts.values()
+    _check_classes(only.labels, classes, src)
+    return _split_memory(src, only, classes, natural=False)
+
+
+# --------------------------------------------------------------------------------------------- CIFAR
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR batches: dicts, lists, strings, bytes and numpy arrays, nothing that can run code."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _load_cifar_pickle(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            obj = _NumpyOnlyUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, OSError, ValueError) as e:
+        raise DataError(f"{str(path)!r} is not a readable CIFAR python batch ({e}).") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{str(path)!r} is not a CIFAR python batch (no dictionary inside).")
+    return obj
+
+
+def _cifar_arrays(batches: list[Path], label_key: str) -> MemoryImages:
+    xs, ys = [], []
+    for b in batches:
+        o = _load_cifar_pickle(b)
+        if "data" not in o or label_key not in o:
+            raise DataError(f"{str(b)!r} lacks the 'data' or '{label_key}' entry of a CIFAR batch.")
+        xs.append(np.asarray(o["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        ys.append(np.asarray(o[label_key], dtype=np.int64))
+    return MemoryImages(torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys)))
+
+
+def load_cifar_source(root: str) -> RawSplits:
+    """CIFAR-10 (``data_batch_1..5``, ``test_batch``, ``batches.meta``) or CIFAR-100 (``train``, ``test``,
+    ``meta``)."""
+    d = _existing_dir(root, "cifar")
+    for sub in ("cifar-10-batches-py", "cifar-100-python"):
+        if (d / sub).is_dir():
+            d = d / sub
+    src = f"cifar:{root}"
+    if (d / "test_batch").is_file():
+        train_files = sorted(d.glob("data_batch_*"))
+        if not train_files:
+            raise DataError(f"{str(d)!r} has a CIFAR-10 test_batch but no data_batch_* files.")
+        meta = _load_cifar_pickle(d / "batches.meta") if (d / "batches.meta").is_file() else {}
+        classes = [str(c) for c in meta.get("label_names", [str(i) for i in range(10)])]
+        return RawSplits(
+            src,
+            _cifar_arrays(train_files, "labels"),
+            _cifar_arrays([d / "test_batch"], "labels"),
+            classes,
+            natural=True,
+        )
+    if (d / "train").is_file() and (d / "test").is_file():
+        meta = _load_cifar_pickle(d / "meta") if (d / "meta").is_file() else {}
+        classes = [str(c) for c in meta.get("fine_label_names", [str(i) for i in range(100)])]
+        return RawSplits(
+            src,
+            _cifar_arrays([d / "train"], "fine_labels"),
+            _cifar_arrays([d / "test"], "fine_labels"),
+            classes,
+            natural=True,
+        )
+    raise DataError(f"no CIFAR python batches (data_batch_*/test_batch or train/test) in {str(d)!r}.")
+
+
+# --------------------------------------------------------------------------------------------- folders
+def check_image_file(path: str) -> str | None:
+    """Fully decode ``path`` once; returns ``None`` when it is a readable image, else the reason it is not."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if os.path.getsize(path) == 0:
+            return "empty file"
+        with Image.open(path) as im:
+            if im.format == "JPEG":
+                im.draft("RGB", (64, 64))  # DCT-domain downscale: a full check at a fraction of the cost
+            im.load()
+    except UnidentifiedImageError:
+        return "not an image"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        return f"corrupt or truncated ({str(e).strip() or type(e).__name__})"
+    return None
+
+
+def _scan_class_dirs(
+    root: Path, classes: list[str] | None, strict: bool, skipped: list[str]
+) -> tuple[FileImages, list[str]]:
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if classes is None:
+        classes = [p.name for p in dirs]
+    if len(classes) < 2:
+        raise DataError(
+            f"{str(root)!r} has {len(classes)} class folder(s); classification needs at least two "
+            "(one sub-folder of images per class)."
+        )
+    paths: list[str] = []
+    labels: list[int] = []
+    for ci, name in enumerate(classes):
+        cdir = root / name
+        files = (
+            sorted(p for p in cdir.rglob("*") if p.is_file() and not p.name.startswith("."))
+            if cdir.is_dir()
+            else []
+        )
+        good = 0
+        for p in files:
+            why = check_image_file(str(p))
+            if why is not None:
+                if strict:
+                    raise DataError(f"{str(p)!r} is unreadable ({why}); remove it or drop --strict-data.")
+                warnings.warn(f"skipping {p}: {why}", stacklevel=2)
+                skipped.append(f"{p} ({why})")
+                continue
+            paths.append(str(p))
+            labels.append(ci)
+            good += 1
+        if good == 0:
+            raise DataError(
+                f"class folder {str(cdir)!r} holds no readable image; add images or remove the folder."
+            )
+    return FileImages(paths, torch.tensor(labels, dtype=torch.long)), classes
+
+
+def load_folder_source(root: str, strict: bool = False) -> RawSplits:
+    """Image folders: ``root/CLASS/*.jpg`` (fixed stratified 80/20 split) or ``root/train`` + ``root/val``."""
+    d = _existing_dir(root, "folder")
+    skipped: list[str] = []
+    src = f"folder:{root}"
+    held = next((d / n for n in ("val", "test") if (d / n).is_dir()), None)
+    if (d / "train").is_dir() and held is not None:
+        train, classes = _scan_class_dirs(d / "train", None, strict, skipped)
+        test, _ = _scan_class_dirs(held, classes, strict, skipped)
+        return RawSplits(src, train, test, classes, natural=True, skipped=skipped)
+    data, classes = _scan_class_dirs(d, None, strict, skipped)
+    tr, te = stratified_split(data.labels.numpy(), TEST_FRACTION)
+    return RawSplits(src, data.subset(tr), data.subset(te), classes, natural=True, skipped=skipped)
+
+
+# --------------------------------------------------------------------------------------------- synthetic
+def load_synthetic_source(n: int, num_classes: int = 10, size: int = 32, channels: int = 3) -> RawSplits:
+    """``n`` random images; class ``c`` brightens a class-specific quadrant pattern, so a CNN can learn it."""
+    if n < 2 * num_classes:
+        raise DataError(
+            f"synthetic:{n} is too small; use at least {2 * num_classes} images ({num_classes} classes)."
+        )
+    g = torch.Generator().manual_seed(1234)
+    labels = torch.arange(n) % num_classes
+    labels = labels[torch.randperm(n, generator=g)]
+    base = torch.rand(n, channels, size, size, generator=g) * 0.5
+    pattern = (torch.rand(num_classes, channels, size, size, generator=g) > 0.5).float() * 0.5
+    imgs = ((base + pattern[labels]) * 255).round().clamp(0, 255).to(torch.uint8)
+    data = MemoryImages(imgs, labels.long())
+    return _split_memory(f"synthetic:{n}", data, [f"class{i}" for i in range(num_classes)], natural=False)
+
+
+# --------------------------------------------------------------------------------------------- dispatch
+def _existing_dir(root: str, kind: str) -> Path:
+    d = Path(root).expanduser()
+    if not root or not d.exists():
+        raise DataError(
+            f"{kind} data folder {root!r} does not exist; check the path given to --data {kind}:DIR."
+        )
+    if not d.is_dir():
+        raise DataError(f"{root!r} is not a folder; --data {kind}:DIR needs a directory.")
+    return d
+
+
+def _check_classes(labels: torch.Tensor, classes: list[str], src: str) -> None:
+    if len(torch.unique(labels)) < 2:
+        raise DataError(f"{src} holds a single class; classification needs at least two.")
+
+
+SOURCES = ("digits", "mnist:DIR", "cifar:DIR", "folder:DIR", "synthetic:N")
+
+
+def load_source(spec: str, strict: bool = False) -> RawSplits:
+    """Read the data source named by ``spec`` (see the module docstring for the forms)."""
+    kind, sep, arg = spec.partition(":")
+    if kind == "digits" and not sep:
+        return load_digits_source()
+    if kind == "mnist" and sep:
+        return load_mnist_source(arg)
+    if kind == "cifar" and sep:
+        return load_cifar_source(arg)
+    if kind == "folder" and sep:
+        return load_folder_source(arg, strict=strict)
+    if kind == "synthetic":
+        try:
+            n = int(arg) if sep else 1000
+        except ValueError:
+            n = -1
+        if n < 1:
+            raise DataError(f"synthetic:N needs a positive whole number of images, got {arg!r}.")
+        return load_synthetic_source(n)
+    raise DataError(f"unknown data source {spec!r}; use one of: {', '.join(SOURCES)}.")
+
+
+def default_source_name(spec: str) -> str:
+    """A short name for run folders: ``digits``, ``mnist-t10k``, ``cifar-cifar10``..."""
+    kind, _, arg = spec.partition(":")
+    tail = Path(arg).name if arg and kind != "synthetic" else arg
+    return f"{kind}-{tail}" if tail else kind
+
+
+# --------------------------------------------------------------------------------------------- datasets
+def decode_image(path: str, in_chans: int) -> torch.Tensor:
+    """Decode an image file to uint8 ``[in_chans, H, W]`` (torchvision's libjpeg/libpng, PIL as fallback)."""
+    from torchvision.io import ImageReadMode, read_file
+    from torchvision.io import decode_image as tv_decode
+
+    mode = ImageReadMode.GRAY if in_chans == 1 else ImageReadMode.RGB
+    try:
+        img = tv_decode(read_file(path), mode=mode)
+    except (RuntimeError, ValueError):
+        from PIL import Image
+
+        with Image.open(path) as im:
+            arr = np.asarray(im.convert("L" if in_chans == 1 else "RGB"))
+        img = torch.from_numpy(arr.copy())
+        img = img.unsqueeze(0) if img.ndim == 2 else img.permute(2, 0, 1)
+    return adapt_channels(img, in_chans)
+
+
+def adapt_channels(img: torch.Tensor, in_chans: int) -> torch.Tensor:
+    """Gray -> RGB by repetition, RGB -> gray by ITU-R 601 luma, anything -> ``in_chans`` (``[..., C, H,
+    W]``).
+    """
+    c = img.shape[-3]
+    if c == in_chans:
+        return img
+    if c == 1:
+        return img.expand(*img.shape[:-3], in_chans, *img.shape[-2:]).contiguous()
+    if in_chans == 1 and c >= 3:
+        w = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
+        y = (img[..., :3, :, :].float() * w).sum(-3, keepdim=True)
+        return y.round().clamp(0, 255).to(img.dtype) if not img.is_floating_point() else y
+    raise DataError(f"cannot adapt {c}-channel images to a model with {in_chans} input channels.")
+
+
+class ImageDataset(Dataset):
+    """A :class:`MemoryImages` or :class:`FileImages` with a transform (uint8 ``[C,H,W]`` -> model input).
+
+    A file that fails to decode here (after the up-front check) yields ``None``; :func:`collate_skip`
+    drops it and the name is recorded in ``skipped`` (fatal with ``strict``).
+    """
+
+    def __init__(
+        self,
+        raw: Raw,
+        in_chans: int,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        strict: bool = False,
+    ) -> None:
+        self.raw = raw
+        self.in_chans = in_chans
+        self.transform = transform
+        self.strict = strict
+        self.skipped: list[str] = []
+        self.targets = raw.labels
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def image(self, i: int) -> torch.Tensor | None:
+        if isinstance(self.raw, MemoryImages):
+            return adapt_channels(self.raw.images[i], self.in_chans)
+        path = self.raw.paths[i]
+        try:
+            return decode_image(path, self.in_chans)
+        except (OSError, RuntimeError, ValueError, SyntaxError) as e:
+            if self.strict:
+                raise DataError(
+                    f"{path!r} could not be decoded ({e}); remove it or drop --strict-data."
+                ) from None
+            warnings.warn(f"skipping {path}: cannot decode ({e})", stacklevel=2)
+            self.skipped.append(path)
+            return None
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int] | None:
+        img = self.image(i)
+        if img is None:
+            return None
+        if self.transform is not None:
+            img = self.transform(img)
+        return img, int(self.raw.labels[i])
+
+
+def collate_skip(batch: list[Any]) -> Any:
+    """``default_collate`` after dropping samples that could not be read (``None``)."""
+    from torch.utils.data import default_collate
+
+    batch = [b for b in batch if b is not None]
+    if not batch:
+        return None
+    return default_collate(batch)
+
+
+class IndexedDataset(Dataset):
+    """A dataset restricted to ``indices`` (like ``Subset``), keeping ``targets`` for the metrics."""
+
+    def __init__(self, base: ImageDataset, indices: Sequence[int]) -> None:
+        self.base = base
+        self.indices = list(indices)
+        self.targets = base.targets[torch.as_tensor(self.indices, dtype=torch.long)]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.base[self.indices[i]]
+
+
+def _stacked(
+    raw: Raw, in_chans: int, fit: Callable[[torch.Tensor], torch.Tensor], limit: int
+) -> torch.Tensor:
+    """Up to ``limit`` training images, fitted to the model, as float ``[N, C, H, W]`` in [0, 1]."""
+    n = len(raw)
+    idx = np.linspace(0, n - 1, num=min(n, limit)).round().astype(int)
+    ds = ImageDataset(raw, in_chans)
+    imgs = [fit(im) for im in (ds.image(int(i)) for i in idx) if im is not None]
+    return torch.stack(imgs).float() / 255.0
+
+
+@dataclass
+class DataBundle:
+    """Train/val/test datasets adapted to one model, with what a checkpoint needs to use it again."""
+
+    source: str
+    train: Dataset
+    val: Dataset | None
+    test: Dataset
+    classes: list[str]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    in_chans: int
+    input_size: tuple[int, int]
+    natural: bool
+    skipped: list[str]
+    pca: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def all_skipped(self) -> list[str]:
+        """Files skipped at the up-front check and while decoding."""
+        extra = []
+        for ds in (self.train, self.val, self.test):
+            base = getattr(ds, "base", ds)
+            extra += getattr(base, "skipped", [])
+        return self.skipped + sorted(set(extra))
+
+
+def build_data(
+    raw: RawSplits,
+    in_chans: int,
+    input_size: int | tuple[int, int],
+    augment: str = "none",
+    val_fraction: float = 0.0,
+    crops: int = 1,
+    scales: Sequence[int] | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    strict: bool = False,
+) -> DataBundle:
+    """Adapt ``raw`` to a model with ``in_chans`` channels and ``input_size`` pixels.
+
+    ``augment`` names the training augmentation (see :mod:`cnnzoo.data.transforms`); ``val_fraction`` of
+    the training part is held out (fixed, stratified) as the validation set that plateau schedules and
+    best-checkpoint tracking watch; ``crops``/``scales`` pick the test-time views. ``mean``/``std`` (e.g.
+    from a checkpoint) are computed from the training images when not given.
+    """
+    from . import transforms as T
+
+    size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    if not 0.0 <= val_fraction < 1.0:
+        raise DataError(f"the validation fraction must be in [0, 1), got {val_fraction}.")
+    fit = T.FitTo(size)
+    if raw.in_memory and size[0] * size[1] <= 64 * 64:
+        # small images: adapt once (channels + size), not on every access
+        raw = RawSplits(
+            raw.source,
+            _prefit(raw.train, in_chans, fit),
+            _prefit(raw.test, in_chans, fit),
+            raw.classes,
+            raw.natural,
+            raw.skipped,
+        )
+    keep = held = None
+    if val_fraction > 0:
+        keep, held = stratified_split(raw.train.labels.numpy(), val_fraction)
+    sample = _stacked(raw.train if keep is None else raw.train.subset(keep), in_chans, fit, limit=2000)
+    if mean is None or std is None:
+        mean = tuple(float(v) for v in sample.mean(dim=(0, 2, 3)))
+        std = tuple(max(float(v), 1e-3) for v in sample.std(dim=(0, 2, 3)))
+    pca = T.pca_lighting_basis(sample) if in_chans == 3 else None
+    train_tf = T.train_transform(augment, size, mean, std, flip=raw.natural, pca=pca, in_memory=raw.in_memory)
+    eval_tf = T.TestViews(1, size, mean, std, in_memory=raw.in_memory)
+    test_tf = T.TestViews(crops, size, mean, std, scales=scales, in_memory=raw.in_memory)
+    train_full = ImageDataset(raw.train, in_chans, train_tf, strict)
+    val: Dataset | None = None
+    train: Dataset = train_full
+    if keep is not None and held is not None:
+        train = IndexedDataset(train_full, keep)
+        val = IndexedDataset(ImageDataset(raw.train, in_chans, eval_tf, strict), held)
+    test = ImageDataset(raw.test, in_chans, test_tf, strict)
+    if len(train) == 0 or len(test) == 0:
+        raise DataError(f"{raw.source} leaves an empty training or test set; it needs more images.")
+    return DataBundle(
+        raw.source,
+        train,
+        val,
+        test,
+        list(raw.classes),
+        tuple(mean),
+        tuple(std),
+        in_chans,
+        size,
+        raw.natural,
+        list(raw.skipped),
+        pca,
+    )
+
+
+def _prefit(raw: Raw, in_chans: int, fit: Callable[[torch.Tensor], torch.Tensor]) -> Raw:
+    assert isinstance(raw, MemoryImages)
+    imgs = adapt_channels(raw.images, in_chans)
+    return MemoryImages(fit(imgs).contiguous(), raw.labels)
+
+
+def load_data(
+    spec: str,
+    in_chans: int,
+    input_size: int | tuple[int, int],
+    *,
+    augment: str = "none",
+    val_fraction: float = 0.0,
+    crops: int = 1,
+    scales: Sequence[int] | None = None,
+    strict: bool = False,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> DataBundle:
+    """:func:`load_source` then :func:`build_data`: the one call most users need."""
+    raw = load_source(spec, strict=strict)
+    return build_data(
+        raw,
+        in_chans,
+        input_size,
+        augment=augment,
+        val_fraction=val_fraction,
+        crops=crops,
+        scales=scales,
+        mean=mean,
+        std=std,
+        strict=strict,
+    )

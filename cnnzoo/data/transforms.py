@@ -1,0 +1,226 @@
+"""The papers' augmentations and test-time views, on uint8 ``[C, H, W]`` tensors (torchvision.transforms.v2
+where it has the operation; only what it lacks is written here).
+
+Training (``augment=``):
+
+- ``none``: fit to the input size, normalise.
+- ``shift``: random translation by up to 1/16 of the side (zero padding + random crop), no flip: digits
+  are not mirror-symmetric (LeCun et al. 1998, Sec. III-A used distortions for the same purpose).
+- ``cifar``: 4-pixel zero padding, random 32x32 crop, horizontal flip (He et al. 2016, Sec. 4.2).
+- ``alexnet``: shorter side to 256, central 256x256, random 224 (or 227) crops + horizontal flips and PCA
+  colour lighting with sigma 0.1 from the training data's RGB eigenvectors (Krizhevsky et al. 2012, Sec.
+  4.1).
+- ``vgg``: scale jittering, shorter side S drawn from [256, 512], random 224 crop, flip, RGB colour shift
+  (Simonyan & Zisserman 2015, Sec. 3.1).
+- ``inception``: random-resized crops of 8%-100% of the area, aspect ratio in [3/4, 4/3], flip (Szegedy et
+  al. 2015, Sec. 6).
+
+Sizes written for 224-pixel inputs scale with the model's input size. Test time (:class:`TestViews`): the
+centre view, the 10 crops (4 corners + centre of the 256x256 image, and their mirrors; AlexNet Sec. 4.1)
+or GoogLeNet's 144 crops (shorter side 256/288/320/352, left/centre/right squares, 4 corners + centre +
+the whole square resized, and mirrors; Szegedy et al. 2015, Sec. 7); ``scales`` gives VGG's multi-scale
+testing (Sec. 3.2: the views are taken at each test scale Q and their class posteriors averaged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
+
+from ..errors import DataError
+
+AUGMENTS = ("none", "shift", "cifar", "alexnet", "vgg", "inception")
+CROPS = (1, 10, 144)
+GOOGLENET_SCALES = (256, 288, 320, 352)
+
+
+def _scaled(pixels: int, size: int) -> int:
+    """A length the papers give for 224-pixel crops, scaled to a ``size``-pixel input."""
+    return max(size, round(pixels * size / 224))
+
+
+class FitTo(nn.Module):
+    """Bring an image to ``size``: identity when it fits, zero-padding (centred) when it is at most 8 pixels
+    smaller per side (LeCun et al. 1998, Sec. III-A: the 28x28 MNIST digits centred in a 32x32 field),
+    else an antialiased resize."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        super().__init__()
+        self.size = tuple(size)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        h, w = img.shape[-2:]
+        th, tw = self.size
+        if (h, w) == (th, tw):
+            return img
+        if 0 <= th - h <= 8 and 0 <= tw - w <= 8:
+            top, left = (th - h) // 2, (tw - w) // 2
+            return F.pad(img, (left, tw - w - left, top, th - h - top))
+        return TF.resize(img, [th, tw], antialias=True)
+
+
+class PCALighting(nn.Module):
+    """AlexNet's colour augmentation (Krizhevsky et al. 2012, Sec. 4.1): to every RGB pixel add ``[p1, p2,
+    p3] @ [a1*l1, a2*l2, a3*l3]`` with ``p_i``, ``l_i`` the eigenvectors/values of the training set's RGB
+    covariance and ``a_i ~ N(0, sigma)`` drawn once per image. Works on float images in [0, 1]."""
+
+    def __init__(self, eigval: torch.Tensor, eigvec: torch.Tensor, sigma: float = 0.1) -> None:
+        super().__init__()
+        self.register_buffer("eigval", eigval.float())
+        self.register_buffer("eigvec", eigvec.float())
+        self.sigma = sigma
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        if self.sigma == 0:
+            return img
+        alpha = torch.randn(3) * self.sigma
+        shift = self.eigvec @ (alpha * self.eigval)
+        return img + shift.view(3, 1, 1).to(img.dtype)
+
+
+def pca_lighting_basis(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues and eigenvectors (columns) of the RGB covariance of float ``[N, 3, H, W]`` images in [0,
+    1].
+    """
+    pix = images.permute(1, 0, 2, 3).reshape(3, -1).double()
+    cov = torch.cov(pix)
+    eigval, eigvec = torch.linalg.eigh(cov)
+    return eigval.clamp_min(0).float(), eigvec.float()
+
+
+def _to_float(mean: Sequence[float], std: Sequence[float]) -> list[nn.Module]:
+    return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
+
+
+def train_transform(
+    augment: str,
+    size: tuple[int, int],
+    mean: Sequence[float],
+    std: Sequence[float],
+    flip: bool = True,
+    pca: tuple[torch.Tensor, torch.Tensor] | None = None,
+    in_memory: bool = True,
+    pca_sigma: float = 0.1,
+) -> v2.Compose:
+    """The training transform named ``augment`` (see the module docstring), uint8 ``[C,H,W]`` -> float."""
+    if augment not in AUGMENTS:
+        raise DataError(f"unknown augmentation {augment!r}; use one of: {', '.join(AUGMENTS)}.")
+    s = size[0]
+    flips: list[nn.Module] = [v2.RandomHorizontalFlip()] if flip else []
+    lighting: list[nn.Module] = [PCALighting(*pca, sigma=pca_sigma)] if pca is not None else []
+    ops: list[nn.Module]
+    if augment == "none":
+        ops = [FitTo(size)]
+    elif augment == "shift":
+        ops = [FitTo(size), v2.RandomCrop(list(size), padding=max(1, s // 16))]
+    elif augment == "cifar":
+        ops = [FitTo(size), v2.RandomCrop(list(size), padding=max(1, round(4 * s / 32))), *flips]
+    elif augment == "alexnet":
+        canvas = _scaled(256, s)
+        ops = [v2.Resize(canvas, antialias=True), v2.CenterCrop(canvas), v2.RandomCrop(list(size)), *flips]
+        return v2.Compose(
+            [*ops, v2.ToDtype(torch.float32, scale=True), *lighting, v2.Normalize(list(mean), list(std))]
+        )
+    elif augment == "vgg":
+        sizes = list(range(_scaled(256, s), _scaled(512, s) + 1))
+        ops = [v2.RandomShortestSize(sizes, antialias=True), v2.RandomCrop(list(size)), *flips]
+        return v2.Compose(
+            [*ops, v2.ToDtype(torch.float32, scale=True), *lighting, v2.Normalize(list(mean), list(std))]
+        )
+    else:  # inception
+        ops = [
+            v2.RandomResizedCrop(list(size), scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
+            *flips,
+        ]
+    return v2.Compose([*ops, *_to_float(mean, std)])
+
+
+def center_view(img: torch.Tensor, size: int, canvas: int) -> torch.Tensor:
+    """Shorter side to ``canvas``, then the central ``size`` crop: ``[C, size, size]``."""
+    img = TF.resize(img, [canvas], antialias=True) if min(img.shape[-2:]) != canvas else img
+    return TF.center_crop(img, [size, size])
+
+
+def ten_crop(img: torch.Tensor, size: int, canvas: int) -> torch.Tensor:
+    """AlexNet's 10 views (Sec. 4.1): the ``canvas`` x ``canvas`` centre of the image (shorter side ->
+    canvas), its four ``size`` corner patches and centre patch, and the five of the mirrored image (=
+    their reflections): ``[10, C, size, size]``."""
+    img = TF.resize(img, [canvas], antialias=True) if min(img.shape[-2:]) != canvas else img
+    img = TF.center_crop(img, [canvas, canvas])
+    return torch.stack(TF.ten_crop(img, [size, size]))
+
+
+def googlenet_144(img: torch.Tensor, size: int) -> torch.Tensor:
+    """GoogLeNet's 144 views (Szegedy et al. 2015, Sec. 7): 4 scales x 3 squares x 6 crops x 2 mirrors.
+
+    Shorter side to 256, 288, 320, 352 (scaled to the input size); the left, centre and right (top,
+    centre, bottom for portraits) squares; in each square the 4 corner and the centre ``size`` crops plus
+    the square resized to ``size``; and the mirror of each. Returns ``[144, C, size, size]``.
+    """
+    views = []
+    for q in GOOGLENET_SCALES:
+        side = _scaled(q, size)
+        im = TF.resize(img, [side], antialias=True)
+        h, w = im.shape[-2:]
+        long_len, portrait = (h, True) if h > w else (w, False)
+        for start in (0, (long_len - side) // 2, long_len - side):
+            sq = im[..., start : start + side, :] if portrait else im[..., :, start : start + side]
+            five = list(TF.five_crop(sq, [size, size])) + [TF.resize(sq, [size, size], antialias=True)]
+            for v in five:
+                views += [v, TF.horizontal_flip(v)]
+    return torch.stack(views)
+
+
+class TestViews(nn.Module):
+    """Test-time views of one uint8 image as float ``[V, C, H, W]``: ``crops`` in (1, 10, 144), at each of
+    the ``scales`` (VGG's multi-scale testing, Q given for 224 inputs); normalised with ``mean``/``std``.
+
+    ``crops=1`` is the centre view: for small in-memory images (digits, MNIST, CIFAR) the whole image
+    fitted to the input, as in training; for photographs the centre crop of the image whose shorter side
+    is 256 (for 224).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        crops: int,
+        size: tuple[int, int],
+        mean: Sequence[float],
+        std: Sequence[float],
+        scales: Sequence[int] | None = None,
+        in_memory: bool = True,
+    ) -> None:
+        super().__init__()
+        if crops not in CROPS:
+            raise DataError(f"--crops must be one of {', '.join(map(str, CROPS))}, got {crops}.")
+        if crops == 144 and scales:
+            raise DataError(
+                "GoogLeNet's 144-crop protocol fixes its own scales; drop --scales or use --crops 1|10."
+            )
+        self.crops, self.size, self.in_memory = crops, tuple(size), in_memory
+        self.scales = tuple(scales) if scales else (256,)
+        self.fit = FitTo(self.size)
+        self.norm = v2.Compose(_to_float(mean, std))
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        s = self.size[0]
+        if self.crops == 144:
+            views = googlenet_144(img, s)
+        elif self.crops == 1 and self.in_memory and self.scales == (256,):
+            views = self.fit(img).unsqueeze(0)
+        else:
+            per_scale = []
+            for q in self.scales:
+                canvas = _scaled(q, s)
+                if self.crops == 1:
+                    per_scale.append(center_view(img, s, canvas).unsqueeze(0))
+                else:
+                    per_scale.append(ten_crop(img, s, canvas))
+            views = torch.cat(per_scale)
+        return self.norm(views)

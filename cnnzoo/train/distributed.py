@@ -1,0 +1,138 @@
+"""Data-parallel training with ``torchrun`` (DDP: gloo on CPU, NCCL on GPU).
+
+``torchrun --nproc_per_node=N -m cnnzoo train MODEL ...`` sets ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``;
+:func:`init_distributed` joins the group. Training shards with :class:`ResumableSampler` (a
+``DistributedSampler`` that can start mid-epoch); evaluation shards *without padding*
+(:func:`shard_indices`) and all-reduces integer counts, so each sample is counted exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import Dataset, DistributedSampler
+
+from ..errors import CnnzooError
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process stands: ``rank`` of ``world_size``, and its device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``None`` (cuda when available); a missing GPU is a clear error."""
+    if name in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise CnnzooError(f"unknown device {name!r}; use cpu or cuda.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CnnzooError("--device cuda was asked for but no CUDA GPU is available; use --device cpu.")
+    return dev
+
+
+def init_distributed(device: str | None = None) -> DistContext:
+    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1), else a single-process context.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dev = resolve_device(device)
+    if world <= 1:
+        return DistContext(device=dev)
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if dev.type == "cuda":
+        dev = torch.device("cuda", local)
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return DistContext(rank, world, local, dev)
+
+
+def context_from_group(device: torch.device | None = None) -> DistContext:
+    """The context of an already initialised default group (e.g. set up by ``mp.spawn``)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return DistContext(device=device or torch.device("cpu"))
+    return DistContext(
+        dist.get_rank(),
+        dist.get_world_size(),
+        int(os.environ.get("LOCAL_RANK", dist.get_rank())),
+        device or torch.device("cpu"),
+    )
+
+
+def cleanup() -> None:
+    """Leave the process group (if any)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+class ResumableSampler(DistributedSampler):
+    """``DistributedSampler`` (shuffled by ``seed + epoch``, sharded ``rank::world_size``) that can start at
+    a position inside the epoch: :meth:`set_position` skips the samples this rank already trained on,
+    which makes a resumed run see exactly the batches the interrupted one would have seen."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        num_replicas: int = 1,
+        rank: int = 0,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        super().__init__(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last
+        )
+        self.start = 0
+
+    def set_position(self, epoch: int, start: int) -> None:
+        """Begin ``epoch`` at this rank's ``start``-th sample (0 = the whole epoch)."""
+        self.set_epoch(epoch)
+        self.start = start
+
+    def __iter__(self) -> Iterator[int]:
+        idx = list(super().__iter__())
+        start, self.start = self.start, 0
+        return iter(idx[start:])
+
+    def __len__(self) -> int:
+        return self.num_samples - self.start
+
+
+def shard_indices(n: int, rank: int, world_size: int) -> list[int]:
+    """This rank's share of ``range(n)``: ``rank, rank + world, ...``, no padding (shares differ by at most
+    1).
+    """
+    return list(range(rank, n, world_size))
+
+
+def all_reduce_mean(value: float, device: torch.device | None = None) -> float:
+    """Mean of ``value`` over all processes (the value itself when not distributed)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device or torch.device("cpu"))
+    dist.all_reduce(t)
+    return float(t) / dist.get_world_size()

@@ -1,0 +1,89 @@
+"""Run logs: ``metrics.csv`` (one row per epoch), TensorBoard events (``tb/``) and ``curves.png`` (loss,
+top-1, top-5 and learning rate against the epoch; matplotlib's Agg backend, so no display is needed)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+CURVES = ("loss", "top1", "top5", "lr")
+
+
+class RunLogger:
+    """Writes the epoch rows of a run. Rewrites the CSV from the full history each epoch, so a resumed run
+    never holds duplicate rows; TensorBoard events after the resumed epoch are purged."""
+
+    def __init__(
+        self, out_dir: str | os.PathLike[str], start_epoch: int = 0, tensorboard: bool = True
+    ) -> None:
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.csv_path = self.out / "metrics.csv"
+        self.curves_path = self.out / "curves.png"
+        self.writer = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(
+                    str(self.out / "tb"), purge_step=start_epoch + 1 if start_epoch else None
+                )
+            except ImportError:  # pragma: no cover - tensorboard is a dependency
+                self.writer = None
+
+    def log(self, history: list[dict[str, Any]]) -> None:
+        """Record the last row of ``history`` (and rewrite the CSV and the curves from all of it)."""
+        row = history[-1]
+        keys: list[str] = []
+        for r in history:
+            keys += [k for k in r if k not in keys]
+        tmp = self.csv_path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(history)
+        os.replace(tmp, self.csv_path)
+        if self.writer is not None:
+            for k, v in row.items():
+                if k != "epoch" and isinstance(v, (int, float)) and math.isfinite(v):
+                    self.writer.add_scalar(k.replace("_", "/", 1), v, row["epoch"])
+            self.writer.flush()
+        plot_curves(history, self.curves_path)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def plot_curves(history: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Four panels (loss, top-1, top-5, lr) of every ``<split>_<metric>`` column against the epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    epochs = [r["epoch"] for r in history]
+    for ax, metric in zip(axes, CURVES):
+        for split in ("train", "val", "test", ""):
+            key = f"{split}_{metric}" if split else metric
+            ys = [r.get(key) for r in history]
+            if all(isinstance(y, (int, float)) for y in ys) and ys:
+                ax.plot(epochs, ys, marker="o", markersize=3, label=split or metric)
+        ax.set_title(metric)
+        ax.set_xlabel("epoch")
+        if metric == "lr":
+            ax.set_yscale("log")
+        elif ax.lines:
+            ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

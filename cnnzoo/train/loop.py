@@ -1,0 +1,550 @@
+"""The training loop (:class:`Trainer` / :func:`fit`) and evaluation (:func:`evaluate`).
+
+``fit`` trains any ``nn.Module`` on a dataset with a given optimizer (param groups welcome) and per-epoch
+scheduler, and hooks (``on_epoch_start(trainer, epoch)``, ``on_batch_start(trainer, step, batch)``,
+``on_step_end(trainer, step, loss)``, ``on_epoch_end(trainer, epoch, row)``), so transfer learning can
+reuse it. Each epoch it evaluates the validation set, logs (CSV, TensorBoard, PNG curves) and writes
+``last.pt`` atomically with everything needed to continue exactly: model, optimizer, scheduler, the
+torch/numpy/python RNG states, the loader generator, the epoch and the position inside it (an interrupted
+epoch is continued from the next batch), the partial metrics and the history; ``best.pt`` holds the best
+epoch so far. A NaN/inf loss stops the run with :class:`TrainingDiverged`, keeping the last good
+checkpoint; Ctrl-C finishes the current step, saves, and re-raises ``KeyboardInterrupt``.
+
+Models that return auxiliary logits in training mode (GoogLeNet, Szegedy et al. 2015 Sec. 5: "their loss
+is added to the total loss of the network with a discount weight (the losses of the auxiliary classifiers
+were weighted by 0.3)") get ``loss = main + aux_weight * sum(aux)``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..data.sources import collate_skip
+from ..errors import CheckpointError, CnnzooError
+from .distributed import DistContext, ResumableSampler, barrier, shard_indices
+from .metrics import EvalResult, Meter
+
+
+class TrainingDiverged(CnnzooError):
+    """The loss became NaN or infinite."""
+
+
+# ------------------------------------------------------------------------------------------ seeds and RNG
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (a CPU run with the same seed is then repeatable)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """The torch, numpy and python RNG states as checkpoint-safe values (tensors, lists, ints)."""
+    np_state = np.random.get_state()
+    py = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [
+            np_state[0],
+            torch.from_numpy(np_state[1].astype(np.int64)),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
+        "python": [py[0], list(py[1]), py[2]],
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
+    p = state["python"]
+    random.setstate((p[0], tuple(p[1]), p[2]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ------------------------------------------------------------------------------------------ outputs and loss
+def split_output(out: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``(main_logits, [aux_logits...])`` from a model output: a tensor, a (named) tuple/list, or a dict with
+    a ``logits`` entry (GoogLeNet in training mode returns its auxiliary heads' logits too)."""
+    if isinstance(out, torch.Tensor):
+        return out, []
+    if isinstance(out, dict):
+        main = out.get("logits", out.get("out"))
+        if main is None:
+            raise CnnzooError("a model returning a dict must hold its logits under 'logits'.")
+        return main, [v for k, v in out.items() if k not in ("logits", "out") and isinstance(v, torch.Tensor)]
+    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
+        return out[0], [a for a in out[1:] if isinstance(a, torch.Tensor)]
+    raise CnnzooError(f"cannot read logits from a model output of type {type(out).__name__}.")
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper."""
+    return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+def _views_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Mean softmax over the views of ``x`` (``[B, V, C, H, W]``) or plain softmax (``[B, C, H, W]``)."""
+    if x.ndim == 5:
+        b, v = x.shape[:2]
+        logits, _ = split_output(model(x.flatten(0, 1)))
+        return logits.float().softmax(-1).view(b, v, -1).mean(1)
+    logits, _ = split_output(model(x))
+    return logits.float().softmax(-1)
+
+
+@torch.no_grad()
+def evaluate(
+    models: nn.Module | Sequence[nn.Module],
+    data: Dataset | DataLoader,
+    *,
+    device: torch.device | str = "cpu",
+    ks: Sequence[int] = (1, 5),
+    num_classes: int | None = None,
+    classes: Sequence[str] | None = None,
+    batch_size: int = 256,
+    workers: int = 0,
+    ctx: DistContext | None = None,
+    progress: bool = False,
+    desc: str = "eval",
+) -> EvalResult:
+    """Top-k accuracy, loss, per-class accuracy and confusion matrix of a model or an ensemble.
+
+    Several models form an ensemble: their class posteriors (softmax) are averaged. Samples may carry
+    several test-time views (``[V, C, H, W]``, see :class:`cnnzoo.data.TestViews`): their posteriors are
+    averaged first. Under ``torch.distributed`` each rank evaluates its own unpadded shard and the integer
+    counts are summed, so each sample is counted exactly once.
+    """
+    device = torch.device(device)
+    ms = [models] if isinstance(models, nn.Module) else list(models)
+    if not ms:
+        raise CnnzooError("evaluate needs at least one model.")
+    was_training = [m.training for m in ms]
+    for m in ms:
+        m.eval()
+    if num_classes is None:
+        num_classes = len(classes) if classes is not None else None
+    if isinstance(data, DataLoader):
+        loader = data
+    else:
+        if ctx is not None and ctx.distributed:
+            data = Subset(data, shard_indices(len(data), ctx.rank, ctx.world_size))
+        loader = DataLoader(
+            data, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate_skip
+        )
+    meter: Meter | None = None
+    crops = 1
+    it = loader
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(loader, desc=desc, leave=False, unit="batch", dynamic_ncols=True)
+    for batch in it:
+        if batch is None:
+            continue
+        x, y = batch[0].to(device, non_blocking=True), batch[1].to(device)
+        if x.ndim == 5:
+            crops = x.shape[1]
+        probs = torch.stack([_views_forward(m, x) for m in ms]).mean(0)
+        if meter is None:
+            meter = Meter(num_classes or probs.shape[1], tuple(ks))
+        loss = F.nll_loss(probs.clamp_min(1e-12).log(), y, reduction="sum")
+        meter.update(probs, y, float(loss))
+    if meter is None:
+        meter = Meter(num_classes or 1, tuple(ks))
+    if ctx is not None and ctx.distributed:
+        meter.all_reduce()
+    for m, t in zip(ms, was_training):
+        m.train(t)
+    return meter.result(crops=crops, classes=classes)
+
+
+# ------------------------------------------------------------------------------------------ training
+@dataclass
+class FitResult:
+    """What :meth:`Trainer.fit` returns."""
+
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    best_value: float | None
+    last_checkpoint: Path | None
+    best_checkpoint: Path | None
+    interrupted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _StopFlag:
+    """Turns the first Ctrl-C into a request to stop after the current step (a second one interrupts at
+    once).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: Any = None
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+class Trainer:
+    """Trains ``model`` on ``train_data`` with ``optimizer`` and ``scheduler`` for ``epochs`` epochs.
+
+    Args: model: any module; logits, or (logits, *aux) in training mode. optimizer: built over the model's
+    parameters or param groups (per-group learning rates welcome). train_data: a Dataset of ``(image,
+    label)`` (sharded and shuffled here, resumable mid-epoch) or a ready DataLoader (resumable at epoch
+    boundaries). scheduler: stepped once per epoch; ``ReduceLROnPlateau`` is given the validation loss
+    (else the training loss). val_data: evaluated after each epoch; its top-1 picks ``best.pt`` (the
+    training top-1 when absent). meta: extra checkpoint entries (model name and kwargs, classes, input
+    size, mean/std, data, recipe...). aux_weight: weight of auxiliary losses (GoogLeNet: 0.3). ctx:
+    distributed context; the model is wrapped in DDP when ``ctx.world_size > 1``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        train_data: Dataset | DataLoader,
+        *,
+        epochs: int,
+        batch_size: int = 128,
+        scheduler: Any = None,
+        val_data: Dataset | None = None,
+        device: torch.device | str = "cpu",
+        out_dir: str | os.PathLike[str] | None = None,
+        seed: int = 0,
+        hooks: Sequence[Any] = (),
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        aux_weight: float = 0.3,
+        meta: dict[str, Any] | None = None,
+        ctx: DistContext | None = None,
+        workers: int = 0,
+        progress: bool = True,
+        num_classes: int | None = None,
+        ks: Sequence[int] = (1, 5),
+        log: bool = True,
+    ) -> None:
+        self.ctx = ctx or DistContext(device=torch.device(device))
+        if not isinstance(train_data, DataLoader) and batch_size % self.ctx.world_size:
+            raise CnnzooError(
+                f"the batch size {batch_size} must be divisible by the {self.ctx.world_size} "
+                "processes (it is the global batch)."
+            )
+        self.device = torch.device(device) if ctx is None else self.ctx.device
+        self.model = model.to(self.device)
+        self.module = model
+        if self.ctx.distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = DDP(self.model, device_ids=ids)
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.val_data = val_data
+        self.out = Path(out_dir) if out_dir is not None else None
+        self.seed = seed
+        self.hooks = list(hooks)
+        self.loss_fn = loss_fn or nn.CrossEntropyLoss()
+        self.aux_weight = aux_weight
+        self.meta = dict(meta or {})
+        self.workers = workers
+        self.progress = progress and self.ctx.is_main
+        self.ks = tuple(ks)
+        self.num_classes = num_classes
+        self.log = log
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0
+        self.step = 0
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self._partial: dict[str, Any] | None = None
+        self.generator = torch.Generator().manual_seed(seed)
+        if isinstance(train_data, DataLoader):
+            self.loader, self.sampler = train_data, getattr(train_data, "sampler", None)
+            self.per_rank_batch = train_data.batch_size or batch_size
+        else:
+            self.per_rank_batch = batch_size // self.ctx.world_size
+            self.sampler = ResumableSampler(
+                train_data, self.ctx.world_size, self.ctx.rank, shuffle=True, seed=seed
+            )
+            self.loader = DataLoader(
+                train_data,
+                batch_size=self.per_rank_batch,
+                sampler=self.sampler,
+                num_workers=workers,
+                collate_fn=collate_skip,
+                generator=self.generator,
+                persistent_workers=False,
+                pin_memory=self.device.type == "cuda",
+            )
+
+    # -------------------------------------------------------------- checkpoint state
+    @property
+    def monitor(self) -> str:
+        return "val_top1" if self.val_data is not None else "train_top1"
+
+    def state(self, epoch: int, step: int) -> dict[str, Any]:
+        """The checkpoint payload: ``epoch`` epochs done plus ``step`` batches of the next one."""
+        return {
+            **self.meta,
+            "state_dict": unwrap(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "rng": rng_state(),
+            "loader_generator": self.generator.get_state(),
+            "epoch": epoch,
+            "step": step,
+            "partial": self._partial if step else None,
+            "seed": self.seed,
+            "epochs": self.epochs,
+            "history": list(self.history),
+            "best": {"metric": self.monitor, "value": self.best_value, "epoch": self.best_epoch},
+            "world_size": self.ctx.world_size,
+        }
+
+    def save(self, name: str, epoch: int, step: int) -> Path | None:
+        """Write ``out/name`` atomically (rank 0 only)."""
+        if self.out is None or not self.ctx.is_main:
+            return None
+        return save_checkpoint(self.out / name, self.state(epoch, step))
+
+    def load_state(self, ckpt: dict[str, Any] | str | os.PathLike[str]) -> None:
+        """Continue from a checkpoint written by :meth:`save` (same model, optimizer and scheduler kinds)."""
+        if not isinstance(ckpt, dict):
+            ckpt = load_checkpoint(ckpt)
+        try:
+            unwrap(self.model).load_state_dict(ckpt["state_dict"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if self.scheduler is not None and ckpt.get("scheduler") is not None:
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise CheckpointError(
+                f"the checkpoint does not fit this run ({str(e).splitlines()[0]})."
+            ) from None
+        self.epoch, self.step = int(ckpt["epoch"]), int(ckpt.get("step", 0))
+        self._partial = ckpt.get("partial")
+        self.history = list(ckpt.get("history", []))
+        best = ckpt.get("best") or {}
+        self.best_value, self.best_epoch = best.get("value"), best.get("epoch")
+        set_rng_state(ckpt["rng"])
+        if ckpt.get("loader_generator") is not None:
+            self.generator.set_state(ckpt["loader_generator"])
+
+    # -------------------------------------------------------------- the loop
+    def _hook(self, name: str, *args: Any) -> None:
+        for h in self.hooks:
+            fn = getattr(h, name, None)
+            if fn is not None:
+                fn(self, *args)
+
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def fit(self) -> FitResult:
+        """Train from the current state (epoch 0, or where :meth:`load_state` left off) to ``epochs``."""
+        last = best = None
+        with _StopFlag() as stop:
+            try:
+                while self.epoch < self.epochs:
+                    row = self._train_epoch(stop)
+                    if row is None:  # interrupted
+                        raise KeyboardInterrupt
+                    self.history.append(row)
+                    self.epoch += 1
+                    self.step = 0
+                    self._partial = None
+                    if self.out is not None and self.log and self.ctx.is_main:
+                        self._logger().log(self.history)
+                    improved = self.best_value is None or row[self.monitor] > self.best_value
+                    if improved:
+                        self.best_value, self.best_epoch = row[self.monitor], row["epoch"]
+                    last = self.save("last.pt", self.epoch, 0)
+                    if improved:
+                        best = self.save("best.pt", self.epoch, 0)
+                    barrier()
+                    self._hook("on_epoch_end", self.epoch, row)
+            finally:
+                if getattr(self, "_run_logger", None) is not None:
+                    self._run_logger.close()
+        if self.out is not None:
+            last, best = self.out / "last.pt", self.out / "best.pt"
+        return FitResult(self.history, self.best_epoch, self.best_value, last, best)
+
+    def _logger(self) -> Any:
+        if getattr(self, "_run_logger", None) is None:
+            from .logs import RunLogger
+
+            self._run_logger = RunLogger(self.out, start_epoch=len(self.history) - 1)
+        return self._run_logger
+
+    def _train_epoch(self, stop: _StopFlag) -> dict[str, Any] | None:
+        epoch = self.epoch
+        self.model.train()
+        self._hook("on_epoch_start", epoch)
+        if isinstance(self.sampler, ResumableSampler):
+            self.sampler.set_position(epoch, self.step * self.per_rank_batch)
+        elif hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+        meter = Meter(self.num_classes or 2, self.ks)
+        if self._partial:
+            meter.n, meter.loss_sum = self._partial["n"], self._partial["loss_sum"]
+            meter.correct = dict(self._partial["correct"])
+            meter.num_classes = self._partial["num_classes"]
+            meter.cm = self._partial["cm"]
+        total = (
+            len(self.loader) + self.step if isinstance(self.sampler, ResumableSampler) else len(self.loader)
+        )
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=total,
+                initial=self.step,
+                desc=f"epoch {epoch + 1}/{self.epochs}",
+                unit="batch",
+                leave=False,
+                dynamic_ncols=True,
+            )
+        t0, seen = time.perf_counter(), 0
+        for batch in self.loader:
+            if batch is not None:
+                x, y = (
+                    batch[0].to(self.device, non_blocking=True),
+                    batch[1].to(self.device, non_blocking=True),
+                )
+                self._hook("on_batch_start", self.step, batch)  # batch[2:] may carry per-sample extras (LwF)
+                out = self.model(x)
+                main, aux = split_output(out)
+                loss = self.loss_fn(main, y)
+                for a in aux:
+                    loss = loss + self.aux_weight * self.loss_fn(a, y)
+                if not torch.isfinite(loss.detach()):
+                    where = str(self.out / "last.pt") if self.out is not None else "none was written"
+                    raise TrainingDiverged(
+                        f"the training loss became {float(loss)} at epoch {epoch + 1}, step {self.step + 1}; "
+                        f"the last good checkpoint is kept ({where}): lower the learning rate (--lr) and "
+                        f"retry."
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                if self.num_classes is None:
+                    self.num_classes = main.shape[1]
+                    meter.num_classes = main.shape[1]
+                meter.update(main, y, float(loss.detach()) * len(y))
+                seen += len(y)
+                self._hook("on_step_end", self.step, float(loss.detach()))
+            self.step += 1
+            if bar is not None:
+                rate = seen * self.ctx.world_size / max(time.perf_counter() - t0, 1e-9)
+                bar.update(1)
+                bar.set_postfix(
+                    loss=f"{meter.loss_sum / max(meter.n, 1):.4f}", img_s=f"{rate:.0f}", refresh=False
+                )
+            if stop.requested:
+                self._partial = {
+                    "n": meter.n,
+                    "loss_sum": meter.loss_sum,
+                    "correct": dict(meter.correct),
+                    "num_classes": meter.num_classes,
+                    "cm": meter.cm,
+                }
+                path = self.save("last.pt", epoch, self.step)
+                if bar is not None:
+                    bar.close()
+                if path is not None:
+                    print(
+                        f"interrupted: saved {path} (epoch {epoch + 1}, step {self.step}); continue with "
+                        f"--resume",
+                        flush=True,
+                    )
+                return None
+        if bar is not None:
+            bar.close()
+        elapsed = time.perf_counter() - t0
+        meter.all_reduce()
+        train = meter.result()
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": self._lr(), "train_loss": train.loss}
+        row.update({f"train_top{k}": v for k, v in train.topk.items()})
+        if self.val_data is not None:
+            val = evaluate(
+                unwrap(self.model),
+                self.val_data,
+                device=self.device,
+                ks=self.ks,
+                num_classes=self.num_classes,
+                batch_size=max(self.per_rank_batch, 256),
+                ctx=self.ctx,
+                workers=self.workers,
+            )
+            row["val_loss"] = val.loss
+            row.update({f"val_top{k}": v for k, v in val.topk.items()})
+        row["images_per_s"] = train.n / max(elapsed, 1e-9) if self.step else 0.0
+        row["time_s"] = elapsed
+        if self.scheduler is not None:
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(row.get("val_loss", row["train_loss"]))
+            else:
+                self.scheduler.step()
+        if self.progress:
+            parts = [
+                f"epoch {epoch + 1}/{self.epochs}",
+                f"loss {row['train_loss']:.4f}",
+                f"train top-1 {row['train_top1']:.4f}",
+            ]
+            if "val_top1" in row:
+                parts.append(f"val top-1 {row['val_top1']:.4f}")
+            parts += [f"lr {row['lr']:.3g}", f"{row['images_per_s']:.0f} img/s"]
+            print("  ".join(parts), flush=True)
+        if not math.isfinite(row["train_loss"]):
+            raise TrainingDiverged(
+                f"the training loss is {row['train_loss']} after epoch {epoch + 1}; lower --lr."
+            )
+        return row
+
+
+def fit(
+    model: nn.Module, optimizer: torch.optim.Optimizer, train_data: Dataset | DataLoader, **kwargs: Any
+) -> FitResult:
+    """Build a :class:`Trainer` and run it (see there for the arguments); ``resume=PATH`` continues a run."""
+    resume = kwargs.pop("resume", None)
+    trainer = Trainer(model, optimizer, train_data, **kwargs)
+    if resume:
+        trainer.load_state(resume)
+    return trainer.fit()

@@ -1,0 +1,337 @@
+"""The papers' training recipes: optimizer, learning rate, momentum, weight decay, batch size, epochs,
+schedule and augmentation, each with the section it comes from. Any field can be overridden
+(``Recipe.with_overrides``, or ``--lr``/``--epochs``/... on the command line).
+
+Schedules (applied once per epoch): ``plateau`` (divide by ``factor`` when the validation loss stops
+improving for ``patience`` epochs), ``multistep`` (divide by ``factor`` at the fractions ``milestones`` of
+the run, so they scale with ``--epochs``), ``piecewise`` (the rate times ``lr_scales[i]`` from the
+fraction ``milestones[i]`` of the run on: LeNet-5's stepwise global rate), ``step`` (multiply by
+``factor`` every ``step_epochs``), ``constant``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import CnnzooError
+
+SCHEDULES = ("plateau", "multistep", "piecewise", "step", "constant")
+OPTIMIZERS = ("sgd", "rmsprop", "adam")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One paper's training recipe. ``milestones`` are fractions of ``epochs`` (multistep schedule)."""
+
+    name: str
+    source: str
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    epochs: int = 90
+    schedule: str = "plateau"
+    factor: float = 0.1
+    patience: int = 2
+    milestones: tuple[float, ...] = ()
+    step_epochs: int = 1
+    lr_scales: tuple[float, ...] = ()
+    augment: str = "none"
+    val_fraction: float = 0.1
+    aux_weight: float = 0.3
+    label_smoothing: float = 0.0
+    rmsprop_alpha: float = 0.9
+    rmsprop_eps: float = 1.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def with_overrides(self, **kw: Any) -> Recipe:
+        """A copy with the given fields replaced (``None`` values are ignored); checked like the originals."""
+        kw = {k: v for k, v in kw.items() if v is not None}
+        names = {f.name for f in dataclasses.fields(self)}
+        for k in kw:
+            if k not in names:
+                raise CnnzooError(f"a recipe has no field {k!r}; fields are: {', '.join(sorted(names))}.")
+        for k in ("milestones", "lr_scales"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        r = dataclasses.replace(self, **kw)
+        r.validate()
+        return r
+
+    def validate(self) -> None:
+        """Raise a :class:`CnnzooError` for a value no run could use."""
+        if self.optimizer not in OPTIMIZERS:
+            raise CnnzooError(f"unknown optimizer {self.optimizer!r}; use one of: {', '.join(OPTIMIZERS)}.")
+        if self.schedule not in SCHEDULES:
+            raise CnnzooError(f"unknown schedule {self.schedule!r}; use one of: {', '.join(SCHEDULES)}.")
+        if not self.lr > 0:
+            raise CnnzooError(f"the learning rate must be positive, got {self.lr}.")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise CnnzooError(
+                f"epochs and batch size must be at least 1, got {self.epochs} and {self.batch_size}."
+            )
+        if self.weight_decay < 0 or self.momentum < 0:
+            raise CnnzooError("weight decay and momentum must not be negative.")
+        if self.schedule == "piecewise" and len(self.milestones) != len(self.lr_scales):
+            raise CnnzooError("a piecewise schedule needs as many lr_scales as milestones.")
+        if not 0 <= self.val_fraction < 1:
+            raise CnnzooError(f"the validation fraction must be in [0, 1), got {self.val_fraction}.")
+        from ..data.transforms import AUGMENTS
+
+        if self.augment not in AUGMENTS:
+            raise CnnzooError(f"unknown augmentation {self.augment!r}; use one of: {', '.join(AUGMENTS)}.")
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["milestones"] = list(self.milestones)
+        d["lr_scales"] = list(self.lr_scales)
+        d["notes"] = list(self.notes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Recipe:
+        d = dict(d)
+        d["milestones"] = tuple(d.get("milestones", ()))
+        d["lr_scales"] = tuple(d.get("lr_scales", ()))
+        d["notes"] = tuple(d.get("notes", ()))
+        return cls(**d)
+
+    # ------------------------------------------------------------------ building the optimizer and schedule
+    def make_optimizer(self, params: Any) -> torch.optim.Optimizer:
+        """The optimizer over ``params`` (a module's parameters or param groups with their own ``lr``)."""
+        if isinstance(params, nn.Module):
+            params = [p for p in params.parameters() if p.requires_grad]
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        if self.optimizer == "rmsprop":
+            return torch.optim.RMSprop(
+                params,
+                lr=self.lr,
+                alpha=self.rmsprop_alpha,
+                eps=self.rmsprop_eps,
+                momentum=self.momentum,
+                weight_decay=self.weight_decay,
+            )
+        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+
+    def make_scheduler(self, optimizer: torch.optim.Optimizer) -> Any:
+        """The per-epoch learning-rate schedule (``ReduceLROnPlateau`` steps with the validation loss)."""
+        s = torch.optim.lr_scheduler
+        if self.schedule == "plateau":
+            return s.ReduceLROnPlateau(optimizer, mode="min", factor=self.factor, patience=self.patience)
+        if self.schedule == "multistep":
+            ms = sorted({max(1, round(f * self.epochs)) for f in self.milestones})
+            return s.MultiStepLR(optimizer, milestones=ms, gamma=self.factor)
+        if self.schedule == "step":
+            return s.StepLR(optimizer, step_size=self.step_epochs, gamma=self.factor)
+        if self.schedule == "piecewise":
+            ms = [max(1, round(f * self.epochs)) for f in self.milestones]
+            return s.LambdaLR(optimizer, PiecewiseScale(ms, list(self.lr_scales)))
+        return s.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+class PiecewiseScale:
+    """``epoch -> scale``: 1 before ``milestones[0]``, then ``scales[i]`` from ``milestones[i]`` on
+    (picklable, so the scheduler's state survives a checkpoint)."""
+
+    def __init__(self, milestones: list[int], scales: list[float]) -> None:
+        self.milestones, self.scales = milestones, scales
+
+    def __call__(self, epoch: int) -> float:
+        scale = 1.0
+        for m, f in zip(self.milestones, self.scales):
+            if epoch >= m:
+                scale = f
+        return scale
+
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            "lenet5",
+            "LeCun et al. 1998, Sec. V-A/B (LeNet-5 on MNIST): 20 passes over the training set with a global "
+            "learning rate decreased in steps (0.0005 x2 passes, 0.0002 x3, 0.0001 x3, 0.00005 x4, then "
+            "0.00001)",
+            optimizer="sgd",
+            lr=0.005,
+            momentum=0.9,
+            weight_decay=0.0,
+            batch_size=32,
+            epochs=20,
+            schedule="piecewise",
+            milestones=(0.1, 0.25, 0.4, 0.6),
+            lr_scales=(0.4, 0.2, 0.1, 0.02),
+            augment="none",
+            val_fraction=0.0,
+            notes=(
+                "the paper's stochastic diagonal Levenberg-Marquardt (per-parameter step sizes from a "
+                "Hessian estimate) is replaced by SGD with momentum 0.9; the stepwise decreasing global "
+                "rate is kept",
+                "no distortions, as the paper's 0.95% run (its 0.8% run used affine distortions; "
+                "--augment shift gives random shifts)",
+            ),
+        ),
+        Recipe(
+            "alexnet",
+            "Krizhevsky et al. 2012, Sec. 5: SGD, batch 128, momentum 0.9, weight decay 0.0005, lr 0.01 "
+            "divided "
+            "by 10 when the validation error stopped improving (3 times), ~90 epochs; augmentation Sec. 4.1",
+            optimizer="sgd",
+            lr=0.01,
+            momentum=0.9,
+            weight_decay=5e-4,
+            batch_size=128,
+            epochs=90,
+            schedule="plateau",
+            factor=0.1,
+            patience=3,
+            augment="alexnet",
+            notes=("plateau detection is automatic (the paper changed the rate by hand)",),
+        ),
+        Recipe(
+            "vgg",
+            "Simonyan & Zisserman 2015, Sec. 3.1: SGD, batch 256, momentum 0.9, weight decay 5e-4, dropout "
+            "0.5, "
+            "lr 0.01 divided by 10 when the validation accuracy stopped improving (3 times), 74 epochs; "
+            "scale jittering S in [256, 512]",
+            optimizer="sgd",
+            lr=0.01,
+            momentum=0.9,
+            weight_decay=5e-4,
+            batch_size=256,
+            epochs=74,
+            schedule="plateau",
+            factor=0.1,
+            patience=3,
+            augment="vgg",
+            notes=("the lecture deck says batch 128; the paper says 256",),
+        ),
+        Recipe(
+            "googlenet",
+            "Szegedy et al. 2015, Sec. 6: asynchronous SGD, momentum 0.9, learning rate decreased by 4% "
+            "every 8 "
+            "epochs; auxiliary losses weighted 0.3 (Sec. 5); random-resized crops of 8%-100% area, aspect "
+            "3/4-4/3",
+            optimizer="sgd",
+            lr=0.01,
+            momentum=0.9,
+            weight_decay=2e-4,
+            batch_size=128,
+            epochs=250,
+            schedule="step",
+            factor=0.96,
+            step_epochs=8,
+            augment="inception",
+            aux_weight=0.3,
+            notes=(
+                "the paper gives no initial rate, batch size, weight decay or length: 0.01, 128, 2e-4 and "
+                "250 "
+                "epochs are our choices",
+                "synchronous SGD instead of DistBelief's asynchronous updates; "
+                "no Polyak averaging; no photometric distortions",
+            ),
+        ),
+        Recipe(
+            "resnet_imagenet",
+            "He et al. 2016, Sec. 3.4: SGD, batch 256, momentum 0.9, weight decay 0.0001, lr 0.1 divided by "
+            "10 "
+            "when the error plateaus, up to 60e4 iterations (~120 epochs); scale augmentation as VGG",
+            optimizer="sgd",
+            lr=0.1,
+            momentum=0.9,
+            weight_decay=1e-4,
+            batch_size=256,
+            epochs=120,
+            schedule="plateau",
+            factor=0.1,
+            patience=3,
+            augment="vgg",
+            notes=("the lecture deck says weight decay 1e-5; the paper says 0.0001", "no dropout (paper)"),
+        ),
+        Recipe(
+            "resnet_cifar",
+            "He et al. 2016, Sec. 4.2: SGD, batch 128, momentum 0.9, weight decay 0.0001, lr 0.1 divided by "
+            "10 at "
+            "32k and 48k iterations, stop at 64k (= 50% / 75% / 100% of the run, ~182 epochs on a 45k/5k "
+            "split); "
+            "4-pixel padding, random 32x32 crops, horizontal flips",
+            optimizer="sgd",
+            lr=0.1,
+            momentum=0.9,
+            weight_decay=1e-4,
+            batch_size=128,
+            epochs=182,
+            schedule="multistep",
+            factor=0.1,
+            milestones=(0.5, 0.75),
+            augment="cifar",
+            val_fraction=0.1,
+            notes=(
+                "ResNet-110's warm-up at lr 0.01 for ~400 iterations is not applied",
+                "per-channel mean/std normalisation instead of per-pixel mean subtraction",
+            ),
+        ),
+        Recipe(
+            "mobilenet",
+            "Howard et al. 2017, Sec. 3.2: RMSprop with asynchronous gradient descent as Inception-v3 "
+            "(Szegedy "
+            "et al. 2016, Sec. 8: decay 0.9, epsilon 1.0, lr 0.045 decayed by 0.94 every 2 epochs), little "
+            "weight decay, less augmentation than Inception",
+            optimizer="rmsprop",
+            lr=0.045,
+            momentum=0.9,
+            weight_decay=4e-5,
+            batch_size=96,
+            epochs=100,
+            schedule="step",
+            factor=0.94,
+            step_epochs=2,
+            augment="inception",
+            rmsprop_alpha=0.9,
+            rmsprop_eps=1.0,
+            notes=(
+                "weight decay 4e-5 and 100 epochs are our choices (the paper gives neither)",
+                "one synchronous worker instead of asynchronous replicas",
+            ),
+        ),
+    )
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name`` (see :data:`RECIPES`)."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise CnnzooError(
+            f"unknown recipe {name!r}; use one of: {', '.join(RECIPES)} (`cnnzoo recipes`)."
+        ) from None
+
+
+def default_recipe_for(model_name: str) -> str:
+    """The recipe of a model's paper: ``lenet*`` -> lenet5, ``vgg*`` -> vgg, CIFAR ResNets -> resnet_cifar...
+    """
+    from ..registry import model_info
+
+    info = model_info(model_name)
+    fam, name = info.family.lower(), model_name.lower()
+    if fam == "lenet" or name.startswith("lenet"):
+        return "lenet5"
+    if name.startswith(("alexnet", "zfnet")) or fam in ("alexnet", "zfnet"):
+        return "alexnet"
+    if fam == "vgg":
+        return "vgg"
+    if name.startswith("googlenet") or fam in ("googlenet", "inception"):
+        return "googlenet"
+    if fam in ("mobilenet", "shufflenet", "squeezenet"):
+        return "mobilenet"
+    if info.input_size[-1] <= 64:
+        return "resnet_cifar"
+    return "resnet_imagenet"

@@ -1,0 +1,348 @@
+"""The whole job behind ``cnnzoo train`` and ``cnnzoo eval``: data + model + recipe -> trained checkpoint;
+and checkpoints + data -> top-k, per-class accuracy, confusion matrix.
+
+>>> from cnnzoo.train import train_model
+>>> r = train_model("lenet5", data="digits", epochs=2, out="runs/demo")   # doctest: +SKIP
+>>> r.test.top1, r.checkpoint, r.curves                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..checkpoint import load_checkpoint, model_from_checkpoint
+from ..data.sources import DataBundle, build_data, default_source_name, load_source
+from ..errors import CheckpointError, CnnzooError, DataError
+from ..registry import create_model, model_info
+from .distributed import DistContext, barrier, cleanup, init_distributed
+from .loop import FitResult, Trainer, evaluate, seed_everything
+from .metrics import EvalResult, plot_confusion
+from .recipes import Recipe, default_recipe_for, get_recipe
+
+
+@dataclass
+class RunResult:
+    """A finished (or interrupted) training run."""
+
+    out: Path
+    checkpoint: Path
+    best_checkpoint: Path
+    curves: Path
+    test: EvalResult | None
+    fit: FitResult
+    skipped: list[str] = field(default_factory=list)
+    recipe: Recipe | None = None
+
+
+def choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tuple[Path, str]:
+    """The run folder and a sentence saying what is done with it.
+
+    An explicit ``out`` that already holds a run is an error unless ``resume``; the default
+    ``runs/MODEL-DATA`` moves on to ``-2``, ``-3``... instead of overwriting (``resume`` takes the
+    newest).
+    """
+    if out is not None:
+        p = Path(out)
+        has_run = (p / "last.pt").is_file()
+        if resume:
+            if not has_run:
+                raise CheckpointError(
+                    f"--resume: {str(p)!r} holds no last.pt to continue from; start without --resume."
+                )
+            return p, f"resuming the run in {p}"
+        if has_run:
+            raise CnnzooError(
+                f"{str(p)!r} already holds a run; pass --resume to continue it or choose another --out."
+            )
+        return p, f"writing to {p}"
+    base = Path("runs") / f"{model}-{default_source_name(data)}"
+    candidates = [base] + [base.with_name(f"{base.name}-{i}") for i in range(2, 1000)]
+    existing = [c for c in candidates if (c / "last.pt").is_file()]
+    if resume:
+        if not existing:
+            raise CheckpointError(f"--resume: no earlier run in {str(base)!r}; start without --resume.")
+        return existing[-1], f"resuming the run in {existing[-1]}"
+    for c in candidates:
+        if not (c / "last.pt").is_file() and not any(c.glob("*.pt")):
+            note = (
+                f"writing to {c}"
+                if c == base
+                else f"{base} already holds a run; writing to {c} instead (--resume continues the newest one)"
+            )
+            return c, note
+    raise CnnzooError(f"too many runs under {str(base)!r}; pass --out.")  # pragma: no cover
+
+
+def _say(msg: str, ctx: DistContext) -> None:
+    if ctx.is_main:
+        print(msg, flush=True)
+
+
+def train_model(
+    model_name: str,
+    data: str = "digits",
+    *,
+    recipe: str | Recipe | None = None,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    device: str | None = None,
+    workers: int = 0,
+    strict_data: bool = False,
+    progress: bool = True,
+    model_kwargs: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> RunResult:
+    """Train ``model_name`` on ``data`` with a paper's recipe (default: the model's own), overriding any
+    recipe field (``epochs=``, ``lr=``, ``batch_size=``, ``weight_decay=``...). Under torchrun it runs
+    data-parallel.
+
+    Everything the run needs again is stored in its checkpoints: model name and kwargs, class names, input
+    size, mean/std, data source, recipe, seed. ``resume`` continues ``last.pt`` exactly (same final
+    weights as an uninterrupted run on CPU).
+    """
+    ctx = init_distributed(device)
+    try:
+        return _train(
+            model_name,
+            data,
+            recipe,
+            out,
+            resume,
+            seed,
+            ctx,
+            workers,
+            strict_data,
+            progress,
+            dict(model_kwargs or {}),
+            overrides,
+        )
+    finally:
+        cleanup()
+
+
+def _train(
+    model_name: str,
+    data: str,
+    recipe: str | Recipe | None,
+    out: Any,
+    resume: bool,
+    seed: int,
+    ctx: DistContext,
+    workers: int,
+    strict: bool,
+    progress: bool,
+    model_kwargs: dict[str, Any],
+    overrides: dict[str, Any],
+) -> RunResult:
+    info = model_info(model_name)
+    out_dir, note = choose_out_dir(model_name, data, None if out is None else str(out), resume)
+    ckpt: dict[str, Any] | None = None
+    if resume:
+        ckpt = load_checkpoint(out_dir / "last.pt")
+        if ckpt.get("model") != model_name:
+            raise CheckpointError(
+                f"{out_dir / 'last.pt'} is a run of {ckpt.get('model')!r}, not {model_name!r}."
+            )
+        rec = Recipe.from_dict(ckpt["recipe"]).with_overrides(epochs=overrides.get("epochs"))
+        data, seed = ckpt["data"], int(ckpt["seed"])
+        model_kwargs = {k: v for k, v in ckpt["model_kwargs"].items() if k not in ("num_classes", "in_chans")}
+    else:
+        rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_for(model_name))
+        rec = rec.with_overrides(**overrides)
+    _say(f"cnnzoo train {model_name}: recipe {rec.name} ({rec.source.split(':')[0]}); {note}", ctx)
+    in_chans = int(model_kwargs.pop("in_chans", info.input_size[0]))
+    size = (info.input_size[1], info.input_size[2])
+    raw = load_source(data, strict=strict)
+    bundle = build_data(
+        raw,
+        in_chans,
+        size,
+        augment=rec.augment,
+        val_fraction=rec.val_fraction,
+        strict=strict,
+        mean=ckpt["mean"] if ckpt else None,
+        std=ckpt["std"] if ckpt else None,
+    )
+    if ckpt is not None and list(ckpt.get("classes", [])) != bundle.classes:
+        raise DataError(f"the data {data!r} no longer has the classes this run was trained on.")
+    for s in bundle.skipped:
+        _say(f"skipped unreadable file: {s}", ctx)
+    seed_everything(seed)
+    model = create_model(model_name, num_classes=bundle.num_classes, in_chans=in_chans, **model_kwargs)
+    optimizer = rec.make_optimizer(model)
+    scheduler = rec.make_scheduler(optimizer)
+    meta = {
+        "model": model_name,
+        "model_kwargs": dict(model.cnnzoo_kwargs),  # type: ignore[attr-defined]
+        "classes": bundle.classes,
+        "input_size": [in_chans, *size],
+        "mean": list(bundle.mean),
+        "std": list(bundle.std),
+        "data": data,
+        "recipe": rec.as_dict(),
+        "natural": bundle.natural,
+    }
+    _say(
+        f"data {data}: {len(bundle.train)} train / {len(bundle.val) if bundle.val else 0} val / "
+        f"{len(bundle.test)} test images, {bundle.num_classes} classes, input {in_chans}x{size[0]}x{size[1]}",
+        ctx,
+    )
+    trainer = Trainer(
+        model,
+        optimizer,
+        bundle.train,
+        epochs=rec.epochs,
+        batch_size=rec.batch_size,
+        scheduler=scheduler,
+        val_data=bundle.val,
+        device=ctx.device,
+        out_dir=out_dir,
+        seed=seed,
+        aux_weight=rec.aux_weight,
+        meta=meta,
+        ctx=ctx,
+        workers=workers,
+        progress=progress,
+        num_classes=bundle.num_classes,
+        loss_fn=torch.nn.CrossEntropyLoss(label_smoothing=rec.label_smoothing),
+    )
+    if ckpt is not None:
+        trainer.load_state(ckpt)
+        _say(f"continuing at epoch {trainer.epoch + 1}, step {trainer.step}", ctx)
+    result = trainer.fit()  # Ctrl-C: saved inside, KeyboardInterrupt reaches the CLI (exit 130)
+    barrier()
+    best_model, _ = model_from_checkpoint(str(out_dir / "best.pt"))  # test the best epoch, as reported
+    best_model.to(ctx.device)
+    test = evaluate(
+        best_model,
+        bundle.test,
+        device=ctx.device,
+        classes=bundle.classes,
+        ctx=ctx,
+        batch_size=max(256, rec.batch_size),
+        workers=workers,
+    )
+    skipped = bundle.all_skipped()
+    if ctx.is_main:
+        plot_confusion(
+            test.confusion,
+            bundle.classes,
+            out_dir / "confusion.png",
+            title=f"{model_name} on {data} (test top-1 {test.top1:.4f})",
+        )
+        _say(
+            f"skipped {len(skipped)} unreadable file(s)" + (": " + ", ".join(skipped) if skipped else ""), ctx
+        )
+        _say(
+            f"test top-1 {test.top1:.4f}  top-5 {test.top5:.4f}  (n={test.n}, best epoch "
+            f"{result.best_epoch} by "
+            f"{trainer.monitor})",
+            ctx,
+        )
+        _say(f"checkpoint: {out_dir / 'best.pt'} (last: {out_dir / 'last.pt'})", ctx)
+        _say(f"curves: {out_dir / 'curves.png'}", ctx)
+    return RunResult(
+        out_dir, out_dir / "last.pt", out_dir / "best.pt", out_dir / "curves.png", test, result, skipped, rec
+    )
+
+
+def eval_data_for(
+    ckpt: dict[str, Any],
+    data: str | None,
+    crops: int = 1,
+    scales: Sequence[int] | None = None,
+    strict: bool = False,
+    split: str = "test",
+) -> DataBundle:
+    """The test data of ``data`` (default: the checkpoint's own) adapted and normalised as the checkpoint
+    was.
+    """
+    spec = data or ckpt.get("data")
+    if not spec:
+        raise DataError("this checkpoint does not record its data source; pass --data.")
+    size = ckpt.get("input_size")
+    if not size:
+        raise CheckpointError(
+            "this checkpoint does not record its input size; it was not written by cnnzoo train."
+        )
+    raw = load_source(spec, strict=strict)
+    bundle = build_data(
+        raw,
+        int(size[0]),
+        (int(size[1]), int(size[2])),
+        crops=crops,
+        scales=scales,
+        mean=ckpt.get("mean"),
+        std=ckpt.get("std"),
+        strict=strict,
+    )
+    if ckpt.get("classes") and list(ckpt["classes"]) != bundle.classes:
+        raise DataError(
+            f"the classes of {spec!r} ({len(bundle.classes)}) differ from the checkpoint's "
+            f"({len(ckpt['classes'])}); evaluate on the data it was trained for."
+        )
+    return bundle
+
+
+def evaluate_checkpoints(
+    paths: Sequence[str],
+    data: str | None = None,
+    *,
+    crops: int = 1,
+    scales: Sequence[int] | None = None,
+    ks: Sequence[int] = (1, 5),
+    device: str | None = None,
+    batch_size: int = 64,
+    confusion_png: str | os.PathLike[str] | None = None,
+    strict_data: bool = False,
+    progress: bool = False,
+) -> EvalResult:
+    """Evaluate one checkpoint, or an ensemble of several (mean of their softmax), on ``data``'s test split.
+    """
+    if not paths:
+        raise CnnzooError("give at least one checkpoint to evaluate.")
+    ctx = init_distributed(device)
+    try:
+        models, ckpts = [], []
+        for p in paths:
+            if not Path(p).is_file():
+                raise CheckpointError(f"checkpoint file {p!r} does not exist; check the path.")
+            m, c = model_from_checkpoint(p)
+            models.append(m.to(ctx.device))
+            ckpts.append(c)
+        first = ckpts[0]
+        for p, c in zip(paths[1:], ckpts[1:]):
+            for key in ("classes", "input_size", "mean", "std"):
+                if c.get(key) != first.get(key):
+                    raise CheckpointError(
+                        f"{p!r} differs from {paths[0]!r} in {key}; an ensemble needs models "
+                        "trained on the same data."
+                    )
+        bundle = eval_data_for(first, data, crops=crops, scales=scales, strict=strict_data)
+        res = evaluate(
+            models,
+            bundle.test,
+            device=ctx.device,
+            ks=ks,
+            classes=bundle.classes,
+            ctx=ctx,
+            batch_size=batch_size if crops == 1 else max(1, batch_size // crops),
+            progress=progress,
+        )
+        if confusion_png is not None and ctx.is_main:
+            plot_confusion(
+                res.confusion,
+                bundle.classes,
+                confusion_png,
+                title=f"{', '.join(Path(p).name for p in paths)} (top-1 {res.top1:.4f}, {crops} crop)",
+            )
+        return res
+    finally:
+        cleanup()
