@@ -1,0 +1,381 @@
+"""Measure the lectures' transfer-learning tables on real data and write them into BENCHMARKS.md.
+
+Old/source task: MNIST digits 0-4 (the real t10k set in ../shared/data/mnist-t10k, fixed stratified split;
+scikit-learn's digits where it is absent). New/target tasks: digits 5-9 ("very similar") and generated shapes
+("very different": five outline shapes drawn with PIL at random size, position, rotation and stroke width on a
+noisy background; not handwriting, not digits, a different generative process and label set, yet images we can
+make offline).
+
+1. The 2x2 table (very little = 10 labels per class / quite a lot = all labels, x similar / different): top-1
+    of
+   training from scratch, feature extraction, fine-tuning the top layers (c5, f6, head) and fine-tuning all.
+2. Li & Hoiem 2016's comparison (seeds: "Learning without Forgetting"): fine-tuning, duplicating and
+    fine-tuning,
+   feature extraction, joint training and LwF, with new-task top-1, old-task top-1, training time, test time
+   and
+   stored parameters, all measured.
+3. Distillation (Hinton et al. 2015): a narrow LeNet student trained with and without a LeNet-5 teacher.
+
+    python benchmarks/transfer_tables.py            # the full budget (minutes on 2 quiet cores)
+    python benchmarks/transfer_tables.py --quick    # a smoke run with tiny epochs (numbers meaningless)
+
+Times are wall-clock on this machine: re-run on a quiet machine before quoting them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cnnzoo.data.sources import MemoryImages, RawSplits, build_data, load_source  # noqa: E402
+from cnnzoo.models.base import ZooModel  # noqa: E402
+from cnnzoo.registry import create_model  # noqa: E402
+from cnnzoo.train.loop import evaluate  # noqa: E402
+from cnnzoo.transfer import (  # noqa: E402
+    SecondHead,
+    Settings,
+    class_subset,
+    distill,
+    feature_extraction,
+    few_shot,
+    finetune,
+    joint_training,
+    learning_without_forgetting,
+)
+
+MNIST = ROOT.parent / "shared" / "data" / "mnist-t10k"
+START, END = "<!-- transfer:start -->", "<!-- transfer:end -->"
+
+
+# ------------------------------------------------------------------------------------------------ data
+def shapes_source(
+    per_class: int = 600, test_per_class: int = 200, size: int = 28, seed: int = 0
+) -> RawSplits:
+    """Five outline shapes (circle, square, triangle, cross, star) drawn with PIL: random centre, size,
+    rotation
+    and stroke width, plus pixel noise. Fixed seed: the same images on every machine."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    names = ["circle", "square", "triangle", "cross", "star"]
+
+    def polygon(k: int, r: float, cx: float, cy: float, rot: float, inner: float | None = None) -> list:
+        pts = []
+        n = k * (2 if inner else 1)
+        for i in range(n):
+            rr = r if (inner is None or i % 2 == 0) else r * inner
+            a = rot + 2 * np.pi * i / n
+            pts.append((cx + rr * np.cos(a), cy + rr * np.sin(a)))
+        return pts
+
+    def draw(c: int) -> np.ndarray:
+        im = Image.new("L", (size, size), 0)
+        d = ImageDraw.Draw(im)
+        r = rng.uniform(6, 11)
+        cx, cy = rng.uniform(r + 1, size - r - 1, 2)
+        rot, w = rng.uniform(0, 2 * np.pi), int(rng.integers(1, 4))
+        if c == 0:
+            d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=255, width=w)
+        elif c in (1, 2):
+            pts = polygon(4 if c == 1 else 3, r, cx, cy, rot)
+            d.line(pts + [pts[0]], fill=255, width=w)
+        elif c == 3:
+            for a in (rot, rot + np.pi / 2):
+                d.line(
+                    [(cx - r * np.cos(a), cy - r * np.sin(a)), (cx + r * np.cos(a), cy + r * np.sin(a))],
+                    fill=255,
+                    width=w,
+                )
+        else:
+            pts = polygon(5, r, cx, cy, rot, inner=0.45)
+            d.line(pts + [pts[0]], fill=255, width=w)
+        a = np.asarray(im, dtype=np.float32) + rng.normal(0, 20, (size, size))
+        return np.clip(a, 0, 255).astype(np.uint8)
+
+    def make(n: int) -> MemoryImages:
+        labels = np.repeat(np.arange(5), n)
+        imgs = np.stack([draw(int(c)) for c in labels])[:, None]
+        return MemoryImages(torch.from_numpy(imgs), torch.from_numpy(labels.astype(np.int64)))
+
+    return RawSplits("shapes", make(per_class), make(test_per_class), names, natural=False)
+
+
+def digits_raw() -> RawSplits:
+    return load_source(f"mnist:{MNIST}") if MNIST.is_dir() else load_source("digits")
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+class NarrowLeNet(ZooModel):
+    """A narrow LeNet student for distillation: conv 5x5 (3) - pool - conv 5x5 (6) - pool - fc 30 - fc C."""
+
+    classifier_attr = "fc2"
+    group_attrs = ("conv", "fc1", "fc2")
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 3, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2)
+        )
+        self.fc1 = nn.Sequential(nn.Linear(150, 30), nn.ReLU())
+        self.fc2 = nn.Linear(30, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.fc1(torch.flatten(x, 1))
+        return x if pre_logits else self.fc2(x)
+
+
+def params(*modules: nn.Module) -> int:
+    seen: set[int] = set()
+    total = 0
+    for m in modules:
+        for p in m.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                total += p.numel()
+    return total
+
+
+@torch.no_grad()
+def both_tasks_time(fn, x: torch.Tensor, repeats: int = 3) -> float:
+    """Best-of-``repeats`` seconds to compute both tasks' outputs for ``x`` (batches of 256)."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for i in range(0, len(x), 256):
+            fn(x[i : i + 256])
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def images(ds) -> torch.Tensor:
+    return torch.cat([ds[i][0] for i in range(len(ds))])
+
+
+# ------------------------------------------------------------------------------------------------ tables
+def source_model(old, epochs: int, s: dict) -> nn.Module:
+    model = create_model("lenet5_modern", num_classes=old.num_classes)
+    finetune(model, old, Settings(epochs=epochs, **s), freeze_epochs=0, reset_head=False)
+    return model.eval()
+
+
+def table_2x2(base: nn.Module, old, targets: dict, ep: dict, s: dict) -> list[list[str]]:
+    rows = OrderedDict(
+        [
+            ("from scratch", []),
+            ("feature extraction", []),
+            ("fine-tune top layers (c5, f6, head)", []),
+            ("fine-tune all", []),
+        ]
+    )
+    for _name, bundle in targets.items():
+        n = len(bundle.train)
+        e = ep["few"] if n <= 100 else ep["all"]
+        st = Settings(epochs=e, **s)
+        scratch = create_model("lenet5_modern", num_classes=bundle.num_classes)
+        r = finetune(scratch, bundle, st, freeze_epochs=0, reset_head=False)
+        rows["from scratch"].append(r.test.top1)
+        rows["feature extraction"].append(feature_extraction(copy.deepcopy(base), bundle, st).test.top1)
+        fz = max(1, e // 4)
+        rows["fine-tune top layers (c5, f6, head)"].append(
+            finetune(copy.deepcopy(base), bundle, st, freeze_epochs=fz, unfreeze=2, lr_factor=3).test.top1
+        )
+        rows["fine-tune all"].append(
+            finetune(copy.deepcopy(base), bundle, st, freeze_epochs=fz, unfreeze="all", lr_factor=3).test.top1
+        )
+    return [[k] + [f"{100 * v:.1f}" for v in vs] for k, vs in rows.items()]
+
+
+def table_lwf(base: nn.Module, old, new, epochs: int, s: dict) -> tuple[list[list[str]], dict]:
+    st = Settings(epochs=epochs, **s)
+    x = torch.cat([images(old.test), images(new.test)])
+    orig_old = evaluate(base, old.test).top1
+    out = []
+
+    def row(name, res, old_top1, test_fn, stored, needs_old):
+        out.append(
+            [
+                name,
+                f"{100 * res.test.top1:.1f}",
+                f"{100 * old_top1:.1f}",
+                f"{res.train_time_s:.1f}",
+                f"{both_tasks_time(test_fn, x):.2f}",
+                f"{stored:,}",
+                needs_old,
+            ]
+        )
+
+    def two_heads(model, old_head):
+        sh = SecondHead(model, old_head, concat=True)
+        return lambda b: model(b), sh
+
+    warm = max(1, epochs // 4)
+    for name in ("fine-tuning", "duplicating and fine-tuning", "feature extraction", "joint training", "LwF"):
+        m = copy.deepcopy(base)
+        if name == "fine-tuning":
+            r = finetune(m, new, st, freeze_epochs=warm, old_data=old)
+            oldt = r.old_test.top1
+        elif name == "duplicating and fine-tuning":
+            r = finetune(m, new, st, freeze_epochs=warm)
+            oldt = orig_old  # the old task keeps the untouched original network
+        elif name == "feature extraction":
+            r = feature_extraction(m, new, st)
+            oldt = evaluate(r.old_task_model(), old.test).top1
+        elif name == "joint training":
+            r = joint_training(m, new, old, st)
+            oldt = r.old_test.top1
+        else:
+            r = learning_without_forgetting(m, new, st, warmup_epochs=warm, old_data=old)
+            oldt = r.old_test.top1
+        r.model.eval()
+        if name == "duplicating and fine-tuning":
+            orig = copy.deepcopy(base).eval()
+            new_net = r.model
+            both = params(orig) + params(new_net)
+            row(name, r, oldt, lambda b, o=orig, n=new_net: (o(b), n(b)), both, "no")
+        else:
+            fn, sh = two_heads(r.model, r.old_head.eval())
+            try:
+                row(
+                    name,
+                    r,
+                    oldt,
+                    fn,
+                    params(r.model, r.old_head),
+                    "yes" if name == "joint training" else "no",
+                )
+            finally:
+                sh.remove()
+    return out, {"original_old_top1": orig_old}
+
+
+def table_distill(data, teacher_epochs: int, epochs: int, s: dict) -> list[list[str]]:
+    teacher = create_model("lenet5_modern", num_classes=10)
+    rt = finetune(teacher, data, Settings(epochs=teacher_epochs, **s), freeze_epochs=0, reset_head=False)
+    st = Settings(epochs=epochs, **s)
+    alone = finetune(NarrowLeNet(10), data, st, freeze_epochs=0, reset_head=False)
+    dist = distill(NarrowLeNet(10), teacher.eval(), data, st, temperature=4.0, alpha=0.9)
+    return [
+        ["teacher lenet5_modern (labels)", f"{params(teacher):,}", f"{100 * rt.test.top1:.1f}"],
+        ["student NarrowLeNet, labels only", f"{params(alone.model):,}", f"{100 * alone.test.top1:.1f}"],
+        [
+            "student NarrowLeNet, distilled (T=4, alpha=0.9)",
+            f"{params(dist.model):,}",
+            f"{100 * dist.test.top1:.1f}",
+        ],
+    ]
+
+
+def md(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny epochs: proves the script runs")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    q = a.quick
+    ep = {
+        "source": 1 if q else 8,
+        "few": 2 if q else 40,
+        "all": 1 if q else 8,
+        "lwf": 2 if q else 8,
+        "teacher": 1 if q else 10,
+        "student": 1 if q else 10,
+    }
+    s = {"lr": 0.05, "batch_size": 64, "seed": 0}
+    t_start = time.perf_counter()
+    raw = digits_raw()
+    old_raw, new_raw = class_subset(raw, range(5)), class_subset(raw, range(5, 10))
+    shapes = shapes_source(per_class=120 if q else 600, test_per_class=60 if q else 200)
+    if q:
+        old_raw, new_raw = few_shot(old_raw, 100), few_shot(new_raw, 100)
+    old = build_data(old_raw, 1, 32)
+    norm = {"mean": old.mean, "std": old.std}  # the source network's normalisation, as a checkpoint carries
+    new_all = build_data(new_raw, 1, 32, **norm)
+    targets = OrderedDict(
+        [
+            ("similar, 10/class", build_data(few_shot(new_raw, 10), 1, 32, **norm)),
+            ("similar, all", new_all),
+            ("different, 10/class", build_data(few_shot(shapes, 10), 1, 32, **norm)),
+            ("different, all", build_data(shapes, 1, 32, **norm)),
+        ]
+    )
+    base = source_model(old, ep["source"], s)
+    src_top1 = evaluate(base, old.test).top1
+    t1 = table_2x2(base, old, targets, ep, s)
+    t2, info = table_lwf(base, old, new_all, ep["lwf"], s)
+    dsub = build_data(few_shot(raw, 50 if not q else 20), 1, 32)
+    t3 = table_distill(dsub, ep["teacher"], ep["student"], s)
+    total = time.perf_counter() - t_start
+    sizes = {k: f"{len(v.train)} train / {len(v.test)} test" for k, v in targets.items()}
+    text = "\n\n".join(
+        [
+            "## Transfer learning (`benchmarks/transfer_tables.py`)",
+            f"Source network: `lenet5_modern` trained {ep['source']} epochs on {old.source} "
+            f"({len(old.train)} train "
+            f"images), test top-1 {100 * src_top1:.1f}%. Target sizes: "
+            + "; ".join(f"{k}: {v}" for k, v in sizes.items())
+            + f". SGD momentum 0.9, lr 0.05, cosine decay per phase; epochs: {ep}."
+            + (" **Quick smoke run: numbers are meaningless.**" if q else ""),
+            "### Very little / quite a lot of data x very similar / very different data (test top-1 %)",
+            md(["method", *targets.keys()], t1),
+            "### Learning without Forgetting comparison (Li & Hoiem 2016, Fig. 1), old = digits 0-4, new = "
+            "5-9",
+            f"Original network's old-task top-1: {100 * info['original_old_top1']:.1f}%. Test time: seconds "
+            f"to "
+            f"compute both tasks' outputs for all {len(old.test) + len(new_all.test)} test images; stored: "
+            f"parameters "
+            "needed to serve both tasks.",
+            md(
+                [
+                    "method",
+                    "new top-1 %",
+                    "old top-1 %",
+                    "train s",
+                    "test s",
+                    "stored params",
+                    "needs old data",
+                ],
+                t2,
+            ),
+            f"### Distillation (Hinton et al. 2015) on {dsub.source} ({len(dsub.train)} training images)",
+            md(["model", "params", "test top-1 %"], t3),
+            f"Whole script: {total:.0f} s on this machine ({a.threads} threads).",
+        ]
+    )
+    print(text)
+    if not a.no_write:
+        path = ROOT / "BENCHMARKS.md"
+        old_text = path.read_text() if path.is_file() else "# Benchmarks\n"
+        block = f"{START}\n{text}\n{END}"
+        if START in old_text and END in old_text:
+            new_text = re.sub(
+                re.escape(START) + r".*?" + re.escape(END), lambda m: block, old_text, flags=re.S
+            )
+        else:
+            new_text = old_text.rstrip() + "\n\n" + block + "\n"
+        path.write_text(new_text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""``cnnzoo transfer MODEL --data DATA --strategy STRATEGY [--weights SOURCE] ...``: transfer learning."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import CnnzooError
+
+ORDER = 65
+
+
+def _unfreeze(s: str) -> int | str:
+    if s == "all":
+        return s
+    try:
+        k = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of layer groups or 'all', got {s!r}") from None
+    if k < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more layer groups, got {k}")
+    return k
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {v}")
+    return v
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..data.sources import SOURCES
+    from ..transfer import STRATEGIES
+
+    p = sub.add_parser(
+        "transfer",
+        help="transfer a (pre-trained) model to new classes",
+        description="Replace MODEL's classifier for the classes of DATA and train with a transfer strategy: "
+        "feature-extraction (frozen body, BatchNorm kept in eval mode, new linear head on cached features), "
+        "finetune (head first for --freeze-epochs, then the last --unfreeze groups at lr/--lr-factor), "
+        "discriminative (every group, each earlier one --lr-factor times slower), joint (old and new heads "
+        "on "
+        "--old-data and DATA), distill (a student learns from --teacher's softened outputs, Hinton et al. "
+        "2015), "
+        "lwf (learning without forgetting, Li & Hoiem 2016). Writes last.pt/best.pt, metrics.csv, tb/, "
+        "curves.png and confusion.png into --out. Example: cnnzoo transfer resnet18 --weights "
+        "torchvision:resnet18.pth --data folder:photos --strategy finetune --input-size 224",
+    )
+    p.add_argument("model", help="registered model name (see `cnnzoo list`)")
+    p.add_argument(
+        "--data", default="digits", help=f"the new task's data: {', '.join(SOURCES)} (default: digits)"
+    )
+    p.add_argument("--strategy", required=True, choices=STRATEGIES, help="transfer strategy")
+    p.add_argument(
+        "--weights",
+        help="pre-trained weights: a cnnzoo checkpoint, torchvision:FILE or timm:FILE "
+        "(default: random initialisation)",
+    )
+    p.add_argument(
+        "--out", help="run folder (default runs/MODEL-STRATEGY-DATA; an existing run is never overwritten)"
+    )
+    p.add_argument("--epochs", type=_positive_int, default=10, help="epochs in all (default 10)")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate of the head (default 0.01)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
+    p.add_argument(
+        "--freeze-epochs",
+        type=int,
+        default=1,
+        help="epochs of the new head alone first (finetune, discriminative, lwf warm-up; default 1)",
+    )
+    p.add_argument(
+        "--unfreeze",
+        type=_unfreeze,
+        default="all",
+        help="finetune: layer groups to unfreeze after the head, counted from the top, or 'all' (default)",
+    )
+    p.add_argument(
+        "--lr-factor",
+        type=float,
+        help="finetune: the body's rate is lr/F (default 10); "
+        "discriminative: each earlier group's rate is the next one's /F (default 3)",
+    )
+    p.add_argument("--teacher", help="distill: the teacher's cnnzoo checkpoint")
+    p.add_argument("--temperature", type=float, help="softmax temperature (distill default 4, lwf default 2)")
+    p.add_argument(
+        "--alpha", type=float, default=0.9, help="distill: weight of the soft-target term (default 0.9)"
+    )
+    p.add_argument(
+        "--old-data", help="the old task's data: needed by joint; measures the old task for lwf and finetune"
+    )
+    p.add_argument(
+        "--input-size",
+        type=_positive_int,
+        help="input height = width (default: the model's or the checkpoint's)",
+    )
+    p.add_argument(
+        "--val-fraction", type=float, default=0.0, help="training images held out for validation (default 0)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress output")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..transfer import run_transfer
+
+    if args.teacher and args.strategy != "distill":
+        raise CnnzooError("--teacher is only used by --strategy distill.")
+    quiet = args.no_progress or args.json
+    res = run_transfer(
+        args.model,
+        args.data,
+        args.strategy,
+        weights=args.weights,
+        out=args.out,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        freeze_epochs=args.freeze_epochs,
+        unfreeze=args.unfreeze,
+        lr_factor=args.lr_factor,
+        teacher=args.teacher,
+        temperature=args.temperature,
+        alpha=args.alpha,
+        old_data=args.old_data,
+        input_size=args.input_size,
+        val_fraction=args.val_fraction,
+        device=args.device,
+        seed=args.seed,
+        progress=not quiet,
+    )
+    out = {
+        "strategy": res.strategy,
+        "top1": res.test.top1 if res.test else None,
+        "top5": res.test.topk.get(5) if res.test else None,
+        "train_time_s": res.train_time_s,
+        "checkpoint": str(res.checkpoint) if res.checkpoint else None,
+        "out": res.extra.get("out_dir"),
+        "old_top1": res.old_test.top1 if res.old_test else None,
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        line = f"test top-1 {out['top1']:.4f}"
+        if out["old_top1"] is not None:
+            line += f"  old-task top-1 {out['old_top1']:.4f}"
+        print(line + f"  ({res.train_time_s:.1f} s)")
+        print(f"checkpoint: {out['checkpoint']}  confusion: {out['out']}/confusion.png")
+    return 0
