@@ -1,0 +1,72 @@
+"""Export every registered model to ONNX and check it against eager (max relative error <= 1e-4).
+
+Each model is built fresh (random weights), exported at its registered input size with a dynamic batch, run in
+ONNX Runtime at batch 1 and 3 and compared with the eager model. Pass/fail per model goes into BENCHMARKS.md
+between ``<!-- export-all:start -->`` and ``<!-- export-all:end -->``::
+
+    python benchmarks/export_all.py                  # every model (big ones take a while on 2 cores)
+    python benchmarks/export_all.py 'lenet*' 'resnet2*'   # a subset, e.g. to prove it works
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_deploy import ROOT, write_section  # noqa: E402
+
+START, END = "<!-- export-all:start -->", "<!-- export-all:end -->"
+
+
+def main() -> int:
+    import cnnzoo
+    from cnnzoo.deploy import export_onnx
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("patterns", nargs="*", default=["*"],
+                    help="fnmatch patterns of model names (default: all)")
+    ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = ap.parse_args()
+    names = sorted({n for p in args.patterns for n in cnnzoo.list_models(p)})
+    rows, failed = [], 0
+    with tempfile.TemporaryDirectory(prefix="cnnzoo-export-all-") as tmp:
+        for name in names:
+            torch.manual_seed(0)
+            t0 = time.time()
+            size = cnnzoo.model_info(name).input_size
+            try:
+                model = cnnzoo.create_model(name).eval()
+                res = export_onnx(model, Path(tmp) / f"{name}.onnx", opset=args.opset)
+                row = (name, "x".join(map(str, res.input_size)), "pass", f"{res.max_rel_error:.1e}",
+                       res.exporter)
+            except Exception as e:  # noqa: BLE001 - every failure is recorded, the sweep goes on
+                failed += 1
+                msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:160].replace("|", "/")
+                row = (name, "x".join(map(str, size)), f"FAIL: {msg}", "-", "-")
+            rows.append((*row, f"{time.time() - t0:.1f}"))
+            print(" | ".join(rows[-1]), flush=True)
+    pattern_note = "all registered models" if args.patterns == ["*"] else f"models matching {args.patterns}"
+    shown = "" if args.patterns == ["*"] else " " + " ".join(args.patterns)
+    lines = [f"`python benchmarks/export_all.py{shown}` "
+             f"({time.strftime('%Y-%m-%d %H:%M')}): {pattern_note}, opset {args.opset}, random weights, "
+             f"registered input size, dynamic batch, checked in ONNX Runtime at batch 1 and 3 against eager "
+             f"(relative error = max|onnx - eager| / max|eager|, allowed 1e-4). "
+             f"**{len(rows) - failed} / {len(rows)} pass.**",
+             "",
+             "| model | input | result | max rel. error | exporter | seconds |",
+             "|---|---|---|---:|---|---:|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    write_section(args.out, START, END, "\n".join(lines), "ONNX export of every model")
+    print(f"{len(rows) - failed}/{len(rows)} pass; wrote {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

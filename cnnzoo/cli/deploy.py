@@ -1,0 +1,134 @@
+"""``cnnzoo export`` and ``cnnzoo bench``: ONNX / INT8 deployment and the speed of every CPU backend."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+ORDER = 80
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser(
+        "export",
+        help="export a model or checkpoint to ONNX (optionally INT8)",
+        description="Export a cnnzoo checkpoint (or a fresh registered model) to ONNX with a dynamic batch "
+        "dimension, and check the ONNX graph against the eager model (max relative error printed, 1e-4 "
+        "allowed). With --int8, quantize it statically (QDQ, per-channel int8 weights, uint8 activations, "
+        "calibrated on DATA's training images), report top-1 of FP32 and INT8 on DATA's test part and the "
+        "speed of each, and write INT8 only when it is faster and costs at most --max-drop points; "
+        "otherwise the FP32 model is written and the reason printed.",
+        epilog="examples:\n  cnnzoo export runs/lenet5/best.pt --out lenet5.onnx\n"
+        "  cnnzoo export runs/r20/best.pt --out r20.onnx --int8 --calibration mnist:DIR\n"
+        "  cnnzoo export resnet50 --out r50.onnx --input 3x224x224 --opset 17",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    e.add_argument("model", metavar="CHECKPOINT|MODEL",
+                   help="a cnnzoo checkpoint file or a registered model name")
+    e.add_argument("--out", required=True, metavar="FILE.onnx", help="the ONNX file to write")
+    e.add_argument("--input", metavar="CxHxW", help="input size (default: the checkpoint's or the model's)")
+    e.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    e.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
+                   help="torch.onnx exporter to try first (default torchscript; the other is the fallback)")
+    e.add_argument("--int8", action="store_true", help="quantize to INT8 (needs --calibration)")
+    e.add_argument("--calibration", metavar="DATA",
+                   help="images to calibrate on: digits, mnist:DIR, cifar:DIR, folder:DIR, or a .pt "
+                   "tensor file")
+    e.add_argument("--heldout", metavar="DATA",
+                   help="separate held-out set for top-1 (default: DATA's test part)")
+    e.add_argument("--calibration-samples", type=int, default=128, metavar="N",
+                   help="calibration images (default 128)")
+    e.add_argument("--method", choices=("minmax", "percentile", "entropy"), default="minmax",
+                   help="calibration method (default minmax)")
+    e.add_argument("--max-drop", type=float, default=1.0, metavar="POINTS",
+                   help="largest top-1 loss accepted for INT8 (default 1.0 point)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=run_export)
+
+    b = sub.add_parser(
+        "bench",
+        help="images/s and latency of a model on every CPU backend",
+        description="Time a model on PyTorch eager FP32, channels-last, torch.compile, ONNX Runtime FP32 and "
+        "ONNX Runtime INT8, beside torchvision's implementation of the same architecture, all in one run "
+        "with fixed warm-up and repeat counts. Reports images/s, median and p95 latency, achieved GFLOP/s "
+        "(FLOPs = 2 x MACs) and its fraction of this machine's measured sgemm peak.",
+        epilog="example:\n  cnnzoo bench resnet50 --batch 16 --backends eager onnxruntime-fp32 "
+        "onnxruntime-int8",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    b.add_argument("model", metavar="MODEL|CHECKPOINT", help="a registered model name or a cnnzoo checkpoint")
+    b.add_argument("--batch", type=int, default=16, help="images per call (default 16)")
+    b.add_argument("--input", metavar="CxHxW", help="input size (default: the model's)")
+    b.add_argument("--backends", nargs="+", metavar="BACKEND",
+                   help="subset of: torchvision-eager eager channels-last compile onnxruntime-fp32 "
+                   "onnxruntime-int8 (default: all; commas also accepted)")
+    b.add_argument("--warmup", type=int, default=3, help="untimed calls per backend (default 3)")
+    b.add_argument("--repeats", type=int, default=10, help="timed calls per backend (default 10)")
+    b.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime (default: torch's)")
+    b.add_argument("--calibration", metavar="DATA",
+                   help="images to calibrate the INT8 backend on (default: 32 synthetic standard-normal "
+                   "images)")
+    b.add_argument("--no-peak", action="store_true", help="skip measuring the sgemm peak")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.set_defaults(func=run_bench)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..checkpoint import model_from_checkpoint
+    from ..deploy import DeployError, QuantConfig, export_int8, export_onnx, parse_input_size
+
+    if args.int8 and not args.calibration:
+        raise DeployError("--int8 needs --calibration DATA (real images to calibrate on, e.g. digits).")
+    if args.calibration and not args.int8:
+        raise DeployError("--calibration is only used with --int8; add --int8 or drop it.")
+    size = parse_input_size(args.input) if args.input else None
+    model, ckpt = model_from_checkpoint(args.model)
+    if not args.int8:
+        res = export_onnx(model, args.out, size, opset=args.opset, exporter=args.exporter, checkpoint=ckpt)
+        if args.json:
+            print(json.dumps({"path": str(res.path), "input": "x".join(map(str, res.input_size)),
+                              "opset": res.opset, "exporter": res.exporter,
+                              "max_rel_error": res.max_rel_error}))
+        else:
+            print(f"wrote {res.path} ({res.exporter} exporter, opset {res.opset}, input "
+                  f"{'x'.join(map(str, res.input_size))}, dynamic batch)")
+            print(f"max relative error vs eager: {res.max_rel_error:.2e} (allowed 1e-04)")
+        return 0
+    cfg = QuantConfig(method=args.method, num_samples=args.calibration_samples)
+    rep = export_int8(model, args.out, args.calibration, args.heldout, input_size=size, checkpoint=ckpt,
+                      config=cfg, opset=args.opset, max_top1_drop=args.max_drop)
+    if args.json:
+        print(json.dumps(rep.as_dict()))
+        return 0
+    print(f"FP32 ONNX: max relative error vs eager {rep.max_rel_error:.2e} (allowed 1e-04)")
+    label = "top-1" if rep.fp32_top1 is not None else "agreement with FP32"
+    fp = f"{rep.fp32_top1:.2f}%" if rep.fp32_top1 is not None else "100% (reference)"
+    print(f"{label} on {rep.heldout_images} held-out images: FP32 {fp}, INT8 {rep.int8_top1:.2f}% "
+          f"(calibrated on {rep.calibration_images} images)")
+    print(f"ONNX Runtime speed at batch {rep.bench_batch}: FP32 {rep.fp32_images_per_s:.1f} img/s, "
+          f"INT8 {rep.int8_images_per_s:.1f} img/s ({rep.speedup:.2f}x)")
+    print(f"wrote {rep.path} ({rep.kept.upper()}): {rep.reason}")
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from ..deploy import BACKENDS, DeployError, benchmark, format_report
+
+    backends = list(BACKENDS)
+    if args.backends:
+        backends = [b for item in args.backends for b in item.split(",") if b]
+    for name in backends:
+        if name not in BACKENDS:
+            raise DeployError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}.")
+    if args.threads is not None and args.threads < 1:
+        raise DeployError(f"--threads must be at least 1, got {args.threads}.")
+    progress = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    report = benchmark(args.model, batch=args.batch, input_size=args.input, backends=backends,
+                       warmup=args.warmup, repeats=args.repeats, calibration=args.calibration,
+                       threads=args.threads, peak=not args.no_peak, progress=progress)
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        print(format_report(report))
+    return 0

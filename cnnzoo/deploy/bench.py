@@ -1,0 +1,288 @@
+"""Inference speed of one model on every CPU backend, in one run, with deterministic warm-up and repeats.
+
+Backends (names as in ``--json``): ``torchvision-eager`` (torchvision's implementation of the same
+architecture, where one exists), ``eager`` (cnnzoo's model, PyTorch FP32), ``channels-last`` (NHWC memory
+format, which oneDNN's convolutions prefer), ``compile`` (``torch.compile`` with Inductor weight freezing, on
+channels-last), ``onnxruntime-fp32`` and ``onnxruntime-int8`` (static INT8 from :mod:`cnnzoo.deploy.quantize`,
+calibrated on the given data or on synthetic standard-normal images -- the report says which).
+
+Each backend runs ``warmup`` untimed batches, then ``repeats`` timed ones; we report images/s from the median
+latency, the median and 95th-percentile latency, the achieved GFLOP/s (FLOPs = 2 x MACs, MACs from
+``cnnzoo.profile``) and its fraction of this machine's measured matrix-multiply peak (a large float32 GEMM in
+torch: the best the CPU reaches on dense FP32 work).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .onnx_export import INPUT_NAME, DeployError, _ort_session, check_runs, export_onnx, parse_input_size
+
+BACKENDS = ("torchvision-eager", "eager", "channels-last", "compile", "onnxruntime-fp32", "onnxruntime-int8")
+
+
+@dataclass
+class BackendResult:
+    """Speed of one backend; ``error`` instead of figures when it cannot run."""
+
+    backend: str
+    images_per_s: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    gflops: float | None = None
+    peak_fraction: float | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.error is None:
+            d.pop("error", None)
+        return d
+
+
+@dataclass
+class BenchReport:
+    """All backends of one :func:`benchmark` run."""
+
+    model: str
+    batch: int
+    input: tuple[int, int, int]
+    threads: int
+    warmup: int
+    repeats: int
+    macs_per_image: int | None
+    peak_gflops: float | None
+    calibration: str
+    torchvision_model: str | None
+    results: list[BackendResult] = field(default_factory=list)
+
+    def result(self, backend: str) -> BackendResult:
+        return next(r for r in self.results if r.backend == backend)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "batch": self.batch, "input": "x".join(map(str, self.input)),
+                "threads": self.threads, "warmup": self.warmup, "repeats": self.repeats,
+                "macs_per_image": self.macs_per_image,
+                "gflop_per_image": None if self.macs_per_image is None else 2 * self.macs_per_image / 1e9,
+                "peak_gflops": self.peak_gflops, "calibration": self.calibration,
+                "torchvision_model": self.torchvision_model, "results": [r.as_dict() for r in self.results]}
+
+
+def time_callable(fn: Callable[[], Any], warmup: int, repeats: int) -> list[float]:
+    """Seconds taken by each of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def measure_matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matrix-multiply rate in GFLOP/s: the best of ``repeats`` ``n x n`` sgemms in
+    torch (``2 n^3`` FLOPs each), at torch's current thread count."""
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
+    times = time_callable(lambda: torch.mm(a, b), warmup=1, repeats=repeats)
+    return 2 * n**3 / min(times) / 1e9
+
+
+def count_macs(model: nn.Module, input_size: Sequence[int]) -> int:
+    """Multiply-accumulates of one image, from ``cnnzoo.profile`` (conv and linear layers only)."""
+    from ..analysis import profile  # written in parallel; the error below says so if it is missing
+
+    return int(profile(model, input_size=tuple(input_size)).total_macs)
+
+
+def torchvision_counterpart(name: str | None, num_classes: int, in_chans: int) -> tuple[str, nn.Module]:
+    """torchvision's model of the same architecture (the registry's ``peer``, else the same name)."""
+    import torchvision
+
+    if name is None:
+        raise DeployError("the model has no registered name, so its torchvision counterpart is unknown.")
+    from ..registry import is_model, model_info
+
+    peer = model_info(name).peer if is_model(name) else None
+    candidates = []
+    if peer:
+        candidates.append(peer.split(":")[-1].split(".")[-1].split("(")[0].strip())
+    candidates.append(name)
+    available = set(torchvision.models.list_models(module=torchvision.models))
+    tv_name = next((c for c in candidates if c in available), None)
+    if tv_name is None:
+        raise DeployError(f"torchvision has no model matching {name!r}.")
+    if in_chans != 3:
+        raise DeployError(f"torchvision's {tv_name} takes 3 input channels, this model {in_chans}.")
+    return tv_name, torchvision.models.get_model(tv_name, weights=None, num_classes=num_classes).eval()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0][:200]}" if text else type(e).__name__
+
+
+def _torch_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
+    def run() -> Any:
+        with torch.inference_mode():
+            return model(x)
+
+    return run
+
+
+def _compiled_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
+    import torch._inductor.config as inductor_config
+
+    inductor_config.freezing = True  # fold weights/BatchNorm as constants: the CPU inference setting
+    cm = torch.compile(model.to(memory_format=torch.channels_last))
+    xc = x.contiguous(memory_format=torch.channels_last)
+    return _torch_runner(cm, xc)
+
+
+def benchmark(
+    model_ref: str | nn.Module,
+    batch: int = 16,
+    input_size: Sequence[int] | str | None = None,
+    backends: Sequence[str] = BACKENDS,
+    warmup: int = 3,
+    repeats: int = 10,
+    calibration: Any = None,
+    threads: int | None = None,
+    peak: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> BenchReport:
+    """Time ``model_ref`` (a registered name, a checkpoint path or a module) on each backend.
+
+    Args:
+        batch: images per call; input: ``(C, H, W)``/``"CxHxW"`` (default: the model's).
+        backends: a subset of :data:`BACKENDS`, run in that order.
+        warmup, repeats: untimed and timed calls per backend (fixed counts, no adaptive stopping).
+        calibration: data for the INT8 backend (anything :func:`cnnzoo.deploy.quantize.as_arrays` takes);
+            default: 32 synthetic standard-normal images.
+        threads: CPU threads for torch and ONNX Runtime alike (default: torch's current setting).
+        peak: also measure the sgemm peak (for ``peak_fraction``).
+    """
+    from ..checkpoint import model_from_checkpoint
+    from .onnx_export import default_input_size
+    from .quantize import QuantConfig, as_arrays, quantize_onnx
+
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise DeployError(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}.")
+    if batch < 1 or warmup < 0 or repeats < 1:
+        raise DeployError("batch and repeats must be at least 1 and warmup at least 0.")
+    if isinstance(model_ref, nn.Module):
+        model, ckpt = model_ref.eval(), {}
+    else:
+        model, ckpt = model_from_checkpoint(model_ref)
+    name = getattr(model, "cnnzoo_name", None)
+    size = parse_input_size(input_size) if input_size is not None else default_input_size(model, ckpt)
+    check_runs(model, size)
+    if threads:
+        torch.set_num_threads(threads)
+    n_threads = torch.get_num_threads()
+    say = progress or (lambda _msg: None)
+    x = torch.randn(batch, *size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        num_classes = int(model(x[:1]).shape[1])
+    try:
+        macs: int | None = count_macs(model, size)
+    except Exception as e:  # noqa: BLE001 - reported, the speeds are still useful without it
+        say(f"MACs unavailable ({_first_line(e)})")
+        macs = None
+    peak_gflops = measure_matmul_peak() if peak else None
+    calib_note = ("synthetic: 32 standard-normal images" if calibration is None
+                  else f"given data: {calibration}" if isinstance(calibration, str) else "given data")
+    report = BenchReport(name or type(model).__name__, batch, size, n_threads, warmup, repeats, macs,
+                         peak_gflops, calib_note if "onnxruntime-int8" in backends else "not used", None)
+    with tempfile.TemporaryDirectory(prefix="cnnzoo-bench-") as tmp:
+        fp32_path = Path(tmp) / "fp32.onnx"
+        xn = x.numpy()
+        for backend in backends:
+            say(f"{backend} ...")
+            try:
+                if backend == "torchvision-eager":
+                    tv_name, tv = torchvision_counterpart(name, num_classes, size[0])
+                    report.torchvision_model = tv_name
+                    fn = _torch_runner(tv, x)
+                elif backend == "eager":
+                    fn = _torch_runner(model, x)
+                elif backend == "channels-last":
+                    import copy
+
+                    cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
+                    fn = _torch_runner(cl, x.contiguous(memory_format=torch.channels_last))
+                elif backend == "compile":
+                    import copy
+
+                    fn = _compiled_runner(copy.deepcopy(model), x)
+                else:
+                    if not fp32_path.is_file():
+                        export_onnx(model, fp32_path, size, checkpoint=ckpt)
+                    path = fp32_path
+                    if backend == "onnxruntime-int8":
+                        path = Path(tmp) / "int8.onnx"
+                        data = calibration if calibration is not None else torch.randn(
+                            32, *size, generator=torch.Generator().manual_seed(1))
+                        images, _ = as_arrays(data, size, limit=128)
+                        quantize_onnx(fp32_path, path, images, QuantConfig(num_samples=len(images)))
+                    sess = _ort_session(path, threads=n_threads)
+                    fn = partial(sess.run, None, {INPUT_NAME: xn})
+                first = max(warmup, 1 if backend == "compile" else 0)  # compiling is never timed
+                times = time_callable(fn, warmup=first, repeats=repeats)
+            except DeployError as e:
+                report.results.append(BackendResult(backend, error=str(e)))
+                continue
+            except Exception as e:  # noqa: BLE001 - a backend that cannot run is listed with its error
+                report.results.append(BackendResult(backend, error=_first_line(e)))
+                continue
+            med = float(np.median(times))
+            ips = batch / med
+            gflops = None if macs is None else 2 * macs * ips / 1e9
+            report.results.append(BackendResult(
+                backend, round(ips, 3), round(med * 1e3, 3), round(float(np.percentile(times, 95)) * 1e3, 3),
+                None if gflops is None else round(gflops, 3),
+                None if gflops is None or not peak_gflops else round(gflops / peak_gflops, 4)))
+    return report
+
+
+def format_report(report: BenchReport) -> str:
+    """A plain-text table of a :class:`BenchReport`, with speed-ups against torchvision's eager model."""
+    head = (f"{report.model}  batch {report.batch}  input {'x'.join(map(str, report.input))}  "
+            f"threads {report.threads}  warmup {report.warmup}  repeats {report.repeats}")
+    lines = [head]
+    if report.macs_per_image is not None:
+        lines.append(f"{2 * report.macs_per_image / 1e9:.3f} GFLOP per image "
+                     f"(2 x {report.macs_per_image:,} MACs)")
+    if report.peak_gflops:
+        lines.append(f"matrix-multiply peak (sgemm 2048): {report.peak_gflops:.1f} GFLOP/s")
+    if report.calibration != "not used":
+        lines.append(f"INT8 calibration: {report.calibration}")
+    base = next((r.images_per_s for r in report.results
+                 if r.backend == "torchvision-eager" and r.images_per_s), None)
+    lines.append(f"{'backend':<18} {'img/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'GFLOP/s':>8} {'of peak':>8} "
+                 f"{'vs tv':>6}")
+    for r in report.results:
+        if r.error:
+            lines.append(f"{r.backend:<18} error: {r.error}")
+            continue
+        gf = f"{r.gflops:8.1f}" if r.gflops is not None else f"{'-':>8}"
+        pf = f"{100 * r.peak_fraction:7.1f}%" if r.peak_fraction is not None else f"{'-':>8}"
+        rel = f"{r.images_per_s / base:5.2f}x" if base else f"{'-':>6}"
+        lines.append(f"{r.backend:<18} {r.images_per_s:9.2f} {r.p50_ms:9.2f} {r.p95_ms:9.2f} {gf} {pf} {rel}")
+    return "\n".join(lines)
+
+
+__all__ = ["BACKENDS", "BackendResult", "BenchReport", "benchmark", "count_macs", "format_report",
+           "measure_matmul_peak", "time_callable", "torchvision_counterpart"]

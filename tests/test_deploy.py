@@ -1,0 +1,239 @@
+"""ONNX export, INT8 quantization, the ONNX Runtime classifier and the benchmark (cnnzoo.deploy)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import cnnzoo
+from cnnzoo.deploy import (
+    BACKENDS,
+    DeployError,
+    OnnxClassifier,
+    QuantConfig,
+    as_arrays,
+    benchmark,
+    check_onnx,
+    export_int8,
+    export_onnx,
+    parse_input_size,
+    quantize_onnx,
+    relative_error,
+)
+from cnnzoo.errors import CnnzooError, DataError
+
+# Small real models at small inputs: a plain CNN with the paper's odd layers, a CIFAR ResNet, a concat
+# (Inception) model, depthwise and channel-shuffle models, a dense-concat model.
+EXPORT_CASES = [
+    ("lenet5", (1, 32, 32)),
+    ("resnet20", (3, 32, 32)),
+    ("googlenet", (3, 96, 96)),
+    pytest.param("mobilenet_v1_025", (3, 64, 64), marks=pytest.mark.slow),
+    pytest.param("shufflenet_v1_g3_x0_5", (3, 64, 64), marks=pytest.mark.slow),
+    pytest.param("densenet40_k12", (3, 32, 32), marks=pytest.mark.slow),
+]
+
+
+def _model(name: str, **kw) -> nn.Module:
+    if not cnnzoo.list_models(name):
+        pytest.skip(f"{name} is not registered")
+    return cnnzoo.create_model(name, **kw).eval()
+
+
+def test_parse_input_size_reads_cxhxw_and_rejects_anything_else() -> None:
+    assert parse_input_size("3x224x224") == (3, 224, 224)
+    assert parse_input_size([1, 28, 28]) == (1, 28, 28)
+    for bad in ("3x224", "axbxc", "0x32x32", "3x32x32x1"):
+        with pytest.raises(CnnzooError, match="CxHxW"):
+            parse_input_size(bad)
+
+
+def test_relative_error_is_largest_difference_over_largest_reference() -> None:
+    ref = np.array([[2.0, -4.0], [1.0, 0.5]], np.float32)
+    out = ref + np.array([[0.0, 0.002], [-0.001, 0.0]], np.float32)
+    assert relative_error(out, ref) == pytest.approx(0.002 / 4.0, rel=1e-4)
+    assert relative_error(ref, ref) == 0.0
+
+
+@pytest.mark.parametrize(("name", "size"), EXPORT_CASES)
+def test_export_matches_eager_to_1e4_relative_with_dynamic_batch(tmp_path, name, size) -> None:
+    model = _model(name)
+    res = export_onnx(model, tmp_path / f"{name}.onnx", size)
+    assert res.max_rel_error < 1e-4
+    proto = onnx.load(str(res.path))
+    batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_dim.dim_param and not batch_dim.dim_value  # symbolic, not a fixed number
+    # a third batch size, never seen by the export's own check
+    assert check_onnx(res.path, model, size, batch_sizes=(5,)) < 1e-4
+
+
+def test_avg_pool_with_divisor_override_exports_as_the_window_sum(tmp_path) -> None:
+    """torch's TorchScript exporter drops ``divisor_override`` (a mean instead of LeNet-5's window sum)."""
+
+    class SumPool(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            window_sum = F.avg_pool2d(x, 2, divisor_override=1)
+            return window_sum + F.avg_pool2d(x, 3, 2, padding=1, divisor_override=2)
+
+    model = SumPool()
+    res = export_onnx(model, tmp_path / "sum.onnx", (2, 6, 6))
+    sess = OnnxClassifier(res.path).session
+    out = sess.run(None, {"input": np.ones((1, 2, 6, 6), np.float32)})[0]
+    # 2x2 sums of ones are 4; 3x3 windows with zero padding hold 4 (corner), 6 (edge) or 9 ones, halved
+    assert out[0, 0].tolist() == [[6.0, 7.0, 7.0], [7.0, 8.5, 8.5], [7.0, 8.5, 8.5]]
+    assert check_onnx(res.path, model, (2, 6, 6)) < 1e-6
+
+
+def test_export_of_a_model_that_cannot_run_on_the_input_says_so(tmp_path) -> None:
+    with pytest.raises(DeployError, match="cannot run on input 1x4x4"):
+        export_onnx(_model("lenet5"), tmp_path / "x.onnx", (1, 4, 4))
+
+
+def test_exported_metadata_lets_the_session_classify_raw_images(tmp_path) -> None:
+    model = _model("lenet5_linear")
+    ckpt = {"classes": [f"digit{i}" for i in range(10)], "mean": [0.5], "std": [0.25]}
+    res = export_onnx(model, tmp_path / "l.onnx", checkpoint=ckpt)
+    assert res.input_size == (1, 32, 32)
+    clf = OnnxClassifier(res.path)
+    assert clf.classes == ckpt["classes"] and clf.input_size == (1, 32, 32)
+    raw = torch.rand(3, 1, 28, 28)  # [0, 1] pixels at another size: resized, then normalised
+    top = clf.predict(raw, topk=3)
+    expected = model(F.interpolate((raw - 0.5) / 0.25, size=(32, 32), mode="bilinear", antialias=True))
+    assert [t[0][0] for t in top] == [f"digit{i}" for i in expected.argmax(1).tolist()]
+    assert all(len(t) == 3 and t[0][1] >= t[1][1] >= t[2][1] for t in top)
+    from PIL import Image
+
+    img = Image.fromarray((raw[0, 0].numpy() * 255).astype(np.uint8))
+    assert clf.predict([img])[0][0][0] in ckpt["classes"]
+
+
+def test_session_rejects_missing_file_and_wrong_image_shape(tmp_path) -> None:
+    with pytest.raises(DeployError, match="does not exist"):
+        OnnxClassifier(tmp_path / "none.onnx")
+    res = export_onnx(_model("lenet5"), tmp_path / "l.onnx")
+    with pytest.raises(DeployError, match="needs 1x32x32"):
+        OnnxClassifier(res.path).logits(np.zeros((1, 1, 28, 28), np.float32))
+
+
+def test_int8_file_is_qdq_with_per_channel_int8_weights_and_uint8_activations(tmp_path) -> None:
+    model = _model("resnet20")
+    fp32 = export_onnx(model, tmp_path / "fp32.onnx", (3, 32, 32)).path
+    q = quantize_onnx(fp32, tmp_path / "int8.onnx", torch.randn(16, 3, 32, 32), QuantConfig(num_samples=16))
+    graph = onnx.load(str(q)).graph
+    inits = {t.name: t for t in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert len(convs) == 19  # resnet20: 3x3 stem + 18 in 9 blocks (option A shortcuts: no 1x1 convs)
+    # weights: int8, one scale per output channel (axis 0)
+    w_dq = [n for n in graph.node if n.op_type == "DequantizeLinear" and n.input[0] in inits
+            and inits[n.input[0]].data_type == onnx.TensorProto.INT8 and len(inits[n.input[0]].dims) == 4]
+    assert len(w_dq) == len(convs)
+    first = w_dq[0]
+    assert inits[first.input[1]].dims == [16]  # resnet20's first conv has 16 output channels
+    # activations: uint8 zero points on every QuantizeLinear
+    q_nodes = [n for n in graph.node if n.op_type == "QuantizeLinear"]
+    assert q_nodes and all(inits[n.input[2]].data_type == onnx.TensorProto.UINT8 for n in q_nodes)
+    meta = {p.key: p.value for p in onnx.load(str(q)).metadata_props}
+    assert meta["cnnzoo_model"] == "resnet20" and "per-channel" in meta["quantization"]
+
+
+def test_quant_config_rejects_unknown_choices() -> None:
+    with pytest.raises(DeployError, match="activation_type"):
+        QuantConfig(activation_type="int4")
+
+
+def test_as_arrays_reads_tensors_pairs_and_rejects_wrong_sizes() -> None:
+    x, y = torch.randn(5, 1, 8, 8), torch.arange(5)
+    imgs, labels = as_arrays((x, y), (1, 8, 8), limit=3)
+    assert imgs.shape == (3, 1, 8, 8) and labels.tolist() == [0, 1, 2]
+    with pytest.raises(DataError, match="the model needs 3x8x8"):
+        as_arrays(x, (3, 8, 8))
+    with pytest.raises(DataError, match="does not exist"):
+        as_arrays("missing_images.pt", (1, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def digits_model() -> tuple[nn.Module, dict, object]:
+    """A tiny CNN trained for a few epochs on scikit-learn's 1,437 real 8x8 training digits."""
+    from cnnzoo.data import load_data
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small steps: one thread is faster than two fighting over a busy machine
+    torch.manual_seed(0)
+    bundle = load_data("digits", in_chans=1, input_size=8)
+    x, y = as_arrays(bundle, (1, 8, 8), split="train")
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(),
+                          nn.Conv2d(32, 32, 3, 1, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(32, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        for idx in torch.randperm(len(xt), generator=gen).split(64):
+            opt.zero_grad()
+            F.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    torch.set_num_threads(threads)
+    ckpt = {"classes": bundle.classes, "mean": bundle.mean, "std": bundle.std, "input_size": [1, 8, 8]}
+    return model.eval(), ckpt, bundle
+
+
+def test_int8_on_real_digits_loses_at_most_half_a_point(tmp_path, digits_model) -> None:
+    model, ckpt, bundle = digits_model
+    rep = export_int8(model, tmp_path / "d.onnx", bundle, checkpoint=ckpt, min_speedup=0.0, bench_repeats=2)
+    assert rep.heldout_images == 360 and rep.calibration_images == 128  # digits' test part; 128 to calibrate
+    assert rep.fp32_top1 is not None and rep.fp32_top1 > 90.0
+    assert rep.int8_top1 >= rep.fp32_top1 - 0.5
+    assert rep.kept == "int8"
+    labels = OnnxClassifier(rep.path).predict(as_arrays(bundle, (1, 8, 8), split="test")[0][:4],
+                                              normalized=True)
+    assert all(lab[0][0] in bundle.classes for lab in labels)
+
+
+def test_int8_that_is_not_fast_enough_writes_fp32_and_says_why(tmp_path, digits_model) -> None:
+    model, ckpt, bundle = digits_model
+    rep = export_int8(model, tmp_path / "d.onnx", bundle, checkpoint=ckpt, min_speedup=1e9, bench_repeats=2)
+    assert rep.kept == "fp32" and "not faster than FP32" in rep.reason
+    ops = {n.op_type for n in onnx.load(rep.path).graph.node}
+    assert "QuantizeLinear" not in ops and "Conv" in ops
+    assert json.loads(json.dumps(rep.as_dict()))["kept"] == "fp32"
+
+
+def test_benchmark_lists_each_backend_with_figures_or_an_error() -> None:
+    model = _model("resnet20")
+    backends = ["torchvision-eager", "eager", "channels-last", "onnxruntime-fp32", "onnxruntime-int8"]
+    rep = benchmark(model, batch=2, input_size="3x32x32", backends=backends, warmup=1, repeats=3, peak=False)
+    d = rep.as_dict()
+    assert d["model"] == "resnet20" and d["batch"] == 2 and d["input"] == "3x32x32"
+    assert [r["backend"] for r in d["results"]] == backends
+    tv = d["results"][0]
+    assert "error" in tv and "images_per_s" not in tv  # torchvision has no CIFAR ResNet-20
+    macs = cnnzoo.profile(model, input_size=(3, 32, 32)).total_macs
+    assert d["macs_per_image"] == macs
+    for r in d["results"][1:]:
+        assert set(r) >= {"backend", "images_per_s", "p50_ms", "p95_ms", "gflops"}, r
+        assert r["p95_ms"] >= r["p50_ms"] > 0
+        assert r["images_per_s"] == pytest.approx(2 / (r["p50_ms"] / 1e3), rel=1e-3)
+        assert r["gflops"] == pytest.approx(2 * macs * r["images_per_s"] / 1e9, rel=1e-2)
+    assert rep.calibration.startswith("synthetic")
+
+
+def test_benchmark_runs_torchvisions_counterpart_and_rejects_unknown_backends() -> None:
+    rep = benchmark("resnet18", batch=1, input_size=(3, 32, 32), backends=["torchvision-eager"], warmup=0,
+                    repeats=1, peak=False)
+    assert rep.torchvision_model == "resnet18" and rep.results[0].images_per_s > 0
+    with pytest.raises(DeployError, match="unknown backend 'tensorrt'"):
+        benchmark("resnet20", backends=["tensorrt"])
+    assert BACKENDS[:2] == ("torchvision-eager", "eager")
+
+
+@pytest.mark.slow
+def test_benchmark_compile_backend_runs() -> None:
+    rep = benchmark(_model("resnet20"), batch=2, input_size=(3, 32, 32), backends=["compile"], warmup=1,
+                    repeats=2, peak=False)
+    assert rep.results[0].error is None and rep.results[0].images_per_s > 0
