@@ -10,6 +10,7 @@ the transfer-learning strategies use to freeze and to set per-group learning rat
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -61,3 +62,24 @@ class ZooModel(nn.Module):
         if not self.group_attrs:
             raise NotImplementedError(f"{type(self).__name__} defines no layer groups")
         return OrderedDict((a, self.get_submodule(a)) for a in self.group_attrs)
+
+
+def group_modules(model: nn.Module, groups: Mapping[str, Sequence[str]]) -> OrderedDict[str, nn.Module]:
+    """Named layer groups made of several (dotted) sub-module names each, as an ``nn.ModuleList`` per group.
+
+    For models whose peers' parameter names (kept for checkpoint compatibility) are flat, so that a group
+    such as ``stem`` spans several attributes (Inception, Xception, NASNet). Absent (``None``) entries are
+    skipped.
+    """
+    out: OrderedDict[str, nn.Module] = OrderedDict()
+    for name, attrs in groups.items():
+        mods = [m for m in (_maybe_submodule(model, a) for a in attrs) if m is not None]
+        out[name] = nn.ModuleList(mods)
+    return out
+
+
+def _maybe_submodule(model: nn.Module, name: str) -> nn.Module | None:
+    try:
+        return model.get_submodule(name)
+    except AttributeError:
+        return None

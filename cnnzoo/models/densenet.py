@@ -23,6 +23,8 @@ Deviations from the paper:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -220,80 +222,6 @@ def _imagenet(block_config: tuple[int, ...], num_classes: int, in_chans: int, dr
     )
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 224, 224),
-    paper_params=7_978_856,
-    paper_macs=2.87e9,
-    figures_note=_IMAGENET_FIG,
-    paper_top1=25.02,
-    paper_top5=7.71,
-    error_protocol=_IMAGENET_ERR,
-    deviations=_IMAGENET_DEV,
-    peer=_TV + ".densenet121",
-)
-def densenet121(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
-    """DenseNet-121 (k=32, blocks 6-12-24-16), Table 1."""
-    return _imagenet((6, 12, 24, 16), num_classes, in_chans, drop_rate)
-
-
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 224, 224),
-    paper_params=14_149_480,
-    paper_macs=3.40e9,
-    figures_note=_IMAGENET_FIG,
-    paper_top1=23.80,
-    paper_top5=6.85,
-    error_protocol=_IMAGENET_ERR,
-    deviations=_IMAGENET_DEV,
-    peer=_TV + ".densenet169",
-)
-def densenet169(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
-    """DenseNet-169 (k=32, blocks 6-12-32-32), Table 1."""
-    return _imagenet((6, 12, 32, 32), num_classes, in_chans, drop_rate)
-
-
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 224, 224),
-    paper_params=20_013_928,
-    paper_macs=4.35e9,
-    figures_note=_IMAGENET_FIG,
-    paper_top1=22.58,
-    paper_top5=6.34,
-    error_protocol=_IMAGENET_ERR,
-    deviations=_IMAGENET_DEV,
-    peer=_TV + ".densenet201",
-)
-def densenet201(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
-    """DenseNet-201 (k=32, blocks 6-12-48-32), Table 1."""
-    return _imagenet((6, 12, 48, 32), num_classes, in_chans, drop_rate)
-
-
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 224, 224),
-    paper_params=33_337_704,
-    figures_note="exact count computed from Table 1; no reference MAC figure",
-    paper_top1=22.15,
-    paper_top5=6.12,
-    error_protocol=_IMAGENET_ERR,
-    deviations=_IMAGENET_DEV,
-)
-def densenet264(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
-    """DenseNet-264 (k=32, blocks 6-12-64-48), Table 1 (no torchvision peer)."""
-    return _imagenet((6, 12, 64, 48), num_classes, in_chans, drop_rate)
-
-
 _CIFAR_ERR = "CIFAR-10+ test error (standard translation/flip augmentation), DenseNet Table 2"
 _CIFAR_DEV = (
     "the classifier is a linear layer after BN-ReLU and 8x8 global average pooling, as in the paper; "
@@ -330,70 +258,93 @@ def _cifar(
     )
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 32, 32),
-    num_classes=10,
-    paper_params=1_000_000,
-    paper_top1=5.24,
-    error_protocol=_CIFAR_ERR,
-    figures_note="paper's rounded 1.0M (Table 2); our exact count is 1,019,722 with 10 classes",
-    deviations=_CIFAR_DEV,
-)
-def densenet40_k12(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
-    """Basic DenseNet, L=40, k=12 (three blocks of 12 BN-ReLU-Conv3x3 layers, no bottleneck, no compression),
-    Table 2."""
-    return _cifar(40, 12, False, num_classes, in_chans, drop_rate)
+def _factory(build: Callable[[int, int, float], DenseNet], default_classes: int) -> Callable[..., DenseNet]:
+    """The registered factory of one DenseNet: the options every DenseNet takes, the architecture fixed."""
+
+    def factory(num_classes: int = default_classes, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
+        return build(num_classes, in_chans, drop_rate)
+
+    return factory
 
 
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 32, 32),
-    num_classes=10,
-    paper_params=769_162,
-    paper_top1=4.51,
-    error_protocol=_CIFAR_ERR,
-    figures_note="exact count computed (paper: 0.8M; 800,032 with 100 classes)",
-    deviations=_CIFAR_DEV,
-)
-def densenet_bc100_k12(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
-    """DenseNet-BC, L=100, k=12 (three blocks of 16 bottleneck layers, theta=0.5), Table 2."""
-    return _cifar(100, 12, True, num_classes, in_chans, drop_rate)
+# depth: blocks of Table 1, reference parameters and MACs, top-1 / top-5 error (Table 3)
+_IMAGENET_MODELS: dict[int, tuple[tuple[int, ...], int, float | None, float, float]] = {
+    121: ((6, 12, 24, 16), 7_978_856, 2.87e9, 25.02, 7.71),
+    169: ((6, 12, 32, 32), 14_149_480, 3.40e9, 23.80, 6.85),
+    201: ((6, 12, 48, 32), 20_013_928, 4.35e9, 22.58, 6.34),
+    264: ((6, 12, 64, 48), 33_337_704, None, 22.15, 6.12),
+}
+for _depth, (_blocks, _params, _macs, _top1, _top5) in _IMAGENET_MODELS.items():
+    _desc = f"DenseNet-{_depth} (k=32, blocks {'-'.join(map(str, _blocks))}), Table 1"
+    register_model(
+        f"densenet{_depth}",
+        family="densenet",
+        paper=PAPER,
+        year=2017,
+        input_size=(3, 224, 224),
+        description=f"{_desc}." if _macs else f"{_desc} (no torchvision peer).",
+        paper_params=_params,
+        paper_macs=_macs,
+        figures_note=_IMAGENET_FIG if _macs else "exact count computed from Table 1; no reference MAC figure",
+        paper_top1=_top1,
+        paper_top5=_top5,
+        error_protocol=_IMAGENET_ERR,
+        deviations=_IMAGENET_DEV,
+        peer=f"{_TV}.densenet{_depth}" if _macs else None,
+    )(_factory(partial(_imagenet, _blocks), 1000))
 
-
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 32, 32),
-    num_classes=10,
-    paper_params=15_324_406,
-    paper_top1=3.62,
-    error_protocol=_CIFAR_ERR,
-    figures_note="exact count computed (paper: 15.3M)",
-    deviations=_CIFAR_DEV,
-)
-def densenet_bc250_k24(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
-    """DenseNet-BC, L=250, k=24, Table 2."""
-    return _cifar(250, 24, True, num_classes, in_chans, drop_rate)
-
-
-@register_model(
-    family="densenet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 32, 32),
-    num_classes=10,
-    paper_params=25_624_430,
-    paper_top1=3.46,
-    error_protocol=_CIFAR_ERR,
-    figures_note="exact count computed (paper: 25.6M)",
-    deviations=_CIFAR_DEV,
-)
-def densenet_bc190_k40(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
-    """DenseNet-BC, L=190, k=40, Table 2."""
-    return _cifar(190, 40, True, num_classes, in_chans, drop_rate)
+# name: L, k, bottleneck and compression (BC), reference parameters, C10+ error (Table 2), note, description
+_CIFAR_MODELS: dict[str, tuple[int, int, bool, int, float, str, str]] = {
+    "densenet40_k12": (
+        40,
+        12,
+        False,
+        1_000_000,
+        5.24,
+        "paper's rounded 1.0M (Table 2); our exact count is 1,019,722 with 10 classes",
+        "Basic DenseNet, L=40, k=12 (three blocks of 12 BN-ReLU-Conv3x3 layers, no bottleneck, no "
+        "compression),\nTable 2.",
+    ),
+    "densenet_bc100_k12": (
+        100,
+        12,
+        True,
+        769_162,
+        4.51,
+        "exact count computed (paper: 0.8M; 800,032 with 100 classes)",
+        "DenseNet-BC, L=100, k=12 (three blocks of 16 bottleneck layers, theta=0.5), Table 2.",
+    ),
+    "densenet_bc250_k24": (
+        250,
+        24,
+        True,
+        15_324_406,
+        3.62,
+        "exact count computed (paper: 15.3M)",
+        "DenseNet-BC, L=250, k=24, Table 2.",
+    ),
+    "densenet_bc190_k40": (
+        190,
+        40,
+        True,
+        25_624_430,
+        3.46,
+        "exact count computed (paper: 25.6M)",
+        "DenseNet-BC, L=190, k=40, Table 2.",
+    ),
+}
+for _name, (_depth, _k, _bc, _params, _top1, _note, _desc) in _CIFAR_MODELS.items():
+    register_model(
+        _name,
+        family="densenet",
+        paper=PAPER,
+        year=2017,
+        input_size=(3, 32, 32),
+        num_classes=10,
+        description=_desc,
+        paper_params=_params,
+        paper_top1=_top1,
+        error_protocol=_CIFAR_ERR,
+        figures_note=_note,
+        deviations=_CIFAR_DEV,
+    )(_factory(partial(_cifar, _depth, _k, _bc), 10))

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -198,56 +199,55 @@ _DEV = (
 )
 
 
-@register_model(
-    family="fractalnet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 32, 32),
-    num_classes=10,
-    paper_params=38_600_000,
-    paper_top1=5.22,
-    error_protocol=_ERR,
-    figures_note=(
+def _factory(num_columns: int) -> Callable[..., FractalNet]:
+    """The registered factory of one FractalNet depth: drop-path options free, the columns fixed."""
+
+    def factory(
+        num_classes: int = 10, in_chans: int = 3, local_drop: float = 0.15, global_fraction: float = 0.5
+    ) -> FractalNet:
+        return FractalNet(
+            num_columns=num_columns,
+            local_drop=local_drop,
+            global_fraction=global_fraction,
+            num_classes=num_classes,
+            in_chans=in_chans,
+        )
+
+    return factory
+
+
+# name: columns C, layers, reference parameters, C10+ error, figures note
+_MODELS: dict[str, tuple[int, int, int, float | None, str]] = {
+    "fractalnet_cifar": (
+        3,
+        20,
+        38_600_000,
+        5.22,
         "paper's Table 1 says 38.6M for 20 layers; our exact count of the architecture "
-        "described (B=5, C=3, 64-128-256-512-512) is 33,724,618, see the module docstring"
+        "described (B=5, C=3, 64-128-256-512-512) is 33,724,618, see the module docstring",
     ),
-    deviations=_DEV,
-)
-def fractalnet_cifar(
-    num_classes: int = 10, in_chans: int = 3, local_drop: float = 0.15, global_fraction: float = 0.5
-) -> FractalNet:
-    """FractalNet, 20 layers (B=5 blocks, C=3 columns) for CIFAR, with drop-path and per-block dropout."""
-    return FractalNet(
-        num_columns=3,
-        local_drop=local_drop,
-        global_fraction=global_fraction,
-        num_classes=num_classes,
-        in_chans=in_chans,
-    )
-
-
-@register_model(
-    family="fractalnet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 32, 32),
-    num_classes=10,
-    paper_params=22_900_000,
-    error_protocol=_ERR,
-    figures_note=(
+    "fractalnet40_cifar": (
+        4,
+        40,
+        22_900_000,
+        None,
         "paper's Table 1 (unconfirmed) says 22.9M for 40 layers; our exact count of the "
-        "architecture described (B=5, C=4, 64-128-256-512-512) is 76,106,634, see the module docstring"
+        "architecture described (B=5, C=4, 64-128-256-512-512) is 76,106,634, see the module docstring",
     ),
-    deviations=_DEV,
-)
-def fractalnet40_cifar(
-    num_classes: int = 10, in_chans: int = 3, local_drop: float = 0.15, global_fraction: float = 0.5
-) -> FractalNet:
-    """FractalNet, 40 layers (B=5 blocks, C=4 columns) for CIFAR, with drop-path and per-block dropout."""
-    return FractalNet(
-        num_columns=4,
-        local_drop=local_drop,
-        global_fraction=global_fraction,
-        num_classes=num_classes,
-        in_chans=in_chans,
-    )
+}
+for _name, (_columns, _layers, _params, _top1, _note) in _MODELS.items():
+    register_model(
+        _name,
+        family="fractalnet",
+        paper=PAPER,
+        year=2017,
+        input_size=(3, 32, 32),
+        num_classes=10,
+        description=f"FractalNet, {_layers} layers (B=5 blocks, C={_columns} columns) for CIFAR, with "
+        "drop-path and per-block dropout.",
+        paper_params=_params,
+        paper_top1=_top1,
+        error_protocol=_ERR,
+        figures_note=_note,
+        deviations=_DEV,
+    )(_factory(_columns))

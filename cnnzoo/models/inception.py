@@ -56,7 +56,6 @@ Deviations (also in each model's metadata):
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -64,7 +63,7 @@ from torch import nn
 
 from ..errors import CheckpointError, CnnzooError
 from ..registry import register_model
-from .base import ZooModel
+from .base import ZooModel, group_modules
 from .layers import conv_bn_act
 
 V3_PAPER = "Szegedy et al., Rethinking the Inception Architecture for Computer Vision, CVPR 2016"
@@ -90,26 +89,6 @@ def _conv(
 
 def _avg_pool(count_include_pad: bool) -> nn.AvgPool2d:
     return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=count_include_pad)
-
-
-def group_modules(model: nn.Module, groups: Mapping[str, Sequence[str]]) -> OrderedDict[str, nn.Module]:
-    """Named layer groups made of several (dotted) sub-module names each, as an ``nn.ModuleList`` per group.
-
-    Used by the models of this family, whose peers' parameter names (kept for checkpoint compatibility) are
-    flat, so a group such as ``stem`` spans several attributes. Absent (``None``) entries are skipped.
-    """
-    out: OrderedDict[str, nn.Module] = OrderedDict()
-    for name, attrs in groups.items():
-        mods = [m for m in (_maybe_submodule(model, a) for a in attrs) if m is not None]
-        out[name] = nn.ModuleList(mods)
-    return out
-
-
-def _maybe_submodule(model: nn.Module, name: str) -> nn.Module | None:
-    try:
-        return model.get_submodule(name)
-    except AttributeError:
-        return None
 
 
 def _check_drop(drop_rate: float) -> float:
@@ -361,12 +340,21 @@ class InceptionV3(_InceptionBase):
 # ----------------------------------------------------------------------------------------------------------
 
 
+class _Concat(nn.Module):
+    """A split-and-concatenate module (Inception-v4 paper, Figs. 3-8, 12 and 18; the released
+    Inception-ResNet-v2's Mixed_5b): every child, in the order it was assigned (``branch0``, ``branch1``,
+    ...), sees the input, and their outputs are concatenated along the channels."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([branch(x) for branch in self.children()], 1)
+
+
 def _pair(n: int, order_paper_first_row: bool) -> tuple[tuple[int, int], tuple[int, int]]:
     """The factorised kernels of an n x n conv: ((n,1),(1,n)) if ``order_paper_first_row``, else swapped."""
     return ((n, 1), (1, n)) if order_paper_first_row else ((1, n), (n, 1))
 
 
-class Mixed3a(nn.Module):
+class Mixed3a(_Concat):
     """Stem, first split (Inception-v4 Fig. 3): 3x3/2 max-pool beside a 3x3/2 conv to 96."""
 
     def __init__(self) -> None:
@@ -374,11 +362,8 @@ class Mixed3a(nn.Module):
         self.maxpool = nn.MaxPool2d(3, 2)
         self.conv = _conv(64, 96, 3, 2, valid=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.maxpool(x), self.conv(x)], 1)
 
-
-class Mixed4a(nn.Module):
+class Mixed4a(_Concat):
     """Stem, second split (Inception-v4 Fig. 3): 1x1 64, 3x3 96 V beside 1x1 64, 7x1, 1x7, 3x3 96 V."""
 
     def __init__(self, paper_order: bool = True) -> None:
@@ -389,11 +374,8 @@ class Mixed4a(nn.Module):
             _conv(160, 64, 1), _conv(64, 64, k1), _conv(64, 64, k2), _conv(64, 96, 3, valid=True)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch0(x), self.branch1(x)], 1)
 
-
-class Mixed5a(nn.Module):
+class Mixed5a(_Concat):
     """Stem, third split (Inception-v4 Fig. 3): 3x3/2 conv 192 V beside a 3x3/2 max-pool."""
 
     def __init__(self) -> None:
@@ -401,11 +383,8 @@ class Mixed5a(nn.Module):
         self.conv = _conv(192, 192, 3, 2, valid=True)
         self.maxpool = nn.MaxPool2d(3, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.conv(x), self.maxpool(x)], 1)
 
-
-class InceptionV4A(nn.Module):
+class InceptionV4A(_Concat):
     """Inception-A, 35x35 (Inception-v4 Fig. 4): 96 | 64-96 | 64-96-96 | avg-pool 96."""
 
     def __init__(self) -> None:
@@ -415,11 +394,8 @@ class InceptionV4A(nn.Module):
         self.branch2 = nn.Sequential(_conv(384, 64, 1), _conv(64, 96, 3), _conv(96, 96, 3))
         self.branch3 = nn.Sequential(_avg_pool(False), _conv(384, 96, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)], 1)
 
-
-class ReductionA(nn.Module):
+class ReductionA(_Concat):
     """Reduction-A, 35x35 -> 17x17 (Inception-v4 Fig. 7, Table 1's k, l, m, n)."""
 
     def __init__(self, cin: int, k: int, l: int, m: int, n: int) -> None:  # noqa: E741 (the paper's names)
@@ -428,11 +404,8 @@ class ReductionA(nn.Module):
         self.branch1 = nn.Sequential(_conv(cin, k, 1), _conv(k, l, 3), _conv(l, m, 3, 2, valid=True))
         self.branch2 = nn.MaxPool2d(3, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch0(x), self.branch1(x), self.branch2(x)], 1)
 
-
-class InceptionV4B(nn.Module):
+class InceptionV4B(_Concat):
     """Inception-B, 17x17 (Inception-v4 Fig. 5): 384 | 192-224-256 | 192-192-224-224-256 | avg-pool 128."""
 
     def __init__(self, paper_order: bool = True) -> None:
@@ -449,11 +422,8 @@ class InceptionV4B(nn.Module):
         )
         self.branch3 = nn.Sequential(_avg_pool(False), _conv(1024, 128, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)], 1)
 
-
-class ReductionB(nn.Module):
+class ReductionB(_Concat):
     """Reduction-B, 17x17 -> 8x8 (Inception-v4 Fig. 8): 192-192/2 | 256-1x7 256-7x1 320-320/2 | max-pool."""
 
     def __init__(self) -> None:
@@ -466,9 +436,6 @@ class ReductionB(nn.Module):
             _conv(320, 320, 3, 2, valid=True),
         )
         self.branch2 = nn.MaxPool2d(3, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch0(x), self.branch1(x), self.branch2(x)], 1)
 
 
 class InceptionV4C(nn.Module):
@@ -636,7 +603,7 @@ class Block8(_Residual):
         return [self.branch0(x), self.branch1(x)]
 
 
-class Mixed5b(nn.Module):
+class Mixed5b(_Concat):
     """The released Inception-ResNet-v2's 35x35 entry module (an Inception-v3 35x35 module widened to 320)."""
 
     def __init__(self) -> None:
@@ -646,11 +613,8 @@ class Mixed5b(nn.Module):
         self.branch2 = nn.Sequential(_conv(192, 64, 1), _conv(64, 96, 3), _conv(96, 96, 3))
         self.branch3 = nn.Sequential(_avg_pool(False), _conv(192, 64, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)], 1)
 
-
-class ResReductionB(nn.Module):
+class ResReductionB(_Concat):
     """Reduction-B of the Inception-ResNets (v1 Fig. 12 with c = (384, 256, 256, 256); v2 Fig. 18 with
     (384, 288, 288, 320)): max-pool | 1x1 256 -> 3x3/2 | 1x1 256 -> 3x3/2 | 1x1 256 -> 3x3 -> 3x3/2."""
 
@@ -663,16 +627,35 @@ class ResReductionB(nn.Module):
         )
         self.branch3 = nn.MaxPool2d(3, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)], 1)
+
+class _InceptionResNet(_InceptionBase):
+    """What the two Inception-ResNets share: the stem up to the 3x3 conv to 192 maps (the Inception-v3 stem of
+    the released networks, Fig. 14's first six layers for v1), the ``classif`` head, and a trunk that runs
+    every sub-module in the order it was assigned, up to the dropout before the classifier."""
+
+    classifier_attr = "classif"
+
+    def _stem(self, in_chans: int) -> None:
+        self.conv2d_1a = _conv(in_chans, 32, 3, 2, valid=True)
+        self.conv2d_2a = _conv(32, 32, 3, valid=True)
+        self.conv2d_2b = _conv(32, 64, 3)
+        self.maxpool_3a = nn.MaxPool2d(3, 2)
+        self.conv2d_3b = _conv(64, 80, 1)
+        self.conv2d_4a = _conv(80, 192, 3, valid=True)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        for name, module in self.named_children():
+            if name == "head_drop":
+                break
+            x = module(x)
+        return x
 
 
-class InceptionResNetV1(_InceptionBase):
+class InceptionResNetV1(_InceptionResNet):
     """Inception-ResNet-v1 as the paper draws it (Fig. 15 with Figs. 10-14): stem to 35x35x256, 5 x IR-A,
     Reduction-A (k, l, m, n = 192, 192, 256, 384), 10 x IR-B, Reduction-B, 5 x IR-C, average pool, dropout
     (keep 0.8), linear on 1792 features. Names follow the Inception-ResNet-v2 port's style."""
 
-    classifier_attr = "classif"
     layer_group_names = {
         "stem": ("conv2d_1a", "conv2d_2a", "conv2d_2b", "conv2d_3b", "conv2d_4a", "conv2d_4b"),
         "blocks_35": ("repeat",),
@@ -685,12 +668,7 @@ class InceptionResNetV1(_InceptionBase):
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2) -> None:
         super().__init__()
         self.num_classes, self.num_features = num_classes, 1792
-        self.conv2d_1a = _conv(in_chans, 32, 3, 2, valid=True)
-        self.conv2d_2a = _conv(32, 32, 3, valid=True)
-        self.conv2d_2b = _conv(32, 64, 3)
-        self.maxpool_3a = nn.MaxPool2d(3, 2)
-        self.conv2d_3b = _conv(64, 80, 1)
-        self.conv2d_4a = _conv(80, 192, 3, valid=True)
+        self._stem(in_chans)
         self.conv2d_4b = _conv(192, 256, 3, 2, valid=True)
         self.repeat = nn.Sequential(*[Block35(256, (32, 32)) for _ in range(5)])
         self.mixed_6a = ReductionA(256, 192, 192, 256, 384)
@@ -700,30 +678,11 @@ class InceptionResNetV1(_InceptionBase):
         self.head_drop = nn.Dropout(_check_drop(drop_rate))
         self.classif = nn.Linear(1792, num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        for name in (
-            "conv2d_1a",
-            "conv2d_2a",
-            "conv2d_2b",
-            "maxpool_3a",
-            "conv2d_3b",
-            "conv2d_4a",
-            "conv2d_4b",
-            "repeat",
-            "mixed_6a",
-            "repeat_1",
-            "mixed_7a",
-            "repeat_2",
-        ):
-            x = getattr(self, name)(x)
-        return x
 
-
-class InceptionResNetV2(_InceptionBase):
+class InceptionResNetV2(_InceptionResNet):
     """Inception-ResNet-v2, the authors' released network (see the module docstring for why not Fig. 15's
     schema). Parameter names follow timm's ``inception_resnet_v2``."""
 
-    classifier_attr = "classif"
     layer_group_names = {
         "stem": ("conv2d_1a", "conv2d_2a", "conv2d_2b", "conv2d_3b", "conv2d_4a", "mixed_5b"),
         "blocks_35": ("repeat",),
@@ -736,12 +695,7 @@ class InceptionResNetV2(_InceptionBase):
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2) -> None:
         super().__init__()
         self.num_classes, self.num_features = num_classes, 1536
-        self.conv2d_1a = _conv(in_chans, 32, 3, 2, valid=True)
-        self.conv2d_2a = _conv(32, 32, 3, valid=True)
-        self.conv2d_2b = _conv(32, 64, 3)
-        self.maxpool_3a = nn.MaxPool2d(3, 2)
-        self.conv2d_3b = _conv(64, 80, 1)
-        self.conv2d_4a = _conv(80, 192, 3, valid=True)
+        self._stem(in_chans)
         self.maxpool_5a = nn.MaxPool2d(3, 2)
         self.mixed_5b = Mixed5b()
         self.repeat = nn.Sequential(*[Block35(320, (48, 64)) for _ in range(10)])
@@ -753,27 +707,6 @@ class InceptionResNetV2(_InceptionBase):
         self.conv2d_7b = _conv(2080, 1536, 1)
         self.head_drop = nn.Dropout(_check_drop(drop_rate))
         self.classif = nn.Linear(1536, num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        for name in (
-            "conv2d_1a",
-            "conv2d_2a",
-            "conv2d_2b",
-            "maxpool_3a",
-            "conv2d_3b",
-            "conv2d_4a",
-            "maxpool_5a",
-            "mixed_5b",
-            "repeat",
-            "mixed_6a",
-            "repeat_1",
-            "mixed_7a",
-            "repeat_2",
-            "block8",
-            "conv2d_7b",
-        ):
-            x = getattr(self, name)(x)
-        return x
 
 
 # ----------------------------------------------------------------------------------------------------------

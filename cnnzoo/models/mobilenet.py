@@ -129,10 +129,6 @@ _V1_NOTE = (
 _V1_DEV = ("BN gamma/beta are counted in our parameters (the paper's Table 6 count leaves them out)",)
 
 
-def _v1(alpha: float, num_classes: int, in_chans: int, dropout: float) -> MobileNetV1:
-    return MobileNetV1(alpha, num_classes, in_chans, dropout)
-
-
 @register_model(
     family="mobilenet",
     paper=PAPER_V1,
@@ -148,56 +144,30 @@ def mobilenet_v1(
     num_classes: int = 1000, in_chans: int = 3, alpha: float = 1.0, dropout: float = 0.0
 ) -> MobileNetV1:
     """MobileNet v1 1.0 (Table 1; width multiplier ``alpha``, resolution multiplier = the input size)."""
-    return _v1(alpha, num_classes, in_chans, dropout)
+    return MobileNetV1(alpha, num_classes, in_chans, dropout)
 
 
-@register_model(
-    "mobilenet_v1_075",
-    family="mobilenet",
-    paper=PAPER_V1,
-    year=2017,
-    defaults={"alpha": 0.75},
-    paper_params=2_569_144,
-    paper_macs=325.4e6,
-    figures_note=_V1_NOTE,
-    paper_top1=31.6,
-    error_protocol=_V1_ERR,
-    deviations=_V1_DEV,
-    description="MobileNet v1 0.75 (Table 6).",
-)
-@register_model(
-    "mobilenet_v1_050",
-    family="mobilenet",
-    paper=PAPER_V1,
-    year=2017,
-    defaults={"alpha": 0.5},
-    paper_params=1_320_648,
-    paper_macs=149.5e6,
-    figures_note=_V1_NOTE,
-    paper_top1=36.3,
-    error_protocol=_V1_ERR,
-    deviations=_V1_DEV,
-    description="MobileNet v1 0.5 (Table 6).",
-)
-@register_model(
-    "mobilenet_v1_025",
-    family="mobilenet",
-    paper=PAPER_V1,
-    year=2017,
-    defaults={"alpha": 0.25},
-    paper_params=464_600,
-    paper_macs=41.0e6,
-    figures_note=_V1_NOTE,
-    paper_top1=49.4,
-    error_protocol=_V1_ERR,
-    deviations=_V1_DEV,
-    description="MobileNet v1 0.25 (Table 6).",
-)
-def _mobilenet_v1_thin(
-    num_classes: int = 1000, in_chans: int = 3, alpha: float = 1.0, dropout: float = 0.0
-) -> MobileNetV1:
-    """A thinner MobileNet v1 (Table 6)."""
-    return _v1(alpha, num_classes, in_chans, dropout)
+# name: width multiplier, the paper's no-BN parameters, MACs at 224 and top-1 error (Table 6)
+_V1_THIN = {
+    "mobilenet_v1_075": (0.75, 2_569_144, 325.4e6, 31.6),
+    "mobilenet_v1_050": (0.5, 1_320_648, 149.5e6, 36.3),
+    "mobilenet_v1_025": (0.25, 464_600, 41.0e6, 49.4),
+}
+for _name, (_alpha, _params, _macs, _top1) in _V1_THIN.items():
+    register_model(
+        _name,
+        family="mobilenet",
+        paper=PAPER_V1,
+        year=2017,
+        defaults={"alpha": _alpha},
+        paper_params=_params,
+        paper_macs=_macs,
+        figures_note=_V1_NOTE,
+        paper_top1=_top1,
+        error_protocol=_V1_ERR,
+        deviations=_V1_DEV,
+        description=f"MobileNet v1 {_alpha:g} (Table 6).",
+    )(mobilenet_v1)
 
 
 # --------------------------------------------------------------------------------------------------- v2
@@ -312,6 +282,7 @@ class MobileNetV2(ZooModel):
 
 
 _V2_ERR = "ILSVRC-2012 val, single crop (MobileNetV2 Table 4); top-5 not reported in the paper"
+_V2_DEV = ("Dropout(0.2) before the classifier, as torchvision and the TF implementation",)
 
 
 @register_model(
@@ -326,7 +297,7 @@ _V2_ERR = "ILSVRC-2012 val, single crop (MobileNetV2 Table 4); top-5 not reporte
     ),
     paper_top1=28.0,
     error_protocol=_V2_ERR,
-    deviations=("Dropout(0.2) before the classifier, as torchvision and the TF implementation",),
+    deviations=_V2_DEV,
     peer="torchvision.models.mobilenet_v2",
 )
 def mobilenet_v2(
@@ -336,7 +307,7 @@ def mobilenet_v2(
     return MobileNetV2(width_mult, num_classes, in_chans, dropout)
 
 
-@register_model(
+register_model(
     "mobilenet_v2_140",
     family="mobilenet",
     paper=PAPER_V2,
@@ -350,12 +321,7 @@ def mobilenet_v2(
     ),
     paper_top1=25.3,
     error_protocol=_V2_ERR,
-    deviations=("Dropout(0.2) before the classifier, as torchvision and the TF implementation",),
+    deviations=_V2_DEV,
     peer="torchvision.models.mobilenet_v2(width_mult=1.4)",
     description="MobileNetV2 1.4 (Table 4).",
-)
-def _mobilenet_v2_wide(
-    num_classes: int = 1000, in_chans: int = 3, width_mult: float = 1.0, dropout: float = 0.2
-) -> MobileNetV2:
-    """A wider MobileNetV2 (Table 4)."""
-    return MobileNetV2(width_mult, num_classes, in_chans, dropout)
+)(mobilenet_v2)

@@ -49,8 +49,7 @@ from torch import nn
 
 from ..errors import CnnzooError
 from ..registry import register_model
-from .base import ZooModel
-from .inception import group_modules
+from .base import ZooModel, group_modules
 from .layers import DropPath, conv_bn_act
 
 PAPER = "Zoph et al., Learning Transferable Architectures for Scalable Image Recognition, CVPR 2018"

@@ -7,16 +7,15 @@ Every block is BN-ReLU-conv, BN-ReLU-conv(, BN-ReLU-conv) with a clean identity 
 
 Reproduced: the CIFAR-10 networks of Table 2 / Table 4 (ResNet-110 with basic blocks, ResNet-164 and
 ResNet-1001 with bottlenecks, 16/32/64 filters x 4) and the ImageNet networks of Table 5 (ResNet-152,
-ResNet-200,
-and the shallower depths of the original ResNet's Table 1 laid out the same way).
+ResNet-200, and the shallower depths of the original ResNet's Table 1 laid out the same way).
 
 Layout and deviations (also in each model's metadata):
 
 - As in the authors' code (``resnet-pre-act.lua`` for CIFAR, ``preresnet.lua`` of fb.resnet.torch for
   ImageNet), the first block of each stage shares its BN-ReLU with the projection shortcut; on ImageNet the
   first block of stage 1 has no BN-ReLU of its own because the stem (7x7 conv, BN, ReLU, max-pool) already
-  ends
-  with one. Projections (option B) are a 1x1 convolution without BN. The stride is in the 3x3 convolution.
+  ends with one. Projections (option B) are a 1x1 convolution without BN. The stride is in the 3x3
+  convolution.
 - Parameters of ResNet-1001: the paper (Table 4) says 10.2M; the exact count of this design is 10,327,706
   (10.3M, as third-party tables give). The difference is the paper's rounding or a slightly different count of
   the shortcut projections and BN layers; every layer here follows the paper's description. ResNet-164's
@@ -27,13 +26,9 @@ Layout and deviations (also in each model's metadata):
 
 from __future__ import annotations
 
-from typing import Any
-
-from torch import nn
-
 from ..errors import CnnzooError
 from ..registry import register_model
-from .resnet import ResNet, imagenet_resnet
+from .resnet import ResNet, cifar_network, imagenet_resnet, residual_factory
 
 PREACT_PAPER = (
     "He, Zhang, Ren & Sun, Identity Mappings in Deep Residual Networks, ECCV 2016 (arXiv:1603.05027)"
@@ -65,57 +60,17 @@ def cifar_preact_resnet(
         kind = "9n+2 with bottlenecks (164, 1001)" if bottleneck else "6n+2 with basic blocks (110)"
         raise CnnzooError(f"a pre-activation CIFAR ResNet has depth {kind}, got {depth}.")
     n = (depth - 2) // per_block
-    return ResNet(
+    return cifar_network(
         "bottleneck" if bottleneck else "basic",
-        (n, n, n),
+        n,
         (16, 32, 64),
         num_classes=num_classes,
         in_chans=in_chans,
-        stem="cifar",
-        stem_width=16,
         preact=True,
         shortcut="B",
         drop_path_rate=drop_path_rate,
         stochastic_depth=stochastic_depth,
     )
-
-
-def _imagenet_factory(depth: int) -> Any:
-    def factory(
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        drop_path_rate: float = 0.0,
-        stochastic_depth: float | None = None,
-    ) -> nn.Module:
-        return imagenet_resnet(
-            depth,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            preact=True,
-            v1_5=True,
-            drop_path_rate=drop_path_rate,
-            stochastic_depth=stochastic_depth,
-        )
-
-    return factory
-
-
-def _cifar_factory(depth: int) -> Any:
-    def factory(
-        num_classes: int = 10,
-        in_chans: int = 3,
-        drop_path_rate: float = 0.0,
-        stochastic_depth: float | None = None,
-    ) -> nn.Module:
-        return cifar_preact_resnet(
-            depth,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            drop_path_rate=drop_path_rate,
-            stochastic_depth=stochastic_depth,
-        )
-
-    return factory
 
 
 _IMAGENET_TOP = {200: (20.1, 4.8)}
@@ -135,7 +90,7 @@ for _depth in (18, 34, 50, 101, 152, 200):
         if _depth == 200
         else "",
         deviations=(*_DEVIATIONS, "Stem max-pool pads by 1 (torchvision) instead of Caffe's ceil_mode."),
-    )(_imagenet_factory(_depth))
+    )(residual_factory(imagenet_resnet, _depth, preact=True, v1_5=True))
 
 _CIFAR = {
     110: (None, "1.7M (Table 2)", None, ""),
@@ -162,4 +117,4 @@ for _depth, (_params, _paper, _top1, _protocol) in _CIFAR.items():
         paper_top1=_top1,
         error_protocol=_protocol,
         deviations=_DEVIATIONS,
-    )(_cifar_factory(_depth))
+    )(residual_factory(cifar_preact_resnet, _depth, num_classes=10))

@@ -32,7 +32,8 @@ branch per sample in training, and is scaled by ``p_l`` at test time
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -607,53 +608,50 @@ def _resnet_info(depth: int, v1_5: bool) -> dict[str, Any]:
     )
 
 
-def _imagenet_factory(depth: int, v1_5: bool) -> Any:
-    def factory(
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        shortcut: str = "B",
-        drop_path_rate: float = 0.0,
-        stochastic_depth: float | None = None,
-    ) -> nn.Module:
-        return imagenet_resnet(
-            depth,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            v1_5=v1_5,
-            shortcut=shortcut,
-            drop_path_rate=drop_path_rate,
-            stochastic_depth=stochastic_depth,
-        )
+STOCHASTIC_DEPTH_OPTIONS: dict[str, Any] = {"drop_path_rate": 0.0, "stochastic_depth": None}
 
+
+def residual_factory(
+    build: Callable[..., ResNet],
+    *args: Any,
+    num_classes: int = 1000,
+    options: Mapping[str, Any] = STOCHASTIC_DEPTH_OPTIONS,
+    **fixed: Any,
+) -> Callable[..., nn.Module]:
+    """The registered factory of one residual network: ``build(*args, **fixed, num_classes=, in_chans=,
+    **options)``.
+
+    Every residual family (this module, pre-activation, wide, ResNeXt, SE) registers its depths with it. The
+    factory's signature is explicit: ``num_classes`` (default ``num_classes``), ``in_chans`` (3), then the
+    user options named in ``options`` with their defaults (by default the stochastic-depth keywords of
+    Huang et al. 2016), so :func:`cnnzoo.create_model` names and rejects any other keyword; ``args`` and
+    ``fixed`` are the architecture this name stands for and cannot be changed by a caller.
+    """
+    defaults = {"num_classes": num_classes, "in_chans": 3, **options}
+    signature = inspect.Signature(
+        [
+            inspect.Parameter(
+                key,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=value,
+                annotation=type(value) if value is not None else float | None,
+            )
+            for key, value in defaults.items()
+        ],
+        return_annotation=nn.Module,
+    )
+
+    def factory(*call_args: Any, **call_kwargs: Any) -> nn.Module:
+        bound = signature.bind(*call_args, **call_kwargs)
+        bound.apply_defaults()
+        return build(*args, **fixed, **bound.arguments)
+
+    factory.__signature__ = signature  # type: ignore[attr-defined]
     return factory
 
 
-def _plain_factory(depth: int, cifar: bool) -> Any:
-    def factory(num_classes: int = 10 if cifar else 1000, in_chans: int = 3) -> nn.Module:
-        build = cifar_resnet if cifar else imagenet_resnet
-        return build(depth, num_classes=num_classes, in_chans=in_chans, residual=False)
-
-    return factory
-
-
-def _cifar_factory(depth: int) -> Any:
-    def factory(
-        num_classes: int = 10,
-        in_chans: int = 3,
-        shortcut: str = "A",
-        drop_path_rate: float = 0.0,
-        stochastic_depth: float | None = None,
-    ) -> nn.Module:
-        return cifar_resnet(
-            depth,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            shortcut=shortcut,
-            drop_path_rate=drop_path_rate,
-            stochastic_depth=stochastic_depth,
-        )
-
-    return factory
+_IMAGENET_OPTIONS = {"shortcut": "B", **STOCHASTIC_DEPTH_OPTIONS}
+_CIFAR_OPTIONS = {"shortcut": "A", **STOCHASTIC_DEPTH_OPTIONS}
 
 
 def _register_imagenet_resnets() -> None:
@@ -664,7 +662,7 @@ def _register_imagenet_resnets() -> None:
                 f"ResNet-{depth} ({'v1.5, stride in the 3x3' if v1_5 else 'v1 as in the paper'}; "
                 "shortcut option B by default)."
             )
-            factory = _imagenet_factory(depth, v1_5)
+            factory = residual_factory(imagenet_resnet, depth, v1_5=v1_5, options=_IMAGENET_OPTIONS)
             register_model(name, description=desc, **_resnet_info(depth, v1_5))(factory)
 
 
@@ -686,7 +684,7 @@ def _register_plain() -> None:
             paper_top5=top5,
             error_protocol=_TEN_CROP,
             deviations=_COMMON_DEVIATIONS,
-        )(_plain_factory(depth, cifar=False))
+        )(residual_factory(imagenet_resnet, depth, residual=False, options={}))
 
 
 # ---- CIFAR-10 (Sec. 4.2): 6n+2 layers, 16/32/64 filters, option A ---------------------------------------
@@ -694,6 +692,15 @@ _CIFAR_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_
 _CIFAR_PAPER_M = {20: "0.27", 32: "0.46", 44: "0.66", 56: "0.85", 110: "1.7", 1202: "19.4"}
 _CIFAR_MACS = {20: 41.3e6, 56: 127e6, 110: 256e6}
 _CIFAR_TOP1 = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
+
+
+def cifar_network(
+    block: str, n: int, planes: Sequence[int], *, stem_width: int = 16, **engine: Any
+) -> ResNet:
+    """The CIFAR layout of He et al. (2016, Sec. 4.2) that every CIFAR residual family reuses: a 3x3 stem
+    convolution with ``stem_width`` filters, three stages of ``n`` blocks on 32x32 / 16x16 / 8x8 maps (strides
+    1, 2, 2) with ``planes`` per stage, global average pooling and a linear classifier."""
+    return ResNet(block, (n, n, n), planes, stem="cifar", stem_width=stem_width, **engine)
 
 
 def cifar_resnet(
@@ -712,14 +719,12 @@ def cifar_resnet(
     if (depth - 2) % 6 or depth < 8:
         raise CnnzooError(f"a CIFAR ResNet has depth 6n+2 (20, 32, 44, 56, 110, ...), got {depth}.")
     n = (depth - 2) // 6
-    return ResNet(
+    return cifar_network(
         "basic",
-        (n, n, n),
+        n,
         (16, 32, 64),
         num_classes=num_classes,
         in_chans=in_chans,
-        stem="cifar",
-        stem_width=16,
         shortcut=shortcut,
         residual=residual,
         drop_path_rate=drop_path_rate,
@@ -748,7 +753,7 @@ def _register_cifar() -> None:
                 "Option A pads the new channels after the old ones (the paper does not say where).",
                 "BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",
             ),
-        )(_cifar_factory(depth))
+        )(residual_factory(cifar_resnet, depth, num_classes=10, options=_CIFAR_OPTIONS))
     for depth in (20, 32, 44, 56, 110):
         register_model(
             f"plain{depth}",
@@ -763,7 +768,7 @@ def _register_cifar() -> None:
             "the errors of the plain nets (Fig. 6) but tabulates none.",
             error_protocol="CIFAR-10 test error (Fig. 6, plotted only)",
             deviations=("BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",),
-        )(_plain_factory(depth, cifar=True))
+        )(residual_factory(cifar_resnet, depth, num_classes=10, residual=False, options={}))
 
 
 _register_imagenet_resnets()

@@ -3,17 +3,15 @@
 
 A ResNeXt bottleneck aggregates ``C`` (cardinality) parallel paths of 1x1 -> 3x3 -> 1x1 of width ``d`` each
 (Fig. 1 right / Fig. 3a); Fig. 3c shows that this equals one bottleneck whose 3x3 is a grouped convolution
-with
-``C`` groups and ``C * d`` channels, which is what we build (the test suite checks the equivalence on a real
-tensor). Built with the residual engine of :mod:`cnnzoo.models.resnet`; the stride is in the 3x3 (the authors'
-fb.resnext code, like torchvision).
+with ``C`` groups and ``C * d`` channels, which is what we build (the test suite checks the equivalence on a
+real tensor). Built with the residual engine of :mod:`cnnzoo.models.resnet`; the stride is in the 3x3 (the
+authors' fb.resnext code, like torchvision).
 
 Reproduced: Table 1 (ResNeXt-50 32x4d: 25,028,904 parameters, 4.23 G MACs by an exact conv+fc count; the
 table's "4.2 x 10^9 FLOPs" are multiply-adds; osmr's tool says 4.26 G because it also counts non-conv
 operations), the ResNeXt-101 32x8d / 64x4d models of Table 3/5 (torchvision's layouts and parameter names),
-and
-the CIFAR ResNeXt-29 8x64d / 16x64d of Table 7. For ResNeXt-29 the paper gives 34.4M / 68.1M parameters; the
-exact counts of this design (3x3 conv with 64 filters + BN-ReLU, three stages of three bottlenecks with
+and the CIFAR ResNeXt-29 8x64d / 16x64d of Table 7. For ResNeXt-29 the paper gives 34.4M / 68.1M parameters;
+the exact counts of this design (3x3 conv with 64 filters + BN-ReLU, three stages of three bottlenecks with
 64/128/256 x C grouped widths and 256/512/1024 outputs, projection shortcuts) are 34,426,698 and 68,155,210
 for CIFAR-10, which round to the paper's figures.
 
@@ -22,12 +20,8 @@ Deviations: BatchNorm with PyTorch defaults; the ImageNet stem max-pool pads by 
 
 from __future__ import annotations
 
-from typing import Any
-
-from torch import nn
-
 from ..registry import register_model
-from .resnet import ResNet, imagenet_resnet
+from .resnet import ResNet, cifar_network, imagenet_resnet, residual_factory
 
 RESNEXT_PAPER = (
     "Xie, Girshick, Dollar, Tu & He, Aggregated Residual Transformations for Deep Neural Networks, "
@@ -48,59 +42,18 @@ def cifar_resnext(
 ) -> ResNet:
     """ResNeXt-29 (C x d) for CIFAR (Xie et al. 2017, Sec. 5.2): ``depth = 9n + 2`` with n = 3."""
     n = (depth - 2) // 9
-    return ResNet(
+    return cifar_network(
         "bottleneck",
-        (n, n, n),
+        n,
         (64, 128, 256),
+        stem_width=64,
         num_classes=num_classes,
         in_chans=in_chans,
-        stem="cifar",
-        stem_width=64,
         groups=cardinality,
         base_width=width,
         drop_path_rate=drop_path_rate,
         stochastic_depth=stochastic_depth,
     )
-
-
-def _imagenet_factory(depth: int, groups: int, base_width: int) -> Any:
-    def factory(
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        drop_path_rate: float = 0.0,
-        stochastic_depth: float | None = None,
-    ) -> nn.Module:
-        return imagenet_resnet(
-            depth,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            v1_5=True,
-            groups=groups,
-            base_width=base_width,
-            drop_path_rate=drop_path_rate,
-            stochastic_depth=stochastic_depth,
-        )
-
-    return factory
-
-
-def _cifar_factory(cardinality: int, width: int) -> Any:
-    def factory(
-        num_classes: int = 10,
-        in_chans: int = 3,
-        drop_path_rate: float = 0.0,
-        stochastic_depth: float | None = None,
-    ) -> nn.Module:
-        return cifar_resnext(
-            cardinality,
-            width,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            drop_path_rate=drop_path_rate,
-            stochastic_depth=stochastic_depth,
-        )
-
-    return factory
 
 
 _IMAGENET = {
@@ -133,7 +86,7 @@ for _name, (_depth, _c, _d, _params, _macs, _note, _top1) in _IMAGENET.items():
         error_protocol="ImageNet val, single 224 crop (ResNeXt README)" if _top1 else "",
         deviations=(*_DEVIATIONS, "Stem max-pool pads by 1 (torchvision)."),
         peer=f"torchvision.models.{_name}",
-    )(_imagenet_factory(_depth, _c, _d))
+    )(residual_factory(imagenet_resnet, _depth, v1_5=True, groups=_c, base_width=_d))
 
 for _c, _paper_m in ((8, "34.4M"), (16, "68.1M")):
     register_model(
@@ -148,4 +101,4 @@ for _c, _paper_m in ((8, "34.4M"), (16, "68.1M")):
         "the module docstring).",
         error_protocol="CIFAR-10 test error (Table 7); not in the reference file, so not recorded here",
         deviations=(*_DEVIATIONS, "Projection (option B) shortcuts where the shape changes."),
-    )(_cifar_factory(_c, 64))
+    )(residual_factory(cifar_resnext, _c, 64, num_classes=10))

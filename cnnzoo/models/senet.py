@@ -2,8 +2,7 @@
 arXiv:1709.01507).
 
 An SE block (Fig. 1 / Fig. 3, :class:`~cnnzoo.models.layers.SqueezeExcite`) recalibrates the residual branch
-of
-every block before the identity is added: global average pooling, FC ``C -> C/r``, ReLU, FC ``C/r -> C``,
+of every block before the identity is added: global average pooling, FC ``C -> C/r``, ReLU, FC ``C/r -> C``,
 sigmoid, channel-wise scaling. ``se_reduction=r`` chooses the ratio (the paper's Table 10 ablation uses
 r in {2, 4, 8, 16, 32}; 16 is the default). Built with the residual engine of :mod:`cnnzoo.models.resnet`.
 
@@ -27,37 +26,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
-
 from ..registry import register_model
-from .resnet import imagenet_resnet
+from .resnet import STOCHASTIC_DEPTH_OPTIONS, imagenet_resnet, residual_factory
 
 SENET_PAPER = "Hu, Shen & Sun, Squeeze-and-Excitation Networks, CVPR 2018 (arXiv:1709.01507)"
 _DEVIATIONS = ("BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",)
 
 
-def _factory(depth: int, **arch: Any) -> Any:
-    def factory(
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        se_reduction: int = 16,
-        drop_path_rate: float = 0.0,
-        stochastic_depth: float | None = None,
-    ) -> nn.Module:
-        return imagenet_resnet(
-            depth,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            se_reduction=se_reduction,
-            caffe_pool=True,
-            drop_path_rate=drop_path_rate,
-            stochastic_depth=stochastic_depth,
-            **arch,
-        )
-
-    return factory
-
-
+_OPTIONS = {"se_reduction": 16, **STOCHASTIC_DEPTH_OPTIONS}
 _TOP = "ImageNet val, single 224 crop (SENet Table 2)"
 _MODELS: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {
     "se_resnet50": (
@@ -122,4 +98,4 @@ for _name, (_depth, _arch, _info) in _MODELS.items():
         description=f"{_name} (Hu et al. 2018), the authors' Caffe layout (timm legacy_* names via remap).",
         deviations=_DEVIATIONS,
         **_info,
-    )(_factory(_depth, **_arch))
+    )(residual_factory(imagenet_resnet, _depth, caffe_pool=True, options=_OPTIONS, **_arch))

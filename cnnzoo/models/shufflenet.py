@@ -23,7 +23,8 @@ Deviations from the papers:
 - v1: the paper does not give the stem width under a scale factor; we scale it with the rest (12 / 24 / 36 /
   48 maps at 0.5x / 1x / 1.5x / 2x). The shuffle is applied whenever g > 1, also after the ungrouped first 1x1
   of stage 2 (as in the authors' released code), which changes nothing but the order of channels.
-- v2: none in the architecture.
+- v2: none in the architecture; weights start from PyTorch's default initialisation (as torchvision's), not
+  from the authors' released scheme.
 """
 
 from __future__ import annotations
@@ -153,10 +154,6 @@ _V1_NOTE_1X = (
 )
 
 
-def _v1(groups: int, scale: float, num_classes: int, in_chans: int) -> ShuffleNetV1:
-    return ShuffleNetV1(groups, scale, num_classes, in_chans)
-
-
 @register_model(
     family="shufflenet",
     paper=PAPER_V1,
@@ -172,7 +169,7 @@ def shufflenet_v1(
     num_classes: int = 1000, in_chans: int = 3, groups: int = 3, scale: float = 1.0
 ) -> ShuffleNetV1:
     """ShuffleNet v1, any ``groups`` in {1, 2, 3, 4, 8} and ``scale`` (default 1x, g=3)."""
-    return _v1(groups, scale, num_classes, in_chans)
+    return ShuffleNetV1(groups, scale, num_classes, in_chans)
 
 
 def _register_v1(name: str, groups: int, scale: float, **info: object) -> None:
@@ -186,14 +183,7 @@ def _register_v1(name: str, groups: int, scale: float, **info: object) -> None:
         deviations=_V1_DEV,
         description=f"ShuffleNet v1 {scale:g}x, g={groups} (Tables 1-2).",
         **info,
-    )(_v1_variant)
-
-
-def _v1_variant(
-    num_classes: int = 1000, in_chans: int = 3, groups: int = 3, scale: float = 1.0
-) -> ShuffleNetV1:
-    """A ShuffleNet v1 variant bound to one (groups, scale)."""
-    return _v1(groups, scale, num_classes, in_chans)
+    )(shufflenet_v1)
 
 
 _register_v1(
@@ -340,9 +330,14 @@ class ShuffleNetV2(ZooModel):
 
 
 _V2_ERR = "ILSVRC-2012 val, single crop (ShuffleNet v2 Table 5 / ShuffleNet-Series README)"
+_V2_DEV = (
+    "none in the architecture; torchvision's parameter names and PyTorch's default initialisation, not the "
+    "authors' released scheme",
+)
 
 
-def _v2(scale: str, num_classes: int, in_chans: int) -> ShuffleNetV2:
+def _v2_variant(num_classes: int = 1000, in_chans: int = 3, scale: str = "1.0") -> ShuffleNetV2:
+    """A ShuffleNet v2 size (Table 5)."""
     return ShuffleNetV2(scale, num_classes, in_chans)
 
 
@@ -353,17 +348,12 @@ def _register_v2(name: str, scale: str, **info: object) -> None:
         paper=PAPER_V2,
         year=2018,
         defaults={"scale": scale},
-        deviations=(),
+        deviations=_V2_DEV,
         error_protocol=_V2_ERR,
         peer=f"torchvision.models.{name}",
         description=f"ShuffleNet v2 {scale}x (Table 5).",
         **info,
     )(_v2_variant)
-
-
-def _v2_variant(num_classes: int = 1000, in_chans: int = 3, scale: str = "1.0") -> ShuffleNetV2:
-    """A ShuffleNet v2 size (Table 5)."""
-    return _v2(scale, num_classes, in_chans)
 
 
 _V2_NOTE = "paper's rounded figures (Table 5): params and FLOPs (= multiply-adds)"

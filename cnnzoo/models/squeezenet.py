@@ -26,6 +26,8 @@ Deviations from the paper:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -202,87 +204,87 @@ _DEV = (
 )
 
 
-@register_model(
-    family="squeezenet",
-    paper=PAPER,
-    year=2016,
-    input_size=(3, 224, 224),
-    paper_params=1_248_424,
-    paper_macs=819e6,
-    paper_top1=42.5,
-    paper_top5=19.7,
-    figures_note=(
-        "params: Table 1 before pruning; MACs: exact conv count at 224 (833 M at 227; "
-        "MobileNet Table 9 says 1700 M, ShuffleNet 833 MFLOPs)"
+def _factory(version: str, bypass: str | None) -> Callable[..., SqueezeNet]:
+    """The registered factory of one SqueezeNet: the options every SqueezeNet takes, its layout fixed."""
+
+    def factory(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> SqueezeNet:
+        return SqueezeNet(version, bypass, num_classes, in_chans, dropout)
+
+    return factory
+
+
+_SIMPLE_BYPASS_NOTE = (
+    "Table 3 gives the model size only (4.8 MB, as vanilla): identity shortcuts add no "
+    "parameters, so our count equals SqueezeNet 1.0's; the Table 3 accuracies (60.4% / "
+    "82.5%) are unconfirmed in the reference file"
+)
+_COMPLEX_BYPASS_NOTE = (
+    "Table 3 gives 7.7 MB; our exact count is 1,589,672 (6.4 MB at float32): the four "
+    "1x1 shortcuts (with bias) add 341,248 parameters; the Table 3 accuracies (58.8% / "
+    "82.0%) are unconfirmed in the reference file"
+)
+_TABLE3 = "ILSVRC-2012 val, single crop (SqueezeNet Table 3)"
+# name: (version, bypass), description, reference figures
+_MODELS: dict[str, tuple[tuple[str, str | None], str, dict[str, Any]]] = {
+    "squeezenet1_0": (
+        ("1_0", None),
+        "SqueezeNet v1.0 (Table 1).",
+        dict(
+            paper_params=1_248_424,
+            paper_macs=819e6,
+            paper_top1=42.5,
+            paper_top5=19.7,
+            figures_note=(
+                "params: Table 1 before pruning; MACs: exact conv count at 224 (833 M at 227; "
+                "MobileNet Table 9 says 1700 M, ShuffleNet 833 MFLOPs)"
+            ),
+            error_protocol=_ERR,
+            peer="torchvision.models.squeezenet1_0",
+        ),
     ),
-    error_protocol=_ERR,
-    deviations=_DEV,
-    peer="torchvision.models.squeezenet1_0",
-)
-def squeezenet1_0(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> SqueezeNet:
-    """SqueezeNet v1.0 (Table 1)."""
-    return SqueezeNet("1_0", None, num_classes, in_chans, dropout)
-
-
-@register_model(
-    family="squeezenet",
-    paper=PAPER,
-    year=2016,
-    input_size=(3, 224, 224),
-    paper_params=1_235_496,
-    paper_macs=349e6,
-    figures_note="repository-only model (SqueezeNet_v1.1/README.md); exact counts computed at 224",
-    error_protocol="not reported in the paper",
-    deviations=_DEV,
-    peer="torchvision.models.squeezenet1_1",
-)
-def squeezenet1_1(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> SqueezeNet:
-    """SqueezeNet v1.1 (the authors' repository): 3x3/2 conv1 with 64 maps, pools after conv1/fire3/fire5."""
-    return SqueezeNet("1_1", None, num_classes, in_chans, dropout)
-
-
-@register_model(
-    family="squeezenet",
-    paper=PAPER,
-    year=2016,
-    input_size=(3, 224, 224),
-    paper_params=1_248_424,
-    paper_top1=39.6,
-    paper_top5=17.5,
-    figures_note=(
-        "Table 3 gives the model size only (4.8 MB, as vanilla): identity shortcuts add no "
-        "parameters, so our count equals SqueezeNet 1.0's; the Table 3 accuracies (60.4% / "
-        "82.5%) are unconfirmed in the reference file"
+    "squeezenet1_1": (
+        ("1_1", None),
+        "SqueezeNet v1.1 (the authors' repository): 3x3/2 conv1 with 64 maps, pools after conv1/fire3/fire5.",
+        dict(
+            paper_params=1_235_496,
+            paper_macs=349e6,
+            figures_note="repository-only model (SqueezeNet_v1.1/README.md); exact counts computed at 224",
+            error_protocol="not reported in the paper",
+            peer="torchvision.models.squeezenet1_1",
+        ),
     ),
-    error_protocol="ILSVRC-2012 val, single crop (SqueezeNet Table 3)",
-    deviations=_DEV,
-)
-def squeezenet1_0_simple_bypass(
-    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5
-) -> SqueezeNet:
-    """SqueezeNet 1.0 with simple (identity) bypass around fire3, 5, 7, 9 (Sec. 6, Fig. 2 middle)."""
-    return SqueezeNet("1_0", "simple", num_classes, in_chans, dropout)
-
-
-@register_model(
-    family="squeezenet",
-    paper=PAPER,
-    year=2016,
-    input_size=(3, 224, 224),
-    paper_params=None,
-    paper_top1=41.2,
-    paper_top5=18.0,
-    figures_note=(
-        "Table 3 gives 7.7 MB; our exact count is 1,589,672 (6.4 MB at float32): the four "
-        "1x1 shortcuts (with bias) add 341,248 parameters; the Table 3 accuracies (58.8% / "
-        "82.0%) are unconfirmed in the reference file"
+    "squeezenet1_0_simple_bypass": (
+        ("1_0", "simple"),
+        "SqueezeNet 1.0 with simple (identity) bypass around fire3, 5, 7, 9 (Sec. 6, Fig. 2 middle).",
+        dict(
+            paper_params=1_248_424,
+            paper_top1=39.6,
+            paper_top5=17.5,
+            figures_note=_SIMPLE_BYPASS_NOTE,
+            error_protocol=_TABLE3,
+        ),
     ),
-    error_protocol="ILSVRC-2012 val, single crop (SqueezeNet Table 3)",
-    deviations=_DEV,
-)
-def squeezenet1_0_complex_bypass(
-    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5
-) -> SqueezeNet:
-    """SqueezeNet 1.0 with simple bypass around fire3, 5, 7, 9 and 1x1-conv bypass around fire2, 4, 6, 8
-    (Sec. 6, Fig. 2 right)."""
-    return SqueezeNet("1_0", "complex", num_classes, in_chans, dropout)
+    "squeezenet1_0_complex_bypass": (
+        ("1_0", "complex"),
+        "SqueezeNet 1.0 with simple bypass around fire3, 5, 7, 9 and 1x1-conv bypass around fire2, 4, 6, 8\n"
+        "(Sec. 6, Fig. 2 right).",
+        dict(
+            paper_params=None,
+            paper_top1=41.2,
+            paper_top5=18.0,
+            figures_note=_COMPLEX_BYPASS_NOTE,
+            error_protocol=_TABLE3,
+        ),
+    ),
+}
+for _name, (_arch, _desc, _info) in _MODELS.items():
+    register_model(
+        _name,
+        family="squeezenet",
+        paper=PAPER,
+        year=2016,
+        input_size=(3, 224, 224),
+        description=_desc,
+        deviations=_DEV,
+        **_info,
+    )(_factory(*_arch))

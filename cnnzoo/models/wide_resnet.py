@@ -18,13 +18,11 @@ authors' code); BatchNorm uses PyTorch's defaults; no weights are provided.
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from ..errors import CnnzooError
 from ..registry import register_model
-from .resnet import ResNet, imagenet_resnet
+from .resnet import STOCHASTIC_DEPTH_OPTIONS, ResNet, cifar_network, imagenet_resnet, residual_factory
 
 WRN_PAPER = "Zagoruyko & Komodakis, Wide Residual Networks, BMVC 2016 (arXiv:1605.07146)"
 _DEVIATIONS = (
@@ -50,14 +48,12 @@ def wide_resnet_cifar(
         raise CnnzooError(f"widen_factor must be a positive integer (e.g. 10), got {widen_factor!r}.")
     n = (depth - 4) // 6
     k = widen_factor
-    return ResNet(
+    return cifar_network(
         "basic",
-        (n, n, n),
+        n,
         (16 * k, 32 * k, 64 * k),
         num_classes=num_classes,
         in_chans=in_chans,
-        stem="cifar",
-        stem_width=16,
         preact=True,
         shortcut="B",
         block_dropout=dropout,
@@ -98,27 +94,7 @@ def wrn(
     )
 
 
-def _cifar_factory(depth: int, k: int) -> Any:
-    def factory(
-        num_classes: int = 10,
-        in_chans: int = 3,
-        dropout: float = 0.0,
-        drop_path_rate: float = 0.0,
-        stochastic_depth: float | None = None,
-    ) -> nn.Module:
-        return wide_resnet_cifar(
-            depth,
-            k,
-            dropout=dropout,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            drop_path_rate=drop_path_rate,
-            stochastic_depth=stochastic_depth,
-        )
-
-    return factory
-
-
+_CIFAR_OPTIONS = {"dropout": 0.0, **STOCHASTIC_DEPTH_OPTIONS}
 _CIFAR = {
     (28, 10): (
         36_479_194,
@@ -147,27 +123,7 @@ for (_d, _k), (_params, _paper, _top1, _macs, _protocol) in _CIFAR.items():
         paper_top1=_top1,
         error_protocol=_protocol,
         deviations=_DEVIATIONS,
-    )(_cifar_factory(_d, _k))
-
-
-def _imagenet_factory(depth: int) -> Any:
-    def factory(
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        drop_path_rate: float = 0.0,
-        stochastic_depth: float | None = None,
-    ) -> nn.Module:
-        return imagenet_resnet(
-            depth,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            v1_5=True,
-            base_width=128,
-            drop_path_rate=drop_path_rate,
-            stochastic_depth=stochastic_depth,
-        )
-
-    return factory
+    )(residual_factory(wide_resnet_cifar, _d, _k, num_classes=10, options=_CIFAR_OPTIONS))
 
 
 for _depth, _params, _top in ((50, 68_849_128, (21.9, 5.79)), (101, None, (None, None))):
@@ -195,4 +151,4 @@ for _depth, _params, _top in ((50, 68_849_128, (21.9, 5.79)), (101, None, (None,
             "BatchNorm kept as separate layers (the released model folds it into conv biases).",
         ),
         peer=f"torchvision.models.wide_resnet{_depth}_2",
-    )(_imagenet_factory(_depth))
+    )(residual_factory(imagenet_resnet, _depth, v1_5=True, base_width=128))

@@ -31,8 +31,7 @@ from torch import nn
 
 from ..errors import CnnzooError
 from ..registry import register_model
-from .base import ZooModel
-from .inception import group_modules
+from .base import ZooModel, group_modules
 
 PAPER = "Chollet, Xception: Deep Learning with Depthwise Separable Convolutions, CVPR 2017"
 

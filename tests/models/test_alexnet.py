@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from modelkit import n_params
+from modelkit import assert_matches_peer, meta_model, n_params
 
 import cnnzoo
 from cnnzoo.errors import CheckpointError
@@ -23,7 +23,7 @@ from cnnzoo.models.layers import LocalResponseNorm
 ])
 def test_alexnet_family_parameters_and_macs_are_exact(name: str, params: int, exact_macs: int,
                                                       reference_macs: float) -> None:
-    m = cnnzoo.create_model(name)
+    m = meta_model(name)
     assert n_params(m) == params
     p = cnnzoo.profile(m, cnnzoo.model_info(name).input_size)
     assert (p.total_params, p.total_macs) == (params, exact_macs)
@@ -64,7 +64,7 @@ def test_alexnet_is_the_two_tower_network_with_lrn_after_conv1_and_conv2() -> No
 
 
 def test_zfnet_maps_are_110_55_26_13_6_as_in_fig3() -> None:
-    m = cnnzoo.create_model("zfnet").to("meta")
+    m = meta_model("zfnet")
     x = torch.empty(1, 3, 224, 224, device="meta")
     sizes = {}
     for name, layer in m.features.named_children():
@@ -78,7 +78,7 @@ def test_zfnet_maps_are_110_55_26_13_6_as_in_fig3() -> None:
 
 @pytest.mark.parametrize("name", ["alexnet", "alexnet_single", "alexnet_owt", "zfnet"])
 def test_alexnet_family_meta_forward_gives_1000_logits(name: str) -> None:
-    m = cnnzoo.create_model(name).to("meta")
+    m = meta_model(name)
     size = cnnzoo.model_info(name).input_size
     assert m(torch.empty(2, *size, device="meta")).shape == (2, 1000)
     features = m.forward_features(torch.empty(2, *size, device="meta"))
@@ -102,7 +102,7 @@ def test_alexnet_real_forward_backward_reaches_every_parameter_and_eval_is_deter
 
 
 def test_alexnet_takes_in_chans_and_reset_classifier() -> None:
-    m = cnnzoo.create_model("alexnet", in_chans=1, num_classes=10)
+    m = meta_model("alexnet", in_chans=1, num_classes=10)
     assert m.features.conv1.in_channels == 1 and m.get_classifier().out_features == 10
     m.reset_classifier(3)
     assert m.classifier.fc8.out_features == 3
@@ -112,13 +112,8 @@ def test_alexnet_takes_in_chans_and_reset_classifier() -> None:
 
 def test_alexnet_owt_loads_a_torchvision_state_dict_and_matches_its_outputs(tmp_path) -> None:
     torch.manual_seed(1)
-    tv = torchvision.models.alexnet().eval()
-    path = tmp_path / "alexnet_tv.pth"
-    torch.save(tv.state_dict(), path)
-    ours = cnnzoo.create_model("alexnet_owt", weights=f"torchvision:{path}").eval()
-    x = torch.randn(2, 3, 224, 224)
-    with torch.no_grad():
-        assert torch.allclose(ours(x), tv(x), atol=1e-5, rtol=0)
+    tv = torchvision.models.alexnet()
+    assert_matches_peer(tv, tmp_path / "alexnet_tv.pth", "alexnet_owt", "torchvision", (3, 224, 224), rtol=0)
 
 
 class _Payload:  # an object whose unpickling would need this test module's code
@@ -127,20 +122,21 @@ class _Payload:  # an object whose unpickling would need this test module's code
 
 
 def test_broken_or_unsafe_weight_files_are_refused_with_a_checkpoint_error(tmp_path) -> None:
+    build = meta_model  # the model only receives the file; each refusal comes before any weight is used
     good = tmp_path / "small.pth"
     torch.save({"features.0.weight": torch.zeros(64, 3, 11, 11)}, good)
     truncated = tmp_path / "truncated.pth"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
-        cnnzoo.create_model("alexnet_owt", weights=f"torchvision:{truncated}")
+        build("alexnet_owt", weights=f"torchvision:{truncated}")
     mismatched = tmp_path / "mismatched.pth"
     torch.save({"features.0.weight": torch.zeros(96, 3, 11, 11), "fc.weight": torch.zeros(2, 2)}, mismatched)
     with pytest.raises(CheckpointError, match="not fit model 'alexnet_owt'.*missing.*unexpected.*mis-shaped"):
-        cnnzoo.create_model("alexnet_owt", weights=f"torchvision:{mismatched}")
+        build("alexnet_owt", weights=f"torchvision:{mismatched}")
     pickled = tmp_path / "code.pth"
     torch.save(_Payload(), pickled)
     with pytest.raises(CheckpointError, match="refusing to load"):
-        cnnzoo.create_model("alexnet_owt", weights=f"torchvision:{pickled}")
+        build("alexnet_owt", weights=f"torchvision:{pickled}")
 
 
 def test_alexnet_model_info_carries_the_papers_figures() -> None:

@@ -7,7 +7,15 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from modelkit import meta_model, n_params
+from modelkit import (
+    assert_groups_partition,
+    assert_matches_peer,
+    assert_random_only_in_training,
+    assert_trains,
+    meta_model,
+    n_params,
+    shared_meta_model,
+)
 
 import cnnzoo
 from cnnzoo.errors import CnnzooError
@@ -23,7 +31,7 @@ from cnnzoo.errors import CnnzooError
     ],
 )
 def test_imagenet_densenet_has_the_reference_parameter_count(name: str, expected: int) -> None:
-    assert n_params(meta_model(name)) == expected
+    assert n_params(shared_meta_model(name)) == expected
 
 
 @pytest.mark.parametrize(
@@ -78,37 +86,18 @@ def test_densenet169_201_macs_at_224(name: str, expected: int, reference: float)
     assert abs(macs - reference) / reference < 0.015
 
 
-@pytest.mark.parametrize("name", ["densenet121", "densenet264", "densenet_bc190_k40"])
-def test_densenet_meta_forward_gives_logits_of_the_default_size(name: str) -> None:
-    info = cnnzoo.model_info(name)
-    m = meta_model(name).eval()
-    out = m(torch.empty(2, *info.input_size, device="meta"))
-    assert out.shape == (2, info.num_classes)
-
-
 def test_densenet_bc100_trains_with_finite_outputs_and_a_grad_on_every_parameter() -> None:
-    m = cnnzoo.create_model("densenet_bc100_k12").train()
-    out = m(torch.randn(2, 3, 8, 8))
-    assert out.shape == (2, 10) and torch.isfinite(out).all()
-    out.logsumexp(1).sum().backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
+    assert_trains(cnnzoo.create_model("densenet_bc100_k12"), torch.randn(2, 3, 8, 8), 10)
 
 
 def test_densenet_dropout_is_random_in_training_and_off_in_eval() -> None:
     m = cnnzoo.create_model("densenet40_k12", drop_rate=0.2)
-    x = torch.randn(1, 3, 8, 8)
-    m.train()
-    assert not torch.equal(m(x), m(x))
-    m.eval()
-    assert torch.equal(m(x), m(x))
+    assert_random_only_in_training(m, torch.randn(1, 3, 8, 8))
 
 
 def test_densenet_layer_groups_hold_every_parameter_once() -> None:
-    m = meta_model("densenet121")
-    groups = m.layer_groups()
-    assert list(groups) == ["stem", "block1", "block2", "block3", "block4", "head"]
-    ids = [id(p) for g in groups.values() for p in g.parameters()]
-    assert len(ids) == len(set(ids)) == len(list(m.parameters()))
+    names = ["stem", "block1", "block2", "block3", "block4", "head"]
+    assert_groups_partition(meta_model("densenet121"), names)
 
 
 def test_densenet_pre_logits_and_reset_classifier() -> None:
@@ -121,13 +110,8 @@ def test_densenet_pre_logits_and_reset_classifier() -> None:
 
 
 def test_densenet121_loads_a_torchvision_state_dict_and_matches_its_outputs(tmp_path) -> None:
-    ref = torchvision.models.densenet121().eval()
-    path = tmp_path / "densenet121.pth"
-    torch.save(ref.state_dict(), path)
-    ours = cnnzoo.create_model("densenet121", weights=f"torchvision:{path}").eval()
-    x = torch.randn(2, 3, 32, 32)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)
+    ref = torchvision.models.densenet121()
+    assert_matches_peer(ref, tmp_path / "densenet121.pth", "densenet121", "torchvision", (3, 32, 32))
 
 
 def test_cifar_densenet_depth_must_fit_three_blocks() -> None:

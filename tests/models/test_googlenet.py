@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from modelkit import n_params
+from modelkit import assert_matches_peer, meta_model, n_params
 
 import cnnzoo
 from cnnzoo.models.googlenet import INCEPTION_TABLE, GoogLeNetOutputs, googlenet_loss
@@ -15,20 +15,20 @@ from cnnzoo.models.layers import LocalResponseNorm
 
 
 def test_googlenet_has_6998552_parameters_without_aux_and_13378280_with() -> None:
-    m = cnnzoo.create_model("googlenet")
+    m = meta_model("googlenet")
     assert n_params(m) == 13_378_280
     assert (n_params(m.aux1), n_params(m.aux2)) == (3_188_840, 3_190_888)
-    assert n_params(cnnzoo.create_model("googlenet", aux_logits=False)) == 6_998_552
+    assert n_params(meta_model("googlenet", aux_logits=False)) == 6_998_552
 
 
 def test_googlenet_macs_are_1582671872_within_half_percent_of_1_58g() -> None:
-    p = cnnzoo.profile(cnnzoo.create_model("googlenet"), (3, 224, 224))  # eval: aux heads do not run
+    p = cnnzoo.profile(meta_model("googlenet"), (3, 224, 224))  # eval: aux heads do not run
     assert p.total_macs == 1_582_671_872
     assert abs(p.total_macs / 1.58e9 - 1) < 0.005
 
 
 def test_googlenet_follows_table_1_with_5x5_branches_lrn_and_no_batchnorm() -> None:
-    m = cnnzoo.create_model("googlenet")
+    m = meta_model("googlenet")
     assert not any(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())
     assert isinstance(m.lrn1, LocalResponseNorm) and isinstance(m.lrn2, LocalResponseNorm)
     widths = []
@@ -41,20 +41,19 @@ def test_googlenet_follows_table_1_with_5x5_branches_lrn_and_no_batchnorm() -> N
     assert widths[0] == (64, 96, 128, 16, 32, 32) and widths[-1] == (384, 192, 384, 48, 128, 128)
     assert m.dropout.p == 0.4 and m.aux1.dropout.p == 0.7
     assert (m.aux1.pool.kernel_size, m.aux1.pool.stride) == (5, 3) and m.aux1.conv.conv.out_channels == 128
-    meta = m.to("meta")
     x = torch.empty(1, 3, 224, 224, device="meta")
-    assert meta.forward_features(x).shape == (1, 1024, 7, 7)
+    assert m.forward_features(x).shape == (1, 1024, 7, 7)
 
 
 def test_googlenet_returns_aux_logits_only_in_training() -> None:
-    m = cnnzoo.create_model("googlenet", num_classes=5).to("meta")
+    m = meta_model("googlenet", num_classes=5)
     x = torch.empty(2, 3, 224, 224, device="meta")
     out = m.train()(x)
     assert isinstance(out, GoogLeNetOutputs)
     assert out.logits.shape == out.aux_logits1.shape == out.aux_logits2.shape == (2, 5)
     out = m.eval()(x)
     assert isinstance(out, torch.Tensor) and out.shape == (2, 5)
-    no_aux = cnnzoo.create_model("googlenet", aux_logits=False).to("meta").train()
+    no_aux = meta_model("googlenet", aux_logits=False).train()
     assert isinstance(no_aux(x), torch.Tensor) and "aux1" not in no_aux.layer_groups()
 
 
@@ -109,9 +108,9 @@ def test_googlenet_bn_small_input_forward_backward_and_reset_classifier() -> Non
 
 
 def test_googlenet_bn_has_torchvisions_6624904_and_13004888_parameters_and_1_50g_macs() -> None:
-    m = cnnzoo.create_model("googlenet_bn")
+    m = meta_model("googlenet_bn")
     assert n_params(m) == 13_004_888
-    assert n_params(cnnzoo.create_model("googlenet_bn", aux_logits=False)) == 6_624_904
+    assert n_params(meta_model("googlenet_bn", aux_logits=False)) == 6_624_904
     assert m.inception3a.branch3[1].conv.kernel_size == (3, 3)  # torchvision's "5x5" branch
     p = cnnzoo.profile(m, (3, 224, 224))
     assert p.total_macs == 1_498_376_192
@@ -120,16 +119,10 @@ def test_googlenet_bn_has_torchvisions_6624904_and_13004888_parameters_and_1_50g
 def test_googlenet_bn_loads_a_torchvision_state_dict_and_matches_its_outputs(tmp_path) -> None:
     torch.manual_seed(2)
     tv = torchvision.models.googlenet(aux_logits=True, init_weights=True)
-    tv.train()
-    with torch.no_grad():  # move the BatchNorm statistics away from 0/1 so that eval mode tests them
-        tv(torch.randn(2, 3, 64, 64) * 2 + 0.5)
-    tv.eval()
     path = tmp_path / "googlenet_tv.pth"
-    torch.save(tv.state_dict(), path)
-    ours = cnnzoo.create_model("googlenet_bn", weights=f"torchvision:{path}").eval()
+    ours = assert_matches_peer(tv, path, "googlenet_bn", "torchvision", (3, 112, 112), batch=1, rtol=0)
     x = torch.randn(1, 3, 112, 112)
     with torch.no_grad():
-        assert torch.allclose(ours(x), tv(x), atol=1e-5, rtol=0)
         tv.transform_input = ours.transform_input = True  # torchvision's input re-normalisation
         assert torch.allclose(ours(x), tv(x), atol=1e-5, rtol=0)
 

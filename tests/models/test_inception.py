@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from modelkit import meta_model, n_params
+from modelkit import assert_groups_partition, assert_matches_peer, assert_trains, meta_model, n_params
 from torch import nn
 
 import cnnzoo
@@ -69,12 +69,7 @@ def test_inception_family_meta_forward_at_299_gives_logits(name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES[1:])
 def test_inception_v4_family_trains_at_75x75_with_a_grad_on_every_parameter(name: str) -> None:
-    model = cnnzoo.create_model(name, num_classes=5).train()
-    out = model(torch.randn(2, 3, 75, 75))
-    assert out.shape == (2, 5) and torch.isfinite(out).all()
-    out.logsumexp(1).sum().backward()
-    missing = [k for k, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
-    assert missing == []
+    assert_trains(cnnzoo.create_model(name, num_classes=5), torch.randn(2, 3, 75, 75), 5)
 
 
 @pytest.mark.slow
@@ -120,11 +115,8 @@ def test_inception_v3_reset_classifier_replaces_both_heads() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_inception_family_layer_groups_hold_every_parameter_once(name: str) -> None:
-    model = meta_model(name)
-    groups = model.layer_groups()
+    groups = assert_groups_partition(meta_model(name))
     assert list(groups)[0] == "stem" and list(groups)[-1] == "head"
-    ids = [id(p) for g in groups.values() for p in g.parameters()]
-    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
 
 
 def test_inception_options_are_checked() -> None:
@@ -134,26 +126,8 @@ def test_inception_options_are_checked() -> None:
         cnnzoo.create_model("inception_resnet_v2", drop_rate=1.5)
 
 
-def _randomize_bn(model: nn.Module) -> None:
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.num_features, generator=g) * 0.2 - 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(m.num_features, generator=g) * 0.2 - 0.1)
-
-
 def _assert_equivalent(peer: nn.Module, path: Path, name: str, source: str, size: int, **kw: object) -> None:
-    _randomize_bn(peer)
-    peer.eval()
-    torch.save(peer.state_dict(), path)
-    ours = cnnzoo.create_model(name, weights=f"{source}:{path}", **kw).eval()
-    x = torch.randn(2, 3, size, size)
-    with torch.no_grad():
-        want, got = peer(x), ours(x)
-    scale = want.abs().max().item()
-    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5 * max(scale, 1.0))
+    assert_matches_peer(peer, path, name, source, (3, size, size), atol_scales_with_output=True, **kw)
 
 
 @pytest.mark.slow

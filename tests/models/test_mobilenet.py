@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from modelkit import meta_model, n_params
+from modelkit import assert_matches_peer, assert_random_only_in_training, assert_trains, meta_model, n_params
 from torch import nn
 
 import cnnzoo
@@ -82,20 +82,11 @@ def test_mobilenet_v2_macs_match_table_4(name: str, expected: int, paper: float)
 @pytest.mark.parametrize("name", cnnzoo.list_models("mobilenet*"))
 def test_mobilenet_meta_forward_and_small_real_training_step(name: str) -> None:
     assert meta_model(name).eval()(torch.empty(1, 3, 224, 224, device="meta")).shape == (1, 1000)
-    m = cnnzoo.create_model(name, num_classes=5).train()
-    out = m(torch.randn(2, 3, 32, 32))
-    assert out.shape == (2, 5) and torch.isfinite(out).all()
-    out.sum().backward()
-    assert all(p.grad is not None for p in m.parameters())
+    assert_trains(cnnzoo.create_model(name, num_classes=5), torch.randn(2, 3, 32, 32), 5)
 
 
 def test_mobilenet_v2_dropout_acts_in_training_only_and_bn_uses_batch_statistics() -> None:
-    m = cnnzoo.create_model("mobilenet_v2")
-    x = torch.randn(2, 3, 32, 32)
-    m.train()
-    assert not torch.equal(m(x), m(x))
-    m.eval()
-    assert torch.equal(m(x), m(x))
+    assert_random_only_in_training(cnnzoo.create_model("mobilenet_v2"), torch.randn(2, 3, 32, 32))
 
 
 def test_mobilenet_v2_residuals_only_where_stride_1_and_widths_agree() -> None:
@@ -126,10 +117,5 @@ def test_mobilenet_v2_residuals_only_where_stride_1_and_widths_agree() -> None:
 
 
 def test_mobilenet_v2_loads_a_torchvision_state_dict_and_matches_its_outputs(tmp_path) -> None:
-    ref = torchvision.models.mobilenet_v2().eval()
-    path = tmp_path / "mobilenet_v2.pth"
-    torch.save(ref.state_dict(), path)
-    ours = cnnzoo.create_model("mobilenet_v2", weights=f"torchvision:{path}").eval()
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)
+    ref = torchvision.models.mobilenet_v2()
+    assert_matches_peer(ref, tmp_path / "mobilenet_v2.pth", "mobilenet_v2", "torchvision", (3, 64, 64))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from modelkit import meta_model
+from modelkit import assert_groups_partition, assert_matches_peer, assert_trains, meta_model
 from torch import nn
 
 import cnnzoo
@@ -34,18 +34,15 @@ def test_nasnet_a_macs_are_pinned_and_within_1_percent_of_table_2(name: str, siz
 def test_nasnet_a_meta_forward_at_default_size(name: str, size: int, grid: int) -> None:
     model = meta_model(name, num_classes=6).eval()
     assert cnnzoo.model_info(name).input_size == (3, size, size)
-    x = torch.empty(2, 3, size, size, device="meta")
-    assert model.forward_features(x).shape == (2, model.num_features, grid, grid)
-    assert model(x).shape == (2, 6)
+    features = model.forward_features(torch.empty(2, 3, size, size, device="meta"))
+    assert features.shape == (2, model.num_features, grid, grid)
+    assert model.forward_head(features).shape == (2, 6)
 
 
 @pytest.mark.slow
 def test_nasnet_a_mobile_trains_at_32x32_with_a_grad_on_every_parameter() -> None:
-    model = cnnzoo.create_model("nasnet_a_mobile", num_classes=3, drop_path_rate=0.2).train()
-    out = model(torch.randn(2, 3, 32, 32))
-    assert torch.isfinite(out).all()
-    out.logsumexp(1).sum().backward()
-    assert [k for k, p in model.named_parameters() if p.grad is None] == []
+    model = cnnzoo.create_model("nasnet_a_mobile", num_classes=3, drop_path_rate=0.2)
+    assert_trains(model, torch.randn(2, 3, 32, 32), 3)
 
 
 @pytest.mark.slow
@@ -80,25 +77,12 @@ def test_stride_2_average_pool_excludes_tensorflow_same_padding() -> None:
 
 
 def test_nasnet_a_layer_groups_hold_every_parameter_once() -> None:
-    model = meta_model("nasnet_a_large")
-    groups = model.layer_groups()
-    assert list(groups) == ["stem", "stage_0", "stage_1", "stage_2", "head"]
-    ids = [id(p) for g in groups.values() for p in g.parameters()]
-    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    assert_groups_partition(meta_model("nasnet_a_large"), ["stem", "stage_0", "stage_1", "stage_2", "head"])
 
 
 @pytest.mark.slow
 def test_nasnet_a_large_matches_timm_nasnetalarge(tmp_path: Path) -> None:
     timm = pytest.importorskip("timm")
-    peer = timm.create_model("nasnetalarge").eval()
-    g = torch.Generator().manual_seed(1)
-    for m in peer.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.num_features, generator=g) * 0.2 - 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-    torch.save(peer.state_dict(), tmp_path / "n.pth")
-    ours = cnnzoo.create_model("nasnet_a_large", weights=f"timm:{tmp_path / 'n.pth'}",
-                               count_include_pad=True).eval()
-    x = torch.randn(2, 3, 64, 64)  # even grids: exercises the asymmetric SAME padding
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), peer(x), rtol=1e-5, atol=1e-5)
+    # 64x64, even grids: exercises the asymmetric SAME padding
+    assert_matches_peer(timm.create_model("nasnetalarge"), tmp_path / "n.pth", "nasnet_a_large", "timm",
+                        (3, 64, 64), count_include_pad=True)

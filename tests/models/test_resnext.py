@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from modelkit import macs, meta_model, n_params
+from modelkit import assert_matches_peer, assert_trains, macs, meta_model, n_params
 from torch import nn
 
 import cnnzoo
@@ -77,21 +77,12 @@ def test_grouped_block_equals_the_split_transform_merge_form() -> None:
 
 @pytest.mark.slow
 def test_resnext29_forward_backward_on_a_small_input() -> None:
-    m = cnnzoo.create_model("resnext29_8x64d", stochastic_depth=0.5)
-    out = m(torch.randn(2, 3, 16, 16))
-    assert out.shape == (2, 10) and torch.isfinite(out).all()
-    out.sum().backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
+    assert_trains(cnnzoo.create_model("resnext29_8x64d", stochastic_depth=0.5), torch.randn(2, 3, 16, 16), 10)
 
 
 @pytest.mark.slow
 def test_torchvision_resnext50_state_dict_loads_and_matches(tmp_path) -> None:
     import torchvision
 
-    tv = torchvision.models.resnext50_32x4d().eval()
-    path = tmp_path / "rx.pth"
-    torch.save(tv.state_dict(), path)
-    m = cnnzoo.create_model("resnext50_32x4d", weights=f"torchvision:{path}").eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(m(x), tv(x), atol=1e-5)
+    tv = torchvision.models.resnext50_32x4d()
+    assert_matches_peer(tv, tmp_path / "rx.pth", "resnext50_32x4d", "torchvision", (3, 64, 64), batch=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from modelkit import meta_model, n_params
+from modelkit import assert_matches_peer, assert_trains, meta_model, n_params
 from torch import nn
 
 import cnnzoo
@@ -91,13 +91,8 @@ def test_senet154_meta_forward() -> None:
 )
 def test_timm_legacy_state_dict_loads_and_matches(ours: str, theirs: str, tmp_path) -> None:
     timm = pytest.importorskip("timm")
-    ref = timm.create_model(theirs, pretrained=False).eval()
-    path = tmp_path / f"{theirs}.pth"
-    torch.save(ref.state_dict(), path)
-    m = cnnzoo.create_model(ours, weights=f"timm:{path}").eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(m(x), ref(x), atol=1e-5)
+    ref = timm.create_model(theirs, pretrained=False)
+    assert_matches_peer(ref, tmp_path / f"{theirs}.pth", ours, "timm", (3, 64, 64), batch=1)
 
 
 def test_senet154_has_timm_legacy_names_after_remap() -> None:
@@ -112,7 +107,4 @@ def test_senet154_has_timm_legacy_names_after_remap() -> None:
 @pytest.mark.slow
 def test_se_resnet_forward_backward_with_stochastic_depth() -> None:
     m = cnnzoo.create_model("se_resnet50", num_classes=5, stochastic_depth=0.5)
-    out = m(torch.randn(2, 3, 32, 32))
-    assert out.shape == (2, 5) and torch.isfinite(out).all()
-    out.sum().backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
+    assert_trains(m, torch.randn(2, 3, 32, 32), 5)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from modelkit import meta_model, n_params
+from modelkit import assert_matches_peer, assert_trains, meta_model, n_params
 from torch import nn
 
 import cnnzoo
@@ -126,11 +126,7 @@ def test_shufflenet_meta_forward_gives_logits(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["shufflenet_v1_g3_x1_0", "shufflenet_v1_g8_x1_0", "shufflenet_v2_x1_0"])
 def test_shufflenet_small_real_training_step(name: str) -> None:
-    m = cnnzoo.create_model(name, num_classes=4).train()
-    out = m(torch.randn(2, 3, 32, 32))
-    assert out.shape == (2, 4) and torch.isfinite(out).all()
-    out.sum().backward()
-    assert all(p.grad is not None for p in m.parameters())
+    assert_trains(cnnzoo.create_model(name, num_classes=4), torch.randn(2, 3, 32, 32), 4)
 
 
 def test_shufflenet_bn_uses_batch_statistics_in_training_only() -> None:
@@ -145,12 +141,7 @@ def test_shufflenet_bn_uses_batch_statistics_in_training_only() -> None:
 
 @pytest.mark.parametrize("name", ["shufflenet_v2_x1_0", "shufflenet_v2_x0_5"])
 def test_shufflenet_v2_loads_a_torchvision_state_dict_and_matches_its_outputs(name: str, tmp_path) -> None:
-    ref = getattr(torchvision.models, name)().eval()
-    path = tmp_path / f"{name}.pth"
-    torch.save(ref.state_dict(), path)
-    ours = cnnzoo.create_model(name, weights=f"torchvision:{path}").eval()
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)
+    ref = getattr(torchvision.models, name)()
+    ours = assert_matches_peer(ref, tmp_path / f"{name}.pth", name, "torchvision", (3, 64, 64))
     groups = ours.layer_groups()
     assert sum(n_params(g) for g in groups.values()) == n_params(ours)

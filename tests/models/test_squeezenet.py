@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from modelkit import meta_model, n_params
+from modelkit import assert_matches_peer, assert_random_only_in_training, assert_trains, meta_model, n_params
 from torch import nn
 
 import cnnzoo
@@ -79,20 +79,11 @@ def test_complex_bypass_adds_1x1_convolutions_where_widths_differ() -> None:
 def test_squeezenet_meta_forward_and_small_real_training_step(name: str) -> None:
     out = meta_model(name).eval()(torch.empty(1, 3, 224, 224, device="meta"))
     assert out.shape == (1, 1000)
-    m = cnnzoo.create_model(name, num_classes=7).train()
-    out = m(torch.randn(2, 3, 64, 64))
-    assert out.shape == (2, 7) and torch.isfinite(out).all()
-    out.sum().backward()
-    assert all(p.grad is not None for p in m.parameters())
+    assert_trains(cnnzoo.create_model(name, num_classes=7), torch.randn(2, 3, 64, 64), 7)
 
 
 def test_squeezenet_dropout_acts_in_training_only() -> None:
-    m = cnnzoo.create_model("squeezenet1_1")
-    x = torch.randn(1, 3, 64, 64)
-    m.train()
-    assert not torch.equal(m(x), m(x))
-    m.eval()
-    assert torch.equal(m(x), m(x))
+    assert_random_only_in_training(cnnzoo.create_model("squeezenet1_1"), torch.randn(1, 3, 64, 64))
 
 
 def test_squeezenet_classifier_is_a_1x1_convolution_and_can_be_reset() -> None:
@@ -110,10 +101,5 @@ def test_squeezenet_classifier_is_a_1x1_convolution_and_can_be_reset() -> None:
 
 @pytest.mark.parametrize("name", ["squeezenet1_0", "squeezenet1_1"])
 def test_squeezenet_loads_a_torchvision_state_dict_and_matches_its_outputs(name: str, tmp_path) -> None:
-    ref = getattr(torchvision.models, name)().eval()
-    path = tmp_path / f"{name}.pth"
-    torch.save(ref.state_dict(), path)
-    ours = cnnzoo.create_model(name, weights=f"torchvision:{path}").eval()
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)
+    ref = getattr(torchvision.models, name)()
+    assert_matches_peer(ref, tmp_path / f"{name}.pth", name, "torchvision", (3, 64, 64))

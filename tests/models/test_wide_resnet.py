@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from modelkit import macs, meta_model, n_params
+from modelkit import assert_matches_peer, assert_trains, macs, meta_model, n_params
 from torch import nn
 
 import cnnzoo
@@ -56,10 +56,7 @@ def test_wrn_dropout_is_active_in_training_only() -> None:
 
 def test_wrn16_4_forward_backward() -> None:
     m = cnnzoo.create_model("wrn16_4", dropout=0.3, drop_path_rate=0.2)
-    out = m(torch.randn(2, 3, 32, 32))
-    assert out.shape == (2, 10) and torch.isfinite(out).all()
-    out.sum().backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
+    assert_trains(m, torch.randn(2, 3, 32, 32), 10)
 
 
 def test_meta_forward_shapes() -> None:
@@ -79,10 +76,5 @@ def test_invalid_wrn_depth_is_a_clear_error() -> None:
 def test_torchvision_wide_resnet50_2_state_dict_loads_and_matches(tmp_path) -> None:
     import torchvision
 
-    tv = torchvision.models.wide_resnet50_2().eval()
-    path = tmp_path / "wrn.pth"
-    torch.save(tv.state_dict(), path)
-    m = cnnzoo.create_model("wide_resnet50_2", weights=f"torchvision:{path}").eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(m(x), tv(x), atol=1e-5)
+    tv = torchvision.models.wide_resnet50_2()
+    assert_matches_peer(tv, tmp_path / "wrn.pth", "wide_resnet50_2", "torchvision", (3, 64, 64), batch=1)

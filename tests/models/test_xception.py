@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from modelkit import assert_groups_partition, assert_matches_peer, assert_trains
 from torch import nn
 
 import cnnzoo
@@ -35,11 +36,7 @@ def test_xception_meta_forward_at_299_gives_logits_and_2048_features() -> None:
 
 
 def test_xception_trains_at_32x32_with_a_grad_on_every_parameter() -> None:
-    model = cnnzoo.create_model("xception", num_classes=3).train()
-    out = model(torch.randn(2, 3, 32, 32))
-    assert torch.isfinite(out).all()
-    out.logsumexp(1).sum().backward()
-    assert [k for k, p in model.named_parameters() if p.grad is None] == []
+    assert_trains(cnnzoo.create_model("xception", num_classes=3), torch.randn(2, 3, 32, 32), 3)
 
 
 def test_xception_dropout_before_the_classifier_acts_only_in_training() -> None:
@@ -53,24 +50,11 @@ def test_xception_dropout_before_the_classifier_acts_only_in_training() -> None:
 
 
 def test_xception_layer_groups_follow_the_three_flows_and_hold_every_parameter_once() -> None:
-    model = meta_xception()
-    groups = model.layer_groups()
-    assert list(groups) == ["stem", "entry_flow", "middle_flow", "exit_flow", "head"]
-    ids = [id(p) for g in groups.values() for p in g.parameters()]
-    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    assert_groups_partition(meta_xception(), ["stem", "entry_flow", "middle_flow", "exit_flow", "head"])
 
 
 @pytest.mark.slow
 def test_xception_matches_timm_legacy_xception(tmp_path: Path) -> None:
     timm = pytest.importorskip("timm")
-    peer = timm.create_model("legacy_xception").eval()
-    g = torch.Generator().manual_seed(1)
-    for m in peer.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.num_features, generator=g) * 0.2 - 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-    torch.save(peer.state_dict(), tmp_path / "x.pth")
-    ours = cnnzoo.create_model("xception", weights=f"timm:{tmp_path / 'x.pth'}", bn_eps=1e-5).eval()
-    x = torch.randn(2, 3, 32, 32)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), peer(x), rtol=1e-5, atol=1e-5)
+    peer = timm.create_model("legacy_xception")
+    assert_matches_peer(peer, tmp_path / "x.pth", "xception", "timm", (3, 32, 32), bn_eps=1e-5)
