@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One intra-op thread by default: most tests run small tensors, where OpenMP threads cost more than they
+# give, and several tests start worker processes of their own (DDP, the CLI) that would oversubscribe the
+# cores. CNNZOO_TEST_THREADS overrides it.
+torch.set_num_threads(int(os.environ.get("CNNZOO_TEST_THREADS", "1")))
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist-t10k"
