@@ -6,6 +6,9 @@ Training (``augment=``):
 - ``none``: fit to the input size, normalise.
 - ``shift``: random translation by up to 1/16 of the side (zero padding + random crop), no flip: digits
   are not mirror-symmetric (LeCun et al. 1998, Sec. III-A used distortions for the same purpose).
+- ``distort``: LeCun et al. 1998's random planar affine distortions (Sec. III-C, "Results"): horizontal and
+  vertical translations, scaling, squeezing (horizontal compression with vertical elongation, or the
+  reverse) and horizontal shearing, drawn afresh for every image (:class:`AffineDistortion`); no flip.
 - ``cifar``: 4-pixel zero padding, random 32x32 crop, horizontal flip (He et al. 2016, Sec. 4.2).
 - ``alexnet``: shorter side to 256, central 256x256, random 224 (or 227) crops + horizontal flips and PCA
   colour lighting with sigma 0.1 from the training data's RGB eigenvectors (Krizhevsky et al. 2012, Sec.
@@ -34,7 +37,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError
 
-AUGMENTS = ("none", "shift", "cifar", "alexnet", "vgg", "inception")
+AUGMENTS = ("none", "shift", "distort", "cifar", "alexnet", "vgg", "inception")
 CROPS = (1, 10, 144)
 GOOGLENET_SCALES = (256, 288, 320, 352)
 
@@ -62,6 +65,52 @@ class FitTo(nn.Module):
             top, left = (th - h) // 2, (tw - w) // 2
             return F.pad(img, (left, tw - w - left, top, th - h - top))
         return TF.resize(img, [th, tw], antialias=True)
+
+
+class AffineDistortion(nn.Module):
+    """LeCun et al. 1998's distortions (Sec. III-C: the 0.95% -> 0.8% LeNet-5 result): a random planar affine
+    map made of a translation by up to ``translate`` of the side in x and y, a scaling by ``s`` in
+    ``scale``, a squeeze ``q`` in ``squeeze`` (x scaled by ``s * q``, y by ``s / q``) and a horizontal shear
+    ``x += shear * y``, each drawn uniformly per image from the torch RNG (so a seeded run repeats and
+    resumes exactly). The paper gives the kinds of transformation, not their ranges: the defaults (2 pixels
+    of 32, +-10% scale, +-10% squeeze, shear +-0.2) are ours. Works on float ``[C, H, W]`` images whose
+    background is 0 (bilinear resampling, zeros outside)."""
+
+    def __init__(
+        self,
+        translate: float = 2 / 32,
+        scale: tuple[float, float] = (0.9, 1.1),
+        squeeze: tuple[float, float] = (0.9, 1.1),
+        shear: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.translate, self.scale, self.squeeze, self.shear = translate, tuple(scale), tuple(squeeze), shear
+
+    @staticmethod
+    def _uniform(lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand(()))
+
+    def matrix(self) -> torch.Tensor:
+        """One random forward map ``[[sx, shear, tx], [0, sy, ty]]`` in normalised ``[-1, 1]`` coordinates."""
+        s, q = self._uniform(*self.scale), self._uniform(*self.squeeze)
+        h = self._uniform(-self.shear, self.shear)
+        tx, ty = (self._uniform(-2 * self.translate, 2 * self.translate) for _ in range(2))
+        return torch.tensor([[s * q, h, tx], [0.0, s / q, ty]])
+
+    @staticmethod
+    def apply(img: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+        """Move the content of ``img`` by the forward map ``matrix`` (2x3, normalised coordinates)."""
+        fwd = torch.cat([matrix.float(), torch.tensor([[0.0, 0.0, 1.0]])])
+        theta = torch.linalg.inv(fwd)[:2].to(img.dtype)  # affine_grid maps output to input coordinates
+        grid = F.affine_grid(theta.unsqueeze(0), [1, *img.shape], align_corners=False)
+        return F.grid_sample(img.unsqueeze(0), grid, mode="bilinear", padding_mode="zeros",
+                             align_corners=False).squeeze(0)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return self.apply(img, self.matrix())
+
+    def extra_repr(self) -> str:
+        return f"translate={self.translate}, scale={self.scale}, squeeze={self.squeeze}, shear={self.shear}"
 
 
 class PCALighting(nn.Module):
@@ -118,6 +167,11 @@ def train_transform(
         ops = [FitTo(size)]
     elif augment == "shift":
         ops = [FitTo(size), v2.RandomCrop(list(size), padding=max(1, s // 16))]
+    elif augment == "distort":
+        return v2.Compose(
+            [FitTo(size), v2.ToDtype(torch.float32, scale=True), AffineDistortion(),
+             v2.Normalize(list(mean), list(std))]
+        )
     elif augment == "cifar":
         ops = [FitTo(size), v2.RandomCrop(list(size), padding=max(1, round(4 * s / 32))), *flips]
     elif augment == "alexnet":

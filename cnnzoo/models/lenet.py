@@ -145,8 +145,28 @@ class SparseConv2d(nn.Module):
             self.convs.append(nn.Conv2d(fan_in * len(run), len(run), kernel_size, groups=len(run)))
             index = torch.tensor([c for inputs in run for c in inputs], dtype=torch.long)
             self.register_buffer(f"index{i}", index, persistent=False)
+        self.in_channels = 1 + max(c for inputs in self.table for c in inputs)
+        # where each live kernel sits in a dense (out, in) kernel grid: output map o, input map table[o][j]
+        dense = [o * self.in_channels + c for o, inputs in enumerate(self.table) for c in inputs]
+        self.register_buffer("dense_index", torch.tensor(dense, dtype=torch.long), persistent=False)
+
+    def dense_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The live kernels scattered into a zero ``(out, in, k, k)`` kernel, and the biases: the same
+        function as the grouped convolutions, as one dense convolution (gradients reach only live weights)."""
+        w0 = self.convs[0].weight
+        k = w0.shape[-2:]
+        live = torch.cat([conv.weight.reshape(-1, *k) for conv in self.convs])
+        w = w0.new_zeros(len(self.table) * self.in_channels, *k).index_copy(0, self.dense_index, live)
+        bias = torch.cat([conv.bias for conv in self.convs])
+        return w.view(len(self.table), self.in_channels, *k), bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            # Training speed only: on CPU one dense 6->16 convolution is ~10x faster than the grouped
+            # ones (oneDNN's grouped backward is slow for tiny groups). Evaluation keeps the grouped
+            # convolutions, so profilers and exports see the 150,000 live MACs of Table I.
+            w, b = self.dense_weight()
+            return F.conv2d(x, w, b)
         outs = [conv(x.index_select(1, getattr(self, f"index{i}"))) for i, conv in enumerate(self.convs)]
         return torch.cat(outs, 1)
 

@@ -158,24 +158,27 @@ RECIPES: dict[str, Recipe] = {
             "lenet5",
             "LeCun et al. 1998, Sec. V-A/B (LeNet-5 on MNIST): 20 passes over the training set with a global "
             "learning rate decreased in steps (0.0005 x2 passes, 0.0002 x3, 0.0001 x3, 0.00005 x4, then "
-            "0.00001)",
+            "0.00001); Sec. V-B: random affine distortions of the training images (0.95% -> 0.8% error)",
             optimizer="sgd",
             lr=0.005,
             momentum=0.9,
             weight_decay=0.0,
             batch_size=32,
-            epochs=20,
+            epochs=30,
             schedule="piecewise",
             milestones=(0.1, 0.25, 0.4, 0.6),
             lr_scales=(0.4, 0.2, 0.1, 0.02),
-            augment="none",
+            augment="distort",
             val_fraction=0.0,
             notes=(
                 "the paper's stochastic diagonal Levenberg-Marquardt (per-parameter step sizes from a "
-                "Hessian estimate) is replaced by SGD with momentum 0.9; the stepwise decreasing global "
-                "rate is kept",
-                "no distortions, as the paper's 0.95% run (its 0.8% run used affine distortions; "
-                "--augment shift gives random shifts)",
+                "Hessian estimate) is replaced by SGD with momentum 0.9 (a global rate of 0.01 already "
+                "diverges with the RBF output); the stepwise decreasing rate keeps the paper's shape",
+                "30 passes instead of 20: the distorted images keep the training error high for longer "
+                "(the paper also trained 20 passes; our split has 8,000 MNIST images, not 60,000)",
+                "distortions: translations up to 2 pixels, scaling and squeezing by up to 10%, horizontal "
+                "shear up to 0.2 (the paper names the kinds, not the ranges; --augment none for its 0.95% "
+                "run)",
             ),
         ),
         Recipe(
