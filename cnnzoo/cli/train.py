@@ -43,6 +43,7 @@ def _int_list(s: str) -> list[int]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..data.sources import SOURCES
+    from ..data.transforms import AUGMENTS
     from ..train.recipes import OPTIMIZERS, RECIPES, SCHEDULES
 
     t = sub.add_parser(
@@ -66,9 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--momentum", type=_nonneg_float, help="override the momentum")
     t.add_argument("--optimizer", choices=OPTIMIZERS, help="override the optimizer")
     t.add_argument("--schedule", choices=SCHEDULES, help="override the learning-rate schedule")
-    t.add_argument(
-        "--augment", help="override the augmentation (none, shift, cifar, alexnet, vgg, inception)"
-    )
+    t.add_argument("--augment", choices=AUGMENTS, help="override the recipe's augmentation")
     t.add_argument(
         "--val-fraction", type=float, help="fraction of the training images held out for validation"
     )
