@@ -181,7 +181,10 @@ def _old_task_model() -> tuple[torch.nn.Module, object, object]:
     old = build_data(class_subset(raw, range(5)), 1, 32)
     new = build_data(class_subset(raw, range(5, 10)), 1, 32, mean=old.mean, std=old.std)
     model = create_model("lenet5_modern", num_classes=5)
-    finetune(model, old, Settings(epochs=4, lr=0.05, batch_size=32), freeze_epochs=0, reset_head=False)
+    finetune(  # from scratch: every layer at lr (lr_factor=1)
+        model, old, Settings(epochs=4, lr=0.05, batch_size=32), freeze_epochs=0, reset_head=False,
+        lr_factor=1.0,
+    )
     return model, old, new
 
 
@@ -207,3 +210,27 @@ def test_lwf_keeps_old_head_outputs_close_while_finetuning_drifts() -> None:
         drift[name] = (now - ref).abs().sum(1).mean().item() / 2  # mean total-variation distance
     assert drift["lwf"] < 0.1
     assert drift["lwf"] < drift["finetune"]
+
+
+def test_lwf_keeps_old_top1_within_3_points_while_finetuning_loses_more() -> None:
+    """Li & Hoiem 2016, Fig. 1/Table 1 in miniature: sklearn digits 0-4 -> 5-9, the same budget for both
+    (lr 0.05 for the head-only epoch, lr/10 for the rest); LwF's joint phase at fine-tuning's body rate."""
+    import copy
+
+    from cnnzoo.train.loop import evaluate
+
+    raw = load_source("digits")
+    old = build_data(class_subset(raw, range(5)), 1, 32)
+    new = build_data(class_subset(raw, range(5, 10)), 1, 32, mean=old.mean, std=old.std)
+    base = create_model("lenet5_modern", num_classes=5)
+    finetune(base, old, Settings(epochs=6, lr=0.03, batch_size=32), freeze_epochs=0, reset_head=False,
+             lr_factor=1.0)
+    original = evaluate(base.eval(), old.test).top1
+    assert original > 0.95
+    s = Settings(epochs=8, lr=0.05, batch_size=32)
+    lwf = learning_without_forgetting(copy.deepcopy(base), new, s, warmup_epochs=1, old_data=old)
+    ft = finetune(copy.deepcopy(base), new, s, freeze_epochs=1, old_data=old)
+    assert lwf.old_test is not None and ft.old_test is not None and lwf.test is not None
+    assert lwf.test.top1 > 0.95 and ft.test.top1 > 0.95
+    assert lwf.old_test.top1 >= original - 0.03
+    assert ft.old_test.top1 < lwf.old_test.top1

@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lr-factor",
         type=float,
-        help="finetune: the body's rate is lr/F (default 10); "
+        help="finetune and lwf: the body's rate is lr/F after the head-only epochs (default 10); "
         "discriminative: each earlier group's rate is the next one's /F (default 3)",
     )
     p.add_argument("--teacher", help="distill: the teacher's cnnzoo checkpoint")

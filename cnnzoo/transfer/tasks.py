@@ -240,6 +240,7 @@ def run_transfer(
             s,
             temperature=temperature or 2.0,
             warmup_epochs=min(freeze_epochs, epochs - 1),
+            lr_factor=lr_factor or 10.0,
             old_data=old_bundle,
         )
     if res.test is not None:
