@@ -7,28 +7,9 @@ import json
 import os
 
 from ..errors import CnnzooError
+from ._args import nonneg_float, positive_int
 
 ORDER = 40
-
-
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}")
-    return v
-
-
-def _nonneg_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {s!r}")
-    return v
 
 
 def _int_list(s: str) -> list[int]:
@@ -60,11 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("model", help="registered model name (see `cnnzoo list`)")
     t.add_argument("--data", default="digits", help=f"data source: {', '.join(SOURCES)} (default: digits)")
     t.add_argument("--recipe", choices=sorted(RECIPES), help="training recipe (default: the model's paper)")
-    t.add_argument("--epochs", type=_positive_int, help="override the recipe's number of epochs")
+    t.add_argument("--epochs", type=positive_int, help="override the recipe's number of epochs")
     t.add_argument("--lr", type=float, help="override the initial learning rate")
-    t.add_argument("--batch-size", type=_positive_int, help="override the (global) batch size")
-    t.add_argument("--weight-decay", type=_nonneg_float, help="override the L2 weight decay")
-    t.add_argument("--momentum", type=_nonneg_float, help="override the momentum")
+    t.add_argument("--batch-size", type=positive_int, help="override the (global) batch size")
+    t.add_argument("--weight-decay", type=nonneg_float, help="override the L2 weight decay")
+    t.add_argument("--momentum", type=nonneg_float, help="override the momentum")
     t.add_argument("--optimizer", choices=OPTIMIZERS, help="override the optimizer")
     t.add_argument("--schedule", choices=SCHEDULES, help="override the learning-rate schedule")
     t.add_argument("--augment", choices=AUGMENTS, help="override the recipe's augmentation")
@@ -80,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0)")
     t.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         help="torch CPU threads (default: 1 for models under 20 M MACs per image, else torch's choice)",
     )
     t.add_argument(
@@ -105,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--crops", type=int, choices=(1, 10, 144), default=1, help="test-time views (default 1)")
     e.add_argument("--scales", type=_int_list, help="test scales Q for 224 inputs, e.g. 256,384,512 (VGG)")
     e.add_argument("--topk", type=_int_list, default=[1, 5], help="comma-separated k values (default 1,5)")
-    e.add_argument("--batch-size", type=_positive_int, default=64, help="images per batch (default 64)")
+    e.add_argument("--batch-size", type=positive_int, default=64, help="images per batch (default 64)")
     e.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     e.add_argument(
         "--confusion", help="confusion-matrix PNG (default: confusion-eval.png beside the first checkpoint)"

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..errors import CnnzooError
+from ._args import positive_int
 
 ORDER = 65
 
@@ -20,16 +21,6 @@ def _unfreeze(s: str) -> int | str:
     if k < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more layer groups, got {k}")
     return k
-
-
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {v}")
-    return v
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,9 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", help="run folder (default runs/MODEL-STRATEGY-DATA; an existing run is never overwritten)"
     )
-    p.add_argument("--epochs", type=_positive_int, default=10, help="epochs in all (default 10)")
+    p.add_argument("--epochs", type=positive_int, default=10, help="epochs in all (default 10)")
     p.add_argument("--lr", type=float, default=0.01, help="learning rate of the head (default 0.01)")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default 64)")
     p.add_argument(
         "--freeze-epochs",
         type=int,
@@ -94,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--input-size",
-        type=_positive_int,
+        type=positive_int,
         help="input height = width (default: the model's or the checkpoint's)",
     )
     p.add_argument(
