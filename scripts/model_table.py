@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 import cnnzoo
+from cnnzoo.analysis.profile import si
 from cnnzoo.errors import CnnzooError
 
 START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
@@ -25,15 +26,6 @@ START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
 def _m(x: float | None, scale: float, fmt: str) -> str:
     return "—" if x is None else format(x / scale, fmt)
 
-
-def _si(x: float | None) -> str:
-    """A MAC count with a readable unit: 326.5 K, 724.4 M, 15.47 G."""
-    if x is None:
-        return "—"
-    for scale, unit, fmt in ((1e9, "G", ".2f"), (1e6, "M", ".1f"), (1e3, "K", ".1f")):
-        if x >= scale:
-            return f"{x / scale:{fmt}} {unit}"
-    return f"{x:.0f}"
 
 
 def table(pattern: str = "*") -> str:
@@ -48,7 +40,7 @@ def table(pattern: str = "*") -> str:
             with torch.device("meta"):
                 model = cnnzoo.create_model(name)
             p = cnnzoo.profile(model, info.input_size, name=name)
-            params, macs = f"{p.total_params:,}", _si(p.total_macs)
+            params, macs = f"{p.total_params:,}", si(p.total_macs)
         except (CnnzooError, RuntimeError, NotImplementedError) as e:  # a model that cannot run on meta
             params = macs = f"error: {str(e).splitlines()[0][:60]}"
         err = (
@@ -57,9 +49,10 @@ def table(pattern: str = "*") -> str:
             else f"{_m(info.paper_top1, 1, '.1f')} / {_m(info.paper_top5, 1, '.1f')}"
         )
         paper_params = "—" if info.paper_params is None else f"{info.paper_params:,}"
+        paper_macs = "—" if info.paper_macs is None else si(info.paper_macs)
         lines.append(
             f"| {name} | {info.family} | {info.year} | {'x'.join(map(str, info.input_size))} | {params} "
-            f"| {paper_params} | {macs} | {_si(info.paper_macs)} | {err} |"
+            f"| {paper_params} | {macs} | {paper_macs} | {err} |"
         )
     return (
         "\n".join(lines)

@@ -773,13 +773,23 @@ class Profile:
         return (
             f"{self.model_name} at {_size_str(self.input_size)} (batch {self.batch_size}): "
             f"{self.total_params:,} parameters ({self.trainable_params:,} trainable), "
-            f"{self.total_macs / 1e9:.3f} G MACs (= {self.total_flops / 1e9:.3f} GFLOPs), "
+            f"{si(self.total_macs)} MACs (= {si(self.total_flops)} FLOPs), "
             f"{self.activation_bytes / 2**20:.1f} MiB of float32 activations (input included), "
             f"receptive field {_squash(self.receptive_field)}."
         )
 
     def __str__(self) -> str:
         return self.to_table()
+
+
+def si(x: float | None) -> str:
+    """A count with a readable unit: ``326.5 K``, ``724.4 M``, ``15.47 G`` (``-`` for None)."""
+    if x is None:
+        return "-"
+    for scale, unit, fmt in ((1e9, "G", ".2f"), (1e6, "M", ".1f"), (1e3, "K", ".1f")):
+        if x >= scale:
+            return f"{x / scale:{fmt}} {unit}"
+    return f"{x:.0f}"
 
 
 def parse_input_size(value: Sequence[int] | str | int, in_chans: int = 3) -> tuple[int, ...]:
