@@ -99,7 +99,10 @@ def check_runs(model: nn.Module, input_size: Sequence[int]) -> None:
 
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     """``max|actual - expected| / max|expected|`` (the scale of the outputs, so near-zero logits do not blow
-    it up); 0 when both are all zeros."""
+    it up); 0 when both are all zeros, infinite when either holds a NaN or an infinity (a NaN must never
+    compare as "close": ``max(0.0, nan)`` is 0.0 in Python)."""
+    if not (np.isfinite(actual).all() and np.isfinite(expected).all()):
+        return float("inf")
     scale = float(np.abs(expected).max()) if expected.size else 0.0
     gap = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
     diff = float(gap.max()) if expected.size else 0.0
@@ -201,6 +204,11 @@ def check_onnx(path: str | os.PathLike[str], model: nn.Module, input_size: Seque
         x = torch.randn(b, *input_size, generator=gen)
         with torch.no_grad():
             ref = model(x).float().numpy()
+        if not np.isfinite(ref).all():
+            raise DeployError(
+                f"the model's own eager outputs are not finite (NaN or infinity) at batch {b}, so no export "
+                "can be checked against them; load trained weights (or re-estimate BatchNorm statistics, "
+                "e.g. with torch.optim.swa_utils.update_bn) before exporting.")
         out = sess.run(None, {INPUT_NAME: x.numpy()})[0]
         if out.shape != ref.shape:
             raise DeployError(f"the ONNX graph returns shape {out.shape} at batch {b}, the model "
