@@ -20,12 +20,14 @@ from cnnzoo.deploy import (
     as_arrays,
     benchmark,
     check_onnx,
+    evaluate_top1,
     export_int8,
     export_onnx,
     parse_input_size,
     quantize_onnx,
     relative_error,
 )
+from cnnzoo.deploy.bench import interleaved_times
 from cnnzoo.errors import CnnzooError, DataError
 
 # Small real models at small inputs: a plain CNN with the paper's odd layers, a CIFAR ResNet, a concat
@@ -59,6 +61,19 @@ def test_relative_error_is_largest_difference_over_largest_reference() -> None:
     out = ref + np.array([[0.0, 0.002], [-0.001, 0.0]], np.float32)
     assert relative_error(out, ref) == pytest.approx(0.002 / 4.0, rel=1e-4)
     assert relative_error(ref, ref) == 0.0
+    bad = out.copy()
+    bad[0, 0] = np.nan
+    assert relative_error(bad, ref) == float("inf")  # a NaN is never "close"
+    assert relative_error(ref, bad) == float("inf")
+
+
+def test_export_refuses_a_model_whose_eager_outputs_are_nan(tmp_path) -> None:
+    class Overflow(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (x.flatten(1)[:, :4] * 1e30) ** 2 - float("inf")
+
+    with pytest.raises(CnnzooError, match="not finite"):
+        export_onnx(Overflow(), tmp_path / "nan.onnx", (1, 8, 8))
 
 
 @pytest.mark.parametrize(("name", "size"), EXPORT_CASES)
@@ -232,8 +247,64 @@ def test_benchmark_runs_torchvisions_counterpart_and_rejects_unknown_backends() 
     assert BACKENDS[:2] == ("torchvision-eager", "eager")
 
 
+def test_interleaved_times_call_every_backend_once_per_round_in_rotating_order() -> None:
+    calls: list[str] = []
+    runners = {n: (lambda n=n: calls.append(n)) for n in ("a", "b", "c")}
+    times = interleaved_times(runners, rounds=4)
+    assert calls == list("abc" "bca" "cab" "abc")
+    assert {n: len(t) for n, t in times.items()} == {"a": 4, "b": 4, "c": 4}
+    assert all(t >= 0 for ts in times.values() for t in ts)
+
+
 @pytest.mark.slow
 def test_benchmark_compile_backend_runs() -> None:
     rep = benchmark(_model("resnet20"), batch=2, input_size=(3, 32, 32), backends=["compile"], warmup=1,
                     repeats=2, peak=False)
     assert rep.results[0].error is None and rep.results[0].images_per_s > 0
+
+
+# ------------------------------------------------------------------------------------------ OpenVINO ----
+
+def test_openvino_runs_the_fp32_file_in_true_float32(tmp_path) -> None:
+    """With the f32 precision hint OpenVINO matches ONNX Runtime to float32 rounding; in its AMX default
+    (bf16) the gap would be ~1e-2."""
+    from cnnzoo.deploy.runtimes import open_runtime
+
+    res = export_onnx(_model("resnet20"), tmp_path / "r.onnx", (3, 32, 32))
+    x = torch.randn(5, 3, 32, 32, generator=torch.Generator().manual_seed(0)).numpy()
+    ref = open_runtime(res.path, "onnxruntime").run(x)
+    out = open_runtime(res.path, "openvino").run(x)  # dynamic batch
+    assert relative_error(out, ref) < 1e-4
+    fixed = open_runtime(res.path, "openvino", batch=5, threads=1)
+    assert relative_error(fixed.run(x), ref) < 1e-4
+
+
+def test_openvino_runs_the_int8_file_as_accurately_as_onnxruntime(tmp_path, digits_model) -> None:
+    model, ckpt, bundle = digits_model
+    rep = export_int8(model, tmp_path / "d.onnx", bundle, checkpoint=ckpt, min_speedup=0.0, bench_repeats=2,
+                      runtime="openvino")
+    assert rep.runtime == "openvino" and rep.kept == "int8"
+    assert rep.int8_top1 >= rep.fp32_top1 - 0.5  # measured on OpenVINO
+    x, y = as_arrays(bundle, (1, 16, 16), split="test")
+    ort_top1 = evaluate_top1(rep.path, x, y)
+    assert abs(ort_top1 - rep.int8_top1) <= 0.6  # the same INT8 file, two runtimes: at most 2 of 360 differ
+    ov = OnnxClassifier(rep.path, runtime="openvino").predict(x[:20], normalized=True)
+    ort = OnnxClassifier(rep.path).predict(x[:20], normalized=True)
+    assert sum(a[0][0] == b[0][0] for a, b in zip(ov, ort)) >= 19
+
+
+def test_unknown_runtime_is_refused_with_the_choices(tmp_path) -> None:
+    from cnnzoo.deploy.runtimes import open_runtime
+
+    res = export_onnx(_model("lenet5"), tmp_path / "l.onnx")
+    with pytest.raises(DeployError, match="unknown runtime 'tensorrt'; choose one of onnxruntime, openvino"):
+        open_runtime(res.path, "tensorrt")
+
+
+def test_benchmark_times_openvino_backends_on_the_same_files() -> None:
+    backends = ["onnxruntime-fp32", "onnxruntime-int8", "openvino-fp32", "openvino-int8"]
+    rep = benchmark(_model("resnet20"), batch=2, input_size="3x32x32", backends=backends, warmup=1,
+                    repeats=2, peak=True)
+    assert [r.backend for r in rep.results] == backends
+    assert all(r.error is None and r.images_per_s > 0 for r in rep.results), rep.results
+    assert rep.peak_gflops and rep.peak_gflops > 1  # the sgemm probe ran in the same rounds

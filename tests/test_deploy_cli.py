@@ -25,6 +25,7 @@ def _cnnzoo(*args: str, cwd: Path | None = None, timeout: int = 240) -> subproce
         pytest.param(["export", "resnet20", "--out", "x.onnx", "--int8"], "needs --calibration",
                      marks=pytest.mark.slow),
         (["bench", "resnet20", "--backends", "eager,tensorrt"], "unknown backend 'tensorrt'"),
+        (["export", "resnet20", "--out", "x.onnx", "--runtime", "openvino"], "only used with --int8"),
         pytest.param(["bench", "resnet20", "--input", "3xbig"], "CxHxW", marks=pytest.mark.slow),
     ],
 )
@@ -47,11 +48,12 @@ def test_export_writes_a_checked_onnx_file_and_reports_json(tmp_path) -> None:
 
 def test_bench_json_is_one_object_with_each_backend(tmp_path) -> None:
     res = _cnnzoo("bench", "lenet5", "--batch", "4", "--backends", "torchvision-eager", "eager",
-                  "onnxruntime-fp32", "--warmup", "1", "--repeats", "2", "--no-peak", "--json")
+                  "onnxruntime-fp32", "openvino-fp32", "--warmup", "1", "--repeats", "2", "--no-peak",
+                  "--json")
     assert res.returncode == 0, res.stderr
     d = json.loads(res.stdout)
     assert (d["model"], d["batch"], d["input"]) == ("lenet5", 4, "1x32x32")
     names = [r["backend"] for r in d["results"]]
-    assert names == ["torchvision-eager", "eager", "onnxruntime-fp32"]
+    assert names == ["torchvision-eager", "eager", "onnxruntime-fp32", "openvino-fp32"]
     assert "error" in d["results"][0]  # torchvision has no LeNet-5
     assert all(r["images_per_s"] > 0 and r["p95_ms"] >= r["p50_ms"] for r in d["results"][1:])

@@ -4,12 +4,15 @@ Backends (names as in ``--json``): ``torchvision-eager`` (torchvision's implemen
 architecture, where one exists), ``eager`` (cnnzoo's model, PyTorch FP32), ``channels-last`` (NHWC memory
 format, which oneDNN's convolutions prefer), ``compile`` (``torch.compile`` with Inductor weight freezing, on
 channels-last), ``onnxruntime-fp32`` and ``onnxruntime-int8`` (static INT8 from :mod:`cnnzoo.deploy.quantize`,
-calibrated on the given data or on synthetic standard-normal images -- the report says which).
+calibrated on the given data or on synthetic standard-normal images -- the report says which), and
+``openvino-fp32`` / ``openvino-int8``: the same two ONNX files on OpenVINO (:mod:`cnnzoo.deploy.runtimes`).
 
-Each backend runs ``warmup`` untimed batches, then ``repeats`` timed ones; we report images/s from the median
+Every backend is built and runs ``warmup`` untimed batches first; then ``repeats`` rounds each call every
+backend once, in rotating order (:func:`interleaved_times`), so that the ratios between backends do not hang
+on which one happened to run during a slow spell of the machine. We report images/s from the median
 latency, the median and 95th-percentile latency, the achieved GFLOP/s (FLOPs = 2 x MACs, MACs from
-``cnnzoo.profile``) and its fraction of this machine's measured matrix-multiply peak (a large float32 GEMM in
-torch: the best the CPU reaches on dense FP32 work).
+``cnnzoo.profile``) and its fraction of this machine's measured matrix-multiply rate (a 2048 x 2048 float32
+GEMM in torch, the best the CPU does on dense FP32 work, timed in the same interleaved rounds, median).
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .onnx_export import INPUT_NAME, DeployError, _ort_session, check_runs, export_onnx, parse_input_size
+from .onnx_export import DeployError, check_runs, export_onnx, parse_input_size
+from .runtimes import open_runtime
 
-BACKENDS = ("torchvision-eager", "eager", "channels-last", "compile", "onnxruntime-fp32", "onnxruntime-int8")
+BACKENDS = ("torchvision-eager", "eager", "channels-last", "compile", "onnxruntime-fp32", "onnxruntime-int8",
+            "openvino-fp32", "openvino-int8")
+INT8_BACKENDS = ("onnxruntime-int8", "openvino-int8")
 
 
 @dataclass
@@ -90,13 +96,40 @@ def time_callable(fn: Callable[[], Any], warmup: int, repeats: int) -> list[floa
     return times
 
 
-def measure_matmul_peak(n: int = 2048, repeats: int = 5) -> float:
-    """This machine's float32 matrix-multiply rate in GFLOP/s: the best of ``repeats`` ``n x n`` sgemms in
-    torch (``2 n^3`` FLOPs each), at torch's current thread count."""
+def interleaved_times(runners: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+    """Seconds of each call when every runner is called once per round, ``rounds`` times.
+
+    Timing the backends one after the other lets a slow spell of a shared machine (a virtual CPU's neighbours,
+    turbo and thermal states) fall on one backend only, and the ratios between backends swing by 20-40% from
+    run to run. Interleaved, every backend sees the same spells; the starting backend rotates each round so
+    none is always the one that follows, e.g., a cache-flushing large model."""
+    names = list(runners)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for k in range(len(names)):
+            n = names[(r + k) % len(names)]
+            t0 = time.perf_counter()
+            runners[n]()
+            times[n].append(time.perf_counter() - t0)
+    return times
+
+
+SGEMM = "sgemm"  # the matrix-multiply probe's name among the interleaved runners
+
+
+def _sgemm_runner(n: int = 2048) -> tuple[Callable[[], Any], float]:
+    """A call of one ``n x n`` float32 matrix multiply in torch, and its FLOPs (``2 n^3``)."""
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
-    times = time_callable(lambda: torch.mm(a, b), warmup=1, repeats=repeats)
-    return 2 * n**3 / min(times) / 1e9
+    return (lambda: torch.mm(a, b)), 2.0 * n**3
+
+
+def measure_matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matrix-multiply rate in GFLOP/s: the best of ``repeats`` ``n x n`` sgemms in
+    torch, at torch's current thread count. (:func:`benchmark` measures it inside its interleaved rounds.)"""
+    fn, flops = _sgemm_runner(n)
+    times = time_callable(fn, warmup=1, repeats=repeats)
+    return flops / min(times) / 1e9
 
 
 def count_macs(model: nn.Module, input_size: Sequence[int]) -> int:
@@ -167,7 +200,8 @@ def benchmark(
     Args:
         batch: images per call; input: ``(C, H, W)``/``"CxHxW"`` (default: the model's).
         backends: a subset of :data:`BACKENDS`, run in that order.
-        warmup, repeats: untimed and timed calls per backend (fixed counts, no adaptive stopping).
+        warmup, repeats: untimed calls per backend, then timed rounds of one call per backend (fixed counts,
+            no adaptive stopping).
         calibration: data for the INT8 backend (anything :func:`cnnzoo.deploy.quantize.as_arrays` takes);
             default: 32 synthetic standard-normal images.
         threads: CPU threads for torch and ONNX Runtime alike (default: torch's current setting).
@@ -201,16 +235,18 @@ def benchmark(
     except Exception as e:  # noqa: BLE001 - reported, the speeds are still useful without it
         say(f"MACs unavailable ({_first_line(e)})")
         macs = None
-    peak_gflops = measure_matmul_peak() if peak else None
+    peak_gflops = None
     calib_note = ("synthetic: 32 standard-normal images" if calibration is None
                   else f"given data: {calibration}" if isinstance(calibration, str) else "given data")
     report = BenchReport(name or type(model).__name__, batch, size, n_threads, warmup, repeats, macs,
-                         peak_gflops, calib_note if "onnxruntime-int8" in backends else "not used", None)
+                         peak_gflops, calib_note if set(INT8_BACKENDS) & set(backends) else "not used", None)
     with tempfile.TemporaryDirectory(prefix="cnnzoo-bench-") as tmp:
         fp32_path = Path(tmp) / "fp32.onnx"
         xn = x.numpy()
-        for backend in backends:
-            say(f"{backend} ...")
+        runners: dict[str, Callable[[], Any]] = {}
+        errors: dict[str, str] = {}
+        for backend in backends:  # build and warm every backend first; none is timed yet
+            say(f"{backend}: preparing ...")
             try:
                 if backend == "torchvision-eager":
                     tv_name, tv = torchvision_counterpart(name, num_classes, size[0])
@@ -231,27 +267,40 @@ def benchmark(
                     if not fp32_path.is_file():
                         export_onnx(model, fp32_path, size, checkpoint=ckpt)
                     path = fp32_path
-                    if backend == "onnxruntime-int8":
+                    if backend in INT8_BACKENDS:
                         path = Path(tmp) / "int8.onnx"
-                        data = calibration if calibration is not None else torch.randn(
-                            32, *size, generator=torch.Generator().manual_seed(1))
-                        images, _ = as_arrays(data, size, limit=128)
-                        quantize_onnx(fp32_path, path, images, QuantConfig(num_samples=len(images)))
-                    sess = _ort_session(path, threads=n_threads)
-                    fn = partial(sess.run, None, {INPUT_NAME: xn})
-                first = max(warmup, 1 if backend == "compile" else 0)  # compiling is never timed
-                times = time_callable(fn, warmup=first, repeats=repeats)
+                        if not path.is_file():  # quantized once, run by both runtimes
+                            data = calibration if calibration is not None else torch.randn(
+                                32, *size, generator=torch.Generator().manual_seed(1))
+                            images, _ = as_arrays(data, size, limit=128)
+                            quantize_onnx(fp32_path, path, images, QuantConfig(num_samples=len(images)))
+                    runtime = open_runtime(path, backend.split("-")[0], threads=n_threads, batch=batch)
+                    fn = partial(runtime.run, xn)
+                for _ in range(max(warmup, 1 if backend == "compile" else 0)):  # compiling is never timed
+                    fn()
+                runners[backend] = fn
             except DeployError as e:
-                report.results.append(BackendResult(backend, error=str(e)))
-                continue
+                errors[backend] = str(e)
             except Exception as e:  # noqa: BLE001 - a backend that cannot run is listed with its error
-                report.results.append(BackendResult(backend, error=_first_line(e)))
+                errors[backend] = _first_line(e)
+        if peak and runners:  # the sgemm probe takes part in the rounds, so it sees the same spells
+            sgemm, sgemm_flops = _sgemm_runner()
+            sgemm()
+            runners[SGEMM] = sgemm
+        say(f"timing {len(runners)} runner(s), {repeats} interleaved round(s) ...")
+        times = interleaved_times(runners, repeats)
+        if SGEMM in times:
+            peak_gflops = report.peak_gflops = sgemm_flops / float(np.median(times[SGEMM])) / 1e9
+        for backend in backends:
+            if backend in errors or backend not in times:
+                report.results.append(BackendResult(backend, error=errors.get(backend, "did not run")))
                 continue
-            med = float(np.median(times))
+            med = float(np.median(times[backend]))
             ips = batch / med
             gflops = None if macs is None else 2 * macs * ips / 1e9
             report.results.append(BackendResult(
-                backend, round(ips, 3), round(med * 1e3, 3), round(float(np.percentile(times, 95)) * 1e3, 3),
+                backend, round(ips, 3), round(med * 1e3, 3),
+                round(float(np.percentile(times[backend], 95)) * 1e3, 3),
                 None if gflops is None else round(gflops, 3),
                 None if gflops is None or not peak_gflops else round(gflops / peak_gflops, 4)))
     return report
@@ -266,12 +315,12 @@ def format_report(report: BenchReport) -> str:
         lines.append(f"{2 * report.macs_per_image / 1e9:.3f} GFLOP per image "
                      f"(2 x {report.macs_per_image:,} MACs)")
     if report.peak_gflops:
-        lines.append(f"matrix-multiply peak (sgemm 2048): {report.peak_gflops:.1f} GFLOP/s")
+        lines.append(f"sgemm 2048 rate in the same rounds: {report.peak_gflops:.1f} GFLOP/s")
     if report.calibration != "not used":
         lines.append(f"INT8 calibration: {report.calibration}")
     base = next((r.images_per_s for r in report.results
                  if r.backend == "torchvision-eager" and r.images_per_s), None)
-    lines.append(f"{'backend':<18} {'img/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'GFLOP/s':>8} {'of peak':>8} "
+    lines.append(f"{'backend':<18} {'img/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'GFLOP/s':>8} {'of sgemm':>8} "
                  f"{'vs tv':>6}")
     for r in report.results:
         if r.error:
@@ -284,5 +333,6 @@ def format_report(report: BenchReport) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BACKENDS", "BackendResult", "BenchReport", "benchmark", "count_macs", "format_report",
-           "measure_matmul_peak", "time_callable", "torchvision_counterpart"]
+__all__ = ["BACKENDS", "INT8_BACKENDS", "BackendResult", "BenchReport", "benchmark", "count_macs",
+           "format_report", "interleaved_times", "measure_matmul_peak", "time_callable",
+           "torchvision_counterpart"]

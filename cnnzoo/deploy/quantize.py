@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .onnx_export import INPUT_NAME, DeployError, _ort_session, export_onnx
+from .onnx_export import INPUT_NAME, DeployError, export_onnx
 
 ACTIVATION_TYPES = ("quint8", "qint8")
 WEIGHT_TYPES = ("qint8", "quint8")
@@ -239,12 +239,15 @@ def quantize_onnx(fp32_path: str | os.PathLike[str], out_path: str | os.PathLike
 
 
 def evaluate_top1(path: str | os.PathLike[str], images: np.ndarray, labels: np.ndarray,
-                  batch_size: int = 64) -> float:
-    """Top-1 accuracy in percent of the ONNX classifier at ``path`` on ``images``/``labels``."""
-    sess = _ort_session(path)
+                  batch_size: int = 64, runtime: str = "onnxruntime") -> float:
+    """Top-1 accuracy in percent of the ONNX classifier at ``path`` on ``images``/``labels``, run on
+    ``runtime`` (:data:`cnnzoo.deploy.runtimes.RUNTIMES`)."""
+    from .runtimes import open_runtime
+
+    rt = open_runtime(path, runtime)
     correct = 0
     for i in range(0, len(images), batch_size):
-        logits = sess.run(None, {INPUT_NAME: images[i:i + batch_size]})[0]
+        logits = rt.run(images[i:i + batch_size])
         correct += int((logits.argmax(1) == labels[i:i + batch_size]).sum())
     return 100.0 * correct / len(images)
 
@@ -266,6 +269,7 @@ class Int8Report:
     fp32_images_per_s: float
     int8_images_per_s: float
     bench_batch: int
+    runtime: str = "onnxruntime"
 
     @property
     def speedup(self) -> float:
@@ -303,6 +307,7 @@ def export_int8(
     bench_repeats: int = 5,
     min_speedup: float = 1.0,
     max_top1_drop: float = 1.0,
+    runtime: str = "onnxruntime",
 ) -> Int8Report:
     """Export ``model`` to FP32 ONNX, quantize it to INT8 on ``calibration``, measure both on a held-out set
     and in speed, and write the better one to ``out_path``.
@@ -310,14 +315,19 @@ def export_int8(
     INT8 is kept only if it runs at least ``min_speedup`` times the FP32 images/s (batch ``bench_batch``)
     *and* loses at most ``max_top1_drop`` points of top-1 (when labels are known; else the agreement of the
     two models' predictions is reported as "top-1" against the FP32 model). Otherwise the FP32 model is
-    written and ``reason`` says why -- a slower INT8 is never shipped silently.
+    written and ``reason`` says why -- a slower INT8 is never shipped silently. Accuracy and speed are
+    measured on ``runtime`` (``"onnxruntime"`` or ``"openvino"``: where the file will be deployed decides
+    whether INT8 pays).
     ``heldout`` is a separate evaluation set; without it a DATA source's test part is used, and plain
     tensors are split into disjoint calibration and held-out parts.
     """
-    from .bench import time_callable
+    from .bench import interleaved_times
     from .onnx_export import default_input_size, parse_input_size
+    from .runtimes import RUNTIMES, open_runtime
 
     cfg = config or QuantConfig()
+    if runtime not in RUNTIMES:
+        raise DeployError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
     size = parse_input_size(input_size) if input_size is not None else default_input_size(model, checkpoint)
     ck = checkpoint or {}
     if isinstance(calibration, (str, os.PathLike)):
@@ -338,17 +348,19 @@ def export_int8(
         res = export_onnx(model, fp32, size, opset=opset, checkpoint=checkpoint)
         quantize_onnx(fp32, int8, cal_images, cfg)
         if held_y is None:
-            ref = _ort_session(fp32).run(None, {INPUT_NAME: held_x})[0].argmax(1)
+            ref = open_runtime(fp32, runtime).run(held_x).argmax(1)
             held_y, fp32_top1 = ref, None
         else:
-            fp32_top1 = evaluate_top1(fp32, held_x, held_y)
-        int8_top1 = evaluate_top1(int8, held_x, held_y)
+            fp32_top1 = evaluate_top1(fp32, held_x, held_y, runtime=runtime)
+        int8_top1 = evaluate_top1(int8, held_x, held_y, runtime=runtime)
         x = np.random.default_rng(0).standard_normal((bench_batch, *size)).astype(np.float32)
-        speeds = {}
-        for name, p in (("fp32", fp32), ("int8", int8)):
-            sess = _ort_session(p)
-            times = time_callable(partial(sess.run, None, {INPUT_NAME: x}), warmup=2, repeats=bench_repeats)
-            speeds[name] = bench_batch / float(np.median(times))
+        runners = {name: partial(open_runtime(p, runtime, batch=bench_batch).run, x) for name, p in
+                   (("fp32", fp32), ("int8", int8))}
+        for fn in runners.values():
+            for _ in range(2):
+                fn()
+        times = interleaved_times(runners, bench_repeats)  # alternating, so a slow spell hits both alike
+        speeds = {name: bench_batch / float(np.median(t)) for name, t in times.items()}
         speedup = speeds["int8"] / speeds["fp32"]
         drop = (fp32_top1 if fp32_top1 is not None else 100.0) - int8_top1
         if speedup < min_speedup:
@@ -363,4 +375,4 @@ def export_int8(
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(int8 if kept == "int8" else fp32, out)
     return Int8Report(str(out), kept, reason, res.max_rel_error, len(cal_images), len(held_x), fp32_top1,
-                      int8_top1, speeds["fp32"], speeds["int8"], bench_batch)
+                      int8_top1, speeds["fp32"], speeds["int8"], bench_batch, runtime)

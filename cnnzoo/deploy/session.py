@@ -1,4 +1,5 @@
-"""An ONNX Runtime session that classifies images: :class:`OnnxClassifier`.
+"""A session that classifies images with an exported ONNX file: :class:`OnnxClassifier` (ONNX Runtime by
+default, or OpenVINO).
 
 It reads what :func:`cnnzoo.deploy.export_onnx` stored in the file's metadata (class names, the training
 ``mean``/``std``, the input size) so an exported FP32 or INT8 model can be used without PyTorch's model code:
@@ -17,7 +18,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from .onnx_export import INPUT_NAME, DeployError, _ort_session, parse_input_size
+from .onnx_export import DeployError, parse_input_size
+from .runtimes import open_runtime
+
+
+def _metadata_and_input_shape(path: Path) -> tuple[dict[str, str], list[int | str]]:
+    """The file's ``metadata_props`` and its first input's shape (ints, or names for dynamic dims)."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+    return {p.key: p.value for p in proto.metadata_props}, shape
 
 
 class OnnxClassifier:
@@ -28,26 +40,28 @@ class OnnxClassifier:
     [[('3', 0.97), ('8', 0.02)]]
     """
 
-    def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], threads: int | None = None,
+                 runtime: str = "onnxruntime") -> None:
         p = Path(path)
         if not p.is_file():
             raise DeployError(f"ONNX file {str(p)!r} does not exist; export one with `cnnzoo export`.")
         try:
-            self.session = _ort_session(p, threads)
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types for unreadable files
+            self.runtime = open_runtime(p, runtime, threads)
+        except DeployError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the runtimes raise their own types for unreadable files
             first = str(e).splitlines()[0][:150] if str(e) else type(e).__name__
             raise DeployError(f"{str(p)!r} is not a readable ONNX model ({first}).") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
+        self.session = getattr(self.runtime, "session", None)  # the ONNX Runtime session, when that is used
+        meta, shape = _metadata_and_input_shape(p)
         self.path = p
         self.metadata: dict[str, str] = dict(meta)
-        shape = self.session.get_inputs()[0].shape
         if "input_size" in meta:
             self.input_size = parse_input_size(meta["input_size"])
         elif all(isinstance(d, int) for d in shape[1:]):
             self.input_size = (int(shape[1]), int(shape[2]), int(shape[3]))
         else:
             raise DeployError(f"{str(p)!r} does not say its input size; export it with cnnzoo.")
-        self.input_name = self.session.get_inputs()[0].name or INPUT_NAME
         self.classes: list[str] | None = json.loads(meta["classes"]) if "classes" in meta else None
         self.mean = np.asarray(json.loads(meta["mean"]), np.float32) if "mean" in meta else None
         self.std = np.asarray(json.loads(meta["std"]), np.float32) if "std" in meta else None
@@ -60,7 +74,7 @@ class OnnxClassifier:
         if tuple(arr.shape[1:]) != self.input_size:
             raise DeployError(f"the batch has images of shape {tuple(arr.shape[1:])}, the model needs "
                               f"{'x'.join(map(str, self.input_size))}.")
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(arr)})[0]
+        return self.runtime.run(np.ascontiguousarray(arr))
 
     def preprocess(self, images: Sequence[Any] | np.ndarray | torch.Tensor) -> np.ndarray:
         """Raw images (file paths, PIL images, or ``[0, 1]`` pixel tensors ``(N, C, H, W)``/``(C, H, W)``) ->
