@@ -16,6 +16,11 @@ ResNet-50 at batch 16, one thread, median of three):
   ``QUInt8`` activations 2.0x, ``QUInt8`` weights 1.2x, ``QInt8`` activations (S8S8) 0.3-0.5x, and the
   QOperator format 1.3x; so those are not the default.
 
+The file is plain ONNX QDQ, so it also runs on OpenVINO (:mod:`cnnzoo.deploy.runtimes`), whose oneDNN int8
+convolutions use AMX tiles on CPUs that have them: there the same ResNet-50 INT8 file runs about 3.7x faster
+than on ONNX Runtime (whose QLinearConv reaches ~1 int8 TOP/s here, though its int8 GEMM alone reaches ~4.3 on
+AMX) -- ``BENCHMARKS.md`` has the side-by-side figures, ``export_int8(runtime="openvino")`` measures there.
+
 Calibration is MinMax over real images by default (``method="percentile"`` / ``"entropy"`` are there for
 models whose activations have long tails), flushed batch by batch so ResNet-50 calibrates in bounded memory.
 :func:`export_int8` does the whole job and *keeps FP32* when INT8 is not faster or costs too much accuracy.
