@@ -5,19 +5,20 @@ Integer-Arithmetic-Only Inference", CVPR 2018; Krishnamoorthi, "Quantizing deep 
 efficient inference: A whitepaper", arXiv:1806.08342, 2018): activations get one affine (scale, zero-point)
 range each, fixed from calibration images; weights get symmetric ranges *per output channel*.
 
-What makes it fast here (measured on this repository's 2-core Xeon with AVX-512 VNNI and AMX, torchvision's
-ResNet-50 at batch 16, one thread, median of three):
+What makes it fast here (this repository's 2-core Xeon with AVX-512 VNNI and AMX; cnnzoo's ResNet-50 v1.5
+export at batch 16, 2 threads, ONNX Runtime, 8 interleaved rounds against FP32):
 
-* ONNX Runtime's pre-processing (``quant_pre_process``: symbolic shape inference and graph optimisation, which
-  folds BatchNorm into the convolutions and makes the biases initializers) -- without it the quantizer
-  leaves tensors it cannot see in float and the INT8 model ran *slower* than FP32;
 * QDQ format, weights ``QInt8`` per channel, activations ``QUInt8`` (asymmetric): ORT fuses it into
-  ``QLinearConv`` on NHWC with the U8S8 VNNI kernels -- 4.2x FP32. Per-tensor weights gave 3.9x, symmetric
-  ``QUInt8`` activations 2.0x, ``QUInt8`` weights 1.2x, ``QInt8`` activations (S8S8) 0.3-0.5x, and the
-  QOperator format 1.3x; so those are not the default.
+  ``QLinearConv`` on NHWC with its u8s8 kernels -- 3.0x FP32. Per-tensor weights gave 2.9x and the
+  QOperator format 3.1x (the same kernels; QDQ stays the default because OpenVINO and other runtimes read
+  it); ``QInt8`` activations (S8S8) 1.0x -- no fast kernel, so never the default.
+* ONNX Runtime's pre-processing (``quant_pre_process``: symbolic shape inference and graph optimisation,
+  which folds BatchNorm into the convolutions and makes the biases initializers) so the quantizer sees every
+  tensor. On our exports it changes little (3.0x without it: torch's exporter already folds BatchNorm in
+  eval mode); on graphs that arrive unfolded, unseen tensors stay float and INT8 can end up slower than FP32.
 
 The file is plain ONNX QDQ, so it also runs on OpenVINO (:mod:`cnnzoo.deploy.runtimes`), whose oneDNN int8
-convolutions use AMX tiles on CPUs that have them: there the same ResNet-50 INT8 file runs about 3.7x faster
+convolutions use AMX tiles on CPUs that have them: there the same ResNet-50 INT8 file runs about 3.4x faster
 than on ONNX Runtime (whose QLinearConv reaches ~1 int8 TOP/s here, though its int8 GEMM alone reaches ~4.3 on
 AMX) -- ``BENCHMARKS.md`` has the side-by-side figures, ``export_int8(runtime="openvino")`` measures there.
 
