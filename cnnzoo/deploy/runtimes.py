@@ -28,11 +28,15 @@ RUNTIMES = ("onnxruntime", "openvino")
 
 
 class Runtime:
-    """A compiled ONNX classifier: ``run(batch) -> logits`` (NumPy, float32 NCHW in)."""
+    """A compiled ONNX classifier: ``run(batch) -> logits`` (NumPy, float32 NCHW in), and what the file says
+    of itself (``describe``: its metadata and its input's shape, names for dynamic dimensions)."""
 
     name = "runtime"
 
     def run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> tuple[dict[str, str], list[int | str]]:  # pragma: no cover - interface
         raise NotImplementedError
 
 
@@ -45,6 +49,10 @@ class OnnxRuntime(Runtime):
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: x})[0]
+
+    def describe(self) -> tuple[dict[str, str], list[int | str]]:
+        meta = self.session.get_modelmeta().custom_metadata_map
+        return dict(meta), list(self.session.get_inputs()[0].shape)
 
 
 class OpenVinoRuntime(Runtime):
@@ -61,6 +69,7 @@ class OpenVinoRuntime(Runtime):
         except ImportError:
             raise DeployError("OpenVINO is not installed; install cnnzoo's dependencies again "
                               "(pip install -e .) or pip install openvino.") from None
+        self.path = path
         core = ov.Core()
         model = core.read_model(str(path))
         if batch is not None:
@@ -76,6 +85,15 @@ class OpenVinoRuntime(Runtime):
     def run(self, x: np.ndarray) -> np.ndarray:
         self.request.infer({0: np.ascontiguousarray(x, dtype=np.float32)})
         return np.array(self.request.get_output_tensor(0).data, copy=True)
+
+    def describe(self) -> tuple[dict[str, str], list[int | str]]:
+        """From the ONNX file itself: OpenVINO's model does not carry ONNX ``metadata_props``."""
+        import onnx
+
+        proto = onnx.load(str(self.path), load_external_data=False)
+        dims = proto.graph.input[0].type.tensor_type.shape.dim
+        shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+        return {p.key: p.value for p in proto.metadata_props}, shape
 
 
 def open_runtime(path: str | os.PathLike[str], runtime: str = "onnxruntime", threads: int | None = None,

@@ -22,16 +22,6 @@ from .onnx_export import DeployError, parse_input_size
 from .runtimes import open_runtime
 
 
-def _metadata_and_input_shape(path: Path) -> tuple[dict[str, str], list[int | str]]:
-    """The file's ``metadata_props`` and its first input's shape (ints, or names for dynamic dims)."""
-    import onnx
-
-    proto = onnx.load(str(path), load_external_data=False)
-    dims = proto.graph.input[0].type.tensor_type.shape.dim
-    shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
-    return {p.key: p.value for p in proto.metadata_props}, shape
-
-
 class OnnxClassifier:
     """Classify images with an exported cnnzoo ONNX file (FP32 or INT8).
 
@@ -43,17 +33,15 @@ class OnnxClassifier:
     def __init__(self, path: str | os.PathLike[str], threads: int | None = None,
                  runtime: str = "onnxruntime") -> None:
         p = Path(path)
-        if not p.is_file():
-            raise DeployError(f"ONNX file {str(p)!r} does not exist; export one with `cnnzoo export`.")
         try:
-            self.runtime = open_runtime(p, runtime, threads)
+            self.runtime = open_runtime(p, runtime, threads)  # says so when the file does not exist
         except DeployError:
             raise
         except Exception as e:  # noqa: BLE001 - the runtimes raise their own types for unreadable files
             first = str(e).splitlines()[0][:150] if str(e) else type(e).__name__
             raise DeployError(f"{str(p)!r} is not a readable ONNX model ({first}).") from None
         self.session = getattr(self.runtime, "session", None)  # the ONNX Runtime session, when that is used
-        meta, shape = _metadata_and_input_shape(p)
+        meta, shape = self.runtime.describe()
         self.path = p
         self.metadata: dict[str, str] = dict(meta)
         if "input_size" in meta:
