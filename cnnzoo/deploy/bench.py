@@ -235,11 +235,10 @@ def benchmark(
     except Exception as e:  # noqa: BLE001 - reported, the speeds are still useful without it
         say(f"MACs unavailable ({_first_line(e)})")
         macs = None
-    peak_gflops = None
     calib_note = ("synthetic: 32 standard-normal images" if calibration is None
                   else f"given data: {calibration}" if isinstance(calibration, str) else "given data")
     report = BenchReport(name or type(model).__name__, batch, size, n_threads, warmup, repeats, macs,
-                         peak_gflops, calib_note if set(INT8_BACKENDS) & set(backends) else "not used", None)
+                         None, calib_note if set(INT8_BACKENDS) & set(backends) else "not used", None)
     with tempfile.TemporaryDirectory(prefix="cnnzoo-bench-") as tmp:
         fp32_path = Path(tmp) / "fp32.onnx"
         xn = x.numpy()
@@ -290,7 +289,7 @@ def benchmark(
         say(f"timing {len(runners)} runner(s), {repeats} interleaved round(s) ...")
         times = interleaved_times(runners, repeats)
         if SGEMM in times:
-            peak_gflops = report.peak_gflops = sgemm_flops / float(np.median(times[SGEMM])) / 1e9
+            report.peak_gflops = sgemm_flops / float(np.median(times[SGEMM])) / 1e9
         for backend in backends:
             if backend in errors or backend not in times:
                 report.results.append(BackendResult(backend, error=errors.get(backend, "did not run")))
@@ -302,7 +301,7 @@ def benchmark(
                 backend, round(ips, 3), round(med * 1e3, 3),
                 round(float(np.percentile(times[backend], 95)) * 1e3, 3),
                 None if gflops is None else round(gflops, 3),
-                None if gflops is None or not peak_gflops else round(gflops / peak_gflops, 4)))
+                None if gflops is None or not report.peak_gflops else round(gflops / report.peak_gflops, 4)))
     return report
 
 
