@@ -37,7 +37,7 @@ def write_section(path: Path, start: str, end: str, body: str, title: str) -> No
     text = path.read_text() if path.is_file() else "# cnnzoo benchmarks\n"
     block = f"{start}\n{body.rstrip()}\n{end}"
     if start in text and end in text:
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + f"\n\n## {title}\n\n{block}\n"
     path.write_text(text)
@@ -46,8 +46,9 @@ def write_section(path: Path, start: str, end: str, body: str, title: str) -> No
 def cpu_line() -> str:
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines()
-                      if ln.startswith("Model name")), "")
+        model = next(
+            (ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), ""
+        )
         flags = next((ln for ln in out.splitlines() if ln.startswith("Flags")), "")
         isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f" {f}" in flags]
     except (OSError, subprocess.SubprocessError):
@@ -59,8 +60,13 @@ def speed_section(args: argparse.Namespace) -> tuple[str, dict]:
     from cnnzoo.deploy import benchmark, format_report
 
     # v1.5 is the architecture torchvision's resnet50 has, so the comparison is like for like.
-    rep = benchmark("resnet50_v1_5", batch=args.batch, warmup=args.warmup, repeats=args.repeats,
-                    progress=lambda m: print(m, file=sys.stderr, flush=True))
+    rep = benchmark(
+        "resnet50_v1_5",
+        batch=args.batch,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     print(format_report(rep))
     from cnnzoo.deploy.bench import INT8_BACKENDS
 
@@ -73,17 +79,20 @@ def speed_section(args: argparse.Namespace) -> tuple[str, dict]:
         "int8_vs_ort_fp32": {k: ips[k] / ort for k in INT8_BACKENDS if k in ips and ort},
         "best_fp32": best,
         "best_fp32_vs_torchvision": fp32[best] / ips["torchvision-eager"]
-        if best and "torchvision-eager" in ips else None,
+        if best and "torchvision-eager" in ips
+        else None,
     }
-    lines = [f"ResNet-50 v1.5 (cnnzoo `resnet50_v1_5`, the same architecture as torchvision's "
-             f"`{rep.torchvision_model}`) at batch "
-             f"{rep.batch}, input {'x'.join(map(str, rep.input))}, {rep.threads} threads; every backend "
-             f"built and warmed up ({rep.warmup} calls), then {rep.repeats} interleaved rounds each calling "
-             "every backend and a 2048x2048 sgemm once, in rotating order (so a slow spell of this shared "
-             f"virtual machine falls on all of them alike); INT8 calibration: {rep.calibration}.",
-             "",
-             "| backend | images/s | p50 ms | p95 ms | GFLOP/s | of sgemm rate | vs torchvision eager |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"ResNet-50 v1.5 (cnnzoo `resnet50_v1_5`, the same architecture as torchvision's "
+        f"`{rep.torchvision_model}`) at batch "
+        f"{rep.batch}, input {'x'.join(map(str, rep.input))}, {rep.threads} threads; every backend "
+        f"built and warmed up ({rep.warmup} calls), then {rep.repeats} interleaved rounds each calling "
+        "every backend and a 2048x2048 sgemm once, in rotating order (so a slow spell of this shared "
+        f"virtual machine falls on all of them alike); INT8 calibration: {rep.calibration}.",
+        "",
+        "| backend | images/s | p50 ms | p95 ms | GFLOP/s | of sgemm rate | vs torchvision eager |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     base = ips.get("torchvision-eager")
     for x in rep.results:
         if x.error:
@@ -92,29 +101,42 @@ def speed_section(args: argparse.Namespace) -> tuple[str, dict]:
         gf = f"{x.gflops:.1f}" if x.gflops is not None else "-"
         pf = f"{100 * x.peak_fraction:.1f}%" if x.peak_fraction is not None else "-"
         rel = f"{x.images_per_s / base:.2f}x" if base else "-"
-        lines.append(f"| {x.backend} | {x.images_per_s:.2f} | {x.p50_ms:.1f} | {x.p95_ms:.1f} | {gf} | {pf} "
-                     f"| {rel} |")
+        lines.append(
+            f"| {x.backend} | {x.images_per_s:.2f} | {x.p50_ms:.1f} | {x.p95_ms:.1f} | {gf} | {pf} | {rel} |"
+        )
     lines.append("")
     if rep.macs_per_image:
-        lines.append(f"FLOPs per image: {2 * rep.macs_per_image / 1e9:.3f} G (2 x MACs from "
-                     "`cnnzoo.profile`); "
-                     f"sgemm rate in the same rounds (median): {rep.peak_gflops:.1f} GFLOP/s.")
+        lines.append(
+            f"FLOPs per image: {2 * rep.macs_per_image / 1e9:.3f} G (2 x MACs from "
+            "`cnnzoo.profile`); "
+            f"sgemm rate in the same rounds (median): {rep.peak_gflops:.1f} GFLOP/s."
+        )
     for k, q in ratios["int8_vs_ort_fp32"].items():
         verdict = "met" if q >= 4 else "NOT met"
         lines.append(f"- {k} vs onnxruntime-fp32: **{q:.2f}x** (target >= 4x: {verdict})")
     if not ratios["int8_vs_ort_fp32"]:
         lines.append("- INT8 vs ONNX Runtime FP32: not measured")
     b = ratios["best_fp32_vs_torchvision"]
-    lines.append(f"- best FP32 backend ({best}) vs torchvision eager: **{b:.2f}x** (target >= 2.5x: "
-                 f"{'met' if b >= 2.5 else 'NOT met'})" if b else "- best FP32 vs torchvision: not measured")
+    lines.append(
+        f"- best FP32 backend ({best}) vs torchvision eager: **{b:.2f}x** (target >= 2.5x: "
+        f"{'met' if b >= 2.5 else 'NOT met'})"
+        if b
+        else "- best FP32 vs torchvision: not measured"
+    )
     tv, bst = r.get("torchvision-eager"), r.get(best) if best else None
     if tv and bst and tv.peak_fraction and bst.peak_fraction and b and b < 2.5:
         need = 250 * tv.peak_fraction
-        lines.append(f"  The best FP32 backend runs at {100 * bst.peak_fraction:.0f}% of the sgemm rate and "
-                     f"torchvision eager at {100 * tv.peak_fraction:.0f}%, so 2.5x torchvision needs "
-                     f"{need:.0f}% of it" + (": more than a float32 GEMM itself reaches here, for a network "
-                                             "that must still do all of its multiply-adds." if need > 100
-                                             else "."))
+        lines.append(
+            f"  The best FP32 backend runs at {100 * bst.peak_fraction:.0f}% of the sgemm rate and "
+            f"torchvision eager at {100 * tv.peak_fraction:.0f}%, so 2.5x torchvision needs "
+            f"{need:.0f}% of it"
+            + (
+                ": more than a float32 GEMM itself reaches here, for a network "
+                "that must still do all of its multiply-adds."
+                if need > 100
+                else "."
+            )
+        )
     return "\n".join(lines), ratios
 
 
@@ -145,45 +167,84 @@ def accuracy_section(args: argparse.Namespace) -> tuple[str, list[dict]]:
         bundle = load_data(f"mnist:{MNIST}", in_chans=in_chans, input_size=size)
         x, y = as_arrays(bundle, (in_chans, size, size), split="train")
         t0 = time.time()
-        model = train(cnnzoo.create_model(name, num_classes=10, in_chans=in_chans),
-                      torch.from_numpy(x), torch.from_numpy(y), args.epochs)
+        model = train(
+            cnnzoo.create_model(name, num_classes=10, in_chans=in_chans),
+            torch.from_numpy(x),
+            torch.from_numpy(y),
+            args.epochs,
+        )
         ckpt = {"classes": bundle.classes, "mean": bundle.mean, "std": bundle.std}
         out = ROOT / "runs" / "bench_deploy" / f"{name}_mnist.onnx"
-        rep = export_int8(model, out, bundle, checkpoint=ckpt, input_size=(in_chans, size, size),
-                          num_heldout=10_000, min_speedup=0.0, max_top1_drop=100.0,
-                          bench_repeats=args.repeats)
-        ov = export_int8(model, out.with_name(f"{name}_mnist_openvino.onnx"), bundle, checkpoint=ckpt,
-                         input_size=(in_chans, size, size), num_heldout=10_000, min_speedup=0.0,
-                         max_top1_drop=100.0, bench_repeats=args.repeats, runtime="openvino")
+        rep = export_int8(
+            model,
+            out,
+            bundle,
+            checkpoint=ckpt,
+            input_size=(in_chans, size, size),
+            num_heldout=10_000,
+            min_speedup=0.0,
+            max_top1_drop=100.0,
+            bench_repeats=args.repeats,
+        )
+        ov = export_int8(
+            model,
+            out.with_name(f"{name}_mnist_openvino.onnx"),
+            bundle,
+            checkpoint=ckpt,
+            input_size=(in_chans, size, size),
+            num_heldout=10_000,
+            min_speedup=0.0,
+            max_top1_drop=100.0,
+            bench_repeats=args.repeats,
+            runtime="openvino",
+        )
         drop = rep.fp32_top1 - rep.int8_top1
-        print(f"{name}: train {len(x)} imgs {time.time() - t0:.0f}s, FP32 {rep.fp32_top1:.2f}% INT8 "
-              f"{rep.int8_top1:.2f}% (drop {drop:.2f}), speed {rep.speedup:.2f}x; OpenVINO INT8 "
-              f"{ov.int8_top1:.2f}%, speed {ov.speedup:.2f}x", flush=True)
-        rows.append({"model": name, "train": len(x), "heldout": rep.heldout_images, "fp32": rep.fp32_top1,
-                     "int8": rep.int8_top1, "drop": drop, "speedup": rep.speedup,
-                     "fp32_ips": rep.fp32_images_per_s, "int8_ips": rep.int8_images_per_s,
-                     "ov_int8": ov.int8_top1, "ov_drop": ov.fp32_top1 - ov.int8_top1,
-                     "ov_speedup": ov.speedup})
-    lines = [f"Trained {args.epochs} epoch(s) (Adam 1e-3, batch 64) on MNIST t10k's fixed 8,000-image "
-             "training split at 1x32x32; INT8 = QDQ, per-channel int8 weights, uint8 activations, MinMax "
-             "calibration on 128 training images; top-1 on the 2,000 held-out images. The same INT8 file run "
-             "by ONNX Runtime and by OpenVINO (`--runtime openvino`); speed of INT8 vs FP32 on each runtime "
-             "at batch 16.",
-             "",
-             "| model | train / held-out | FP32 top-1 | INT8 top-1 (ORT) | drop (points) | ORT INT8 speed "
-             "| ORT ships | INT8 top-1 (OpenVINO) | drop | OpenVINO INT8 speed | OpenVINO ships |",
-             "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|"]
+        print(
+            f"{name}: train {len(x)} imgs {time.time() - t0:.0f}s, FP32 {rep.fp32_top1:.2f}% INT8 "
+            f"{rep.int8_top1:.2f}% (drop {drop:.2f}), speed {rep.speedup:.2f}x; OpenVINO INT8 "
+            f"{ov.int8_top1:.2f}%, speed {ov.speedup:.2f}x",
+            flush=True,
+        )
+        rows.append(
+            {
+                "model": name,
+                "train": len(x),
+                "heldout": rep.heldout_images,
+                "fp32": rep.fp32_top1,
+                "int8": rep.int8_top1,
+                "drop": drop,
+                "speedup": rep.speedup,
+                "fp32_ips": rep.fp32_images_per_s,
+                "int8_ips": rep.int8_images_per_s,
+                "ov_int8": ov.int8_top1,
+                "ov_drop": ov.fp32_top1 - ov.int8_top1,
+                "ov_speedup": ov.speedup,
+            }
+        )
+    lines = [
+        f"Trained {args.epochs} epoch(s) (Adam 1e-3, batch 64) on MNIST t10k's fixed 8,000-image "
+        "training split at 1x32x32; INT8 = QDQ, per-channel int8 weights, uint8 activations, MinMax "
+        "calibration on 128 training images; top-1 on the 2,000 held-out images. The same INT8 file run "
+        "by ONNX Runtime and by OpenVINO (`--runtime openvino`); speed of INT8 vs FP32 on each runtime "
+        "at batch 16.",
+        "",
+        "| model | train / held-out | FP32 top-1 | INT8 top-1 (ORT) | drop (points) | ORT INT8 speed "
+        "| ORT ships | INT8 top-1 (OpenVINO) | drop | OpenVINO INT8 speed | OpenVINO ships |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|",
+    ]
 
     def ships(speedup: float, drop: float) -> str:
         return "INT8" if speedup >= 1.0 and drop <= 1.0 else "FP32 (INT8 not faster)"
 
     for r in rows:
-        lines.append(f"| {r['model']} | {r['train']:,} / {r['heldout']:,} | {r['fp32']:.2f}% | "
-                     f"{r['int8']:.2f}% | "
-                     f"{r['drop']:.2f} {'(<= 0.5: met)' if r['drop'] <= 0.5 else '(> 0.5: NOT met)'} | "
-                     f"{r['speedup']:.2f}x | {ships(r['speedup'], r['drop'])} | {r['ov_int8']:.2f}% | "
-                     f"{r['ov_drop']:.2f} | {r['ov_speedup']:.2f}x | "
-                     f"{ships(r['ov_speedup'], r['ov_drop'])} |")
+        lines.append(
+            f"| {r['model']} | {r['train']:,} / {r['heldout']:,} | {r['fp32']:.2f}% | "
+            f"{r['int8']:.2f}% | "
+            f"{r['drop']:.2f} {'(<= 0.5: met)' if r['drop'] <= 0.5 else '(> 0.5: NOT met)'} | "
+            f"{r['speedup']:.2f}x | {ships(r['speedup'], r['drop'])} | {r['ov_int8']:.2f}% | "
+            f"{r['ov_drop']:.2f} | {r['ov_speedup']:.2f}x | "
+            f"{ships(r['ov_speedup'], r['ov_drop'])} |"
+        )
     return "\n".join(lines), rows
 
 
@@ -200,11 +261,15 @@ def main() -> int:
     args = ap.parse_args()
     if args.quick:
         args.warmup, args.repeats, args.epochs = 1, 3, 1
-    parts = [f"Machine: {cpu_line()}; torch {torch.__version__}. Command: `python benchmarks/bench_deploy.py"
-             f"{' --quick' if args.quick else ''}` ({time.strftime('%Y-%m-%d %H:%M')})."]
+    parts = [
+        f"Machine: {cpu_line()}; torch {torch.__version__}. Command: `python benchmarks/bench_deploy.py"
+        f"{' --quick' if args.quick else ''}` ({time.strftime('%Y-%m-%d %H:%M')})."
+    ]
     if args.quick:
-        parts.append("**Quick run (few repeats, 1 epoch) on a shared, busy machine: figures prove the script "
-                     "works; rerun without --quick on a quiet machine for the real ones.**")
+        parts.append(
+            "**Quick run (few repeats, 1 epoch) on a shared, busy machine: figures prove the script "
+            "works; rerun without --quick on a quiet machine for the real ones.**"
+        )
     if not args.skip_speed:
         parts.append("### Speed\n\n" + speed_section(args)[0])
     if not args.skip_accuracy:

@@ -27,8 +27,7 @@ MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 
 
 def write_section(path: Path, start: str, end: str, body: str, title: str) -> None:
-    """Replace the text between ``start`` and ``end`` in ``path`` (created if missing; other sections kept).
-    """
+    """Replace the text between ``start`` and ``end`` in ``path`` (created if missing; others kept)."""
     text = path.read_text() if path.is_file() else "# cnnzoo benchmarks\n"
     block = f"{start}\n{body.rstrip()}\n{end}"
     if start in text and end in text:

@@ -73,8 +73,9 @@ def main() -> int:
     from cnnzoo.deploy import export_onnx
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("patterns", nargs="*", default=["*"],
-                    help="fnmatch patterns of model names (default: all)")
+    ap.add_argument(
+        "patterns", nargs="*", default=["*"], help="fnmatch patterns of model names (default: all)"
+    )
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = ap.parse_args()
@@ -92,8 +93,15 @@ def main() -> int:
                 onnx_path = Path(tmp) / f"{name}.onnx"
                 res = export_onnx(model, onnx_path, opset=args.opset)
                 onnx_path.unlink()  # VGG's file alone is 0.5 GB: keep the disk use to one model at a time
-                row = (name, "x".join(map(str, res.input_size)), weights, cond_text, "pass",
-                       f"{res.max_rel_error:.1e}", res.exporter)
+                row = (
+                    name,
+                    "x".join(map(str, res.input_size)),
+                    weights,
+                    cond_text,
+                    "pass",
+                    f"{res.max_rel_error:.1e}",
+                    res.exporter,
+                )
             except Exception as e:  # noqa: BLE001 - every failure is recorded, the sweep goes on
                 failed += 1
                 msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200].replace("|", "/")
@@ -102,17 +110,19 @@ def main() -> int:
             print(" | ".join(rows[-1]), flush=True)
     pattern_note = "all registered models" if args.patterns == ["*"] else f"models matching {args.patterns}"
     shown = "" if args.patterns == ["*"] else " " + " ".join(args.patterns)
-    lines = [f"`python benchmarks/export_all.py{shown}` "
-             f"({time.strftime('%Y-%m-%d %H:%M')}): {pattern_note}, opset {args.opset}, random weights "
-             "(default initialisation; where that overflows or is chaotic in float32, BatchNorm statistics "
-             "estimated on 16 random images, see `_build`), registered input size, dynamic batch, checked in "
-             "ONNX Runtime at batch 1 and 3 against eager (relative error = max|onnx - eager| / max|eager|, "
-             "allowed 1e-4). *fp32 vs fp64*: how far eager float32 itself is from float64 on a random image "
-             "with those weights -- no exporter can be expected to match eager closer than that. "
-             f"**{len(rows) - failed} / {len(rows)} pass.**",
-             "",
-             "| model | input | weights | fp32 vs fp64 | result | max rel. error | exporter | seconds |",
-             "|---|---|---|---:|---|---:|---|---:|"]
+    lines = [
+        f"`python benchmarks/export_all.py{shown}` "
+        f"({time.strftime('%Y-%m-%d %H:%M')}): {pattern_note}, opset {args.opset}, random weights "
+        "(default initialisation; where that overflows or is chaotic in float32, BatchNorm statistics "
+        "estimated on 16 random images, see `_build`), registered input size, dynamic batch, checked in "
+        "ONNX Runtime at batch 1 and 3 against eager (relative error = max|onnx - eager| / max|eager|, "
+        "allowed 1e-4). *fp32 vs fp64*: how far eager float32 itself is from float64 on a random image "
+        "with those weights -- no exporter can be expected to match eager closer than that. "
+        f"**{len(rows) - failed} / {len(rows)} pass.**",
+        "",
+        "| model | input | weights | fp32 vs fp64 | result | max rel. error | exporter | seconds |",
+        "|---|---|---|---:|---|---:|---|---:|",
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     write_section(args.out, START, END, "\n".join(lines), "ONNX export of every model")
     print(f"{len(rows) - failed}/{len(rows)} pass; wrote {args.out}")

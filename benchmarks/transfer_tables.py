@@ -191,13 +191,15 @@ def pick(run, grid: tuple[float, ...] = LR_GRID):
 
 def scratch(model: nn.Module, data, epochs: int, lr: float, s: dict):
     """Plain training from the model's initialisation: every layer at ``lr`` (no head-only phase)."""
-    return finetune(model, data, Settings(epochs=epochs, lr=lr, **s), freeze_epochs=0, reset_head=False,
-                    lr_factor=1.0)
+    return finetune(
+        model, data, Settings(epochs=epochs, lr=lr, **s), freeze_epochs=0, reset_head=False, lr_factor=1.0
+    )
 
 
 def source_model(old, epochs: int, s: dict) -> tuple[nn.Module, float]:
-    res, lr = pick(lambda lr: scratch(create_model("lenet5_modern", num_classes=old.num_classes), old,
-                                      epochs, lr, s))
+    res, lr = pick(
+        lambda lr: scratch(create_model("lenet5_modern", num_classes=old.num_classes), old, epochs, lr, s)
+    )
     return res.model.eval(), lr
 
 
@@ -213,15 +215,27 @@ def table_2x2(base: nn.Module, targets: dict, ep: dict, s: dict) -> tuple[list[l
         fz = max(1, e // 4)
         runs = {
             "from scratch": lambda lr, b=bundle, e=e: scratch(
-                create_model("lenet5_modern", num_classes=b.num_classes), b, e, lr, s),
+                create_model("lenet5_modern", num_classes=b.num_classes), b, e, lr, s
+            ),
             "feature extraction": lambda lr, b=bundle, e=e: feature_extraction(
-                copy.deepcopy(base), b, Settings(epochs=e, lr=lr, **s)),
+                copy.deepcopy(base), b, Settings(epochs=e, lr=lr, **s)
+            ),
             TOP: lambda lr, b=bundle, e=e, fz=fz: finetune(
-                copy.deepcopy(base), b, Settings(epochs=e, lr=lr, **s), freeze_epochs=fz, unfreeze=2,
-                lr_factor=FT_FACTOR),
+                copy.deepcopy(base),
+                b,
+                Settings(epochs=e, lr=lr, **s),
+                freeze_epochs=fz,
+                unfreeze=2,
+                lr_factor=FT_FACTOR,
+            ),
             "fine-tune all": lambda lr, b=bundle, e=e, fz=fz: finetune(
-                copy.deepcopy(base), b, Settings(epochs=e, lr=lr, **s), freeze_epochs=fz, unfreeze="all",
-                lr_factor=FT_FACTOR),
+                copy.deepcopy(base),
+                b,
+                Settings(epochs=e, lr=lr, **s),
+                freeze_epochs=fz,
+                unfreeze="all",
+                lr_factor=FT_FACTOR,
+            ),
         }
         for k in names:
             r, lr = pick(runs[k])
@@ -245,13 +259,16 @@ def table_lwf(base: nn.Module, old, new, epochs: int, s: dict) -> tuple[list[lis
 
     runs = {
         "fine-tuning": lambda lr: finetune(
-            copy.deepcopy(base), new, st(lr), freeze_epochs=warm, lr_factor=FT_FACTOR, old_data=old),
+            copy.deepcopy(base), new, st(lr), freeze_epochs=warm, lr_factor=FT_FACTOR, old_data=old
+        ),
         "duplicating and fine-tuning": lambda lr: finetune(
-            copy.deepcopy(base), new, st(lr), freeze_epochs=warm, lr_factor=FT_FACTOR),
+            copy.deepcopy(base), new, st(lr), freeze_epochs=warm, lr_factor=FT_FACTOR
+        ),
         "feature extraction": lambda lr: feature_extraction(copy.deepcopy(base), new, st(lr)),
         "joint training": lambda lr: joint_training(copy.deepcopy(base), new, old, st(lr)),
         "LwF": lambda lr: learning_without_forgetting(
-            copy.deepcopy(base), new, st(lr), warmup_epochs=warm, lr_factor=FT_FACTOR, old_data=old),
+            copy.deepcopy(base), new, st(lr), warmup_epochs=warm, lr_factor=FT_FACTOR, old_data=old
+        ),
     }
     for name, run in runs.items():
         r, lr = pick(run)
@@ -289,16 +306,24 @@ def table_lwf(base: nn.Module, old, new, epochs: int, s: dict) -> tuple[list[lis
 
 
 def table_distill(data, teacher_epochs: int, epochs: int, s: dict) -> list[list[str]]:
-    rt, lr_t = pick(lambda lr: scratch(create_model("lenet5_modern", num_classes=10), data, teacher_epochs,
-                                       lr, s))
+    rt, lr_t = pick(
+        lambda lr: scratch(create_model("lenet5_modern", num_classes=10), data, teacher_epochs, lr, s)
+    )
     teacher = rt.model.eval()
     alone, lr_a = pick(lambda lr: scratch(NarrowLeNet(10), data, epochs, lr, s))
-    dist, lr_d = pick(lambda lr: distill(NarrowLeNet(10), teacher, data, Settings(epochs=epochs, lr=lr, **s),
-                                         temperature=4.0, alpha=0.9))
+    dist, lr_d = pick(
+        lambda lr: distill(
+            NarrowLeNet(10), teacher, data, Settings(epochs=epochs, lr=lr, **s), temperature=4.0, alpha=0.9
+        )
+    )
     return [
         ["teacher lenet5_modern (labels)", f"{lr_t:g}", f"{params(teacher):,}", f"{100 * rt.test.top1:.1f}"],
-        ["student NarrowLeNet, labels only", f"{lr_a:g}", f"{params(alone.model):,}",
-         f"{100 * alone.test.top1:.1f}"],
+        [
+            "student NarrowLeNet, labels only",
+            f"{lr_a:g}",
+            f"{params(alone.model):,}",
+            f"{100 * alone.test.top1:.1f}",
+        ],
         [
             "student NarrowLeNet, distilled (T=4, alpha=0.9)",
             f"{lr_d:g}",

@@ -35,5 +35,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'cnnzoo' has no attribute {name!r}")
 
 
-__all__ = ["CnnzooError", "ModelInfo", "create_model", "list_models", "model_info", "register_model",
-           "__version__", *_LAZY]
+__all__ = [
+    "CnnzooError",
+    "ModelInfo",
+    "create_model",
+    "list_models",
+    "model_info",
+    "register_model",
+    "__version__",
+    *_LAZY,
+]

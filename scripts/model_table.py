@@ -27,7 +27,6 @@ def _m(x: float | None, scale: float, fmt: str) -> str:
     return "—" if x is None else format(x / scale, fmt)
 
 
-
 def table(pattern: str = "*") -> str:
     head = (
         "| model | family | year | input | params (ours) | params (paper) | MACs (ours) | MACs (paper) "

@@ -22,8 +22,10 @@ class Evil:
 
 
 def test_save_checkpoint_round_trips_and_leaves_no_temporary_file(tmp_path: Path) -> None:
-    p = save_checkpoint(tmp_path / "a" / "ckpt.pt", {"model": "x", "state_dict": {"w": torch.ones(2)},
-                                                     "epoch": 3, "rng": (1, [2, 3])})
+    p = save_checkpoint(
+        tmp_path / "a" / "ckpt.pt",
+        {"model": "x", "state_dict": {"w": torch.ones(2)}, "epoch": 3, "rng": (1, [2, 3])},
+    )
     data = load_checkpoint(p)
     assert data["format"] == "cnnzoo-checkpoint" and data["epoch"] == 3
     assert torch.equal(data["state_dict"]["w"], torch.ones(2))

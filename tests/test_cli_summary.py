@@ -97,8 +97,9 @@ def test_compare_json_and_plot(tmp_path):
         ("resnet50", 25_557_032, 3_857_973_248),  # v1: stride in the first 1x1 (ResNet paper, 3.8 G)
     ],
 )
-def test_summary_of_the_papers_networks_prints_the_papers_totals(model: str, params: int, macs: int,
-                                                                  capsys: pytest.CaptureFixture) -> None:
+def test_summary_of_the_papers_networks_prints_the_papers_totals(
+    model: str, params: int, macs: int, capsys: pytest.CaptureFixture
+) -> None:
     from cnnzoo.cli import main
 
     assert main(["summary", model, "--format", "json"]) == 0

@@ -145,8 +145,14 @@ def test_int8_file_is_qdq_with_per_channel_int8_weights_and_uint8_activations(tm
     convs = [n for n in graph.node if n.op_type == "Conv"]
     assert len(convs) == 19  # resnet20: 3x3 stem + 18 in 9 blocks (option A shortcuts: no 1x1 convs)
     # weights: int8, one scale per output channel (axis 0)
-    w_dq = [n for n in graph.node if n.op_type == "DequantizeLinear" and n.input[0] in inits
-            and inits[n.input[0]].data_type == onnx.TensorProto.INT8 and len(inits[n.input[0]].dims) == 4]
+    w_dq = [
+        n
+        for n in graph.node
+        if n.op_type == "DequantizeLinear"
+        and n.input[0] in inits
+        and inits[n.input[0]].data_type == onnx.TensorProto.INT8
+        and len(inits[n.input[0]].dims) == 4
+    ]
     assert len(w_dq) == len(convs)
     first = w_dq[0]
     assert inits[first.input[1]].dims == [16]  # resnet20's first conv has 16 output channels
@@ -184,8 +190,16 @@ def digits_model() -> tuple[nn.Module, dict, object]:
     bundle = load_data("digits", in_chans=1, input_size=16)
     x, y = as_arrays(bundle, (1, 16, 16), split="train")
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(),
-                          nn.Conv2d(32, 32, 3, 1, 1), nn.ReLU(), nn.Flatten(), nn.Linear(32 * 8 * 8, 10))
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, 2, 1),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, 1, 1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(32 * 8 * 8, 10),
+    )
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(0)
     for _ in range(10):
@@ -205,8 +219,9 @@ def test_int8_on_real_digits_loses_at_most_half_a_point(tmp_path, digits_model) 
     assert rep.fp32_top1 is not None and rep.fp32_top1 > 90.0
     assert rep.int8_top1 >= rep.fp32_top1 - 0.5
     assert rep.kept == "int8"
-    labels = OnnxClassifier(rep.path).predict(as_arrays(bundle, (1, 16, 16), split="test")[0][:4],
-                                              normalized=True)
+    labels = OnnxClassifier(rep.path).predict(
+        as_arrays(bundle, (1, 16, 16), split="test")[0][:4], normalized=True
+    )
     assert all(lab[0][0] in bundle.classes for lab in labels)
 
 
@@ -239,8 +254,15 @@ def test_benchmark_lists_each_backend_with_figures_or_an_error() -> None:
 
 
 def test_benchmark_runs_torchvisions_counterpart_and_rejects_unknown_backends() -> None:
-    rep = benchmark("resnet18", batch=1, input_size=(3, 32, 32), backends=["torchvision-eager"], warmup=0,
-                    repeats=1, peak=False)
+    rep = benchmark(
+        "resnet18",
+        batch=1,
+        input_size=(3, 32, 32),
+        backends=["torchvision-eager"],
+        warmup=0,
+        repeats=1,
+        peak=False,
+    )
     assert rep.torchvision_model == "resnet18" and rep.results[0].images_per_s > 0
     with pytest.raises(DeployError, match="unknown backend 'tensorrt'"):
         benchmark("resnet20", backends=["tensorrt"])
@@ -251,19 +273,27 @@ def test_interleaved_times_call_every_backend_once_per_round_in_rotating_order()
     calls: list[str] = []
     runners = {n: (lambda n=n: calls.append(n)) for n in ("a", "b", "c")}
     times = interleaved_times(runners, rounds=4)
-    assert calls == list("abc" "bca" "cab" "abc")
+    assert calls == list("abcbcacababc")
     assert {n: len(t) for n, t in times.items()} == {"a": 4, "b": 4, "c": 4}
     assert all(t >= 0 for ts in times.values() for t in ts)
 
 
 @pytest.mark.slow
 def test_benchmark_compile_backend_runs() -> None:
-    rep = benchmark(_model("resnet20"), batch=2, input_size=(3, 32, 32), backends=["compile"], warmup=1,
-                    repeats=2, peak=False)
+    rep = benchmark(
+        _model("resnet20"),
+        batch=2,
+        input_size=(3, 32, 32),
+        backends=["compile"],
+        warmup=1,
+        repeats=2,
+        peak=False,
+    )
     assert rep.results[0].error is None and rep.results[0].images_per_s > 0
 
 
 # ------------------------------------------------------------------------------------------ OpenVINO ----
+
 
 def test_openvino_runs_the_fp32_file_in_true_float32(tmp_path) -> None:
     """With the f32 precision hint OpenVINO matches ONNX Runtime to float32 rounding; in its AMX default
@@ -281,8 +311,15 @@ def test_openvino_runs_the_fp32_file_in_true_float32(tmp_path) -> None:
 
 def test_openvino_runs_the_int8_file_as_accurately_as_onnxruntime(tmp_path, digits_model) -> None:
     model, ckpt, bundle = digits_model
-    rep = export_int8(model, tmp_path / "d.onnx", bundle, checkpoint=ckpt, min_speedup=0.0, bench_repeats=2,
-                      runtime="openvino")
+    rep = export_int8(
+        model,
+        tmp_path / "d.onnx",
+        bundle,
+        checkpoint=ckpt,
+        min_speedup=0.0,
+        bench_repeats=2,
+        runtime="openvino",
+    )
     assert rep.runtime == "openvino" and rep.kept == "int8"
     assert rep.int8_top1 >= rep.fp32_top1 - 0.5  # measured on OpenVINO
     x, y = as_arrays(bundle, (1, 16, 16), split="test")
@@ -303,8 +340,9 @@ def test_unknown_runtime_is_refused_with_the_choices(tmp_path) -> None:
 
 def test_benchmark_times_openvino_backends_on_the_same_files() -> None:
     backends = ["onnxruntime-fp32", "onnxruntime-int8", "openvino-fp32", "openvino-int8"]
-    rep = benchmark(_model("resnet20"), batch=2, input_size="3x32x32", backends=backends, warmup=1,
-                    repeats=2, peak=True)
+    rep = benchmark(
+        _model("resnet20"), batch=2, input_size="3x32x32", backends=backends, warmup=1, repeats=2, peak=True
+    )
     assert [r.backend for r in rep.results] == backends
     assert all(r.error is None and r.images_per_s > 0 for r in rep.results), rep.results
     assert rep.peak_gflops and rep.peak_gflops > 1  # the sgemm probe ran in the same rounds

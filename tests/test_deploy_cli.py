@@ -11,8 +11,9 @@ import pytest
 
 
 def _cnnzoo(*args: str, cwd: Path | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cnnzoo", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "cnnzoo", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
 
 
 @pytest.mark.parametrize(
@@ -20,10 +21,13 @@ def _cnnzoo(*args: str, cwd: Path | None = None, timeout: int = 240) -> subproce
     [
         (["export", "missing/model.pt", "--out", "x.onnx"], "does not exist"),
         (["export", "resnet20", "--out", "x.onnx", "--input", "3x32"], "CxHxW"),
-        (["export", "resnet20", "--out", "x.onnx", "--int8", "--calibration", "mnist:/no/such/dir"],
-         "does not exist"),
-        pytest.param(["export", "resnet20", "--out", "x.onnx", "--int8"], "needs --calibration",
-                     marks=pytest.mark.slow),
+        (
+            ["export", "resnet20", "--out", "x.onnx", "--int8", "--calibration", "mnist:/no/such/dir"],
+            "does not exist",
+        ),
+        pytest.param(
+            ["export", "resnet20", "--out", "x.onnx", "--int8"], "needs --calibration", marks=pytest.mark.slow
+        ),
         (["bench", "resnet20", "--backends", "eager,tensorrt"], "unknown backend 'tensorrt'"),
         (["export", "resnet20", "--out", "x.onnx", "--runtime", "openvino"], "only used with --int8"),
         pytest.param(["bench", "resnet20", "--input", "3xbig"], "CxHxW", marks=pytest.mark.slow),
@@ -47,9 +51,23 @@ def test_export_writes_a_checked_onnx_file_and_reports_json(tmp_path) -> None:
 
 
 def test_bench_json_is_one_object_with_each_backend(tmp_path) -> None:
-    res = _cnnzoo("bench", "lenet5", "--batch", "4", "--backends", "torchvision-eager", "eager",
-                  "onnxruntime-fp32", "openvino-fp32", "--warmup", "1", "--repeats", "2", "--no-peak",
-                  "--json")
+    res = _cnnzoo(
+        "bench",
+        "lenet5",
+        "--batch",
+        "4",
+        "--backends",
+        "torchvision-eager",
+        "eager",
+        "onnxruntime-fp32",
+        "openvino-fp32",
+        "--warmup",
+        "1",
+        "--repeats",
+        "2",
+        "--no-peak",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     d = json.loads(res.stdout)
     assert (d["model"], d["batch"], d["input"]) == ("lenet5", 4, "1x32x32")

@@ -104,7 +104,12 @@ def test_distort_augmentation_keeps_digits_unflipped_and_normalised() -> None:
 def test_lenet5_recipe_trains_30_distorted_passes_with_the_papers_stepwise_rate() -> None:
     r = get_recipe("lenet5")
     assert (r.optimizer, r.lr, r.momentum, r.weight_decay, r.batch_size, r.epochs) == (
-        "sgd", 0.005, 0.9, 0.0, 32, 30
+        "sgd",
+        0.005,
+        0.9,
+        0.0,
+        32,
+        30,
     )
     assert (r.augment, r.val_fraction, r.label_smoothing) == ("distort", 0.0, 0.0)
     opt = r.make_optimizer(torch.nn.Linear(2, 2))

@@ -18,8 +18,15 @@ from cnnzoo.registry import _REGISTRY, register_model
 def toy_model():
     """Register a throwaway model for the duration of one test."""
 
-    @register_model("_toy_net", family="toy", paper="A toy", year=2000, input_size=(1, 8, 8),
-                    paper_params=90, deviations=("not a real paper",))
+    @register_model(
+        "_toy_net",
+        family="toy",
+        paper="A toy",
+        year=2000,
+        input_size=(1, 8, 8),
+        paper_params=90,
+        deviations=("not a real paper",),
+    )
     def _toy_net(num_classes: int = 10, in_chans: int = 1, width: int = 4) -> nn.Module:
         return nn.Sequential(nn.Conv2d(in_chans, width, 3), nn.Flatten(), nn.LazyLinear(num_classes))
 
@@ -64,8 +71,9 @@ def test_unknown_model_suggests_close_names(toy_model: str) -> None:
 
 
 def test_cli_unknown_model_is_one_line_and_exit_2() -> None:
-    r = subprocess.run([sys.executable, "-m", "cnnzoo", "summary", "no_such_net"], capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "cnnzoo", "summary", "no_such_net"], capture_output=True, text=True
+    )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "unknown model 'no_such_net'" in r.stderr
     assert "Traceback" not in r.stderr

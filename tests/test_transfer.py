@@ -182,7 +182,11 @@ def _old_task_model() -> tuple[torch.nn.Module, object, object]:
     new = build_data(class_subset(raw, range(5, 10)), 1, 32, mean=old.mean, std=old.std)
     model = create_model("lenet5_modern", num_classes=5)
     finetune(  # from scratch: every layer at lr (lr_factor=1)
-        model, old, Settings(epochs=4, lr=0.05, batch_size=32), freeze_epochs=0, reset_head=False,
+        model,
+        old,
+        Settings(epochs=4, lr=0.05, batch_size=32),
+        freeze_epochs=0,
+        reset_head=False,
         lr_factor=1.0,
     )
     return model, old, new
@@ -223,8 +227,14 @@ def test_lwf_keeps_old_top1_within_3_points_while_finetuning_loses_more() -> Non
     old = build_data(class_subset(raw, range(5)), 1, 32)
     new = build_data(class_subset(raw, range(5, 10)), 1, 32, mean=old.mean, std=old.std)
     base = create_model("lenet5_modern", num_classes=5)
-    finetune(base, old, Settings(epochs=6, lr=0.03, batch_size=32), freeze_epochs=0, reset_head=False,
-             lr_factor=1.0)
+    finetune(
+        base,
+        old,
+        Settings(epochs=6, lr=0.03, batch_size=32),
+        freeze_epochs=0,
+        reset_head=False,
+        lr_factor=1.0,
+    )
     original = evaluate(base.eval(), old.test).top1
     assert original > 0.95
     s = Settings(epochs=8, lr=0.05, batch_size=32)

@@ -13,9 +13,26 @@ ALL = cnnzoo.list_models()
 
 def test_the_zoo_has_every_family_the_lectures_name() -> None:
     families = {cnnzoo.model_info(n).family for n in ALL}
-    for f in ("lenet", "alexnet", "nin", "vgg", "googlenet", "inception", "resnet", "preact_resnet",
-              "wide_resnet", "resnext", "senet", "densenet", "fractalnet", "squeezenet", "mobilenet",
-              "shufflenet", "xception", "nasnet"):
+    for f in (
+        "lenet",
+        "alexnet",
+        "nin",
+        "vgg",
+        "googlenet",
+        "inception",
+        "resnet",
+        "preact_resnet",
+        "wide_resnet",
+        "resnext",
+        "senet",
+        "densenet",
+        "fractalnet",
+        "squeezenet",
+        "mobilenet",
+        "shufflenet",
+        "xception",
+        "nasnet",
+    ):
         assert any(x.startswith(f) for x in families), f
 
 

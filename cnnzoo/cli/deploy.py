@@ -24,28 +24,50 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  cnnzoo export resnet50 --out r50.onnx --input 3x224x224 --opset 17",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    e.add_argument("model", metavar="CHECKPOINT|MODEL",
-                   help="a cnnzoo checkpoint file or a registered model name")
+    e.add_argument(
+        "model", metavar="CHECKPOINT|MODEL", help="a cnnzoo checkpoint file or a registered model name"
+    )
     e.add_argument("--out", required=True, metavar="FILE.onnx", help="the ONNX file to write")
     e.add_argument("--input", metavar="CxHxW", help="input size (default: the checkpoint's or the model's)")
     e.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    e.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
-                   help="torch.onnx exporter to try first (default torchscript; the other is the fallback)")
+    e.add_argument(
+        "--exporter",
+        choices=("torchscript", "dynamo"),
+        default="torchscript",
+        help="torch.onnx exporter to try first (default torchscript; the other is the fallback)",
+    )
     e.add_argument("--int8", action="store_true", help="quantize to INT8 (needs --calibration)")
-    e.add_argument("--calibration", metavar="DATA",
-                   help="images to calibrate on: digits, mnist:DIR, cifar:DIR, folder:DIR, or a .pt "
-                   "tensor file")
-    e.add_argument("--heldout", metavar="DATA",
-                   help="separate held-out set for top-1 (default: DATA's test part)")
-    e.add_argument("--calibration-samples", type=int, default=128, metavar="N",
-                   help="calibration images (default 128)")
-    e.add_argument("--method", choices=("minmax", "percentile", "entropy"), default="minmax",
-                   help="calibration method (default minmax)")
-    e.add_argument("--max-drop", type=float, default=1.0, metavar="POINTS",
-                   help="largest top-1 loss accepted for INT8 (default 1.0 point)")
-    e.add_argument("--runtime", choices=("onnxruntime", "openvino"), default="onnxruntime",
-                   help="runtime the file will be deployed on, where INT8's accuracy and speed are measured "
-                   "(default onnxruntime; openvino runs INT8 on AMX where the CPU has it)")
+    e.add_argument(
+        "--calibration",
+        metavar="DATA",
+        help="images to calibrate on: digits, mnist:DIR, cifar:DIR, folder:DIR, or a .pt tensor file",
+    )
+    e.add_argument(
+        "--heldout", metavar="DATA", help="separate held-out set for top-1 (default: DATA's test part)"
+    )
+    e.add_argument(
+        "--calibration-samples", type=int, default=128, metavar="N", help="calibration images (default 128)"
+    )
+    e.add_argument(
+        "--method",
+        choices=("minmax", "percentile", "entropy"),
+        default="minmax",
+        help="calibration method (default minmax)",
+    )
+    e.add_argument(
+        "--max-drop",
+        type=float,
+        default=1.0,
+        metavar="POINTS",
+        help="largest top-1 loss accepted for INT8 (default 1.0 point)",
+    )
+    e.add_argument(
+        "--runtime",
+        choices=("onnxruntime", "openvino"),
+        default="onnxruntime",
+        help="runtime the file will be deployed on, where INT8's accuracy and speed are measured "
+        "(default onnxruntime; openvino runs INT8 on AMX where the CPU has it)",
+    )
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=run_export)
 
@@ -65,16 +87,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("model", metavar="MODEL|CHECKPOINT", help="a registered model name or a cnnzoo checkpoint")
     b.add_argument("--batch", type=int, default=16, help="images per call (default 16)")
     b.add_argument("--input", metavar="CxHxW", help="input size (default: the model's)")
-    b.add_argument("--backends", nargs="+", metavar="BACKEND",
-                   help="subset of: torchvision-eager eager channels-last compile onnxruntime-fp32 "
-                   "onnxruntime-int8 openvino-fp32 openvino-int8 (default: all; commas also accepted)")
+    b.add_argument(
+        "--backends",
+        nargs="+",
+        metavar="BACKEND",
+        help="subset of: torchvision-eager eager channels-last compile onnxruntime-fp32 "
+        "onnxruntime-int8 openvino-fp32 openvino-int8 (default: all; commas also accepted)",
+    )
     b.add_argument("--warmup", type=int, default=3, help="untimed calls per backend (default 3)")
-    b.add_argument("--repeats", type=int, default=10,
-                   help="timed rounds; each calls every backend once, in rotating order (default 10)")
+    b.add_argument(
+        "--repeats",
+        type=int,
+        default=10,
+        help="timed rounds; each calls every backend once, in rotating order (default 10)",
+    )
     b.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime (default: torch's)")
-    b.add_argument("--calibration", metavar="DATA",
-                   help="images to calibrate the INT8 backend on (default: 32 synthetic standard-normal "
-                   "images)")
+    b.add_argument(
+        "--calibration",
+        metavar="DATA",
+        help="images to calibrate the INT8 backend on (default: 32 synthetic standard-normal images)",
+    )
     b.add_argument("--no-peak", action="store_true", help="skip measuring the sgemm peak")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=run_bench)
@@ -95,28 +127,52 @@ def run_export(args: argparse.Namespace) -> int:
     if not args.int8:
         res = export_onnx(model, args.out, size, opset=args.opset, exporter=args.exporter, checkpoint=ckpt)
         if args.json:
-            print(json.dumps({"path": str(res.path), "input": "x".join(map(str, res.input_size)),
-                              "opset": res.opset, "exporter": res.exporter,
-                              "max_rel_error": res.max_rel_error}))
+            print(
+                json.dumps(
+                    {
+                        "path": str(res.path),
+                        "input": "x".join(map(str, res.input_size)),
+                        "opset": res.opset,
+                        "exporter": res.exporter,
+                        "max_rel_error": res.max_rel_error,
+                    }
+                )
+            )
         else:
-            print(f"wrote {res.path} ({res.exporter} exporter, opset {res.opset}, input "
-                  f"{'x'.join(map(str, res.input_size))}, dynamic batch)")
+            print(
+                f"wrote {res.path} ({res.exporter} exporter, opset {res.opset}, input "
+                f"{'x'.join(map(str, res.input_size))}, dynamic batch)"
+            )
             print(f"max relative error vs eager: {res.max_rel_error:.2e} (allowed 1e-04)")
         return 0
     cfg = QuantConfig(method=args.method, num_samples=args.calibration_samples)
-    rep = export_int8(model, args.out, args.calibration, args.heldout, input_size=size, checkpoint=ckpt,
-                      config=cfg, opset=args.opset, max_top1_drop=args.max_drop, runtime=args.runtime)
+    rep = export_int8(
+        model,
+        args.out,
+        args.calibration,
+        args.heldout,
+        input_size=size,
+        checkpoint=ckpt,
+        config=cfg,
+        opset=args.opset,
+        max_top1_drop=args.max_drop,
+        runtime=args.runtime,
+    )
     if args.json:
         print(json.dumps(rep.as_dict()))
         return 0
     print(f"FP32 ONNX: max relative error vs eager {rep.max_rel_error:.2e} (allowed 1e-04)")
     label = "top-1" if rep.fp32_top1 is not None else "agreement with FP32"
     fp = f"{rep.fp32_top1:.2f}%" if rep.fp32_top1 is not None else "100% (reference)"
-    print(f"{label} on {rep.heldout_images} held-out images: FP32 {fp}, INT8 {rep.int8_top1:.2f}% "
-          f"(calibrated on {rep.calibration_images} images)")
+    print(
+        f"{label} on {rep.heldout_images} held-out images: FP32 {fp}, INT8 {rep.int8_top1:.2f}% "
+        f"(calibrated on {rep.calibration_images} images)"
+    )
     runtime = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}[rep.runtime]
-    print(f"{runtime} speed at batch {rep.bench_batch}: FP32 {rep.fp32_images_per_s:.1f} img/s, "
-          f"INT8 {rep.int8_images_per_s:.1f} img/s ({rep.speedup:.2f}x)")
+    print(
+        f"{runtime} speed at batch {rep.bench_batch}: FP32 {rep.fp32_images_per_s:.1f} img/s, "
+        f"INT8 {rep.int8_images_per_s:.1f} img/s ({rep.speedup:.2f}x)"
+    )
     print(f"wrote {rep.path} ({rep.kept.upper()}): {rep.reason}")
     return 0
 
@@ -133,9 +189,18 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise DeployError(f"--threads must be at least 1, got {args.threads}.")
     progress = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    report = benchmark(args.model, batch=args.batch, input_size=args.input, backends=backends,
-                       warmup=args.warmup, repeats=args.repeats, calibration=args.calibration,
-                       threads=args.threads, peak=not args.no_peak, progress=progress)
+    report = benchmark(
+        args.model,
+        batch=args.batch,
+        input_size=args.input,
+        backends=backends,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        calibration=args.calibration,
+        threads=args.threads,
+        peak=not args.no_peak,
+        progress=progress,
+    )
     if args.json:
         print(json.dumps(report.as_dict()))
     else:

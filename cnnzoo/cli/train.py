@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train a model with its paper's recipe",
         description="Train MODEL on DATA with a paper's recipe (default: the model's own; `cnnzoo recipes` "
-            "lists "
+        "lists "
         "them), writing per-epoch checkpoints (last.pt, best.pt), metrics.csv, TensorBoard events (tb/) and "
         "curves.png into --out. Ends by printing the test top-1, the checkpoint path and the curves path. "
         "Under `torchrun --nproc_per_node=N -m cnnzoo train ...` it trains data-parallel (--batch-size is "
@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "eval",
         help="evaluate checkpoints (top-k, per-class, confusion matrix; several = an ensemble)",
         description="Evaluate CHECKPOINT on the test split of DATA (default: the data it was trained on): "
-            "top-1, "
+        "top-1, "
         "top-5 (any --topk), per-class accuracy and a confusion-matrix PNG. Several checkpoints form an "
         "ensemble "
         "(mean of their softmax). --crops 10 is AlexNet's 10-crop testing, 144 GoogLeNet's; --scales gives "

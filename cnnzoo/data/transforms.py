@@ -103,8 +103,9 @@ class AffineDistortion(nn.Module):
         fwd = torch.cat([matrix.float(), torch.tensor([[0.0, 0.0, 1.0]])])
         theta = torch.linalg.inv(fwd)[:2].to(img.dtype)  # affine_grid maps output to input coordinates
         grid = F.affine_grid(theta.unsqueeze(0), [1, *img.shape], align_corners=False)
-        return F.grid_sample(img.unsqueeze(0), grid, mode="bilinear", padding_mode="zeros",
-                             align_corners=False).squeeze(0)
+        return F.grid_sample(
+            img.unsqueeze(0), grid, mode="bilinear", padding_mode="zeros", align_corners=False
+        ).squeeze(0)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         return self.apply(img, self.matrix())
@@ -169,8 +170,12 @@ def train_transform(
         ops = [FitTo(size), v2.RandomCrop(list(size), padding=max(1, s // 16))]
     elif augment == "distort":
         return v2.Compose(
-            [FitTo(size), v2.ToDtype(torch.float32, scale=True), AffineDistortion(),
-             v2.Normalize(list(mean), list(std))]
+            [
+                FitTo(size),
+                v2.ToDtype(torch.float32, scale=True),
+                AffineDistortion(),
+                v2.Normalize(list(mean), list(std)),
+            ]
         )
     elif augment == "cifar":
         ops = [FitTo(size), v2.RandomCrop(list(size), padding=max(1, round(4 * s / 32))), *flips]

@@ -15,9 +15,25 @@ from .runtimes import RUNTIMES, open_runtime
 from .session import OnnxClassifier
 
 __all__ = [
-    "BACKENDS", "RUNTIMES", "BackendResult", "BenchReport", "DeployError", "ExportResult", "Int8Report",
+    "BACKENDS",
+    "RUNTIMES",
+    "BackendResult",
+    "BenchReport",
+    "DeployError",
+    "ExportResult",
+    "Int8Report",
     "OnnxClassifier",
-    "QuantConfig", "as_arrays", "benchmark", "check_onnx", "evaluate_top1", "export_int8", "export_onnx",
-    "format_report", "measure_matmul_peak", "open_runtime", "parse_input_size", "quantize_onnx",
+    "QuantConfig",
+    "as_arrays",
+    "benchmark",
+    "check_onnx",
+    "evaluate_top1",
+    "export_int8",
+    "export_onnx",
+    "format_report",
+    "measure_matmul_peak",
+    "open_runtime",
+    "parse_input_size",
+    "quantize_onnx",
     "relative_error",
 ]

@@ -32,8 +32,16 @@ from torch import nn
 from .onnx_export import DeployError, check_runs, export_onnx, parse_input_size
 from .runtimes import open_runtime
 
-BACKENDS = ("torchvision-eager", "eager", "channels-last", "compile", "onnxruntime-fp32", "onnxruntime-int8",
-            "openvino-fp32", "openvino-int8")
+BACKENDS = (
+    "torchvision-eager",
+    "eager",
+    "channels-last",
+    "compile",
+    "onnxruntime-fp32",
+    "onnxruntime-int8",
+    "openvino-fp32",
+    "openvino-int8",
+)
 INT8_BACKENDS = ("onnxruntime-int8", "openvino-int8")
 
 
@@ -76,12 +84,20 @@ class BenchReport:
         return next(r for r in self.results if r.backend == backend)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "batch": self.batch, "input": "x".join(map(str, self.input)),
-                "threads": self.threads, "warmup": self.warmup, "repeats": self.repeats,
-                "macs_per_image": self.macs_per_image,
-                "gflop_per_image": None if self.macs_per_image is None else 2 * self.macs_per_image / 1e9,
-                "peak_gflops": self.peak_gflops, "calibration": self.calibration,
-                "torchvision_model": self.torchvision_model, "results": [r.as_dict() for r in self.results]}
+        return {
+            "model": self.model,
+            "batch": self.batch,
+            "input": "x".join(map(str, self.input)),
+            "threads": self.threads,
+            "warmup": self.warmup,
+            "repeats": self.repeats,
+            "macs_per_image": self.macs_per_image,
+            "gflop_per_image": None if self.macs_per_image is None else 2 * self.macs_per_image / 1e9,
+            "peak_gflops": self.peak_gflops,
+            "calibration": self.calibration,
+            "torchvision_model": self.torchvision_model,
+            "results": [r.as_dict() for r in self.results],
+        }
 
 
 def time_callable(fn: Callable[[], Any], warmup: int, repeats: int) -> list[float]:
@@ -235,10 +251,25 @@ def benchmark(
     except Exception as e:  # noqa: BLE001 - reported, the speeds are still useful without it
         say(f"MACs unavailable ({_first_line(e)})")
         macs = None
-    calib_note = ("synthetic: 32 standard-normal images" if calibration is None
-                  else f"given data: {calibration}" if isinstance(calibration, str) else "given data")
-    report = BenchReport(name or type(model).__name__, batch, size, n_threads, warmup, repeats, macs,
-                         None, calib_note if set(INT8_BACKENDS) & set(backends) else "not used", None)
+    calib_note = (
+        "synthetic: 32 standard-normal images"
+        if calibration is None
+        else f"given data: {calibration}"
+        if isinstance(calibration, str)
+        else "given data"
+    )
+    report = BenchReport(
+        name or type(model).__name__,
+        batch,
+        size,
+        n_threads,
+        warmup,
+        repeats,
+        macs,
+        None,
+        calib_note if set(INT8_BACKENDS) & set(backends) else "not used",
+        None,
+    )
     with tempfile.TemporaryDirectory(prefix="cnnzoo-bench-") as tmp:
         fp32_path = Path(tmp) / "fp32.onnx"
         xn = x.numpy()
@@ -269,8 +300,11 @@ def benchmark(
                     if backend in INT8_BACKENDS:
                         path = Path(tmp) / "int8.onnx"
                         if not path.is_file():  # quantized once, run by both runtimes
-                            data = calibration if calibration is not None else torch.randn(
-                                32, *size, generator=torch.Generator().manual_seed(1))
+                            data = (
+                                calibration
+                                if calibration is not None
+                                else torch.randn(32, *size, generator=torch.Generator().manual_seed(1))
+                            )
                             images, _ = as_arrays(data, size, limit=128)
                             quantize_onnx(fp32_path, path, images, QuantConfig(num_samples=len(images)))
                     runtime = open_runtime(path, backend.split("-")[0], threads=n_threads, batch=batch)
@@ -297,30 +331,43 @@ def benchmark(
             med = float(np.median(times[backend]))
             ips = batch / med
             gflops = None if macs is None else 2 * macs * ips / 1e9
-            report.results.append(BackendResult(
-                backend, round(ips, 3), round(med * 1e3, 3),
-                round(float(np.percentile(times[backend], 95)) * 1e3, 3),
-                None if gflops is None else round(gflops, 3),
-                None if gflops is None or not report.peak_gflops else round(gflops / report.peak_gflops, 4)))
+            report.results.append(
+                BackendResult(
+                    backend,
+                    round(ips, 3),
+                    round(med * 1e3, 3),
+                    round(float(np.percentile(times[backend], 95)) * 1e3, 3),
+                    None if gflops is None else round(gflops, 3),
+                    None
+                    if gflops is None or not report.peak_gflops
+                    else round(gflops / report.peak_gflops, 4),
+                )
+            )
     return report
 
 
 def format_report(report: BenchReport) -> str:
     """A plain-text table of a :class:`BenchReport`, with speed-ups against torchvision's eager model."""
-    head = (f"{report.model}  batch {report.batch}  input {'x'.join(map(str, report.input))}  "
-            f"threads {report.threads}  warmup {report.warmup}  repeats {report.repeats}")
+    head = (
+        f"{report.model}  batch {report.batch}  input {'x'.join(map(str, report.input))}  "
+        f"threads {report.threads}  warmup {report.warmup}  repeats {report.repeats}"
+    )
     lines = [head]
     if report.macs_per_image is not None:
-        lines.append(f"{2 * report.macs_per_image / 1e9:.3f} GFLOP per image "
-                     f"(2 x {report.macs_per_image:,} MACs)")
+        lines.append(
+            f"{2 * report.macs_per_image / 1e9:.3f} GFLOP per image (2 x {report.macs_per_image:,} MACs)"
+        )
     if report.peak_gflops:
         lines.append(f"sgemm 2048 rate in the same rounds: {report.peak_gflops:.1f} GFLOP/s")
     if report.calibration != "not used":
         lines.append(f"INT8 calibration: {report.calibration}")
-    base = next((r.images_per_s for r in report.results
-                 if r.backend == "torchvision-eager" and r.images_per_s), None)
-    lines.append(f"{'backend':<18} {'img/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'GFLOP/s':>8} {'of sgemm':>8} "
-                 f"{'vs tv':>6}")
+    base = next(
+        (r.images_per_s for r in report.results if r.backend == "torchvision-eager" and r.images_per_s), None
+    )
+    lines.append(
+        f"{'backend':<18} {'img/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'GFLOP/s':>8} {'of sgemm':>8} "
+        f"{'vs tv':>6}"
+    )
     for r in report.results:
         if r.error:
             lines.append(f"{r.backend:<18} error: {r.error}")
@@ -332,6 +379,16 @@ def format_report(report: BenchReport) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BACKENDS", "INT8_BACKENDS", "BackendResult", "BenchReport", "benchmark", "count_macs",
-           "format_report", "interleaved_times", "measure_matmul_peak", "time_callable",
-           "torchvision_counterpart"]
+__all__ = [
+    "BACKENDS",
+    "INT8_BACKENDS",
+    "BackendResult",
+    "BenchReport",
+    "benchmark",
+    "count_macs",
+    "format_report",
+    "interleaved_times",
+    "measure_matmul_peak",
+    "time_callable",
+    "torchvision_counterpart",
+]

@@ -77,8 +77,9 @@ def default_input_size(model: nn.Module, checkpoint: Mapping[str, Any] | None = 
         return parse_input_size(checkpoint["input_size"])
     name = getattr(model, "cnnzoo_name", None)
     if name is None:
-        raise DeployError("cannot tell the input size of this model; pass input_size (e.g. --input "
-                          "3x224x224).")
+        raise DeployError(
+            "cannot tell the input size of this model; pass input_size (e.g. --input 3x224x224)."
+        )
     from ..registry import model_info
 
     c, h, w = model_info(name).input_size
@@ -93,8 +94,10 @@ def check_runs(model: nn.Module, input_size: Sequence[int]) -> None:
             model(torch.randn(2, *input_size))
     except (RuntimeError, ValueError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DeployError(f"the model cannot run on input {'x'.join(map(str, input_size))} ({msg}); "
-                          "pass a size it accepts with --input CxHxW.") from None
+        raise DeployError(
+            f"the model cannot run on input {'x'.join(map(str, input_size))} ({msg}); "
+            "pass a size it accepts with --input CxHxW."
+        ) from None
 
 
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
@@ -122,8 +125,16 @@ def _ort_session(path: str | os.PathLike[str], threads: int | None = None) -> An
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def _avg_pool2d_symbolic(g: Any, input: Any, kernel_size: Any, stride: Any, padding: Any, ceil_mode: Any,
-                         count_include_pad: Any, divisor_override: Any) -> Any:
+def _avg_pool2d_symbolic(
+    g: Any,
+    input: Any,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    ceil_mode: Any,
+    count_include_pad: Any,
+    divisor_override: Any,
+) -> Any:
     """``aten::avg_pool2d`` for the TorchScript exporter, honouring ``divisor_override``.
 
     torch's own symbolic (opset >= 10) drops ``divisor_override`` silently and exports a mean; LeNet-5's
@@ -156,15 +167,27 @@ def _run_export(model: nn.Module, dummy: torch.Tensor, path: Path, opset: int, e
         if exporter == "torchscript":
             _register_symbolics(opset)
             torch.onnx.export(
-                model, (dummy,), str(path), dynamo=False, opset_version=opset, do_constant_folding=True,
-                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                model,
+                (dummy,),
+                str(path),
+                dynamo=False,
+                opset_version=opset,
+                do_constant_folding=True,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             )
         else:
             batch = torch.export.Dim("batch", min=1, max=4096)
             prog = torch.onnx.export(
-                model, (dummy,), dynamo=True, opset_version=max(opset, 18), input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME], dynamic_shapes=({0: batch},), verbose=False,
+                model,
+                (dummy,),
+                dynamo=True,
+                opset_version=max(opset, 18),
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=({0: batch},),
+                verbose=False,
             )
             prog.save(str(path))
 
@@ -180,21 +203,32 @@ def _add_metadata(path: Path, metadata: Mapping[str, str]) -> None:
     onnx.save(proto, str(path))
 
 
-def model_metadata(model: nn.Module, input_size: Sequence[int],
-                   checkpoint: Mapping[str, Any] | None = None) -> dict[str, str]:
+def model_metadata(
+    model: nn.Module, input_size: Sequence[int], checkpoint: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """The ``metadata_props`` written into the ONNX file: model name, input size, classes, mean, std."""
-    meta = {"cnnzoo_model": str(getattr(model, "cnnzoo_name", type(model).__name__)),
-            "input_size": "x".join(str(int(d)) for d in input_size)}
+    meta = {
+        "cnnzoo_model": str(getattr(model, "cnnzoo_name", type(model).__name__)),
+        "input_size": "x".join(str(int(d)) for d in input_size),
+    }
     for key in ("classes", "mean", "std"):
         value = (checkpoint or {}).get(key)
         if value is not None:
-            meta[key] = json.dumps([v if isinstance(v, str) else float(v) for v in value]
-                                   if key != "classes" else [str(v) for v in value])
+            meta[key] = json.dumps(
+                [v if isinstance(v, str) else float(v) for v in value]
+                if key != "classes"
+                else [str(v) for v in value]
+            )
     return meta
 
 
-def check_onnx(path: str | os.PathLike[str], model: nn.Module, input_size: Sequence[int],
-               batch_sizes: Sequence[int] = (1, 3), seed: int = 0) -> float:
+def check_onnx(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    input_size: Sequence[int],
+    batch_sizes: Sequence[int] = (1, 3),
+    seed: int = 0,
+) -> float:
     """Largest relative error of the ONNX file against the eager ``model`` over random inputs at each batch
     size (two sizes prove the batch dimension is dynamic)."""
     sess = _ort_session(path)
@@ -208,12 +242,15 @@ def check_onnx(path: str | os.PathLike[str], model: nn.Module, input_size: Seque
             raise DeployError(
                 f"the model's own eager outputs are not finite (NaN or infinity) at batch {b}, so no export "
                 "can be checked against them; load trained weights (or re-estimate BatchNorm statistics, "
-                "e.g. with torch.optim.swa_utils.update_bn) before exporting.")
+                "e.g. with torch.optim.swa_utils.update_bn) before exporting."
+            )
         out = sess.run(None, {INPUT_NAME: x.numpy()})[0]
         if out.shape != ref.shape:
-            raise DeployError(f"the ONNX graph returns shape {out.shape} at batch {b}, the model "
-                              f"{ref.shape}; "
-                              "its batch dimension is not dynamic.")
+            raise DeployError(
+                f"the ONNX graph returns shape {out.shape} at batch {b}, the model "
+                f"{ref.shape}; "
+                "its batch dimension is not dynamic."
+            )
         worst = max(worst, relative_error(out, ref))
     return worst
 

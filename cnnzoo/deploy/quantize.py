@@ -66,8 +66,12 @@ class QuantConfig:
     batch_size: int = 8
 
     def __post_init__(self) -> None:
-        for name, allowed in (("weight_type", WEIGHT_TYPES), ("activation_type", ACTIVATION_TYPES),
-                              ("method", METHODS), ("quant_format", FORMATS)):
+        for name, allowed in (
+            ("weight_type", WEIGHT_TYPES),
+            ("activation_type", ACTIVATION_TYPES),
+            ("method", METHODS),
+            ("quant_format", FORMATS),
+        ):
             if getattr(self, name) not in allowed:
                 raise DeployError(f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}.")
         if self.num_samples < 1 or self.batch_size < 1:
@@ -76,14 +80,19 @@ class QuantConfig:
 
 # ----------------------------------------------------------------------------------------------- data ----
 
+
 def _to_numpy(x: Any) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().float().numpy()
     return np.asarray(x, dtype=np.float32)
 
 
-def load_data_source(spec: str, input_size: Sequence[int] | None = None,
-                     mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> Any:
+def load_data_source(
+    spec: str,
+    input_size: Sequence[int] | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> Any:
     """Resolve a DATA string at the model's ``input_size``.
 
     ``synthetic:N`` gives N standard-normal images without labels (for speed only); a ``.pt`` file holds a
@@ -113,12 +122,22 @@ def load_data_source(spec: str, input_size: Sequence[int] | None = None,
         raise DataError(f"cannot load {spec!r} without knowing the model's input size.")
     from ..data import load_data
 
-    return load_data(spec, in_chans=int(input_size[0]), input_size=(int(input_size[1]), int(input_size[2])),
-                     mean=mean, std=std)
+    return load_data(
+        spec,
+        in_chans=int(input_size[0]),
+        input_size=(int(input_size[1]), int(input_size[2])),
+        mean=mean,
+        std=std,
+    )
 
 
-def as_arrays(data: Any, input_size: Sequence[int] | None = None, limit: int | None = None,
-              split: str = "train", seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+def as_arrays(
+    data: Any,
+    input_size: Sequence[int] | None = None,
+    limit: int | None = None,
+    split: str = "train",
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Turn calibration/evaluation data into ``(images float32 NCHW, labels int64 or None)``.
 
     ``data`` may be a DATA string (:func:`load_data_source`), a :class:`~cnnzoo.data.DataBundle` (its
@@ -150,8 +169,10 @@ def as_arrays(data: Any, input_size: Sequence[int] | None = None, limit: int | N
         else:
             images = np.stack([_to_numpy(it) for it in items]) if items else np.zeros((0,), np.float32)
     else:
-        raise DataError(f"cannot use {type(data).__name__} as image data; give a tensor, an (images, labels) "
-                        "pair, a dataset or a DATA string.")
+        raise DataError(
+            f"cannot use {type(data).__name__} as image data; give a tensor, an (images, labels) "
+            "pair, a dataset or a DATA string."
+        )
     if images.ndim == 5 and images.shape[1] == 1:  # test views of one crop: (N, 1, C, H, W)
         images = images[:, 0]
     if images.ndim == 3 and input_size is not None and len(input_size) == 3 and input_size[0] == 1:
@@ -160,18 +181,21 @@ def as_arrays(data: Any, input_size: Sequence[int] | None = None, limit: int | N
         raise DataError("the image data is empty; give at least one image.")
     if images.ndim != 4 or (input_size is not None and tuple(images.shape[1:]) != tuple(input_size)):
         want = "x".join(map(str, input_size)) if input_size is not None else "CxHxW"
-        raise DataError(f"the images have shape {tuple(images.shape[1:])}, the model needs {want}; "
-                        "give data at the model's input size.")
+        raise DataError(
+            f"the images have shape {tuple(images.shape[1:])}, the model needs {want}; "
+            "give data at the model's input size."
+        )
     return np.ascontiguousarray(images, dtype=np.float32), labels
 
 
 # ------------------------------------------------------------------------------------------ quantize ----
 
+
 class _Reader:
     """An ONNX Runtime ``CalibrationDataReader`` (it is duck-typed: ``get_next``) over fixed batches."""
 
     def __init__(self, images: np.ndarray, batch_size: int) -> None:
-        self._batches = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+        self._batches = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
         self._it: Iterator[np.ndarray] = iter(self._batches)
 
     def __len__(self) -> int:
@@ -186,8 +210,12 @@ class _Reader:
         self._it = iter(self._batches[start_index:end_index])
 
 
-def quantize_onnx(fp32_path: str | os.PathLike[str], out_path: str | os.PathLike[str], calibration: Any,
-                  config: QuantConfig | None = None) -> Path:
+def quantize_onnx(
+    fp32_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    calibration: Any,
+    config: QuantConfig | None = None,
+) -> Path:
     """Quantize the FP32 ONNX file to INT8 at ``out_path``, calibrated on the first ``config.num_samples``
     images of ``calibration`` (anything :func:`as_arrays` accepts); metadata is carried over."""
     import onnx
@@ -203,8 +231,11 @@ def quantize_onnx(fp32_path: str | os.PathLike[str], out_path: str | os.PathLike
     images, _ = as_arrays(calibration, dims if all(dims) else None, limit=cfg.num_samples)
     reader = _Reader(images, cfg.batch_size)
     qtype = {"qint8": QuantType.QInt8, "quint8": QuantType.QUInt8}
-    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-              "entropy": CalibrationMethod.Entropy}[cfg.method]
+    method = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }[cfg.method]
     # One batch at a time: the calibrator computes and merges the ranges after each, instead of keeping every
     # intermediate tensor of every batch (ResNet-50 would need ~100 MB per image).
     extra: dict[str, Any] = {"CalibStridedMinMax": 1}
@@ -224,10 +255,15 @@ def quantize_onnx(fp32_path: str | os.PathLike[str], out_path: str | os.PathLike
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # and the histogram calibrators print progress
                 quantize_static(
-                    str(model_in), str(tmp_out), reader,
+                    str(model_in),
+                    str(tmp_out),
+                    reader,
                     quant_format=QuantFormat.QDQ if cfg.quant_format == "qdq" else QuantFormat.QOperator,
-                    per_channel=cfg.per_channel, weight_type=qtype[cfg.weight_type],
-                    activation_type=qtype[cfg.activation_type], calibrate_method=method, extra_options=extra,
+                    per_channel=cfg.per_channel,
+                    weight_type=qtype[cfg.weight_type],
+                    activation_type=qtype[cfg.activation_type],
+                    calibrate_method=method,
+                    extra_options=extra,
                 )
         finally:
             logging.disable(logging.NOTSET)
@@ -236,16 +272,25 @@ def quantize_onnx(fp32_path: str | os.PathLike[str], out_path: str | os.PathLike
         for p in proto.metadata_props:
             q.metadata_props.add().CopyFrom(p)
         entry = q.metadata_props.add()
-        entry.key, entry.value = "quantization", (
-            f"static int8 ({cfg.quant_format}, weights {cfg.weight_type} "
-            f"{'per-channel' if cfg.per_channel else 'per-tensor'}, activations {cfg.activation_type}, "
-            f"{cfg.method} calibration on {len(images)} images)")
+        entry.key, entry.value = (
+            "quantization",
+            (
+                f"static int8 ({cfg.quant_format}, weights {cfg.weight_type} "
+                f"{'per-channel' if cfg.per_channel else 'per-tensor'}, activations {cfg.activation_type}, "
+                f"{cfg.method} calibration on {len(images)} images)"
+            ),
+        )
         onnx.save(q, str(out))
     return out
 
 
-def evaluate_top1(path: str | os.PathLike[str], images: np.ndarray, labels: np.ndarray,
-                  batch_size: int = 64, runtime: str = "onnxruntime") -> float:
+def evaluate_top1(
+    path: str | os.PathLike[str],
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int = 64,
+    runtime: str = "onnxruntime",
+) -> float:
     """Top-1 accuracy in percent of the ONNX classifier at ``path`` on ``images``/``labels``, run on
     ``runtime`` (:data:`cnnzoo.deploy.runtimes.RUNTIMES`)."""
     from .runtimes import open_runtime
@@ -253,12 +298,13 @@ def evaluate_top1(path: str | os.PathLike[str], images: np.ndarray, labels: np.n
     rt = open_runtime(path, runtime)
     correct = 0
     for i in range(0, len(images), batch_size):
-        logits = rt.run(images[i:i + batch_size])
-        correct += int((logits.argmax(1) == labels[i:i + batch_size]).sum())
+        logits = rt.run(images[i : i + batch_size])
+        correct += int((logits.argmax(1) == labels[i : i + batch_size]).sum())
     return 100.0 * correct / len(images)
 
 
 # --------------------------------------------------------------------------------------- the whole job ----
+
 
 @dataclass
 class Int8Report:
@@ -285,16 +331,18 @@ class Int8Report:
         return {**asdict(self), "speedup": self.speedup}
 
 
-def split_calibration(data: Any, input_size: Sequence[int], num_calibration: int, num_heldout: int,
-                      seed: int = 0) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray | None]]:
+def split_calibration(
+    data: Any, input_size: Sequence[int], num_calibration: int, num_heldout: int, seed: int = 0
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray | None]]:
     """Split one data source into disjoint calibration and held-out images (fixed-seed permutation)."""
     images, labels = as_arrays(data, input_size)
     if len(images) < 2:
-        raise DeployError("the calibration data holds fewer than 2 images; give more to calibrate and "
-                          "evaluate.")
+        raise DeployError(
+            "the calibration data holds fewer than 2 images; give more to calibrate and evaluate."
+        )
     perm = np.random.default_rng(seed).permutation(len(images))
     n_cal = min(num_calibration, len(images) // 2)
-    cal, held = perm[:n_cal], perm[n_cal:n_cal + num_heldout]
+    cal, held = perm[:n_cal], perm[n_cal : n_cal + num_heldout]
     return images[cal], (images[held], None if labels is None else labels[held])
 
 
@@ -360,8 +408,10 @@ def export_int8(
             fp32_top1 = evaluate_top1(fp32, held_x, held_y, runtime=runtime)
         int8_top1 = evaluate_top1(int8, held_x, held_y, runtime=runtime)
         x = np.random.default_rng(0).standard_normal((bench_batch, *size)).astype(np.float32)
-        runners = {name: partial(open_runtime(p, runtime, batch=bench_batch).run, x) for name, p in
-                   (("fp32", fp32), ("int8", int8))}
+        runners = {
+            name: partial(open_runtime(p, runtime, batch=bench_batch).run, x)
+            for name, p in (("fp32", fp32), ("int8", int8))
+        }
         for fn in runners.values():
             for _ in range(2):
                 fn()
@@ -370,15 +420,39 @@ def export_int8(
         speedup = speeds["int8"] / speeds["fp32"]
         drop = (fp32_top1 if fp32_top1 is not None else 100.0) - int8_top1
         if speedup < min_speedup:
-            kept, reason = "fp32", (f"INT8 is not faster than FP32 for this model ({speedup:.2f}x at batch "
-                                    f"{bench_batch}), so the FP32 model was written instead")
+            kept, reason = (
+                "fp32",
+                (
+                    f"INT8 is not faster than FP32 for this model ({speedup:.2f}x at batch "
+                    f"{bench_batch}), so the FP32 model was written instead"
+                ),
+            )
         elif drop > max_top1_drop:
-            kept, reason = "fp32", (f"INT8 loses {drop:.2f} points of top-1 (more than {max_top1_drop:g}), "
-                                    "so the FP32 model was written instead")
+            kept, reason = (
+                "fp32",
+                (
+                    f"INT8 loses {drop:.2f} points of top-1 (more than {max_top1_drop:g}), "
+                    "so the FP32 model was written instead"
+                ),
+            )
         else:
-            kept, reason = "int8", (f"INT8 is {speedup:.2f}x faster than FP32 and loses {drop:.2f} points "
-                                    "of top-1")
+            kept, reason = (
+                "int8",
+                (f"INT8 is {speedup:.2f}x faster than FP32 and loses {drop:.2f} points of top-1"),
+            )
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(int8 if kept == "int8" else fp32, out)
-    return Int8Report(str(out), kept, reason, res.max_rel_error, len(cal_images), len(held_x), fp32_top1,
-                      int8_top1, speeds["fp32"], speeds["int8"], bench_batch, runtime)
+    return Int8Report(
+        str(out),
+        kept,
+        reason,
+        res.max_rel_error,
+        len(cal_images),
+        len(held_x),
+        fp32_top1,
+        int8_top1,
+        speeds["fp32"],
+        speeds["int8"],
+        bench_batch,
+        runtime,
+    )

@@ -67,8 +67,10 @@ class OpenVinoRuntime(Runtime):
         try:
             import openvino as ov
         except ImportError:
-            raise DeployError("OpenVINO is not installed; install cnnzoo's dependencies again "
-                              "(pip install -e .) or pip install openvino.") from None
+            raise DeployError(
+                "OpenVINO is not installed; install cnnzoo's dependencies again "
+                "(pip install -e .) or pip install openvino."
+            ) from None
         self.path = path
         core = ov.Core()
         model = core.read_model(str(path))
@@ -96,8 +98,12 @@ class OpenVinoRuntime(Runtime):
         return {p.key: p.value for p in proto.metadata_props}, shape
 
 
-def open_runtime(path: str | os.PathLike[str], runtime: str = "onnxruntime", threads: int | None = None,
-                 batch: int | None = None) -> Runtime:
+def open_runtime(
+    path: str | os.PathLike[str],
+    runtime: str = "onnxruntime",
+    threads: int | None = None,
+    batch: int | None = None,
+) -> Runtime:
     """Compile the ONNX file at ``path`` on ``runtime`` (one of :data:`RUNTIMES`)."""
     if runtime not in RUNTIMES:
         raise DeployError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")

@@ -30,8 +30,9 @@ class OnnxClassifier:
     [[('3', 0.97), ('8', 0.02)]]
     """
 
-    def __init__(self, path: str | os.PathLike[str], threads: int | None = None,
-                 runtime: str = "onnxruntime") -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], threads: int | None = None, runtime: str = "onnxruntime"
+    ) -> None:
         p = Path(path)
         try:
             self.runtime = open_runtime(p, runtime, threads)  # says so when the file does not exist
@@ -60,8 +61,10 @@ class OnnxClassifier:
         if arr.ndim == 3:
             arr = arr[None]
         if tuple(arr.shape[1:]) != self.input_size:
-            raise DeployError(f"the batch has images of shape {tuple(arr.shape[1:])}, the model needs "
-                              f"{'x'.join(map(str, self.input_size))}.")
+            raise DeployError(
+                f"the batch has images of shape {tuple(arr.shape[1:])}, the model needs "
+                f"{'x'.join(map(str, self.input_size))}."
+            )
         return self.runtime.run(np.ascontiguousarray(arr))
 
     def preprocess(self, images: Sequence[Any] | np.ndarray | torch.Tensor) -> np.ndarray:
@@ -87,13 +90,19 @@ class OnnxClassifier:
                 short = round(min(h, w) / 0.875)
                 ih, iw = img.shape[1:]
                 scale = short / min(ih, iw)
-                img = F.interpolate(img[None], size=(max(h, round(ih * scale)), max(w, round(iw * scale))),
-                                    mode="bilinear", align_corners=False, antialias=True)[0]
+                img = F.interpolate(
+                    img[None],
+                    size=(max(h, round(ih * scale)), max(w, round(iw * scale))),
+                    mode="bilinear",
+                    align_corners=False,
+                    antialias=True,
+                )[0]
                 top, left = (img.shape[1] - h) // 2, (img.shape[2] - w) // 2
-                img = img[:, top:top + h, left:left + w]
+                img = img[:, top : top + h, left : left + w]
             elif tuple(img.shape[1:]) != (h, w):
-                img = F.interpolate(img[None], size=(h, w), mode="bilinear", align_corners=False,
-                                    antialias=True)[0]
+                img = F.interpolate(
+                    img[None], size=(h, w), mode="bilinear", align_corners=False, antialias=True
+                )[0]
             out.append(img)
         arr = torch.stack(out).numpy().astype(np.float32)
         if self.mean is not None and self.std is not None:
@@ -108,16 +117,18 @@ class OnnxClassifier:
                 with Image.open(image) as im:
                     image = im.convert("L" if self.input_size[0] == 1 else "RGB")
             except (OSError, UnidentifiedImageError):
-                raise DeployError(f"cannot read image {str(image)!r}; give a PNG/JPEG file that "
-                                  "exists.") from None
+                raise DeployError(
+                    f"cannot read image {str(image)!r}; give a PNG/JPEG file that exists."
+                ) from None
         if isinstance(image, Image.Image):
             image = image.convert("L" if self.input_size[0] == 1 else "RGB")
             arr = np.asarray(image, dtype=np.float32) / 255.0
             return torch.from_numpy(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1).copy())
         return torch.as_tensor(np.asarray(image, dtype=np.float32))
 
-    def predict(self, images: Sequence[Any] | np.ndarray | torch.Tensor, topk: int = 1,
-                normalized: bool = False) -> list[list[tuple[str, float]]]:
+    def predict(
+        self, images: Sequence[Any] | np.ndarray | torch.Tensor, topk: int = 1, normalized: bool = False
+    ) -> list[list[tuple[str, float]]]:
         """Top-``topk`` ``(class name, probability)`` per image; ``normalized=True`` when ``images`` is an
         already normalised batch (as from a cnnzoo dataset)."""
         x = np.asarray(images, np.float32) if normalized else self.preprocess(images)

@@ -42,13 +42,15 @@ from ..registry import register_model
 from .base import ZooModel
 from .layers import LocalResponseNorm
 
-ALEXNET_PAPER = ("ImageNet Classification with Deep Convolutional Neural Networks "
-                 "(Krizhevsky, Sutskever, Hinton)")
+ALEXNET_PAPER = (
+    "ImageNet Classification with Deep Convolutional Neural Networks (Krizhevsky, Sutskever, Hinton)"
+)
 OWT_PAPER = "One weird trick for parallelizing convolutional neural networks (Krizhevsky)"
 ZFNET_PAPER = "Visualizing and Understanding Convolutional Networks (Zeiler, Fergus)"
 
 ALEXNET_ERRORS = dict(
-    paper_top1=40.7, paper_top5=18.2,
+    paper_top1=40.7,
+    paper_top5=18.2,
     error_protocol="ILSVRC-2012 val, 1 CNN, averaged over 10 patches (4 corners + centre, x2 flips); Table 2",
 )
 
@@ -70,13 +72,29 @@ class AlexNet(ZooModel):
     """
 
     classifier_attr = "classifier.fc8"
-    group_attrs = ("features.conv1", "features.conv2", "features.conv3", "features.conv4", "features.conv5",
-                   "classifier.fc6", "classifier.fc7", "classifier.fc8")
+    group_attrs = (
+        "features.conv1",
+        "features.conv2",
+        "features.conv3",
+        "features.conv4",
+        "features.conv5",
+        "classifier.fc6",
+        "classifier.fc7",
+        "classifier.fc8",
+    )
 
-    def __init__(self, num_classes: int = 1000, in_chans: int = 3,
-                 widths: tuple[int, int, int, int, int] = (96, 256, 384, 384, 256), groups: int = 2,
-                 conv1: tuple[int, int, int] = (11, 4, 0), conv2: tuple[int, int, int] = (5, 1, 2),
-                 norm_after_pool: bool = False, dropout: float = 0.5, bias_one: bool = True) -> None:
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        widths: tuple[int, int, int, int, int] = (96, 256, 384, 384, 256),
+        groups: int = 2,
+        conv1: tuple[int, int, int] = (11, 4, 0),
+        conv2: tuple[int, int, int] = (5, 1, 2),
+        norm_after_pool: bool = False,
+        dropout: float = 0.5,
+        bias_one: bool = True,
+    ) -> None:
         super().__init__()
         self.num_classes = num_classes
         w1, w2, w3, w4, w5 = widths
@@ -98,18 +116,28 @@ class AlexNet(ZooModel):
             ("conv2", nn.Conv2d(w1, w2, conv2[0], conv2[1], conv2[2], groups=groups)),
             ("relu2", nn.ReLU(inplace=True)),
             *norm_pool(2),
-            ("conv3", nn.Conv2d(w2, w3, 3, padding=1)), ("relu3", nn.ReLU(inplace=True)),
-            ("conv4", nn.Conv2d(w3, w4, 3, padding=1, groups=groups)), ("relu4", nn.ReLU(inplace=True)),
-            ("conv5", nn.Conv2d(w4, w5, 3, padding=1, groups=groups)), ("relu5", nn.ReLU(inplace=True)),
+            ("conv3", nn.Conv2d(w2, w3, 3, padding=1)),
+            ("relu3", nn.ReLU(inplace=True)),
+            ("conv4", nn.Conv2d(w3, w4, 3, padding=1, groups=groups)),
+            ("relu4", nn.ReLU(inplace=True)),
+            ("conv5", nn.Conv2d(w4, w5, 3, padding=1, groups=groups)),
+            ("relu5", nn.ReLU(inplace=True)),
             ("pool5", pool()),
         ]
         self.features = nn.Sequential(OrderedDict(layers))
-        self.classifier = nn.Sequential(OrderedDict([
-            ("fc6", nn.Linear(w5 * 6 * 6, 4096)), ("relu6", nn.ReLU(inplace=True)),
-            ("drop6", nn.Dropout(dropout)),
-            ("fc7", nn.Linear(4096, 4096)), ("relu7", nn.ReLU(inplace=True)), ("drop7", nn.Dropout(dropout)),
-            ("fc8", nn.Linear(4096, num_classes)),
-        ]))
+        self.classifier = nn.Sequential(
+            OrderedDict(
+                [
+                    ("fc6", nn.Linear(w5 * 6 * 6, 4096)),
+                    ("relu6", nn.ReLU(inplace=True)),
+                    ("drop6", nn.Dropout(dropout)),
+                    ("fc7", nn.Linear(4096, 4096)),
+                    ("relu7", nn.ReLU(inplace=True)),
+                    ("drop7", nn.Dropout(dropout)),
+                    ("fc8", nn.Linear(4096, num_classes)),
+                ]
+            )
+        )
         self._init_weights(bias_one)
 
     def _init_weights(self, bias_one: bool) -> None:
@@ -142,26 +170,43 @@ class AlexNetOWT(ZooModel):
     """
 
     classifier_attr = "classifier.6"
-    group_attrs = ("features.0", "features.3", "features.6", "features.8", "features.10",
-                   "classifier.1", "classifier.4", "classifier.6")
+    group_attrs = (
+        "features.0",
+        "features.3",
+        "features.6",
+        "features.8",
+        "features.10",
+        "classifier.1",
+        "classifier.4",
+        "classifier.6",
+    )
 
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.features = nn.Sequential(
-            nn.Conv2d(in_chans, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+            nn.Conv2d(in_chans, 64, kernel_size=11, stride=4, padding=2),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(192, 384, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(256 * 6 * 6, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
             nn.Linear(4096, num_classes),
         )
 
@@ -177,14 +222,21 @@ class AlexNetOWT(ZooModel):
 
 
 @register_model(
-    family="alexnet", paper=ALEXNET_PAPER, year=2012, input_size=(3, 227, 227),
-    paper_params=60_965_224, paper_macs=724.4e6,
+    family="alexnet",
+    paper=ALEXNET_PAPER,
+    year=2012,
+    input_size=(3, 227, 227),
+    paper_params=60_965_224,
+    paper_macs=724.4e6,
     figures_note="paper: '60 million parameters'; 60,965,224 is the exact count of the grouped network "
-                 "(computed); 724.4 M MACs computed, MobileNet/ShuffleNet quote 720 M.",
-    deviations=("227x227 input instead of the paper's stated 224x224 (its layer arithmetic needs 227)",
-                "the two GPUs are grouped convolutions (groups=2 in conv2, conv4, conv5) on one device",
-                "pools use ceil rounding (Caffe); identical sizes to floor rounding at 227"),
-    peer=None, **ALEXNET_ERRORS,
+    "(computed); 724.4 M MACs computed, MobileNet/ShuffleNet quote 720 M.",
+    deviations=(
+        "227x227 input instead of the paper's stated 224x224 (its layer arithmetic needs 227)",
+        "the two GPUs are grouped convolutions (groups=2 in conv2, conv4, conv5) on one device",
+        "pools use ceil rounding (Caffe); identical sizes to floor rounding at 227",
+    ),
+    peer=None,
+    **ALEXNET_ERRORS,
 )
 def alexnet(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> AlexNet:
     """AlexNet as in Krizhevsky et al. 2012: two towers (grouped conv2/4/5), LRN, overlapping pooling."""
@@ -192,13 +244,20 @@ def alexnet(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) ->
 
 
 @register_model(
-    family="alexnet", paper=ALEXNET_PAPER, year=2012, input_size=(3, 227, 227),
-    paper_params=62_378_344, paper_macs=1_135e6,
+    family="alexnet",
+    paper=ALEXNET_PAPER,
+    year=2012,
+    input_size=(3, 227, 227),
+    paper_params=62_378_344,
+    paper_macs=1_135e6,
     figures_note="lecture figures '62.3M' and '1.1 billion' describe this ungrouped network; exact counts "
-                 "62,378,344 and 1,135.3 M MACs (computed; osmr agrees on the parameters).",
-    deviations=("no groups: conv2, conv4 and conv5 see all input channels (one tower, as lectures draw it)",
-                "227x227 input instead of the paper's stated 224x224"),
-    peer=None, **ALEXNET_ERRORS,
+    "62,378,344 and 1,135.3 M MACs (computed; osmr agrees on the parameters).",
+    deviations=(
+        "no groups: conv2, conv4 and conv5 see all input channels (one tower, as lectures draw it)",
+        "227x227 input instead of the paper's stated 224x224",
+    ),
+    peer=None,
+    **ALEXNET_ERRORS,
 )
 def alexnet_single(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> AlexNet:
     """AlexNet with ungrouped convolutions (one tower): the "62.3M parameters" network of the lectures."""
@@ -206,13 +265,20 @@ def alexnet_single(num_classes: int = 1000, in_chans: int = 3, dropout: float = 
 
 
 @register_model(
-    family="alexnet", paper=OWT_PAPER, year=2014, input_size=(3, 224, 224),
-    paper_params=61_100_840, paper_macs=714.2e6,
+    family="alexnet",
+    paper=OWT_PAPER,
+    year=2014,
+    input_size=(3, 224, 224),
+    paper_params=61_100_840,
+    paper_macs=714.2e6,
     figures_note="61,100,840 computed (osmr 'AlexNet-b' agrees); 714.2 M MACs computed at 224.",
-    deviations=("torchvision's variant, not the 2012 network: 64-192-384-256-256 channels, no LRN, "
-                "no groups, conv1 padding 2, adaptive 6x6 average pool, dropout before fc6/fc7",
-                "PyTorch default initialisation (as torchvision)"),
-    peer="torchvision:alexnet", **ALEXNET_ERRORS,
+    deviations=(
+        "torchvision's variant, not the 2012 network: 64-192-384-256-256 channels, no LRN, "
+        "no groups, conv1 padding 2, adaptive 6x6 average pool, dropout before fc6/fc7",
+        "PyTorch default initialisation (as torchvision)",
+    ),
+    peer="torchvision:alexnet",
+    **ALEXNET_ERRORS,
 )
 def alexnet_owt(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> AlexNetOWT:
     """torchvision's AlexNet ("one weird trick") with torchvision's parameter names: its state dicts load."""
@@ -220,19 +286,34 @@ def alexnet_owt(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5
 
 
 @register_model(
-    family="alexnet", paper=ZFNET_PAPER, year=2013, input_size=(3, 224, 224),
-    paper_params=62_357_608, paper_macs=1.168e9,
+    family="alexnet",
+    paper=ZFNET_PAPER,
+    year=2013,
+    input_size=(3, 224, 224),
+    paper_params=62_357_608,
+    paper_macs=1.168e9,
     figures_note="the paper states no totals; 62,357,608 params and 1,168.0 M MACs computed from the Fig. 3 "
-                 "dimensions (osmr agrees on the parameters).",
-    paper_top1=38.4, paper_top5=16.5,
+    "dimensions (osmr agrees on the parameters).",
+    paper_top1=38.4,
+    paper_top5=16.5,
     error_protocol="ILSVRC-2012 val, '1 convnet as per Fig. 3' (ZF Table 2), test protocol as Krizhevsky's "
-                   "(10 patches; unconfirmed)",
-    deviations=("'contrast normalisation across feature maps' uses the AlexNet LRN constants (k=2, n=5, "
-                "alpha=1e-4, beta=0.75); the paper gives none",
-                "conv1 padding 1 and ceil-rounded pools, chosen to reproduce Fig. 3's 110/55/26/13/6 maps"),
+    "(10 patches; unconfirmed)",
+    deviations=(
+        "'contrast normalisation across feature maps' uses the AlexNet LRN constants (k=2, n=5, "
+        "alpha=1e-4, beta=0.75); the paper gives none",
+        "conv1 padding 1 and ceil-rounded pools, chosen to reproduce Fig. 3's 110/55/26/13/6 maps",
+    ),
     peer=None,
 )
 def zfnet(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> AlexNet:
     """ZFNet (Zeiler & Fergus, Fig. 3): AlexNet with a 7x7/2 conv1, a 5x5/2 conv2 and dense conv3-5."""
-    return AlexNet(num_classes, in_chans, groups=1, conv1=(7, 2, 1), conv2=(5, 2, 0), norm_after_pool=True,
-                   dropout=dropout, bias_one=False)
+    return AlexNet(
+        num_classes,
+        in_chans,
+        groups=1,
+        conv1=(7, 2, 1),
+        conv2=(5, 2, 0),
+        norm_after_pool=True,
+        dropout=dropout,
+        bias_one=False,
+    )

@@ -48,8 +48,14 @@ class ZooModel(nn.Module):
         elif isinstance(old, nn.Linear):
             new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
         elif isinstance(old, nn.Conv2d):
-            new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding,
-                            bias=old.bias is not None)
+            new = nn.Conv2d(
+                old.in_channels,
+                num_classes,
+                old.kernel_size,
+                old.stride,
+                old.padding,
+                bias=old.bias is not None,
+            )
         else:
             raise NotImplementedError(f"{type(self).__name__} must override reset_classifier")
         parent_name, _, attr = self.classifier_attr.rpartition(".")

@@ -44,8 +44,10 @@ from ..registry import register_model
 from .base import ZooModel
 from .layers import LocalResponseNorm, conv_bn_act
 
-PAPER = ("Going Deeper with Convolutions "
-         "(Szegedy, Liu, Jia, Sermanet, Reed, Anguelov, Erhan, Vanhoucke, Rabinovich)")
+PAPER = (
+    "Going Deeper with Convolutions "
+    "(Szegedy, Liu, Jia, Sermanet, Reed, Anguelov, Erhan, Vanhoucke, Rabinovich)"
+)
 
 #: Table 1: (name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj) of every inception module.
 INCEPTION_TABLE: tuple[tuple[str, int, int, int, int, int, int], ...] = (
@@ -72,8 +74,9 @@ class GoogLeNetOutputs(NamedTuple):
     aux_logits1: torch.Tensor | None
 
 
-def googlenet_loss(output: GoogLeNetOutputs | torch.Tensor, target: torch.Tensor,
-                   aux_weight: float = AUX_LOSS_WEIGHT) -> torch.Tensor:
+def googlenet_loss(
+    output: GoogLeNetOutputs | torch.Tensor, target: torch.Tensor, aux_weight: float = AUX_LOSS_WEIGHT
+) -> torch.Tensor:
     """Cross-entropy of the main logits plus ``aux_weight`` times that of each auxiliary classifier (Sec. 5);
     plain cross-entropy for a tensor (eval-mode) output."""
     if isinstance(output, torch.Tensor):
@@ -91,23 +94,36 @@ class _Conv:
     def __init__(self, batch_norm: bool) -> None:
         self.batch_norm = batch_norm
 
-    def __call__(self, in_ch: int, out_ch: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0) -> nn.Module:
+    def __call__(
+        self, in_ch: int, out_ch: int, kernel_size: int, stride: int = 1, padding: int = 0
+    ) -> nn.Module:
         return conv_bn_act(in_ch, out_ch, kernel_size, stride, padding, bn=self.batch_norm, bn_eps=1e-3)
 
 
 class Inception(nn.Module):
     """The inception module with dimension reductions (Szegedy et al. Fig. 2b); outputs concatenated."""
 
-    def __init__(self, in_ch: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
-                 pool_proj: int, conv: _Conv, five_kernel: int = 5) -> None:
+    def __init__(
+        self,
+        in_ch: int,
+        ch1x1: int,
+        ch3x3red: int,
+        ch3x3: int,
+        ch5x5red: int,
+        ch5x5: int,
+        pool_proj: int,
+        conv: _Conv,
+        five_kernel: int = 5,
+    ) -> None:
         super().__init__()
         self.branch1 = conv(in_ch, ch1x1, 1)
         self.branch2 = nn.Sequential(conv(in_ch, ch3x3red, 1), conv(ch3x3red, ch3x3, 3, padding=1))
-        self.branch3 = nn.Sequential(conv(in_ch, ch5x5red, 1),
-                                     conv(ch5x5red, ch5x5, five_kernel, padding=five_kernel // 2))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
-                                     conv(in_ch, pool_proj, 1))
+        self.branch3 = nn.Sequential(
+            conv(in_ch, ch5x5red, 1), conv(ch5x5red, ch5x5, five_kernel, padding=five_kernel // 2)
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True), conv(in_ch, pool_proj, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
@@ -117,8 +133,9 @@ class InceptionAux(nn.Module):
     """An auxiliary classifier (Sec. 5): average pool 5x5/3 (4x4 output at 14x14), 1x1 conv 128 + ReLU,
     FC 1024 + ReLU, dropout, FC to the classes. ``adaptive=True`` pools adaptively to 4x4 (torchvision)."""
 
-    def __init__(self, in_ch: int, num_classes: int, conv: _Conv, dropout: float = 0.7,
-                 adaptive: bool = False) -> None:
+    def __init__(
+        self, in_ch: int, num_classes: int, conv: _Conv, dropout: float = 0.7, adaptive: bool = False
+    ) -> None:
         super().__init__()
         self.pool: nn.Module = nn.AdaptiveAvgPool2d((4, 4)) if adaptive else nn.AvgPool2d(5, stride=3)
         self.conv = conv(in_ch, 128, 1)
@@ -147,9 +164,16 @@ class GoogLeNet(ZooModel):
 
     classifier_attr = "fc"
 
-    def __init__(self, num_classes: int = 1000, in_chans: int = 3, aux_logits: bool = True,
-                 dropout: float = 0.4, dropout_aux: float = 0.7, batch_norm: bool = False,
-                 transform_input: bool = False) -> None:
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        aux_logits: bool = True,
+        dropout: float = 0.4,
+        dropout_aux: float = 0.7,
+        batch_norm: bool = False,
+        transform_input: bool = False,
+    ) -> None:
         super().__init__()
         if transform_input and in_chans != 3:
             raise CnnzooError(f"transform_input needs 3 input channels, got in_chans={in_chans}; drop one.")
@@ -167,8 +191,11 @@ class GoogLeNet(ZooModel):
             setattr(self, name, Inception(in_ch, *widths, conv=conv, five_kernel=3 if batch_norm else 5))
             in_ch = widths[0] + widths[2] + widths[4] + widths[5]
         self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True) if batch_norm else \
-            nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.maxpool4 = (
+            nn.MaxPool2d(2, stride=2, ceil_mode=True)
+            if batch_norm
+            else nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        )
         self.aux1: InceptionAux | None = None
         self.aux2: InceptionAux | None = None
         if aux_logits:
@@ -177,8 +204,14 @@ class GoogLeNet(ZooModel):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(1024, num_classes)
-        self.group_attrs = ("conv1", "conv2", "conv3", *(row[0] for row in INCEPTION_TABLE),
-                            *(("aux1", "aux2") if aux_logits else ()), "fc")
+        self.group_attrs = (
+            "conv1",
+            "conv2",
+            "conv3",
+            *(row[0] for row in INCEPTION_TABLE),
+            *(("aux1", "aux2") if aux_logits else ()),
+            "fc",
+        )
         self._init_weights(batch_norm)
 
     @staticmethod
@@ -206,8 +239,9 @@ class GoogLeNet(ZooModel):
         std = x.new_tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
         return x * (std / 0.5) + (mean - 0.5) / 0.5
 
-    def _trunk(self, x: torch.Tensor, with_aux: bool) -> tuple[torch.Tensor, torch.Tensor | None,
-                                                                torch.Tensor | None]:
+    def _trunk(
+        self, x: torch.Tensor, with_aux: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         x = self._transform(x)
         x = self.lrn1(self.maxpool1(self.conv1(x)))
         x = self.maxpool2(self.lrn2(self.conv3(self.conv2(x))))
@@ -247,41 +281,73 @@ class GoogLeNet(ZooModel):
 
 
 @register_model(
-    family="googlenet", paper=PAPER, year=2014, input_size=(3, 224, 224),
-    paper_params=6_998_552, paper_macs=1.58e9,
+    family="googlenet",
+    paper=PAPER,
+    year=2014,
+    input_size=(3, 224, 224),
+    paper_params=6_998_552,
+    paper_macs=1.58e9,
     figures_note="Table 1's params column sums to ~6.8M (Inception-v3 says 5M); 6,998,552 is the exact count "
-                 "without the auxiliary heads (13,378,280 with them), computed; 1.5 G multiply-adds is the "
-                 "paper's budget, Table 1's ops column sums to 1.50 G, the exact count is 1.58 G MACs.",
-    paper_top1=None, paper_top5=10.07,
+    "without the auxiliary heads (13,378,280 with them), computed; 1.5 G multiply-adds is the "
+    "paper's budget, Table 1's ops column sums to 1.50 G, the exact count is 1.58 G MACs.",
+    paper_top1=None,
+    paper_top5=10.07,
     error_protocol="ILSVRC-2014 val, 1 model, 1 crop (Table 3; top-1 not reported; 6.67 for 7 models x 144 "
-                   "crops)",
-    deviations=("LRN constants and initialisation from the BVLC Caffe reproduction (the paper gives neither)",
-                "pools round up (Caffe), which Table 1's sizes need"),
+    "crops)",
+    deviations=(
+        "LRN constants and initialisation from the BVLC Caffe reproduction (the paper gives neither)",
+        "pools round up (Caffe), which Table 1's sizes need",
+    ),
     peer="torchvision:googlenet (BatchNorm variant; see googlenet_bn)",
 )
-def googlenet(num_classes: int = 1000, in_chans: int = 3, aux_logits: bool = True, dropout: float = 0.4,
-              dropout_aux: float = 0.7) -> GoogLeNet:
+def googlenet(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    aux_logits: bool = True,
+    dropout: float = 0.4,
+    dropout_aux: float = 0.7,
+) -> GoogLeNet:
     """GoogLeNet exactly per Szegedy et al. Table 1: no BatchNorm, LRN in the stem, two auxiliary heads."""
     return GoogLeNet(num_classes, in_chans, aux_logits, dropout, dropout_aux)
 
 
 @register_model(
-    family="googlenet", paper=PAPER, year=2014, input_size=(3, 224, 224),
-    paper_params=6_624_904, paper_macs=1.50e9,
+    family="googlenet",
+    paper=PAPER,
+    year=2014,
+    input_size=(3, 224, 224),
+    paper_params=6_624_904,
+    paper_macs=1.50e9,
     figures_note="torchvision's variant: 6,624,904 params without the auxiliary heads (13,004,888 with "
-                 "them), 1.50 G MACs at 224, computed from torchvision's definition; not paper figures.",
-    paper_top1=30.22, paper_top5=10.47,
+    "them), 1.50 G MACs at 224, computed from torchvision's definition; not paper figures.",
+    paper_top1=30.22,
+    paper_top5=10.47,
     error_protocol="torchvision's ImageNet-1k weights, val, single 224 crop (torchvision's documentation); "
-                   "not a paper figure",
-    deviations=("BatchNorm (eps 1e-3) after every convolution, conv biases removed (Ioffe & Szegedy 2015)",
-                "no LRN; dropout 0.2 before fc; maxpool4 is 2x2/2",
-                "the '5x5' branch uses a 3x3 convolution (torchvision quirk, pytorch/vision#906)",
-                "auxiliary heads pool adaptively to 4x4 and have BatchNorm after their 1x1 convolution",
-                "torchvision's initialisation (truncated normal, std 0.01)"),
+    "not a paper figure",
+    deviations=(
+        "BatchNorm (eps 1e-3) after every convolution, conv biases removed (Ioffe & Szegedy 2015)",
+        "no LRN; dropout 0.2 before fc; maxpool4 is 2x2/2",
+        "the '5x5' branch uses a 3x3 convolution (torchvision quirk, pytorch/vision#906)",
+        "auxiliary heads pool adaptively to 4x4 and have BatchNorm after their 1x1 convolution",
+        "torchvision's initialisation (truncated normal, std 0.01)",
+    ),
     peer="torchvision:googlenet",
 )
-def googlenet_bn(num_classes: int = 1000, in_chans: int = 3, aux_logits: bool = True, dropout: float = 0.2,
-                 dropout_aux: float = 0.7, transform_input: bool = False) -> GoogLeNet:
+def googlenet_bn(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    aux_logits: bool = True,
+    dropout: float = 0.2,
+    dropout_aux: float = 0.7,
+    transform_input: bool = False,
+) -> GoogLeNet:
     """torchvision's GoogLeNet (BatchNorm, 3x3 "5x5" branch) with its parameter names, so its weights load."""
-    return GoogLeNet(num_classes, in_chans, aux_logits, dropout, dropout_aux, batch_norm=True,
-                     transform_input=transform_input)
+    return GoogLeNet(
+        num_classes,
+        in_chans,
+        aux_logits,
+        dropout,
+        dropout_aux,
+        batch_norm=True,
+        transform_input=transform_input,
+    )

@@ -58,8 +58,16 @@ def conv_bn_act(
     if padding is None:
         padding = ((ks[0] - 1) // 2 * dilation, (ks[1] - 1) // 2 * dilation)
     layers: dict[str, nn.Module] = {
-        "conv": nn.Conv2d(in_ch, out_ch, ks, stride, padding, dilation=dilation, groups=groups,
-                          bias=(not bn) if bias is None else bias)
+        "conv": nn.Conv2d(
+            in_ch,
+            out_ch,
+            ks,
+            stride,
+            padding,
+            dilation=dilation,
+            groups=groups,
+            bias=(not bn) if bias is None else bias,
+        )
     }
     if bn:
         layers["bn"] = nn.BatchNorm2d(out_ch, eps=bn_eps)

@@ -48,35 +48,167 @@ PAPER = "Gradient-Based Learning Applied to Document Recognition (LeCun, Bottou,
 
 #: LeNet-5 Table I: for each C3 map (0..15), the S2 maps it sees.
 C3_TABLE: tuple[tuple[int, ...], ...] = (
-    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (0, 4, 5), (0, 1, 5),
-    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (0, 3, 4, 5), (0, 1, 4, 5), (0, 1, 2, 5),
-    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
+    (0, 1, 2),
+    (1, 2, 3),
+    (2, 3, 4),
+    (3, 4, 5),
+    (0, 4, 5),
+    (0, 1, 5),
+    (0, 1, 2, 3),
+    (1, 2, 3, 4),
+    (2, 3, 4, 5),
+    (0, 3, 4, 5),
+    (0, 1, 4, 5),
+    (0, 1, 2, 5),
+    (0, 1, 3, 4),
+    (1, 2, 4, 5),
+    (0, 2, 3, 5),
     (0, 1, 2, 3, 4, 5),
 )
 
 #: Our hand-drawn 7-wide, 12-high digit bitmaps: the stand-in for the paper's RBF prototypes (Fig. 3).
 #: ``#`` is +1, ``.`` is -1; read row by row (12 rows of 7) into 84 values.
 DIGIT_BITMAPS: tuple[tuple[str, ...], ...] = (
-    (".......", "..###..", ".#...#.", "#.....#", "#.....#", "#.....#",
-     "#.....#", "#.....#", ".#...#.", "..###..", ".......", "......."),
-    (".......", "...#...", "..##...", ".#.#...", "...#...", "...#...",
-     "...#...", "...#...", "...#...", ".#####.", ".......", "......."),
-    (".......", ".####..", "#....#.", "......#", ".....#.", "....#..",
-     "...#...", "..#....", ".#.....", "#######", ".......", "......."),
-    (".......", "######.", ".....#.", "....#..", "...##..", ".....#.",
-     "......#", "......#", "#....#.", ".####..", ".......", "......."),
-    (".......", "....#..", "...##..", "..#.#..", ".#..#..", "#...#..",
-     "#######", "....#..", "....#..", "....#..", ".......", "......."),
-    (".......", "#######", "#......", "#......", "#####..", ".....#.",
-     "......#", "......#", "#....#.", ".####..", ".......", "......."),
-    (".......", "..###..", ".#.....", "#......", "#.###..", "##...#.",
-     "#.....#", "#.....#", ".#...#.", "..###..", ".......", "......."),
-    (".......", "#######", "......#", ".....#.", "....#..", "...#...",
-     "...#...", "..#....", "..#....", "..#....", ".......", "......."),
-    (".......", "..###..", ".#...#.", ".#...#.", "..###..", ".#...#.",
-     "#.....#", "#.....#", ".#...#.", "..###..", ".......", "......."),
-    (".......", "..###..", ".#...#.", "#.....#", "#.....#", ".#...##",
-     "..###.#", "......#", ".....#.", "..###..", ".......", "......."),
+    (
+        ".......",
+        "..###..",
+        ".#...#.",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        ".#...#.",
+        "..###..",
+        ".......",
+        ".......",
+    ),
+    (
+        ".......",
+        "...#...",
+        "..##...",
+        ".#.#...",
+        "...#...",
+        "...#...",
+        "...#...",
+        "...#...",
+        "...#...",
+        ".#####.",
+        ".......",
+        ".......",
+    ),
+    (
+        ".......",
+        ".####..",
+        "#....#.",
+        "......#",
+        ".....#.",
+        "....#..",
+        "...#...",
+        "..#....",
+        ".#.....",
+        "#######",
+        ".......",
+        ".......",
+    ),
+    (
+        ".......",
+        "######.",
+        ".....#.",
+        "....#..",
+        "...##..",
+        ".....#.",
+        "......#",
+        "......#",
+        "#....#.",
+        ".####..",
+        ".......",
+        ".......",
+    ),
+    (
+        ".......",
+        "....#..",
+        "...##..",
+        "..#.#..",
+        ".#..#..",
+        "#...#..",
+        "#######",
+        "....#..",
+        "....#..",
+        "....#..",
+        ".......",
+        ".......",
+    ),
+    (
+        ".......",
+        "#######",
+        "#......",
+        "#......",
+        "#####..",
+        ".....#.",
+        "......#",
+        "......#",
+        "#....#.",
+        ".####..",
+        ".......",
+        ".......",
+    ),
+    (
+        ".......",
+        "..###..",
+        ".#.....",
+        "#......",
+        "#.###..",
+        "##...#.",
+        "#.....#",
+        "#.....#",
+        ".#...#.",
+        "..###..",
+        ".......",
+        ".......",
+    ),
+    (
+        ".......",
+        "#######",
+        "......#",
+        ".....#.",
+        "....#..",
+        "...#...",
+        "...#...",
+        "..#....",
+        "..#....",
+        "..#....",
+        ".......",
+        ".......",
+    ),
+    (
+        ".......",
+        "..###..",
+        ".#...#.",
+        ".#...#.",
+        "..###..",
+        ".#...#.",
+        "#.....#",
+        "#.....#",
+        ".#...#.",
+        "..###..",
+        ".......",
+        ".......",
+    ),
+    (
+        ".......",
+        "..###..",
+        ".#...#.",
+        "#.....#",
+        "#.....#",
+        ".#...##",
+        "..###.#",
+        "......#",
+        ".....#.",
+        "..###..",
+        ".......",
+        ".......",
+    ),
 )
 
 
@@ -220,11 +352,22 @@ class LeNet5(ZooModel):
     classifier_attr = "output"
     group_attrs = ("c1", "s2", "c3", "s4", "c5", "f6", "output")
 
-    def __init__(self, num_classes: int = 10, in_chans: int = 1, act: str = "scaled_tanh",
-                 pool: str = "trainable", c3: str = "sparse", head: str = "rbf") -> None:
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_chans: int = 1,
+        act: str = "scaled_tanh",
+        pool: str = "trainable",
+        c3: str = "sparse",
+        head: str = "rbf",
+    ) -> None:
         super().__init__()
-        options = (("act", act, ("scaled_tanh", "relu")), ("pool", pool, ("trainable", "max")),
-                   ("c3", c3, ("sparse", "full")), ("head", head, ("rbf", "linear")))
+        options = (
+            ("act", act, ("scaled_tanh", "relu")),
+            ("pool", pool, ("trainable", "max")),
+            ("c3", c3, ("sparse", "full")),
+            ("head", head, ("rbf", "linear")),
+        )
         for opt, value, allowed in options:
             if value not in allowed:
                 raise CnnzooError(f"LeNet-5 option {opt}={value!r} is not one of {', '.join(allowed)}.")
@@ -329,19 +472,30 @@ def _conv_out_area(conv: nn.Conv2d, x: torch.Tensor) -> int:
     return ((x.shape[2] - kh) // sh + 1) * ((x.shape[3] - kw) // sw + 1)
 
 
-_COMMON = dict(family="lenet", paper=PAPER, year=1998, input_size=(1, 32, 32), num_classes=10,
-               paper_top1=0.95, error_protocol="MNIST test error (%) without distortions (0.8 with them); "
-               "from memory, unconfirmed (paper_numbers.md section 6)", peer=None)
+_COMMON = dict(
+    family="lenet",
+    paper=PAPER,
+    year=1998,
+    input_size=(1, 32, 32),
+    num_classes=10,
+    paper_top1=0.95,
+    error_protocol="MNIST test error (%) without distortions (0.8 with them); "
+    "from memory, unconfirmed (paper_numbers.md section 6)",
+    peer=None,
+)
 
 
 @register_model(
-    paper_params=60_000, paper_macs=340_908,
+    paper_params=60_000,
+    paper_macs=340_908,
     figures_note="paper_params: 60,000 trainable (C1..F6, exact); paper_macs: the paper's 340,908 "
-                 "'connections' (multiplies + biases + subsampling + RBF), not MACs (we count 326,520).",
-    deviations=("RBF prototypes are our hand-drawn 7x12 digit bitmaps (the paper's Fig. 3 bitmaps are not "
-                "published as numbers); pseudo-random +1/-1 codes for num_classes != 10",
-                "forward returns -y (negative squared RBF distances) as logits; cross-entropy on them is "
-                "Eq. (9) without the rubbish-class constant j"),
+    "'connections' (multiplies + biases + subsampling + RBF), not MACs (we count 326,520).",
+    deviations=(
+        "RBF prototypes are our hand-drawn 7x12 digit bitmaps (the paper's Fig. 3 bitmaps are not "
+        "published as numbers); pseudo-random +1/-1 codes for num_classes != 10",
+        "forward returns -y (negative squared RBF distances) as logits; cross-entropy on them is "
+        "Eq. (9) without the rubbish-class constant j",
+    ),
     **_COMMON,
 )
 def lenet5(num_classes: int = 10, in_chans: int = 1) -> LeNet5:
@@ -350,9 +504,10 @@ def lenet5(num_classes: int = 10, in_chans: int = 1) -> LeNet5:
 
 
 @register_model(
-    paper_params=60_850, paper_macs=340_918,
+    paper_params=60_850,
+    paper_macs=340_918,
     figures_note="60,000 + Linear(84, 10) = 60,850 (computed, paper_numbers.md section 6); connections "
-                 "340,068 + 850.",
+    "340,068 + 850.",
     deviations=("output layer is a trainable Linear(84, num_classes) instead of the fixed RBF units",),
     **_COMMON,
 )
@@ -362,12 +517,17 @@ def lenet5_linear(num_classes: int = 10, in_chans: int = 1) -> LeNet5:
 
 
 @register_model(
-    paper_params=61_706, paper_macs=None,
+    paper_params=61_706,
+    paper_macs=None,
     figures_note="no paper figure: 61,706 = 156 + 2,416 (full C3) + 48,120 + 10,164 + 850 (Linear output), "
-                 "computed from paper_numbers.md section 6; conv/linear MACs 416,520.",
-    deviations=("ReLU instead of the scaled tanh", "2x2 max-pooling instead of trainable subsampling",
-                "C3 fully connected to S2 (2,416 params instead of 1,516)",
-                "Linear(84, num_classes) output instead of the RBF units", "PyTorch default initialisation"),
+    "computed from paper_numbers.md section 6; conv/linear MACs 416,520.",
+    deviations=(
+        "ReLU instead of the scaled tanh",
+        "2x2 max-pooling instead of trainable subsampling",
+        "C3 fully connected to S2 (2,416 params instead of 1,516)",
+        "Linear(84, num_classes) output instead of the RBF units",
+        "PyTorch default initialisation",
+    ),
     **_COMMON,
 )
 def lenet5_modern(num_classes: int = 10, in_chans: int = 1) -> LeNet5:

@@ -56,8 +56,9 @@ class NiN(ZooModel):
     classifier_attr = "classifier"
     group_attrs = ("block1", "block2", "block3", "classifier")
 
-    def __init__(self, num_classes: int = 10, in_chans: int = 3, dropout: float = 0.5,
-                 final_relu: bool = True) -> None:
+    def __init__(
+        self, num_classes: int = 10, in_chans: int = 3, dropout: float = 0.5, final_relu: bool = True
+    ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.block1 = mlpconv(in_chans, (192, 160, 96), 5, 2)
@@ -89,16 +90,23 @@ class NiN(ZooModel):
 
 
 @register_model(
-    family="nin", paper=PAPER, year=2014, input_size=(3, 32, 32), num_classes=10,
-    paper_params=966_986, paper_macs=None,
+    family="nin",
+    paper=PAPER,
+    year=2014,
+    input_size=(3, 32, 32),
+    num_classes=10,
+    paper_params=966_986,
+    paper_macs=None,
     figures_note="the paper states no parameter count; 966,986 is osmr's nin_cifar10 and the exact count of "
-                 "the released Caffe configuration (computed); no reference MACs (ours: 222.5 M at 32x32).",
+    "the released Caffe configuration (computed); no reference MACs (ours: 222.5 M at 32x32).",
     paper_top1=10.41,
     error_protocol="CIFAR-10 test error (%) without data augmentation (8.81 with translation + flipping); "
-                   "NiN Table 1 via secondary sources",
-    deviations=("widths (192-160-96 / 192-192-192 / 192-192-10), max- then average-pooling and the ReLU "
-                "after the classifier are from the authors' released Caffe configuration; the paper does not "
-                "print them",),
+    "NiN Table 1 via secondary sources",
+    deviations=(
+        "widths (192-160-96 / 192-192-192 / 192-192-10), max- then average-pooling and the ReLU "
+        "after the classifier are from the authors' released Caffe configuration; the paper does not "
+        "print them",
+    ),
     peer=None,
 )
 def nin_cifar(num_classes: int = 10, in_chans: int = 3, dropout: float = 0.5, final_relu: bool = True) -> NiN:

@@ -51,8 +51,7 @@ def resolve_device(name: str | None) -> torch.device:
 
 
 def init_distributed(device: str | None = None) -> DistContext:
-    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1), else a single-process context.
-    """
+    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1), else a one-process context."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     dev = resolve_device(device)
     if world <= 1:

@@ -319,8 +319,7 @@ def get_recipe(name: str) -> Recipe:
 
 
 def default_recipe_for(model_name: str) -> str:
-    """The recipe of a model's paper: ``lenet*`` -> lenet5, ``vgg*`` -> vgg, CIFAR ResNets -> resnet_cifar...
-    """
+    """The recipe of a model's paper: ``lenet*`` -> lenet5, ``vgg*`` -> vgg, CIFAR ResNets -> resnet_cifar"""
     from ..registry import model_info
 
     info = model_info(model_name)

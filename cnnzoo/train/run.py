@@ -329,8 +329,7 @@ def evaluate_checkpoints(
     strict_data: bool = False,
     progress: bool = False,
 ) -> EvalResult:
-    """Evaluate one checkpoint, or an ensemble of several (mean of their softmax), on ``data``'s test split.
-    """
+    """Evaluate one checkpoint, or an ensemble of several (mean of softmax), on ``data``'s test split."""
     if not paths:
         raise CnnzooError("give at least one checkpoint to evaluate.")
     ctx = init_distributed(device)

@@ -59,12 +59,15 @@ def check_fit(model: nn.Module, state_dict: Mapping[str, torch.Tensor], where: s
         def few(xs: list[str]) -> str:
             return ", ".join(xs[:5]) + (f" (+{len(xs) - 5} more)" if len(xs) > 5 else "")
 
-        parts = [f"{len(missing)} missing ({few(missing)})" if missing else "",
-                 f"{len(unexpected)} unexpected ({few(unexpected)})" if unexpected else "",
-                 f"{len(shaped)} mis-shaped ({few(shaped)})" if shaped else ""]
+        parts = [
+            f"{len(missing)} missing ({few(missing)})" if missing else "",
+            f"{len(unexpected)} unexpected ({few(unexpected)})" if unexpected else "",
+            f"{len(shaped)} mis-shaped ({few(shaped)})" if shaped else "",
+        ]
         name = getattr(model, "cnnzoo_name", type(model).__name__)
         raise CheckpointError(
-            f"{where!r} does not fit model {name!r}: " + "; ".join(p for p in parts if p)
+            f"{where!r} does not fit model {name!r}: "
+            + "; ".join(p for p in parts if p)
             + ". Check that the file was saved from the matching architecture and number of classes."
         )
 

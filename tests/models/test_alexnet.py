@@ -15,14 +15,18 @@ from cnnzoo.errors import CheckpointError
 from cnnzoo.models.layers import LocalResponseNorm
 
 
-@pytest.mark.parametrize(("name", "params", "exact_macs", "reference_macs"), [
-    ("alexnet", 60_965_224, 724_406_816, 724.4e6),
-    ("alexnet_single", 62_378_344, 1_135_256_096, 1_135e6),
-    ("alexnet_owt", 61_100_840, 714_188_480, 714.2e6),
-    ("zfnet", 62_357_608, 1_168_032_896, 1.168e9),
-])
-def test_alexnet_family_parameters_and_macs_are_exact(name: str, params: int, exact_macs: int,
-                                                      reference_macs: float) -> None:
+@pytest.mark.parametrize(
+    ("name", "params", "exact_macs", "reference_macs"),
+    [
+        ("alexnet", 60_965_224, 724_406_816, 724.4e6),
+        ("alexnet_single", 62_378_344, 1_135_256_096, 1_135e6),
+        ("alexnet_owt", 61_100_840, 714_188_480, 714.2e6),
+        ("zfnet", 62_357_608, 1_168_032_896, 1.168e9),
+    ],
+)
+def test_alexnet_family_parameters_and_macs_are_exact(
+    name: str, params: int, exact_macs: int, reference_macs: float
+) -> None:
     m = meta_model(name)
     assert n_params(m) == params
     p = cnnzoo.profile(m, cnnzoo.model_info(name).input_size)
@@ -58,8 +62,19 @@ def test_alexnet_is_the_two_tower_network_with_lrn_after_conv1_and_conv2() -> No
     assert (f.pool1.kernel_size, f.pool1.stride) == (3, 2)
     assert m.classifier.drop6.p == 0.5 and m.classifier.drop7.p == 0.5
     # Sec. 5: biases 1 in conv2, conv4, conv5 and the hidden FC layers, 0 in conv1, conv3 and fc8.
-    ones = [bool((layer.bias == 1).all()) for layer in (f.conv1, f.conv2, f.conv3, f.conv4, f.conv5,
-                                                        m.classifier.fc6, m.classifier.fc7, m.classifier.fc8)]
+    ones = [
+        bool((layer.bias == 1).all())
+        for layer in (
+            f.conv1,
+            f.conv2,
+            f.conv3,
+            f.conv4,
+            f.conv5,
+            m.classifier.fc6,
+            m.classifier.fc7,
+            m.classifier.fc8,
+        )
+    ]
     assert ones == [False, True, False, True, True, True, True, False]
 
 
@@ -70,8 +85,14 @@ def test_zfnet_maps_are_110_55_26_13_6_as_in_fig3() -> None:
     for name, layer in m.features.named_children():
         x = layer(x)
         sizes[name] = x.shape[-1]
-    assert [sizes[k] for k in ("conv1", "pool1", "conv2", "pool2", "conv5", "pool5")] == \
-        [110, 55, 26, 13, 13, 6]
+    assert [sizes[k] for k in ("conv1", "pool1", "conv2", "pool2", "conv5", "pool5")] == [
+        110,
+        55,
+        26,
+        13,
+        13,
+        6,
+    ]
     assert m.features.conv1.kernel_size == (7, 7) and m.features.conv1.stride == (2, 2)
     assert m.features.conv4.groups == 1
 
@@ -106,8 +127,16 @@ def test_alexnet_takes_in_chans_and_reset_classifier() -> None:
     assert m.features.conv1.in_channels == 1 and m.get_classifier().out_features == 10
     m.reset_classifier(3)
     assert m.classifier.fc8.out_features == 3
-    assert list(m.layer_groups()) == ["features.conv1", "features.conv2", "features.conv3", "features.conv4",
-                                      "features.conv5", "classifier.fc6", "classifier.fc7", "classifier.fc8"]
+    assert list(m.layer_groups()) == [
+        "features.conv1",
+        "features.conv2",
+        "features.conv3",
+        "features.conv4",
+        "features.conv5",
+        "classifier.fc6",
+        "classifier.fc7",
+        "classifier.fc8",
+    ]
 
 
 def test_alexnet_owt_loads_a_torchvision_state_dict_and_matches_its_outputs(tmp_path) -> None:

@@ -35,9 +35,16 @@ def test_googlenet_follows_table_1_with_5x5_branches_lrn_and_no_batchnorm() -> N
     for name, *_ in INCEPTION_TABLE:
         block = getattr(m, name)
         assert block.branch3[1].conv.kernel_size == (5, 5)
-        widths.append((block.branch1.conv.out_channels, block.branch2[0].conv.out_channels,
-                       block.branch2[1].conv.out_channels, block.branch3[0].conv.out_channels,
-                       block.branch3[1].conv.out_channels, block.branch4[1].conv.out_channels))
+        widths.append(
+            (
+                block.branch1.conv.out_channels,
+                block.branch2[0].conv.out_channels,
+                block.branch2[1].conv.out_channels,
+                block.branch3[0].conv.out_channels,
+                block.branch3[1].conv.out_channels,
+                block.branch4[1].conv.out_channels,
+            )
+        )
     assert widths[0] == (64, 96, 128, 16, 32, 32) and widths[-1] == (384, 192, 384, 48, 128, 128)
     assert m.dropout.p == 0.4 and m.aux1.dropout.p == 0.7
     assert (m.aux1.pool.kernel_size, m.aux1.pool.stride) == (5, 3) and m.aux1.conv.conv.out_channels == 128
@@ -79,8 +86,11 @@ def test_googlenet_training_forward_backward_at_224_with_aux_losses() -> None:
     assert all(torch.isfinite(t).all() for t in out)
     target = torch.tensor([2])
     loss = googlenet_loss(out, target)
-    expected = (F.cross_entropy(out.logits, target) + 0.3 * F.cross_entropy(out.aux_logits1, target)
-                + 0.3 * F.cross_entropy(out.aux_logits2, target))
+    expected = (
+        F.cross_entropy(out.logits, target)
+        + 0.3 * F.cross_entropy(out.aux_logits1, target)
+        + 0.3 * F.cross_entropy(out.aux_logits2, target)
+    )
     assert torch.allclose(loss, expected)
     loss.backward()
     for name, p in m.named_parameters():
@@ -90,8 +100,11 @@ def test_googlenet_training_forward_backward_at_224_with_aux_losses() -> None:
 def test_googlenet_loss_weights_each_aux_loss_by_0_3() -> None:
     logits, a1, a2 = torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 4)
     target = torch.tensor([0, 1, 3])
-    expected = (F.cross_entropy(logits, target) + 0.3 * F.cross_entropy(a1, target)
-                + 0.3 * F.cross_entropy(a2, target))
+    expected = (
+        F.cross_entropy(logits, target)
+        + 0.3 * F.cross_entropy(a1, target)
+        + 0.3 * F.cross_entropy(a2, target)
+    )
     assert torch.allclose(googlenet_loss(GoogLeNetOutputs(logits, a2, a1), target), expected)
     assert torch.allclose(googlenet_loss(logits, target), F.cross_entropy(logits, target))
 

@@ -18,14 +18,25 @@ from cnnzoo.models.inception import Block8, InceptionOutputs
 NAMES = ("inception_v3", "inception_v4", "inception_resnet_v1", "inception_resnet_v2")
 
 
-@pytest.mark.parametrize("name, kw, expected", [
-    ("inception_v3", {}, 27_161_264),  # with the auxiliary head = torchvision inception_v3(aux_logits=True)
-    ("inception_v3", {"aux_logits": False}, 23_834_568),  # the reference figure (osmr)
-    ("inception_v4", {}, 42_679_816),
-    ("inception_v4", {"kernel_order": "tf"}, 42_679_816),
-    ("inception_resnet_v2", {}, 55_843_464),
-    ("inception_resnet_v1", {}, 22_756_328),  # the paper's network; see the next test for osmr's 23,995,624
-])
+@pytest.mark.parametrize(
+    "name, kw, expected",
+    [
+        (
+            "inception_v3",
+            {},
+            27_161_264,
+        ),  # with the auxiliary head = torchvision inception_v3(aux_logits=True)
+        ("inception_v3", {"aux_logits": False}, 23_834_568),  # the reference figure (osmr)
+        ("inception_v4", {}, 42_679_816),
+        ("inception_v4", {"kernel_order": "tf"}, 42_679_816),
+        ("inception_resnet_v2", {}, 55_843_464),
+        (
+            "inception_resnet_v1",
+            {},
+            22_756_328,
+        ),  # the paper's network; see the next test for osmr's 23,995,624
+    ],
+)
 def test_inception_family_has_exact_parameter_count(name: str, kw: dict, expected: int) -> None:
     assert n_params(meta_model(name, **kw)) == expected
 
@@ -44,10 +55,15 @@ def test_inception_resnet_v1_differs_from_osmr_by_a_sixth_8x8_block_and_a_bottle
     assert cnnzoo.model_info("inception_resnet_v1").paper_params == 23_995_624
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("inception_v3", 5_713_216_096), ("inception_v4", 12_253_974_624),
-    ("inception_resnet_v1", 6_206_361_696), ("inception_resnet_v2", 13_155_794_016),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("inception_v3", 5_713_216_096),
+        ("inception_v4", 12_253_974_624),
+        ("inception_resnet_v1", 6_206_361_696),
+        ("inception_resnet_v2", 13_155_794_016),
+    ],
+)
 def test_inception_family_macs_at_299_are_pinned_and_within_1_percent(name: str, expected: int) -> None:
     model = meta_model(name).eval()
     macs = cnnzoo.profile(model, (3, 299, 299)).total_macs
@@ -145,8 +161,9 @@ def test_inception_v3_matches_torchvision_inception_v3(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_inception_v4_matches_timm_inception_v4_with_tf_kernel_order(tmp_path: Path) -> None:
     timm = pytest.importorskip("timm")
-    _assert_equivalent(timm.create_model("inception_v4"), tmp_path / "v4.pth", "inception_v4", "timm", 75,
-                       kernel_order="tf")
+    _assert_equivalent(
+        timm.create_model("inception_v4"), tmp_path / "v4.pth", "inception_v4", "timm", 75, kernel_order="tf"
+    )
     with pytest.raises(CheckpointError, match="kernel_order='tf'"):
         cnnzoo.create_model("inception_v4", weights=f"timm:{tmp_path / 'v4.pth'}")
 
@@ -154,5 +171,6 @@ def test_inception_v4_matches_timm_inception_v4_with_tf_kernel_order(tmp_path: P
 @pytest.mark.slow
 def test_inception_resnet_v2_matches_timm_inception_resnet_v2(tmp_path: Path) -> None:
     timm = pytest.importorskip("timm")
-    _assert_equivalent(timm.create_model("inception_resnet_v2"), tmp_path / "irv2.pth", "inception_resnet_v2",
-                       "timm", 75)
+    _assert_equivalent(
+        timm.create_model("inception_resnet_v2"), tmp_path / "irv2.pth", "inception_resnet_v2", "timm", 75
+    )

@@ -51,8 +51,15 @@ def test_lenet5_c3_connects_exactly_the_maps_of_table_I() -> None:
 
 def test_lenet5_has_340908_connections_per_the_paper() -> None:
     c = cnnzoo.create_model("lenet5").connections()
-    assert dict(c) == {"c1": 122_304, "s2": 5_880, "c3": 151_600, "s4": 2_000, "c5": 48_120, "f6": 10_164,
-                       "output": 840}
+    assert dict(c) == {
+        "c1": 122_304,
+        "s2": 5_880,
+        "c3": 151_600,
+        "s4": 2_000,
+        "c5": 48_120,
+        "f6": 10_164,
+        "output": 840,
+    }
     assert sum(c.values()) - c["output"] == 340_068
     assert sum(c.values()) == 340_908
 

@@ -20,11 +20,16 @@ def test_nasnet_a_has_the_reference_parameter_count(name: str, expected: int) ->
     assert sum(p.numel() for p in meta_model(name).parameters()) == expected
 
 
-@pytest.mark.parametrize("name, size, expected, paper", [
-    ("nasnet_a_mobile", 224, 563_638_816, 564e6), ("nasnet_a_large", 331, 23_783_414_658, 23.8e9),
-])
-def test_nasnet_a_macs_are_pinned_and_within_1_percent_of_table_2(name: str, size: int, expected: int,
-                                                                 paper: float) -> None:
+@pytest.mark.parametrize(
+    "name, size, expected, paper",
+    [
+        ("nasnet_a_mobile", 224, 563_638_816, 564e6),
+        ("nasnet_a_large", 331, 23_783_414_658, 23.8e9),
+    ],
+)
+def test_nasnet_a_macs_are_pinned_and_within_1_percent_of_table_2(
+    name: str, size: int, expected: int, paper: float
+) -> None:
     macs = cnnzoo.profile(meta_model(name).eval(), (3, size, size)).total_macs
     assert macs == expected
     assert abs(macs - paper) / paper < 0.01
@@ -84,5 +89,11 @@ def test_nasnet_a_layer_groups_hold_every_parameter_once() -> None:
 def test_nasnet_a_large_matches_timm_nasnetalarge(tmp_path: Path) -> None:
     timm = pytest.importorskip("timm")
     # 64x64, even grids: exercises the asymmetric SAME padding
-    assert_matches_peer(timm.create_model("nasnetalarge"), tmp_path / "n.pth", "nasnet_a_large", "timm",
-                        (3, 64, 64), count_include_pad=True)
+    assert_matches_peer(
+        timm.create_model("nasnetalarge"),
+        tmp_path / "n.pth",
+        "nasnet_a_large",
+        "timm",
+        (3, 64, 64),
+        count_include_pad=True,
+    )

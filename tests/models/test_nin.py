@@ -14,16 +14,25 @@ def test_nin_cifar_has_966986_parameters_and_222486528_macs() -> None:
     assert n_params(m) == 966_986
     # conv/1x1 MACs at 32x32 (32 -> 16 -> 8): 1024 x 192 x 75 + 1024 x (160 x 192 + 96 x 160)
     # + 256 x 192 x 2400 + 256 x 2 x 192 x 192 + 64 x 192 x 1728 + 64 x 192 x 192 + 64 x 10 x 192
-    expected = (1024 * 192 * 75 + 1024 * (160 * 192 + 96 * 160) + 256 * 192 * 2400 + 256 * 2 * 192 * 192
-                + 64 * 192 * 1728 + 64 * 192 * 192 + 64 * 10 * 192)
+    expected = (
+        1024 * 192 * 75
+        + 1024 * (160 * 192 + 96 * 160)
+        + 256 * 192 * 2400
+        + 256 * 2 * 192 * 192
+        + 64 * 192 * 1728
+        + 64 * 192 * 192
+        + 64 * 10 * 192
+    )
     p = cnnzoo.profile(m, (3, 32, 32))
     assert (p.total_params, p.total_macs) == (966_986, expected) and expected == 222_486_528
 
 
 def test_nin_mlpconv_blocks_have_one_spatial_and_two_1x1_convolutions_and_no_fc() -> None:
     m = cnnzoo.create_model("nin_cifar")
-    kernels = [[c.kernel_size[0] for c in b.modules() if isinstance(c, torch.nn.Conv2d)]
-               for b in (m.block1, m.block2, m.block3)]
+    kernels = [
+        [c.kernel_size[0] for c in b.modules() if isinstance(c, torch.nn.Conv2d)]
+        for b in (m.block1, m.block2, m.block3)
+    ]
     assert kernels == [[5, 1, 1], [5, 1, 1], [3, 1]] and m.classifier.kernel_size == (1, 1)
     assert not any(isinstance(x, torch.nn.Linear) for x in m.modules())
     assert [n_params(g) for g in m.layer_groups().values()] == [60_928, 535_104, 369_024, 1_930]
