@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import CnnzooError
 from ..registry import list_models, model_info
 
 ORDER = 10
@@ -29,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"models": [model_info(n).as_dict() for n in names]}))
         return 0
     if not names:
-        print(f"no model matches {args.pattern!r}")
-        return 0
+        families = sorted({model_info(n).family for n in list_models("*")})
+        if args.family is not None and args.family not in families:
+            raise CnnzooError(f"no family {args.family!r}; families are: {', '.join(families)}.")
+        where = f" in family {args.family!r}" if args.family else ""
+        raise CnnzooError(f"no model matches {args.pattern!r}{where}; `cnnzoo list` shows every name.")
     width = max(len(n) for n in names)
     for n in names:
         i = model_info(n)

@@ -1,0 +1,33 @@
+"""``cnnzoo samples DATA --out DIR [--n N] [--split test|train]``: a few images of a data source as PNGs."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._args import positive_int
+
+ORDER = 95
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "samples",
+        help="write a few images of a data source as PNG files (inputs for explain, predict, serve)",
+        description="Write the first N images of a data source's fixed test (or train) split as PNG files "
+        "named NN_CLASS.png, e.g. `cnnzoo samples digits --out digits` gives the digit images the README's "
+        "explain examples use. DATA is any source `cnnzoo train --data` takes.",
+    )
+    p.add_argument("data", help="data source: digits, mnist:DIR, cifar:DIR, folder:DIR, ...")
+    p.add_argument("--out", required=True, help="folder to write the PNG files into (created if missing)")
+    p.add_argument("--n", type=positive_int, default=8, help="how many images (default: 8)")
+    p.add_argument("--split", choices=("test", "train"), default="test", help="which split (default: test)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data.samples import write_samples
+
+    paths = write_samples(args.data, args.out, n=args.n, split=args.split)
+    for path in paths:
+        print(path)
+    return 0

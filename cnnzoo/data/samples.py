@@ -1,0 +1,65 @@
+"""Write a few images of a data source as PNG files, so the README's examples have inputs to run on.
+
+``cnnzoo samples digits --out digits`` writes the first images of the fixed test split of scikit-learn's
+digits (in the 28x28 MNIST layout the ``digits`` source trains on) as ``digits/NN_CLASS.png``; any DATA
+source works (``mnist:DIR``, ``folder:DIR``...). Each file is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ..errors import DataError
+
+
+def _safe(name: str) -> str:
+    """A class name usable in a file name (``n01440764 tench`` -> ``n01440764_tench``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "class"
+
+
+def write_samples(spec: str, out_dir: str | Path, n: int = 8, split: str = "test") -> list[Path]:
+    """Write the first ``n`` images of ``split`` ("train" or "test") of DATA ``spec`` as PNGs in ``out_dir``.
+
+    Returns the paths written, named ``NN_CLASS.png`` (NN the index within the split).
+    """
+    import numpy as np
+    from PIL import Image
+
+    from .sources import FileImages, decode_image, load_source
+
+    if n < 1:
+        raise DataError(f"the number of images must be at least 1, got {n}.")
+    if split not in ("train", "test"):
+        raise DataError(f"split must be 'train' or 'test', got {split!r}.")
+    raw = load_source(spec)
+    part = raw.train if split == "train" else raw.test
+    if len(part) == 0:
+        raise DataError(f"the {split} split of {spec!r} holds no images; try the other split.")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} exists and is not a folder; give --out a folder path.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create the folder {out} ({e.strerror}); choose another --out.") from None
+    written = []
+    for i in range(min(n, len(part))):
+        label = int(part.labels[i])
+        if isinstance(part, FileImages):
+            img = decode_image(part.paths[i], 3)
+        else:
+            img = part.images[i]
+        arr = img.permute(1, 2, 0).numpy().astype(np.uint8)
+        pil = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
+        path = out / f"{i:02d}_{_safe(raw.classes[label])}.png"
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            pil.save(tmp, format="PNG")
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise DataError(f"cannot write {path} ({e.strerror}); choose another --out.") from None
+        written.append(path)
+    return written
