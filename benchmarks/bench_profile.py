@@ -6,23 +6,26 @@ run, and write the result into BENCHMARKS.md (between ``<!-- bench-profile:start
     python benchmarks/bench_profile.py --models resnet18 --repeats 1 --size 64 --no-write   # quick check
 
 fvcore and torchinfo run real forward passes on the CPU (they need real tensors); ``profile`` runs on
-``meta``. Each figure is the median of ``--repeats`` runs after one warm-up. Run it on a quiet machine.
+``meta``. The three tools are timed in interleaved rounds (each called once per round, the starting one
+rotating), after one warm-up call each; each figure is the median of ``--repeats`` rounds, so a slow spell of
+this shared machine falls on all three alike.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torchvision
 
-from cnnzoo.analysis import profile
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import BENCHMARKS_MD, cpu_line, summary_line, write_section  # noqa: E402
+
+from cnnzoo.analysis import profile  # noqa: E402
+from cnnzoo.deploy.bench import interleaved_times  # noqa: E402
 
 START, END = "<!-- bench-profile:start -->", "<!-- bench-profile:end -->"
 MODELS = ("vgg19", "resnet50", "googlenet", "mobilenet_v2", "densenet121")
@@ -31,16 +34,6 @@ MODELS = ("vgg19", "resnet50", "googlenet", "mobilenet_v2", "densenet121")
 def _build(name: str) -> torch.nn.Module:
     kw = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
     return getattr(torchvision.models, name)(weights=None, **kw).eval()
-
-
-def _median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def run(models: list[str], size: int, repeats: int) -> list[dict]:
@@ -60,9 +53,15 @@ def run(models: list[str], size: int, repeats: int) -> list[dict]:
                 v for k, v in f.by_operator().items() if k in ("conv", "linear", "matmul", "addmm", "bmm")
             )
 
-        ours = _median_time(lambda m=m: profile(m, (3, size, size)), repeats)
-        t_fv = _median_time(fv, repeats)
-        t_ti = _median_time(lambda m=m: summary(m, input_size=(1, 3, size, size), verbose=0), repeats)
+        runners = {
+            "ours": lambda m=m: profile(m, (3, size, size)),
+            "fvcore": fv,
+            "torchinfo": lambda m=m: summary(m, input_size=(1, 3, size, size), verbose=0),
+        }
+        for fn in runners.values():  # warm-up
+            fn()
+        times = {k: statistics.median(v) for k, v in interleaved_times(runners, repeats).items()}
+        ours, t_fv, t_ti = times["ours"], times["fvcore"], times["torchinfo"]
         rows.append(
             {
                 "model": name,
@@ -84,11 +83,11 @@ def run(models: list[str], size: int, repeats: int) -> list[dict]:
 
 def markdown(rows: list[dict], size: int, repeats: int) -> str:
     lines = [
-        f"### `cnnzoo.profile` vs fvcore vs torchinfo ({size}x{size}, batch 1, median of {repeats})",
+        f"### `cnnzoo.profile` vs fvcore vs torchinfo ({size}x{size}, batch 1, median of {repeats} "
+        "interleaved rounds)",
         "",
-        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} threads. `profile` runs on `meta`; fvcore and torchinfo run real CPU "
-        "forward passes. MACs: conv + linear + matmul.",
+        f"torch {torch.__version__}; CPU: {cpu_line()}. `profile` runs on `meta`; fvcore and torchinfo run "
+        "real CPU forward passes. MACs: conv + linear + matmul. `python benchmarks/bench_profile.py`",
         "",
         "| model | profile (s) | fvcore (s) | ratio | torchinfo (s) | ratio | MACs equal |",
         "|---|--:|--:|--:|--:|--:|---|",
@@ -99,19 +98,17 @@ def markdown(rows: list[dict], size: int, repeats: int) -> str:
             f"| {r['torchinfo_s']:.3f} | {r['torchinfo_s'] / r['ours_s']:.1f}x | "
             f"{'yes' if r['macs_ours'] == r['macs_fvcore'] else 'no'} |"
         )
+    ratios = ", ".join(f"{r['model']} {r['fvcore_s'] / r['ours_s']:.1f}x" for r in rows)
+    equal = all(r["macs_ours"] == r["macs_fvcore"] for r in rows)
+    lines.append(
+        summary_line(
+            f"`profile` vs fvcore `FlopCountAnalysis` at {size}x{size} (interleaved)",
+            f"{ratios} faster; MACs {'equal on all' if equal else 'DIFFER'}",
+            "faster, MACs equal",
+            cpu_line(),
+        )
+    )
     return "\n".join(lines) + "\n"
-
-
-def write_section(path: Path, text: str) -> None:
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text}{END}"
-    if START in old and END in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,14 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="+", default=list(MODELS), help="torchvision model names")
     ap.add_argument("--size", type=int, default=224, help="input size (default 224)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "BENCHMARKS.md")
+    ap.add_argument("--out", type=Path, default=BENCHMARKS_MD)
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args(argv)
     rows = run(args.models, args.size, args.repeats)
     text = markdown(rows, args.size, args.repeats)
     print(text)
     if not args.no_write:
-        write_section(args.out, text)
+        write_section(args.out, START, END, text, "Profile vs fvcore and torchinfo")
         print(f"updated {args.out}")
     return 0
 
