@@ -42,7 +42,8 @@ def cpu_line() -> str:
 def summary_line(what: str, measured: str, target: str = "", cpu: str = "") -> str:
     """A headline figure for the README's summary table (an invisible comment in BENCHMARKS.md); ``cpu``
     (e.g. :func:`cpu_line`) for speed figures."""
-    cells = [" ".join(c.replace("|", "/").replace("-->", "->").split()) for c in (what, measured, target, cpu)]
+    raw = (what, measured, target, cpu)
+    cells = [" ".join(c.replace("|", "/").replace("-->", "->").split()) for c in raw]
     return "<!-- summary: " + " | ".join(cells) + " -->"
 
 
