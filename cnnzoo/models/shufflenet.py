@@ -220,16 +220,38 @@ _register_v1(
         "(= multiply-adds) in the ShuffleNet paper"
     ),
 )
-for _g in (1, 2, 4, 8):
-    _register_v1(
-        f"shufflenet_v1_g{_g}_x1_0",
-        _g,
-        1.0,
-        paper_macs=140e6,
-        figures_note="no parameter count in the paper; every 1x network is designed for 140 MFLOPs "
-        "(= multiply-adds), Table 2",
-        paper_top1=32.4 if _g == 8 else None,
-    )
+_V1_NOTE_G = (
+    "no parameter count in the paper; every 1x network is designed for 140 MFLOPs (= multiply-adds), Table 2"
+)
+_register_v1(
+    "shufflenet_v1_g1_x1_0",
+    1,
+    1.0,
+    paper_macs=140e6,
+    figures_note=_V1_NOTE_G,
+)
+_register_v1(
+    "shufflenet_v1_g2_x1_0",
+    2,
+    1.0,
+    paper_macs=140e6,
+    figures_note=_V1_NOTE_G,
+)
+_register_v1(
+    "shufflenet_v1_g4_x1_0",
+    4,
+    1.0,
+    paper_macs=140e6,
+    figures_note=_V1_NOTE_G,
+)
+_register_v1(
+    "shufflenet_v1_g8_x1_0",
+    8,
+    1.0,
+    paper_macs=140e6,
+    figures_note=_V1_NOTE_G,
+    paper_top1=32.4,
+)
 
 # --------------------------------------------------------------------------------------------------- v2
 
