@@ -72,16 +72,19 @@ class AlexNet(ZooModel):
     """
 
     classifier_attr = "classifier.fc8"
-    group_attrs = (
-        "features.conv1",
-        "features.conv2",
-        "features.conv3",
-        "features.conv4",
-        "features.conv5",
-        "classifier.fc6",
-        "classifier.fc7",
-        "classifier.fc8",
-    )
+    layer_group_names = {
+        a: (a,)
+        for a in (
+            "features.conv1",
+            "features.conv2",
+            "features.conv3",
+            "features.conv4",
+            "features.conv5",
+            "classifier.fc6",
+            "classifier.fc7",
+            "classifier.fc8",
+        )
+    }
 
     def __init__(
         self,
@@ -170,16 +173,19 @@ class AlexNetOWT(ZooModel):
     """
 
     classifier_attr = "classifier.6"
-    group_attrs = (
-        "features.0",
-        "features.3",
-        "features.6",
-        "features.8",
-        "features.10",
-        "classifier.1",
-        "classifier.4",
-        "classifier.6",
-    )
+    layer_group_names = {
+        a: (a,)
+        for a in (
+            "features.0",
+            "features.3",
+            "features.6",
+            "features.8",
+            "features.10",
+            "classifier.1",
+            "classifier.4",
+            "classifier.6",
+        )
+    }
 
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> None:
         super().__init__()

@@ -155,6 +155,17 @@ class DenseNet(ZooModel):
         self.num_blocks = len(block_config)
         self.num_features = ch
         self.classifier = nn.Linear(ch, num_classes)
+        # ``stem``, ``block1`` ... (each dense block with the transition after it), ``head`` (final BN and
+        # the classifier)
+        n_blocks = len(block_config)
+        self.layer_group_names = {
+            "stem": tuple(f"features.{n}" for n in self._stem_names),
+            **{
+                f"block{i}": (f"features.denseblock{i}", f"features.transition{i}")
+                for i in range(1, n_blocks + 1)
+            },
+            "head": ("features.norm5", "classifier"),
+        }
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -173,20 +184,6 @@ class DenseNet(ZooModel):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         return x if pre_logits else self.classifier(x)
-
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        """``stem``, ``block1`` ... (each dense block with the transition after it), ``head`` (final BN and
-        the classifier)."""
-        f = self.features
-        groups: OrderedDict[str, nn.Module] = OrderedDict()
-        groups["stem"] = nn.Sequential(*(getattr(f, n) for n in self._stem_names))
-        for i in range(1, self.num_blocks + 1):
-            mods = [getattr(f, f"denseblock{i}")]
-            if hasattr(f, f"transition{i}"):
-                mods.append(getattr(f, f"transition{i}"))
-            groups[f"block{i}"] = nn.Sequential(*mods)
-        groups["head"] = nn.Sequential(f.norm5, self.classifier)
-        return groups
 
 
 def _cifar_depth_to_layers(depth: int, bottleneck: bool) -> int:

@@ -29,7 +29,7 @@ Deviations (also in the model's metadata):
 
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+from collections import namedtuple
 from typing import Any
 
 import torch
@@ -37,7 +37,7 @@ from torch import nn
 
 from ..errors import CnnzooError
 from ..registry import register_model
-from .base import ZooModel, group_modules
+from .base import ZooModel
 from .layers import conv_bn_act
 
 V3_PAPER = "Szegedy et al., Rethinking the Inception Architecture for Computer Vision, CVPR 2016"
@@ -71,15 +71,11 @@ class _InceptionBase(ZooModel):
     """Shared head: global average pool -> dropout -> linear classifier (``classifier_attr``)."""
 
     num_features: int
-    layer_group_names: dict[str, tuple[str, ...]] = {}
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(x.mean((2, 3), keepdim=True), 1)
         x = self.head_drop(x)
         return x if pre_logits else self.get_classifier()(x)
-
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        return group_modules(self, self.layer_group_names)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -226,7 +222,6 @@ class InceptionV3(_InceptionBase):
         "mixed_7": ("Mixed_7a", "Mixed_7b", "Mixed_7c"),
         "head": ("AuxLogits", "fc"),
     }
-    group_attrs = tuple(layer_group_names)
 
     def __init__(
         self,

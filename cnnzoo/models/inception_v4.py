@@ -211,7 +211,6 @@ class InceptionV4(_InceptionBase):
         "inception_c": tuple(f"features.{i}" for i in range(18, 22)),
         "head": ("last_linear",),
     }
-    group_attrs = tuple(layer_group_names)
 
     def __init__(
         self, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2, kernel_order: str = "paper"
@@ -383,7 +382,6 @@ class InceptionResNetV1(_InceptionResNet):
         "blocks_8": ("mixed_7a", "repeat_2"),
         "head": ("classif",),
     }
-    group_attrs = tuple(layer_group_names)
 
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2) -> None:
         super().__init__()
@@ -410,7 +408,6 @@ class InceptionResNetV2(_InceptionResNet):
         "blocks_8": ("mixed_7a", "repeat_2", "block8", "conv2d_7b"),
         "head": ("classif",),
     }
-    group_attrs = tuple(layer_group_names)
 
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2) -> None:
         super().__init__()

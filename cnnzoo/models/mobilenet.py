@@ -29,8 +29,6 @@ classes, BN gamma/beta included). Without BN's gamma/beta it has 3,470,760, whic
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
 from torch import nn
 
@@ -83,7 +81,7 @@ class MobileNetV1(ZooModel):
     """MobileNet v1 (Table 1) with width multiplier ``alpha`` (Sec. 3.3)."""
 
     classifier_attr = "fc"
-    group_attrs = ("stem", "blocks", "fc")
+    layer_group_names = {a: (a,) for a in ("stem", "blocks", "fc")}
 
     def __init__(
         self, alpha: float = 1.0, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.0
@@ -251,6 +249,17 @@ class MobileNetV2(ZooModel):
         self.features = nn.Sequential(*feats)
         self.num_features = last
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last, num_classes))
+        # ``stem`` (first conv), ``stage1`` ... ``stage7`` (the rows of Table 2), ``head`` (1x1 conv to 1280
+        # and the classifier)
+        bounds = [1, *self._stage_ends]
+        self.layer_group_names = {
+            "stem": ("features.0",),
+            **{
+                f"stage{i + 1}": tuple(f"features.{j}" for j in range(a, b))
+                for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
+            },
+            "head": (f"features.{len(feats) - 1}", "classifier"),
+        }
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -267,18 +276,6 @@ class MobileNetV2(ZooModel):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
         return x if pre_logits else self.classifier(x)
-
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        """``stem`` (first conv), ``stage1`` ... ``stage7`` (the rows of Table 2), ``head`` (1x1 conv to 1280
-        and the classifier)."""
-        f = list(self.features)
-        groups: OrderedDict[str, nn.Module] = OrderedDict(stem=f[0])
-        start = 1
-        for i, end in enumerate(self._stage_ends):
-            groups[f"stage{i + 1}"] = nn.Sequential(*f[start:end])
-            start = end
-        groups["head"] = nn.Sequential(f[-1], self.classifier)
-        return groups
 
 
 _V2_ERR = "ILSVRC-2012 val, single crop (MobileNetV2 Table 4); top-5 not reported in the paper"

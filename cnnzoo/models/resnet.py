@@ -228,14 +228,6 @@ def drop_path_schedule(
     return [drop_path_rate * (i + 1) / num_blocks for i in range(num_blocks)]
 
 
-class _Group(nn.Module):
-    """A view that gathers existing modules into one layer group (not registered on the model)."""
-
-    def __init__(self, modules: Sequence[nn.Module]) -> None:
-        super().__init__()
-        self.parts = nn.ModuleList(modules)
-
-
 class ResNet(ZooModel):
     """The residual-network engine: a stem, stages of residual blocks, global average pooling and ``fc``.
 
@@ -369,7 +361,11 @@ class ResNet(ZooModel):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.head_drop = nn.Dropout(head_dropout) if head_dropout > 0 else nn.Identity()
         self.fc = nn.Linear(in_ch, num_classes)
-        self.group_attrs = ("stem", *self.stage_names, "head")
+        self.layer_group_names = {
+            "stem": tuple(self._stem_names),
+            **{name: (name,) for name in self.stage_names},
+            "head": ("bn_final", "fc"),
+        }
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -382,15 +378,6 @@ class ResNet(ZooModel):
             elif isinstance(m, nn.BatchNorm2d) and m.weight.device.type != "meta":
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-
-    # ---- layer groups (stem / stages / head); the views are built on demand -----------------------------
-    @property
-    def stem(self) -> nn.Module:
-        return _Group([getattr(self, n) for n in self._stem_names])
-
-    @property
-    def head(self) -> nn.Module:
-        return _Group([m for m in (self.bn_final, self.fc) if m is not None])
 
     def remap_state_dict(self, state_dict: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
         """Map a peer's parameter names to ours. torchvision's ResNets already use our names; timm's legacy

@@ -101,7 +101,7 @@ class ShuffleNetV1(ZooModel):
     """ShuffleNet v1 (Table 1) with ``groups`` g and scale factor ``scale`` (ShuffleNet sx)."""
 
     classifier_attr = "fc"
-    group_attrs = ("stem", "stage2", "stage3", "stage4", "fc")
+    layer_group_names = {a: (a,) for a in ("stem", "stage2", "stage3", "stage4", "fc")}
 
     def __init__(
         self, groups: int = 3, scale: float = 1.0, num_classes: int = 1000, in_chans: int = 3
@@ -308,6 +308,13 @@ class ShuffleNetV2(ZooModel):
     """ShuffleNet v2 (Table 5) with torchvision's module names."""
 
     classifier_attr = "fc"
+    layer_group_names = {
+        "stem": ("conv1", "maxpool"),
+        "stage2": ("stage2",),
+        "stage3": ("stage3",),
+        "stage4": ("stage4",),
+        "head": ("conv5", "fc"),
+    }
 
     def __init__(self, scale: str = "1.0", num_classes: int = 1000, in_chans: int = 3) -> None:
         super().__init__()
@@ -337,18 +344,6 @@ class ShuffleNetV2(ZooModel):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = x.mean((2, 3))
         return x if pre_logits else self.fc(x)
-
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        """``stem`` (conv1 + max pool), ``stage2``-``stage4``, ``head`` (conv5 + fc)."""
-        return OrderedDict(
-            [
-                ("stem", nn.Sequential(self.conv1, self.maxpool)),
-                ("stage2", self.stage2),
-                ("stage3", self.stage3),
-                ("stage4", self.stage4),
-                ("head", nn.Sequential(self.conv5, self.fc)),
-            ]
-        )
 
 
 _V2_ERR = "ILSVRC-2012 val, single crop (ShuffleNet v2 Table 5 / ShuffleNet-Series README)"
