@@ -2,7 +2,7 @@
 ICLR 2015).
 
 The six configurations of the paper's Table 1 (A, A-LRN, B, C, D, E) are written below in the paper's own
-notation and built with :func:`cnnzoo.analysis.spec.build_from_spec`: 3x3 convolutions with stride 1 and
+notation and built with :func:`cnnzoo.models.spec.build_from_spec`: 3x3 convolutions with stride 1 and
 padding 1, 2x2 max-pooling with stride 2, ReLU after every hidden layer, three fully-connected layers
 (4096, 4096, 1000) with dropout 0.5 after the first two (Sec. 3.1). Configuration C has 1x1 convolutions as
 the third layer of its last three stages; A-LRN adds Krizhevsky et al.'s local response normalisation
@@ -24,9 +24,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..analysis.spec import build_from_spec
 from ..registry import register_model
 from .base import ZooModel
+from .spec import build_from_spec
 
 VGG_PAPER = (
     "K. Simonyan, A. Zisserman. Very Deep Convolutional Networks for Large-Scale Image Recognition. "
