@@ -178,9 +178,10 @@ def run_transfer(
         tmodel, tckpt = model_from_checkpoint(teacher)
         info = {k: tckpt[k] for k in ("mean", "std") if k in tckpt}
         if "input_size" in tckpt and [int(v) for v in tckpt["input_size"]] != [c, h, w]:
-            raise CnnzooError(
+            raise OptionError(
                 f"the teacher takes {'x'.join(map(str, tckpt['input_size']))} inputs but the student "
-                f"{c}x{h}x{w}; pass --input-size to match."
+                f"{c}x{h}x{w}; give input_size to match.",
+                "input_size",
             )
     bundle = _bundle(data, c, h, w, info, val_fraction)
     old_bundle = _bundle(old_data, c, h, w, info, val_fraction) if old_data is not None else None
