@@ -152,7 +152,6 @@ class DenseNet(ZooModel):
                 ch = out
         layers.append(("norm5", nn.BatchNorm2d(ch)))
         self.features = nn.Sequential(OrderedDict(layers))
-        self.num_blocks = len(block_config)
         self.num_features = ch
         self.classifier = nn.Linear(ch, num_classes)
         # ``stem``, ``block1`` ... (each dense block with the transition after it), ``head`` (final BN and

@@ -47,9 +47,11 @@ from .layers import SqueezeExcite, StochasticDepth
 RESNET_PAPER = (
     "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR 2016 (arXiv:1512.03385)"
 )
-STOCHASTIC_DEPTH_PAPER = "Huang, Sun, Liu, Sedra & Weinberger, Deep Networks with Stochastic Depth, ECCV 2016"
 
 SHORTCUTS = ("A", "B", "C")
+#: stems as data, one ``(out_channels, kernel, stride)`` per convolution (each followed by BN-ReLU)
+IMAGENET_STEM = ((64, 7, 2),)  # 7x7/2 conv with 64 filters, BN, ReLU, then the 3x3/2 max-pool
+DEEP_STEM = ((64, 3, 2), (64, 3, 1), (128, 3, 1))  # SENet-154: three 3x3 convolutions, then the max-pool
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -273,7 +275,7 @@ class ResNet(ZooModel):
         *,
         num_classes: int = 1000,
         in_chans: int = 3,
-        stem: Sequence[tuple[int, int, int]] = ((64, 7, 2),),
+        stem: Sequence[tuple[int, int, int]] = IMAGENET_STEM,
         stem_pool: bool = True,
         stem_norm: bool = True,
         strides: Sequence[int] | None = None,
@@ -416,8 +418,6 @@ class ResNet(ZooModel):
 # ----------------------------------------------------------------------------------------------------------
 # Layouts (architectures as data) and the one builder every registered residual network calls
 # ----------------------------------------------------------------------------------------------------------
-IMAGENET_STEM = ((64, 7, 2),)  # 7x7/2 conv with 64 filters, BN, ReLU, then the 3x3/2 max-pool
-DEEP_STEM = ((64, 3, 2), (64, 3, 1), (128, 3, 1))  # SENet-154: three 3x3 convolutions, then the max-pool
 #: He et al.'s CIFAR layout (Sec. 4.2): a 3x3 conv with 16 filters, three stages on 32/16/8 maps, no pool
 CIFAR_LAYOUT: dict[str, Any] = dict(planes=(16, 32, 64), stem=((16, 3, 1),), stem_pool=False)
 
