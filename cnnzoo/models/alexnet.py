@@ -229,6 +229,7 @@ class AlexNetOWT(ZooModel):
 
 @register_model(
     family="alexnet",
+    recipe="alexnet",
     paper=ALEXNET_PAPER,
     year=2012,
     input_size=(3, 227, 227),
@@ -251,6 +252,7 @@ def alexnet(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) ->
 
 @register_model(
     family="alexnet",
+    recipe="alexnet",
     paper=ALEXNET_PAPER,
     year=2012,
     input_size=(3, 227, 227),
@@ -272,6 +274,7 @@ def alexnet_single(num_classes: int = 1000, in_chans: int = 3, dropout: float = 
 
 @register_model(
     family="alexnet",
+    recipe="alexnet",
     paper=OWT_PAPER,
     year=2014,
     input_size=(3, 224, 224),
@@ -293,6 +296,7 @@ def alexnet_owt(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5
 
 @register_model(
     family="alexnet",
+    recipe="alexnet",
     paper=ZFNET_PAPER,
     year=2013,
     input_size=(3, 224, 224),

@@ -266,6 +266,7 @@ def _imagenet_info(depth: int) -> dict[str, object]:
     desc = f"DenseNet-{depth} (k=32, blocks {'-'.join(map(str, blocks))}), Table 1"
     return dict(
         family="densenet",
+        recipe="resnet_imagenet",
         paper=PAPER,
         year=2017,
         input_size=(3, 224, 224),
@@ -351,6 +352,7 @@ def _cifar_info(name: str) -> dict[str, object]:
     _depth, _k, _bc, params, top1, note, desc = _CIFAR_MODELS[name]
     return dict(
         family="densenet",
+        recipe="resnet_cifar",
         paper=PAPER,
         year=2017,
         input_size=(3, 32, 32),

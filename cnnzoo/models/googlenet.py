@@ -276,6 +276,7 @@ class GoogLeNet(ZooModel):
 
 @register_model(
     family="googlenet",
+    recipe="googlenet",
     paper=PAPER,
     year=2014,
     input_size=(3, 224, 224),
@@ -307,6 +308,7 @@ def googlenet(
 
 @register_model(
     family="googlenet",
+    recipe="googlenet",
     paper=PAPER,
     year=2014,
     input_size=(3, 224, 224),

@@ -431,6 +431,7 @@ class InceptionResNetV2(_InceptionResNet):
 # ----------------------------------------------------------------------------------------------------------
 @register_model(
     family="inception",
+    recipe="googlenet",
     paper=V4_PAPER,
     year=2017,
     input_size=(3, 299, 299),
@@ -457,6 +458,7 @@ def inception_v4(
 
 @register_model(
     family="inception",
+    recipe="googlenet",
     paper=V4_PAPER,
     year=2017,
     input_size=(3, 299, 299),
@@ -482,6 +484,7 @@ def inception_resnet_v1(
 
 @register_model(
     family="inception",
+    recipe="googlenet",
     paper=V4_PAPER,
     year=2017,
     input_size=(3, 299, 299),

@@ -474,6 +474,7 @@ def _conv_out_area(conv: nn.Conv2d, x: torch.Tensor) -> int:
 
 _COMMON = dict(
     family="lenet",
+    recipe="lenet5",
     paper=PAPER,
     year=1998,
     input_size=(1, 32, 32),

@@ -129,6 +129,7 @@ _V1_DEV = ("BN gamma/beta are counted in our parameters (the paper's Table 6 cou
 
 @register_model(
     family="mobilenet",
+    recipe="mobilenet",
     paper=PAPER_V1,
     year=2017,
     paper_params=4_210_088,
@@ -155,6 +156,7 @@ for _name, (_alpha, _params, _macs, _top1) in _V1_THIN.items():
     register_model(
         _name,
         family="mobilenet",
+        recipe="mobilenet",
         paper=PAPER_V1,
         year=2017,
         defaults={"alpha": _alpha},
@@ -284,6 +286,7 @@ _V2_DEV = ("Dropout(0.2) before the classifier, as torchvision and the TF implem
 
 @register_model(
     family="mobilenet",
+    recipe="mobilenet",
     paper=PAPER_V2,
     year=2018,
     paper_params=3_504_872,
@@ -307,6 +310,7 @@ def mobilenet_v2(
 register_model(
     "mobilenet_v2_140",
     family="mobilenet",
+    recipe="mobilenet",
     paper=PAPER_V2,
     year=2018,
     defaults={"width_mult": 1.4},

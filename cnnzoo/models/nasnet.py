@@ -361,6 +361,7 @@ _COMMON_DEVIATIONS = (
 
 @register_model(
     family="nasnet",
+    recipe="resnet_imagenet",
     paper=PAPER,
     year=2018,
     input_size=(3, 224, 224),
@@ -389,6 +390,7 @@ def nasnet_a_mobile(
 
 @register_model(
     family="nasnet",
+    recipe="resnet_imagenet",
     paper=PAPER,
     year=2018,
     input_size=(3, 331, 331),

@@ -91,6 +91,7 @@ class NiN(ZooModel):
 
 @register_model(
     family="nin",
+    recipe="resnet_cifar",
     paper=PAPER,
     year=2014,
     input_size=(3, 32, 32),

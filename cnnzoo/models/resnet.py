@@ -468,6 +468,7 @@ def _resnet_info(depth: int, v1_5: bool) -> dict[str, Any]:
     )
     return dict(
         family="resnet",
+        recipe="resnet_imagenet",
         paper=RESNET_PAPER,
         year=2015,
         input_size=(3, 224, 224),
@@ -489,6 +490,7 @@ def _plain_info(depth: int) -> dict[str, Any]:
     }[depth]
     return dict(
         family="resnet",
+        recipe="resnet_imagenet",
         paper=RESNET_PAPER,
         year=2015,
         input_size=(3, 224, 224),
@@ -513,7 +515,12 @@ _CIFAR_TOP1 = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
 
 def _cifar_info(depth: int, plain: bool) -> dict[str, Any]:
     common: dict[str, Any] = dict(
-        family="resnet", paper=RESNET_PAPER, year=2015, input_size=(3, 32, 32), num_classes=10
+        family="resnet",
+        recipe="resnet_cifar",
+        paper=RESNET_PAPER,
+        year=2015,
+        input_size=(3, 32, 32),
+        num_classes=10,
     )
     if plain:
         return dict(

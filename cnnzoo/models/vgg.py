@@ -194,6 +194,7 @@ for _name, _cfg, _bn, _params, _macs, _top1, _top5, _proto in _VARIANTS:
     globals()[_name] = register_model(
         _name,
         family="vgg",
+        recipe="vgg",
         paper=VGG_PAPER,
         year=2014,
         input_size=(3, 224, 224),

@@ -312,10 +312,15 @@ def get_recipe(name: str) -> Recipe:
 
 
 def default_recipe_for(model_name: str) -> str:
-    """The recipe of a model's paper: ``lenet*`` -> lenet5, ``vgg*`` -> vgg, CIFAR ResNets -> resnet_cifar"""
+    """The recipe of a model's paper, as its registry entry names it (``recipe=`` of ``@register_model``).
+
+    A model registered without one gets its family's: ``lenet*`` -> lenet5, ``vgg*`` -> vgg, CIFAR-sized
+    inputs -> resnet_cifar, other ImageNet networks -> resnet_imagenet."""
     from ..registry import model_info
 
     info = model_info(model_name)
+    if info.recipe is not None:
+        return info.recipe
     fam, name = info.family.lower(), model_name.lower()
     if fam == "lenet" or name.startswith("lenet"):
         return "lenet5"
