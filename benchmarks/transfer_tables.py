@@ -121,7 +121,7 @@ class NarrowLeNet(ZooModel):
     """A narrow LeNet student for distillation: conv 5x5 (3) - pool - conv 5x5 (6) - pool - fc 30 - fc C."""
 
     classifier_attr = "fc2"
-    group_attrs = ("conv", "fc1", "fc2")
+    layer_group_names = {"conv": ("conv",), "fc1": ("fc1",), "fc2": ("fc2",)}
 
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()

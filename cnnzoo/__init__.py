@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "profile": "cnnzoo.analysis",
     "Profile": "cnnzoo.analysis",
-    "build_from_spec": "cnnzoo.analysis.spec",
+    "build_from_spec": "cnnzoo.models.spec",
     "load_weights": "cnnzoo.weights",
     "save_checkpoint": "cnnzoo.checkpoint",
     "load_checkpoint": "cnnzoo.checkpoint",

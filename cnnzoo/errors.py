@@ -28,6 +28,15 @@ class InputTooSmallError(CnnzooError):
     """An input on which some layer's feature map vanishes."""
 
 
+class OptionError(CnnzooError):
+    """A bad value of a library parameter. ``names`` are the Python parameter names its message uses, so a
+    front end can say them its own way (the CLI: ``freeze_epochs`` -> ``--freeze-epochs``)."""
+
+    def __init__(self, message: str, *names: str) -> None:
+        super().__init__(message)
+        self.names = names
+
+
 class CheckpointError(CnnzooError):
     """A checkpoint or weights file that is missing, corrupt, unsafe or does not fit the model."""
 

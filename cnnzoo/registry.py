@@ -49,6 +49,7 @@ class ModelInfo:
     deviations: tuple[str, ...] = ()
     peer: str | None = None
     description: str = ""
+    recipe: str | None = None  # the paper's training recipe (cnnzoo.train.recipes.RECIPES) for `cnnzoo train`
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import CnnzooError
+from ._args import as_flags
 
 # Each module in cnnzoo/cli/ defines ``register(subparsers)``, which adds its sub-command(s) and sets
 # ``func(args) -> int`` as the handler, and ``ORDER`` (an int), its place in ``cnnzoo --help``.
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except CnnzooError as e:
-        print(f"cnnzoo {args.command}: error: {e}", file=sys.stderr)
+        print(f"cnnzoo {args.command}: error: {as_flags(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"cnnzoo {args.command}: interrupted", file=sys.stderr)

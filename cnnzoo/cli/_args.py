@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 
 def positive_int(s: str) -> int:
@@ -25,3 +26,12 @@ def nonneg_float(s: str) -> float:
     if not v >= 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative number, got {s!r}")
     return v
+
+
+def as_flags(error: Exception) -> str:
+    """The message of a library error with the Python parameter names it uses said as this CLI's flags
+    (an :class:`~cnnzoo.errors.OptionError` names them: ``freeze_epochs`` -> ``--freeze-epochs``)."""
+    message = str(error)
+    for name in getattr(error, "names", ()):
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", "--" + name.replace("_", "-"), message)
+    return message

@@ -1,6 +1,7 @@
 """The model zoo: one module per paper family. Importing this package registers every model.
 
-Every module in this package except the shared ``base`` and ``layers`` is a paper family and is imported here,
+Every module in this package except the shared ``base``, ``layers`` and ``spec`` (the lecture-notation
+builder) is a paper family and is imported here,
 so its ``@register_model`` factories run.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-_SHARED = {"base", "layers"}
+_SHARED = {"base", "layers", "spec"}
 
 FAMILIES: tuple[str, ...] = tuple(
     sorted(

@@ -72,16 +72,19 @@ class AlexNet(ZooModel):
     """
 
     classifier_attr = "classifier.fc8"
-    group_attrs = (
-        "features.conv1",
-        "features.conv2",
-        "features.conv3",
-        "features.conv4",
-        "features.conv5",
-        "classifier.fc6",
-        "classifier.fc7",
-        "classifier.fc8",
-    )
+    layer_group_names = {
+        a: (a,)
+        for a in (
+            "features.conv1",
+            "features.conv2",
+            "features.conv3",
+            "features.conv4",
+            "features.conv5",
+            "classifier.fc6",
+            "classifier.fc7",
+            "classifier.fc8",
+        )
+    }
 
     def __init__(
         self,
@@ -170,16 +173,19 @@ class AlexNetOWT(ZooModel):
     """
 
     classifier_attr = "classifier.6"
-    group_attrs = (
-        "features.0",
-        "features.3",
-        "features.6",
-        "features.8",
-        "features.10",
-        "classifier.1",
-        "classifier.4",
-        "classifier.6",
-    )
+    layer_group_names = {
+        a: (a,)
+        for a in (
+            "features.0",
+            "features.3",
+            "features.6",
+            "features.8",
+            "features.10",
+            "classifier.1",
+            "classifier.4",
+            "classifier.6",
+        )
+    }
 
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> None:
         super().__init__()
@@ -223,6 +229,7 @@ class AlexNetOWT(ZooModel):
 
 @register_model(
     family="alexnet",
+    recipe="alexnet",
     paper=ALEXNET_PAPER,
     year=2012,
     input_size=(3, 227, 227),
@@ -245,6 +252,7 @@ def alexnet(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) ->
 
 @register_model(
     family="alexnet",
+    recipe="alexnet",
     paper=ALEXNET_PAPER,
     year=2012,
     input_size=(3, 227, 227),
@@ -266,6 +274,7 @@ def alexnet_single(num_classes: int = 1000, in_chans: int = 3, dropout: float = 
 
 @register_model(
     family="alexnet",
+    recipe="alexnet",
     paper=OWT_PAPER,
     year=2014,
     input_size=(3, 224, 224),
@@ -287,6 +296,7 @@ def alexnet_owt(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5
 
 @register_model(
     family="alexnet",
+    recipe="alexnet",
     paper=ZFNET_PAPER,
     year=2013,
     input_size=(3, 224, 224),

@@ -3,8 +3,12 @@
 ``forward_features(x)`` returns the last feature map (before global pooling / flattening);
 ``forward_head(x, pre_logits=False)`` turns it into logits (or the pre-logit features);
 ``get_classifier()`` / ``reset_classifier(num_classes)`` reach and replace the final layer;
-``layer_groups()`` names the model's groups in input-to-output order (``stem``, stages..., ``head``), which
-the transfer-learning strategies use to freeze and to set per-group learning rates.
+``layer_groups()`` names the model's groups in input-to-output order (``stem``, stages..., ``head``).
+
+Layer groups have one record per model, ``layer_group_names``: group name -> the dotted names of the
+sub-modules it spans (timm's ``group_matcher()`` idea, as data). :meth:`ZooModel.layer_groups` resolves it on
+every call, so a classifier swapped by ``reset_classifier`` (found through ``classifier_attr``, which sits in
+the last group) is what freezing (:mod:`cnnzoo.transfer.freeze`) and per-group learning rates see next.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from torch import nn
 class ZooModel(nn.Module):
     """Base class of cnnzoo's models.
 
-    Subclasses set ``classifier_attr`` (dotted path of the final layer) and ``group_attrs`` (attribute names
-    of the layer groups, input to output; the classifier's group last) and implement ``forward_features`` and
+    Subclasses set ``classifier_attr`` (dotted path of the final layer) and ``layer_group_names`` (group
+    name -> dotted sub-module names, input to output; the classifier's group last; a class attribute, or set
+    in ``__init__`` when it depends on the configuration) and implement ``forward_features`` and
     ``forward_head``.
     """
 
     classifier_attr: str = "fc"
-    group_attrs: tuple[str, ...] = ()
+    layer_group_names: Mapping[str, Sequence[str]] = {}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -64,18 +69,18 @@ class ZooModel(nn.Module):
         self.num_classes = num_classes
 
     def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        """Named layer groups, input to output; every parameter belongs to exactly one group."""
-        if not self.group_attrs:
+        """Named layer groups, input to output, each an ``nn.ModuleList`` of the sub-modules that
+        ``layer_group_names`` lists; every parameter belongs to exactly one group."""
+        if not self.layer_group_names:
             raise NotImplementedError(f"{type(self).__name__} defines no layer groups")
-        return OrderedDict((a, self.get_submodule(a)) for a in self.group_attrs)
+        return group_modules(self, self.layer_group_names)
 
 
 def group_modules(model: nn.Module, groups: Mapping[str, Sequence[str]]) -> OrderedDict[str, nn.Module]:
     """Named layer groups made of several (dotted) sub-module names each, as an ``nn.ModuleList`` per group.
 
-    For models whose peers' parameter names (kept for checkpoint compatibility) are flat, so that a group
-    such as ``stem`` spans several attributes (Inception, Xception, NASNet). Absent (``None``) entries are
-    skipped.
+    A group may span several attributes where the peers' parameter names (kept for checkpoint compatibility)
+    are flat (a ResNet's ``stem`` is ``conv1`` and ``bn1``). Absent (``None``) entries are skipped.
     """
     out: OrderedDict[str, nn.Module] = OrderedDict()
     for name, attrs in groups.items():

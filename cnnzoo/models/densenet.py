@@ -23,8 +23,6 @@ Deviations from the paper:
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
-from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -154,9 +152,19 @@ class DenseNet(ZooModel):
                 ch = out
         layers.append(("norm5", nn.BatchNorm2d(ch)))
         self.features = nn.Sequential(OrderedDict(layers))
-        self.num_blocks = len(block_config)
         self.num_features = ch
         self.classifier = nn.Linear(ch, num_classes)
+        # ``stem``, ``block1`` ... (each dense block with the transition after it), ``head`` (final BN and
+        # the classifier)
+        n_blocks = len(block_config)
+        self.layer_group_names = {
+            "stem": tuple(f"features.{n}" for n in self._stem_names),
+            **{
+                f"block{i}": (f"features.denseblock{i}", f"features.transition{i}")
+                for i in range(1, n_blocks + 1)
+            },
+            "head": ("features.norm5", "classifier"),
+        }
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -175,20 +183,6 @@ class DenseNet(ZooModel):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         return x if pre_logits else self.classifier(x)
-
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        """``stem``, ``block1`` ... (each dense block with the transition after it), ``head`` (final BN and
-        the classifier)."""
-        f = self.features
-        groups: OrderedDict[str, nn.Module] = OrderedDict()
-        groups["stem"] = nn.Sequential(*(getattr(f, n) for n in self._stem_names))
-        for i in range(1, self.num_blocks + 1):
-            mods = [getattr(f, f"denseblock{i}")]
-            if hasattr(f, f"transition{i}"):
-                mods.append(getattr(f, f"transition{i}"))
-            groups[f"block{i}"] = nn.Sequential(*mods)
-        groups["head"] = nn.Sequential(f.norm5, self.classifier)
-        return groups
 
 
 def _cifar_depth_to_layers(depth: int, bottleneck: bool) -> int:
@@ -258,15 +252,6 @@ def _cifar(
     )
 
 
-def _factory(build: Callable[[int, int, float], DenseNet], default_classes: int) -> Callable[..., DenseNet]:
-    """The registered factory of one DenseNet: the options every DenseNet takes, the architecture fixed."""
-
-    def factory(num_classes: int = default_classes, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
-        return build(num_classes, in_chans, drop_rate)
-
-    return factory
-
-
 # depth: blocks of Table 1, reference parameters and MACs, top-1 / top-5 error (Table 3)
 _IMAGENET_MODELS: dict[int, tuple[tuple[int, ...], int, float | None, float, float]] = {
     121: ((6, 12, 24, 16), 7_978_856, 2.87e9, 25.02, 7.71),
@@ -274,24 +259,52 @@ _IMAGENET_MODELS: dict[int, tuple[tuple[int, ...], int, float | None, float, flo
     201: ((6, 12, 48, 32), 20_013_928, 4.35e9, 22.58, 6.34),
     264: ((6, 12, 64, 48), 33_337_704, None, 22.15, 6.12),
 }
-for _depth, (_blocks, _params, _macs, _top1, _top5) in _IMAGENET_MODELS.items():
-    _desc = f"DenseNet-{_depth} (k=32, blocks {'-'.join(map(str, _blocks))}), Table 1"
-    register_model(
-        f"densenet{_depth}",
+
+
+def _imagenet_info(depth: int) -> dict[str, object]:
+    blocks, params, macs, top1, top5 = _IMAGENET_MODELS[depth]
+    desc = f"DenseNet-{depth} (k=32, blocks {'-'.join(map(str, blocks))}), Table 1"
+    return dict(
         family="densenet",
+        recipe="resnet_imagenet",
         paper=PAPER,
         year=2017,
         input_size=(3, 224, 224),
-        description=f"{_desc}." if _macs else f"{_desc} (no torchvision peer).",
-        paper_params=_params,
-        paper_macs=_macs,
-        figures_note=_IMAGENET_FIG if _macs else "exact count computed from Table 1; no reference MAC figure",
-        paper_top1=_top1,
-        paper_top5=_top5,
+        description=f"{desc}." if macs else f"{desc} (no torchvision peer).",
+        paper_params=params,
+        paper_macs=macs,
+        figures_note=_IMAGENET_FIG if macs else "exact count computed from Table 1; no reference MAC figure",
+        paper_top1=top1,
+        paper_top5=top5,
         error_protocol=_IMAGENET_ERR,
         deviations=_IMAGENET_DEV,
-        peer=f"{_TV}.densenet{_depth}" if _macs else None,
-    )(_factory(partial(_imagenet, _blocks), 1000))
+        peer=f"{_TV}.densenet{depth}" if macs else None,
+    )
+
+
+@register_model(**_imagenet_info(121))
+def densenet121(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
+    """DenseNet-121 (Huang et al. 2017, Table 1): k = 32, dense blocks of 6-12-24-16 layers."""
+    return _imagenet((6, 12, 24, 16), num_classes, in_chans, drop_rate)
+
+
+@register_model(**_imagenet_info(169))
+def densenet169(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
+    """DenseNet-169 (Huang et al. 2017, Table 1): k = 32, dense blocks of 6-12-32-32 layers."""
+    return _imagenet((6, 12, 32, 32), num_classes, in_chans, drop_rate)
+
+
+@register_model(**_imagenet_info(201))
+def densenet201(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
+    """DenseNet-201 (Huang et al. 2017, Table 1): k = 32, dense blocks of 6-12-48-32 layers."""
+    return _imagenet((6, 12, 48, 32), num_classes, in_chans, drop_rate)
+
+
+@register_model(**_imagenet_info(264))
+def densenet264(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
+    """DenseNet-264 (Huang et al. 2017, Table 1): k = 32, dense blocks of 6-12-64-48 layers."""
+    return _imagenet((6, 12, 64, 48), num_classes, in_chans, drop_rate)
+
 
 # name: L, k, bottleneck and compression (BC), reference parameters, C10+ error (Table 2), note, description
 _CIFAR_MODELS: dict[str, tuple[int, int, bool, int, float, str, str]] = {
@@ -333,18 +346,45 @@ _CIFAR_MODELS: dict[str, tuple[int, int, bool, int, float, str, str]] = {
         "DenseNet-BC, L=190, k=40, Table 2.",
     ),
 }
-for _name, (_depth, _k, _bc, _params, _top1, _note, _desc) in _CIFAR_MODELS.items():
-    register_model(
-        _name,
+
+
+def _cifar_info(name: str) -> dict[str, object]:
+    _depth, _k, _bc, params, top1, note, desc = _CIFAR_MODELS[name]
+    return dict(
         family="densenet",
+        recipe="resnet_cifar",
         paper=PAPER,
         year=2017,
         input_size=(3, 32, 32),
         num_classes=10,
-        description=_desc,
-        paper_params=_params,
-        paper_top1=_top1,
+        description=desc,
+        paper_params=params,
+        paper_top1=top1,
         error_protocol=_CIFAR_ERR,
-        figures_note=_note,
+        figures_note=note,
         deviations=_CIFAR_DEV,
-    )(_factory(partial(_cifar, _depth, _k, _bc), 10))
+    )
+
+
+@register_model(**_cifar_info("densenet40_k12"))
+def densenet40_k12(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
+    """CIFAR DenseNet L=40, k=12 (Huang et al. 2017, Table 2): basic DenseNet, no bottleneck"""
+    return _cifar(40, 12, False, num_classes, in_chans, drop_rate)
+
+
+@register_model(**_cifar_info("densenet_bc100_k12"))
+def densenet_bc100_k12(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
+    """CIFAR DenseNet L=100, k=12 (Huang et al. 2017, Table 2): DenseNet-BC."""
+    return _cifar(100, 12, True, num_classes, in_chans, drop_rate)
+
+
+@register_model(**_cifar_info("densenet_bc250_k24"))
+def densenet_bc250_k24(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
+    """CIFAR DenseNet L=250, k=24 (Huang et al. 2017, Table 2): DenseNet-BC."""
+    return _cifar(250, 24, True, num_classes, in_chans, drop_rate)
+
+
+@register_model(**_cifar_info("densenet_bc190_k40"))
+def densenet_bc190_k40(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
+    """CIFAR DenseNet L=190, k=40 (Huang et al. 2017, Table 2): DenseNet-BC."""
+    return _cifar(190, 40, True, num_classes, in_chans, drop_rate)

@@ -151,6 +151,11 @@ class FractalNet(ZooModel):
         self.pool = nn.MaxPool2d(2, 2)
         self.num_features = ch
         self.fc = nn.Linear(ch, num_classes)
+        # ``block1`` ... ``block5`` and ``head`` (the classifier); the first block is the stem
+        self.layer_group_names = {
+            **{f"block{i + 1}": (f"blocks.{i}",) for i in range(len(blocks))},
+            "head": ("fc",),
+        }
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
@@ -181,14 +186,6 @@ class FractalNet(ZooModel):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
         return x if pre_logits else self.fc(x)
-
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        """``block1`` ... ``block5`` and ``head`` (the classifier); the first block is the stem."""
-        groups: OrderedDict[str, nn.Module] = OrderedDict(
-            (f"block{i + 1}", b) for i, b in enumerate(self.blocks)
-        )
-        groups["head"] = self.fc
-        return groups
 
 
 _ERR = "CIFAR-10 test error with standard augmentation (C10+), FractalNet Table 1 (unconfirmed)"
@@ -239,6 +236,7 @@ for _name, (_columns, _layers, _params, _top1, _note) in _MODELS.items():
     register_model(
         _name,
         family="fractalnet",
+        recipe="resnet_cifar",
         paper=PAPER,
         year=2017,
         input_size=(3, 32, 32),

@@ -204,14 +204,8 @@ class GoogLeNet(ZooModel):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(1024, num_classes)
-        self.group_attrs = (
-            "conv1",
-            "conv2",
-            "conv3",
-            *(row[0] for row in INCEPTION_TABLE),
-            *(("aux1", "aux2") if aux_logits else ()),
-            "fc",
-        )
+        groups = ("conv1", "conv2", "conv3", *(row[0] for row in INCEPTION_TABLE))
+        self.layer_group_names = {a: (a,) for a in (*groups, *(("aux1", "aux2") if aux_logits else ()), "fc")}
         self._init_weights(batch_norm)
 
     @staticmethod
@@ -282,6 +276,7 @@ class GoogLeNet(ZooModel):
 
 @register_model(
     family="googlenet",
+    recipe="googlenet",
     paper=PAPER,
     year=2014,
     input_size=(3, 224, 224),
@@ -313,6 +308,7 @@ def googlenet(
 
 @register_model(
     family="googlenet",
+    recipe="googlenet",
     paper=PAPER,
     year=2014,
     input_size=(3, 224, 224),

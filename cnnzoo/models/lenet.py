@@ -350,7 +350,7 @@ class LeNet5(ZooModel):
     """
 
     classifier_attr = "output"
-    group_attrs = ("c1", "s2", "c3", "s4", "c5", "f6", "output")
+    layer_group_names = {a: (a,) for a in ("c1", "s2", "c3", "s4", "c5", "f6", "output")}
 
     def __init__(
         self,
@@ -443,7 +443,7 @@ class LeNet5(ZooModel):
         counts: OrderedDict[str, int] = OrderedDict()
         in_chans = self.c1.conv.in_channels
         x = torch.zeros((1, *(input_size or (in_chans, 32, 32))), device=self.f6.fc.weight.device)
-        for name in self.group_attrs:
+        for name in self.layer_group_names:
             group = getattr(self, name)
             total = 0
             if name == "output":
@@ -474,6 +474,7 @@ def _conv_out_area(conv: nn.Conv2d, x: torch.Tensor) -> int:
 
 _COMMON = dict(
     family="lenet",
+    recipe="lenet5",
     paper=PAPER,
     year=1998,
     input_size=(1, 32, 32),

@@ -29,8 +29,6 @@ classes, BN gamma/beta included). Without BN's gamma/beta it has 3,470,760, whic
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
 from torch import nn
 
@@ -83,7 +81,7 @@ class MobileNetV1(ZooModel):
     """MobileNet v1 (Table 1) with width multiplier ``alpha`` (Sec. 3.3)."""
 
     classifier_attr = "fc"
-    group_attrs = ("stem", "blocks", "fc")
+    layer_group_names = {a: (a,) for a in ("stem", "blocks", "fc")}
 
     def __init__(
         self, alpha: float = 1.0, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.0
@@ -131,6 +129,7 @@ _V1_DEV = ("BN gamma/beta are counted in our parameters (the paper's Table 6 cou
 
 @register_model(
     family="mobilenet",
+    recipe="mobilenet",
     paper=PAPER_V1,
     year=2017,
     paper_params=4_210_088,
@@ -157,6 +156,7 @@ for _name, (_alpha, _params, _macs, _top1) in _V1_THIN.items():
     register_model(
         _name,
         family="mobilenet",
+        recipe="mobilenet",
         paper=PAPER_V1,
         year=2017,
         defaults={"alpha": _alpha},
@@ -251,6 +251,17 @@ class MobileNetV2(ZooModel):
         self.features = nn.Sequential(*feats)
         self.num_features = last
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last, num_classes))
+        # ``stem`` (first conv), ``stage1`` ... ``stage7`` (the rows of Table 2), ``head`` (1x1 conv to 1280
+        # and the classifier)
+        bounds = [1, *self._stage_ends]
+        self.layer_group_names = {
+            "stem": ("features.0",),
+            **{
+                f"stage{i + 1}": tuple(f"features.{j}" for j in range(a, b))
+                for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
+            },
+            "head": (f"features.{len(feats) - 1}", "classifier"),
+        }
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -268,18 +279,6 @@ class MobileNetV2(ZooModel):
         x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
         return x if pre_logits else self.classifier(x)
 
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        """``stem`` (first conv), ``stage1`` ... ``stage7`` (the rows of Table 2), ``head`` (1x1 conv to 1280
-        and the classifier)."""
-        f = list(self.features)
-        groups: OrderedDict[str, nn.Module] = OrderedDict(stem=f[0])
-        start = 1
-        for i, end in enumerate(self._stage_ends):
-            groups[f"stage{i + 1}"] = nn.Sequential(*f[start:end])
-            start = end
-        groups["head"] = nn.Sequential(f[-1], self.classifier)
-        return groups
-
 
 _V2_ERR = "ILSVRC-2012 val, single crop (MobileNetV2 Table 4); top-5 not reported in the paper"
 _V2_DEV = ("Dropout(0.2) before the classifier, as torchvision and the TF implementation",)
@@ -287,6 +286,7 @@ _V2_DEV = ("Dropout(0.2) before the classifier, as torchvision and the TF implem
 
 @register_model(
     family="mobilenet",
+    recipe="mobilenet",
     paper=PAPER_V2,
     year=2018,
     paper_params=3_504_872,
@@ -310,6 +310,7 @@ def mobilenet_v2(
 register_model(
     "mobilenet_v2_140",
     family="mobilenet",
+    recipe="mobilenet",
     paper=PAPER_V2,
     year=2018,
     defaults={"width_mult": 1.4},

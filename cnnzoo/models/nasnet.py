@@ -49,7 +49,7 @@ from torch import nn
 
 from ..errors import CnnzooError
 from ..registry import register_model
-from .base import ZooModel, group_modules
+from .base import ZooModel
 from .layers import DropPath, conv_bn_act
 
 PAPER = "Zoph et al., Learning Transferable Architectures for Scalable Image Recognition, CVPR 2018"
@@ -334,7 +334,6 @@ class NASNetA(ZooModel):
             },
             "head": ("last_linear",),
         }
-        self.group_attrs = tuple(self.layer_group_names)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x0 = self.conv0(x)
@@ -352,9 +351,6 @@ class NASNetA(ZooModel):
         x = self.head_drop(torch.flatten(x.mean((2, 3), keepdim=True), 1))
         return x if pre_logits else self.last_linear(x)
 
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        return group_modules(self, self.layer_group_names)
-
 
 _COMMON_DEVIATIONS = (
     "No auxiliary classifier (the released code trains with one); counts are the inference network's.",
@@ -365,6 +361,7 @@ _COMMON_DEVIATIONS = (
 
 @register_model(
     family="nasnet",
+    recipe="resnet_imagenet",
     paper=PAPER,
     year=2018,
     input_size=(3, 224, 224),
@@ -393,6 +390,7 @@ def nasnet_a_mobile(
 
 @register_model(
     family="nasnet",
+    recipe="resnet_imagenet",
     paper=PAPER,
     year=2018,
     input_size=(3, 331, 331),

@@ -54,7 +54,7 @@ class NiN(ZooModel):
     """
 
     classifier_attr = "classifier"
-    group_attrs = ("block1", "block2", "block3", "classifier")
+    layer_group_names = {a: (a,) for a in ("block1", "block2", "block3", "classifier")}
 
     def __init__(
         self, num_classes: int = 10, in_chans: int = 3, dropout: float = 0.5, final_relu: bool = True
@@ -91,6 +91,7 @@ class NiN(ZooModel):
 
 @register_model(
     family="nin",
+    recipe="resnet_cifar",
     paper=PAPER,
     year=2014,
     input_size=(3, 32, 32),

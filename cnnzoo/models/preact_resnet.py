@@ -2,8 +2,9 @@
 (ECCV 2016, arXiv:1603.05027).
 
 Every block is BN-ReLU-conv, BN-ReLU-conv(, BN-ReLU-conv) with a clean identity path and no ReLU after the sum
-(Fig. 1b / Fig. 4e); a final BN-ReLU precedes global average pooling. Built with the residual engine of
-:mod:`cnnzoo.models.resnet`.
+(Fig. 1b / Fig. 4e); a final BN-ReLU precedes global average pooling. The pre-activation blocks
+(:class:`PreActBasicBlock`, :class:`PreActBottleneck`) live here; the networks are built with the residual
+engine of :mod:`cnnzoo.models.resnet`, to which the blocks are passed as classes.
 
 Reproduced: the CIFAR-10 networks of Table 2 / Table 4 (ResNet-110 with basic blocks, ResNet-164 and
 ResNet-1001 with bottlenecks, 16/32/64 filters x 4) and the ImageNet networks of Table 5 (ResNet-152,
@@ -26,9 +27,11 @@ Layout and deviations (also in each model's metadata):
 
 from __future__ import annotations
 
-from ..errors import CnnzooError
+import torch
+from torch import nn
+
 from ..registry import register_model
-from .resnet import ResNet, cifar_network, imagenet_resnet, residual_factory
+from .resnet import CIFAR_LAYOUT, ResNet, _Residual, _resnet
 
 PREACT_PAPER = (
     "He, Zhang, Ren & Sun, Identity Mappings in Deep Residual Networks, ECCV 2016 (arXiv:1603.05027)"
@@ -40,81 +43,282 @@ _DEVIATIONS = (
 )
 
 
-def cifar_preact_resnet(
-    depth: int,
-    *,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    bottleneck: bool | None = None,
-    drop_path_rate: float = 0.0,
-    stochastic_depth: float | None = None,
-) -> ResNet:
-    """A pre-activation CIFAR ResNet: 3x3 conv (16), three stages on 32/16/8 maps, final BN-ReLU, pooling, fc.
+# ----------------------------------------------------------------------------------------------------------
+# Pre-activation blocks
+# ----------------------------------------------------------------------------------------------------------
+class _PreAct(_Residual):
+    """What the pre-activation blocks share: the first BN-ReLU and which input the shortcut sees.
 
-    With basic blocks ``depth = 6n + 2`` (ResNet-110: n = 18); with bottlenecks ``depth = 9n + 2`` and stage
-    outputs 64/128/256 (ResNet-164: n = 18, ResNet-1001: n = 111). ``bottleneck`` defaults to ``depth > 110``.
+    ``preactivate=False`` drops the block's own first BN-ReLU (the stem already ended with one: the first
+    block of an ImageNet network); ``shortcut_from_preact=True`` feeds the BN-ReLU'd input to the projection
+    shortcut too (the first block of a stage, as in the authors' code), else the shortcut sees the raw input.
     """
-    bottleneck = depth > 110 if bottleneck is None else bottleneck
-    per_block = 9 if bottleneck else 6
-    if (depth - 2) % per_block or depth < per_block + 2:
-        kind = "9n+2 with bottlenecks (164, 1001)" if bottleneck else "6n+2 with basic blocks (110)"
-        raise CnnzooError(f"a pre-activation CIFAR ResNet has depth {kind}, got {depth}.")
-    n = (depth - 2) // per_block
-    return cifar_network(
-        "bottleneck" if bottleneck else "basic",
-        n,
-        (16, 32, 64),
-        num_classes=num_classes,
-        in_chans=in_chans,
-        preact=True,
-        shortcut="B",
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+
+    preact = True
+    bn1: nn.BatchNorm2d | None
+
+    def _init_preact(self, in_ch: int, preactivate: bool, shortcut_from_preact: bool) -> None:
+        self.shortcut_from_preact = shortcut_from_preact
+        self.bn1 = nn.BatchNorm2d(in_ch) if preactivate else None
+        self.relu = nn.ReLU(inplace=False)
+
+    def _preactivated(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the branch's input, the shortcut's input)."""
+        pre = x if self.bn1 is None else self.relu(self.bn1(x))
+        return pre, (pre if self.shortcut_from_preact else x)
 
 
+class PreActBasicBlock(_PreAct):
+    """BN-ReLU-conv3x3, BN-ReLU-(dropout)-conv3x3, identity added without a ReLU after it (He et al.,
+    "Identity Mappings in Deep Residual Networks", ECCV 2016, Fig. 4e; Zagoruyko & Komodakis's WRN block with
+    dropout)."""
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        stride: int = 1,
+        *,
+        preactivate: bool = True,
+        shortcut_from_preact: bool = False,
+        shortcut: nn.Module | None = None,
+        residual: bool = True,
+        dropout: float = 0.0,
+        se_reduction: int | None = None,
+        drop_prob: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self._init_preact(in_ch, preactivate, shortcut_from_preact)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
+        self._init_common(out_ch, shortcut, residual, se_reduction, drop_prob)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre, identity = self._preactivated(x)
+        out = self.conv1(pre)
+        out = self.conv2(self.dropout(self.relu(self.bn2(out))))
+        return self._merge(out, identity)
+
+
+class PreActBottleneck(_PreAct):
+    """BN-ReLU-conv1x1, BN-ReLU-conv3x3 (stride), BN-ReLU-conv1x1 (Identity Mappings, Fig. 4e / Fig. 5)."""
+
+    bottleneck = True
+
+    def __init__(
+        self,
+        in_ch: int,
+        width: int,
+        out_ch: int,
+        stride: int = 1,
+        *,
+        groups: int = 1,
+        preactivate: bool = True,
+        shortcut_from_preact: bool = False,
+        shortcut: nn.Module | None = None,
+        residual: bool = True,
+        dropout: float = 0.0,
+        se_reduction: int | None = None,
+        drop_prob: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self._init_preact(in_ch, preactivate, shortcut_from_preact)
+        self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, groups=groups, bias=False)
+        self.bn3 = nn.BatchNorm2d(width)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
+        self._init_common(out_ch, shortcut, residual, se_reduction, drop_prob)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre, identity = self._preactivated(x)
+        out = self.conv1(pre)
+        out = self.conv2(self.relu(self.bn2(out)))
+        out = self.conv3(self.dropout(self.relu(self.bn3(out))))
+        return self._merge(out, identity)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Registered models
+# ----------------------------------------------------------------------------------------------------------
 _IMAGENET_TOP = {200: (20.1, 4.8)}
-for _depth in (18, 34, 50, 101, 152, 200):
-    register_model(
-        f"preact_resnet{_depth}",
+
+
+def _imagenet_info(depth: int) -> dict[str, object]:
+    top1, top5 = _IMAGENET_TOP.get(depth, (None, None))
+    return dict(
         family="preact_resnet",
+        recipe="resnet_imagenet",
         paper=PREACT_PAPER,
         year=2016,
         input_size=(3, 224, 224),
-        description=f"Pre-activation ResNet-{_depth} for ImageNet (Identity Mappings, Fig. 4e / Table 5).",
+        description=f"Pre-activation ResNet-{depth} for ImageNet (Identity Mappings, Fig. 4e / Table 5).",
         figures_note="The paper tabulates no parameter or MAC counts for the ImageNet models; the layers are "
         "those of ResNet Table 1 (ResNet-200: 3, 24, 36, 3 bottlenecks).",
-        paper_top1=_IMAGENET_TOP.get(_depth, (None, None))[0],
-        paper_top5=_IMAGENET_TOP.get(_depth, (None, None))[1],
+        paper_top1=top1,
+        paper_top5=top5,
         error_protocol="ImageNet val, single crop, Inception-style augmentation (quoted in TF-slim's README)"
-        if _depth == 200
+        if depth == 200
         else "",
         deviations=(*_DEVIATIONS, "Stem max-pool pads by 1 (torchvision) instead of Caffe's ceil_mode."),
-    )(residual_factory(imagenet_resnet, _depth, preact=True, v1_5=True))
+    )
+
 
 _CIFAR = {
     110: (None, "1.7M (Table 2)", None, ""),
     164: (1_703_258, "1.7M", 5.46, "C10 test error, median of 5 runs (WRN README quoting the paper)"),
     1001: (10_327_706, "10.2M (Table 4)", 4.92, "C10 test error, median of 5 runs (resnet-1k-layers README)"),
 }
-for _depth, (_params, _paper, _top1, _protocol) in _CIFAR.items():
-    register_model(
-        f"preact_resnet{_depth}",
+
+
+def _cifar_info(depth: int) -> dict[str, object]:
+    params, paper, top1, protocol = _CIFAR[depth]
+    return dict(
         family="preact_resnet",
+        recipe="resnet_cifar",
         paper=PREACT_PAPER,
         year=2016,
         input_size=(3, 32, 32),
         num_classes=10,
-        description=f"Pre-activation ResNet-{_depth} for CIFAR-10 (Identity Mappings, "
-        f"{'basic blocks' if _depth <= 110 else 'bottlenecks'}).",
-        paper_params=_params,
-        figures_note=f"The paper says {_paper}. "
+        description=f"Pre-activation ResNet-{depth} for CIFAR-10 (Identity Mappings, "
+        f"{'basic blocks' if depth <= 110 else 'bottlenecks'}).",
+        paper_params=params,
+        figures_note=f"The paper says {paper}. "
         + (
             "The exact count is 10,327,706 (10.3M); see the module docstring."
-            if _depth == 1001
+            if depth == 1001
             else "Exact count of this design."
         ),
-        paper_top1=_top1,
-        error_protocol=_protocol,
+        paper_top1=top1,
+        error_protocol=protocol,
         deviations=_DEVIATIONS,
-    )(residual_factory(cifar_preact_resnet, _depth, num_classes=10))
+    )
+
+
+@register_model(**_imagenet_info(18))
+def preact_resnet18(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """Pre-activation ResNet-18 (He et al. 2016, Identity Mappings) with the layers of ResNet-18."""
+    arch = dict(block=PreActBasicBlock, layers=(2, 2, 2, 2))
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_imagenet_info(34))
+def preact_resnet34(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """Pre-activation ResNet-34 (He et al. 2016, Identity Mappings) with the layers of ResNet-34."""
+    arch = dict(block=PreActBasicBlock, layers=(3, 4, 6, 3))
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_imagenet_info(50))
+def preact_resnet50(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """Pre-activation ResNet-50 (He et al. 2016, Identity Mappings) with the layers of ResNet-50."""
+    arch = dict(block=PreActBottleneck, layers=(3, 4, 6, 3))
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_imagenet_info(101))
+def preact_resnet101(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """Pre-activation ResNet-101 (He et al. 2016, Identity Mappings) with the layers of ResNet-101."""
+    arch = dict(block=PreActBottleneck, layers=(3, 4, 23, 3))
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_imagenet_info(152))
+def preact_resnet152(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """Pre-activation ResNet-152 (He et al. 2016, Identity Mappings) with the layers of ResNet-152."""
+    arch = dict(block=PreActBottleneck, layers=(3, 8, 36, 3))
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_imagenet_info(200))
+def preact_resnet200(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """Pre-activation ResNet-200 (He et al. 2016, Identity Mappings) with the layers of ResNet-200."""
+    arch = dict(block=PreActBottleneck, layers=(3, 24, 36, 3))
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_cifar_info(110))
+def preact_resnet110(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """Pre-activation CIFAR ResNet-110: 6n+2 with basic blocks, n = 18."""
+    arch = dict(block=PreActBasicBlock, layers=(18, 18, 18), **CIFAR_LAYOUT)
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_cifar_info(164))
+def preact_resnet164(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """Pre-activation CIFAR ResNet-164: 9n+2 with bottlenecks (stage outputs 64/128/256), n = 18."""
+    arch = dict(block=PreActBottleneck, layers=(18, 18, 18), **CIFAR_LAYOUT)
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_cifar_info(1001))
+def preact_resnet1001(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """Pre-activation CIFAR ResNet-1001: 9n+2 with bottlenecks (stage outputs 64/128/256), n = 111."""
+    arch = dict(block=PreActBottleneck, layers=(111, 111, 111), **CIFAR_LAYOUT)
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )

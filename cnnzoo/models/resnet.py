@@ -32,9 +32,8 @@ branch per sample in training, and is scaled by ``p_l`` at test time
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -48,9 +47,11 @@ from .layers import SqueezeExcite, StochasticDepth
 RESNET_PAPER = (
     "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR 2016 (arXiv:1512.03385)"
 )
-STOCHASTIC_DEPTH_PAPER = "Huang, Sun, Liu, Sedra & Weinberger, Deep Networks with Stochastic Depth, ECCV 2016"
 
 SHORTCUTS = ("A", "B", "C")
+#: stems as data, one ``(out_channels, kernel, stride)`` per convolution (each followed by BN-ReLU)
+IMAGENET_STEM = ((64, 7, 2),)  # 7x7/2 conv with 64 filters, BN, ReLU, then the 3x3/2 max-pool
+DEEP_STEM = ((64, 3, 2), (64, 3, 1), (128, 3, 1))  # SENet-154: three 3x3 convolutions, then the max-pool
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -99,6 +100,11 @@ class _Residual(nn.Module):
     ``residual=False`` turns the block into its "plain" counterpart (He et al. 2016, Sec. 4.1): same layers,
     no shortcut.
     """
+
+    #: the block's output is ``planes * expansion`` channels and it takes a ``width`` (bottleneck) or not
+    bottleneck: ClassVar[bool] = False
+    #: pre-activation (Identity Mappings): BN-ReLU before each conv, projection without BN, a final BN-ReLU
+    preact: ClassVar[bool] = False
 
     downsample: nn.Module | None
     se: nn.Module | None
@@ -160,6 +166,8 @@ class Bottleneck(_Residual):
     ``conv2``). ``width1`` is the output of ``conv1`` (normally ``width``; SENet-154 uses half of it).
     """
 
+    bottleneck = True
+
     def __init__(
         self,
         in_ch: int,
@@ -194,84 +202,6 @@ class Bottleneck(_Residual):
         return self.relu(self._merge(out, x))
 
 
-class PreActBasicBlock(_Residual):
-    """BN-ReLU-conv3x3, BN-ReLU-(dropout)-conv3x3, identity added without a ReLU after it (He et al.,
-    "Identity Mappings in Deep Residual Networks", ECCV 2016, Fig. 4e; Zagoruyko & Komodakis's WRN block with
-    dropout).
-
-    ``preact`` says where the first BN-ReLU goes: ``"branch"`` (the residual branch only), ``"both"`` (its
-    output also feeds the projection shortcut: the first block of a stage), ``"none"`` (no first BN-ReLU,
-    because the stem already ended with one).
-    """
-
-    def __init__(
-        self,
-        in_ch: int,
-        out_ch: int,
-        stride: int = 1,
-        *,
-        preact: str = "branch",
-        shortcut: nn.Module | None = None,
-        residual: bool = True,
-        dropout: float = 0.0,
-        se_reduction: int | None = None,
-        drop_prob: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.preact = preact
-        self.bn1 = nn.BatchNorm2d(in_ch) if preact != "none" else None
-        self.relu = nn.ReLU(inplace=False)
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_ch)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
-        self._init_common(out_ch, shortcut, residual, se_reduction, drop_prob)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = x if self.bn1 is None else self.relu(self.bn1(x))
-        out = self.conv1(pre)
-        out = self.conv2(self.dropout(self.relu(self.bn2(out))))
-        return self._merge(out, pre if self.preact == "both" else x)
-
-
-class PreActBottleneck(_Residual):
-    """BN-ReLU-conv1x1, BN-ReLU-conv3x3 (stride), BN-ReLU-conv1x1 (Identity Mappings, Fig. 4e / Fig. 5)."""
-
-    def __init__(
-        self,
-        in_ch: int,
-        width: int,
-        out_ch: int,
-        stride: int = 1,
-        *,
-        groups: int = 1,
-        preact: str = "branch",
-        shortcut: nn.Module | None = None,
-        residual: bool = True,
-        dropout: float = 0.0,
-        se_reduction: int | None = None,
-        drop_prob: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.preact = preact
-        self.bn1 = nn.BatchNorm2d(in_ch) if preact != "none" else None
-        self.relu = nn.ReLU(inplace=False)
-        self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, groups=groups, bias=False)
-        self.bn3 = nn.BatchNorm2d(width)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
-        self._init_common(out_ch, shortcut, residual, se_reduction, drop_prob)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = x if self.bn1 is None else self.relu(self.bn1(x))
-        out = self.conv1(pre)
-        out = self.conv2(self.relu(self.bn2(out)))
-        out = self.conv3(self.dropout(self.relu(self.bn3(out))))
-        return self._merge(out, pre if self.preact == "both" else x)
-
-
 # ----------------------------------------------------------------------------------------------------------
 # The engine
 # ----------------------------------------------------------------------------------------------------------
@@ -300,14 +230,6 @@ def drop_path_schedule(
     return [drop_path_rate * (i + 1) / num_blocks for i in range(num_blocks)]
 
 
-class _Group(nn.Module):
-    """A view that gathers existing modules into one layer group (not registered on the model)."""
-
-    def __init__(self, modules: Sequence[nn.Module]) -> None:
-        super().__init__()
-        self.parts = nn.ModuleList(modules)
-
-
 class ResNet(ZooModel):
     """The residual-network engine: a stem, stages of residual blocks, global average pooling and ``fc``.
 
@@ -315,16 +237,20 @@ class ResNet(ZooModel):
     ResNets, ResNeXt, SENet) is one configuration of this class.
 
     Args:
-        block: ``"basic"`` or ``"bottleneck"``.
+        block: the block class (:class:`BasicBlock`, :class:`Bottleneck`, or a pre-activation block of
+            :mod:`cnnzoo.models.preact_resnet`); its ``bottleneck`` and ``preact`` class attributes say how it
+            is built.
         layers: number of blocks per stage.
         planes: per stage, the block output channels (basic) or ``out / expansion`` (bottleneck).
-        stem: ``"imagenet"`` (7x7/2 conv, BN, ReLU, 3x3/2 max-pool), ``"cifar"`` (3x3 conv, BN, ReLU; in a
-            pre-activation net the conv alone), ``"deep"`` (SENet-154: three 3x3 convs, then the max-pool).
-        stem_width: output channels of the stem.
+        stem: the stem convolutions as ``(out_channels, kernel, stride)``, each followed by BN-ReLU when
+            ``stem_norm``: :data:`IMAGENET_STEM` (7x7/2, 64), :data:`DEEP_STEM` (SENet-154: three 3x3),
+            or a single 3x3/1 for CIFAR (:func:`cifar_network`).
+        stem_pool: a 3x3/2 max-pool after the stem (ImageNet layouts).
+        stem_norm: BN-ReLU after each stem convolution (``False``: a pre-activation CIFAR net, whose first
+            block normalises the stem's output itself).
         strides: per stage (default 1, 2, 2, ...).
         shortcut: ``"A"``, ``"B"`` or ``"C"`` (He et al. 2016, Sec. 3.3).
         residual: ``False`` builds the plain counterpart (no shortcuts at all).
-        preact: pre-activation blocks (Identity Mappings) with a final BN-ReLU before pooling.
         stride_in_1x1: v1 bottleneck (stride in the first 1x1) instead of v1.5.
         groups, base_width: ResNeXt's cardinality and width per group; the 3x3 of a bottleneck has
             ``int(planes * base_width / 64) * groups`` channels (torchvision's rule).
@@ -343,18 +269,18 @@ class ResNet(ZooModel):
 
     def __init__(
         self,
-        block: str,
+        block: type[_Residual],
         layers: Sequence[int],
         planes: Sequence[int] = (64, 128, 256, 512),
         *,
         num_classes: int = 1000,
         in_chans: int = 3,
-        stem: str = "imagenet",
-        stem_width: int = 64,
+        stem: Sequence[tuple[int, int, int]] = IMAGENET_STEM,
+        stem_pool: bool = True,
+        stem_norm: bool = True,
         strides: Sequence[int] | None = None,
         shortcut: str = "B",
         residual: bool = True,
-        preact: bool = False,
         stride_in_1x1: bool = False,
         groups: int = 1,
         base_width: int = 64,
@@ -379,75 +305,52 @@ class ResNet(ZooModel):
             if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
                 raise CnnzooError(f"{name} must be a probability in [0, 1), got {p!r}.")
         strides = tuple(strides) if strides is not None else (1,) + (2,) * (len(layers) - 1)
+        preact = block.preact
         self.num_classes, self.preact = num_classes, preact
         drops = iter(drop_path_schedule(drop_path_rate, stochastic_depth, sum(layers)))
 
-        # ---- stem -----------------------------------------------------------------------------------------
+        # ---- stem: conv1 [bn1] conv2 [bn2] ... (torchvision's names) ------------------------------------
         self._stem_names: list[str] = []
-        if stem == "imagenet":
-            self.conv1 = nn.Conv2d(in_chans, stem_width, 7, 2, 3, bias=False)
-            self.bn1 = nn.BatchNorm2d(stem_width)
-            self._stem_names = ["conv1", "bn1"]
-        elif stem == "deep":
-            self.conv1 = nn.Conv2d(in_chans, 64, 3, 2, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(64)
-            self.conv2 = nn.Conv2d(64, 64, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(64)
-            self.conv3 = nn.Conv2d(64, stem_width, 3, 1, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(stem_width)
-            self._stem_names = ["conv1", "bn1", "conv2", "bn2", "conv3", "bn3"]
-        elif stem == "cifar":
-            self.conv1 = nn.Conv2d(in_chans, stem_width, 3, 1, 1, bias=False)
-            self._stem_names = ["conv1"]
-            if not preact:
-                self.bn1 = nn.BatchNorm2d(stem_width)
-                self._stem_names.append("bn1")
-        else:
-            raise ValueError(f"unknown stem {stem!r}")
-        self.stem_type = stem
+        ch = in_chans
+        for i, (out, k, s) in enumerate(stem, start=1):
+            setattr(self, f"conv{i}", nn.Conv2d(ch, out, k, s, k // 2, bias=False))
+            self._stem_names.append(f"conv{i}")
+            if stem_norm:
+                setattr(self, f"bn{i}", nn.BatchNorm2d(out))
+                self._stem_names.append(f"bn{i}")
+            ch = out
         self.relu = nn.ReLU(inplace=True)
-        if stem in ("imagenet", "deep"):
+        self.maxpool = None
+        if stem_pool:
             self.maxpool = nn.MaxPool2d(3, 2, ceil_mode=True) if caffe_pool else nn.MaxPool2d(3, 2, 1)
-        # the stem ends with BN-ReLU except for a pre-activation CIFAR net (conv alone)
-        stem_activated = not (preact and stem == "cifar")
 
         # ---- stages ---------------------------------------------------------------------------------------
-        in_ch = stem_width
+        in_ch = ch
         self.stage_names: list[str] = []
         for si, (n, p, s) in enumerate(zip(layers, planes, strides)):
             blocks: list[nn.Module] = []
             for bi in range(n):
                 stride = s if bi == 0 else 1
-                out_ch = p * expansion if block == "bottleneck" else p
+                out_ch = p * expansion if block.bottleneck else p
                 kernel = downsample_kernel if si > 0 else 1
                 sc = make_shortcut(shortcut, in_ch, out_ch, stride, preact, kernel) if residual else None
                 common: dict[str, Any] = dict(
                     shortcut=sc, residual=residual, se_reduction=se_reduction, drop_prob=next(drops)
                 )
                 if preact:
-                    mode = ("none" if stem_activated and si == 0 else "both") if bi == 0 else "branch"
-                    common.update(preact=mode, dropout=block_dropout)
-                if block == "basic":
-                    basic = PreActBasicBlock if preact else BasicBlock
-                    blk: nn.Module = basic(in_ch, out_ch, stride, **common)
-                elif block == "bottleneck":
-                    width = int(p * base_width / 64) * groups
-                    if preact:
-                        blk = PreActBottleneck(in_ch, width, out_ch, stride, groups=groups, **common)
-                    else:
-                        w1 = int(p * width1_factor) if width1_factor is not None else None
-                        blk = Bottleneck(
-                            in_ch,
-                            width,
-                            out_ch,
-                            stride,
-                            groups=groups,
-                            width1=w1,
-                            stride_in_1x1=stride_in_1x1,
-                            **common,
-                        )
+                    # The first block of a stage shares its BN-ReLU with the projection; the very first
+                    # block has none when the stem already ended with BN-ReLU (the authors' code).
+                    first = bi == 0
+                    own = not (first and si == 0 and stem_norm)
+                    common.update(preactivate=own, shortcut_from_preact=first and own, dropout=block_dropout)
+                if not block.bottleneck:
+                    blk: nn.Module = block(in_ch, out_ch, stride, **common)
                 else:
-                    raise ValueError(f"unknown block {block!r}")
+                    if not preact:
+                        w1 = int(p * width1_factor) if width1_factor is not None else None
+                        common.update(width1=w1, stride_in_1x1=stride_in_1x1)
+                    width = int(p * base_width / 64) * groups
+                    blk = block(in_ch, width, out_ch, stride, groups=groups, **common)
                 blocks.append(blk)
                 in_ch = out_ch
             name = f"layer{si + 1}"
@@ -460,7 +363,11 @@ class ResNet(ZooModel):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.head_drop = nn.Dropout(head_dropout) if head_dropout > 0 else nn.Identity()
         self.fc = nn.Linear(in_ch, num_classes)
-        self.group_attrs = ("stem", *self.stage_names, "head")
+        self.layer_group_names = {
+            "stem": tuple(self._stem_names),
+            **{name: (name,) for name in self.stage_names},
+            "head": ("bn_final", "fc"),
+        }
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -473,15 +380,6 @@ class ResNet(ZooModel):
             elif isinstance(m, nn.BatchNorm2d) and m.weight.device.type != "meta":
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-
-    # ---- layer groups (stem / stages / head); the views are built on demand -----------------------------
-    @property
-    def stem(self) -> nn.Module:
-        return _Group([getattr(self, n) for n in self._stem_names])
-
-    @property
-    def head(self) -> nn.Module:
-        return _Group([m for m in (self.bn_final, self.fc) if m is not None])
 
     def remap_state_dict(self, state_dict: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
         """Map a peer's parameter names to ours. torchvision's ResNets already use our names; timm's legacy
@@ -502,7 +400,7 @@ class ResNet(ZooModel):
             x = getattr(self, name)(x)
             if name.startswith("bn"):
                 x = self.relu(x)
-        if self.stem_type != "cifar":
+        if self.maxpool is not None:
             x = self.maxpool(x)
         for name in self.stage_names:
             x = getattr(self, name)(x)
@@ -518,17 +416,22 @@ class ResNet(ZooModel):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Layouts (architectures as data) and the one builder every registered residual network calls
+# ----------------------------------------------------------------------------------------------------------
+#: He et al.'s CIFAR layout (Sec. 4.2): a 3x3 conv with 16 filters, three stages on 32/16/8 maps, no pool
+CIFAR_LAYOUT: dict[str, Any] = dict(planes=(16, 32, 64), stem=((16, 3, 1),), stem_pool=False)
+
+
+def _resnet(arch: dict[str, Any], num_classes: int, in_chans: int, **options: Any) -> ResNet:
+    """Build one registered residual network: its architecture (``arch``, the data of its ``def``) and the
+    caller's options. A pre-activation CIFAR stem is the convolution alone (its first block normalises)."""
+    stem_norm = not (arch["block"].preact and not arch.get("stem_pool", True))
+    return ResNet(**arch, stem_norm=stem_norm, num_classes=num_classes, in_chans=in_chans, **options)
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Registered models: He et al. 2016
 # ----------------------------------------------------------------------------------------------------------
-IMAGENET_DEPTHS: dict[int, tuple[str, tuple[int, ...]]] = {
-    18: ("basic", (2, 2, 2, 2)),
-    34: ("basic", (3, 4, 6, 3)),
-    50: ("bottleneck", (3, 4, 6, 3)),
-    101: ("bottleneck", (3, 4, 23, 3)),
-    152: ("bottleneck", (3, 8, 36, 3)),
-    200: ("bottleneck", (3, 24, 36, 3)),
-}
-
 _COMMON_DEVIATIONS = (
     "Stem max-pool pads by 1 (torchvision) where the authors' Caffe model uses ceil_mode without padding.",
     "BatchNorm with PyTorch defaults (eps 1e-5, momentum 0.1); classifier with PyTorch's default init.",
@@ -545,35 +448,6 @@ _RESNET_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_16
 _RESNET_MACS_V1 = {18: 1.81e9, 34: 3.66e9, 50: 3.86e9, 101: 7.57e9, 152: 11.28e9}
 _RESNET_MACS_V15 = {50: 4.09e9, 101: 7.80e9, 152: 11.51e9}
 _PAPER_FLOPS = {18: "1.8", 34: "3.6", 50: "3.8", 101: "7.6", 152: "11.3"}
-
-
-def imagenet_resnet(
-    depth: int,
-    *,
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    v1_5: bool = False,
-    shortcut: str = "B",
-    residual: bool = True,
-    drop_path_rate: float = 0.0,
-    stochastic_depth: float | None = None,
-    **engine: Any,
-) -> ResNet:
-    """An ImageNet ResNet of Table 1 of He et al. (2016) with ``depth`` in 18/34/50/101/152 (200 for the
-    pre-activation family)."""
-    block, layers = IMAGENET_DEPTHS[depth]
-    return ResNet(
-        block,
-        layers,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        shortcut=shortcut,
-        residual=residual,
-        stride_in_1x1=not v1_5,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-        **engine,
-    )
 
 
 def _resnet_info(depth: int, v1_5: bool) -> dict[str, Any]:
@@ -594,6 +468,7 @@ def _resnet_info(depth: int, v1_5: bool) -> dict[str, Any]:
     )
     return dict(
         family="resnet",
+        recipe="resnet_imagenet",
         paper=RESNET_PAPER,
         year=2015,
         input_size=(3, 224, 224),
@@ -608,83 +483,27 @@ def _resnet_info(depth: int, v1_5: bool) -> dict[str, Any]:
     )
 
 
-STOCHASTIC_DEPTH_OPTIONS: dict[str, Any] = {"drop_path_rate": 0.0, "stochastic_depth": None}
-
-
-def residual_factory(
-    build: Callable[..., ResNet],
-    *args: Any,
-    num_classes: int = 1000,
-    options: Mapping[str, Any] = STOCHASTIC_DEPTH_OPTIONS,
-    **fixed: Any,
-) -> Callable[..., nn.Module]:
-    """The registered factory of one residual network: ``build(*args, **fixed, num_classes=, in_chans=,
-    **options)``.
-
-    Every residual family (this module, pre-activation, wide, ResNeXt, SE) registers its depths with it. The
-    factory's signature is explicit: ``num_classes`` (default ``num_classes``), ``in_chans`` (3), then the
-    user options named in ``options`` with their defaults (by default the stochastic-depth keywords of
-    Huang et al. 2016), so :func:`cnnzoo.create_model` names and rejects any other keyword; ``args`` and
-    ``fixed`` are the architecture this name stands for and cannot be changed by a caller.
-    """
-    defaults = {"num_classes": num_classes, "in_chans": 3, **options}
-    signature = inspect.Signature(
-        [
-            inspect.Parameter(
-                key,
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                default=value,
-                annotation=type(value) if value is not None else float | None,
-            )
-            for key, value in defaults.items()
-        ],
-        return_annotation=nn.Module,
+def _plain_info(depth: int) -> dict[str, Any]:
+    params, macs, top1, top5 = {
+        18: (11_515_688, 1.79e9, 27.94, None),
+        34: (21_623_848, 3.64e9, 28.54, 10.02),
+    }[depth]
+    return dict(
+        family="resnet",
+        recipe="resnet_imagenet",
+        paper=RESNET_PAPER,
+        year=2015,
+        input_size=(3, 224, 224),
+        description=f"Plain-{depth}: ResNet-{depth}'s layers, no shortcuts (He et al. 2016, Table 2).",
+        paper_params=params,
+        paper_macs=macs,
+        figures_note="Exact counts (the paper gives none for parameters; Fig. 3 says 3.6 G FLOPs "
+        "= multiply-adds for plain-34).",
+        paper_top1=top1,
+        paper_top5=top5,
+        error_protocol=_TEN_CROP,
+        deviations=_COMMON_DEVIATIONS,
     )
-
-    def factory(*call_args: Any, **call_kwargs: Any) -> nn.Module:
-        bound = signature.bind(*call_args, **call_kwargs)
-        bound.apply_defaults()
-        return build(*args, **fixed, **bound.arguments)
-
-    factory.__signature__ = signature  # type: ignore[attr-defined]
-    return factory
-
-
-_IMAGENET_OPTIONS = {"shortcut": "B", **STOCHASTIC_DEPTH_OPTIONS}
-_CIFAR_OPTIONS = {"shortcut": "A", **STOCHASTIC_DEPTH_OPTIONS}
-
-
-def _register_imagenet_resnets() -> None:
-    for depth in (18, 34, 50, 101, 152):
-        for v1_5 in (False, True) if depth >= 50 else (False,):
-            name = f"resnet{depth}" + ("_v1_5" if v1_5 else "")
-            desc = (
-                f"ResNet-{depth} ({'v1.5, stride in the 3x3' if v1_5 else 'v1 as in the paper'}; "
-                "shortcut option B by default)."
-            )
-            factory = residual_factory(imagenet_resnet, depth, v1_5=v1_5, options=_IMAGENET_OPTIONS)
-            register_model(name, description=desc, **_resnet_info(depth, v1_5))(factory)
-
-
-def _register_plain() -> None:
-    figures = {18: (11_515_688, 1.79e9, 27.94, None), 34: (21_623_848, 3.64e9, 28.54, 10.02)}
-    for depth, (params, macs, top1, top5) in figures.items():
-        register_model(
-            f"plain{depth}",
-            family="resnet",
-            paper=RESNET_PAPER,
-            year=2015,
-            input_size=(3, 224, 224),
-            description=f"Plain-{depth}: ResNet-{depth}'s layers, no shortcuts (He et al. 2016, Table 2).",
-            paper_params=params,
-            paper_macs=macs,
-            figures_note="Exact counts (the paper gives none for parameters; Fig. 3 says 3.6 G FLOPs "
-            "= multiply-adds for plain-34).",
-            paper_top1=top1,
-            paper_top5=top5,
-            error_protocol=_TEN_CROP,
-            deviations=_COMMON_DEVIATIONS,
-        )(residual_factory(imagenet_resnet, depth, residual=False, options={}))
 
 
 # ---- CIFAR-10 (Sec. 4.2): 6n+2 layers, 16/32/64 filters, option A ---------------------------------------
@@ -694,83 +513,421 @@ _CIFAR_MACS = {20: 41.3e6, 56: 127e6, 110: 256e6}
 _CIFAR_TOP1 = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
 
 
-def cifar_network(
-    block: str, n: int, planes: Sequence[int], *, stem_width: int = 16, **engine: Any
-) -> ResNet:
-    """The CIFAR layout of He et al. (2016, Sec. 4.2) that every CIFAR residual family reuses: a 3x3 stem
-    convolution with ``stem_width`` filters, three stages of ``n`` blocks on 32x32 / 16x16 / 8x8 maps (strides
-    1, 2, 2) with ``planes`` per stage, global average pooling and a linear classifier."""
-    return ResNet(block, (n, n, n), planes, stem="cifar", stem_width=stem_width, **engine)
-
-
-def cifar_resnet(
-    depth: int,
-    *,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    shortcut: str = "A",
-    residual: bool = True,
-    drop_path_rate: float = 0.0,
-    stochastic_depth: float | None = None,
-) -> ResNet:
-    """He et al.'s CIFAR-10 network (Sec. 4.2): a 3x3 conv with 16 filters, three stages of ``n`` basic blocks
-    on 32x32 / 16x16 / 8x8 maps with 16 / 32 / 64 filters, global average pooling and a 10-way fc;
-    ``depth = 6n + 2``."""
-    if (depth - 2) % 6 or depth < 8:
-        raise CnnzooError(f"a CIFAR ResNet has depth 6n+2 (20, 32, 44, 56, 110, ...), got {depth}.")
-    n = (depth - 2) // 6
-    return cifar_network(
-        "basic",
-        n,
-        (16, 32, 64),
-        num_classes=num_classes,
-        in_chans=in_chans,
-        shortcut=shortcut,
-        residual=residual,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
+def _cifar_info(depth: int, plain: bool) -> dict[str, Any]:
+    common: dict[str, Any] = dict(
+        family="resnet",
+        recipe="resnet_cifar",
+        paper=RESNET_PAPER,
+        year=2015,
+        input_size=(3, 32, 32),
+        num_classes=10,
     )
-
-
-def _register_cifar() -> None:
-    for depth in (20, 32, 44, 56, 110, 1202):
-        register_model(
-            f"resnet{depth}",
-            family="resnet",
-            paper=RESNET_PAPER,
-            year=2015,
-            input_size=(3, 32, 32),
-            num_classes=10,
-            description=f"CIFAR-10 ResNet-{depth} (He et al. 2016, Sec. 4.2, Table 6; option A shortcuts).",
-            paper_params=_CIFAR_PARAMS[depth],
-            paper_macs=_CIFAR_MACS.get(depth),
-            figures_note=f"Exact count; the paper's Table 6 says {_CIFAR_PAPER_M[depth]}M. MACs (if given) "
-            "are osmr's third-party count for option B with non-conv operations; the paper "
-            "reports none.",
-            paper_top1=_CIFAR_TOP1[depth],
-            error_protocol="CIFAR-10 test error, with augmentation (Table 6)",
-            deviations=(
-                "Option A pads the new channels after the old ones (the paper does not say where).",
-                "BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",
-            ),
-        )(residual_factory(cifar_resnet, depth, num_classes=10, options=_CIFAR_OPTIONS))
-    for depth in (20, 32, 44, 56, 110):
-        register_model(
-            f"plain{depth}",
-            family="resnet",
-            paper=RESNET_PAPER,
-            year=2015,
-            input_size=(3, 32, 32),
-            num_classes=10,
+    if plain:
+        return dict(
+            common,
             description=f"CIFAR-10 plain-{depth}: ResNet-{depth} without shortcuts (He et al. 2016, Fig. 6).",
             paper_params=_CIFAR_PARAMS[depth],
             figures_note="Same parameters as the option-A ResNet (the shortcuts have none); the paper plots "
             "the errors of the plain nets (Fig. 6) but tabulates none.",
             error_protocol="CIFAR-10 test error (Fig. 6, plotted only)",
             deviations=("BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",),
-        )(residual_factory(cifar_resnet, depth, num_classes=10, residual=False, options={}))
+        )
+    return dict(
+        common,
+        description=f"CIFAR-10 ResNet-{depth} (He et al. 2016, Sec. 4.2, Table 6; option A shortcuts).",
+        paper_params=_CIFAR_PARAMS[depth],
+        paper_macs=_CIFAR_MACS.get(depth),
+        figures_note=f"Exact count; the paper's Table 6 says {_CIFAR_PAPER_M[depth]}M. MACs (if given) "
+        "are osmr's third-party count for option B with non-conv operations; the paper "
+        "reports none.",
+        paper_top1=_CIFAR_TOP1[depth],
+        error_protocol="CIFAR-10 test error, with augmentation (Table 6)",
+        deviations=(
+            "Option A pads the new channels after the old ones (the paper does not say where).",
+            "BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",
+        ),
+    )
 
 
-_register_imagenet_resnets()
-_register_plain()
-_register_cifar()
+@register_model(
+    description="ResNet-18 (v1 as in the paper; shortcut option B by default).",
+    **_resnet_info(18, v1_5=False),
+)
+def resnet18(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    shortcut: str = "B",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNet-18 of He et al. (2016), Table 1."""
+    arch = dict(block=BasicBlock, layers=(2, 2, 2, 2))
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(
+    description="ResNet-34 (v1 as in the paper; shortcut option B by default).",
+    **_resnet_info(34, v1_5=False),
+)
+def resnet34(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    shortcut: str = "B",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNet-34 of He et al. (2016), Table 1."""
+    arch = dict(block=BasicBlock, layers=(3, 4, 6, 3))
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(
+    description="ResNet-50 (v1 as in the paper; shortcut option B by default).",
+    **_resnet_info(50, v1_5=False),
+)
+def resnet50(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    shortcut: str = "B",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNet-50 of He et al. (2016), Table 1."""
+    arch = dict(block=Bottleneck, layers=(3, 4, 6, 3), stride_in_1x1=True)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(
+    description="ResNet-50 (v1.5, stride in the 3x3; shortcut option B by default).",
+    **_resnet_info(50, v1_5=True),
+)
+def resnet50_v1_5(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    shortcut: str = "B",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNet-50 of He et al. (2016), Table 1, stride in the 3x3 (v1.5)."""
+    arch = dict(block=Bottleneck, layers=(3, 4, 6, 3), stride_in_1x1=False)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(
+    description="ResNet-101 (v1 as in the paper; shortcut option B by default).",
+    **_resnet_info(101, v1_5=False),
+)
+def resnet101(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    shortcut: str = "B",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNet-101 of He et al. (2016), Table 1."""
+    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), stride_in_1x1=True)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(
+    description="ResNet-101 (v1.5, stride in the 3x3; shortcut option B by default).",
+    **_resnet_info(101, v1_5=True),
+)
+def resnet101_v1_5(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    shortcut: str = "B",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNet-101 of He et al. (2016), Table 1, stride in the 3x3 (v1.5)."""
+    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), stride_in_1x1=False)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(
+    description="ResNet-152 (v1 as in the paper; shortcut option B by default).",
+    **_resnet_info(152, v1_5=False),
+)
+def resnet152(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    shortcut: str = "B",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNet-152 of He et al. (2016), Table 1."""
+    arch = dict(block=Bottleneck, layers=(3, 8, 36, 3), stride_in_1x1=True)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(
+    description="ResNet-152 (v1.5, stride in the 3x3; shortcut option B by default).",
+    **_resnet_info(152, v1_5=True),
+)
+def resnet152_v1_5(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    shortcut: str = "B",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNet-152 of He et al. (2016), Table 1, stride in the 3x3 (v1.5)."""
+    arch = dict(block=Bottleneck, layers=(3, 8, 36, 3), stride_in_1x1=False)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_plain_info(18))
+def plain18(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+) -> ResNet:
+    """Plain-18: ResNet-18's layers without shortcuts (He et al. 2016, Table 2 / Fig. 3)."""
+    arch = dict(block=BasicBlock, layers=(2, 2, 2, 2), residual=False)
+    return _resnet(arch, num_classes, in_chans)
+
+
+@register_model(**_plain_info(34))
+def plain34(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+) -> ResNet:
+    """Plain-34: ResNet-34's layers without shortcuts (He et al. 2016, Table 2 / Fig. 3)."""
+    arch = dict(block=BasicBlock, layers=(3, 4, 6, 3), residual=False)
+    return _resnet(arch, num_classes, in_chans)
+
+
+@register_model(**_cifar_info(20, plain=False))
+def resnet20(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    shortcut: str = "A",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """CIFAR-10 ResNet-20 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 3."""
+    arch = dict(block=BasicBlock, layers=(3, 3, 3), **CIFAR_LAYOUT)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_cifar_info(32, plain=False))
+def resnet32(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    shortcut: str = "A",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """CIFAR-10 ResNet-32 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 5."""
+    arch = dict(block=BasicBlock, layers=(5, 5, 5), **CIFAR_LAYOUT)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_cifar_info(44, plain=False))
+def resnet44(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    shortcut: str = "A",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """CIFAR-10 ResNet-44 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 7."""
+    arch = dict(block=BasicBlock, layers=(7, 7, 7), **CIFAR_LAYOUT)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_cifar_info(56, plain=False))
+def resnet56(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    shortcut: str = "A",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """CIFAR-10 ResNet-56 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 9."""
+    arch = dict(block=BasicBlock, layers=(9, 9, 9), **CIFAR_LAYOUT)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_cifar_info(110, plain=False))
+def resnet110(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    shortcut: str = "A",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """CIFAR-10 ResNet-110 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 18."""
+    arch = dict(block=BasicBlock, layers=(18, 18, 18), **CIFAR_LAYOUT)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_cifar_info(1202, plain=False))
+def resnet1202(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    shortcut: str = "A",
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """CIFAR-10 ResNet-1202 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 200."""
+    arch = dict(block=BasicBlock, layers=(200, 200, 200), **CIFAR_LAYOUT)
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        shortcut=shortcut,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_cifar_info(20, plain=True))
+def plain20(
+    num_classes: int = 10,
+    in_chans: int = 3,
+) -> ResNet:
+    """CIFAR-10 plain-20: ResNet-20 without shortcuts (He et al. 2016, Fig. 6)."""
+    arch = dict(block=BasicBlock, layers=(3, 3, 3), residual=False, **CIFAR_LAYOUT)
+    return _resnet(arch, num_classes, in_chans)
+
+
+@register_model(**_cifar_info(32, plain=True))
+def plain32(
+    num_classes: int = 10,
+    in_chans: int = 3,
+) -> ResNet:
+    """CIFAR-10 plain-32: ResNet-32 without shortcuts (He et al. 2016, Fig. 6)."""
+    arch = dict(block=BasicBlock, layers=(5, 5, 5), residual=False, **CIFAR_LAYOUT)
+    return _resnet(arch, num_classes, in_chans)
+
+
+@register_model(**_cifar_info(44, plain=True))
+def plain44(
+    num_classes: int = 10,
+    in_chans: int = 3,
+) -> ResNet:
+    """CIFAR-10 plain-44: ResNet-44 without shortcuts (He et al. 2016, Fig. 6)."""
+    arch = dict(block=BasicBlock, layers=(7, 7, 7), residual=False, **CIFAR_LAYOUT)
+    return _resnet(arch, num_classes, in_chans)
+
+
+@register_model(**_cifar_info(56, plain=True))
+def plain56(
+    num_classes: int = 10,
+    in_chans: int = 3,
+) -> ResNet:
+    """CIFAR-10 plain-56: ResNet-56 without shortcuts (He et al. 2016, Fig. 6)."""
+    arch = dict(block=BasicBlock, layers=(9, 9, 9), residual=False, **CIFAR_LAYOUT)
+    return _resnet(arch, num_classes, in_chans)
+
+
+@register_model(**_cifar_info(110, plain=True))
+def plain110(
+    num_classes: int = 10,
+    in_chans: int = 3,
+) -> ResNet:
+    """CIFAR-10 plain-110: ResNet-110 without shortcuts (He et al. 2016, Fig. 6)."""
+    arch = dict(block=BasicBlock, layers=(18, 18, 18), residual=False, **CIFAR_LAYOUT)
+    return _resnet(arch, num_classes, in_chans)
+
+
+def cifar_network(
+    block: type[_Residual], n: int, planes: Sequence[int], *, stem_width: int = 16, **engine: Any
+) -> ResNet:
+    """The CIFAR layout of He et al. (2016, Sec. 4.2) that the generic CIFAR families (``wrn``) reuse: a 3x3
+    stem convolution with ``stem_width`` filters, three stages of ``n`` blocks on 32x32 / 16x16 / 8x8 maps
+    (strides 1, 2, 2) with ``planes`` per stage, global average pooling and a linear classifier."""
+    arch = dict(block=block, layers=(n, n, n), planes=planes, stem=((stem_width, 3, 1),), stem_pool=False)
+    return _resnet(arch, **engine)

@@ -21,39 +21,13 @@ Deviations: BatchNorm with PyTorch defaults; the ImageNet stem max-pool pads by 
 from __future__ import annotations
 
 from ..registry import register_model
-from .resnet import ResNet, cifar_network, imagenet_resnet, residual_factory
+from .resnet import CIFAR_LAYOUT, Bottleneck, ResNet, _resnet
 
 RESNEXT_PAPER = (
     "Xie, Girshick, Dollar, Tu & He, Aggregated Residual Transformations for Deep Neural Networks, "
     "CVPR 2017 (arXiv:1611.05431)"
 )
 _DEVIATIONS = ("BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",)
-
-
-def cifar_resnext(
-    cardinality: int,
-    width: int,
-    *,
-    depth: int = 29,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    drop_path_rate: float = 0.0,
-    stochastic_depth: float | None = None,
-) -> ResNet:
-    """ResNeXt-29 (C x d) for CIFAR (Xie et al. 2017, Sec. 5.2): ``depth = 9n + 2`` with n = 3."""
-    n = (depth - 2) // 9
-    return cifar_network(
-        "bottleneck",
-        n,
-        (64, 128, 256),
-        stem_width=64,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        groups=cardinality,
-        base_width=width,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
 
 
 _IMAGENET = {
@@ -71,34 +45,124 @@ _IMAGENET = {
     "resnext101_32x8d": (101, 32, 8, None, None, "No reference figure; torchvision's layout.", None),
     "resnext101_64x4d": (101, 64, 4, None, None, "No exact reference figure; torchvision's layout.", 20.4),
 }
-for _name, (_depth, _c, _d, _params, _macs, _note, _top1) in _IMAGENET.items():
-    register_model(
-        _name,
+
+
+def _imagenet_info(name: str) -> dict[str, object]:
+    depth, c, d, params, macs, note, top1 = _IMAGENET[name]
+    return dict(
         family="resnext",
+        recipe="resnet_imagenet",
         paper=RESNEXT_PAPER,
         year=2016,
         input_size=(3, 224, 224),
-        description=f"ResNeXt-{_depth} ({_c}x{_d}d) for ImageNet (Xie et al. 2017), torchvision's layout.",
-        paper_params=_params,
-        paper_macs=_macs,
-        figures_note=_note,
-        paper_top1=_top1,
-        error_protocol="ImageNet val, single 224 crop (ResNeXt README)" if _top1 else "",
+        description=f"ResNeXt-{depth} ({c}x{d}d) for ImageNet (Xie et al. 2017), torchvision's layout.",
+        paper_params=params,
+        paper_macs=macs,
+        figures_note=note,
+        paper_top1=top1,
+        error_protocol="ImageNet val, single 224 crop (ResNeXt README)" if top1 else "",
         deviations=(*_DEVIATIONS, "Stem max-pool pads by 1 (torchvision)."),
-        peer=f"torchvision.models.{_name}",
-    )(residual_factory(imagenet_resnet, _depth, v1_5=True, groups=_c, base_width=_d))
+        peer=f"torchvision.models.{name}",
+    )
 
-for _c, _paper_m in ((8, "34.4M"), (16, "68.1M")):
-    register_model(
-        f"resnext29_{_c}x64d",
+
+def _cifar_info(c: int, paper_m: str) -> dict[str, object]:
+    return dict(
         family="resnext",
+        recipe="resnet_cifar",
         paper=RESNEXT_PAPER,
         year=2016,
         input_size=(3, 32, 32),
         num_classes=10,
-        description=f"ResNeXt-29 ({_c}x64d) for CIFAR-10 (Xie et al. 2017, Table 7).",
-        figures_note=f"The paper's Table 7 says {_paper_m}; the exact count of this design rounds to it (see "
+        description=f"ResNeXt-29 ({c}x64d) for CIFAR-10 (Xie et al. 2017, Table 7).",
+        figures_note=f"The paper's Table 7 says {paper_m}; the exact count of this design rounds to it (see "
         "the module docstring).",
         error_protocol="CIFAR-10 test error (Table 7); not in the reference file, so not recorded here",
         deviations=(*_DEVIATIONS, "Projection (option B) shortcuts where the shape changes."),
-    )(residual_factory(cifar_resnext, _c, 64, num_classes=10))
+    )
+
+
+@register_model(**_imagenet_info("resnext50_32x4d"))
+def resnext50_32x4d(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNeXt-50 (32x4d): ResNet's bottlenecks with a 32-group 3x3 of width 4 per group."""
+    arch = dict(block=Bottleneck, layers=(3, 4, 6, 3), groups=32, base_width=4)
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_imagenet_info("resnext101_32x8d"))
+def resnext101_32x8d(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNeXt-101 (32x8d): ResNet's bottlenecks with a 32-group 3x3 of width 8 per group."""
+    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), groups=32, base_width=8)
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_imagenet_info("resnext101_64x4d"))
+def resnext101_64x4d(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNeXt-101 (64x4d): ResNet's bottlenecks with a 64-group 3x3 of width 4 per group."""
+    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), groups=64, base_width=4)
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_cifar_info(8, "34.4M"))
+def resnext29_8x64d(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNeXt-29 (8x64d) for CIFAR (Xie et al. 2017, Sec. 5.2): 9n+2 layers with n = 3, a 3x3 stem of 64."""
+    arch = dict(
+        CIFAR_LAYOUT,
+        block=Bottleneck,
+        layers=(3, 3, 3),
+        planes=(64, 128, 256),
+        stem=((64, 3, 1),),
+        groups=8,
+        base_width=64,
+    )
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_cifar_info(16, "68.1M"))
+def resnext29_16x64d(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """ResNeXt-29 (16x64d) for CIFAR (Xie et al. 2017, Sec. 5.2): 9n+2 layers with n = 3, a 3x3 stem of 64."""
+    arch = dict(
+        CIFAR_LAYOUT,
+        block=Bottleneck,
+        layers=(3, 3, 3),
+        planes=(64, 128, 256),
+        stem=((64, 3, 1),),
+        groups=16,
+        base_width=64,
+    )
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )

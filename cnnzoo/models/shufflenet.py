@@ -101,7 +101,7 @@ class ShuffleNetV1(ZooModel):
     """ShuffleNet v1 (Table 1) with ``groups`` g and scale factor ``scale`` (ShuffleNet sx)."""
 
     classifier_attr = "fc"
-    group_attrs = ("stem", "stage2", "stage3", "stage4", "fc")
+    layer_group_names = {a: (a,) for a in ("stem", "stage2", "stage3", "stage4", "fc")}
 
     def __init__(
         self, groups: int = 3, scale: float = 1.0, num_classes: int = 1000, in_chans: int = 3
@@ -156,6 +156,7 @@ _V1_NOTE_1X = (
 
 @register_model(
     family="shufflenet",
+    recipe="mobilenet",
     paper=PAPER_V1,
     year=2018,
     paper_params=1_865_728,
@@ -176,6 +177,7 @@ def _register_v1(name: str, groups: int, scale: float, **info: object) -> None:
     register_model(
         name,
         family="shufflenet",
+        recipe="mobilenet",
         paper=PAPER_V1,
         year=2018,
         defaults={"groups": groups, "scale": scale},
@@ -220,16 +222,38 @@ _register_v1(
         "(= multiply-adds) in the ShuffleNet paper"
     ),
 )
-for _g in (1, 2, 4, 8):
-    _register_v1(
-        f"shufflenet_v1_g{_g}_x1_0",
-        _g,
-        1.0,
-        paper_macs=140e6,
-        figures_note="no parameter count in the paper; every 1x network is designed for 140 MFLOPs "
-        "(= multiply-adds), Table 2",
-        paper_top1=32.4 if _g == 8 else None,
-    )
+_V1_NOTE_G = (
+    "no parameter count in the paper; every 1x network is designed for 140 MFLOPs (= multiply-adds), Table 2"
+)
+_register_v1(
+    "shufflenet_v1_g1_x1_0",
+    1,
+    1.0,
+    paper_macs=140e6,
+    figures_note=_V1_NOTE_G,
+)
+_register_v1(
+    "shufflenet_v1_g2_x1_0",
+    2,
+    1.0,
+    paper_macs=140e6,
+    figures_note=_V1_NOTE_G,
+)
+_register_v1(
+    "shufflenet_v1_g4_x1_0",
+    4,
+    1.0,
+    paper_macs=140e6,
+    figures_note=_V1_NOTE_G,
+)
+_register_v1(
+    "shufflenet_v1_g8_x1_0",
+    8,
+    1.0,
+    paper_macs=140e6,
+    figures_note=_V1_NOTE_G,
+    paper_top1=32.4,
+)
 
 # --------------------------------------------------------------------------------------------------- v2
 
@@ -286,6 +310,13 @@ class ShuffleNetV2(ZooModel):
     """ShuffleNet v2 (Table 5) with torchvision's module names."""
 
     classifier_attr = "fc"
+    layer_group_names = {
+        "stem": ("conv1", "maxpool"),
+        "stage2": ("stage2",),
+        "stage3": ("stage3",),
+        "stage4": ("stage4",),
+        "head": ("conv5", "fc"),
+    }
 
     def __init__(self, scale: str = "1.0", num_classes: int = 1000, in_chans: int = 3) -> None:
         super().__init__()
@@ -316,18 +347,6 @@ class ShuffleNetV2(ZooModel):
         x = x.mean((2, 3))
         return x if pre_logits else self.fc(x)
 
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        """``stem`` (conv1 + max pool), ``stage2``-``stage4``, ``head`` (conv5 + fc)."""
-        return OrderedDict(
-            [
-                ("stem", nn.Sequential(self.conv1, self.maxpool)),
-                ("stage2", self.stage2),
-                ("stage3", self.stage3),
-                ("stage4", self.stage4),
-                ("head", nn.Sequential(self.conv5, self.fc)),
-            ]
-        )
-
 
 _V2_ERR = "ILSVRC-2012 val, single crop (ShuffleNet v2 Table 5 / ShuffleNet-Series README)"
 _V2_DEV = (
@@ -345,6 +364,7 @@ def _register_v2(name: str, scale: str, **info: object) -> None:
     register_model(
         name,
         family="shufflenet",
+        recipe="mobilenet",
         paper=PAPER_V2,
         year=2018,
         defaults={"scale": scale},

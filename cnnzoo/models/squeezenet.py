@@ -25,7 +25,6 @@ Deviations from the paper:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -155,6 +154,12 @@ class SqueezeNet(ZooModel):
                 fire(9),
             ]
         self.features = nn.Sequential(*layers)
+        # ``stem`` (conv1), ``fires`` (fire2..fire9 and their pools), ``head`` (conv10)
+        self.layer_group_names = {
+            "stem": ("features.0",),
+            "fires": tuple(f"features.{i}" for i in range(1, len(layers))),
+            "head": ("classifier",),
+        }
         self.classifier = nn.Sequential(
             nn.Dropout(dropout),
             nn.Conv2d(512, num_classes, 1),
@@ -185,16 +190,6 @@ class SqueezeNet(ZooModel):
         if isinstance(conv, nn.Conv2d):
             nn.init.normal_(conv.weight, 0.0, 0.01)
             nn.init.zeros_(conv.bias)
-
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        """``stem`` (conv1), ``fires`` (fire2..fire9), ``head`` (conv10)."""
-        return OrderedDict(
-            [
-                ("stem", self.features[0]),
-                ("fires", nn.Sequential(*list(self.features)[1:])),
-                ("head", self.classifier),
-            ]
-        )
 
 
 _ERR = "ILSVRC-2012 val, single crop (SqueezeNet Table 2; MobileNet Table 9; ShuffleNet Table 6)"
@@ -281,6 +276,7 @@ for _name, (_arch, _desc, _info) in _MODELS.items():
     register_model(
         _name,
         family="squeezenet",
+        recipe="mobilenet",
         paper=PAPER,
         year=2016,
         input_size=(3, 224, 224),

@@ -2,7 +2,7 @@
 ICLR 2015).
 
 The six configurations of the paper's Table 1 (A, A-LRN, B, C, D, E) are written below in the paper's own
-notation and built with :func:`cnnzoo.analysis.spec.build_from_spec`: 3x3 convolutions with stride 1 and
+notation and built with :func:`cnnzoo.models.spec.build_from_spec`: 3x3 convolutions with stride 1 and
 padding 1, 2x2 max-pooling with stride 2, ReLU after every hidden layer, three fully-connected layers
 (4096, 4096, 1000) with dropout 0.5 after the first two (Sec. 3.1). Configuration C has 1x1 convolutions as
 the third layer of its last three stages; A-LRN adds Krizhevsky et al.'s local response normalisation
@@ -21,14 +21,12 @@ dicts load either way).
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
 from torch import nn
 
-from ..analysis.spec import build_from_spec
 from ..registry import register_model
 from .base import ZooModel
+from .spec import build_from_spec
 
 VGG_PAPER = (
     "K. Simonyan, A. Zisserman. Very Deep Convolutional Networks for Large-Scale Image Recognition. "
@@ -93,6 +91,7 @@ class VGG(ZooModel):
         self.features = nn.Sequential(*seq[:cut])
         self.avgpool: nn.Module = nn.AdaptiveAvgPool2d((7, 7)) if adaptive_pool else nn.Identity()
         self.classifier = nn.Sequential(*seq[cut + 1 :])
+        self.layer_group_names = self._vgg_groups()
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -111,17 +110,18 @@ class VGG(ZooModel):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
 
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        """``block1``..``block5`` (each ending in its max-pool, views of ``features``), ``fc`` (FC6, FC7 and
+    def _vgg_groups(self) -> dict[str, tuple[str, ...]]:
+        """``block1``..``block5`` (each ending in its max-pool, parts of ``features``), ``fc`` (FC6, FC7 and
         their dropout) and ``head`` (the last FC): the units the transfer strategies freeze and tune."""
-        groups: OrderedDict[str, nn.Module] = OrderedDict()
+        groups: dict[str, tuple[str, ...]] = {}
         start = 0
         for i, m in enumerate(self.features):
             if isinstance(m, nn.MaxPool2d):
-                groups[f"block{len(groups) + 1}"] = self.features[start : i + 1]
+                groups[f"block{len(groups) + 1}"] = tuple(f"features.{j}" for j in range(start, i + 1))
                 start = i + 1
-        groups["fc"] = self.classifier[:-1]
-        groups["head"] = self.classifier[-1:]
+        last = len(self.classifier) - 1
+        groups["fc"] = tuple(f"classifier.{j}" for j in range(last))
+        groups["head"] = (f"classifier.{last}",)
         return groups
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -194,6 +194,7 @@ for _name, _cfg, _bn, _params, _macs, _top1, _top5, _proto in _VARIANTS:
     globals()[_name] = register_model(
         _name,
         family="vgg",
+        recipe="vgg",
         paper=VGG_PAPER,
         year=2014,
         input_size=(3, 224, 224),

@@ -22,7 +22,8 @@ from torch import nn
 
 from ..errors import CnnzooError
 from ..registry import register_model
-from .resnet import STOCHASTIC_DEPTH_OPTIONS, ResNet, cifar_network, imagenet_resnet, residual_factory
+from .preact_resnet import PreActBasicBlock
+from .resnet import CIFAR_LAYOUT, Bottleneck, ResNet, _resnet, cifar_network
 
 WRN_PAPER = "Zagoruyko & Komodakis, Wide Residual Networks, BMVC 2016 (arXiv:1605.07146)"
 _DEVIATIONS = (
@@ -49,12 +50,11 @@ def wide_resnet_cifar(
     n = (depth - 4) // 6
     k = widen_factor
     return cifar_network(
-        "basic",
+        PreActBasicBlock,
         n,
         (16 * k, 32 * k, 64 * k),
         num_classes=num_classes,
         in_chans=in_chans,
-        preact=True,
         shortcut="B",
         block_dropout=dropout,
         drop_path_rate=drop_path_rate,
@@ -65,6 +65,7 @@ def wide_resnet_cifar(
 @register_model(
     "wrn",
     family="wide_resnet",
+    recipe="resnet_cifar",
     paper=WRN_PAPER,
     year=2016,
     input_size=(3, 32, 32),
@@ -94,7 +95,6 @@ def wrn(
     )
 
 
-_CIFAR_OPTIONS = {"dropout": 0.0, **STOCHASTIC_DEPTH_OPTIONS}
 _CIFAR = {
     (28, 10): (
         36_479_194,
@@ -107,48 +107,160 @@ _CIFAR = {
     (16, 8): (10_961_370, "11.0M", 4.27, None, "C10 test error (third-party table of reported means)"),
     (16, 4): (2_748_890, "2.7M", 5.02, None, "C10 test error (third-party table of reported means)"),
 }
-for (_d, _k), (_params, _paper, _top1, _macs, _protocol) in _CIFAR.items():
-    register_model(
-        f"wrn{_d}_{_k}",
+
+
+def _cifar_info(d: int, k: int) -> dict[str, object]:
+    params, paper, top1, macs, protocol = _CIFAR[(d, k)]
+    return dict(
         family="wide_resnet",
+        recipe="resnet_cifar",
         paper=WRN_PAPER,
         year=2016,
         input_size=(3, 32, 32),
         num_classes=10,
-        description=f"WRN-{_d}-{_k} for CIFAR (Zagoruyko & Komodakis 2016); dropout=0.3 as in the paper.",
-        paper_params=_params,
-        paper_macs=_macs,
-        figures_note=f"Exact count for CIFAR-10; the paper says {_paper}."
-        + (" MACs: osmr's third-party count (the paper gives none)." if _macs else ""),
-        paper_top1=_top1,
-        error_protocol=_protocol,
+        description=f"WRN-{d}-{k} for CIFAR (Zagoruyko & Komodakis 2016); dropout=0.3 as in the paper.",
+        paper_params=params,
+        paper_macs=macs,
+        figures_note=f"Exact count for CIFAR-10; the paper says {paper}."
+        + (" MACs: osmr's third-party count (the paper gives none)." if macs else ""),
+        paper_top1=top1,
+        error_protocol=protocol,
         deviations=_DEVIATIONS,
-    )(residual_factory(wide_resnet_cifar, _d, _k, num_classes=10, options=_CIFAR_OPTIONS))
+    )
 
 
-for _depth, _params, _top in ((50, 68_849_128, (21.9, 5.79)), (101, None, (None, None))):
-    register_model(
-        f"wide_resnet{_depth}_2",
+def _imagenet_info(depth: int) -> dict[str, object]:
+    params, top = {50: (68_849_128, (21.9, 5.79)), 101: (None, (None, None))}[depth]
+    return dict(
         family="wide_resnet",
+        recipe="resnet_imagenet",
         paper=WRN_PAPER,
         year=2016,
         input_size=(3, 224, 224),
-        description=f"WRN-{_depth}-2-bottleneck for ImageNet, torchvision's wide_resnet{_depth}_2 layout.",
-        paper_params=_params,
+        description=f"WRN-{depth}-2-bottleneck for ImageNet, torchvision's wide_resnet{depth}_2 layout.",
+        paper_params=params,
         figures_note=(
             "osmr's count of the authors' released model, which folds BatchNorm into conv biases; ours "
             "keeps BN: 68,883,240 = 68,849,128 + 34,112 BN channels (see the module docstring)."
-            if _params
+            if params
             else "No reference figure; torchvision's layout."
         ),
-        paper_top1=_top[0],
-        paper_top5=_top[1],
+        paper_top1=top[0],
+        paper_top5=top[1],
         error_protocol="ImageNet val, single crop (szagoruyko/wide-residual-networks README)"
-        if _top[0]
+        if top[0]
         else "",
         deviations=(
             "Stride in the 3x3 (torchvision's layout), as in the authors' fb.resnet.torch-based code.",
             "BatchNorm kept as separate layers (the released model folds it into conv biases).",
         ),
-        peer=f"torchvision.models.wide_resnet{_depth}_2",
-    )(residual_factory(imagenet_resnet, _depth, v1_5=True, base_width=128))
+        peer=f"torchvision.models.wide_resnet{depth}_2",
+    )
+
+
+@register_model(**_cifar_info(28, 10))
+def wrn28_10(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    dropout: float = 0.0,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """WRN-28-10 (Zagoruyko & Komodakis 2016, Table 1): N = 4 pre-activation basic blocks a group, k = 10."""
+    arch = dict(CIFAR_LAYOUT, block=PreActBasicBlock, layers=(4, 4, 4), planes=(160, 320, 640))
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        block_dropout=dropout,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_cifar_info(40, 4))
+def wrn40_4(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    dropout: float = 0.0,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """WRN-40-4 (Zagoruyko & Komodakis 2016, Table 1): N = 6 pre-activation basic blocks a group, k = 4."""
+    arch = dict(CIFAR_LAYOUT, block=PreActBasicBlock, layers=(6, 6, 6), planes=(64, 128, 256))
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        block_dropout=dropout,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_cifar_info(16, 8))
+def wrn16_8(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    dropout: float = 0.0,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """WRN-16-8 (Zagoruyko & Komodakis 2016, Table 1): N = 2 pre-activation basic blocks a group, k = 8."""
+    arch = dict(CIFAR_LAYOUT, block=PreActBasicBlock, layers=(2, 2, 2), planes=(128, 256, 512))
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        block_dropout=dropout,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_cifar_info(16, 4))
+def wrn16_4(
+    num_classes: int = 10,
+    in_chans: int = 3,
+    dropout: float = 0.0,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """WRN-16-4 (Zagoruyko & Komodakis 2016, Table 1): N = 2 pre-activation basic blocks a group, k = 4."""
+    arch = dict(CIFAR_LAYOUT, block=PreActBasicBlock, layers=(2, 2, 2), planes=(64, 128, 256))
+    return _resnet(
+        arch,
+        num_classes,
+        in_chans,
+        block_dropout=dropout,
+        drop_path_rate=drop_path_rate,
+        stochastic_depth=stochastic_depth,
+    )
+
+
+@register_model(**_imagenet_info(50))
+def wide_resnet50_2(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """WRN-50-2-bottleneck: ResNet-50 (v1.5) with every bottleneck's inner width doubled."""
+    arch = dict(block=Bottleneck, layers=(3, 4, 6, 3), base_width=128)
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )
+
+
+@register_model(**_imagenet_info(101))
+def wide_resnet101_2(
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_path_rate: float = 0.0,
+    stochastic_depth: float | None = None,
+) -> ResNet:
+    """WRN-101-2-bottleneck: ResNet-101 (v1.5) with every bottleneck's inner width doubled."""
+    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), base_width=128)
+    return _resnet(
+        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
+    )

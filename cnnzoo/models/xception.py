@@ -24,14 +24,12 @@ Deviations:
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
 from torch import nn
 
 from ..errors import CnnzooError
 from ..registry import register_model
-from .base import ZooModel, group_modules
+from .base import ZooModel
 
 PAPER = "Chollet, Xception: Deep Learning with Depthwise Separable Convolutions, CVPR 2017"
 
@@ -103,7 +101,6 @@ class Xception(ZooModel):
         "exit_flow": ("block12", "conv3", "bn3", "conv4", "bn4"),
         "head": ("fc",),
     }
-    group_attrs = tuple(layer_group_names)
 
     def __init__(
         self, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5, bn_eps: float = 1e-3
@@ -144,12 +141,10 @@ class Xception(ZooModel):
         x = self.head_drop(torch.flatten(x.mean((2, 3), keepdim=True), 1))
         return x if pre_logits else self.fc(x)
 
-    def layer_groups(self) -> OrderedDict[str, nn.Module]:
-        return group_modules(self, self.layer_group_names)
-
 
 @register_model(
     family="xception",
+    recipe="resnet_imagenet",
     paper=PAPER,
     year=2017,
     input_size=(3, 299, 299),

@@ -277,7 +277,8 @@ class Trainer:
         self.batch_size = batch_size
         self.val_data = val_data
         self.out = Path(out_dir) if out_dir is not None else None
-        self.seed = seed
+        self.seed = self._first_seed = seed
+        self._train_data = train_data
         self.hooks = list(hooks)
         self.loss_fn = loss_fn or nn.CrossEntropyLoss()
         self.aux_weight = aux_weight
@@ -293,25 +294,57 @@ class Trainer:
         self.best_value: float | None = None
         self.best_epoch: int | None = None
         self._partial: dict[str, Any] | None = None
-        self.generator = torch.Generator().manual_seed(seed)
+        self._make_loader(train_data)
+
+    def _make_loader(self, train_data: Dataset | DataLoader) -> None:
+        """The training loader: ``train_data`` sharded and shuffled by ``self.seed`` (resumable mid-epoch),
+        or a ready DataLoader as given."""
+        self.generator = torch.Generator().manual_seed(self.seed)
         if isinstance(train_data, DataLoader):
             self.loader, self.sampler = train_data, getattr(train_data, "sampler", None)
-            self.per_rank_batch = train_data.batch_size or batch_size
+            self.per_rank_batch = train_data.batch_size or self.batch_size
         else:
-            self.per_rank_batch = batch_size // self.ctx.world_size
+            self.per_rank_batch = self.batch_size // self.ctx.world_size
             self.sampler = ResumableSampler(
-                train_data, self.ctx.world_size, self.ctx.rank, shuffle=True, seed=seed
+                train_data, self.ctx.world_size, self.ctx.rank, shuffle=True, seed=self.seed
             )
             self.loader = DataLoader(
                 train_data,
                 batch_size=self.per_rank_batch,
                 sampler=self.sampler,
-                num_workers=workers,
+                num_workers=self.workers,
                 collate_fn=collate_skip,
                 generator=self.generator,
                 persistent_workers=False,
                 pin_memory=self.device.type == "cuda",
             )
+
+    def start_phase(
+        self,
+        optimizer: torch.optim.Optimizer,
+        epochs: int,
+        *,
+        scheduler: Any = None,
+        train_data: Dataset | DataLoader | None = None,
+        hooks: Sequence[Any] | None = None,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Continue this run with another training phase of ``epochs`` epochs: a new optimizer (other
+        parameters or rates, e.g. after unfreezing), scheduler, training data, hooks and loss. Epoch
+        numbering, history, logs and best-checkpoint tracking carry on; the training data is reshuffled from
+        ``seed`` (default: the first phase's seed plus the epochs done). Then call :meth:`fit`."""
+        if self.step or self._partial:
+            raise CnnzooError("a new training phase can only start at an epoch boundary.")
+        self.optimizer, self.scheduler = optimizer, scheduler
+        if hooks is not None:
+            self.hooks = list(hooks)
+        self.loss_fn = loss_fn or nn.CrossEntropyLoss()
+        self.seed = self._first_seed + self.epoch if seed is None else seed
+        self.epochs = self.epoch + epochs
+        self._make_loader(self._train_data if train_data is None else train_data)
+        if train_data is not None:
+            self._train_data = train_data
 
     # -------------------------------------------------------------- checkpoint state
     @property
@@ -401,6 +434,7 @@ class Trainer:
             finally:
                 if getattr(self, "_run_logger", None) is not None:
                     self._run_logger.close()
+                    self._run_logger = None  # a later phase (start_phase) opens its own
         if self.out is not None:
             last, best = self.out / "last.pt", self.out / "best.pt"
         return FitResult(self.history, self.best_epoch, self.best_value, last, best)

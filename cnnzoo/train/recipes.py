@@ -184,8 +184,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "alexnet",
             "Krizhevsky et al. 2012, Sec. 5: SGD, batch 128, momentum 0.9, weight decay 0.0005, lr 0.01 "
-            "divided "
-            "by 10 when the validation error stopped improving (3 times), ~90 epochs; augmentation Sec. 4.1",
+            "divided by 10 when the validation error stopped improving (3 times), ~90 epochs; augmentation "
+            "Sec. 4.1",
             optimizer="sgd",
             lr=0.01,
             momentum=0.9,
@@ -201,8 +201,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "vgg",
             "Simonyan & Zisserman 2015, Sec. 3.1: SGD, batch 256, momentum 0.9, weight decay 5e-4, dropout "
-            "0.5, "
-            "lr 0.01 divided by 10 when the validation accuracy stopped improving (3 times), 74 epochs; "
+            "0.5, lr 0.01 divided by 10 when the validation accuracy stopped improving (3 times), 74 epochs; "
             "scale jittering S in [256, 512]",
             optimizer="sgd",
             lr=0.01,
@@ -219,9 +218,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "googlenet",
             "Szegedy et al. 2015, Sec. 6: asynchronous SGD, momentum 0.9, learning rate decreased by 4% "
-            "every 8 "
-            "epochs; auxiliary losses weighted 0.3 (Sec. 5); random-resized crops of 8%-100% area, aspect "
-            "3/4-4/3",
+            "every 8 epochs; auxiliary losses weighted 0.3 (Sec. 5); random-resized crops of 8%-100% area, "
+            "aspect 3/4-4/3",
             optimizer="sgd",
             lr=0.01,
             momentum=0.9,
@@ -235,8 +233,7 @@ RECIPES: dict[str, Recipe] = {
             aux_weight=0.3,
             notes=(
                 "the paper gives no initial rate, batch size, weight decay or length: 0.01, 128, 2e-4 and "
-                "250 "
-                "epochs are our choices",
+                "250 epochs are our choices",
                 "synchronous SGD instead of DistBelief's asynchronous updates; "
                 "no Polyak averaging; no photometric distortions",
             ),
@@ -244,8 +241,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "resnet_imagenet",
             "He et al. 2016, Sec. 3.4: SGD, batch 256, momentum 0.9, weight decay 0.0001, lr 0.1 divided by "
-            "10 "
-            "when the error plateaus, up to 60e4 iterations (~120 epochs); scale augmentation as VGG",
+            "10 when the error plateaus, up to 60e4 iterations (~120 epochs); scale augmentation as VGG",
             optimizer="sgd",
             lr=0.1,
             momentum=0.9,
@@ -261,10 +257,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "resnet_cifar",
             "He et al. 2016, Sec. 4.2: SGD, batch 128, momentum 0.9, weight decay 0.0001, lr 0.1 divided by "
-            "10 at "
-            "32k and 48k iterations, stop at 64k (= 50% / 75% / 100% of the run, ~182 epochs on a 45k/5k "
-            "split); "
-            "4-pixel padding, random 32x32 crops, horizontal flips",
+            "10 at 32k and 48k iterations, stop at 64k (= 50% / 75% / 100% of the run, ~182 epochs on a "
+            "45k/5k split); 4-pixel padding, random 32x32 crops, horizontal flips",
             optimizer="sgd",
             lr=0.1,
             momentum=0.9,
@@ -284,9 +278,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "mobilenet",
             "Howard et al. 2017, Sec. 3.2: RMSprop with asynchronous gradient descent as Inception-v3 "
-            "(Szegedy "
-            "et al. 2016, Sec. 8: decay 0.9, epsilon 1.0, lr 0.045 decayed by 0.94 every 2 epochs), little "
-            "weight decay, less augmentation than Inception",
+            "(Szegedy et al. 2016, Sec. 8: decay 0.9, epsilon 1.0, lr 0.045 decayed by 0.94 every 2 epochs), "
+            "little weight decay, less augmentation than Inception",
             optimizer="rmsprop",
             lr=0.045,
             momentum=0.9,
@@ -319,10 +312,15 @@ def get_recipe(name: str) -> Recipe:
 
 
 def default_recipe_for(model_name: str) -> str:
-    """The recipe of a model's paper: ``lenet*`` -> lenet5, ``vgg*`` -> vgg, CIFAR ResNets -> resnet_cifar"""
+    """The recipe of a model's paper, as its registry entry names it (``recipe=`` of ``@register_model``).
+
+    A model registered without one gets its family's: ``lenet*`` -> lenet5, ``vgg*`` -> vgg, CIFAR-sized
+    inputs -> resnet_cifar, other ImageNet networks -> resnet_imagenet."""
     from ..registry import model_info
 
     info = model_info(model_name)
+    if info.recipe is not None:
+        return info.recipe
     fam, name = info.family.lower(), model_name.lower()
     if fam == "lenet" or name.startswith("lenet"):
         return "lenet5"

@@ -8,12 +8,22 @@ and learning without forgetting, on top of the training loop of :mod:`cnnzoo.tra
 
 from __future__ import annotations
 
-from .freeze import classifier_of, freeze, freeze_body, is_frozen, trainable_groups, unfreeze, unfreeze_last
+from .freeze import (
+    classifier_of,
+    freeze,
+    freeze_body,
+    head_modules,
+    is_frozen,
+    trainable_groups,
+    unfreeze,
+    unfreeze_last,
+)
 from .losses import distillation_loss, joint_loss, lwf_loss, soft_cross_entropy
 from .strategies import (
     DEFAULT_LR_FACTOR,
     STRATEGIES,
     HeadView,
+    Phase,
     SecondHead,
     Settings,
     TransferResult,
@@ -33,6 +43,7 @@ __all__ = [
     "DEFAULT_LR_FACTOR",
     "STRATEGIES",
     "HeadView",
+    "Phase",
     "SecondHead",
     "Settings",
     "TransferResult",
@@ -47,6 +58,7 @@ __all__ = [
     "finetune",
     "freeze",
     "freeze_body",
+    "head_modules",
     "is_frozen",
     "joint_loss",
     "joint_training",

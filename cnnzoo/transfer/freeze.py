@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from torch import nn
 
-from ..errors import CnnzooError
+from ..errors import CnnzooError, OptionError
 
 _PINNED = "_cnnzoo_frozen_bn"
 
@@ -74,10 +74,24 @@ def classifier_of(model: nn.Module) -> nn.Module:
     return get()
 
 
+def head_modules(model: nn.Module) -> list[nn.Module]:
+    """What a strategy trains as "the head" while the body stays frozen: the classifier, and, when the
+    classifier has no parameters (LeNet-5's output layer of fixed RBF prototypes, LeCun et al. 1998,
+    Sec. II-B), also the last parameter-holding layer group before it (F6), so that a head-only phase has
+    something to train."""
+    head = classifier_of(model)
+    if any(True for _ in head.parameters()):
+        return [head]
+    groups = getattr(model, "layer_groups", None)
+    if groups is None:
+        raise CnnzooError(f"{type(model).__name__} has no layer_groups(); transfer needs a cnnzoo model.")
+    below = [g for g in groups().values() if any(True for _ in g.parameters())]
+    return [below[-1], head] if below else [head]
+
+
 def trainable_groups(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
     """The model's layer groups (input to output) that hold parameters, as ``(name, params)``; the
-    classifier's
-    parameters always form the last entry ``("head", ...)``, whatever group they sit in.
+    classifier's parameters always form the last entry ``("head", ...)``, whatever group they sit in.
 
     Every parameter appears exactly once (a parameter shared by two groups is counted in the first)."""
     groups = getattr(model, "layer_groups", None)
@@ -99,9 +113,12 @@ def trainable_groups(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
 
 
 def freeze_body(model: nn.Module) -> nn.Module:
-    """Freeze everything but the classifier (the lectures' "freeze these, train this")."""
+    """Freeze everything but the head (the lectures' "freeze these, train this"): the classifier, or where it
+    has no parameters the layer group below it too (:func:`head_modules`)."""
+    heads = head_modules(model)
     freeze(model)
-    unfreeze(classifier_of(model))
+    for m in heads:
+        unfreeze(m)
     return model
 
 
@@ -120,7 +137,9 @@ def unfreeze_last(model: nn.Module, k: int | str) -> list[str]:
         chosen = body
     else:
         if not isinstance(k, int) or k < 0:
-            raise CnnzooError(f"--unfreeze takes a number of layer groups (0 or more) or 'all', got {k!r}.")
+            raise OptionError(
+                f"unfreeze takes a number of layer groups (0 or more) or 'all', got {k!r}.", "unfreeze"
+            )
         chosen = body[len(body) - k :] if k else []
     if k == "all":
         unfreeze(model)

@@ -4,17 +4,14 @@
 Hinton et al. 2015, Sec. 2: the student is trained on the teacher's class probabilities softened by a
 temperature ``T`` (``softmax(z / T)``) together with the true labels; "since the magnitudes of the gradients
 produced by the soft targets scale as 1/T^2 it is important to multiply them by T^2 when using both hard and
-soft
-targets". We write the soft term as the Kullback-Leibler divergence ``KL(p_teacher^T || p_student^T)``: it
-differs from the paper's soft-target cross-entropy only by the teacher's entropy, a constant, so the gradients
-are the paper's, and it is 0 when the student matches the teacher.
+soft targets". We write the soft term as the Kullback-Leibler divergence ``KL(p_teacher^T || p_student^T)``:
+it differs from the paper's soft-target cross-entropy only by the teacher's entropy, a constant, so the
+gradients are the paper's, and it is 0 when the student matches the teacher.
 
 Li & Hoiem 2016 (LwF, Sec. 3, Eq. 2-3): the old task's outputs ``y_o`` are recorded on the new images before
 training; the loss is ``L_new(y_n, y_hat_n) + lambda_o * L_old(y_o, y_hat_o)`` with ``L_old`` the
-cross-entropy
-between the temperature-``T`` softened recorded and current old-task probabilities, ``T = 2``, ``lambda_o =
-1``
-(the paper uses no ``T^2`` factor).
+cross-entropy between the temperature-``T`` softened recorded and current old-task probabilities, ``T = 2``,
+``lambda_o = 1`` (the paper uses no ``T^2`` factor).
 """
 
 from __future__ import annotations
@@ -40,8 +37,7 @@ def distillation_loss(
     """Hinton et al. 2015: ``alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(s, y)``.
 
     ``KL`` is averaged over the batch (``reduction="batchmean"``); with ``targets=None`` (or ``alpha=1``)
-    only the
-    soft term is used.
+    only the soft term is used.
     """
     t = temperature
     soft = F.kl_div(
@@ -71,10 +67,9 @@ def lwf_loss(
 
 def joint_loss(logits: torch.Tensor, targets: torch.Tensor, num_old: int) -> torch.Tensor:
     """Joint training with one head per task (Li & Hoiem 2016, Sec. 2 "joint training"): ``logits`` are the
-    old
-    head's ``num_old`` columns followed by the new head's; a sample with label ``< num_old`` is an old-task
-    sample and is scored by the old head's softmax alone, the others by the new head's (labels shifted down
-    by ``num_old``). The mean is over all samples."""
+    old head's ``num_old`` columns followed by the new head's; a sample with label ``< num_old`` is an
+    old-task sample and is scored by the old head's softmax alone, the others by the new head's (labels
+    shifted down by ``num_old``). The mean is over all samples."""
     old = targets < num_old
     total = logits.new_zeros((), dtype=torch.float32)
     if old.any():

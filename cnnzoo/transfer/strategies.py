@@ -1,36 +1,41 @@
 """Transfer-learning strategies on top of the training loop (:class:`cnnzoo.train.Trainer`).
 
-- :func:`feature_extraction`: the body frozen (BatchNorm pinned in eval mode), a new linear classifier
-    trained on
-  features computed once and cached ("use a linear classifier on the top layer", lecture table; Razavian et
-  al.
-  2014 "CNN features off-the-shelf").
+A strategy is a list of training :class:`Phase` s (what is frozen, which parameter groups train at which
+rates, on which data, with which loss and hooks) that one :class:`~cnnzoo.train.Trainer` runs in turn
+(:meth:`~cnnzoo.train.Trainer.start_phase`), after the opening every strategy shares (:func:`_open`: merge and
+validate the settings, seed, replace the head, move to the device):
+
+- :func:`feature_extraction`: the body frozen (BatchNorm pinned in eval mode), a new linear classifier trained
+  on features computed once and cached ("use a linear classifier on the top layer", lecture table; Razavian
+  et al. 2014, "CNN features off-the-shelf").
 - :func:`finetune`: the new head first for ``freeze_epochs`` with the body frozen, then the last ``unfreeze``
   layer groups (or all) trained as well at a rate ``lr_factor`` times lower (Yosinski et al. 2014).
 - :func:`discriminative`: every layer group trained, each earlier group at the next one's rate divided by
   ``lr_factor`` (the lecture: "3x-10x smaller"; Howard & Ruder 2018's discriminative fine-tuning), set as
   optimizer parameter groups so any scheduler keeps the ratios.
 - :func:`joint_training`: shared body, old and new heads trained together on old and new data (Li & Hoiem
-    2016,
-  Sec. 2).
+  2016, Sec. 2).
 - :func:`distill`: a student trained on a teacher's temperature-softened outputs and the labels (Hinton et al.
   2015).
 - :func:`learning_without_forgetting`: old-task outputs recorded on the new images before training, a warm-up
-    of
-  the new head, then everything trained on ``L_new + lambda_o * L_old`` at fine-tuning's rate ``lr /
-  lr_factor`` (Li & Hoiem 2016, Algorithm 1).
+  of the new head, then everything trained on ``L_new + lambda_o * L_old`` at fine-tuning's rate
+  ``lr / lr_factor`` (Li & Hoiem 2016, Algorithm 1).
+
+A head with no trainable parameters (LeNet-5's output layer of fixed RBF prototypes, LeCun et al. 1998,
+Sec. II-B) is trained through the layer group below it (F6): see :func:`cnnzoo.transfer.freeze.head_modules`.
 
 Each returns a :class:`TransferResult`; with ``out_dir`` the run writes the training loop's ``last.pt`` /
 ``best.pt`` (plain cnnzoo checkpoints of the new-task network; ``old_head`` holds the old classifier where
-there
-is one), ``metrics.csv``, TensorBoard events and ``curves.png``.
+there is one), ``metrics.csv``, TensorBoard events and ``curves.png``. Errors name the Python parameters
+(``freeze_epochs``); the command line says them as its flags (``--freeze-epochs``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +45,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..data.sources import DataBundle, collate_skip
-from ..errors import CnnzooError
+from ..errors import CnnzooError, OptionError
 from ..train.loop import Trainer, evaluate, seed_everything
 from ..train.metrics import EvalResult
-from .freeze import classifier_of, freeze, freeze_body, trainable_groups, unfreeze_last
+from .freeze import classifier_of, freeze, freeze_body, head_modules, trainable_groups, unfreeze_last
 from .losses import distillation_loss, joint_loss, lwf_loss
 
 STRATEGIES = ("feature-extraction", "finetune", "discriminative", "joint", "distill", "lwf")
@@ -69,11 +74,13 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
-            raise CnnzooError(
-                f"epochs and batch size must be at least 1, got {self.epochs} and {self.batch_size}."
+            raise OptionError(
+                f"epochs and batch_size must be at least 1, got {self.epochs} and {self.batch_size}.",
+                "epochs",
+                "batch_size",
             )
         if not self.lr > 0:
-            raise CnnzooError(f"the learning rate must be positive, got {self.lr}.")
+            raise OptionError(f"the learning rate lr must be positive, got {self.lr}.", "lr")
         if self.schedule not in ("cosine", "constant"):
             raise CnnzooError(f"unknown transfer schedule {self.schedule!r}; use cosine or constant.")
         if self.device is None:
@@ -82,6 +89,7 @@ class Settings:
 
 
 def _settings(settings: Settings | None, kw: dict[str, Any]) -> Settings:
+    """``settings`` with the keyword overrides ``kw`` merged in (validated by :class:`Settings`)."""
     if settings is not None and kw:
         return Settings(**{**settings.__dict__, **kw})
     return settings or Settings(**kw)
@@ -111,8 +119,7 @@ class TransferResult:
 # ------------------------------------------------------------------------------------------------ helpers
 def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
     """Detach the current classifier (returned, a copy: the old task's head) and give ``model`` a fresh one
-    with
-    ``num_classes`` outputs (``reset_classifier``)."""
+    with ``num_classes`` outputs (``reset_classifier``)."""
     old = copy.deepcopy(classifier_of(model))
     reset = getattr(model, "reset_classifier", None)
     if reset is None:
@@ -144,21 +151,38 @@ class HeadView(nn.Module):
 
 class SecondHead:
     """Runs ``head`` on the input of ``model``'s classifier at every forward pass. ``concat=True`` makes the
-    model
-    return ``[head outputs, classifier outputs]`` (joint training); otherwise the outputs are kept in
-    :attr:`logits` (LwF)."""
+    model return ``[head outputs, classifier outputs]`` (joint training); otherwise the outputs are kept in
+    :attr:`logits` (LwF).
 
-    def __init__(self, model: nn.Module, head: nn.Module, concat: bool = False) -> None:
-        self.head, self.concat = head, concat
+    Attached at once unless ``attach=False``; :meth:`attach` / :meth:`remove`, or use it as a context
+    manager (attached inside the ``with`` block)."""
+
+    def __init__(self, model: nn.Module, head: nn.Module, concat: bool = False, attach: bool = True) -> None:
+        self.model, self.head, self.concat = model, head, concat
         self.logits: torch.Tensor | None = None
-        self.handle = classifier_of(model).register_forward_hook(self._hook)
+        self.handle: Any = None
+        if attach:
+            self.attach()
 
     def _hook(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> Any:
         self.logits = self.head(inputs[0])
         return torch.cat([self.logits, output], 1) if self.concat else None
 
+    def attach(self) -> None:
+        if self.handle is None:
+            self.handle = classifier_of(self.model).register_forward_hook(self._hook)
+
     def remove(self) -> None:
-        self.handle.remove()
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
+
+    def __enter__(self) -> SecondHead:
+        self.attach()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 class Relabeled(Dataset):
@@ -193,6 +217,13 @@ class WithRecorded(Dataset):
         return None if item is None else (item[0], item[1], self.recorded[i])
 
 
+def _check_lr_factor(lr_factor: float) -> None:
+    if not lr_factor >= 1.0:
+        raise OptionError(
+            f"lr_factor must be at least 1 (earlier groups learn more slowly), got {lr_factor}.", "lr_factor"
+        )
+
+
 def discriminative_param_groups(
     model: nn.Module, lr: float, lr_factor: float = DEFAULT_LR_FACTOR, trainable_only: bool = True
 ) -> list[dict[str, Any]]:
@@ -200,14 +231,10 @@ def discriminative_param_groups(
     last): the classifier gets ``lr``, each earlier group the next one's rate divided by ``lr_factor``.
 
     Each dict carries ``name`` and ``lr`` (and ``lr_ratio``, its rate relative to the head's), so schedulers
-    that
-    scale every group (StepLR, cosine with ``eta_min=0``, ReduceLROnPlateau with ``min_lr=0``) keep the
+    that scale every group (StepLR, cosine with ``eta_min=0``, ReduceLROnPlateau with ``min_lr=0``) keep the
     ratios.
     """
-    if not lr_factor >= 1.0:
-        raise CnnzooError(
-            f"--lr-factor must be at least 1 (earlier groups learn more slowly), got {lr_factor}."
-        )
+    _check_lr_factor(lr_factor)
     groups = [
         (n, [p for p in ps if p.requires_grad or not trainable_only]) for n, ps in trainable_groups(model)
     ]
@@ -254,47 +281,136 @@ def _meta(
     return meta
 
 
-def _phase(
-    module: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    train: Dataset,
-    epochs: int,
+# ------------------------------------------------------------------------------------------------ phases
+@dataclass
+class Phase:
+    """One training phase of a transfer strategy.
+
+    Attributes:
+        name: what the phase is called in the result (``"head"``, ``"finetune"``...).
+        epochs: its length; a phase of 0 epochs is skipped.
+        trainable: what trains: ``"head"`` (the body frozen, :func:`cnnzoo.transfer.freeze.freeze_body`),
+            ``"all"`` or ``k`` (the last ``k`` layer groups and the head, the rest frozen:
+            :func:`~cnnzoo.transfer.freeze.unfreeze_last`), or ``None`` (the model as it is).
+        lr_divisor: the phase's rate is ``Settings.lr / lr_divisor``.
+        group_lr_factor: if given, one optimizer group per layer group, each earlier group at the next one's
+            rate divided by this factor (:func:`discriminative_param_groups`).
+        extra_params: parameters outside the model trained too (an old-task head).
+        hooks, loss_fn: the training loop's hooks and loss for this phase.
+        during: a context-manager factory active while the phase trains (a second head's forward hook).
+    """
+
+    name: str
+    epochs: int
+    trainable: str | int | None = "head"
+    lr_divisor: float = 1.0
+    group_lr_factor: float | None = None
+    extra_params: Sequence[nn.Parameter] = ()
+    hooks: Sequence[Any] = ()
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    during: Callable[[], contextlib.AbstractContextManager[Any]] | None = None
+
+
+def head_phase(epochs: int, name: str = "head", **kw: Any) -> Phase:
+    """The new head trained alone with the body frozen (the warm-up that most strategies open with)."""
+    return Phase(name, epochs, trainable="head", **kw)
+
+
+def _open(
+    model: nn.Module,
+    data: DataBundle,
     s: Settings,
     *,
-    prev: Trainer | None = None,
-    val: Dataset | None = None,
-    hooks: Sequence[Any] = (),
-    loss_fn: Any = None,
-    meta: dict[str, Any] | None = None,
-    num_classes: int | None = None,
-) -> Trainer:
-    """One training phase with the training loop; a later phase continues the earlier one's epoch numbering,
-    history, logs and best-checkpoint tracking."""
-    done = prev.epoch if prev is not None else 0
-    tr = Trainer(
-        module,
-        optimizer,
-        train,
-        epochs=done + epochs,
-        batch_size=s.batch_size,
-        scheduler=_scheduler(optimizer, s, epochs),
-        val_data=val,
-        device=s.device,
-        out_dir=s.out_dir,
-        seed=s.seed + done,
-        hooks=hooks,
-        loss_fn=loss_fn,
-        meta=meta,
-        progress=s.progress,
-        num_classes=num_classes,
-        ks=(1, 5),
-        log=s.out_dir is not None,
-    )
-    if prev is not None:
-        tr.history, tr.epoch = list(prev.history), prev.epoch
-        tr.best_value, tr.best_epoch = prev.best_value, prev.best_epoch
-    tr.fit()
-    return tr
+    reset_head: bool = True,
+    before_reset: Callable[[], Any] | None = None,
+) -> nn.Module | None:
+    """The opening every strategy shares: seed, move ``model`` to the device, (``before_reset``, e.g. record
+    the old head's outputs,) replace the head by one for ``data``'s classes; returns the old head (on the
+    device), or ``None`` without ``reset_head``."""
+    seed_everything(s.seed)
+    model.to(s.device)
+    if before_reset is not None:
+        before_reset()
+    if not reset_head:
+        return None
+    old = replace_head(model, data.num_classes)
+    model.to(s.device)
+    return old.to(s.device)
+
+
+def _set_trainable(model: nn.Module, trainable: str | int | None) -> list[str]:
+    """Freeze/unfreeze ``model`` for a phase; the names of the layer groups now trained."""
+    if trainable is None:
+        return []
+    if trainable == "head":
+        freeze_body(model)
+        return ["head"]
+    freeze(model)
+    return unfreeze_last(model, trainable)
+
+
+def _run(
+    model: nn.Module,
+    phases: Sequence[Phase],
+    s: Settings,
+    *,
+    train: Dataset,
+    val: Dataset | None,
+    meta: dict[str, Any],
+    num_classes: int,
+    module: nn.Module | None = None,
+) -> tuple[Trainer | None, dict[str, dict[str, Any]]]:
+    """Run ``phases`` in turn with one :class:`~cnnzoo.train.Trainer` (``module``, default ``model``, is what
+    it trains: a cached-feature head in feature extraction). Returns the trainer and, per phase, the groups
+    trained and the rate of each optimizer group."""
+    trainer: Trainer | None = None
+    record: dict[str, dict[str, Any]] = {}
+    for ph in phases:
+        if not ph.epochs:
+            continue
+        groups = _set_trainable(model, ph.trainable)
+        lr = s.lr / ph.lr_divisor
+        if ph.trainable == "head":
+            params: Any = [p for m in head_modules(model) for p in m.parameters()]
+        else:
+            params = [p for p in model.parameters() if p.requires_grad]
+        if ph.group_lr_factor is not None:
+            params = discriminative_param_groups(model, lr, ph.group_lr_factor)
+        elif ph.extra_params:
+            params = params + list(ph.extra_params)
+        if not params or (isinstance(params[0], dict) and not any(g["params"] for g in params)):
+            raise CnnzooError(f"nothing to train in the {ph.name} phase: every parameter is frozen.")
+        opt = _optimizer(params, s, lr=lr)
+        scheduler = _scheduler(opt, s, ph.epochs)
+        rates = {
+            g.get("name", str(i)): g["lr"] for i, g in enumerate(opt.param_groups)
+        }  # as set, not decayed
+        with ph.during() if ph.during is not None else contextlib.nullcontext():
+            if trainer is None:
+                trainer = Trainer(
+                    module or model,
+                    opt,
+                    train,
+                    epochs=ph.epochs,
+                    batch_size=s.batch_size,
+                    scheduler=scheduler,
+                    val_data=val,
+                    device=s.device,
+                    out_dir=s.out_dir,
+                    seed=s.seed,
+                    hooks=ph.hooks,
+                    loss_fn=ph.loss_fn,
+                    meta=meta,
+                    progress=s.progress,
+                    num_classes=num_classes,
+                    ks=(1, 5),
+                    log=s.out_dir is not None,
+                )
+            else:
+                trainer.start_phase(opt, ph.epochs, scheduler=scheduler, hooks=ph.hooks, loss_fn=ph.loss_fn)
+            trainer.fit()
+        record[ph.name] = {"groups": groups, "group_lr": rates}
+    return trainer, record
 
 
 def _finish(
@@ -362,8 +478,7 @@ def _classifier_inputs(model: nn.Module, data: Dataset, s: Settings) -> TensorDa
 
 class _CachedHead(nn.Module):
     """Trains ``model``'s classifier on cached features; its state dict *is* the whole model's, so the
-    training
-    loop's checkpoints are ordinary cnnzoo checkpoints of the full network."""
+    training loop's checkpoints are ordinary cnnzoo checkpoints of the full network."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -395,26 +510,26 @@ def feature_extraction(
 
     With ``cache`` (and a Linear classifier) the classifier's inputs are computed once for the training (and
     validation) images, so each epoch costs only the linear layer; the body is then bit-identical afterwards.
+    A classifier without parameters (LeNet-5's RBF output) is trained through the layer below it, uncached.
     """
     s = _settings(settings, kw)
-    seed_everything(s.seed)
-    old = replace_head(model, data.num_classes) if reset_head else None
-    model.to(s.device)
-    freeze_body(model)
+    old = _open(model, data, s, reset_head=reset_head)
     meta = _meta(model, data, s, "feature-extraction")
     t0 = time.perf_counter()
-    head = classifier_of(model)
-    opt = _optimizer(list(head.parameters()), s)
-    if cache and isinstance(head, nn.Linear):
+    phases = [head_phase(s.epochs)]
+    train, val, module = data.train, data.val, None
+    if (
+        cache
+        and head_modules(model) == [classifier_of(model)]
+        and isinstance(classifier_of(model), nn.Linear)
+    ):
+        freeze_body(model)
         train = _classifier_inputs(model, data.train, s)
         val = _classifier_inputs(model, data.val, s) if data.val is not None else None
-        tr = _phase(
-            _CachedHead(model), opt, train, s.epochs, s, val=val, meta=meta, num_classes=data.num_classes
-        )
-    else:
-        tr = _phase(
-            model, opt, data.train, s.epochs, s, val=data.val, meta=meta, num_classes=data.num_classes
-        )
+        module = _CachedHead(model)
+    tr, _ = _run(
+        model, phases, s, train=train, val=val, meta=meta, num_classes=data.num_classes, module=module
+    )
     return _finish("feature-extraction", model, data, tr, t0, s, old_head=old, extra={"cached": cache})
 
 
@@ -433,38 +548,26 @@ def finetune(
     """Train the new head alone for ``freeze_epochs`` (body frozen), then unfreeze the last ``unfreeze`` layer
     groups (or ``"all"``) and train them with the head for the remaining ``epochs - freeze_epochs`` epochs at
     ``lr / lr_factor``. With ``reset_head`` the old classifier is kept (``old_head``) but not trained: Li &
-    Hoiem's
-    "fine-tuning" baseline, whose old task is measured on ``old_data`` if given."""
+    Hoiem's "fine-tuning" baseline, whose old task is measured on ``old_data`` if given."""
     s = _settings(settings, kw)
     if not 0 <= freeze_epochs <= s.epochs:
-        raise CnnzooError(
-            f"--freeze-epochs must be between 0 and --epochs ({s.epochs}), got {freeze_epochs}."
+        raise OptionError(
+            f"freeze_epochs must be between 0 and epochs ({s.epochs}), got {freeze_epochs}.",
+            "freeze_epochs",
+            "epochs",
         )
-    if not lr_factor >= 1.0:
-        raise CnnzooError(f"--lr-factor must be at least 1, got {lr_factor}.")
-    seed_everything(s.seed)
-    old = replace_head(model, data.num_classes) if reset_head else None
-    model.to(s.device)
+    _check_lr_factor(lr_factor)
+    old = _open(model, data, s, reset_head=reset_head)
     meta = _meta(
         model, data, s, "finetune", freeze_epochs=freeze_epochs, unfreeze=unfreeze, lr_factor=lr_factor
     )
     t0 = time.perf_counter()
-    tr: Trainer | None = None
-    if freeze_epochs:
-        freeze_body(model)
-        opt = _optimizer(list(classifier_of(model).parameters()), s)
-        tr = _phase(
-            model, opt, data.train, freeze_epochs, s, val=data.val, meta=meta, num_classes=data.num_classes
-        )
-    rest = s.epochs - freeze_epochs
-    groups: list[str] = []
-    if rest:
-        freeze(model)
-        groups = unfreeze_last(model, unfreeze)
-        opt = _optimizer([p for p in model.parameters() if p.requires_grad], s, lr=s.lr / lr_factor)
-        tr = _phase(
-            model, opt, data.train, rest, s, prev=tr, val=data.val, meta=meta, num_classes=data.num_classes
-        )
+    phases = [
+        head_phase(freeze_epochs),
+        Phase("finetune", s.epochs - freeze_epochs, trainable=unfreeze, lr_divisor=lr_factor),
+    ]
+    tr, done = _run(model, phases, s, train=data.train, val=data.val, meta=meta, num_classes=data.num_classes)
+    groups = done.get("finetune", {}).get("groups", [])
     return _finish(
         "finetune", model, data, tr, t0, s, old_head=old, old_data=old_data, extra={"trained_groups": groups}
     )
@@ -481,39 +584,24 @@ def discriminative(
     **kw: Any,
 ) -> TransferResult:
     """Fine-tune every layer group at its own rate: the head at ``lr``, each earlier group at the next one's
-    rate
-    divided by ``lr_factor`` (optionally after ``freeze_epochs`` of the head alone)."""
+    rate divided by ``lr_factor`` (optionally after ``freeze_epochs`` of the head alone)."""
     s = _settings(settings, kw)
     if not 0 <= freeze_epochs < s.epochs:
-        raise CnnzooError(f"--freeze-epochs must be below --epochs ({s.epochs}), got {freeze_epochs}.")
-    seed_everything(s.seed)
-    old = replace_head(model, data.num_classes) if reset_head else None
-    model.to(s.device)
+        raise OptionError(
+            f"freeze_epochs must be below epochs ({s.epochs}), got {freeze_epochs}.",
+            "freeze_epochs",
+            "epochs",
+        )
+    _check_lr_factor(lr_factor)
+    old = _open(model, data, s, reset_head=reset_head)
     meta = _meta(model, data, s, "discriminative", lr_factor=lr_factor)
     t0 = time.perf_counter()
-    tr: Trainer | None = None
-    if freeze_epochs:
-        freeze_body(model)
-        opt = _optimizer(list(classifier_of(model).parameters()), s)
-        tr = _phase(
-            model, opt, data.train, freeze_epochs, s, val=data.val, meta=meta, num_classes=data.num_classes
-        )
-    freeze(model)
-    unfreeze_last(model, "all")
-    groups = discriminative_param_groups(model, s.lr, lr_factor)
-    opt = _optimizer(groups, s)
-    tr = _phase(
-        model,
-        opt,
-        data.train,
-        s.epochs - freeze_epochs,
-        s,
-        prev=tr,
-        val=data.val,
-        meta=meta,
-        num_classes=data.num_classes,
-    )
-    rates = {g["name"]: g["lr"] for g in groups}
+    phases = [
+        head_phase(freeze_epochs),
+        Phase("discriminative", s.epochs - freeze_epochs, trainable="all", group_lr_factor=lr_factor),
+    ]
+    tr, done = _run(model, phases, s, train=data.train, val=data.val, meta=meta, num_classes=data.num_classes)
+    rates = done["discriminative"]["group_lr"]
     return _finish("discriminative", model, data, tr, t0, s, old_head=old, extra={"group_lr": rates})
 
 
@@ -523,41 +611,30 @@ def joint_training(
     """Shared body, the old head and a new head trained together on the old and the new training images (each
     sample scored by its own task's softmax, :func:`cnnzoo.transfer.losses.joint_loss`)."""
     s = _settings(settings, kw)
-    seed_everything(s.seed)
-    old = replace_head(model, data.num_classes)
+    old = _open(model, data, s)
+    assert old is not None
     n_old = _out_features(old)
     if n_old != old_data.num_classes:
         raise CnnzooError(
             f"the old head has {n_old} outputs but the old data has {old_data.num_classes} classes; "
             "give the data the source model was trained on."
         )
-    model.to(s.device)
-    old.to(s.device)
     meta = _meta(model, data, s, "joint", old_classes=list(old_data.classes))
-    meta["old_head"] = (
-        old.state_dict()
-    )  # shares storage with the head: every checkpoint holds its current values
+    meta["old_head"] = old.state_dict()  # shares storage with the head: every checkpoint holds its values
     train = torch.utils.data.ConcatDataset([old_data.train, Relabeled(data.train, n_old)])
     val = None
     if data.val is not None and old_data.val is not None:
         val = torch.utils.data.ConcatDataset([old_data.val, Relabeled(data.val, n_old)])
-    second = SecondHead(model, old, concat=True)
     t0 = time.perf_counter()
-    try:
-        opt = _optimizer(list(model.parameters()) + list(old.parameters()), s)
-        tr = _phase(
-            model,
-            opt,
-            train,
-            s.epochs,
-            s,
-            val=val,
-            meta=meta,
-            num_classes=n_old + data.num_classes,
-            loss_fn=lambda logits, y: joint_loss(logits, y, n_old),
-        )
-    finally:
-        second.remove()
+    phase = Phase(
+        "joint",
+        s.epochs,
+        trainable=None,
+        extra_params=list(old.parameters()),
+        loss_fn=lambda logits, y: joint_loss(logits, y, n_old),
+        during=lambda: SecondHead(model, old, concat=True, attach=False),
+    )
+    tr, _ = _run(model, [phase], s, train=train, val=val, meta=meta, num_classes=n_old + data.num_classes)
     return _finish("joint", model, data, tr, t0, s, old_head=old, old_data=old_data)
 
 
@@ -591,38 +668,24 @@ def distill(
     (1 - alpha) * CE(student, labels)``. The teacher (frozen, eval mode) must predict the same classes."""
     s = _settings(settings, kw)
     if not temperature > 0:
-        raise CnnzooError(f"--temperature must be positive, got {temperature}.")
+        raise OptionError(f"temperature must be positive, got {temperature}.", "temperature")
     if not 0.0 <= alpha <= 1.0:
-        raise CnnzooError(f"--alpha must be between 0 and 1, got {alpha}.")
-    seed_everything(s.seed)
+        raise OptionError(f"alpha must be between 0 and 1, got {alpha}.", "alpha")
     n_t, n_s = _out_features(classifier_of(teacher)), _out_features(classifier_of(student))
     if n_t != data.num_classes:
         raise CnnzooError(
             f"the teacher predicts {n_t} classes but the data has {data.num_classes}; distil on the "
             "teacher's own classes."
         )
-    if n_s != data.num_classes:
-        replace_head(student, data.num_classes)
+    _open(student, data, s, reset_head=n_s != data.num_classes)
     teacher.to(s.device)
     freeze(teacher)
     teacher.eval()
-    student.to(s.device)
     hook = _DistillHook(teacher, temperature, alpha, s.device)
     meta = _meta(student, data, s, "distill", temperature=temperature, alpha=alpha)
     t0 = time.perf_counter()
-    opt = _optimizer([p for p in student.parameters() if p.requires_grad], s)
-    tr = _phase(
-        student,
-        opt,
-        data.train,
-        s.epochs,
-        s,
-        val=data.val,
-        hooks=[hook],
-        loss_fn=hook.loss,
-        meta=meta,
-        num_classes=data.num_classes,
-    )
+    phase = Phase("distill", s.epochs, trainable=None, hooks=[hook], loss_fn=hook.loss)
+    tr, _ = _run(student, [phase], s, train=data.train, val=data.val, meta=meta, num_classes=data.num_classes)
     return _finish("distill", student, data, tr, t0, s)
 
 
@@ -677,16 +740,18 @@ def learning_without_forgetting(
     can hold it: on MNIST 0-4 -> 5-9 with lr 0.05 the network collapsed to chance on both tasks."""
     s = _settings(settings, kw)
     if not 0 <= warmup_epochs < s.epochs:
-        raise CnnzooError(f"the warm-up must be shorter than --epochs ({s.epochs}), got {warmup_epochs}.")
-    if not lr_factor >= 1.0:
-        raise CnnzooError(f"--lr-factor must be at least 1, got {lr_factor}.")
-    seed_everything(s.seed)
-    model.to(s.device)
+        raise OptionError(
+            f"warmup_epochs must be below epochs ({s.epochs}), got {warmup_epochs}.",
+            "warmup_epochs",
+            "epochs",
+        )
+    _check_lr_factor(lr_factor)
+    recorded: list[torch.Tensor] = []
     t0 = time.perf_counter()
-    recorded = record_outputs(model, data.train, s.device)
-    old = replace_head(model, data.num_classes)
-    model.to(s.device)
-    old.to(s.device)
+    old = _open(
+        model, data, s, before_reset=lambda: recorded.append(record_outputs(model, data.train, s.device))
+    )
+    assert old is not None
     meta = _meta(
         model,
         data,
@@ -697,38 +762,24 @@ def learning_without_forgetting(
         warmup_epochs=warmup_epochs,
         lr_factor=lr_factor,
     )
-    meta["old_head"] = (
-        old.state_dict()
-    )  # shares storage with the head: every checkpoint holds its current values
-    train = WithRecorded(data.train, recorded)
-    tr: Trainer | None = None
-    if warmup_epochs:
-        freeze_body(model)
-        opt = _optimizer(list(classifier_of(model).parameters()), s)
-        tr = _phase(
-            model, opt, train, warmup_epochs, s, val=data.val, meta=meta, num_classes=data.num_classes
-        )
-    freeze(model)
-    unfreeze_last(model, "all")
-    second = SecondHead(model, old)
+    meta["old_head"] = old.state_dict()  # shares storage with the head: every checkpoint holds its values
+    second = SecondHead(model, old, attach=False)
     hook = _LwFHook(second, temperature, lambda_old, s.device)
-    try:
-        opt = _optimizer(list(model.parameters()) + list(old.parameters()), s, lr=s.lr / lr_factor)
-        tr = _phase(
-            model,
-            opt,
-            train,
+    phases = [
+        head_phase(warmup_epochs, name="warmup"),
+        Phase(
+            "lwf",
             s.epochs - warmup_epochs,
-            s,
-            prev=tr,
-            val=data.val,
+            trainable="all",
+            lr_divisor=lr_factor,
+            extra_params=list(old.parameters()),
             hooks=[hook],
             loss_fn=hook.loss,
-            meta=meta,
-            num_classes=data.num_classes,
-        )
-    finally:
-        second.remove()
+            during=lambda: second,
+        ),
+    ]
+    train = WithRecorded(data.train, recorded[0])
+    tr, _ = _run(model, phases, s, train=train, val=data.val, meta=meta, num_classes=data.num_classes)
     return _finish("lwf", model, data, tr, t0, s, old_head=old, old_data=old_data)
 
 

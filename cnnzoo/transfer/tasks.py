@@ -1,8 +1,7 @@
 """Building transfer tasks and running a whole transfer job (what ``cnnzoo transfer`` calls).
 
 :func:`class_subset` keeps some classes of a data source (MNIST digits 0-4 as the old task, 5-9 as the new
-one),
-:func:`few_shot` keeps ``k`` labelled training images per class (the lectures' "very little data"),
+one), :func:`few_shot` keeps ``k`` labelled training images per class (the lectures' "very little data"),
 :func:`prepare_model` builds a model with a cnnzoo checkpoint, ``torchvision:FILE`` or ``timm:FILE`` loaded,
 and :func:`run_transfer` runs a strategy end to end (data, model, training loop, evaluation, confusion plot).
 """
@@ -20,7 +19,7 @@ from torch import nn
 
 from ..checkpoint import FORMAT, model_from_checkpoint, safe_load
 from ..data.sources import DataBundle, FileImages, MemoryImages, RawSplits, build_data, load_source
-from ..errors import CheckpointError, CnnzooError, DataError
+from ..errors import CheckpointError, CnnzooError, DataError, OptionError
 from ..registry import create_model, model_info
 from ..weights import load_weights, parse_weights_spec
 from .strategies import (
@@ -97,8 +96,7 @@ def few_shot(raw: RawSplits, per_class: int, seed: int = 0) -> RawSplits:
 def prepare_model(name: str, weights: str | None = None, **kwargs: Any) -> tuple[nn.Module, dict[str, Any]]:
     """Build ``name`` and load ``weights``: a cnnzoo checkpoint (its recorded options, mean/std and input size
     are used), a plain state-dict file, or ``torchvision:FILE`` / ``timm:FILE``. Returns ``(model, info)``
-    where
-    ``info`` holds ``mean``/``std``/``input_size``/``classes`` when the checkpoint recorded them."""
+    where ``info`` holds ``mean``/``std``/``input_size``/``classes`` when the checkpoint recorded them."""
     if weights is None:
         return create_model(name, **kwargs), {}
     source, path = parse_weights_spec(weights)
@@ -120,7 +118,7 @@ def prepare_model(name: str, weights: str | None = None, **kwargs: Any) -> tuple
 def _size(info: dict[str, Any], name: str, input_size: int | None) -> tuple[int, int, int]:
     if input_size is not None:
         if input_size < 8:
-            raise CnnzooError(f"--input-size must be at least 8 pixels, got {input_size}.")
+            raise OptionError(f"input_size must be at least 8 pixels, got {input_size}.", "input_size")
         c = int(info["input_size"][0]) if "input_size" in info else model_info(name).input_size[0]
         return c, input_size, input_size
     if "input_size" in info:
@@ -159,8 +157,7 @@ def run_transfer(
     seed: int = 0,
     progress: bool = True,
 ) -> TransferResult:
-    """Run ``strategy`` (one of :data:`STRATEGIES`) from ``model_name`` + ``weights`` to the classes of
-    ``data``.
+    """Run ``strategy`` (one of :data:`STRATEGIES`) from ``model_name`` + ``weights`` to ``data``'s classes.
 
     Writes the training loop's checkpoints and logs into ``out`` (default ``runs/MODEL-STRATEGY-DATA``, never
     overwriting a run) plus ``confusion.png``.
@@ -171,9 +168,9 @@ def run_transfer(
     if strategy not in STRATEGIES:
         raise CnnzooError(f"unknown strategy {strategy!r}; use one of: {', '.join(STRATEGIES)}.")
     if strategy == "joint" and old_data is None:
-        raise CnnzooError("joint training needs the old task's data: pass --old-data DATA.")
+        raise OptionError("joint training needs the old task's data: give old_data.", "old_data")
     if strategy == "distill" and teacher is None:
-        raise CnnzooError("distillation needs a teacher: pass --teacher CHECKPOINT.")
+        raise OptionError("distillation needs a teacher: give teacher (a checkpoint).", "teacher")
     model, info = prepare_model(model_name, weights)
     c, h, w = _size(info, model_name, input_size)
     tmodel = None
@@ -181,9 +178,10 @@ def run_transfer(
         tmodel, tckpt = model_from_checkpoint(teacher)
         info = {k: tckpt[k] for k in ("mean", "std") if k in tckpt}
         if "input_size" in tckpt and [int(v) for v in tckpt["input_size"]] != [c, h, w]:
-            raise CnnzooError(
+            raise OptionError(
                 f"the teacher takes {'x'.join(map(str, tckpt['input_size']))} inputs but the student "
-                f"{c}x{h}x{w}; pass --input-size to match."
+                f"{c}x{h}x{w}; give input_size to match.",
+                "input_size",
             )
     bundle = _bundle(data, c, h, w, info, val_fraction)
     old_bundle = _bundle(old_data, c, h, w, info, val_fraction) if old_data is not None else None

@@ -13,7 +13,8 @@ from torch import nn
 
 import cnnzoo
 from cnnzoo.errors import CheckpointError, CnnzooError
-from cnnzoo.models.inception import Block8, InceptionOutputs
+from cnnzoo.models.inception import InceptionOutputs
+from cnnzoo.models.inception_v4 import Block8
 
 NAMES = ("inception_v3", "inception_v4", "inception_resnet_v1", "inception_resnet_v2")
 

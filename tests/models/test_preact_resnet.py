@@ -8,7 +8,7 @@ from modelkit import assert_trains, meta_model, n_params, shared_meta_model
 from torch import nn
 
 import cnnzoo
-from cnnzoo.models.resnet import PreActBasicBlock, PreActBottleneck
+from cnnzoo.models.preact_resnet import PreActBasicBlock, PreActBottleneck
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_preact_block_adds_the_identity_without_a_relu_after_the_sum() -> None:
 
 def test_first_block_of_a_stage_feeds_the_preactivation_to_the_projection() -> None:
     blk = PreActBottleneck(
-        16, 16, 64, preact="both", shortcut=nn.Sequential(nn.Conv2d(16, 64, 1, bias=False))
+        16, 16, 64, shortcut_from_preact=True, shortcut=nn.Sequential(nn.Conv2d(16, 64, 1, bias=False))
     )
     blk.eval()
     x = torch.randn(1, 16, 4, 4)

@@ -5,6 +5,9 @@ size>-<number of channels>``, ``maxpool``, ``FC-4096``, ``soft-max``; the CS109B
 "Conv1: 8 3x3 filters, stride 1, padding=same". :func:`build_from_spec` reads both into an
 :class:`torch.nn.Sequential`; :func:`parse_spec` returns the parsed tokens.
 
+It lives with the models because the VGG family is built from it (:mod:`cnnzoo.models.vgg`); the analysis
+side (:mod:`cnnzoo.analysis`, ``cnnzoo summary "conv3-64, ..."``) imports it from here.
+
 Grammar (case-insensitive; tokens separated by ``,`` ``;`` or new lines; options after ``/`` or spaces)::
 
     conv<K>-<N>[/opts]      N filters of KxK (K may be "KxL"):   conv3-64   conv1-256   conv11-96/s4/p0
@@ -44,6 +47,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from ..errors import SpecError
+from .layers import LocalResponseNorm
 
 __all__ = ["SpecToken", "build_from_spec", "parse_spec"]
 
@@ -196,8 +200,6 @@ def build_from_spec(
             fully-connected one (``"relu"`` or ``None`` for none; explicit ``relu`` tokens always work).
         batch_norm: put a BatchNorm after every convolution (before its activation).
     """
-    from ..models.layers import LocalResponseNorm  # here, not at the top: cnnzoo.models imports this module
-
     if not isinstance(in_chans, int) or in_chans < 1:
         raise SpecError(f"in_chans must be a positive integer, got {in_chans!r}.")
     if act not in ("relu", None):
