@@ -18,10 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import FORMAT, model_from_checkpoint, safe_load
+from ..checkpoint import FORMAT, safe_load
 from ..data.sources import DataBundle, FileImages, MemoryImages, RawSplits, build_data, load_source
 from ..errors import CheckpointError, CnnzooError, DataError
-from ..registry import create_model, model_info
+from ..factory import create_model, model_from_checkpoint
+from ..registry import model_info
 from ..weights import load_weights, parse_weights_spec
 from .strategies import (
     DEFAULT_LR_FACTOR,
