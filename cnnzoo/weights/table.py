@@ -234,7 +234,7 @@ def package_entry(
 
 
 _CIP = {"count_include_pad": True}
-_V1_5 = "torchvision's ResNet is v1.5 (stride in the 3x3 conv)"
+_V1_5 = "torchvision's ResNet is v1.5, with the stride in the 3x3 conv"
 
 # torchvision 0.29, every ImageNet-1k tag of the architectures we build:
 # cnnzoo model, torchvision builder ("": same name), tag, file, acc@1, acc@5, resize, crop, DEFAULT (of >1)
