@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError
-from .record import checkpoint_fields_to_record
+from .record import ModelRecord
 
 FORMAT = "cnnzoo-checkpoint"
 VERSION = 1
@@ -40,7 +40,7 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT, "version": VERSION, **payload}
     if "record" not in data and data.get("model"):
-        data["record"] = checkpoint_fields_to_record(data)
+        data["record"] = ModelRecord.from_checkpoint(data).to_dict()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -51,7 +51,7 @@ def load_model(model: Any, *, weights: str | None = None, device: str = "cpu") -
 
     if isinstance(model, nn.Module):
         net = model
-    elif Path(str(model)).is_file():
+    elif Path(str(model)).is_file() or "/" in str(model) or str(model).endswith((".pt", ".pth")):
         if weights:
             raise CnnzooError("a checkpoint holds its own weights; give weights only with a model name.")
         net, _ = model_from_checkpoint(str(model))

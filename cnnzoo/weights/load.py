@@ -254,32 +254,46 @@ def state_dict_for(model: nn.Module, res: Resolved) -> tuple[dict[str, torch.Ten
     path = res.local_path()
     raw = safe_load(path)
     sd = extract_state_dict(raw, str(path))
-    if res.entry is not None and res.entry.key_map == "order":
-        return map_by_order(model, sd, str(path)), raw
+    if res.entry is not None and res.entry.key_map == "timm_mobilenetv2":
+        return timm_mobilenetv2_names(sd), raw
     remap = getattr(model, "remap_state_dict", None)
     if remap is not None:
         sd = remap(dict(sd), res.source)
     return sd, raw
 
 
-def map_by_order(
-    model: nn.Module, state_dict: Mapping[str, torch.Tensor], where: str
-) -> dict[str, torch.Tensor]:
-    """Rename ``state_dict``'s tensors to ``model``'s names position by position (both in forward order),
-    after checking that every position has the same shape: for peers that name the same layers otherwise."""
-    own = model.state_dict()
-    theirs = list(state_dict.items())
-    if len(theirs) != len(own):
-        raise CheckpointError(
-            f"{where!r} has {len(theirs)} tensors where {getattr(model, 'cnnzoo_name', '')!r} has {len(own)}."
-        )
-    out = {}
-    for (k, v), (tk, tv) in zip(own.items(), theirs):
-        if tuple(v.shape) != tuple(tv.shape):
-            raise CheckpointError(
-                f"{where!r} does not fit: {tk} {tuple(tv.shape)} lands on {k} {tuple(v.shape)}."
-            )
-        out[k] = tv
+_TIMM_MBV2_STEM = {"conv_stem": "features.0.0", "bn1": "features.0.1", "classifier": "classifier.1"}
+_TIMM_MBV2_DS = {"conv_dw": "conv.0.0", "bn1": "conv.0.1", "conv_pw": "conv.1", "bn2": "conv.2"}
+_TIMM_MBV2_IR = {
+    "conv_pw": "conv.0.0",
+    "bn1": "conv.0.1",
+    "conv_dw": "conv.1.0",
+    "bn2": "conv.1.1",
+    "conv_pwl": "conv.2",
+    "bn3": "conv.3",
+}
+
+
+def timm_mobilenetv2_names(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """timm's MobileNetV2 names (EfficientNet-style ``conv_stem``, ``blocks.S.B.conv_pw``...) as
+    torchvision's (``features.N...``), which ours are: blocks are numbered in (stage, block) order after the
+    stem, and the 1x1 head conv is the last ``features`` entry. Safetensors files keep no key order, so the
+    map goes by name."""
+    blocks = sorted({tuple(int(i) for i in k.split(".")[1:3]) for k in state_dict if k.startswith("blocks.")})
+    number = {sb: n + 1 for n, sb in enumerate(blocks)}
+    head = len(blocks) + 1
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state_dict.items():
+        parts = key.split(".")
+        if parts[0] == "blocks":
+            stage, block = int(parts[1]), int(parts[2])
+            table = _TIMM_MBV2_DS if (stage, block) == blocks[0] else _TIMM_MBV2_IR
+            new = f"features.{number[(stage, block)]}.{table.get(parts[3], parts[3])}.{'.'.join(parts[4:])}"
+        elif parts[0] in ("conv_head", "bn2"):
+            new = f"features.{head}.{0 if parts[0] == 'conv_head' else 1}.{'.'.join(parts[1:])}"
+        else:
+            new = f"{_TIMM_MBV2_STEM.get(parts[0], parts[0])}.{'.'.join(parts[1:])}"
+        out[new] = value
     return out
 
 

@@ -428,7 +428,7 @@ ENTRIES: tuple[WeightsEntry, ...] = (
         "bilinear",
         url=TIMM_RELEASES + "v0.1-weights/legacy_senet154-e9eb9fe6.pth",
     ),  # fmt: skip
-    # timm's MobileNetV2 ports name their layers EfficientNet-style; the tensors come in our order
+    # timm's MobileNetV2 ports name their layers EfficientNet-style: renamed to torchvision's names
     _timm(
         "mobilenet_v2",
         "mobilenetv2_100.ra_in1k",
@@ -437,8 +437,8 @@ ENTRIES: tuple[WeightsEntry, ...] = (
         224,
         0.875,
         "bicubic",
-        key_map="order",
-        note="RandAugment recipe; keys mapped by order, shapes checked",
+        key_map="timm_mobilenetv2",
+        note="RandAugment recipe; timm's layer names mapped to ours",
     ),  # fmt: skip
     _timm(
         "mobilenet_v2_140",
@@ -448,8 +448,8 @@ ENTRIES: tuple[WeightsEntry, ...] = (
         224,
         0.875,
         "bicubic",
-        key_map="order",
-        note="RandAugment recipe; keys mapped by order, shapes checked",
+        key_map="timm_mobilenetv2",
+        note="RandAugment recipe; timm's layer names mapped to ours",
     ),  # fmt: skip
 )
 
