@@ -6,29 +6,34 @@
 >>> cnnzoo.weights.load_weights(m, "torchvision:resnet50.pth")           # a peer's file, never unpickled code
 
 :mod:`.table` is the data, :mod:`.hub` gets files (cache, ``torch.hub`` and ``huggingface_hub`` downloads,
-mirror, offline), :mod:`.load` resolves a ``weights=`` string and loads it.
+mirror, offline), :mod:`.load` resolves a ``weights=`` string and loads it. The table is imported eagerly
+(no torch); the rest when first used, so ``cnnzoo list --pretrained`` starts without torch.
 """
 
 from __future__ import annotations
 
-from ..checkpoint import check_fit, extract_state_dict
-from .hub import cache_dir, configure, fetch
-from .load import SOURCES, load_weights, parse_weights_spec, resolve
+import importlib
+from typing import Any
+
 from .table import ENTRIES, WeightsEntry, default_entry, entries, models_with_weights
 
-__all__ = [
-    "ENTRIES",
-    "SOURCES",
-    "WeightsEntry",
-    "cache_dir",
-    "check_fit",
-    "configure",
-    "default_entry",
-    "entries",
-    "extract_state_dict",
-    "fetch",
-    "load_weights",
-    "models_with_weights",
-    "parse_weights_spec",
-    "resolve",
-]
+_LAZY = {
+    "check_fit": "cnnzoo.checkpoint",
+    "extract_state_dict": "cnnzoo.checkpoint",
+    "cache_dir": "cnnzoo.weights.hub",
+    "configure": "cnnzoo.weights.hub",
+    "fetch": "cnnzoo.weights.hub",
+    "SOURCES": "cnnzoo.weights.load",
+    "load_weights": "cnnzoo.weights.load",
+    "parse_weights_spec": "cnnzoo.weights.load",
+    "resolve": "cnnzoo.weights.load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["ENTRIES", "WeightsEntry", "default_entry", "entries", "models_with_weights", *_LAZY]
