@@ -66,8 +66,8 @@ def check(entry, root: Path) -> dict:  # noqa: ANN001
         ours = cnnzoo.create_model(entry.model, weights=entry.key)
         diff, scale = peers.compare(peer, mean, std, ours, size=peers.input_size(entry))
         row.update(diff=diff, scale=scale, ok=diff <= 1e-5 * max(1.0, scale), error="")
-    except CnnzooError as e:
-        row.update(diff=None, scale=None, ok=False, error=str(e))
+    except (CnnzooError, RuntimeError) as e:
+        row.update(diff=None, scale=None, ok=False, error=str(e).splitlines()[0])
     if entry.model_kwargs:  # the same file into the default-built model must be refused
         plain = cnnzoo.create_model(entry.model)
         try:

@@ -80,7 +80,9 @@ def save_peer_file(model: nn.Module, path: Path, entry: WeightsEntry) -> Path:
 
 
 def input_size(entry: WeightsEntry) -> int:
-    """A small input side length at which both networks run."""
+    """A small input side length at which both networks run (VGG's classifier wants the paper's 7x7 map)."""
+    if entry.model.startswith("vgg"):
+        return entry.input_size[-1]
     return SMALL_INPUT.get(entry.model, 64)
 
 
