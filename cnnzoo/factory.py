@@ -2,8 +2,9 @@
 
 It stands above the pure table (:mod:`cnnzoo.registry`) and the file I/O (:mod:`cnnzoo.checkpoint`), as timm's
 ``_factory.py``/``_builder.py`` stand above its ``_registry.py`` and torchvision's ``_resnet(...)`` builders
-above ``models/_api.py``. Every model it returns carries ``cnnzoo_name``, ``cnnzoo_kwargs`` and
-``cnnzoo_record`` (:class:`cnnzoo.record.ModelRecord`: what it expects and where its weights came from).
+above ``models/_api.py``. Every model it returns carries ``cnnzoo_name``, ``cnnzoo_kwargs`` (the options
+given), ``cnnzoo_options`` (every option, defaults included) and ``cnnzoo_record``
+(:class:`cnnzoo.record.ModelRecord`: what it expects and where its weights came from).
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ def build(name: str, num_classes: int | None = None, in_chans: int | None = None
     model.cnnzoo_name = name  # type: ignore[attr-defined]
     own = {k: v for k, v in call_kwargs.items() if k not in row.defaults}
     model.cnnzoo_kwargs = own  # type: ignore[attr-defined]
+    defaults = {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+    model.cnnzoo_options = {**defaults, **call_kwargs}  # type: ignore[attr-defined]
     model.cnnzoo_record = default_record(name, own)  # type: ignore[attr-defined]
     return model
 
@@ -151,11 +154,17 @@ def model_from_checkpoint(ref: str, **overrides: Any) -> tuple[nn.Module, dict[s
     """Build a model from a cnnzoo checkpoint path, or a fresh one from a registered model name.
 
     Returns ``(model, checkpoint_dict)``; for a model name the dict holds only ``model`` and ``model_kwargs``
-    (``overrides`` may include ``pretrained=``/``weights=``). The model is returned in eval mode with its
-    ``cnnzoo_record`` read from the checkpoint (old checkpoints without a record: from their flat keys).
+    (``overrides`` may include ``pretrained=``/``weights=``; ``"NAME@WEIGHTS"`` is short for
+    ``weights="WEIGHTS"``, so ``cnnzoo explain|export resnet50_v1_5@torchvision`` use published weights).
+    The model is returned in eval mode with its ``cnnzoo_record`` read from the checkpoint (old checkpoints
+    without a record: from their flat keys).
     """
     if not is_checkpoint_path(ref):
-        if "/" in ref or ref.endswith((".pt", ".pth", ".safetensors")):
+        name, at, spec = ref.partition("@")
+        if at and spec and "weights" not in overrides and "pretrained" not in overrides:
+            overrides = {**overrides, "weights": spec}  # "resnet50_v1_5@torchvision" for explain, export...
+            ref = name
+        elif "/" in ref or ref.endswith((".pt", ".pth", ".safetensors")):
             raise CheckpointError(f"checkpoint file {ref!r} does not exist; check the path.")
         model = create_model(ref, **overrides)
         kwargs = {k: v for k, v in overrides.items() if k not in ("pretrained", "weights")}

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownModelError
+from .weights.table import default_entry, entries
 
 if TYPE_CHECKING:
     from torch import nn
@@ -38,7 +39,9 @@ class ModelInfo:
     ``paper_params`` / ``paper_macs`` are the reference figures (exact counts where the reference file gives
     them, else the paper's rounded figure, with ``figures_note`` saying which); ``paper_top1``/``paper_top5``
     are the paper's reported *error* rates in percent with ``error_protocol`` describing how they were
-    measured. ``deviations`` lists every way the implementation differs from the paper.
+    measured. ``deviations`` lists every way the implementation differs from the paper. ``pretrained``
+    lists the published checkpoints that fit (``(weights, acc@1, acc@5)``, the default first; see
+    :mod:`cnnzoo.weights.table`), for ``create_model(name, pretrained=True | weights=...)``.
     """
 
     name: str
@@ -56,11 +59,13 @@ class ModelInfo:
     deviations: tuple[str, ...] = ()
     peer: str | None = None
     description: str = ""
+    pretrained: tuple[tuple[str, float | None, float | None], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["input_size"] = list(self.input_size)
         d["deviations"] = list(self.deviations)
+        d["pretrained"] = [{"weights": k, "acc1": a1, "acc5": a5} for k, a1, a5 in self.pretrained]
         return d
 
 
@@ -108,12 +113,21 @@ def register_model(
             num_classes=num_classes,
             description=info.pop("description", (inspect.getdoc(fn) or "").split("\n\n")[0]),
             deviations=tuple(info.pop("deviations", ())),
+            pretrained=_pretrained(model_name),
             **info,
         )
         _REGISTRY[model_name] = Entry(fn, mi, dict(defaults or {}))
         return fn
 
     return decorator
+
+
+def _pretrained(name: str) -> tuple[tuple[str, float | None, float | None], ...]:
+    """The published checkpoints of ``name`` from the weights table (data, no loader): ``(weights,
+    acc@1, acc@5)``, the default first."""
+    best = default_entry(name)
+    found = sorted(entries(name), key=lambda e: e is not best)
+    return tuple((e.key, e.acc1, e.acc5) for e in found)
 
 
 def _ensure_loaded() -> None:

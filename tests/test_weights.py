@@ -144,6 +144,9 @@ def test_model_info_and_record_of_published_weights() -> None:
     assert names is not None and len(names) == 1000 and names[0] == "tench" == imagenet_classes()[0]
     assert table.default_entry("resnet50_v1_5").key == "torchvision:IMAGENET1K_V2"
     assert table.default_entry("mobilenet_v2").key == "torchvision:IMAGENET1K_V2"
+    info = cnnzoo.model_info("mobilenet_v2")
+    assert info.pretrained[0] == ("torchvision:IMAGENET1K_V2", 72.154, 90.822) and len(info.pretrained) == 3
+    assert cnnzoo.model_info("lenet5").pretrained == () and info.as_dict()["pretrained"][0]["acc1"] == 72.154
 
 
 # ------------------------------------------------------------------- fetched through pretrained=/weights=
@@ -471,6 +474,8 @@ def test_predict_with_pretrained_imagenet_weights_names_imagenet_classes(
     _publish(entry, path.read_bytes(), monkeypatch)
     hub.configure(mirror=base)
     _photos(tmp_path / "photos")
+    m, _ = model_from_checkpoint("resnet18@torchvision")  # the form explain and export accept
+    assert m.cnnzoo_record.source == "torchvision:IMAGENET1K_V1" and not m.training
     records = cnnzoo.predict("resnet18", tmp_path / "photos", top=3)
     names = set(imagenet_classes())
     done = [r for r in records if "predictions" in r]

@@ -19,7 +19,6 @@ ResNet-50 is ``resnet50_v1_5``), :func:`cnnzoo.create_model` builds the fitting 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -224,29 +223,10 @@ def identify_by_hash(model: str, path: Path) -> WeightsEntry | None:
     return None
 
 
-def factory_defaults(model: str) -> dict[str, Any]:
-    """The keyword defaults a registered model is built with when none are given."""
-    from ..registry import entry as registry_entry
-
-    reg = registry_entry(model)
-    out = {
-        k: p.default
-        for k, p in inspect.signature(reg.factory).parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
-    out.update(reg.defaults)
-    return out
-
-
-def conflicts(model: str, required: Mapping[str, Any], given: Mapping[str, Any]) -> list[str]:
-    """``key=value`` of each required option that ``given`` (else the default) sets otherwise."""
-    defaults = factory_defaults(model)
-    bad = []
-    for key, want in required.items():
-        have = given.get(key, defaults.get(key))
-        if have != want:
-            bad.append(f"{key}={want!r}")
-    return bad
+def conflicts(required: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
+    """``key=value`` of each required constructor option that ``options`` (every option the model was
+    built with: ``model.cnnzoo_options``) sets otherwise."""
+    return [f"{key}={want!r}" for key, want in required.items() if options.get(key) != want]
 
 
 def state_dict_for(model: nn.Module, res: Resolved) -> tuple[dict[str, torch.Tensor], Any]:
@@ -358,7 +338,7 @@ def load_weights(model: nn.Module, spec: str) -> nn.Module:
         load_resolved(model, res)
         return model
     res = resolve(name, spec, identify=True)
-    bad = conflicts(name, res.required_kwargs(name), getattr(model, "cnnzoo_kwargs", {}))
+    bad = conflicts(res.required_kwargs(name), getattr(model, "cnnzoo_options", {}))
     if bad:
         raise WeightsError(
             f"{res.entry.key if res.entry else res.source + ' weights'} of {name!r} need {', '.join(bad)}; "
