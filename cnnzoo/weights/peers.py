@@ -39,7 +39,7 @@ def peer_model(entry: WeightsEntry) -> tuple[nn.Module, tuple[float, ...], tuple
         kw: dict = {}
         mean, std = tuple(entry.mean), tuple(entry.std)
         if name in ("googlenet", "inception_v3"):  # as torchvision builds them for their weights
-            kw = {"aux_logits": True, "init_weights": True, "transform_input": True}
+            kw = {"aux_logits": True, "init_weights": False, "transform_input": True}
             mean, std = IMAGENET_MEAN, IMAGENET_STD
         model = torchvision.models.get_model(name, weights=None, **kw)
     elif entry.source == "timm":
