@@ -168,6 +168,9 @@ def model_from_checkpoint(ref: str, **overrides: Any) -> tuple[nn.Module, dict[s
             raise CheckpointError(f"checkpoint file {ref!r} does not exist; check the path.")
         model = create_model(ref, **overrides)
         kwargs = {k: v for k, v in overrides.items() if k not in ("pretrained", "weights")}
+        if overrides.get("weights") or overrides.get("pretrained"):  # what the weights expect
+            fields = model.cnnzoo_record.checkpoint_fields()  # type: ignore[attr-defined]
+            return model.eval(), {**fields, "model": ref, "model_kwargs": kwargs}
         return model.eval(), {"model": ref, "model_kwargs": kwargs}
     ckpt = load_checkpoint(ref)
     kwargs = {**ckpt.get("model_kwargs", {}), **overrides}

@@ -79,6 +79,23 @@ class ModelRecord:
         d["model_kwargs"] = dict(self.model_kwargs)
         return d
 
+    def checkpoint_fields(self) -> dict[str, Any]:
+        """The flat metadata keys cnnzoo checkpoints have always carried (``model``, ``model_kwargs``,
+        ``input_size``, ``mean``, ``std``, ``classes``, ``data``), for readers of that format."""
+        out: dict[str, Any] = {
+            "model": self.name,
+            "model_kwargs": dict(self.model_kwargs),
+            "input_size": list(self.input_size),
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
+        names = self.class_names()
+        if names is not None:
+            out["classes"] = names
+        if self.dataset is not None:
+            out["data"] = self.dataset
+        return out
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelRecord:
         """The inverse of :meth:`to_dict`; unknown keys (from a newer cnnzoo) are ignored."""

@@ -481,8 +481,9 @@ def test_predict_with_pretrained_imagenet_weights_names_imagenet_classes(
     _publish(entry, path.read_bytes(), monkeypatch)
     hub.configure(mirror=base)
     _photos(tmp_path / "photos")
-    m, _ = model_from_checkpoint("resnet18@torchvision")  # the form explain and export accept
+    m, ckpt = model_from_checkpoint("resnet18@torchvision")  # the form explain and export accept
     assert m.cnnzoo_record.source == "torchvision:IMAGENET1K_V1" and not m.training
+    assert ckpt["classes"][:2] == ["tench", "goldfish"] and ckpt["mean"] == [0.485, 0.456, 0.406]
     records = cnnzoo.predict("resnet18", tmp_path / "photos", top=3)
     names = set(imagenet_classes())
     done = [r for r in records if "predictions" in r]
