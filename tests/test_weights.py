@@ -306,6 +306,7 @@ def test_unknown_tag_source_and_peer_variants_are_refused_in_one_sentence(tmp_pa
         ("resnet18", "tensorflow:best", "unknown weights source 'tensorflow'"),
         ("resnet18", "timm", "timm publishes no weights for 'resnet18'"),
         ("resnet50", "torchvision", "use model 'resnet50_v1_5'"),
+        ("resnet101", "timm:/any/timm_resnet101.pth", "use model 'resnet101_v1_5'"),
         ("googlenet", "torchvision:IMAGENET1K_V1", "use model 'googlenet_bn'"),
         ("lenet5", "torchvision", "torchvision publishes no weights for 'lenet5'"),
     ]

@@ -234,7 +234,7 @@ def package_entry(
 
 
 _CIP = {"count_include_pad": True}
-_V1_5 = "torchvision's ResNet is v1.5, with the stride in the 3x3 conv"
+_V1_5 = "its ResNet is v1.5, with the stride in the 3x3 conv"
 
 # torchvision 0.29, every ImageNet-1k tag of the architectures we build:
 # cnnzoo model, torchvision builder ("": same name), tag, file, acc@1, acc@5, resize, crop, DEFAULT (of >1)
@@ -458,6 +458,9 @@ REDIRECTS: dict[tuple[str, str], str] = {
     ("resnet50", "torchvision"): "resnet50_v1_5",
     ("resnet101", "torchvision"): "resnet101_v1_5",
     ("resnet152", "torchvision"): "resnet152_v1_5",
+    ("resnet50", "timm"): "resnet50_v1_5",  # timm's ResNets use torchvision's names and the v1.5 stride
+    ("resnet101", "timm"): "resnet101_v1_5",
+    ("resnet152", "timm"): "resnet152_v1_5",
     ("googlenet", "torchvision"): "googlenet_bn",
 }
 REDIRECT_REASONS: dict[str, str] = {
