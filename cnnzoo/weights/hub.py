@@ -303,7 +303,11 @@ def _hf_download(entry: WeightsEntry, dst: Path) -> Path:
     """Fetch a Hub file with ``huggingface_hub`` into ``dst``'s folder (atomic: its ``.incomplete`` file)."""
     try:
         import huggingface_hub
-        from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+        from huggingface_hub.errors import (
+            EntryNotFoundError,
+            LocalEntryNotFoundError,
+            RepositoryNotFoundError,
+        )
     except ImportError:
         raise WeightsError(
             f"{entry.key} comes from the Hugging Face Hub; run `pip install huggingface_hub`."
@@ -312,6 +316,11 @@ def _hf_download(entry: WeightsEntry, dst: Path) -> Path:
         path = huggingface_hub.hf_hub_download(
             str(entry.hf_hub), str(entry.hf_file), local_dir=dst.parent, etag_timeout=_timeout()
         )
+    except LocalEntryNotFoundError:  # the Hub could not be reached
+        raise WeightsError(
+            f"cannot reach the Hugging Face Hub for {entry.key} of {entry.model!r}; connect to the network, "
+            f"set {ENV_MIRROR}, or put {entry.location} at {str(dst)!r}."
+        ) from None
     except (RepositoryNotFoundError, EntryNotFoundError):
         raise WeightsError(
             f"the Hugging Face Hub has no {entry.hf_file!r} in {entry.hf_hub!r}; check the tag."
