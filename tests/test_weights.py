@@ -192,6 +192,10 @@ def test_pretrained_true_uses_the_default_tag_and_a_new_head_keeps_the_trunk(
     m10 = cnnzoo.create_model("resnet18", pretrained=True, num_classes=10)
     assert m10.fc.out_features == 10 and torch.equal(m10.layer4[1].conv2.weight, peer.layer4[1].conv2.weight)
     assert m10.cnnzoo_record.num_classes == 10 and m10.cnnzoo_record.class_names() is None
+    from cnnzoo.transfer.tasks import prepare_model  # `cnnzoo transfer --weights torchvision`
+
+    tm, info = prepare_model("resnet18", weights="torchvision")
+    assert torch.equal(tm.fc.weight, peer.fc.weight) and info == {"mean": list(mean), "std": list(std)}
 
 
 def test_a_folder_mirror_with_the_file_under_its_own_name(cache: Path, tmp_path: Path, monkeypatch) -> None:
