@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cnnzoo.data.sources import MemoryImages, RawSplits, build_data, load_source  # noqa: E402
+from cnnzoo.factory import create_model  # noqa: E402
 from cnnzoo.models.base import ZooModel  # noqa: E402
-from cnnzoo.registry import create_model  # noqa: E402
 from cnnzoo.train.loop import evaluate  # noqa: E402
 from cnnzoo.transfer import (  # noqa: E402
     SecondHead,

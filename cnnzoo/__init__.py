@@ -13,19 +13,22 @@ import importlib
 from typing import Any
 
 from .errors import CnnzooError
-from .registry import ModelInfo, create_model, list_models, model_info, register_model
+from .registry import ModelInfo, list_models, model_info, register_model
 
 __version__ = "0.1.0"
 
 # Names re-exported lazily, so `import cnnzoo` stays fast: name -> module that defines it.
 _LAZY = {
+    "create_model": "cnnzoo.factory",
     "profile": "cnnzoo.analysis",
     "Profile": "cnnzoo.analysis",
     "build_from_spec": "cnnzoo.models.spec",
     "load_weights": "cnnzoo.weights",
     "save_checkpoint": "cnnzoo.checkpoint",
     "load_checkpoint": "cnnzoo.checkpoint",
-    "model_from_checkpoint": "cnnzoo.checkpoint",
+    "model_from_checkpoint": "cnnzoo.factory",
+    "ModelRecord": "cnnzoo.record",
+    "predict": "cnnzoo.classify",
 }
 
 
@@ -38,7 +41,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CnnzooError",
     "ModelInfo",
-    "create_model",
     "list_models",
     "model_info",
     "register_model",

@@ -1,10 +1,14 @@
-"""cnnzoo checkpoints: written atomically, read without executing code.
+"""cnnzoo checkpoints, file I/O only: written atomically, read without executing code, checked for fit.
 
 A checkpoint is a ``dict`` of plain Python values and tensors saved with :func:`torch.save` and loaded with
 ``torch.load(weights_only=True)`` (never plain unpickling). Keys: ``format`` (``"cnnzoo-checkpoint"``),
 ``version``, ``model`` (registered name), ``model_kwargs``, ``state_dict``, and whatever the writer adds
 (``optimizer``, ``scheduler``, ``rng``, ``epoch``, ``metrics``, ``classes``, ``mean``/``std``,
-``input_size``...).
+``input_size``...). Since the one record of what a model expects (:mod:`cnnzoo.record`) exists,
+:func:`save_checkpoint` also stores it under ``record``, built from those keys when the writer gave none;
+files without it still load.
+
+Building a model from a checkpoint is the factory's work: :func:`cnnzoo.factory.model_from_checkpoint`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import pickle
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,7 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError
+from .record import ModelRecord
 
 FORMAT = "cnnzoo-checkpoint"
 VERSION = 1
@@ -33,6 +39,8 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT, "version": VERSION, **payload}
+    if "record" not in data and data.get("model"):
+        data["record"] = ModelRecord.from_checkpoint(data).to_dict()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -95,24 +103,54 @@ def is_checkpoint_path(ref: str) -> bool:
     return Path(ref).is_file()
 
 
-def model_from_checkpoint(ref: str, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
-    """Build a model from a cnnzoo checkpoint path, or a fresh one from a registered model name.
+def extract_state_dict(data: Any, where: str) -> dict[str, torch.Tensor]:
+    """The state dict inside a loaded file: a cnnzoo checkpoint, a ``{"state_dict"|"model": ...}`` wrapper
+    (as many training scripts write), or a plain state dict."""
+    if isinstance(data, Mapping):
+        if data.get("format") == FORMAT:
+            data = data["state_dict"]
+        else:
+            for key in ("state_dict", "model", "model_state_dict"):
+                if isinstance(data.get(key), Mapping):
+                    data = data[key]
+                    break
+    if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise CheckpointError(f"{where!r} holds no state dict (a mapping of parameter names to tensors).")
+    return {k.removeprefix("module."): v for k, v in data.items()}
 
-    Returns ``(model, checkpoint_dict)``; for a model name the dict holds only ``model`` and ``model_kwargs``.
-    The model is returned in eval mode.
-    """
-    from .registry import create_model
 
-    if not is_checkpoint_path(ref):
-        if "/" in ref or ref.endswith((".pt", ".pth", ".safetensors")):
-            raise CheckpointError(f"checkpoint file {ref!r} does not exist; check the path.")
-        model = create_model(ref, **overrides)
-        return model.eval(), {"model": ref, "model_kwargs": dict(overrides)}
-    ckpt = load_checkpoint(ref)
-    kwargs = {**ckpt.get("model_kwargs", {}), **overrides}
-    model = create_model(ckpt["model"], **kwargs)
-    from .weights import check_fit
+def check_fit(model: nn.Module, state_dict: Mapping[str, torch.Tensor], where: str) -> None:
+    """Raise one clear :class:`CheckpointError` listing every key that does not fit ``model``."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shaped = [
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+    ]
+    if missing or unexpected or shaped:
 
-    check_fit(model, ckpt["state_dict"], ref)
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval(), ckpt
+        def few(xs: list[str]) -> str:
+            return ", ".join(xs[:5]) + (f" (+{len(xs) - 5} more)" if len(xs) > 5 else "")
+
+        parts = [
+            f"{len(missing)} missing ({few(missing)})" if missing else "",
+            f"{len(unexpected)} unexpected ({few(unexpected)})" if unexpected else "",
+            f"{len(shaped)} mis-shaped ({few(shaped)})" if shaped else "",
+        ]
+        name = getattr(model, "cnnzoo_name", type(model).__name__)
+        raise CheckpointError(
+            f"{where!r} does not fit model {name!r}: "
+            + "; ".join(p for p in parts if p)
+            + ". Check that the file was saved from the matching architecture and number of classes."
+        )
+
+
+def __getattr__(name: str) -> Any:
+    # ``model_from_checkpoint`` lived here before the factory was split off; old imports keep working.
+    if name == "model_from_checkpoint":
+        import importlib
+
+        return importlib.import_module(f"{__package__}.factory").model_from_checkpoint
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

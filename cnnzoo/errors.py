@@ -41,5 +41,9 @@ class CheckpointError(CnnzooError):
     """A checkpoint or weights file that is missing, corrupt, unsafe or does not fit the model."""
 
 
+class WeightsError(CheckpointError):
+    """Pretrained weights that cannot be found, downloaded, verified or matched to a model."""
+
+
 class DataError(CnnzooError):
     """A data source that does not exist, is empty, or cannot be read."""

@@ -1,4 +1,9 @@
-"""The model registry: ``@register_model``, :func:`create_model`, :func:`list_models`, :func:`model_info`.
+"""The model registry, a pure table: ``@register_model``, :func:`list_models`, :func:`model_info`.
+
+It builds nothing and loads nothing (torchvision's ``models/_api.py`` and timm's ``_registry.py`` keep the
+same split): :mod:`cnnzoo.factory` builds a model from its entry and loads weights into it. The one import it
+makes upward is deliberate and lazy: the first question asked of the table imports :mod:`cnnzoo.models`,
+whose modules fill it.
 
 A model is registered as a factory function that returns a plain :class:`torch.nn.Module`::
 
@@ -14,14 +19,17 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+from .errors import UnknownModelError
+from .weights.table import default_entry, entries
 
-from .errors import CnnzooError, UnknownModelError
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,9 @@ class ModelInfo:
     ``paper_params`` / ``paper_macs`` are the reference figures (exact counts where the reference file gives
     them, else the paper's rounded figure, with ``figures_note`` saying which); ``paper_top1``/``paper_top5``
     are the paper's reported *error* rates in percent with ``error_protocol`` describing how they were
-    measured. ``deviations`` lists every way the implementation differs from the paper.
+    measured. ``deviations`` lists every way the implementation differs from the paper. ``pretrained``
+    lists the published checkpoints that fit (``(weights, acc@1, acc@5)``, the default first; see
+    :mod:`cnnzoo.weights.table`), for ``create_model(name, pretrained=True | weights=...)``.
     """
 
     name: str
@@ -50,22 +60,26 @@ class ModelInfo:
     peer: str | None = None
     description: str = ""
     recipe: str | None = None  # the paper's training recipe (cnnzoo.train.recipes.RECIPES) for `cnnzoo train`
+    pretrained: tuple[tuple[str, float | None, float | None], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["input_size"] = list(self.input_size)
         d["deviations"] = list(self.deviations)
+        d["pretrained"] = [{"weights": k, "acc1": a1, "acc5": a5} for k, a1, a5 in self.pretrained]
         return d
 
 
 @dataclass
-class _Entry:
+class Entry:
+    """One row of the table: the factory, its metadata, and the keyword arguments bound for this name."""
+
     factory: Callable[..., nn.Module]
     info: ModelInfo
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
-_REGISTRY: dict[str, _Entry] = {}
+_REGISTRY: dict[str, Entry] = {}
 _LOADED = False
 
 
@@ -100,22 +114,32 @@ def register_model(
             num_classes=num_classes,
             description=info.pop("description", (inspect.getdoc(fn) or "").split("\n\n")[0]),
             deviations=tuple(info.pop("deviations", ())),
+            pretrained=_pretrained(model_name),
             **info,
         )
-        _REGISTRY[model_name] = _Entry(fn, mi, dict(defaults or {}))
+        _REGISTRY[model_name] = Entry(fn, mi, dict(defaults or {}))
         return fn
 
     return decorator
+
+
+def _pretrained(name: str) -> tuple[tuple[str, float | None, float | None], ...]:
+    """The published checkpoints of ``name`` from the weights table (data, no loader): ``(weights,
+    acc@1, acc@5)``, the default first."""
+    best = default_entry(name)
+    found = sorted(entries(name), key=lambda e: e is not best)
+    return tuple((e.key, e.acc1, e.acc5) for e in found)
 
 
 def _ensure_loaded() -> None:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        from . import models  # noqa: F401  (importing registers every model family)
+        importlib.import_module(f"{__package__}.models")  # importing registers every model family
 
 
-def _entry(name: str) -> _Entry:
+def entry(name: str) -> Entry:
+    """The table row of ``name``; an unknown name is one error with the closest names."""
     _ensure_loaded()
     try:
         return _REGISTRY[name]
@@ -144,55 +168,11 @@ def is_model(name: str) -> bool:
 
 def model_info(name: str) -> ModelInfo:
     """The :class:`ModelInfo` of a registered model."""
-    return _entry(name).info
+    return entry(name).info
 
 
-def create_model(
-    name: str,
-    num_classes: int | None = None,
-    in_chans: int | None = None,
-    weights: str | None = None,
-    **kwargs: Any,
-) -> nn.Module:
-    """Build a registered model.
-
-    Args:
-        name: a registered name (see :func:`list_models`).
-        num_classes: size of the classifier (default: the paper's, usually 1000).
-        in_chans: input channels (default: the paper's).
-        weights: optional checkpoint to load: a cnnzoo checkpoint, a plain state-dict file, or
-            ``torchvision:FILE`` / ``timm:FILE`` for a file saved from those libraries. Loading never
-            executes code from the file.
-        **kwargs: architecture options of this model family; an unknown keyword is an error.
-    """
-    entry = _entry(name)
-    call_kwargs = dict(entry.defaults)
-    if num_classes is not None:
-        call_kwargs["num_classes"] = num_classes
-    if in_chans is not None:
-        call_kwargs["in_chans"] = in_chans
-    sig = inspect.signature(entry.factory)
-    accepts_var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-    allowed = {p for p in sig.parameters if p not in entry.defaults}
-    for key in kwargs:
-        if key not in allowed and not accepts_var_kw:
-            opts = ", ".join(sorted(k for k in allowed if k not in ("num_classes", "in_chans"))) or "none"
-            raise CnnzooError(f"model {name!r} has no option {key!r}; its options are: {opts}.")
-    call_kwargs.update(kwargs)
-    for key in ("num_classes", "in_chans"):
-        if key in call_kwargs and key not in sig.parameters and not accepts_var_kw:
-            raise CnnzooError(f"model {name!r} does not support changing {key}.")
-        v = call_kwargs.get(key)
-        if v is not None and (not isinstance(v, int) or v < 1):
-            raise CnnzooError(f"{key} must be a positive integer, got {v!r}.")
-    try:
-        model = entry.factory(**call_kwargs)
-    except TypeError as e:  # an option of the wrong kind inside the factory
-        raise CnnzooError(f"cannot build {name!r} with {kwargs}: {e}.") from None
-    model.cnnzoo_name = name  # type: ignore[attr-defined]
-    model.cnnzoo_kwargs = {k: v for k, v in call_kwargs.items() if k not in entry.defaults}  # type: ignore[attr-defined]
-    if weights:
-        from .weights import load_weights
-
-        load_weights(model, weights)
-    return model
+def __getattr__(name: str) -> Any:
+    # ``create_model`` lived here before the factory was split off; old imports keep working.
+    if name == "create_model":
+        return importlib.import_module(f"{__package__}.factory").create_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from cnnzoo.checkpoint import model_from_checkpoint
 from cnnzoo.errors import CnnzooError
 from cnnzoo.explain import METHODS, LayerError, explain, input_spec, load_batch
 from cnnzoo.explain.visualize import filters_file, methods_figure
+from cnnzoo.factory import model_from_checkpoint
 
 
 def make_examples(

@@ -13,7 +13,7 @@ from PIL import Image
 
 from cnnzoo.checkpoint import save_checkpoint
 from cnnzoo.cli import main
-from cnnzoo.registry import create_model
+from cnnzoo.factory import create_model
 
 MODEL = "lenet5_modern"
 

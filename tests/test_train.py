@@ -16,9 +16,10 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from cnnzoo.checkpoint import load_checkpoint, model_from_checkpoint
+from cnnzoo.checkpoint import load_checkpoint
 from cnnzoo.cli import main
 from cnnzoo.errors import CnnzooError
+from cnnzoo.factory import model_from_checkpoint
 from cnnzoo.train import RECIPES, Trainer, TrainingDiverged, choose_out_dir, fit, get_recipe, seed_everything
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from cnnzoo.data.sources import MemoryImages, RawSplits, build_data, load_source
 from cnnzoo.errors import CnnzooError
-from cnnzoo.registry import create_model
+from cnnzoo.factory import create_model
 from cnnzoo.transfer import (
     HeadView,
     Settings,

@@ -113,8 +113,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..checkpoint import model_from_checkpoint
     from ..deploy import DeployError, QuantConfig, export_int8, export_onnx, parse_input_size
+    from ..factory import model_from_checkpoint
 
     if args.int8 and not args.calibration:
         raise DeployError("--int8 needs --calibration DATA (real images to calibrate on, e.g. digits).")

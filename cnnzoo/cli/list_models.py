@@ -1,4 +1,4 @@
-"""``cnnzoo list [PATTERN] [--json]``: the registered models."""
+"""``cnnzoo list [PATTERN] [--pretrained] [--json]``: the registered models."""
 
 from __future__ import annotations
 
@@ -16,16 +16,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "list",
         help="list the registered models",
         description="List the registered models (fnmatch PATTERN, e.g. 'resnet*'), with family, year and "
-        "default input size.",
+        "default input size. With --pretrained: only the models that published weights fit, with their "
+        "weights tags, sources and published ImageNet accuracy (load one with create_model(NAME, "
+        "pretrained=True) or `cnnzoo predict NAME IMAGE`).",
     )
     p.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern (default: all)")
     p.add_argument("--family", help="only this family (e.g. vgg, resnet)")
+    p.add_argument("--pretrained", action="store_true", help="only models with pretrained weights")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     names = list_models(args.pattern, family=args.family)
+    if args.pretrained:
+        return _pretrained(names, args.json)
     if args.json:
         print(json.dumps({"models": [model_info(n).as_dict() for n in names]}))
         return 0
@@ -40,4 +45,28 @@ def run(args: argparse.Namespace) -> int:
         i = model_info(n)
         size = "x".join(map(str, i.input_size))
         print(f"{n:<{width}}  {i.family:<12} {i.year}  {size:<10} {i.description[:70]}")
+    return 0
+
+
+def _pretrained(names: list[str], as_json: bool) -> int:
+    from ..weights.table import default_entry, entries
+
+    names = [n for n in names if entries(n)]
+    if as_json:
+        out = [{"model": n, "weights": [e.as_dict() for e in entries(n)]} for n in names]
+        print(json.dumps({"models": out}))
+        return 0
+    if not names:
+        print("no model with pretrained weights matches")
+        return 0
+    width = max(len(n) for n in names)
+    print(f"{'model':<{width}}  {'default weights':<36} {'acc@1':>6} {'acc@5':>6}  other tags")
+    for n in names:
+        best = default_entry(n)
+        assert best is not None
+        others = ", ".join(e.key for e in entries(n) if e is not best) or "-"
+        acc1 = f"{best.acc1:.2f}" if best.acc1 is not None else "-"
+        acc5 = f"{best.acc5:.2f}" if best.acc5 is not None else "-"
+        print(f"{n:<{width}}  {best.key:<36} {acc1:>6} {acc5:>6}  {others}")
+    print(f"{len(names)} models; accuracy: the source's published ImageNet-1k val top-1/top-5 (%).")
     return 0

@@ -10,7 +10,8 @@ import re
 from ..analysis import build_from_spec, parse_input_size, profile
 from ..analysis.profile import Profile
 from ..errors import CnnzooError
-from ..registry import create_model, is_model, model_info
+from ..factory import create_model
+from ..registry import is_model, model_info
 
 ORDER = 20  # summary; compare follows it (ORDER 30 in the project's plan: both live in this module)
 

@@ -223,7 +223,7 @@ def benchmark(
         threads: CPU threads for torch and ONNX Runtime alike (default: torch's current setting).
         peak: also measure the sgemm peak (for ``peak_fraction``).
     """
-    from ..checkpoint import model_from_checkpoint
+    from ..factory import model_from_checkpoint
     from .onnx_export import default_input_size
     from .quantize import QuantConfig, as_arrays, quantize_onnx
 

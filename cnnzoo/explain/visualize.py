@@ -169,8 +169,8 @@ def explain_files(
     noise_level: float = 0.15,
 ) -> tuple[Path, Explanation]:
     """Explain a checkpoint's (or a fresh model's) decisions on image files/folders and write the figure."""
-    from ..checkpoint import model_from_checkpoint
     from ..errors import CnnzooError
+    from ..factory import model_from_checkpoint
     from .api import explain
     from .inputs import input_spec, load_batch
 
@@ -199,7 +199,7 @@ def explain_files(
 
 def filters_file(ref: str, out: str | Path, layer: str | None = None) -> Path:
     """Write the filters of a checkpoint's convolution ``layer`` (default: the first) as a grid."""
-    from ..checkpoint import model_from_checkpoint
+    from ..factory import model_from_checkpoint
     from .api import conv_filters
 
     model, ckpt = model_from_checkpoint(ref)
@@ -211,8 +211,8 @@ def filters_file(ref: str, out: str | Path, layer: str | None = None) -> Path:
 
 def activations_file(ref: str, image: str, layer: str, out: str | Path, max_maps: int = 64) -> Path:
     """Write the feature maps of ``layer`` for one image as a grid."""
-    from ..checkpoint import model_from_checkpoint
     from ..errors import CnnzooError
+    from ..factory import model_from_checkpoint
     from .api import activations
     from .inputs import input_spec, load_batch
 

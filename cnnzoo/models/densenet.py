@@ -306,6 +306,39 @@ def densenet264(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0
     return _imagenet((6, 12, 64, 48), num_classes, in_chans, drop_rate)
 
 
+@register_model(
+    family="densenet",
+    recipe="resnet_imagenet",
+    paper=PAPER,
+    year=2017,
+    input_size=(3, 224, 224),
+    description="DenseNet-161 (k=48, 96 stem channels, blocks 6-12-36-24), the authors' wider ImageNet net.",
+    paper_params=28_681_000,
+    paper_macs=7.728e9,
+    figures_note="not in the paper's tables (the authors' GitHub README lists it): parameters and "
+    "multiply-adds as torchvision's weights metadata gives them (num_params, _ops)",
+    paper_top1=22.20,
+    paper_top5=6.15,
+    error_protocol="ILSVRC-2012 val, single 224 crop (the authors' README, Torch model)",
+    deviations=_IMAGENET_DEV,
+    peer=f"{_TV}.densenet161",
+)
+def densenet161(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0) -> DenseNet:
+    """DenseNet-161 (Huang et al., 2017): growth rate k=48, 2k=96 stem channels, blocks 6-12-36-24 with
+    bottlenecks (bn_size 4) and compression 0.5, the wide model the authors released beside Table 3's."""
+    return DenseNet(
+        48,
+        (6, 12, 36, 24),
+        96,
+        bn_size=4,
+        compression=0.5,
+        stem="imagenet",
+        drop_rate=drop_rate,
+        num_classes=num_classes,
+        in_chans=in_chans,
+    )
+
+
 # name: L, k, bottleneck and compression (BC), reference parameters, C10+ error (Table 2), note, description
 _CIFAR_MODELS: dict[str, tuple[int, int, bool, int, float, str, str]] = {
     "densenet40_k12": (

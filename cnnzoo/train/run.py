@@ -16,10 +16,11 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import load_checkpoint, model_from_checkpoint
+from ..checkpoint import load_checkpoint
 from ..data.sources import DataBundle, build_data, default_source_name, load_source
 from ..errors import CheckpointError, CnnzooError, DataError
-from ..registry import create_model, model_info
+from ..factory import create_model, model_from_checkpoint
+from ..registry import model_info
 from .distributed import DistContext, barrier, cleanup, init_distributed
 from .loop import FitResult, Trainer, evaluate, seed_everything
 from .metrics import EvalResult, plot_confusion

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import FORMAT, model_from_checkpoint, safe_load
+from ..checkpoint import FORMAT, safe_load
 from ..data.sources import DataBundle, FileImages, MemoryImages, RawSplits, build_data, load_source
 from ..errors import CheckpointError, CnnzooError, DataError, OptionError
-from ..registry import create_model, model_info
-from ..weights import load_weights, parse_weights_spec
+from ..factory import create_model, model_from_checkpoint
+from ..registry import model_info
+from ..weights import parse_weights_spec
 from .strategies import (
     DEFAULT_LR_FACTOR,
     STRATEGIES,
@@ -100,7 +101,7 @@ def prepare_model(name: str, weights: str | None = None, **kwargs: Any) -> tuple
     if weights is None:
         return create_model(name, **kwargs), {}
     source, path = parse_weights_spec(weights)
-    if source == "cnnzoo":
+    if source == "cnnzoo" and Path(path).is_file():
         data = safe_load(path)
         if isinstance(data, dict) and data.get("format") == FORMAT:
             if data.get("model") != name:
@@ -110,9 +111,11 @@ def prepare_model(name: str, weights: str | None = None, **kwargs: Any) -> tuple
                 )
             model, ckpt = model_from_checkpoint(path, **kwargs)
             return model, {k: ckpt[k] for k in ("mean", "std", "input_size", "classes") if k in ckpt}
-    model = create_model(name, **kwargs)
-    load_weights(model, weights)
-    return model, {}
+    # published weights (torchvision, timm:TAG, a URL...): the factory builds the variant they need, and
+    # their record says how their pictures were normalised
+    model = create_model(name, weights=weights, **kwargs)
+    rec = model.cnnzoo_record  # type: ignore[attr-defined]
+    return model, ({"mean": list(rec.mean), "std": list(rec.std)} if rec.dataset == "imagenet-1k" else {})
 
 
 def _size(info: dict[str, Any], name: str, input_size: int | None) -> tuple[int, int, int]:

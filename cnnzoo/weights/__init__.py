@@ -1,84 +1,39 @@
-"""Loading checkpoints from cnnzoo and from other libraries (torchvision, timm) into our models.
+"""Pretrained weights: the table of published checkpoints that fit our models, fetching them, loading them.
 
-``load_weights(model, "torchvision:resnet50.pth")`` reads the file without executing code, maps its keys into
-the model's own names (the model's ``remap_state_dict(state_dict, source)`` method, where the names differ),
-and loads it strictly: a file that does not fit is one clear error naming the missing, unexpected and
-mis-shaped keys.
+>>> import cnnzoo
+>>> m = cnnzoo.create_model("resnet50_v1_5", pretrained=True)            # torchvision's IMAGENET1K_V2
+>>> m = cnnzoo.create_model("xception", weights="timm")                   # builds bn_eps=1e-5 itself
+>>> cnnzoo.weights.load_weights(m, "torchvision:resnet50.pth")           # a peer's file, never unpickled code
+
+:mod:`.table` is the data, :mod:`.hub` gets files (cache, ``torch.hub`` and ``huggingface_hub`` downloads,
+mirror, offline), :mod:`.load` resolves a ``weights=`` string and loads it. The table is imported eagerly
+(no torch); the rest when first used, so ``cnnzoo list --pretrained`` starts without torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
 from typing import Any
 
-import torch
-from torch import nn
+from .table import ENTRIES, WeightsEntry, default_entry, entries, models_with_weights
 
-from ..checkpoint import FORMAT, safe_load
-from ..errors import CheckpointError
-
-SOURCES = ("cnnzoo", "torchvision", "timm")
-
-
-def parse_weights_spec(spec: str) -> tuple[str, str]:
-    """Split ``"torchvision:FILE"`` into ``("torchvision", "FILE")``; a bare path is ``("cnnzoo", path)``."""
-    source, sep, path = spec.partition(":")
-    if sep and source in SOURCES:
-        return source, path
-    return "cnnzoo", spec
+_LAZY = {
+    "check_fit": "cnnzoo.checkpoint",
+    "extract_state_dict": "cnnzoo.checkpoint",
+    "cache_dir": "cnnzoo.weights.hub",
+    "configure": "cnnzoo.weights.hub",
+    "fetch": "cnnzoo.weights.hub",
+    "SOURCES": "cnnzoo.weights.load",
+    "load_weights": "cnnzoo.weights.load",
+    "parse_weights_spec": "cnnzoo.weights.load",
+    "resolve": "cnnzoo.weights.load",
+}
 
 
-def extract_state_dict(data: Any, where: str) -> dict[str, torch.Tensor]:
-    """The state dict inside a loaded file: a cnnzoo checkpoint, a ``{"state_dict"|"model": ...}`` wrapper
-    (as many training scripts write), or a plain state dict."""
-    if isinstance(data, Mapping):
-        if data.get("format") == FORMAT:
-            data = data["state_dict"]
-        else:
-            for key in ("state_dict", "model", "model_state_dict"):
-                if isinstance(data.get(key), Mapping):
-                    data = data[key]
-                    break
-    if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise CheckpointError(f"{where!r} holds no state dict (a mapping of parameter names to tensors).")
-    return {k.removeprefix("module."): v for k, v in data.items()}
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def check_fit(model: nn.Module, state_dict: Mapping[str, torch.Tensor], where: str) -> None:
-    """Raise one clear :class:`CheckpointError` listing every key that does not fit ``model``."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    shaped = [
-        f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
-        for k in own
-        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or shaped:
-
-        def few(xs: list[str]) -> str:
-            return ", ".join(xs[:5]) + (f" (+{len(xs) - 5} more)" if len(xs) > 5 else "")
-
-        parts = [
-            f"{len(missing)} missing ({few(missing)})" if missing else "",
-            f"{len(unexpected)} unexpected ({few(unexpected)})" if unexpected else "",
-            f"{len(shaped)} mis-shaped ({few(shaped)})" if shaped else "",
-        ]
-        name = getattr(model, "cnnzoo_name", type(model).__name__)
-        raise CheckpointError(
-            f"{where!r} does not fit model {name!r}: "
-            + "; ".join(p for p in parts if p)
-            + ". Check that the file was saved from the matching architecture and number of classes."
-        )
-
-
-def load_weights(model: nn.Module, spec: str) -> nn.Module:
-    """Load ``spec`` (``[torchvision:|timm:]FILE``) into ``model`` in place and return it."""
-    source, path = parse_weights_spec(spec)
-    sd = extract_state_dict(safe_load(path), path)
-    remap = getattr(model, "remap_state_dict", None)
-    if remap is not None:
-        sd = remap(dict(sd), source)
-    check_fit(model, sd, path)
-    model.load_state_dict(sd)
-    return model
+__all__ = ["ENTRIES", "WeightsEntry", "default_entry", "entries", "models_with_weights", *_LAZY]

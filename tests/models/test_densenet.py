@@ -12,6 +12,7 @@ from modelkit import (
     assert_matches_peer,
     assert_random_only_in_training,
     assert_trains,
+    macs,
     meta_model,
     n_params,
     shared_meta_model,
@@ -112,6 +113,19 @@ def test_densenet_pre_logits_and_reset_classifier() -> None:
 def test_densenet121_loads_a_torchvision_state_dict_and_matches_its_outputs(tmp_path) -> None:
     ref = torchvision.models.densenet121()
     assert_matches_peer(ref, tmp_path / "densenet121.pth", "densenet121", "torchvision", (3, 32, 32))
+
+
+def test_densenet161_has_28681000_parameters_and_7727907072_macs() -> None:
+    m = meta_model("densenet161")
+    assert n_params(m) == 28_681_000 == cnnzoo.model_info("densenet161").paper_params
+    assert macs(m, (3, 224, 224)) == 7_727_907_072
+    assert m.features.conv0.out_channels == 96
+    assert m.features.denseblock3.denselayer36.conv2.out_channels == 48
+
+
+def test_densenet161_loads_a_torchvision_state_dict_and_matches_its_outputs(tmp_path) -> None:
+    ref = torchvision.models.densenet161()
+    assert_matches_peer(ref, tmp_path / "densenet161.pth", "densenet161", "torchvision", (3, 32, 32), batch=1)
 
 
 def test_cifar_densenet_depth_must_fit_three_blocks() -> None:

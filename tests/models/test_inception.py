@@ -12,9 +12,10 @@ from modelkit import assert_groups_partition, assert_matches_peer, assert_trains
 from torch import nn
 
 import cnnzoo
-from cnnzoo.errors import CheckpointError, CnnzooError
+from cnnzoo.errors import CheckpointError, CnnzooError, WeightsError
 from cnnzoo.models.inception import InceptionOutputs
 from cnnzoo.models.inception_v4 import Block8
+from cnnzoo.weights import load_weights
 
 NAMES = ("inception_v3", "inception_v4", "inception_resnet_v1", "inception_resnet_v2")
 
@@ -152,11 +153,19 @@ def test_inception_v3_matches_torchvision_inception_v3(tmp_path: Path) -> None:
     torchvision = pytest.importorskip("torchvision")
     peer = torchvision.models.inception_v3(aux_logits=True, init_weights=True)
     _assert_equivalent(peer, tmp_path / "v3.pth", "inception_v3", "torchvision", 75, count_include_pad=True)
-    # the paper-faithful default pools differently at the borders, so it is a different function
+    # the paper-faithful default pools differently at the borders, so a torchvision file builds the
+    # torchvision form by itself, and loading it into a default model already built is refused
     ours = cnnzoo.create_model("inception_v3", weights=f"torchvision:{tmp_path / 'v3.pth'}").eval()
+    assert ours.cnnzoo_kwargs["count_include_pad"] is True
     x = torch.randn(1, 3, 75, 75)
     with torch.no_grad():
-        assert not torch.allclose(ours(x), peer(x), rtol=1e-3)
+        want = peer(x)
+        torch.testing.assert_close(ours(x), want, rtol=1e-5, atol=1e-5 * max(1.0, want.abs().max().item()))
+        paper = cnnzoo.create_model("inception_v3").eval()
+        paper.load_state_dict(ours.state_dict())
+        assert not torch.allclose(paper(x), want, rtol=1e-3)
+    with pytest.raises(WeightsError, match="count_include_pad=True"):
+        load_weights(cnnzoo.create_model("inception_v3"), f"torchvision:{tmp_path / 'v3.pth'}")
 
 
 @pytest.mark.slow
@@ -165,8 +174,10 @@ def test_inception_v4_matches_timm_inception_v4_with_tf_kernel_order(tmp_path: P
     _assert_equivalent(
         timm.create_model("inception_v4"), tmp_path / "v4.pth", "inception_v4", "timm", 75, kernel_order="tf"
     )
+    # a timm file builds the TF-slim kernel order by itself; into a paper-order model it is refused
+    assert cnnzoo.create_model("inception_v4", weights=f"timm:{tmp_path / 'v4.pth'}").kernel_order == "tf"
     with pytest.raises(CheckpointError, match="kernel_order='tf'"):
-        cnnzoo.create_model("inception_v4", weights=f"timm:{tmp_path / 'v4.pth'}")
+        load_weights(cnnzoo.create_model("inception_v4"), f"timm:{tmp_path / 'v4.pth'}")
 
 
 @pytest.mark.slow

@@ -1,0 +1,84 @@
+"""``cnnzoo predict MODEL|CHECKPOINT IMAGE|DIR... [--top K] [--json|--csv]``: classify images."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+
+from ..errors import CnnzooError
+from ._args import positive_int
+
+ORDER = 45
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="classify images: top-k class names and probabilities",
+        description="Classify image files (a folder: every image under it) with a model: a registered name "
+        "loads its default pretrained weights (see `cnnzoo list --pretrained`; --weights picks others), a "
+        "cnnzoo checkpoint uses its own weights and class names. Pictures are prepared as the weights "
+        "expect (resize, centre crop, mean/std). Files that are not readable images are skipped and named.",
+        epilog="example: cnnzoo predict resnet50_v1_5 photos/ --top 3",
+    )
+    p.add_argument("model", metavar="MODEL|CHECKPOINT", help="registered model name or cnnzoo checkpoint")
+    p.add_argument("images", nargs="+", metavar="IMAGE|DIR", help="image files and/or folders")
+    p.add_argument("--top", type=positive_int, default=5, metavar="K", help="classes per image (default 5)")
+    p.add_argument(
+        "--weights",
+        metavar="SPEC",
+        help="weights for a model name: torchvision, timm, "
+        "torchvision:IMAGENET1K_V2, timm:TAG, hf-hub:ORG/REPO, a URL or a file",
+    )
+    p.add_argument(
+        "--precision", choices=("fp32", "bf16"), default="fp32", help="fp32 (default) or bf16 autocast"
+    )
+    p.add_argument("--batch", type=positive_int, default=16, metavar="N", help="images per pass (default 16)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print one JSON document")
+    fmt.add_argument("--csv", action="store_true", help="print CSV rows: file,rank,class,index,probability")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..classify import predict
+
+    records = predict(
+        args.model,
+        args.images,
+        top=args.top,
+        weights=args.weights,
+        precision=args.precision,
+        batch_size=args.batch,
+    )
+    done = [r for r in records if "predictions" in r]
+    skipped = [r for r in records if "error" in r]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "top": args.top,
+                    "results": records,
+                    "predicted": len(done),
+                    "skipped": len(skipped),
+                }
+            )
+        )
+    elif args.csv:
+        w = csv.writer(sys.stdout)
+        w.writerow(["file", "rank", "class", "index", "probability"])
+        for r in done:
+            for q in r["predictions"]:
+                w.writerow([r["file"], q["rank"], q["class"], q["index"], f"{q['probability']:.6f}"])
+    else:
+        for r in done:
+            best = ", ".join(f"{q['class']} {100 * q['probability']:.1f}%" for q in r["predictions"])
+            print(f"{r['file']}: {best}")
+    for r in skipped:
+        print(f"cnnzoo predict: skipped {r['file']}: {r['error']}", file=sys.stderr)
+    if not done:
+        raise CnnzooError(f"none of the {len(records)} files could be read as an image.")
+    return 0

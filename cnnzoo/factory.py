@@ -1,0 +1,181 @@
+"""The factory: build a registered model, load weights into it, or rebuild one from a checkpoint.
+
+It stands above the pure table (:mod:`cnnzoo.registry`) and the file I/O (:mod:`cnnzoo.checkpoint`), as timm's
+``_factory.py``/``_builder.py`` stand above its ``_registry.py`` and torchvision's ``_resnet(...)`` builders
+above ``models/_api.py``. Every model it returns carries ``cnnzoo_name``, ``cnnzoo_kwargs`` (the options
+given), ``cnnzoo_options`` (every option, defaults included) and ``cnnzoo_record``
+(:class:`cnnzoo.record.ModelRecord`: what it expects and where its weights came from).
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .checkpoint import check_fit, load_checkpoint
+from .errors import CheckpointError, CnnzooError, WeightsError
+from .record import IMAGENET_MEAN, IMAGENET_STD, ModelRecord
+from .registry import entry, model_info
+
+
+def create_model(
+    name: str,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    weights: str | None = None,
+    pretrained: bool | str = False,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build a registered model, optionally with pretrained weights.
+
+    Args:
+        name: a registered name (see :func:`cnnzoo.list_models`).
+        num_classes: size of the classifier (default: the paper's, usually 1000). With weights for another
+            number of classes, everything but the classifier is loaded (a new head, as for transfer).
+        in_chans: input channels (default: the paper's).
+        weights: what to load (see :mod:`cnnzoo.weights.load`): ``"torchvision"``, ``"torchvision:TAG"``,
+            ``"timm:TAG"``, ``"hf-hub:ORG/REPO"``, an ``https://`` or ``file://`` URL, ``"package:NAME"``, a
+            cnnzoo checkpoint or a state-dict file (``torchvision:FILE`` / ``timm:FILE`` for a peer's).
+            Loading never executes code from the file.
+        pretrained: ``True`` for the model's best published checkpoint (``cnnzoo list --pretrained``); a
+            string is read as ``weights``.
+        **kwargs: architecture options of this model family; an unknown keyword is an error. Where the
+            weights need an option (``count_include_pad=True`` for torchvision's Inception-v3), it is set
+            here, and a conflicting value given by the caller is refused in one sentence.
+    """
+    if pretrained and weights:
+        raise WeightsError("give either pretrained or weights, not both.")
+    if isinstance(pretrained, str):
+        weights = pretrained
+    elif pretrained:
+        from .weights.table import default_entry
+
+        best = default_entry(name) if _known(name) else None
+        if best is None:
+            from .weights.table import models_with_weights
+
+            raise WeightsError(
+                f"no published weights fit {name!r}; models with weights: `cnnzoo list --pretrained` "
+                f"({len(models_with_weights())} models)."
+            )
+        weights = best.key
+    res = None
+    if weights:
+        from .weights.load import resolve
+
+        res = resolve(name, str(weights), identify=True)
+        required = res.required_kwargs(name)
+        given = [f"{k}={kwargs[k]!r}" for k in required if k in kwargs and kwargs[k] != required[k]]
+        if given:
+            need = ", ".join(f"{k}={v!r}" for k, v in required.items())
+            raise WeightsError(f"the {weights!r} weights of {name!r} need {need}; drop {', '.join(given)}.")
+        kwargs = {**required, **kwargs}
+    model = build(name, num_classes, in_chans, **kwargs)
+    if res is not None:
+        from .weights.load import load_resolved, record_for
+
+        file_classes = res.entry.num_classes if res.entry is not None else None
+        new_head = num_classes is not None and file_classes is not None and num_classes != file_classes
+        raw = load_resolved(model, res, new_head=new_head)
+        rec = record_for(model, res, raw)
+        if new_head:
+            rec = rec.with_(num_classes=int(num_classes), classes=None, dataset=None)  # type: ignore[arg-type]
+        model.cnnzoo_record = rec  # type: ignore[attr-defined]
+    return model
+
+
+def _known(name: str) -> bool:
+    entry(name)  # one error with close names for an unknown model
+    return True
+
+
+def build(name: str, num_classes: int | None = None, in_chans: int | None = None, **kwargs: Any) -> nn.Module:
+    """Build ``name`` with random weights: check the options against its factory, call it, and tag the model
+    with its name, options and default record."""
+    row = entry(name)
+    call_kwargs = dict(row.defaults)
+    if num_classes is not None:
+        call_kwargs["num_classes"] = num_classes
+    if in_chans is not None:
+        call_kwargs["in_chans"] = in_chans
+    sig = inspect.signature(row.factory)
+    accepts_var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+    allowed = {p for p in sig.parameters if p not in row.defaults}
+    for key in kwargs:
+        if key not in allowed and not accepts_var_kw:
+            opts = ", ".join(sorted(k for k in allowed if k not in ("num_classes", "in_chans"))) or "none"
+            raise CnnzooError(f"model {name!r} has no option {key!r}; its options are: {opts}.")
+    call_kwargs.update(kwargs)
+    for key in ("num_classes", "in_chans"):
+        if key in call_kwargs and key not in sig.parameters and not accepts_var_kw:
+            raise CnnzooError(f"model {name!r} does not support changing {key}.")
+        v = call_kwargs.get(key)
+        if v is not None and (not isinstance(v, int) or v < 1):
+            raise CnnzooError(f"{key} must be a positive integer, got {v!r}.")
+    try:
+        model = row.factory(**call_kwargs)
+    except TypeError as e:  # an option of the wrong kind inside the factory
+        raise CnnzooError(f"cannot build {name!r} with {kwargs}: {e}.") from None
+    model.cnnzoo_name = name  # type: ignore[attr-defined]
+    own = {k: v for k, v in call_kwargs.items() if k not in row.defaults}
+    model.cnnzoo_kwargs = own  # type: ignore[attr-defined]
+    defaults = {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+    model.cnnzoo_options = {**defaults, **call_kwargs}  # type: ignore[attr-defined]
+    model.cnnzoo_record = default_record(name, own)  # type: ignore[attr-defined]
+    return model
+
+
+def default_record(name: str, model_kwargs: dict[str, Any] | None = None) -> ModelRecord:
+    """The record of a freshly built (untrained) model: its registered input size and class count,
+    ImageNet's mean/std for 3 channels (0.5 otherwise), no classes, no source."""
+    info = model_info(name)
+    kw = dict(model_kwargs or {})
+    c = int(kw.get("in_chans", info.input_size[0]))
+    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if c == 3 else ((0.5,) * c, (0.5,) * c)
+    return ModelRecord(
+        name=name,
+        model_kwargs=kw,
+        input_size=(c, info.input_size[1], info.input_size[2]),
+        mean=mean,
+        std=std,
+        num_classes=int(kw.get("num_classes", info.num_classes)),
+    )
+
+
+def is_checkpoint_path(ref: str) -> bool:
+    """True when ``ref`` names an existing file (as opposed to a registered model name)."""
+    return Path(ref).is_file()
+
+
+def model_from_checkpoint(ref: str, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """Build a model from a cnnzoo checkpoint path, or a fresh one from a registered model name.
+
+    Returns ``(model, checkpoint_dict)``; for a model name the dict holds only ``model`` and ``model_kwargs``
+    (``overrides`` may include ``pretrained=``/``weights=``; ``"NAME@WEIGHTS"`` is short for
+    ``weights="WEIGHTS"``, so ``cnnzoo explain|export resnet50_v1_5@torchvision`` use published weights).
+    The model is returned in eval mode with its ``cnnzoo_record`` read from the checkpoint (old checkpoints
+    without a record: from their flat keys).
+    """
+    if not is_checkpoint_path(ref):
+        name, at, spec = ref.partition("@")
+        if at and spec and "weights" not in overrides and "pretrained" not in overrides:
+            overrides = {**overrides, "weights": spec}  # "resnet50_v1_5@torchvision" for explain, export...
+            ref = name
+        elif "/" in ref or ref.endswith((".pt", ".pth", ".safetensors")):
+            raise CheckpointError(f"checkpoint file {ref!r} does not exist; check the path.")
+        model = create_model(ref, **overrides)
+        kwargs = {k: v for k, v in overrides.items() if k not in ("pretrained", "weights")}
+        if overrides.get("weights") or overrides.get("pretrained"):  # what the weights expect
+            fields = model.cnnzoo_record.checkpoint_fields()  # type: ignore[attr-defined]
+            return model.eval(), {**fields, "model": ref, "model_kwargs": kwargs}
+        return model.eval(), {"model": ref, "model_kwargs": kwargs}
+    ckpt = load_checkpoint(ref)
+    kwargs = {**ckpt.get("model_kwargs", {}), **overrides}
+    model = create_model(ckpt["model"], **kwargs)
+    check_fit(model, ckpt["state_dict"], ref)
+    model.load_state_dict(ckpt["state_dict"])
+    model.cnnzoo_record = ModelRecord.from_checkpoint(ckpt, source=ref)  # type: ignore[attr-defined]
+    return model.eval(), ckpt

@@ -1,0 +1,82 @@
+"""Print (or write into a markdown file) the table of models with pretrained weights.
+
+    python scripts/weights_table.py                                   # print the markdown table
+    python scripts/weights_table.py --write docs/readme-parts/weights.md
+
+Rows come from ``cnnzoo.weights.table.ENTRIES`` (one per published checkpoint, grouped by model); with
+``--write FILE`` the block between ``<!-- weights-table:start -->`` and ``<!-- weights-table:end -->`` is
+replaced (appended if absent). Imports no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cnnzoo.weights.table import ENTRIES, default_entry, models_with_weights  # noqa: E402
+
+START, END = "<!-- weights-table:start -->", "<!-- weights-table:end -->"
+
+
+def table() -> str:
+    lines = [
+        "| model | weights (`weights=`) | acc@1 | acc@5 | eval input | options the weights need | source |",
+        "|---|---|--:|--:|---|---|---|",
+    ]
+    for model in models_with_weights():
+        best = default_entry(model)
+        mine = [e for e in ENTRIES if e.model == model]
+        rows = sorted(mine, key=lambda e: (e is not best, e.source, e.tag))
+        for e in rows:
+            acc1 = f"{e.acc1:.2f}" if e.acc1 is not None else "—"
+            acc5 = f"{e.acc5:.2f}" if e.acc5 is not None else "—"
+            size = f"{e.resize}→{e.crop} {e.interpolation}" if e.resize else f"{e.input_size[-1]}"
+            if e.mean == (0.5, 0.5, 0.5):
+                size += ", mean/std 0.5"
+            elif e.mean != (0.485, 0.456, 0.406):
+                size += ", own mean/std"
+            opts = ", ".join(f"`{k}={v!r}`" for k, v in e.model_kwargs.items()) or "—"
+            where = "Hugging Face Hub" if e.hf_hub else e.location.split("/")[2]
+            name = f"**{model}**" if e is best else model
+            key = f"`{e.key}`" + (" (default)" if e is best and len(rows) > 1 else "")
+            lines.append(f"| {name} | {key} | {acc1} | {acc5} | {size} | {opts} | {where} |")
+    n_models = len(models_with_weights())
+    return (
+        "\n".join(lines)
+        + f"\n\n{len(ENTRIES)} checkpoints of {n_models} models. Accuracy: the source's published "
+        "ImageNet-1k validation top-1/top-5 (%), measured by torchvision or timm with these eval transforms "
+        "(resize the shorter side, centre crop; mean/std: ImageNet's, or 0.5 where marked). "
+        "`pretrained=True` loads the bold row.\n"
+    )
+
+
+def write(path: Path, text: str) -> None:
+    old = path.read_text() if path.exists() else ""
+    block = f"{START}\n{text}{END}"
+    if START in old and END in old:
+        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
+    else:
+        new = old + ("\n" if old and not old.endswith("\n") else "") + block + "\n"
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(new)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--write", metavar="FILE", type=Path, help="replace the weights-table block in FILE")
+    args = ap.parse_args(argv)
+    text = table()
+    if args.write:
+        write(args.write, text)
+        print(f"wrote {len(ENTRIES)} checkpoints into {args.write}")
+    else:
+        print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
