@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 pytest.importorskip("fastapi", reason="cnnzoo serve needs fastapi (pip install cnnzoo[serve])")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -82,8 +81,8 @@ def test_digit_tensor_places_the_ink_as_mnist() -> None:
 
 
 def test_draw_record_equals_the_model(state: web.ServeState) -> None:
-    """Layers in LeNet-5's order with the paper's shapes; the values are the modules' outputs; the RBF entry is
-    the squared distance to each prototype; top-5 is the softmax of -distances."""
+    """Layers in LeNet-5's order with the paper's shapes; the values are the modules' outputs; the RBF entry
+    is the squared distance to each prototype; top-5 is the softmax of -distances."""
     lm = state.draw
     rec = core.draw_record(lm, stroke_png())
     assert [la["name"] for la in rec["layers"]] == ["c1", "s2", "c3", "s4", "c5", "f6", "output"]
@@ -193,8 +192,9 @@ def test_bad_uploads_are_messages_and_the_server_keeps_serving(client: TestClien
 
 
 def test_oversized_upload_is_refused(lenet_ckpt: Path) -> None:
-    small = TestClient(web.create_app(web.ServeState(draw=core.load_draw_model(str(lenet_ckpt)),
-                                                     max_upload_bytes=4096)))  # fmt: skip
+    small = TestClient(
+        web.create_app(web.ServeState(draw=core.load_draw_model(str(lenet_ckpt)), max_upload_bytes=4096))
+    )
     noise = Image.frombytes("L", (200, 200), os.urandom(40_000))  # incompressible: > 4 KiB as PNG
     r = post_draw(small, png(noise))
     assert r.status_code == 413 and "0.00390625 MiB limit" in r.json()["error"]
@@ -223,7 +223,9 @@ def test_photo_endpoint(tmp_path: Path) -> None:
     x = lm.normalise(core.photo_tensor(png(photo), 3, (224, 224)))[None]
     with torch.no_grad():
         assert rec["top5"][0]["index"] == int(lm.model(x).argmax())
-    assert c.post("/api/photo", files={"image": ("p.jpg", b"\xff\xd8 broken", "image/jpeg")}).status_code == 400
+    assert (
+        c.post("/api/photo", files={"image": ("p.jpg", b"\xff\xd8 broken", "image/jpeg")}).status_code == 400
+    )
 
 
 # ------------------------------------------------------------------------------------------- a real server
@@ -270,7 +272,9 @@ def test_a_slow_request_does_not_block_the_others(state: web.ServeState, monkeyp
     monkeypatch.setattr(core, "compare_record", slow)
     with ServerThread(state) as url:
         result: dict = {}
-        t = threading.Thread(target=lambda: result.update(r=httpx.get(f"{url}/api/compare?models=x", timeout=20)))
+        t = threading.Thread(
+            target=lambda: result.update(r=httpx.get(f"{url}/api/compare?models=x", timeout=20))
+        )
         t.start()
         time.sleep(0.3)
         fast = httpx.post(f"{url}/api/draw", files={"image": ("d.png", stroke_png(), "image/png")}, timeout=5)
@@ -331,8 +335,10 @@ def chromium_paths() -> tuple[str, str]:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not browser or not driver:
-        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium "
-                    "chromium-driver; .ci/run does it)")  # fmt: skip
+        pytest.skip(
+            "Debian's chromium and chromium-driver are not installed (apt-get install chromium "
+            "chromium-driver; .ci/run does it)"
+        )
     pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
     return browser, driver
 
@@ -344,9 +350,9 @@ def make_browser(tmp_path: Path):  # noqa: ANN201
     browser, driver = chromium_paths()
     opts = webdriver.ChromeOptions()
     opts.binary_location = browser
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage", "--window-size=1280,1500", f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    flags += ["--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+    for flag in (*flags, "--window-size=1280,1500", f"--user-data-dir={tmp_path / 'profile'}"):
         opts.add_argument(flag)
     return webdriver.Chrome(service=Service(driver), options=opts)
 
@@ -363,17 +369,28 @@ def test_browser_draw_shows_prediction_and_layers(state: web.ServeState, tmp_pat
         drv = make_browser(tmp_path)
         try:
             drv.get(url + "/")
-            WebDriverWait(drv, 20).until(lambda d: d.execute_script("return INFO !== null && INFO.draw !== null"))
+            WebDriverWait(drv, 20).until(
+                lambda d: d.execute_script("return INFO !== null && INFO.draw !== null")
+            )
             pad = drv.find_element(By.ID, "pad")
             chain = ActionChains(drv).move_to_element_with_offset(pad, 0, -90).click_and_hold()
             for _ in range(9):
                 chain = chain.move_by_offset(0, 20)
             chain.release().perform()
             WebDriverWait(drv, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#top5 .bar")) == 5)
-            WebDriverWait(drv, 30).until(lambda d: d.execute_script("return sent") >= 1 and
-                                         d.execute_script("return !inFlight"))  # fmt: skip
+            WebDriverWait(drv, 30).until(
+                lambda d: d.execute_script("return sent") >= 1 and d.execute_script("return !inFlight")
+            )
             rows = drv.find_elements(By.CSS_SELECTOR, "#layers .layer")
-            assert [r.get_attribute("data-layer") for r in rows] == ["c1", "s2", "c3", "s4", "c5", "f6", "output"]
+            assert [r.get_attribute("data-layer") for r in rows] == [
+                "c1",
+                "s2",
+                "c3",
+                "s4",
+                "c5",
+                "f6",
+                "output",
+            ]
             assert len(drv.find_elements(By.CSS_SELECTOR, "#layers canvas.map")) == 46
             assert len(drv.find_elements(By.CSS_SELECTOR, "#layers .rbf .cls")) == 10
             assert drv.find_element(By.ID, "message").get_attribute("hidden") is not None

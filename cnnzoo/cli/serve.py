@@ -32,9 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the Draw page's model: a cnnzoo checkpoint or a registered name (random weights); default: "
         "runs/lenet5-digits/best.pt (made by `cnnzoo train lenet5`) if it exists",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--photo", metavar="MODEL", default=None, help="the Photo page's model (a registered name)")
+    p.add_argument(
+        "--photo", metavar="MODEL", default=None, help="the Photo page's model (a registered name)"
+    )
     p.add_argument(
         "--photo-weights",
         metavar="WEIGHTS",

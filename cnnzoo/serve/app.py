@@ -1,5 +1,5 @@
-"""The ``cnnzoo serve`` web application: FastAPI (on Starlette) routes over :mod:`cnnzoo.serve.core`, served by
-uvicorn.
+"""The ``cnnzoo serve`` web application: FastAPI (on Starlette) routes over :mod:`cnnzoo.serve.core`,
+served by uvicorn.
 
 Pages (one HTML file and its script and style, all served from the package, nothing from a CDN):
 ``/`` Draw, ``/anatomy`` Anatomy, ``/photo`` Photo, ``/api`` the JSON API's description. JSON API:
@@ -18,10 +18,11 @@ slow request does not hold up the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
@@ -89,11 +90,19 @@ class UploadLimit:
 
     async def _too_large(self, send: Send) -> None:
         mib = self.limit / 2**20
-        body = json.dumps({"error": f"the upload is larger than this server's {mib:g} MiB limit; use a "
-                           "smaller image."}).encode()  # fmt: skip
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        body = json.dumps(
+            {"error": f"the upload is larger than this server's {mib:g} MiB limit; use a smaller image."}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -132,8 +141,11 @@ def create_app(state: ServeState) -> FastAPI:
 
     @app.exception_handler(_TooLarge)
     async def _too_large(_req: Request, _e: _TooLarge) -> JSONResponse:
-        return _error(413, f"the upload is larger than this server's {state.max_upload_bytes / 2**20:g} MiB "
-                      "limit; use a smaller image.")  # fmt: skip
+        return _error(
+            413,
+            f"the upload is larger than this server's {state.max_upload_bytes / 2**20:g} MiB "
+            "limit; use a smaller image.",
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -162,7 +174,7 @@ def create_app(state: ServeState) -> FastAPI:
         }
 
     @app.post("/api/draw")
-    async def draw(image: UploadFile = File(...), overlay: str = Form("none")) -> Any:
+    async def draw(image: Annotated[UploadFile, File()], overlay: Annotated[str, Form()] = "none") -> Any:
         """Run a drawing (PNG/JPEG, any size; white ink on black or dark ink on white) through the Draw
         model: :func:`cnnzoo.serve.core.draw_record`."""
         if state.draw is None:
@@ -171,7 +183,7 @@ def create_app(state: ServeState) -> FastAPI:
         return await run_in_threadpool(core.draw_record, state.draw, data, overlay)
 
     @app.post("/api/photo")
-    async def photo(image: UploadFile = File(...)) -> Any:
+    async def photo(image: Annotated[UploadFile, File()]) -> Any:
         """Top-5 classes and Grad-CAM of a photo: :func:`cnnzoo.serve.core.photo_record`."""
         if state.photo is None:
             return _error(404, state.photo_message)
@@ -201,7 +213,5 @@ def run_server(state: ServeState, host: str = "127.0.0.1", port: int = 8000, qui
 
     config = uvicorn.Config(create_app(state), host=host, port=port, log_level="warning" if quiet else "info")
     server = uvicorn.Server(config)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled, after shutdown
         asyncio.run(server.serve())
-    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
-        pass

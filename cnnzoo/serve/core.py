@@ -1,4 +1,4 @@
-"""The records behind ``cnnzoo serve``: plain dicts of numbers that the web pages draw and the JSON API returns.
+"""The records behind ``cnnzoo serve``: plain dicts of numbers that the pages draw and the JSON API returns.
 
 Everything here is ordinary Python API (no web framework): :func:`draw_record` runs a drawn digit through
 LeNet-5 (LeCun et al., 1998) and returns every layer's output in the order the network computes it,
@@ -95,7 +95,9 @@ def digit_tensor(data: bytes, size: tuple[int, int] = (32, 32)) -> torch.Tensor:
     box = 20 * min(h, w) / 32  # 20 of 32 pixels, as MNIST's 20x20 box in a 28x28 field padded to 32x32
     scale = box / max(crop.shape)
     ch, cw = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
-    small = F.interpolate(crop[None, None], size=(ch, cw), mode="bilinear", antialias=True, align_corners=False)
+    small = F.interpolate(
+        crop[None, None], size=(ch, cw), mode="bilinear", antialias=True, align_corners=False
+    )
     top, left = (h - ch) // 2, (w - cw) // 2
     out[0, top : top + ch, left : left + cw] = small[0, 0].clamp(0, 1)
     return out
@@ -191,8 +193,9 @@ def load_draw_model(ref: str) -> LoadedModel:
     model, ckpt = model_from_checkpoint(ref)
     spec = input_spec(model, ckpt)
     note = "" if is_checkpoint_path(ref) else "random weights (a model name, not a trained checkpoint)"
-    return LoadedModel(model, str(ckpt["model"]), ref, spec.in_chans, spec.size, spec.mean, spec.std,
-                       spec.classes, note)  # fmt: skip
+    return LoadedModel(
+        model, str(ckpt["model"]), ref, spec.in_chans, spec.size, spec.mean, spec.std, spec.classes, note
+    )
 
 
 def imagenet_categories() -> tuple[str, ...]:
@@ -215,8 +218,9 @@ def load_photo_model(name: str, weights: str | None) -> LoadedModel:
     c, h, w = info.input_size
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if c == 3 else ((0.5,), (0.5,))
     note = "" if weights else "random weights: give pretrained weights for meaningful answers"
-    return LoadedModel(model, name, f"{name} + {weights}" if weights else name, c, (h, w), mean, std,
-                       classes, note)  # fmt: skip
+    return LoadedModel(
+        model, name, f"{name} + {weights}" if weights else name, c, (h, w), mean, std, classes, note
+    )
 
 
 # ------------------------------------------------------------------------------------------------ records
@@ -264,8 +268,12 @@ def lenet_layers(model: nn.Module, x: torch.Tensor) -> tuple[list[dict[str, Any]
         out = model.output
         if isinstance(out, EuclideanRBF):
             d = out.distances(h)
-            e = _layer_entry("output", f"RBF output: squared distance of F6 to each of the {d.shape[1]} "
-                             "class prototypes (smallest wins)", d)  # fmt: skip
+            e = _layer_entry(
+                "output",
+                f"RBF output: squared distance of F6 to each of the {d.shape[1]} "
+                "class prototypes (smallest wins)",
+                d,
+            )
             logits = -d
         else:
             logits = out(h)

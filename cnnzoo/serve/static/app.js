@@ -36,7 +36,7 @@ function diverging(v) {
 }
 // Heat (0..1) for overlays: transparent -> yellow -> red.
 function heatRGBA(h) {
-  return [255, Math.round(230 * (1 - h)), 0, Math.round(200 * h)];
+  return [255, Math.round(230 * (1 - h)), 0, Math.round(190 * h * h)];
 }
 
 function drawArray(canvas, values, h, w, scale, colour) {
@@ -199,7 +199,7 @@ function renderLayers(layers) {
       renderOutput(maps, layer);
     } else if (layer.kind === "maps") {
       const [c, h, w] = layer.shape;
-      const scale = Math.max(2, Math.round(56 / Math.max(h, w)));
+      const scale = Math.max(2, Math.round((c > 8 ? 42 : 64) / Math.max(h, w)));
       for (let k = 0; k < c; k++) {
         const cv = document.createElement("canvas");
         cv.className = "map";
@@ -211,9 +211,9 @@ function renderLayers(layers) {
       const [h, w] = layer.display[0] * layer.display[1] === layer.values.length ? layer.display : [1, layer.values.length];
       const cv = document.createElement("canvas");
       cv.className = "map";
-      const scale = h === 1 ? Math.max(3, Math.floor(840 / w)) : 10;
+      const scale = h === 1 ? Math.max(3, Math.floor(720 / w)) : 10;
       drawArray(cv, layer.values, h, w, scale, colour);
-      if (h === 1) cv.style.height = "24px";
+      if (h === 1) { cv.style.width = "100%"; cv.style.height = "24px"; }
       maps.appendChild(cv);
     }
     row.appendChild(label); row.appendChild(maps);
@@ -320,7 +320,9 @@ function renderAnatomy(rec) {
   t.appendChild(body);
   // default: the last layer that still has a spatial map
   let pick = -1;
-  p.layers.forEach((r, i) => { if (r.receptive_field !== null && r.output_shape.length === 3) pick = i; });
+  p.layers.forEach((r, i) => {
+    if (r.receptive_field !== null && r.output_shape.length === 3 && r.output_shape[1] * r.output_shape[2] > 1) pick = i;
+  });
   RF_POINT = null;
   if (pick >= 0) pickLayer(pick, body.children[pick]); else drawRF();
 }
@@ -339,7 +341,15 @@ function defaultImage(c, h, w) {
   const cv = document.createElement("canvas");
   cv.width = w; cv.height = h;
   const ctx = cv.getContext("2d");
-  if (c === 1) { ctx.drawImage(pad, 0, 0, w, h); return cv; }
+  if (c === 1) {
+    ctx.drawImage(pad, 0, 0, w, h);
+    if (sent === 0) {  // nothing drawn yet: a digit to look at
+      ctx.fillStyle = "#000"; ctx.fillRect(0, 0, w, h);
+      ctx.fillStyle = "#fff"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+      ctx.font = `bold ${Math.round(h * 0.8)}px sans-serif`; ctx.fillText("7", w / 2, h / 2 + h * 0.04);
+    }
+    return cv;
+  }
   const g = ctx.createLinearGradient(0, 0, w, h);
   g.addColorStop(0, "#cfe3f7"); g.addColorStop(1, "#f6dcc9");
   ctx.fillStyle = g; ctx.fillRect(0, 0, w, h);
@@ -535,7 +545,8 @@ async function start() {
     $("photo-missing").hidden = false;
     $("photo-body").hidden = true;
   }
-  $("compare-models").value = [INFO.draw ? INFO.draw.model : "lenet5", ...INFO.compare_default].join(", ");
+  // ImageNet classifiers only: LeNet-5's paper figure is an MNIST error, not comparable on this chart
+  $("compare-models").value = INFO.compare_default.join(", ");
   if (page === "anatomy") { loadAnatomy(); loadCompare(); }
 }
 start();
