@@ -7,7 +7,7 @@ round in rotating order:
 
 - ``request``: ``POST /api/draw`` through the framework's in-process test client: multipart parsing, PNG
   decoding, the digit's MNIST-style centring, C1 .. RBF output, top-5 and the JSON answer (what the browser
-  waits for, minus the network);
+  waits for, minus the network; the test client's own work is included, so this is an upper bound);
 - ``request+gradcam``: the same with the Grad-CAM overlay (Selvaraju et al., 2017);
 - ``record``: :func:`cnnzoo.serve.core.draw_record` alone (no web framework);
 - ``forward``: the bare ``model(x)`` on a ready 1x32x32 tensor, the peer every ratio is taken against.
@@ -19,12 +19,18 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
+# The request runs in the server's worker thread, the other contenders in the main thread: each thread has
+# its own OpenMP team, and spinning idle teams would steal the 2 cores from each other. Passive waiting
+# keeps the contenders from slowing each other down (set before torch loads OpenMP).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -104,7 +110,9 @@ def main() -> None:
             "",
             "Server-side time from a drawn stroke (a 280x280 PNG POSTed to `/api/draw`) to all LeNet-5 "
             f"layer maps (C1, S2, C3, S4, C5, F6, RBF distances), top-5 and the JSON answer; {args.rounds} "
-            f"interleaved rounds ({wall:.0f} s).",
+            f"interleaved rounds ({wall:.0f} s). `request` goes through FastAPI's in-process test client "
+            "(its client side included: an upper bound); `record` is `cnnzoo.serve.core.draw_record` alone; "
+            "`forward` the bare `model(x)`.",
             "",
             "| contender | median ms | p90 ms | vs bare forward |",
             "|---|---:|---:|---:|",

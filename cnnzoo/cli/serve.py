@@ -13,12 +13,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
         help="local web pages: draw a digit and watch LeNet-5's layers; model anatomy; photos",
-        description="Start a local web application (FastAPI + uvicorn) and print its address. Draw: draw a "
-        "digit and watch every layer of LeNet-5 (C1, S2, C3, S4, C5, F6, RBF output) and its top-5 answer, "
-        "with saliency or Grad-CAM overlays. Anatomy: the per-layer table of any registered model with "
-        "receptive fields and the accuracy/compute chart. Photo: top-5 ImageNet classes and Grad-CAM of a "
-        "pretrained model (--photo). The JSON API behind the pages is described at /api. Binds "
-        "127.0.0.1 (this machine only) unless --host says otherwise. Needs `pip install cnnzoo[serve]`.",
+        description="Start a local web application (FastAPI + uvicorn) and print its address.\n"
+        "  Draw:    draw a digit; watch every layer of LeNet-5 (C1, S2, C3, S4, C5, F6, RBF output) and\n"
+        "           its top-5 answer, with saliency or Grad-CAM overlays.\n"
+        "  Anatomy: the per-layer table of any registered model, receptive fields, the accuracy/compute\n"
+        "           chart.\n"
+        "  Photo:   top-5 ImageNet classes and Grad-CAM of a pretrained model (--photo).\n"
+        "The JSON API behind the pages is described at /api. Binds 127.0.0.1 (this machine only) unless\n"
+        "--host says otherwise. Needs `pip install cnnzoo[serve]`.",
         epilog="examples:\n  cnnzoo train lenet5 && cnnzoo serve      # then open http://127.0.0.1:8000/\n"
         "  cnnzoo serve runs/lenet5-digits/best.pt --port 8080\n"
         "  cnnzoo serve --photo resnet50 --photo-weights torchvision:resnet50.pth",
