@@ -407,3 +407,22 @@ def test_browser_draw_shows_prediction_and_layers(state: web.ServeState, tmp_pat
                 drv.save_screenshot(shot)
         finally:
             drv.quit()
+
+
+def test_cli_default_model_and_exposure_warning(
+    lenet_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without CHECKPOINT the main job's runs/lenet5-digits/best.pt is served; a non-local --host warns."""
+    served: list[tuple[web.ServeState, str]] = []
+    monkeypatch.setattr(web, "run_server", lambda state, host, port: served.append((state, host)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["serve", "--port", str(free_port())]) == 0
+    assert served[-1][0].draw is None and "cnnzoo train lenet5" in capsys.readouterr().out
+    (tmp_path / "runs" / "lenet5-digits").mkdir(parents=True)
+    shutil.copy(lenet_ckpt, tmp_path / "runs" / "lenet5-digits" / "best.pt")
+    assert main(["serve", "--port", str(free_port())]) == 0
+    assert served[-1][0].draw.source == str(Path("runs/lenet5-digits/best.pt"))
+    out = capsys.readouterr()
+    assert "Draw model lenet5 from runs/lenet5-digits/best.pt" in out.out and "warning" not in out.err
+    assert main(["serve", "--host", "0.0.0.0", "--port", str(free_port())]) == 0
+    assert served[-1][1] == "0.0.0.0" and "warning: bound to 0.0.0.0" in capsys.readouterr().err
