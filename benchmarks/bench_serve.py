@@ -39,6 +39,18 @@ from benchmarks.bench_deploy import cpu_line, write_section  # noqa: E402
 START, END = "<!-- bench-serve:start -->", "<!-- bench-serve:end -->"
 
 
+def isa_flags() -> str:
+    """The CPU features the project records beside speed figures (from /proc/cpuinfo)."""
+    try:
+        flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags"))
+    except (OSError, StopIteration):
+        return "flags unknown"
+    have = set(flags.split(":", 1)[1].split())
+    return ", ".join(
+        f"{f} {'yes' if f in have else 'no'}" for f in ("amx_tile", "avx512_bf16", "avx512_vnni")
+    )
+
+
 def stroke_png() -> bytes:
     """A hand-drawn-looking 7: white 20-pixel strokes on a black 280x280 pad, as the Draw page sends."""
     from PIL import Image, ImageDraw
@@ -104,7 +116,8 @@ def main() -> None:
     verdict = "meets" if med["request"] <= 100 else "misses"
     body = "\n".join(
         [
-            f"Machine: {cpu_line()}; torch {torch.__version__}. Command: `python benchmarks/bench_serve.py` "
+            f"Machine: {cpu_line()} ({isa_flags()}); torch {torch.__version__}, OMP_WAIT_POLICY="
+            f"{os.environ.get('OMP_WAIT_POLICY')}. Command: `python benchmarks/bench_serve.py` "
             f"({time.strftime('%Y-%m-%d %H:%M')}); model: {ref}. The CPU was shared with other jobs while "
             "this ran (contention): medians, not means; ratios come from the same interleaved rounds.",
             "",
