@@ -200,6 +200,20 @@ def test_oversized_upload_is_refused(lenet_ckpt: Path) -> None:
     assert r.status_code == 413 and "0.00390625 MiB limit" in r.json()["error"]
     assert post_draw(small, stroke_png()).status_code == 200  # a small one still goes through
 
+    def chunked():  # noqa: ANN202 (a body without Content-Length, sent in chunks)
+        yield b'--xx\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
+        for _ in range(10):
+            yield b"\0" * 1000
+        yield b"\r\n--xx--\r\n"
+
+    r = small.post(
+        "/api/draw", content=chunked(), headers={"content-type": "multipart/form-data; boundary=xx"}
+    )
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+    missing = small.post("/api/draw", data={"overlay": "none"})
+    assert missing.status_code == 400 and missing.json()["error"].startswith("image: Field required")
+    assert small.get("/api/nothing").json() == {"error": "Not Found"}
+
 
 def test_photo_endpoint(tmp_path: Path) -> None:
     """The Photo page's model goes through create_model(name, weights=FILE); 1,000 classes get torchvision's

@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import CnnzooError
@@ -58,35 +60,47 @@ class ServeState:
 
 
 class UploadLimit:
-    """ASGI middleware: refuse a request body over ``limit`` bytes with 413 before reading it (by its
-    Content-Length), and stop reading one that grows past it (chunked uploads)."""
+    """ASGI middleware: refuse a request body over ``limit`` bytes with 413 before the application reads it.
+
+    A body with a Content-Length is judged by it (the server's HTTP parser holds the client to it); a chunked
+    body is read here up to ``limit`` bytes and then handed on (or refused as soon as it grows past it)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self._too_large(send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
+                await self._too_large(send)
+            else:
+                await self.app(scope, receive, send)
             return
-        seen = 0
-
-        async def limited() -> dict:
-            nonlocal seen
+        chunks, total, more = [], 0, True
+        while more:
             msg = await receive()
-            seen += len(msg.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return msg
+            if msg["type"] == "http.disconnect":
+                return
+            body = msg.get("body", b"")
+            total += len(body)
+            if total > self.limit:
+                await self._too_large(send)
+                return
+            chunks.append(body)
+            more = msg.get("more_body", False)
+        replayed = False
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._too_large(send)
+        async def replay() -> dict:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
         mib = self.limit / 2**20
@@ -138,6 +152,16 @@ def create_app(state: ServeState) -> FastAPI:
     @app.exception_handler(CnnzooError)
     async def _cnnzoo_error(_req: Request, e: CnnzooError) -> JSONResponse:
         return _error(400, str(e))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_req: Request, e: RequestValidationError) -> JSONResponse:
+        first = e.errors()[0] if e.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "the request"
+        return _error(400, f"{where}: {first.get('msg', 'invalid')}; see /api for what each endpoint takes.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, e: StarletteHTTPException) -> JSONResponse:
+        return _error(e.status_code, str(e.detail))
 
     @app.exception_handler(_TooLarge)
     async def _too_large(_req: Request, _e: _TooLarge) -> JSONResponse:
