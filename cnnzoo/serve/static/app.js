@@ -180,9 +180,12 @@ function maxAbs(layer) { return Math.max(Math.abs(layer.min), Math.abs(layer.max
 function renderLayers(layers) {
   const box = $("layers");
   box.innerHTML = "";
-  layers.forEach((layer) => {
+  layers.forEach((layer, i) => {
     const row = document.createElement("div");
     row.className = "layer";
+    // when the pen is lifted, the layers appear one after the other, in the order the network computes them
+    if (!drawing) row.style.animationDelay = `${70 * i}ms`;
+    if (!drawing) row.classList.add("reveal");
     row.dataset.layer = layer.name;
     const label = document.createElement("div");
     label.className = "label";
@@ -380,7 +383,8 @@ function drawRF() {
   const x0 = (cx - rw / 2) * s, y0 = (cy - rh / 2) * s;
   ctx.fillRect(x0, y0, rw * s, rh * s); ctx.strokeRect(x0, y0, rw * s, rh * s);
   ctx.fillStyle = "rgba(47,109,181,.8)";
-  for (let a = -2; a <= 2; a++) for (let b = -2; b <= 2; b++) {
+  const spread = Math.min(jh, jw) * s >= 8 ? 2 : 0;  // neighbours only where they are far enough apart to see
+  for (let a = -spread; a <= spread; a++) for (let b = -spread; b <= spread; b++) {
     const y = cy + a * jh, x = cx + b * jw;
     if (y >= 0 && y <= H && x >= 0 && x <= W && oh > 1) { ctx.beginPath(); ctx.arc(x * s, y * s, a || b ? 2 : 4, 0, 7); ctx.fill(); }
   }
