@@ -1,0 +1,119 @@
+"""``cnnzoo serve``: the local web pages where students watch LeNet-5 think (see :mod:`cnnzoo.serve`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+ORDER = 95
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="local web pages: draw a digit and watch LeNet-5's layers; model anatomy; photos",
+        description="Start a local web application (FastAPI + uvicorn) and print its address.\n"
+        "  Draw:    draw a digit; watch every layer of LeNet-5 (C1, S2, C3, S4, C5, F6, RBF output) and\n"
+        "           its top-5 answer, with saliency or Grad-CAM overlays.\n"
+        "  Anatomy: the per-layer table of any registered model, receptive fields, the accuracy/compute\n"
+        "           chart.\n"
+        "  Photo:   top-5 ImageNet classes and Grad-CAM of a pretrained model (--photo).\n"
+        "The JSON API behind the pages is described at /api. Binds 127.0.0.1 (this machine only) unless\n"
+        "--host says otherwise. Needs `pip install cnnzoo[serve]`.",
+        epilog="examples:\n  cnnzoo train lenet5 && cnnzoo serve      # then open http://127.0.0.1:8000/\n"
+        "  cnnzoo serve runs/lenet5-digits/best.pt --port 8080\n"
+        "  cnnzoo serve --photo resnet50 --photo-weights torchvision:resnet50.pth",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "checkpoint",
+        nargs="?",
+        default=None,
+        metavar="CHECKPOINT|MODEL",
+        help="the Draw page's model: a cnnzoo checkpoint or a registered name (random weights); default: "
+        "runs/lenet5-digits/best.pt (made by `cnnzoo train lenet5`) if it exists",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--photo", metavar="MODEL", default=None, help="the Photo page's model (a registered name)"
+    )
+    p.add_argument(
+        "--photo-weights",
+        metavar="WEIGHTS",
+        default=None,
+        help="weights for --photo, as create_model(MODEL, weights=WEIGHTS) takes them "
+        "(e.g. torchvision:resnet50.pth)",
+    )
+    p.add_argument(
+        "--max-upload-mb", type=float, default=8.0, metavar="MB", help="largest upload accepted (default 8)"
+    )
+    p.set_defaults(func=run_serve)
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    from ..errors import CnnzooError
+
+    if not 0 < port < 65536:
+        raise CnnzooError(f"--port must be between 1 and 65535, got {port}.")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise CnnzooError(f"cannot resolve --host {host!r}; give an address such as 127.0.0.1.") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as e:
+            raise CnnzooError(
+                f"cannot listen on {host}:{port} ({e.strerror}); choose another --port or stop the program "
+                "using it."
+            ) from None
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ..errors import CnnzooError
+
+    try:
+        from ..serve import app as web
+        from ..serve import core
+    except ImportError as e:
+        raise CnnzooError(
+            f"cnnzoo serve needs the web packages ({e.name} is missing); install them with "
+            "`pip install cnnzoo[serve]`."
+        ) from None
+    if args.max_upload_mb <= 0:
+        raise CnnzooError(f"--max-upload-mb must be positive, got {args.max_upload_mb}.")
+    if args.photo_weights and not args.photo:
+        raise CnnzooError("--photo-weights needs --photo MODEL, the model the weights belong to.")
+    _check_port(args.host, args.port)
+    state = web.ServeState(max_upload_bytes=int(args.max_upload_mb * 2**20))
+    ref = args.checkpoint
+    if ref is None and core.DEFAULT_CHECKPOINT.is_file():
+        ref = str(core.DEFAULT_CHECKPOINT)
+    if ref is not None:
+        state.draw = core.load_draw_model(ref)
+        print(f"cnnzoo serve: Draw model {state.draw.name} from {ref}")
+    else:
+        print(f"cnnzoo serve: {web.HOW_TO_TRAIN}")
+    if args.photo:
+        state.photo = core.load_photo_model(args.photo, args.photo_weights)
+        print(f"cnnzoo serve: Photo model {state.photo.source}")
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"cnnzoo serve: open http://{shown}:{args.port}/  (Ctrl-C stops)", flush=True)
+    if args.host not in LOCAL_HOSTS:
+        print(
+            f"cnnzoo serve: warning: bound to {args.host}, so other machines that can reach this one on port "
+            f"{args.port} can use these pages; use --host 127.0.0.1 to keep them private.",
+            file=sys.stderr,
+            flush=True,
+        )
+    web.run_server(state, args.host, args.port)
+    print("cnnzoo serve: stopped")
+    return 0
