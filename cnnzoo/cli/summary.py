@@ -9,6 +9,7 @@ import re
 
 from ..analysis import build_from_spec, parse_input_size, profile
 from ..analysis.profile import Profile
+from ..analysis.result import squash
 from ..errors import CnnzooError
 from ..registry import create_model, is_model, model_info
 
@@ -99,6 +100,7 @@ def run_summary(args: argparse.Namespace) -> int:
             "change its padding or stride, or drop --strict."
         )
     if args.format == "json":
+        prof.min_input_size  # noqa: B018 - the JSON carries it: run the search here, in the open
         print(prof.to_json())
     elif args.format == "csv":
         print(prof.to_csv(), end="")
@@ -121,7 +123,7 @@ def _compare_rows(targets: list[str], input_arg: str | None) -> list[dict]:
                 "total_params": prof.total_params,
                 "total_macs": prof.total_macs,
                 "activation_bytes": prof.activation_bytes,
-                "receptive_field": prof.to_dict()["receptive_field"],
+                "receptive_field": squash(prof.receptive_field),
                 "paper_params": info.get("paper_params"),
                 "paper_macs": info.get("paper_macs"),
                 "paper_top1_error": top1,
