@@ -9,6 +9,7 @@ A checkpoint is a ``dict`` of plain Python values and tensors saved with :func:`
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import tempfile
@@ -40,10 +41,31 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, a folder made read-only meanwhile: the old file is untouched
+        Path(tmp).unlink(missing_ok=True)
+        reason = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or type(e).__name__)
+        raise CheckpointError(
+            f"could not write the checkpoint {str(path)!r} ({reason}); the previous one there is intact."
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+TEMP_GLOB = ".*.tmp"
+"""Names :func:`save_checkpoint` gives its temporary files; a killed writer leaves one behind."""
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left in ``folder`` (``.last.pt.XXXX.tmp``);
+    returns them. Only to be called when no writer is running there (on resume)."""
+    gone = []
+    for t in Path(folder).glob(TEMP_GLOB):
+        if t.is_file():
+            t.unlink(missing_ok=True)
+            gone.append(t)
+    return gone
 
 
 _CODE_OPS = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ"}
@@ -138,8 +160,8 @@ def safe_load(path: str | os.PathLike[str]) -> Any:
                     "(torch.save(model.state_dict(), FILE)) instead."
                 ) from None
         raise CheckpointError(
-            f"{str(p)!r} is not a readable PyTorch checkpoint (truncated or corrupt, or another kind of file: "
-            f"{_first_line(e)}); give a file written by torch.save or cnnzoo."
+            f"{str(p)!r} is not a readable PyTorch checkpoint (truncated or corrupt, or another kind of "
+            f"file: {_first_line(e)}); give a file written by torch.save or cnnzoo."
         ) from None
 
 

@@ -134,6 +134,10 @@ def _compare_rows(targets: list[str], input_arg: str | None) -> list[dict]:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    if args.plot:
+        from ..outputs import FIGURE_SUFFIXES, check_output_file
+
+        check_output_file(args.plot, "chart", FIGURE_SUFFIXES)
     rows = _compare_rows(args.models, args.input)
     if args.plot:
         plot_compare(rows, args.plot)

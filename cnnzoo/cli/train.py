@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 from ..errors import CnnzooError
 from ._args import nonneg_float, positive_int
@@ -155,9 +156,21 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..outputs import OutputError, check_output_file
     from ..train.run import evaluate_checkpoints
 
-    confusion = args.confusion or str(Path(args.checkpoints[0]).with_name("confusion-eval.png"))
+    confusion = args.confusion
+    if confusion is None:  # the default goes beside the checkpoint, unless that folder is read-only
+        confusion = str(Path(args.checkpoints[0]).with_name("confusion-eval.png"))
+        try:
+            check_output_file(confusion, "confusion-matrix figure")
+        except OutputError as e:
+            print(
+                f"cnnzoo eval: note: no confusion matrix will be written ({str(e).rstrip('.')}); pass "
+                "--confusion FILE.png to write it elsewhere.",
+                file=sys.stderr,
+            )
+            confusion = None
     res = evaluate_checkpoints(
         args.checkpoints,
         args.data,
@@ -187,7 +200,8 @@ def run_eval(args: argparse.Namespace) -> int:
     print("per-class accuracy:")
     for c, a in zip(res.classes, res.per_class):
         print(f"  {c:<{width}}  {a:.4f}")
-    print(f"confusion matrix: {confusion}")
+    if confusion is not None:
+        print(f"confusion matrix: {confusion}")
     return 0
 
 

@@ -269,8 +269,10 @@ def export_onnx(
     if not 7 <= int(opset) <= 21:
         raise DeployError(f"opset {opset} is not supported; choose an opset between 7 and 21 (default 17).")
     size = parse_input_size(input_size) if input_size is not None else default_input_size(model, checkpoint)
+    from ..outputs import check_output_file
+
+    out = check_output_file(path, "ONNX file")
     model = model.eval().float().cpu()
-    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.randn(2, *size)
     check_runs(model, size)

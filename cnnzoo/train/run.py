@@ -45,8 +45,18 @@ def choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tupl
 
     An explicit ``out`` that already holds a run is an error unless ``resume``; the default
     ``runs/MODEL-DATA`` moves on to ``-2``, ``-3``... instead of overwriting (``resume`` takes the
-    newest).
+    newest). The folder is checked to be writable here, before any data is read or epoch trained.
     """
+    from ..outputs import check_output_dir
+
+    if out is not None:
+        check_output_dir(out, "run folder")
+    p, note = _choose_out_dir(model, data, out, resume)
+    check_output_dir(p, "run folder")
+    return p, note
+
+
+def _choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tuple[Path, str]:
     if out is not None:
         p = Path(out)
         has_run = (p / "last.pt").is_file()
@@ -332,6 +342,10 @@ def evaluate_checkpoints(
     """Evaluate one checkpoint, or an ensemble of several (mean of softmax), on ``data``'s test split."""
     if not paths:
         raise CnnzooError("give at least one checkpoint to evaluate.")
+    if confusion_png is not None:
+        from ..outputs import FIGURE_SUFFIXES, check_output_file
+
+        check_output_file(confusion_png, "confusion-matrix figure", FIGURE_SUFFIXES)
     ctx = init_distributed(device)
     try:
         models, ckpts = [], []
