@@ -63,9 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _is_spec(text: str) -> bool:
-    return bool(re.search(r"[,;\s]", text.strip())) or bool(
-        re.fullmatch(r"(conv|fc|dense)\d*(x\d+)?-\d+.*", text.strip().lower())
-    )
+    """A spec, not a model name: several tokens, options after '/', or one token that starts with a layer
+    kind of the notation (``maxpool3/s2``, ``gap``, ``fc-10``)."""
+    from ..analysis.spec import _KINDS
+
+    t = text.strip().lower()
+    head = re.match(r"[a-z]+", t)
+    return bool(re.search(r"[,;\s/]", t)) or (head is not None and head.group(0) in _KINDS)
 
 
 def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, dict]:
@@ -83,7 +87,10 @@ def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, 
         size = parse_input_size(input_arg) if input_arg else None
         if size is None:
             raise CnnzooError(f"give --input CxHxW to summarise the spec {target!r}, e.g. --input 3x224x224.")
-        model = build_from_spec(target, in_chans=size[0], input_size=size[1:])
+        import torch
+
+        with torch.device("meta"):  # a summary needs shapes only: a 10 GB spec costs no memory
+            model = build_from_spec(target, in_chans=size[0], input_size=size[1:])
         return profile(model, size, batch_size=batch, name="spec"), {}
     create_model(target)  # raises UnknownModelError with close names
     raise AssertionError("unreachable")
