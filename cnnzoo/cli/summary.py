@@ -77,14 +77,14 @@ def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, 
     registry info as a dict (empty for specs)."""
     if is_model(target):
         info = model_info(target)
-        size = parse_input_size(input_arg) if input_arg else info.input_size
+        size = parse_input_size(input_arg) if input_arg is not None else info.input_size
         import torch
 
         with torch.device("meta"):
             model = create_model(target)
         return profile(model, size, batch_size=batch, name=target), info.as_dict()
     if _is_spec(target):
-        size = parse_input_size(input_arg) if input_arg else None
+        size = parse_input_size(input_arg) if input_arg is not None else None
         if size is None:
             raise CnnzooError(f"give --input CxHxW to summarise the spec {target!r}, e.g. --input 3x224x224.")
         import torch

@@ -58,7 +58,7 @@ def decode_pil(im: object, in_chans: int) -> torch.Tensor:
 def decode_image(path: str | os.PathLike[str], in_chans: int) -> torch.Tensor:
     """Decode an image file to uint8 ``[in_chans, H, W]``, upright and at full 8-bit range.
 
-    torchvision's libjpeg/libpng for JPEG and PNG (fast); PIL for every other format (WebP, TIFF, BMP...).
+    torchvision's libjpeg-turbo for JPEG (fast); PIL for every other format (PNG, WebP, TIFF, BMP...).
     Errors are the readers' own (``OSError``, ``ValueError``...): callers decide whether an unreadable file
     is skipped or fatal.
     """
@@ -68,7 +68,9 @@ def decode_image(path: str | os.PathLike[str], in_chans: int) -> torch.Tensor:
     mode = ImageReadMode.GRAY if in_chans == 1 else ImageReadMode.RGB
     with open(path, "rb") as f:
         magic = f.read(8)
-    if magic.startswith((b"\xff\xd8", b"\x89PNG")):  # torchvision applies EXIF orientation to these two only
+    # JPEG through libjpeg-turbo (fast; torchvision applies its EXIF orientation). Not PNG: libpng prints
+    # "libpng error: ..." on stderr for a corrupt file, a second line beside our one-sentence error.
+    if magic.startswith(b"\xff\xd8"):
         try:
             img = tv_decode(read_file(str(path)), mode=mode, apply_exif_orientation=True)
             return adapt_channels(to_uint8(img), in_chans)
