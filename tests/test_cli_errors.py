@@ -181,3 +181,20 @@ def test_every_bad_input_is_one_line_and_exit_2(files, capfd, monkeypatch, tmp_p
         if code != 2 or len(lines) != 1 or "Traceback" in err:
             failures.append(f"{argv}: exit {code}, stderr {err!r}")
     assert not failures, "\n".join(failures)
+
+
+def test_train_json_stdout_is_one_document_and_resume_refuses_changes(capfd, tmp_path: Path) -> None:
+    import json
+
+    out = str(tmp_path / "run")
+    argv = ["train", "lenet5", "--data", "synthetic:40", "--epochs", "1", "--json", "--no-progress"]
+    code, _ = _run([*argv, "--out", out], capfd, seconds=120)
+    assert code == 0
+    code = main(["train", "lenet5", "--resume", "--out", out, "--json", "--no-progress"])
+    stdout, err = capfd.readouterr()
+    assert code == 0 and "continuing at epoch 2" not in stdout  # logs went to stderr
+    doc = json.loads(stdout)  # the whole of stdout is one JSON document
+    assert doc["best_epoch"] == 1 and doc["n"] == 8
+    for extra in (["--lr", "0.5"], ["--data", "synthetic:40"], ["--recipe", "resnet"]):
+        code, err = _run(["train", "lenet5", "--resume", "--out", out, *extra], capfd)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err

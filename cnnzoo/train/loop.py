@@ -205,10 +205,13 @@ class _StopFlag:
     def __init__(self) -> None:
         self.requested = False
         self._old: Any = None
+        self._old_term: Any = None
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, self._handle)
+            # SIGTERM (a job scheduler, `kill`, a container stop) saves and stops like a first Ctrl-C
+            self._old_term = signal.signal(signal.SIGTERM, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -219,6 +222,7 @@ class _StopFlag:
     def __exit__(self, *exc: Any) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+            signal.signal(signal.SIGTERM, self._old_term)
 
 
 class Trainer:
@@ -522,6 +526,12 @@ class Trainer:
                 workers=self.workers,
             )
             row["val_loss"] = val.loss
+            if not math.isfinite(val.loss):  # NaN/inf on held-out data: the weights are no longer usable
+                where = str(self.out / "last.pt") if self.out is not None else "none was written"
+                raise TrainingDiverged(
+                    f"the validation loss became {val.loss} after epoch {epoch + 1}; the last good "
+                    f"checkpoint is kept ({where}): lower the learning rate (--lr) and retry."
+                )
             row.update({f"val_top{k}": v for k, v in val.topk.items()})
         row["images_per_s"] = train.n / max(elapsed, 1e-9) if self.step else 0.0
         row["time_s"] = elapsed

@@ -179,6 +179,13 @@ def _train(
     out_dir, note = choose_out_dir(model_name, data, None if out is None else str(out), resume)
     ckpt: dict[str, Any] | None = None
     if resume:
+        changed = sorted(k for k, v in overrides.items() if v is not None and k != "epochs")
+        if changed or recipe is not None:
+            names = ", ".join(changed + (["recipe"] if recipe is not None else []))
+            raise CnnzooError(
+                f"a resumed run continues exactly as it was started, so {names} cannot change it; drop "
+                "them (only the number of epochs may be raised), or start a new run."
+            )
         ckpt = load_checkpoint(out_dir / "last.pt")
         if ckpt.get("model") != model_name:
             raise CheckpointError(
@@ -320,10 +327,27 @@ def eval_data_for(
     )
     if ckpt.get("classes") and list(ckpt["classes"]) != bundle.classes:
         raise DataError(
-            f"the classes of {spec!r} ({len(bundle.classes)}) differ from the checkpoint's "
-            f"({len(ckpt['classes'])}); evaluate on the data it was trained for."
+            f"the classes of {spec!r} differ from the checkpoint's "
+            f"({_class_diff(bundle.classes, ckpt['classes'])}); evaluate on the data it was trained on."
         )
     return bundle
+
+
+def _class_diff(data: Sequence[str], ckpt: Sequence[str]) -> str:
+    """What differs between two class lists, in a few words: counts, names, or order."""
+    data, ckpt = [str(c) for c in data], [str(c) for c in ckpt]
+    if len(data) != len(ckpt):
+        return f"{len(data)} classes vs {len(ckpt)}"
+    only_data = [c for c in data if c not in ckpt]
+    only_ckpt = [c for c in ckpt if c not in data]
+    if only_data or only_ckpt:
+        a, b = ", ".join(only_data[:3]) or "none", ", ".join(only_ckpt[:3]) or "none"
+        return f"the data has {a} where the checkpoint has {b}"
+    i = next(i for i, (a, b) in enumerate(zip(data, ckpt)) if a != b)
+    return (
+        f"the same {len(data)} names in another order: class {i} is {data[i]!r} in the data, "
+        f"{ckpt[i]!r} in the checkpoint"
+    )
 
 
 def evaluate_checkpoints(
