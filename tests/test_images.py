@@ -64,3 +64,20 @@ def test_explain_reads_the_same_pixels_as_training(tmp_path: Path) -> None:
     p = _rotated(tmp_path / "phone.png")
     assert load_image(p, 3, (40, 20)).shape == (3, 40, 20)
     assert float(load_image(p, 3, (40, 20))[:, :18].mean()) > 0.95
+
+
+def test_a_folder_with_an_unreadable_file_skips_and_names_it(tmp_path: Path, capfd) -> None:
+    from cnnzoo.errors import DataError
+    from cnnzoo.explain.inputs import InputSpec, load_batch
+
+    Image.fromarray(np.full((8, 8), 200, np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    Image.fromarray(np.full((8, 8), 50, np.uint8)).save(tmp_path / "c.png")
+    spec = InputSpec(1, (8, 8), (0.5,), (0.5,), None)
+    skipped: list[str] = []
+    paths, x, _ = load_batch([str(tmp_path)], spec, skipped)
+    assert [p.name for p in paths] == ["a.png", "c.png"] and x.shape == (2, 1, 8, 8)
+    assert skipped == [str(tmp_path / "b.png")]
+    assert "skipped unreadable file" in capfd.readouterr().err
+    with pytest.raises(DataError, match="cannot read image"):  # named on its own: an error
+        load_batch([str(tmp_path / "b.png")], spec)

@@ -135,8 +135,28 @@ def normalise(x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     return (x - mean) / std
 
 
-def load_batch(refs: Sequence[str], spec: InputSpec) -> tuple[list[Path], torch.Tensor, torch.Tensor]:
-    """``(paths, images in [0, 1] (N, C, H, W), normalised model inputs)`` for image files and folders."""
-    paths = image_paths(refs)
-    images = torch.stack([load_image(p, spec.in_chans, spec.size) for p in paths])
-    return paths, images, normalise(images, spec)
+def load_batch(
+    refs: Sequence[str], spec: InputSpec, skipped: list[str] | None = None
+) -> tuple[list[Path], torch.Tensor, torch.Tensor]:
+    """``(paths, images in [0, 1] (N, C, H, W), normalised model inputs)`` for image files and folders.
+
+    An unreadable file named on its own is an error; one found in a folder is skipped, named on stderr
+    and appended to ``skipped`` (as training does), so one bad file does not stop the rest."""
+    import sys
+
+    named = {Path(r) for r in refs if not Path(r).is_dir()}
+    kept, images = [], []
+    for p in image_paths(refs):
+        try:
+            images.append(load_image(p, spec.in_chans, spec.size))
+            kept.append(p)
+        except DataError as e:
+            if p in named:
+                raise
+            print(f"skipped unreadable file: {p} ({str(e).rstrip('.')})", file=sys.stderr)
+            if skipped is not None:
+                skipped.append(str(p))
+    if not kept:
+        raise DataError(f"none of the images in {', '.join(map(repr, refs))} could be read.")
+    x = torch.stack(images)
+    return kept, x, normalise(x, spec)
