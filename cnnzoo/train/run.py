@@ -258,6 +258,13 @@ def _train(
     if ckpt is not None:
         trainer.load_state(ckpt)
         _say(f"continuing at epoch {trainer.epoch + 1}, step {trainer.step}", ctx)
+        was = int(ckpt.get("world_size", 1))
+        if was != ctx.world_size:
+            _say(
+                f"note: this run was started on {was} process(es) and continues on {ctx.world_size}: the "
+                "global batch is kept, but the result will not be bit-identical to an uninterrupted run",
+                ctx,
+            )
     result = trainer.fit()  # Ctrl-C: saved inside, KeyboardInterrupt reaches the CLI (exit 130)
     barrier()
     best_model, _ = model_from_checkpoint(str(out_dir / "best.pt"))  # test the best epoch, as reported
