@@ -195,6 +195,8 @@ def test_train_json_stdout_is_one_document_and_resume_refuses_changes(capfd, tmp
     assert code == 0 and "continuing at epoch 2" not in stdout  # logs went to stderr
     doc = json.loads(stdout)  # the whole of stdout is one JSON document
     assert doc["best_epoch"] == 1 and doc["n"] == 8
-    for extra in (["--lr", "0.5"], ["--data", "synthetic:40"], ["--recipe", "resnet"]):
+    assert main(["train", "lenet5", "--resume", "--out", out, *argv[2:]]) == 0  # the same command again
+    capfd.readouterr()
+    for extra in (["--lr", "0.5"], ["--data", "synthetic:60"], ["--recipe", "resnet"]):
         code, err = _run(["train", "lenet5", "--resume", "--out", out, *extra], capfd)
         assert code == 2 and len(err.strip().splitlines()) == 1, err

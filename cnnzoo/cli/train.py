@@ -116,13 +116,11 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.workers < 0:
         raise CnnzooError("--workers must be 0 or more.")
-    if args.resume and args.data is not None:
-        raise CnnzooError("--resume continues the run on its own data; drop --data (or start a new run).")
     # --json: stdout is one JSON document, so everything the run says goes to stderr meanwhile
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         res = train_model(
             args.model,
-            args.data or "digits",
+            args.data,
             recipe=args.recipe,
             out=args.out,
             resume=args.resume,

@@ -89,6 +89,30 @@ def _choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tup
     raise CnnzooError(f"too many runs under {str(base)!r}; pass --out.")  # pragma: no cover
 
 
+def _check_unchanged(
+    ckpt: dict[str, Any], data: str | None, recipe: str | Recipe | None, overrides: dict[str, Any]
+) -> None:
+    """A resumed run continues exactly as it was started: a ``data``, ``recipe`` or override (other than
+    ``epochs``) that differs from the run's own is an error, not silently ignored; repeating the same
+    values (re-running the original command with ``--resume``) is fine."""
+    stored = Recipe.from_dict(ckpt["recipe"])
+    changed = [
+        f"{k} ({getattr(stored, k)!r} -> {v!r})"
+        for k, v in overrides.items()
+        if k != "epochs" and v is not None and hasattr(stored, k) and getattr(stored, k) != v
+    ]
+    if data is not None and data != ckpt.get("data"):
+        changed.insert(0, f"data ({ckpt.get('data')!r} -> {data!r})")
+    name = recipe.name if isinstance(recipe, Recipe) else recipe
+    if name is not None and name != stored.name:
+        changed.insert(0, f"recipe ({stored.name!r} -> {name!r})")
+    if changed:
+        raise CnnzooError(
+            f"a resumed run continues exactly as it was started, so it cannot change {', '.join(changed)}; "
+            "drop them (only the number of epochs may be raised), or start a new run."
+        )
+
+
 def _say(msg: str, ctx: DistContext) -> None:
     if ctx.is_main:
         print(msg, flush=True)
@@ -117,7 +141,7 @@ def _threads_for_small_models(
 
 def train_model(
     model_name: str,
-    data: str = "digits",
+    data: str | None = None,
     *,
     recipe: str | Recipe | None = None,
     out: str | os.PathLike[str] | None = None,
@@ -137,7 +161,8 @@ def train_model(
 
     Everything the run needs again is stored in its checkpoints: model name and kwargs, class names, input
     size, mean/std, data source, recipe, seed. ``resume`` continues ``last.pt`` exactly (same final
-    weights as an uninterrupted run on CPU).
+    weights as an uninterrupted run on CPU); ``data`` (default ``"digits"``, or the run's own when resuming),
+    ``recipe`` and overrides other than ``epochs`` that differ from the run's are refused.
     """
     ctx = init_distributed(device)
     try:
@@ -176,17 +201,11 @@ def _train(
     overrides: dict[str, Any],
 ) -> RunResult:
     info = model_info(model_name)
-    out_dir, note = choose_out_dir(model_name, data, None if out is None else str(out), resume)
+    out_dir, note = choose_out_dir(model_name, data or "digits", None if out is None else str(out), resume)
     ckpt: dict[str, Any] | None = None
     if resume:
-        changed = sorted(k for k, v in overrides.items() if v is not None and k != "epochs")
-        if changed or recipe is not None:
-            names = ", ".join(changed + (["recipe"] if recipe is not None else []))
-            raise CnnzooError(
-                f"a resumed run continues exactly as it was started, so {names} cannot change it; drop "
-                "them (only the number of epochs may be raised), or start a new run."
-            )
         ckpt = load_checkpoint(out_dir / "last.pt")
+        _check_unchanged(ckpt, data, recipe, overrides)
         if ckpt.get("model") != model_name:
             raise CheckpointError(
                 f"{out_dir / 'last.pt'} is a run of {ckpt.get('model')!r}, not {model_name!r}."
@@ -195,6 +214,7 @@ def _train(
         data, seed = ckpt["data"], int(ckpt["seed"])
         model_kwargs = {k: v for k, v in ckpt["model_kwargs"].items() if k not in ("num_classes", "in_chans")}
     else:
+        data = data or "digits"
         rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_for(model_name))
         rec = rec.with_overrides(**overrides)
     _say(f"cnnzoo train {model_name}: recipe {rec.name} ({rec.source.split(':')[0]}); {note}", ctx)
