@@ -110,3 +110,39 @@ def test_nasnet_field_does_not_move_with_the_input_size():
     origin, which must be counted or the union of its branches depends on the size's parity."""
     m = _meta("nasnet_a_mobile")
     assert len({profile(m, (3, s, s)).receptive_field for s in (224, 225, 331)}) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "size", "field"),
+    [
+        ("shufflenet_v2_x1_0", 736, 527),  # channel shuffle's reshape once made it 736 (and 832 at 320 px)
+        ("fractalnet_cifar", 352, 280),  # its join (stack, then mean over branches) once made it 307
+    ],
+)
+def test_field_equals_gradient_support_of_a_real_forward_pass(name, size, field):
+    """The profile's figure against the real network: every weight positive, ReLUs removed and max-pools made
+    average-pools (so no gradient is masked; the geometry is unchanged), on an input large enough that the
+    field is not clipped; the centre unit of the last feature map (before global pooling)."""
+    m = cnnzoo.create_model(name).double().eval()
+    for sub, mod in list(m.named_modules()):
+        parent = m.get_submodule(sub.rpartition(".")[0]) if "." in sub else m
+        if isinstance(mod, nn.ReLU):
+            setattr(parent, sub.rpartition(".")[2], nn.Identity())
+        elif isinstance(mod, nn.MaxPool2d):
+            pool = nn.AvgPool2d(mod.kernel_size, mod.stride, mod.padding, ceil_mode=mod.ceil_mode)
+            setattr(parent, sub.rpartition(".")[2], pool)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.rand_like(p) + 0.1)
+    x = torch.full((1, 3, size, size), 0.01, dtype=torch.float64, requires_grad=True)
+    y = m.forward_features(x)
+    y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
+    rows, cols = torch.nonzero(x.grad[0].abs().sum(0), as_tuple=True)
+    support = (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
+    assert support == profile(_meta(name), (3, size, size)).receptive_field == (field, field)
+
+
+def test_fractalnet_field_does_not_move_with_the_input_size():
+    m = _meta("fractalnet_cifar")
+    assert [profile(m, (3, s, s)).receptive_field for s in (32, 64)] == [(280, 280)] * 2
