@@ -140,7 +140,17 @@ def test_field_equals_gradient_support_of_a_real_forward_pass(name, size, field)
     y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
     rows, cols = torch.nonzero(x.grad[0].abs().sum(0), as_tuple=True)
     support = (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
-    assert support == profile(_meta(name), (3, size, size)).receptive_field == (field, field)
+    features = _Features(_meta(name))  # the field of the last feature map, not of the pooled logits
+    assert support == profile(features, (3, size, size)).receptive_field == (field, field)
+
+
+class _Features(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_features(x)
 
 
 def test_fractalnet_field_does_not_move_with_the_input_size():
