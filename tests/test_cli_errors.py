@@ -180,6 +180,8 @@ def test_every_bad_input_is_one_line_and_exit_2(files, capfd, monkeypatch, tmp_p
         lines = [ln for ln in err.splitlines() if ln.strip() and "note:" not in ln]
         if code != 2 or len(lines) != 1 or "Traceback" in err:
             failures.append(f"{argv}: exit {code}, stderr {err!r}")
+        elif argv[1:2] == [files["folder"]] and "is a folder" not in err:
+            failures.append(f"{argv}: a folder must be called a folder, got {err!r}")
     assert not failures, "\n".join(failures)
 
 

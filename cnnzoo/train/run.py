@@ -401,6 +401,10 @@ def evaluate_checkpoints(
     try:
         models, ckpts = [], []
         for p in paths:
+            if Path(p).is_dir():
+                raise CheckpointError(
+                    f"{p!r} is a folder, not a checkpoint file; give the path of a .pt file."
+                )
             if not Path(p).is_file():
                 raise CheckpointError(f"checkpoint file {p!r} does not exist; check the path.")
             m, c = model_from_checkpoint(p)
