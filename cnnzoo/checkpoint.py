@@ -13,6 +13,7 @@ Building a model from a checkpoint is the factory's work: :func:`cnnzoo.factory.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import tempfile
@@ -48,21 +49,96 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, a folder made read-only meanwhile: the old file is untouched
+        Path(tmp).unlink(missing_ok=True)
+        reason = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or type(e).__name__)
+        raise CheckpointError(
+            f"could not write the checkpoint {str(path)!r} ({reason}); the previous one there is intact."
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
 
+TEMP_GLOB = ".*.tmp"
+"""Names :func:`save_checkpoint` gives its temporary files; a killed writer leaves one behind."""
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left in ``folder`` (``.last.pt.XXXX.tmp``);
+    returns them. Only to be called when no writer is running there (on resume)."""
+    gone = []
+    for t in Path(folder).glob(TEMP_GLOB):
+        if t.is_file():
+            t.unlink(missing_ok=True)
+            gone.append(t)
+    return gone
+
+
+_CODE_OPS = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ"}
+_SAFE_MODULES = ("torch", "collections", "builtins", "_codecs", "numpy")
+
+
+def _foreign_global(p: Path) -> str | None:
+    """The first class or function outside torch's tensor machinery that the file's pickle would import
+    (``"posix.system"``), read with :mod:`pickletools` (which parses, never runs); ``None`` if there is
+    none or the file is not a pickle at all."""
+    import pickletools
+
+    try:
+        if zipfile.is_zipfile(p):
+            with zipfile.ZipFile(p) as z:
+                names = [n for n in z.namelist() if n.endswith("data.pkl")]
+                if not names or z.getinfo(names[0]).file_size > 1 << 26:
+                    return None
+                data = z.read(names[0])
+        else:
+            with open(p, "rb") as f:
+                data = f.read(1 << 26)
+        strings: list[str] = []
+        for op, arg, _ in pickletools.genops(data):
+            if isinstance(arg, str):
+                strings.append(arg)
+            name = None
+            if op.name in ("GLOBAL", "INST") and isinstance(arg, str):
+                name = arg.replace(" ", ".")
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                name = f"{strings[-2]}.{strings[-1]}"
+            if name and not name.startswith(_SAFE_MODULES):
+                return name
+    except Exception:  # noqa: BLE001 - not a readable pickle: the caller says "corrupt"
+        return None
+    return None
+
+
+def require_file(path: str | os.PathLike[str], what: str = "checkpoint") -> Path:
+    """``path`` as a Path when it is a regular file, else one sentence: a folder, missing, or not a file."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise CheckpointError(f"{str(path)!r} is a folder, not a {what} file; give the path of a .pt file.")
+    if not p.exists():
+        raise CheckpointError(f"{what} file {str(path)!r} does not exist; check the path.")
+    if not p.is_file():
+        raise CheckpointError(f"{str(path)!r} is not a regular file; give the path of a .pt file.")
+    return p
+
+
 def safe_load(path: str | os.PathLike[str]) -> Any:
     """Load a ``.pt``/``.pth`` (weights only) or ``.safetensors`` file, with a clear error when it cannot be.
 
-    Refuses files that would need to execute code to unpickle (``weights_only=True``).
+    This is the one loader every checkpoint and weights file goes through. It refuses files that would need
+    to execute code to unpickle (``weights_only=True``), and turns *every* failure of torch's or
+    safetensors' reader (garbage, a text file, a truncated or foreign file, which surface as ``KeyError``,
+    ``IndexError``, ``UnicodeDecodeError``... from deep inside torch) into one :class:`CheckpointError`
+    sentence.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(f"checkpoint file {str(p)!r} does not exist; check the path.")
-    if p.stat().st_size == 0:
+    p = require_file(path)
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint file {str(p)!r}: {e.strerror}.") from None
+    if size == 0:
         raise CheckpointError(f"checkpoint file {str(p)!r} is empty; it was not written completely.")
     if p.suffix == ".safetensors":
         from safetensors import SafetensorError
@@ -70,21 +146,50 @@ def safe_load(path: str | os.PathLike[str]) -> Any:
 
         try:
             return load_file(str(p))
-        except (SafetensorError, OSError, ValueError) as e:
-            raise CheckpointError(f"{str(p)!r} is not a readable safetensors file ({e}).") from None
+        except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+            raise CheckpointError(
+                f"{str(p)!r} is not a readable safetensors file ({_first_line(e)})."
+            ) from None
+        except Exception as e:  # noqa: BLE001 - any other reader failure is a corrupt file too
+            raise CheckpointError(
+                f"{str(p)!r} is not a readable safetensors file ({type(e).__name__})."
+            ) from None
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's protocol warnings on foreign pickles: we explain below
+            return torch.load(p, map_location="cpu", weights_only=True)
+    except PermissionError as e:
+        raise CheckpointError(f"cannot read checkpoint file {str(p)!r}: {e.strerror}.") from None
+    except Exception as e:  # noqa: BLE001 - torch surfaces corrupt files as almost any exception type
+        if isinstance(e, pickle.UnpicklingError):
+            foreign = _foreign_global(p)
+            if foreign is None and "GLOBAL" in str(e):
+                foreign = str(e).split("GLOBAL", 1)[1].split()[0].strip(" .")
+            if foreign is not None:
+                raise CheckpointError(
+                    f"refusing to load {str(p)!r}: it holds Python objects that would run code when "
+                    f"unpickled ({foreign}); save a plain state_dict "
+                    "(torch.save(model.state_dict(), FILE)) instead."
+                ) from None
         raise CheckpointError(
-            f"refusing to load {str(p)!r}: it holds Python objects that would run code when unpickled "
-            f"({first}); save a plain state_dict (torch.save(model.state_dict(), FILE)) instead."
+            f"{str(p)!r} is not a readable PyTorch checkpoint (truncated or corrupt, or another kind of "
+            f"file: {_first_line(e)}); give a file written by torch.save or cnnzoo."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(
-            f"{str(p)!r} is not a readable PyTorch checkpoint (truncated or corrupt: {msg})."
-        ) from None
+
+
+def _first_line(e: BaseException) -> str:
+    """The gist of a library's exception: its last meaningful line, without torch's advice paragraphs."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    for ln in lines:
+        meaningful = ln.startswith(("Unsupported", "Trying to load")) or "error" in ln.lower()
+        if meaningful and not ln.startswith(("Weights only load failed", "Please file")):
+            return ln.rstrip(".")
+    gist = lines[0] if lines else ""
+    if gist.startswith("Weights only load failed") and len(lines) > 2:
+        gist = lines[2]
+    return f"{type(e).__name__}: {gist.rstrip('.')}" if gist else type(e).__name__
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -99,8 +204,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def is_checkpoint_path(ref: str) -> bool:
-    """True when ``ref`` names an existing file (as opposed to a registered model name)."""
-    return Path(ref).is_file()
+    """True when ``ref`` names an existing file (as opposed to a registered model name), or a folder given as
+    a path (so that loading it says "is a folder" rather than "does not exist")."""
+    return Path(ref).is_file() or (Path(ref).is_dir() and ("/" in ref or ref.endswith((".pt", ".pth"))))
 
 
 def extract_state_dict(data: Any, where: str) -> dict[str, torch.Tensor]:

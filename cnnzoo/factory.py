@@ -10,12 +10,11 @@ given), ``cnnzoo_options`` (every option, defaults included) and ``cnnzoo_record
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from .checkpoint import check_fit, load_checkpoint
+from .checkpoint import check_fit, is_checkpoint_path, load_checkpoint
 from .errors import CheckpointError, CnnzooError, WeightsError
 from .record import IMAGENET_MEAN, IMAGENET_STD, ModelRecord
 from .registry import entry, model_info
@@ -143,11 +142,6 @@ def default_record(name: str, model_kwargs: dict[str, Any] | None = None) -> Mod
         std=std,
         num_classes=int(kw.get("num_classes", info.num_classes)),
     )
-
-
-def is_checkpoint_path(ref: str) -> bool:
-    """True when ``ref`` names an existing file (as opposed to a registered model name)."""
-    return Path(ref).is_file()
 
 
 def model_from_checkpoint(ref: str, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:

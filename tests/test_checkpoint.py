@@ -74,3 +74,56 @@ def test_load_weights_accepts_a_torchvision_style_state_dict_and_a_wrapped_one(t
     dst2 = nn.Linear(4, 3)
     load_weights(dst2, str(tmp_path / "wrap.pth"))
     assert torch.equal(dst2.bias, src.bias)
+
+
+def _garbage(tmp_path: Path) -> dict[str, Path]:
+    """Files that are not checkpoints, each of a kind that once escaped torch's loader as a traceback."""
+    import pickle
+    import random
+    import zipfile
+
+    files = {
+        "text": tmp_path / "notes.pt",
+        "bytes": tmp_path / "noise.pt",
+        "zip": tmp_path / "archive.pt",
+        "list_pickle": tmp_path / "list.pt",
+        "raw_evil": tmp_path / "raw.pt",
+    }
+    files["text"].write_text("hello world\n")
+    files["bytes"].write_bytes(random.Random(0).randbytes(4096))
+    with zipfile.ZipFile(files["zip"], "w") as z:
+        z.writestr("a", "b")
+    files["list_pickle"].write_bytes(b"\x80\x02]q\x00.")
+    with open(files["raw_evil"], "wb") as f:
+        pickle.dump(Evil(), f)
+    (tmp_path / "folder.pt").mkdir()
+    files["folder"] = tmp_path / "folder.pt"
+    return files
+
+
+@pytest.mark.parametrize("kind", ["text", "bytes", "zip", "list_pickle", "raw_evil", "folder"])
+def test_every_loader_turns_garbage_into_one_sentence(tmp_path: Path, kind: str) -> None:
+    import cnnzoo
+
+    path = _garbage(tmp_path)[kind]
+    expected = {"raw_evil": "would run code", "folder": "is a folder"}.get(kind, "truncated or corrupt")
+    for load in (
+        safe_load,
+        load_checkpoint,
+        lambda p: load_weights(nn.Linear(2, 2), str(p)),
+        lambda p: cnnzoo.create_model("lenet5", weights=str(p)),
+    ):
+        with pytest.raises(CheckpointError, match=expected) as e:
+            load(path)
+        assert "\n" not in str(e.value) and str(e.value).endswith(".")
+
+
+def test_random_bytes_never_escape_as_another_exception(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(1)
+    p = tmp_path / "x.pt"
+    for _ in range(200):
+        p.write_bytes(rng.randbytes(rng.randint(1, 300)))
+        with pytest.raises(CheckpointError):
+            safe_load(p)

@@ -378,3 +378,17 @@ def test_formats_carry_the_same_totals(vgg16_profile):
     )
     assert "| features.0 | Conv2d | 64x224x224 | 1,792 |" in vgg16_profile.to_markdown()
     assert "138,357,544" in vgg16_profile.to_table()
+
+
+def test_to_dict_runs_nothing_and_min_input_size_is_searched_only_when_asked(monkeypatch):
+    """#12: to_dict() used to run the minimum-input-size search (8-16 forward passes) behind the caller's
+    back; now it reports what is known and the search runs on reading ``min_input_size``."""
+    import cnnzoo.analysis.tracing as tracing
+
+    p = profile(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2)), (1, 16, 16))
+    calls = []
+    real = tracing._fits_at
+    monkeypatch.setattr(tracing, "_fits_at", lambda *a: calls.append(a) or real(*a))
+    assert p.to_dict()["min_input_size"] is None and calls == []
+    assert p.min_input_size == 4  # 3x3 conv (needs 3) then a 2x2 pool (needs 2): 4 -> 2 -> 1
+    assert calls and p.to_dict()["min_input_size"] == 4

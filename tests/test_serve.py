@@ -218,7 +218,7 @@ def test_oversized_upload_is_refused(lenet_ckpt: Path) -> None:
 def test_photo_endpoint(tmp_path: Path) -> None:
     """The Photo page's model goes through create_model(name, weights=FILE); 1,000 classes get torchvision's
     ImageNet names."""
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
 
     torch.manual_seed(0)
     wfile = tmp_path / "resnet18.pt"

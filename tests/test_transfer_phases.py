@@ -12,7 +12,7 @@ import torch
 from cnnzoo.cli import main
 from cnnzoo.data.sources import MemoryImages, RawSplits, build_data
 from cnnzoo.errors import OptionError
-from cnnzoo.registry import create_model
+from cnnzoo.factory import create_model
 from cnnzoo.transfer import Settings, feature_extraction, finetune
 from cnnzoo.transfer.freeze import head_modules
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -51,7 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except CnnzooError as e:
-        print(f"cnnzoo {args.command}: error: {as_flags(e)}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun: said once, not once per process
+            print(f"cnnzoo {args.command}: error: {as_flags(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the machine said no (disk full, permission, a file vanished): one sentence too
+        if os.environ.get("RANK", "0") == "0":
+            where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+            print(f"cnnzoo {args.command}: error: {e.strerror or e}{where}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"cnnzoo {args.command}: interrupted", file=sys.stderr)

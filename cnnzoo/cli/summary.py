@@ -9,6 +9,7 @@ import re
 
 from ..analysis import build_from_spec, parse_input_size, profile
 from ..analysis.profile import Profile
+from ..analysis.result import squash
 from ..errors import CnnzooError
 from ..factory import create_model
 from ..registry import is_model, model_info
@@ -63,9 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _is_spec(text: str) -> bool:
-    return bool(re.search(r"[,;\s]", text.strip())) or bool(
-        re.fullmatch(r"(conv|fc|dense)\d*(x\d+)?-\d+.*", text.strip().lower())
-    )
+    """A spec, not a model name: several tokens, options after '/', or one token that starts with a layer
+    kind of the notation (``maxpool3/s2``, ``gap``, ``fc-10``)."""
+    from ..models.spec import _KINDS
+
+    t = text.strip().lower()
+    head = re.match(r"[a-z]+", t)
+    return bool(re.search(r"[,;\s/]", t)) or (head is not None and head.group(0) in _KINDS)
 
 
 def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, dict]:
@@ -73,17 +78,20 @@ def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, 
     registry info as a dict (empty for specs)."""
     if is_model(target):
         info = model_info(target)
-        size = parse_input_size(input_arg) if input_arg else info.input_size
+        size = parse_input_size(input_arg) if input_arg is not None else info.input_size
         import torch
 
         with torch.device("meta"):
             model = create_model(target)
         return profile(model, size, batch_size=batch, name=target), info.as_dict()
     if _is_spec(target):
-        size = parse_input_size(input_arg) if input_arg else None
+        size = parse_input_size(input_arg) if input_arg is not None else None
         if size is None:
             raise CnnzooError(f"give --input CxHxW to summarise the spec {target!r}, e.g. --input 3x224x224.")
-        model = build_from_spec(target, in_chans=size[0], input_size=size[1:])
+        import torch
+
+        with torch.device("meta"):  # a summary needs shapes only: a 10 GB spec costs no memory
+            model = build_from_spec(target, in_chans=size[0], input_size=size[1:])
         return profile(model, size, batch_size=batch, name="spec"), {}
     create_model(target)  # raises UnknownModelError with close names
     raise AssertionError("unreachable")
@@ -100,6 +108,7 @@ def run_summary(args: argparse.Namespace) -> int:
             "change its padding or stride, or drop --strict."
         )
     if args.format == "json":
+        prof.min_input_size  # noqa: B018 - the JSON carries it: run the search here, in the open
         print(prof.to_json())
     elif args.format == "csv":
         print(prof.to_csv(), end="")
@@ -122,7 +131,7 @@ def _compare_rows(targets: list[str], input_arg: str | None) -> list[dict]:
                 "total_params": prof.total_params,
                 "total_macs": prof.total_macs,
                 "activation_bytes": prof.activation_bytes,
-                "receptive_field": prof.to_dict()["receptive_field"],
+                "receptive_field": squash(prof.receptive_field),
                 "paper_params": info.get("paper_params"),
                 "paper_macs": info.get("paper_macs"),
                 "paper_top1_error": top1,
@@ -133,6 +142,10 @@ def _compare_rows(targets: list[str], input_arg: str | None) -> list[dict]:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    if args.plot:
+        from ..outputs import FIGURE_SUFFIXES, check_output_file
+
+        check_output_file(args.plot, "chart", FIGURE_SUFFIXES)
     rows = _compare_rows(args.models, args.input)
     if args.plot:
         plot_compare(rows, args.plot)

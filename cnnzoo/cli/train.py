@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import sys
 
 from ..errors import CnnzooError
 from ._args import nonneg_float, positive_int
@@ -39,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "global batch). Example: cnnzoo train lenet5  (digits, about a minute on 2 cores).",
     )
     t.add_argument("model", help="registered model name (see `cnnzoo list`)")
-    t.add_argument("--data", default="digits", help=f"data source: {', '.join(SOURCES)} (default: digits)")
+    t.add_argument(
+        "--data", help=f"data source: {', '.join(SOURCES)} (default: digits; a resumed run keeps its own)"
+    )
     t.add_argument("--recipe", choices=sorted(RECIPES), help="training recipe (default: the model's paper)")
     t.add_argument("--epochs", type=positive_int, help="override the recipe's number of epochs")
     t.add_argument("--lr", type=float, help="override the initial learning rate")
@@ -112,28 +116,30 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.workers < 0:
         raise CnnzooError("--workers must be 0 or more.")
-    res = train_model(
-        args.model,
-        args.data,
-        recipe=args.recipe,
-        out=args.out,
-        resume=args.resume,
-        seed=args.seed,
-        device=args.device,
-        workers=args.workers,
-        strict_data=args.strict_data,
-        progress=not args.no_progress,
-        threads=args.threads,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        weight_decay=args.weight_decay,
-        momentum=args.momentum,
-        optimizer=args.optimizer,
-        schedule=args.schedule,
-        augment=args.augment,
-        val_fraction=args.val_fraction,
-    )
+    # --json: stdout is one JSON document, so everything the run says goes to stderr meanwhile
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        res = train_model(
+            args.model,
+            args.data,
+            recipe=args.recipe,
+            out=args.out,
+            resume=args.resume,
+            seed=args.seed,
+            device=args.device,
+            workers=args.workers,
+            strict_data=args.strict_data,
+            progress=not args.no_progress,
+            threads=args.threads,
+            epochs=args.epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            weight_decay=args.weight_decay,
+            momentum=args.momentum,
+            optimizer=args.optimizer,
+            schedule=args.schedule,
+            augment=args.augment,
+            val_fraction=args.val_fraction,
+        )
     if args.json and int(os.environ.get("RANK", "0")) == 0 and res.test is not None:
         print(
             json.dumps(
@@ -155,9 +161,21 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..outputs import OutputError, check_output_file
     from ..train.run import evaluate_checkpoints
 
-    confusion = args.confusion or str(Path(args.checkpoints[0]).with_name("confusion-eval.png"))
+    confusion = args.confusion
+    if confusion is None:  # the default goes beside the checkpoint, unless that folder is read-only
+        confusion = str(Path(args.checkpoints[0]).with_name("confusion-eval.png"))
+        try:
+            check_output_file(confusion, "confusion-matrix figure")
+        except OutputError as e:
+            print(
+                f"cnnzoo eval: note: no confusion matrix will be written ({str(e).rstrip('.')}); pass "
+                "--confusion FILE.png to write it elsewhere.",
+                file=sys.stderr,
+            )
+            confusion = None
     res = evaluate_checkpoints(
         args.checkpoints,
         args.data,
@@ -187,7 +205,8 @@ def run_eval(args: argparse.Namespace) -> int:
     print("per-class accuracy:")
     for c, a in zip(res.classes, res.per_class):
         print(f"  {c:<{width}}  {a:.4f}")
-    print(f"confusion matrix: {confusion}")
+    if confusion is not None:
+        print(f"confusion matrix: {confusion}")
     return 0
 
 

@@ -34,6 +34,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataError
+from .images import adapt_channels, decode_image
 
 SPLIT_SEED = 0  # fixed: every split in cnnzoo is the same on every machine
 TEST_FRACTION = 0.2
@@ -402,40 +403,6 @@ def default_source_name(spec: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- datasets
-def decode_image(path: str, in_chans: int) -> torch.Tensor:
-    """Decode an image file to uint8 ``[in_chans, H, W]`` (torchvision's libjpeg/libpng, PIL as fallback)."""
-    from torchvision.io import ImageReadMode, read_file
-    from torchvision.io import decode_image as tv_decode
-
-    mode = ImageReadMode.GRAY if in_chans == 1 else ImageReadMode.RGB
-    try:
-        img = tv_decode(read_file(path), mode=mode)
-    except (RuntimeError, ValueError):
-        from PIL import Image
-
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("L" if in_chans == 1 else "RGB"))
-        img = torch.from_numpy(arr.copy())
-        img = img.unsqueeze(0) if img.ndim == 2 else img.permute(2, 0, 1)
-    return adapt_channels(img, in_chans)
-
-
-def adapt_channels(img: torch.Tensor, in_chans: int) -> torch.Tensor:
-    """Gray -> RGB by repetition, RGB -> gray by ITU-R 601 luma, anything -> ``in_chans`` (``[..., C, H,
-    W]``).
-    """
-    c = img.shape[-3]
-    if c == in_chans:
-        return img
-    if c == 1:
-        return img.expand(*img.shape[:-3], in_chans, *img.shape[-2:]).contiguous()
-    if in_chans == 1 and c >= 3:
-        w = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
-        y = (img[..., :3, :, :].float() * w).sum(-3, keepdim=True)
-        return y.round().clamp(0, 255).to(img.dtype) if not img.is_floating_point() else y
-    raise DataError(f"cannot adapt {c}-channel images to a model with {in_chans} input channels.")
-
-
 class ImageDataset(Dataset):
     """A :class:`MemoryImages` or :class:`FileImages` with a transform (uint8 ``[C,H,W]`` -> model input).
 

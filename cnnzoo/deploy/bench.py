@@ -251,6 +251,11 @@ def benchmark(
     except Exception as e:  # noqa: BLE001 - reported, the speeds are still useful without it
         say(f"MACs unavailable ({_first_line(e)})")
         macs = None
+    calib_images = None
+    if calibration is not None and set(INT8_BACKENDS) & set(backends):
+        # read (and refuse) the calibration data before any backend is built, not inside the per-backend
+        # error capture, where a typo in DATA became "INT8: error" and an exit status of 0
+        calib_images, _ = as_arrays(calibration, size, limit=128)
     calib_note = (
         "synthetic: 32 standard-normal images"
         if calibration is None
@@ -300,12 +305,11 @@ def benchmark(
                     if backend in INT8_BACKENDS:
                         path = Path(tmp) / "int8.onnx"
                         if not path.is_file():  # quantized once, run by both runtimes
-                            data = (
-                                calibration
-                                if calibration is not None
-                                else torch.randn(32, *size, generator=torch.Generator().manual_seed(1))
-                            )
-                            images, _ = as_arrays(data, size, limit=128)
+                            if calib_images is not None:
+                                images = calib_images
+                            else:
+                                noise = torch.randn(32, *size, generator=torch.Generator().manual_seed(1))
+                                images, _ = as_arrays(noise, size, limit=128)
                             quantize_onnx(fp32_path, path, images, QuantConfig(num_samples=len(images)))
                     runtime = open_runtime(path, backend.split("-")[0], threads=n_threads, batch=batch)
                     fn = partial(runtime.run, xn)
@@ -316,6 +320,10 @@ def benchmark(
                 errors[backend] = str(e)
             except Exception as e:  # noqa: BLE001 - a backend that cannot run is listed with its error
                 errors[backend] = _first_line(e)
+        if not runners:
+            raise DeployError(
+                "no backend could run: " + "; ".join(f"{b}: {e.rstrip('.')}" for b, e in errors.items()) + "."
+            )
         if peak and runners:  # the sgemm probe takes part in the rounds, so it sees the same spells
             sgemm, sgemm_flops = _sgemm_runner()
             sgemm()

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import CnnzooError
+from ..sizes import parse_input_size
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
@@ -53,21 +54,6 @@ class ExportResult:
     exporter: str
     max_rel_error: float
     metadata: dict[str, str] = field(default_factory=dict)
-
-
-def parse_input_size(text: str | Sequence[int]) -> tuple[int, int, int]:
-    """``"3x224x224"`` (or a sequence of three ints) -> ``(3, 224, 224)``; anything else is a user error."""
-    if isinstance(text, str):
-        parts = text.lower().replace("×", "x").split("x")
-        try:
-            dims = tuple(int(p) for p in parts)
-        except ValueError:
-            dims = ()
-    else:
-        dims = tuple(int(d) for d in text)
-    if len(dims) != 3 or any(d < 1 for d in dims):
-        raise DeployError(f"input size {text!r} is not CxHxW with three positive integers, e.g. 3x224x224.")
-    return dims  # type: ignore[return-value]
 
 
 def default_input_size(model: nn.Module, checkpoint: Mapping[str, Any] | None = None) -> tuple[int, int, int]:
@@ -283,8 +269,10 @@ def export_onnx(
     if not 7 <= int(opset) <= 21:
         raise DeployError(f"opset {opset} is not supported; choose an opset between 7 and 21 (default 17).")
     size = parse_input_size(input_size) if input_size is not None else default_input_size(model, checkpoint)
+    from ..outputs import check_output_file
+
+    out = check_output_file(path, "ONNX file")
     model = model.eval().float().cpu()
-    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.randn(2, *size)
     check_runs(model, size)

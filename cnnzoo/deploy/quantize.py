@@ -382,6 +382,9 @@ def export_int8(
     cfg = config or QuantConfig()
     if runtime not in RUNTIMES:
         raise DeployError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
+    from ..outputs import check_output_file
+
+    check_output_file(out_path, "ONNX file")
     size = parse_input_size(input_size) if input_size is not None else default_input_size(model, checkpoint)
     ck = checkpoint or {}
     if isinstance(calibration, (str, os.PathLike)):

@@ -112,18 +112,17 @@ class OnnxClassifier:
     def _load(self, image: Any) -> torch.Tensor:
         from PIL import Image, UnidentifiedImageError
 
+        from ..data.images import decode_image, decode_pil
+
         if isinstance(image, (str, os.PathLike)):
-            try:
-                with Image.open(image) as im:
-                    image = im.convert("L" if self.input_size[0] == 1 else "RGB")
-            except (OSError, UnidentifiedImageError):
+            try:  # the one decoder: EXIF orientation applied, 16-bit scaled
+                return decode_image(image, self.input_size[0]).float() / 255.0
+            except (OSError, UnidentifiedImageError, ValueError, RuntimeError, SyntaxError):
                 raise DeployError(
                     f"cannot read image {str(image)!r}; give a PNG/JPEG file that exists."
                 ) from None
         if isinstance(image, Image.Image):
-            image = image.convert("L" if self.input_size[0] == 1 else "RGB")
-            arr = np.asarray(image, dtype=np.float32) / 255.0
-            return torch.from_numpy(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1).copy())
+            return decode_pil(image, self.input_size[0]).float() / 255.0
         return torch.as_tensor(np.asarray(image, dtype=np.float32))
 
     def predict(

@@ -102,9 +102,12 @@ def load_image(path: str | Path, in_chans: int, size: tuple[int, int]) -> torch.
         raise CnnzooError(
             f"the model takes {in_chans} input channels; explain reads grey (1) or RGB (3) images."
         )
+    from ..data.images import decode_image
+
     try:
-        with Image.open(path) as im:
-            im = im.convert("L" if in_chans == 1 else "RGB")
+        img = decode_image(path, in_chans)  # the one decoder: EXIF orientation, 16-bit scaled, not clipped
+        arr = img[0].numpy() if in_chans == 1 else img.permute(1, 2, 0).contiguous().numpy()
+        with Image.fromarray(arr, "L" if in_chans == 1 else "RGB") as im:
             h, w = size
             scale = max(h / im.height, w / im.width)
             nh, nw = max(h, round(im.height * scale)), max(w, round(im.width * scale))
@@ -112,7 +115,14 @@ def load_image(path: str | Path, in_chans: int, size: tuple[int, int]) -> torch.
             top, left = (nh - h) // 2, (nw - w) // 2
             im = im.crop((left, top, left + w, top + h))
             data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        RuntimeError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DataError(f"cannot read image {str(path)!r}: {msg}.") from None
     return data.view(h, w, in_chans).permute(2, 0, 1).float() / 255.0
@@ -125,8 +135,28 @@ def normalise(x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     return (x - mean) / std
 
 
-def load_batch(refs: Sequence[str], spec: InputSpec) -> tuple[list[Path], torch.Tensor, torch.Tensor]:
-    """``(paths, images in [0, 1] (N, C, H, W), normalised model inputs)`` for image files and folders."""
-    paths = image_paths(refs)
-    images = torch.stack([load_image(p, spec.in_chans, spec.size) for p in paths])
-    return paths, images, normalise(images, spec)
+def load_batch(
+    refs: Sequence[str], spec: InputSpec, skipped: list[str] | None = None
+) -> tuple[list[Path], torch.Tensor, torch.Tensor]:
+    """``(paths, images in [0, 1] (N, C, H, W), normalised model inputs)`` for image files and folders.
+
+    An unreadable file named on its own is an error; one found in a folder is skipped, named on stderr
+    and appended to ``skipped`` (as training does), so one bad file does not stop the rest."""
+    import sys
+
+    named = {Path(r) for r in refs if not Path(r).is_dir()}
+    kept, images = [], []
+    for p in image_paths(refs):
+        try:
+            images.append(load_image(p, spec.in_chans, spec.size))
+            kept.append(p)
+        except DataError as e:
+            if p in named:
+                raise
+            print(f"skipped unreadable file: {p} ({str(e).rstrip('.')})", file=sys.stderr)
+            if skipped is not None:
+                skipped.append(str(p))
+    if not kept:
+        raise DataError(f"none of the images in {', '.join(map(repr, refs))} could be read.")
+    x = torch.stack(images)
+    return kept, x, normalise(x, spec)

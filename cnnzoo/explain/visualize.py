@@ -45,9 +45,12 @@ def _signed_to_display(a: torch.Tensor) -> torch.Tensor:
 
 
 def _save(fig: Figure, out: str | Path) -> Path:
-    out = Path(out)
+    from ..outputs import FIGURE_SUFFIXES, check_output_file, writing
+
+    out = check_output_file(out, "figure", FIGURE_SUFFIXES)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight")
+    with writing(out, "figure"):
+        fig.savefig(out, dpi=110, bbox_inches="tight")
     return out
 
 
@@ -171,9 +174,11 @@ def explain_files(
     """Explain a checkpoint's (or a fresh model's) decisions on image files/folders and write the figure."""
     from ..errors import CnnzooError
     from ..factory import model_from_checkpoint
+    from ..outputs import FIGURE_SUFFIXES, check_output_file
     from .api import explain
     from .inputs import input_spec, load_batch
 
+    check_output_file(out, "figure", FIGURE_SUFFIXES)  # before the model runs, not after
     model, ckpt = model_from_checkpoint(ref)
     spec = input_spec(model, ckpt)
     paths, shown, x = load_batch(images, spec)
@@ -200,8 +205,10 @@ def explain_files(
 def filters_file(ref: str, out: str | Path, layer: str | None = None) -> Path:
     """Write the filters of a checkpoint's convolution ``layer`` (default: the first) as a grid."""
     from ..factory import model_from_checkpoint
+    from ..outputs import FIGURE_SUFFIXES, check_output_file
     from .api import conv_filters
 
+    check_output_file(out, "figure", FIGURE_SUFFIXES)  # before the model runs, not after
     model, ckpt = model_from_checkpoint(ref)
     name, w = conv_filters(model, layer)
     shape = "x".join(map(str, w.shape))
@@ -218,6 +225,9 @@ def activations_file(ref: str, image: str, layer: str, out: str | Path, max_maps
 
     if max_maps < 1:
         raise CnnzooError(f"--max-maps must be at least 1, got {max_maps}.")
+    from ..outputs import FIGURE_SUFFIXES, check_output_file
+
+    check_output_file(out, "figure", FIGURE_SUFFIXES)  # before the model runs, not after
     model, ckpt = model_from_checkpoint(ref)
     spec = input_spec(model, ckpt)
     paths, _, x = load_batch([image], spec)

@@ -71,6 +71,10 @@ _KINDS = {
 _HEAD = re.compile(r"([a-z]+)(\d+(?:x\d+)?)?(?:-(\d+(?:\.\d+)?))?")
 _OPTION = re.compile(r"([spdg])(\d+)")
 _FLAGS = {"same", "valid", "nobias", "linear", "ceil"}
+MAX_WIDTH = 1 << 20
+"""The most filters or units one layer may have (1,048,576): more is a typo, and would not fit in memory."""
+MAX_SIZE = 1 << 16
+"""The largest kernel size, stride, padding, dilation or group count (65536)."""
 
 
 @dataclass
@@ -112,6 +116,8 @@ def parse_spec(spec: str) -> list[SpecToken]:
             continue
         index, column = len(tokens) + 1, m.start() + (len(raw) - len(raw.lstrip())) + 1
         words = [w for w in re.split(r"[\s/]+", text.lower()) if w]
+        if not words:  # a token of only '/' (e.g. "conv3-64, /" or "conv3-64 //")
+            raise _fail(text, index, column, "an option separator '/' with no layer; remove it")
         head = _HEAD.fullmatch(words[0])
         if head is None or head.group(1) not in _KINDS:
             raise _fail(
@@ -174,8 +180,16 @@ def _validate(tok: SpecToken) -> None:
         raise bad("give the filter size, e.g. conv3-64 or 'conv 64 3x3'")
     if tok.kind == "dropout" and tok.n is not None and not 0 <= tok.n < 1:
         raise bad("the dropout probability must be in [0, 1), e.g. dropout-0.5")
+    if tok.n is not None and tok.kind in ("conv", "fc") and tok.n > MAX_WIDTH:
+        raise bad(
+            f"{int(tok.n):,} is more {'filters' if tok.kind == 'conv' else 'units'} than one layer can "
+            f"have here (at most {MAX_WIDTH:,})"
+        )
     if tok.kernel is not None and min(tok.kernel) < 1:
         raise bad("the kernel size must be positive")
+    sizes = [*(tok.kernel or ()), tok.stride or 1, tok.padding or 0, tok.dilation, tok.groups]
+    if max(sizes) > MAX_SIZE:
+        raise bad(f"kernel size, stride, padding, dilation and groups must be at most {MAX_SIZE}")
     if (tok.stride is not None and tok.stride < 1) or tok.dilation < 1 or tok.groups < 1:
         raise bad("stride, dilation and groups must be positive")
     if tok.kind not in ("conv", "maxpool", "avgpool", "fc") and (tok.kernel or tok.stride or tok.padding):

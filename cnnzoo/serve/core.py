@@ -188,8 +188,9 @@ class LoadedModel:
 def load_draw_model(ref: str) -> LoadedModel:
     """The Draw page's model: a cnnzoo checkpoint (e.g. ``runs/lenet5-digits/best.pt``) or a registered name
     (random weights, said in ``note``)."""
-    from ..checkpoint import is_checkpoint_path, model_from_checkpoint
+    from ..checkpoint import is_checkpoint_path
     from ..explain.inputs import input_spec
+    from ..factory import model_from_checkpoint
 
     model, ckpt = model_from_checkpoint(ref)
     spec = input_spec(model, ckpt)
@@ -210,7 +211,8 @@ def load_photo_model(name: str, weights: str | None) -> LoadedModel:
     """The Photo page's model: ``create_model(name, weights=weights)``, ImageNet mean/std and class names
     (for 1,000 classes)."""
     from ..explain.inputs import IMAGENET_MEAN, IMAGENET_STD
-    from ..registry import create_model, model_info
+    from ..factory import create_model
+    from ..registry import model_info
 
     info = model_info(name)
     model = create_model(name, weights=weights).eval()
@@ -370,7 +372,8 @@ def photo_record(lm: LoadedModel, data: bytes) -> dict[str, Any]:
 @lru_cache(maxsize=64)
 def _profile_dict(name: str, input_size: tuple[int, ...] | None) -> dict[str, Any]:
     from ..analysis import profile
-    from ..registry import create_model, model_info
+    from ..factory import create_model
+    from ..registry import model_info
 
     info = model_info(name)
     with torch.device("meta"):
@@ -383,7 +386,8 @@ def anatomy_record(name: str, input_size: Sequence[int] | str | None = None) -> 
     parameters, MACs, activation bytes, receptive field, jump and "doesn't fit" flag, as ``cnnzoo summary
     --format json``), ``info`` the registry card (paper, year, input size, paper figures, deviations)."""
     from ..analysis import parse_input_size
-    from ..registry import create_model, is_model, model_info
+    from ..factory import create_model
+    from ..registry import is_model, model_info
 
     if not is_model(name):
         create_model(name)  # raises UnknownModelError naming close matches

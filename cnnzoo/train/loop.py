@@ -21,6 +21,7 @@ import math
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from ..data.sources import collate_skip
 from ..errors import CheckpointError, CnnzooError
 from .distributed import DistContext, ResumableSampler, barrier, shard_indices
@@ -204,10 +205,13 @@ class _StopFlag:
     def __init__(self) -> None:
         self.requested = False
         self._old: Any = None
+        self._old_term: Any = None
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, self._handle)
+            # SIGTERM (a job scheduler, `kill`, a container stop) saves and stops like a first Ctrl-C
+            self._old_term = signal.signal(signal.SIGTERM, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -218,6 +222,7 @@ class _StopFlag:
     def __exit__(self, *exc: Any) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+            signal.signal(signal.SIGTERM, self._old_term)
 
 
 class Trainer:
@@ -377,9 +382,16 @@ class Trainer:
         return save_checkpoint(self.out / name, self.state(epoch, step))
 
     def load_state(self, ckpt: dict[str, Any] | str | os.PathLike[str]) -> None:
-        """Continue from a checkpoint written by :meth:`save` (same model, optimizer and scheduler kinds)."""
+        """Continue from a checkpoint written by :meth:`save` (same model, optimizer and scheduler kinds).
+
+        With an ``out_dir``, the run folder is first made whole again (:func:`reconcile_run`): temporary
+        files of killed writes are removed and a ``best.pt`` that a kill left behind ``last.pt`` is
+        rewritten."""
         if not isinstance(ckpt, dict):
             ckpt = load_checkpoint(ckpt)
+        if self.out is not None and self.ctx.is_main:
+            for note in reconcile_run(self.out, ckpt):
+                print(f"resume: {note}", file=sys.stderr, flush=True)
         try:
             unwrap(self.model).load_state_dict(ckpt["state_dict"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -548,6 +560,12 @@ class Trainer:
                 workers=self.workers,
             )
             row["val_loss"] = val.loss
+            if not math.isfinite(val.loss):  # NaN/inf on held-out data: the weights are no longer usable
+                where = str(self.out / "last.pt") if self.out is not None else "none was written"
+                raise TrainingDiverged(
+                    f"the validation loss became {val.loss} after epoch {epoch + 1}; the last good "
+                    f"checkpoint is kept ({where}): lower the learning rate (--lr) and retry."
+                )
             row.update({f"val_top{k}": v for k, v in val.topk.items()})
         row["images_per_s"] = train.n / max(elapsed, 1e-9) if self.step else 0.0
         row["time_s"] = elapsed
@@ -571,6 +589,46 @@ class Trainer:
                 f"the training loss is {row['train_loss']} after epoch {epoch + 1}; lower --lr."
             )
         return row
+
+
+def reconcile_run(out: str | os.PathLike[str], last: dict[str, Any] | None = None) -> list[str]:
+    """Make a run folder consistent after a kill; returns a sentence per repair.
+
+    ``last.pt`` and ``best.pt`` are each written atomically but not together: a kill between the two
+    writes of an improving epoch leaves ``last.pt`` one epoch ahead of ``best.pt`` while ``last.pt``
+    already names that epoch as the best. Both files hold the same state at an improving epoch, so
+    ``best.pt`` is rewritten from ``last.pt`` (an atomic copy). A ``best.pt`` *ahead* of ``last.pt`` (a
+    kill between the two writes the other way round) is left: resuming re-trains that epoch and rewrites
+    both. Temporary files of killed writes are deleted.
+    """
+    import shutil
+
+    out = Path(out)
+    notes = [f"removed {t.name}, left by an interrupted write" for t in remove_stale_temporaries(out)]
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    if last is None:
+        if not last_path.is_file():
+            return notes
+        last = load_checkpoint(last_path)
+    done, best_epoch = int(last.get("epoch", 0)), (last.get("best") or {}).get("epoch")
+    if best_epoch is None or int(last.get("step", 0)):
+        return notes  # no finished epoch yet, or an interrupted epoch: last.pt is not a best candidate
+    have = int(load_checkpoint(best_path).get("epoch", -1)) if best_path.is_file() else None
+    if have == best_epoch or (have is not None and have > done):
+        return notes
+    if best_epoch == done:
+        tmp = out / ".best.pt.reconcile.tmp"
+        shutil.copyfile(last_path, tmp)
+        os.replace(tmp, best_path)
+        notes.append(
+            f"best.pt was {'missing' if have is None else f'from epoch {have}'} but epoch {best_epoch} is "
+            "the best (a kill between the two checkpoint writes); rewrote it from last.pt"
+        )
+        return notes
+    raise CheckpointError(
+        f"{str(best_path)!r} holds epoch {have} but the run's best epoch is {best_epoch}, whose weights were "
+        "not kept; evaluate last.pt instead, or start a new run."
+    )
 
 
 def fit(

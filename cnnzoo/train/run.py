@@ -46,8 +46,18 @@ def choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tupl
 
     An explicit ``out`` that already holds a run is an error unless ``resume``; the default
     ``runs/MODEL-DATA`` moves on to ``-2``, ``-3``... instead of overwriting (``resume`` takes the
-    newest).
+    newest). The folder is checked to be writable here, before any data is read or epoch trained.
     """
+    from ..outputs import check_output_dir
+
+    if out is not None:
+        check_output_dir(out, "run folder")
+    p, note = _choose_out_dir(model, data, out, resume)
+    check_output_dir(p, "run folder")
+    return p, note
+
+
+def _choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tuple[Path, str]:
     if out is not None:
         p = Path(out)
         has_run = (p / "last.pt").is_file()
@@ -80,6 +90,30 @@ def choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tupl
     raise CnnzooError(f"too many runs under {str(base)!r}; pass --out.")  # pragma: no cover
 
 
+def _check_unchanged(
+    ckpt: dict[str, Any], data: str | None, recipe: str | Recipe | None, overrides: dict[str, Any]
+) -> None:
+    """A resumed run continues exactly as it was started: a ``data``, ``recipe`` or override (other than
+    ``epochs``) that differs from the run's own is an error, not silently ignored; repeating the same
+    values (re-running the original command with ``--resume``) is fine."""
+    stored = Recipe.from_dict(ckpt["recipe"])
+    changed = [
+        f"{k} ({getattr(stored, k)!r} -> {v!r})"
+        for k, v in overrides.items()
+        if k != "epochs" and v is not None and hasattr(stored, k) and getattr(stored, k) != v
+    ]
+    if data is not None and data != ckpt.get("data"):
+        changed.insert(0, f"data ({ckpt.get('data')!r} -> {data!r})")
+    name = recipe.name if isinstance(recipe, Recipe) else recipe
+    if name is not None and name != stored.name:
+        changed.insert(0, f"recipe ({stored.name!r} -> {name!r})")
+    if changed:
+        raise CnnzooError(
+            f"a resumed run continues exactly as it was started, so it cannot change {', '.join(changed)}; "
+            "drop them (only the number of epochs may be raised), or start a new run."
+        )
+
+
 def _say(msg: str, ctx: DistContext) -> None:
     if ctx.is_main:
         print(msg, flush=True)
@@ -108,7 +142,7 @@ def _threads_for_small_models(
 
 def train_model(
     model_name: str,
-    data: str = "digits",
+    data: str | None = None,
     *,
     recipe: str | Recipe | None = None,
     out: str | os.PathLike[str] | None = None,
@@ -128,7 +162,8 @@ def train_model(
 
     Everything the run needs again is stored in its checkpoints: model name and kwargs, class names, input
     size, mean/std, data source, recipe, seed. ``resume`` continues ``last.pt`` exactly (same final
-    weights as an uninterrupted run on CPU).
+    weights as an uninterrupted run on CPU); ``data`` (default ``"digits"``, or the run's own when resuming),
+    ``recipe`` and overrides other than ``epochs`` that differ from the run's are refused.
     """
     ctx = init_distributed(device)
     try:
@@ -167,10 +202,11 @@ def _train(
     overrides: dict[str, Any],
 ) -> RunResult:
     info = model_info(model_name)
-    out_dir, note = choose_out_dir(model_name, data, None if out is None else str(out), resume)
+    out_dir, note = choose_out_dir(model_name, data or "digits", None if out is None else str(out), resume)
     ckpt: dict[str, Any] | None = None
     if resume:
         ckpt = load_checkpoint(out_dir / "last.pt")
+        _check_unchanged(ckpt, data, recipe, overrides)
         if ckpt.get("model") != model_name:
             raise CheckpointError(
                 f"{out_dir / 'last.pt'} is a run of {ckpt.get('model')!r}, not {model_name!r}."
@@ -179,6 +215,7 @@ def _train(
         data, seed = ckpt["data"], int(ckpt["seed"])
         model_kwargs = {k: v for k, v in ckpt["model_kwargs"].items() if k not in ("num_classes", "in_chans")}
     else:
+        data = data or "digits"
         rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_for(model_name))
         rec = rec.with_overrides(**overrides)
     _say(f"cnnzoo train {model_name}: recipe {rec.name} ({rec.source.split(':')[0]}); {note}", ctx)
@@ -242,6 +279,13 @@ def _train(
     if ckpt is not None:
         trainer.load_state(ckpt)
         _say(f"continuing at epoch {trainer.epoch + 1}, step {trainer.step}", ctx)
+        was = int(ckpt.get("world_size", 1))
+        if was != ctx.world_size:
+            _say(
+                f"note: this run was started on {was} process(es) and continues on {ctx.world_size}: the "
+                "global batch is kept, but the result will not be bit-identical to an uninterrupted run",
+                ctx,
+            )
     result = trainer.fit()  # Ctrl-C: saved inside, KeyboardInterrupt reaches the CLI (exit 130)
     barrier()
     best_model, _ = model_from_checkpoint(str(out_dir / "best.pt"))  # test the best epoch, as reported
@@ -311,10 +355,27 @@ def eval_data_for(
     )
     if ckpt.get("classes") and list(ckpt["classes"]) != bundle.classes:
         raise DataError(
-            f"the classes of {spec!r} ({len(bundle.classes)}) differ from the checkpoint's "
-            f"({len(ckpt['classes'])}); evaluate on the data it was trained for."
+            f"the classes of {spec!r} differ from the checkpoint's "
+            f"({_class_diff(bundle.classes, ckpt['classes'])}); evaluate on the data it was trained on."
         )
     return bundle
+
+
+def _class_diff(data: Sequence[str], ckpt: Sequence[str]) -> str:
+    """What differs between two class lists, in a few words: counts, names, or order."""
+    data, ckpt = [str(c) for c in data], [str(c) for c in ckpt]
+    if len(data) != len(ckpt):
+        return f"{len(data)} classes vs {len(ckpt)}"
+    only_data = [c for c in data if c not in ckpt]
+    only_ckpt = [c for c in ckpt if c not in data]
+    if only_data or only_ckpt:
+        a, b = ", ".join(only_data[:3]) or "none", ", ".join(only_ckpt[:3]) or "none"
+        return f"the data has {a} where the checkpoint has {b}"
+    i = next(i for i, (a, b) in enumerate(zip(data, ckpt)) if a != b)
+    return (
+        f"the same {len(data)} names in another order: class {i} is {data[i]!r} in the data, "
+        f"{ckpt[i]!r} in the checkpoint"
+    )
 
 
 def evaluate_checkpoints(
@@ -333,10 +394,18 @@ def evaluate_checkpoints(
     """Evaluate one checkpoint, or an ensemble of several (mean of softmax), on ``data``'s test split."""
     if not paths:
         raise CnnzooError("give at least one checkpoint to evaluate.")
+    if confusion_png is not None:
+        from ..outputs import FIGURE_SUFFIXES, check_output_file
+
+        check_output_file(confusion_png, "confusion-matrix figure", FIGURE_SUFFIXES)
     ctx = init_distributed(device)
     try:
         models, ckpts = [], []
         for p in paths:
+            if Path(p).is_dir():
+                raise CheckpointError(
+                    f"{p!r} is a folder, not a checkpoint file; give the path of a .pt file."
+                )
             if not Path(p).is_file():
                 raise CheckpointError(f"checkpoint file {p!r} does not exist; check the path.")
             m, c = model_from_checkpoint(p)

@@ -27,8 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import FORMAT, check_fit, extract_state_dict, safe_load
-from ..errors import CheckpointError, WeightsError
+from ..checkpoint import FORMAT, check_fit, extract_state_dict, require_file, safe_load
+from ..errors import WeightsError
 from ..record import ModelRecord
 from . import hub
 from .table import (
@@ -186,9 +186,7 @@ def _from_hub(model: str, spec: str) -> Resolved:
 
 
 def _from_file(model: str, path: str, source: str) -> Resolved:
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise CheckpointError(f"weights file {path!r} does not exist; check the path.")
+    p = require_file(path, "weights")
     entry = entry_by_file_name(p.name)
     if entry is not None and source in ("cnnzoo", entry.source):
         _check_entry_model(model, entry)
@@ -327,9 +325,7 @@ def load_weights(model: nn.Module, spec: str) -> nn.Module:
     name = getattr(model, "cnnzoo_name", None)
     if name is None:
         source, path = parse_weights_spec(spec)
-        res = Resolved(spec, source, path=Path(path))
-        if not res.path.is_file():  # type: ignore[union-attr]
-            raise CheckpointError(f"weights file {path!r} does not exist; check the path.")
+        res = Resolved(spec, source, path=require_file(path, "weights"))
         load_resolved(model, res)
         return model
     res = resolve(name, spec, identify=True)
