@@ -456,9 +456,19 @@ class ImageDataset(Dataset):
         self.strict = strict
         self.skipped: list[str] = []
         self.targets = raw.labels
+        #: set by :func:`build_data` for in-memory images whose transform exists for whole batches
+        self.batch_transform: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def __len__(self) -> int:
         return len(self.raw)
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The samples ``idx`` as one ``(images, labels)`` batch through :attr:`batch_transform` (in-memory
+        images only): one tensor operation per batch instead of one per image."""
+        if self.batch_transform is None or not isinstance(self.raw, MemoryImages):
+            raise TypeError("this dataset has no batch transform")
+        imgs = adapt_channels(self.raw.images[idx], self.in_chans)
+        return self.batch_transform(imgs), self.raw.labels[idx]
 
     def image(self, i: int) -> torch.Tensor | None:
         if isinstance(self.raw, MemoryImages):
@@ -507,6 +517,14 @@ class IndexedDataset(Dataset):
 
     def __getitem__(self, i: int) -> Any:
         return self.base[self.indices[i]]
+
+    @property
+    def batch_transform(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        return self.base.batch_transform
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`ImageDataset.batch` of the samples ``idx`` of this subset."""
+        return self.base.batch(torch.as_tensor(self.indices, dtype=torch.long)[idx])
 
 
 def _stacked(
@@ -603,6 +621,12 @@ def build_data(
         train = IndexedDataset(train_full, keep)
         val = IndexedDataset(ImageDataset(raw.train, in_chans, eval_tf, strict), held)
     test = ImageDataset(raw.test, in_chans, test_tf, strict)
+    if raw.in_memory:  # whole batches as single tensor operations where the transform allows it
+        train_full.batch_transform = T.batch_transform(augment, size, mean, std)
+        if val is not None:
+            val.base.batch_transform = T.batch_transform("eval", size, mean, std)
+        if crops == 1 and not scales:
+            test.batch_transform = T.batch_transform("eval", size, mean, std)
     if len(train) == 0 or len(test) == 0:
         raise DataError(f"{raw.source} leaves an empty training or test set; it needs more images.")
     return DataBundle(

@@ -34,8 +34,9 @@ class RunLogger:
             except ImportError:  # pragma: no cover - tensorboard is a dependency
                 self.writer = None
 
-    def log(self, history: list[dict[str, Any]]) -> None:
-        """Record the last row of ``history`` (and rewrite the CSV and the curves from all of it)."""
+    def log(self, history: list[dict[str, Any]], curves: bool = True) -> None:
+        """Record the last row of ``history`` (and rewrite the CSV, and with ``curves`` the PNG, from all of
+        it). The trainer draws the curves once, at the end of the run (matplotlib costs ~0.4 s a figure)."""
         row = history[-1]
         keys: list[str] = []
         for r in history:
@@ -51,7 +52,8 @@ class RunLogger:
                 if k != "epoch" and isinstance(v, (int, float)) and math.isfinite(v):
                     self.writer.add_scalar(k.replace("_", "/", 1), v, row["epoch"])
             self.writer.flush()
-        plot_curves(history, self.curves_path)
+        if curves:
+            plot_curves(history, self.curves_path)
 
     def close(self) -> None:
         if self.writer is not None:

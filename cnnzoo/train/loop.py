@@ -105,6 +105,31 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
 
 
+# ------------------------------------------------------------------------------------------ batches
+class TensorBatches:
+    """Batches of an in-memory dataset that has a ``batch_transform`` (see
+    :meth:`cnnzoo.data.ImageDataset.batch`), in the order of ``indices`` (a sampler, read afresh at each
+    iteration, or a fixed sequence): one indexing and one transform per batch instead of a DataLoader
+    collating images transformed one by one. Same batches, same sampler positions, so ``--resume`` stays
+    exact."""
+
+    def __init__(self, dataset: Any, indices: Any, batch_size: int) -> None:
+        self.dataset, self.indices, self.batch_size = dataset, indices, batch_size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.indices) / self.batch_size)
+
+    def __iter__(self) -> Any:
+        idx = torch.as_tensor(list(iter(self.indices)), dtype=torch.long)
+        for i in range(0, len(idx), self.batch_size):
+            yield self.dataset.batch(idx[i : i + self.batch_size])
+
+
+def batchable(data: Any) -> bool:
+    """True when ``data`` can be read as :class:`TensorBatches` (in-memory images, whole-batch transform)."""
+    return not isinstance(data, DataLoader) and getattr(data, "batch_transform", None) is not None
+
+
 # ------------------------------------------------------------------------------------------ evaluation
 def _views_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Mean softmax over the views of ``x`` (``[B, V, C, H, W]``) or plain softmax (``[B, C, H, W]``)."""
@@ -149,6 +174,11 @@ def evaluate(
         num_classes = len(classes) if classes is not None else None
     if isinstance(data, DataLoader):
         loader = data
+    elif batchable(data) and workers == 0:
+        share = range(len(data))
+        if ctx is not None and ctx.distributed:
+            share = shard_indices(len(data), ctx.rank, ctx.world_size)
+        loader = TensorBatches(data, share, batch_size)
     else:
         if ctx is not None and ctx.distributed:
             data = Subset(data, shard_indices(len(data), ctx.rank, ctx.world_size))
@@ -294,6 +324,7 @@ class Trainer:
         self.best_epoch: int | None = None
         self._partial: dict[str, Any] | None = None
         self.generator = torch.Generator().manual_seed(seed)
+        self.loader: Any
         if isinstance(train_data, DataLoader):
             self.loader, self.sampler = train_data, getattr(train_data, "sampler", None)
             self.per_rank_batch = train_data.batch_size or batch_size
@@ -302,16 +333,19 @@ class Trainer:
             self.sampler = ResumableSampler(
                 train_data, self.ctx.world_size, self.ctx.rank, shuffle=True, seed=seed
             )
-            self.loader = DataLoader(
-                train_data,
-                batch_size=self.per_rank_batch,
-                sampler=self.sampler,
-                num_workers=workers,
-                collate_fn=collate_skip,
-                generator=self.generator,
-                persistent_workers=False,
-                pin_memory=self.device.type == "cuda",
-            )
+            if batchable(train_data) and workers == 0:
+                self.loader = TensorBatches(train_data, self.sampler, self.per_rank_batch)
+            else:
+                self.loader = DataLoader(
+                    train_data,
+                    batch_size=self.per_rank_batch,
+                    sampler=self.sampler,
+                    num_workers=workers,
+                    collate_fn=collate_skip,
+                    generator=self.generator,
+                    persistent_workers=False,
+                    pin_memory=self.device.type == "cuda",
+                )
 
     # -------------------------------------------------------------- checkpoint state
     @property
@@ -389,7 +423,7 @@ class Trainer:
                     self.step = 0
                     self._partial = None
                     if self.out is not None and self.log and self.ctx.is_main:
-                        self._logger().log(self.history)
+                        self._logger().log(self.history, curves=False)
                     improved = self.best_value is None or row[self.monitor] > self.best_value
                     if improved:
                         self.best_value, self.best_epoch = row[self.monitor], row["epoch"]
@@ -401,6 +435,10 @@ class Trainer:
             finally:
                 if getattr(self, "_run_logger", None) is not None:
                     self._run_logger.close()
+                    if self.history:  # the curves, drawn once (also after an interruption)
+                        from .logs import plot_curves
+
+                        plot_curves(self.history, self._run_logger.curves_path)
         if self.out is not None:
             last, best = self.out / "last.pt", self.out / "best.pt"
         return FitResult(self.history, self.best_epoch, self.best_value, last, best)
