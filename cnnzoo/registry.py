@@ -17,11 +17,12 @@ import fnmatch
 import inspect
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from .errors import CnnzooError, UnknownModelError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)

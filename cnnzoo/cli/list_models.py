@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..registry import list_models, model_info
-
 ORDER = 10
 
 
@@ -23,17 +21,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _table_from_index(pattern: str, family: str | None) -> list[tuple[str, str, int, tuple, str]]:
+    """The table rows from the static model index (no torch import): what ``cnnzoo list`` prints."""
+    import fnmatch
+
+    from ._names import MODELS
+
+    return [
+        (n, *MODELS[n])
+        for n in sorted(MODELS)
+        if fnmatch.fnmatchcase(n, pattern) and (family is None or MODELS[n][0] == family)
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
-    names = list_models(args.pattern, family=args.family)
-    if args.json:
-        print(json.dumps({"models": [model_info(n).as_dict() for n in names]}))
+    if not args.json:
+        rows = _table_from_index(args.pattern, args.family)
+        if not rows:
+            print(f"no model matches {args.pattern!r}")
+            return 0
+        width = max(len(r[0]) for r in rows)
+        for n, family, year, input_size, description in rows:
+            size = "x".join(map(str, input_size))
+            print(f"{n:<{width}}  {family:<12} {year}  {size:<10} {description}")
         return 0
-    if not names:
-        print(f"no model matches {args.pattern!r}")
-        return 0
-    width = max(len(n) for n in names)
-    for n in names:
-        i = model_info(n)
-        size = "x".join(map(str, i.input_size))
-        print(f"{n:<{width}}  {i.family:<12} {i.year}  {size:<10} {i.description[:70]}")
+    from ..registry import list_models, model_info
+
+    names = list_models(args.pattern, family=args.family)  # --json: every field, from the live registry
+    print(json.dumps({"models": [model_info(n).as_dict() for n in names]}))
     return 0

@@ -23,9 +23,7 @@ def _int_list(s: str) -> list[int]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..data.sources import SOURCES
-    from ..data.transforms import AUGMENTS
-    from ..train.recipes import OPTIMIZERS, RECIPES, SCHEDULES
+    from ._names import AUGMENTS, OPTIMIZERS, RECIPES, SCHEDULES, SOURCES
 
     t = sub.add_parser(
         "train",
