@@ -18,7 +18,6 @@ GEMM in torch, the best the CPU does on dense FP32 work, timed in the same inter
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..timing import interleaved_times, time_callable
 from .onnx_export import DeployError, check_runs, export_onnx, parse_input_size
 from .runtimes import open_runtime
 
@@ -98,36 +98,6 @@ class BenchReport:
             "torchvision_model": self.torchvision_model,
             "results": [r.as_dict() for r in self.results],
         }
-
-
-def time_callable(fn: Callable[[], Any], warmup: int, repeats: int) -> list[float]:
-    """Seconds taken by each of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def interleaved_times(runners: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
-    """Seconds of each call when every runner is called once per round, ``rounds`` times.
-
-    Timing the backends one after the other lets a slow spell of a shared machine (a virtual CPU's neighbours,
-    turbo and thermal states) fall on one backend only, and the ratios between backends swing by 20-40% from
-    run to run. Interleaved, every backend sees the same spells; the starting backend rotates each round so
-    none is always the one that follows, e.g., a cache-flushing large model."""
-    names = list(runners)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(rounds):
-        for k in range(len(names)):
-            n = names[(r + k) % len(names)]
-            t0 = time.perf_counter()
-            runners[n]()
-            times[n].append(time.perf_counter() - t0)
-    return times
 
 
 SGEMM = "sgemm"  # the matrix-multiply probe's name among the interleaved runners

@@ -375,7 +375,7 @@ def export_int8(
     ``heldout`` is a separate evaluation set; without it a DATA source's test part is used, and plain
     tensors are split into disjoint calibration and held-out parts.
     """
-    from .bench import interleaved_times
+    from ..timing import interleaved_times
     from .onnx_export import default_input_size, parse_input_size
     from .runtimes import RUNTIMES, open_runtime
 
