@@ -60,7 +60,12 @@ class ProcessTime:
     wall: float
     cpu: float
     returncode: int
-    last_line: str
+    output: str
+
+    @property
+    def last_line(self) -> str:
+        lines = [ln for ln in self.output.splitlines() if ln.strip()]
+        return lines[-1] if lines else ""
 
 
 def run_process(argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 600) -> ProcessTime:
@@ -71,22 +76,49 @@ def run_process(argv: Sequence[str], env: dict[str, str] | None = None, timeout:
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    lines = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
-    return ProcessTime(wall, cpu, r.returncode, lines[-1] if lines else "")
+    return ProcessTime(wall, cpu, r.returncode, r.stdout + r.stderr)
 
 
 def interleaved_processes(
-    commands: dict[str, Sequence[str]], rounds: int, env: dict[str, str] | None = None
+    commands: dict[str, Sequence[str] | Callable[[int], Sequence[str]]],
+    rounds: int,
+    env: dict[str, str] | None = None,
+    progress: Callable[[str, int, ProcessTime], None] | None = None,
 ) -> dict[str, list[ProcessTime]]:
     """Each command run as a whole process once per round, in rotating order, ``rounds`` times (start-up,
-    imports and data loading included: what a user waits for)."""
+    imports and data loading included: what a user waits for). A command may be a function of the round
+    number (e.g. a fresh output folder each time); ``progress(name, round, result)`` is called after each."""
     names = list(commands)
     out: dict[str, list[ProcessTime]] = {n: [] for n in names}
     for r in range(rounds):
         for k in range(len(names)):
             n = names[(r + k) % len(names)]
-            out[n].append(run_process(commands[n], env=env))
+            cmd = commands[n]
+            res = run_process(cmd(r) if callable(cmd) else cmd, env=env)
+            out[n].append(res)
+            if progress is not None:
+                progress(n, r, res)
     return out
+
+
+def write_section(path: str | os.PathLike[str], name: str, body: str, title: str) -> None:
+    """Put ``body`` into the Markdown file ``path`` between ``<!-- name:start -->`` and ``<!-- name:end -->``
+    (a new ``## title`` section at the end when the markers are absent; the rest of the file is kept),
+    written atomically."""
+    from pathlib import Path
+
+    p = Path(path)
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = p.read_text() if p.is_file() else "# cnnzoo benchmarks\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + f"\n\n## {title}\n\n{block}\n"
+    tmp = p.with_name(f".{p.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, p)
 
 
 def median(values: Sequence[float]) -> float:
@@ -144,4 +176,5 @@ __all__ = [
     "median",
     "run_process",
     "time_callable",
+    "write_section",
 ]
