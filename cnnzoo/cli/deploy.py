@@ -91,8 +91,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--backends",
         nargs="+",
         metavar="BACKEND",
-        help="subset of: torchvision-eager eager channels-last compile onnxruntime-fp32 "
-        "onnxruntime-int8 openvino-fp32 openvino-int8 (default: all; commas also accepted)",
+        help="subset of: torchvision-eager eager channels-last eager-bf16 compile onnxruntime-fp32 "
+        "onnxruntime-int8 openvino-fp32 openvino-bf16 openvino-int8 (default: all; commas also accepted); "
+        "the -bf16 ones need a CPU with native bf16 (AVX512_BF16 or AMX)",
+    )
+    b.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        help="bf16: time each bf16 backend beside the same backend in fp32 (eager, channels-last, "
+        "eager-bf16, openvino-fp32, openvino-bf16) instead of the default set",
     )
     b.add_argument("--warmup", type=int, default=3, help="untimed calls per backend (default 3)")
     b.add_argument(
@@ -181,6 +188,13 @@ def run_bench(args: argparse.Namespace) -> int:
     from ..deploy import BACKENDS, DeployError, benchmark, format_report
 
     backends = list(BACKENDS)
+    if args.precision == "bf16":
+        from ..precision import check_precision
+
+        check_precision("bf16", "cpu")
+        backends = ["eager", "channels-last", "eager-bf16", "openvino-fp32", "openvino-bf16"]
+    elif args.precision == "fp32":
+        backends = [b for b in BACKENDS if not b.endswith("-bf16")]
     if args.backends:
         backends = [b for item in args.backends for b in item.split(",") if b]
     for name in backends:

@@ -23,6 +23,7 @@ def _int_list(s: str) -> list[int]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..precision import PRECISIONS
     from ._names import AUGMENTS, OPTIMIZERS, RECIPES, SCHEDULES, SOURCES
 
     t = sub.add_parser(
@@ -63,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="torch CPU threads (default: 1 for models under 20 M MACs per image, else torch's choice)",
     )
     t.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32 (default) or bf16: autocast, channels-last, float32 master weights; only on hardware with "
+        "native bf16 (AVX512_BF16 or AMX CPUs, Ampere+ GPUs)",
+    )
+    t.add_argument(
         "--strict-data", action="store_true", help="stop at the first unreadable image instead of skipping it"
     )
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -86,6 +94,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--topk", type=_int_list, default=[1, 5], help="comma-separated k values (default 1,5)")
     e.add_argument("--batch-size", type=positive_int, default=64, help="images per batch (default 64)")
     e.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    e.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32 (default) or bf16 autocast (hardware with native bf16 only)",
+    )
     e.add_argument(
         "--confusion", help="confusion-matrix PNG (default: confusion-eval.png beside the first checkpoint)"
     )
@@ -131,6 +145,7 @@ def run_train(args: argparse.Namespace) -> int:
         schedule=args.schedule,
         augment=args.augment,
         val_fraction=args.val_fraction,
+        precision=args.precision,
     )
     if args.json and int(os.environ.get("RANK", "0")) == 0 and res.test is not None:
         print(
@@ -167,6 +182,7 @@ def run_eval(args: argparse.Namespace) -> int:
         confusion_png=confusion,
         strict_data=args.strict_data,
         progress=not args.json,
+        precision=args.precision,
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return 0

@@ -36,12 +36,16 @@ BACKENDS = (
     "torchvision-eager",
     "eager",
     "channels-last",
+    "eager-bf16",
     "compile",
     "onnxruntime-fp32",
     "onnxruntime-int8",
     "openvino-fp32",
+    "openvino-bf16",
     "openvino-int8",
 )
+#: bf16 backends: torch autocast (channels-last) and OpenVINO's bf16 precision hint; native bf16 CPUs only
+BF16_BACKENDS = ("eager-bf16", "openvino-bf16")
 INT8_BACKENDS = ("onnxruntime-int8", "openvino-int8")
 
 
@@ -160,6 +164,18 @@ def _torch_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
     return run
 
 
+def _bf16_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
+    from ..precision import autocast
+
+    xc = x.contiguous(memory_format=torch.channels_last)
+
+    def run() -> Any:
+        with torch.inference_mode(), autocast("bf16", "cpu"):
+            return model(xc)
+
+    return run
+
+
 def _compiled_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
     import torch._inductor.config as inductor_config
 
@@ -259,6 +275,10 @@ def benchmark(
 
                     cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
                     fn = _torch_runner(cl, x.contiguous(memory_format=torch.channels_last))
+                elif backend == "eager-bf16":
+                    import copy
+
+                    fn = _bf16_runner(copy.deepcopy(model).to(memory_format=torch.channels_last), x)
                 elif backend == "compile":
                     import copy
 
@@ -277,7 +297,13 @@ def benchmark(
                             )
                             images, _ = as_arrays(data, size, limit=128)
                             quantize_onnx(fp32_path, path, images, QuantConfig(num_samples=len(images)))
-                    runtime = open_runtime(path, backend.split("-")[0], threads=n_threads, batch=batch)
+                    runtime = open_runtime(
+                        path,
+                        backend.split("-")[0],
+                        threads=n_threads,
+                        batch=batch,
+                        precision="bf16" if backend in BF16_BACKENDS else "fp32",
+                    )
                     fn = partial(runtime.run, xn)
                 for _ in range(max(warmup, 1 if backend == "compile" else 0)):  # compiling is never timed
                     fn()

@@ -155,14 +155,18 @@ def evaluate(
     ctx: DistContext | None = None,
     progress: bool = False,
     desc: str = "eval",
+    precision: str = "fp32",
 ) -> EvalResult:
     """Top-k accuracy, loss, per-class accuracy and confusion matrix of a model or an ensemble.
 
     Several models form an ensemble: their class posteriors (softmax) are averaged. Samples may carry
     several test-time views (``[V, C, H, W]``, see :class:`cnnzoo.data.TestViews`): their posteriors are
     averaged first. Under ``torch.distributed`` each rank evaluates its own unpadded shard and the integer
-    counts are summed, so each sample is counted exactly once.
+    counts are summed, so each sample is counted exactly once. ``precision="bf16"`` runs the forward passes
+    under bf16 autocast (:mod:`cnnzoo.precision`; native bf16 hardware only).
     """
+    from ..precision import autocast
+
     device = torch.device(device)
     ms = [models] if isinstance(models, nn.Module) else list(models)
     if not ms:
@@ -198,7 +202,8 @@ def evaluate(
         x, y = batch[0].to(device, non_blocking=True), batch[1].to(device)
         if x.ndim == 5:
             crops = x.shape[1]
-        probs = torch.stack([_views_forward(m, x) for m in ms]).mean(0)
+        with autocast(precision, device):
+            probs = torch.stack([_views_forward(m, x) for m in ms]).mean(0)
         if meter is None:
             meter = Meter(num_classes or probs.shape[1], tuple(ks))
         loss = F.nll_loss(probs.clamp_min(1e-12).log(), y, reduction="sum")
@@ -286,7 +291,10 @@ class Trainer:
         num_classes: int | None = None,
         ks: Sequence[int] = (1, 5),
         log: bool = True,
+        precision: str = "fp32",
     ) -> None:
+        from ..precision import check_precision
+
         self.ctx = ctx or DistContext(device=torch.device(device))
         if not isinstance(train_data, DataLoader) and batch_size % self.ctx.world_size:
             raise CnnzooError(
@@ -294,7 +302,12 @@ class Trainer:
                 "processes (it is the global batch)."
             )
         self.device = torch.device(device) if ctx is None else self.ctx.device
+        self.precision = check_precision(precision, self.device)
+        # bf16: channels-last activations, the layout oneDNN's and cuDNN's bf16 convolutions run fastest in
+        self.memory_format = torch.channels_last if precision == "bf16" else torch.contiguous_format
         self.model = model.to(self.device)
+        if precision == "bf16":
+            self.model = self.model.to(memory_format=self.memory_format)
         self.module = model
         if self.ctx.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -406,6 +419,11 @@ class Trainer:
             if fn is not None:
                 fn(self, *args)
 
+    def _autocast(self) -> Any:
+        from ..precision import autocast
+
+        return autocast(self.precision, self.device)
+
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
@@ -486,12 +504,15 @@ class Trainer:
                     batch[0].to(self.device, non_blocking=True),
                     batch[1].to(self.device, non_blocking=True),
                 )
+                if x.ndim == 4:
+                    x = x.contiguous(memory_format=self.memory_format)
                 self._hook("on_batch_start", self.step, batch)  # batch[2:] may carry per-sample extras (LwF)
-                out = self.model(x)
-                main, aux = split_output(out)
-                loss = self.loss_fn(main, y)
-                for a in aux:
-                    loss = loss + self.aux_weight * self.loss_fn(a, y)
+                with self._autocast():
+                    out = self.model(x)
+                    main, aux = split_output(out)
+                    loss = self.loss_fn(main, y)
+                    for a in aux:
+                        loss = loss + self.aux_weight * self.loss_fn(a, y)
                 if not torch.isfinite(loss.detach()):
                     where = str(self.out / "last.pt") if self.out is not None else "none was written"
                     raise TrainingDiverged(
@@ -550,6 +571,7 @@ class Trainer:
                 batch_size=max(self.per_rank_batch, 256),
                 ctx=self.ctx,
                 workers=self.workers,
+                precision=self.precision,
             )
             row["val_loss"] = val.loss
             row.update({f"val_top{k}": v for k, v in val.topk.items()})

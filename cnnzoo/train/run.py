@@ -155,6 +155,7 @@ def train_model(
     progress: bool = True,
     model_kwargs: dict[str, Any] | None = None,
     threads: int | None = None,
+    precision: str = "fp32",
     **overrides: Any,
 ) -> RunResult:
     """Train ``model_name`` on ``data`` with a paper's recipe (default: the model's own), overriding any
@@ -162,11 +163,16 @@ def train_model(
     data-parallel.
 
     Everything the run needs again is stored in its checkpoints: model name and kwargs, class names, input
-    size, mean/std, data source, recipe, seed. ``resume`` continues ``last.pt`` exactly (same final
-    weights as an uninterrupted run on CPU).
+    size, mean/std, data source, recipe, seed, precision. ``resume`` continues ``last.pt`` exactly (same
+    final weights as an uninterrupted run on CPU), at the precision it was started with. ``precision="bf16"``
+    trains under bf16 autocast with channels-last activations and float32 master weights
+    (:mod:`cnnzoo.precision`; native bf16 hardware only).
     """
     ctx = init_distributed(device)
     try:
+        from ..precision import check_precision
+
+        check_precision(precision, ctx.device)
         return _train(
             model_name,
             data,
@@ -181,6 +187,7 @@ def train_model(
             dict(model_kwargs or {}),
             threads,
             overrides,
+            precision,
         )
     finally:
         cleanup()
@@ -200,6 +207,7 @@ def _train(
     model_kwargs: dict[str, Any],
     threads: int | None,
     overrides: dict[str, Any],
+    precision: str = "fp32",
 ) -> RunResult:
     info = model_info(model_name)
     out_dir, note = choose_out_dir(model_name, data, None if out is None else str(out), resume)
@@ -212,6 +220,7 @@ def _train(
             )
         rec = Recipe.from_dict(ckpt["recipe"]).with_overrides(epochs=overrides.get("epochs"))
         data, seed = ckpt["data"], int(ckpt["seed"])
+        precision = str(ckpt.get("precision", "fp32"))
         model_kwargs = {k: v for k, v in ckpt["model_kwargs"].items() if k not in ("num_classes", "in_chans")}
     else:
         rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_for(model_name))
@@ -249,6 +258,7 @@ def _train(
         "data": data,
         "recipe": rec.as_dict(),
         "natural": bundle.natural,
+        "precision": precision,
     }
     _say(
         f"data {data}: {len(bundle.train)} train / {len(bundle.val) if bundle.val else 0} val / "
@@ -273,6 +283,7 @@ def _train(
         progress=progress,
         num_classes=bundle.num_classes,
         loss_fn=torch.nn.CrossEntropyLoss(label_smoothing=rec.label_smoothing),
+        precision=precision,
     )
     if ckpt is not None:
         trainer.load_state(ckpt)
@@ -289,6 +300,7 @@ def _train(
         ctx=ctx,
         batch_size=max(256, rec.batch_size),
         workers=workers,
+        precision=precision,
     )
     skipped = bundle.all_skipped()
     if ctx.is_main:
@@ -364,12 +376,17 @@ def evaluate_checkpoints(
     confusion_png: str | os.PathLike[str] | None = None,
     strict_data: bool = False,
     progress: bool = False,
+    precision: str = "fp32",
 ) -> EvalResult:
-    """Evaluate one checkpoint, or an ensemble of several (mean of softmax), on ``data``'s test split."""
+    """Evaluate one checkpoint, or an ensemble of several (mean of softmax), on ``data``'s test split
+    (``precision="bf16"``: under bf16 autocast, see :mod:`cnnzoo.precision`)."""
     if not paths:
         raise CnnzooError("give at least one checkpoint to evaluate.")
     ctx = init_distributed(device)
     try:
+        from ..precision import check_precision
+
+        check_precision(precision, ctx.device)
         models, ckpts = [], []
         for p in paths:
             if not Path(p).is_file():
@@ -395,6 +412,7 @@ def evaluate_checkpoints(
             ctx=ctx,
             batch_size=batch_size if crops == 1 else max(1, batch_size // crops),
             progress=progress,
+            precision=precision,
         )
         if confusion_png is not None and ctx.is_main:
             plot_confusion(
