@@ -533,6 +533,9 @@ def _stacked(
     """Up to ``limit`` training images, fitted to the model, as float ``[N, C, H, W]`` in [0, 1]."""
     n = len(raw)
     idx = np.linspace(0, n - 1, num=min(n, limit)).round().astype(int)
+    if isinstance(raw, MemoryImages):  # one tensor operation, not one per image
+        imgs = adapt_channels(raw.images[torch.from_numpy(idx)], in_chans)
+        return fit(imgs).float() / 255.0
     ds = ImageDataset(raw, in_chans)
     imgs = [fit(im) for im in (ds.image(int(i)) for i in idx) if im is not None]
     return torch.stack(imgs).float() / 255.0

@@ -91,11 +91,9 @@ SMALL_MODEL_MACS = 20e6
 
 def conv_linear_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -> int:
     """Multiply-accumulates per image of the convolutions and linear layers of ``model`` (the bulk of any
-    CNN's; matrix products and the rest are left out), from one forward pass on the ``meta`` device: shapes
-    only, no arithmetic, no copy of the weights (a real batch-1 pass when the model cannot run on meta).
-    A cheap stand-in for :func:`cnnzoo.profile`'s exact total where only the order of magnitude matters."""
-    from torch.func import functional_call
-
+    CNN's; matrix products and the rest are left out), from one batch-1 forward pass with hooks: a cheap
+    stand-in for :func:`cnnzoo.profile`'s exact total where only the order of magnitude matters (no tracing,
+    no minimum-size search; and no meta-device pass, whose first use imports ``torch._dynamo``)."""
     total = 0
 
     def count(mod: torch.nn.Module, inputs: Any, out: torch.Tensor) -> None:
@@ -103,7 +101,7 @@ def conv_linear_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -
         if isinstance(mod, torch.nn.Linear):
             total += out.numel() // max(out.shape[0], 1) * mod.in_features
         else:
-            per_out = mod.weight.shape[1] * int(torch.tensor(mod.weight.shape[2:]).prod())
+            per_out = mod.weight[0].numel()  # (in_channels / groups) x kernel area
             total += out.numel() // out.shape[0] * per_out
 
     kinds = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear)
@@ -111,15 +109,9 @@ def conv_linear_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -
     was_training = model.training
     model.eval()
     try:
-        meta = {k: torch.empty_like(v, device="meta") for k, v in model.state_dict(keep_vars=True).items()}
-        try:
-            with torch.no_grad():
-                functional_call(model, meta, (torch.empty(1, *input_size, device="meta"),))
-        except (RuntimeError, NotImplementedError, TypeError):  # a model making CPU tensors inside
-            total = 0
-            dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-            with torch.no_grad():
-                model(torch.zeros(1, *input_size, device=dev))
+        dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with torch.no_grad():
+            model(torch.zeros(1, *input_size, device=dev))
     finally:
         for h in hooks:
             h.remove()
