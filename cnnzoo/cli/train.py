@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "curves.png into --out. Ends by printing the test top-1, the checkpoint path and the curves path. "
         "Under `torchrun --nproc_per_node=N -m cnnzoo train ...` it trains data-parallel (--batch-size is "
         "the "
-        "global batch). Example: cnnzoo train lenet5  (digits, about a minute on 2 cores).",
+        "global batch). Example: cnnzoo train lenet5  (digits, about 10 s on 2 quiet cores).",
     )
     t.add_argument("model", help="registered model name (see `cnnzoo list`)")
     t.add_argument("--data", default="digits", help=f"data source: {', '.join(SOURCES)} (default: digits)")
