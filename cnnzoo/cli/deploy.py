@@ -73,12 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser(
         "bench",
         help="images/s and latency of a model on every CPU backend",
-        description="Time a model on PyTorch eager FP32, channels-last, torch.compile, ONNX Runtime FP32 and "
-        "INT8, and OpenVINO FP32 and INT8 (the same two ONNX files), beside torchvision's implementation of "
-        "the same architecture, all in one run: fixed warm-up calls, then rounds that call every backend "
-        "once in turn, so a slow spell of the machine hits all alike. Reports images/s, median and p95 "
-        "latency, achieved GFLOP/s (FLOPs = 2 x MACs) and its fraction of this machine's sgemm rate, "
-        "measured in the same rounds.",
+        description="Time a model on PyTorch eager FP32, channels-last, bf16, torch.compile, "
+        "ONNX Runtime FP32 and INT8, and OpenVINO FP32, bf16 and INT8 (the same two ONNX files), beside "
+        "torchvision's implementation of the same architecture, all in one run: fixed warm-up calls, "
+        "then rounds that call every backend once in turn, so a slow spell of the machine hits all alike. "
+        "Reports images/s, median and p95 latency, achieved GFLOP/s (FLOPs = 2 x MACs) and its fraction "
+        "of this machine's sgemm rate, measured in the same rounds.",
         epilog="example:\n  cnnzoo bench resnet50 --batch 16 --backends eager onnxruntime-fp32 "
         "onnxruntime-int8",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -6,6 +6,9 @@ format, which oneDNN's convolutions prefer), ``compile`` (``torch.compile`` with
 channels-last), ``onnxruntime-fp32`` and ``onnxruntime-int8`` (static INT8 from :mod:`cnnzoo.deploy.quantize`,
 calibrated on the given data or on synthetic standard-normal images -- the report says which), and
 ``openvino-fp32`` / ``openvino-int8``: the same two ONNX files on OpenVINO (:mod:`cnnzoo.deploy.runtimes`).
+On CPUs with native bf16 (AVX512_BF16 or AMX, :mod:`cnnzoo.precision`): ``eager-bf16`` (cnnzoo's model under
+torch's bf16 autocast, channels-last) and ``openvino-bf16`` (the FP32 file with OpenVINO's bf16
+``INFERENCE_PRECISION_HINT``); elsewhere they are listed with the sentence saying why they cannot run.
 
 Every backend is built and runs ``warmup`` untimed batches first; then ``repeats`` rounds each call every
 backend once, in rotating order (:func:`interleaved_times`), so that the ratios between backends do not hang
