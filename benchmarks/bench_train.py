@@ -52,7 +52,7 @@ def train_step(model: torch.nn.Module, batch: int, size: int, device: torch.devi
 def interleaved_speeds(runners: dict, rounds: int, items: int) -> dict[str, float]:
     """Items/s of each runner from the median of ``rounds`` interleaved calls (a slow spell of this shared
     machine hits both contenders alike; timed one after the other, the ratio swung by tens of percent)."""
-    from cnnzoo.deploy.bench import interleaved_times
+    from cnnzoo.timing import interleaved_times
 
     return {k: items / float(np.median(v)) for k, v in interleaved_times(runners, rounds).items()}
 

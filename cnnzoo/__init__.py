@@ -32,9 +32,16 @@ _LAZY = {
 }
 
 
+#: Subpackages loaded on first attribute access (``import cnnzoo; cnnzoo.train.train_model(...)``), so the
+#: plain import stays light (no torch) and every part is still one dot away.
+_SUBMODULES = ("analysis", "data", "deploy", "explain", "models", "train", "transfer", "weights")
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'cnnzoo' has no attribute {name!r}")
 
 

@@ -105,10 +105,10 @@ def test_lenet5_recipe_trains_30_distorted_passes_with_the_papers_stepwise_rate(
     r = get_recipe("lenet5")
     assert (r.optimizer, r.lr, r.momentum, r.weight_decay, r.batch_size, r.epochs) == (
         "sgd",
-        0.005,
+        0.003,
         0.9,
         0.0,
-        32,
+        16,
         30,
     )
     assert (r.augment, r.val_fraction, r.label_smoothing) == ("distort", 0.0, 0.0)
@@ -119,5 +119,47 @@ def test_lenet5_recipe_trains_30_distorted_passes_with_the_papers_stepwise_rate(
         lrs.append(round(opt.param_groups[0]["lr"], 7))
         opt.step()
         sched.step()
-    # the paper's 0.0005/0.0002/0.0001/0.00005/0.00001 steps (x10) at 10/25/40/60% of 30 passes
-    assert lrs == [0.005] * 3 + [0.002] * 5 + [0.001] * 4 + [0.0005] * 6 + [0.0001] * 12
+    # the paper's 0.0005/0.0002/0.0001/0.00005/0.00001 steps (x6) at 40/60/75/90% of 30 passes
+    assert lrs == [0.003] * 12 + [0.0012] * 6 + [0.0006] * 4 + [0.0003] * 5 + [0.00006] * 3
+
+
+def test_batch_distortion_moves_each_image_by_its_own_map_as_the_single_image_path_does() -> None:
+    d = AffineDistortion()
+    imgs = torch.zeros(3, 1, 32, 32)
+    imgs[:, 0, 16, 16] = 1.0
+    mats = torch.tensor(
+        [
+            [[1.0, 0.0, 0.125], [0.0, 1.0, 0.0]],  # 2 pixels right
+            [[1.0, 0.0, 0.0], [0.0, 1.0, -0.1875]],  # 3 pixels up
+            [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],  # identity
+        ]
+    )
+    out = d.apply(imgs, mats)
+    assert [_where(o) for o in out] == [(16, 18), (13, 16), (16, 16)]
+    for o, m in zip(out, mats):
+        assert torch.allclose(o, AffineDistortion.apply(imgs[0], m), atol=1e-6)
+
+
+def test_batch_matrices_draw_within_the_ranges_and_one_per_image() -> None:
+    d = AffineDistortion(translate=2 / 32, scale=(0.9, 1.1), squeeze=(0.9, 1.1), shear=0.2)
+    torch.manual_seed(3)
+    ms = d.matrices(500)
+    sx, sy, h, tx, ty = ms[:, 0, 0], ms[:, 1, 1], ms[:, 0, 1], ms[:, 0, 2], ms[:, 1, 2]
+    assert ms.shape == (500, 2, 3) and bool((ms[:, 1, 0] == 0).all())
+    assert float(tx.abs().max()) <= 0.125 and float(ty.abs().max()) <= 0.125 and float(h.abs().max()) <= 0.2
+    for v in ((sx * sy).sqrt(), (sx / sy).sqrt()):
+        assert float(v.min()) >= 0.9 - 1e-6 and float(v.max()) <= 1.1 + 1e-6
+    assert float(tx.std()) > 0.03 and len(torch.unique(tx)) == 500  # a map drawn for each image
+
+
+def test_digits_batches_equal_the_per_image_transform_when_there_is_no_randomness() -> None:
+    from cnnzoo.data import load_data
+
+    data = load_data("digits", 1, 32, augment="none")
+    idx = torch.tensor([0, 5, 17, 300])
+    xb, yb = data.train.batch(idx)
+    xs = torch.stack([data.train[int(i)][0] for i in idx])
+    assert xb.shape == (4, 1, 32, 32) and torch.allclose(xb, xs, atol=1e-6)
+    assert yb.tolist() == [data.train[int(i)][1] for i in idx]
+    xt, _ = data.test.batch(torch.arange(3))
+    assert torch.allclose(xt, torch.stack([data.test[i][0][0] for i in range(3)]), atol=1e-6)

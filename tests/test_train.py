@@ -65,9 +65,9 @@ def test_lenet5_recipe_keeps_the_papers_stepwise_rate_shape():
         lrs.append(round(opt.param_groups[0]["lr"], 6))
         opt.step()
         sched.step()
-    # LeCun et al. 1998: 0.0005 for 2 passes, 0.0002 for 3, 0.0001 for 3, 0.00005 for 4, then 0.00001 (x
-    # 1/0.0005)
-    assert lrs == [1.0] * 2 + [0.4] * 3 + [0.2] * 3 + [0.1] * 4 + [0.02] * 8
+    # LeCun et al. 1998's steps 0.0005, 0.0002, 0.0001, 0.00005, 0.00001 (x 1/0.0005), moved to 40/60/75/90%
+    # of the run (the recipe's note: 1,437 digits per pass, not 60,000)
+    assert lrs == [1.0] * 8 + [0.4] * 4 + [0.2] * 3 + [0.1] * 3 + [0.02] * 2
 
 
 def test_recipe_overrides_are_checked():
@@ -244,10 +244,14 @@ TINY = [
 ]
 
 
+# The kill tests need a run long enough that a signal lands mid-run however fast the machine trains.
+LONG = [a if a != "synthetic:300" else "synthetic:3000" for a in TINY]
+
+
 def _popen(out: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "cnnzoo", "train", "lenet5", *TINY, "--out", str(out)],
+        [sys.executable, "-m", "cnnzoo", "train", "lenet5", *LONG, "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -276,6 +280,14 @@ def uninterrupted(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def uninterrupted_long(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("full_long") / "run"
+    r = _cli("train", "lenet5", *LONG, "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
 def _same_run(a: Path, b: Path) -> None:
     wa, wb = _weights(a / "last.pt"), _weights(b / "last.pt")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
@@ -284,7 +296,7 @@ def _same_run(a: Path, b: Path) -> None:
     assert [[h[k] for k in keys] for h in ha] == [[h[k] for k in keys] for h in hb]
 
 
-def test_sigkill_mid_epoch_then_resume_gives_the_same_final_weights(uninterrupted, tmp_path):
+def test_sigkill_mid_epoch_then_resume_gives_the_same_final_weights(uninterrupted_long, tmp_path):
     out = tmp_path / "run"
     proc = _popen(out)
     _wait_for(out / "last.pt", proc)  # epoch 1 written: epoch 2 is under way
@@ -293,13 +305,13 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_final_weights(uninterrupte
     proc.wait()
     ck = load_checkpoint(out / "last.pt")  # never unreadable
     assert ck["epoch"] in (1, 2) and ck["step"] == 0
-    r = _cli("train", "lenet5", *TINY, "--out", str(out), "--resume")
+    r = _cli("train", "lenet5", *LONG, "--out", str(out), "--resume")
     assert r.returncode == 0, r.stderr
     assert "resuming the run" in r.stdout and "test top-1" in r.stdout
-    _same_run(uninterrupted, out)
+    _same_run(uninterrupted_long, out)
 
 
-def test_ctrl_c_saves_mid_epoch_and_resume_continues_exactly(uninterrupted, tmp_path):
+def test_ctrl_c_saves_mid_epoch_and_resume_continues_exactly(uninterrupted_long, tmp_path):
     out = tmp_path / "run"
     proc = _popen(out)
     _wait_for(out / "last.pt", proc)
@@ -312,9 +324,9 @@ def test_ctrl_c_saves_mid_epoch_and_resume_continues_exactly(uninterrupted, tmp_
     assert "interrupted: saved" in text
     ck = load_checkpoint(out / "last.pt")
     assert ck["step"] > 0 or ck["epoch"] >= 1
-    r = _cli("train", "lenet5", *TINY, "--out", str(out), "--resume")
+    r = _cli("train", "lenet5", *LONG, "--out", str(out), "--resume")
     assert r.returncode == 0, r.stderr
-    _same_run(uninterrupted, out)
+    _same_run(uninterrupted_long, out)
 
 
 def test_checkpoint_holds_what_rebuilds_and_evaluates_the_model(uninterrupted, capsys):
@@ -399,11 +411,11 @@ def test_recipes_command_lists_every_recipe(capsys):
 
 # ------------------------------------------------------------------------------------------ real data (slow)
 @pytest.mark.slow
-def test_main_job_lenet5_on_digits_reaches_97_percent(tmp_path):
+def test_main_job_lenet5_on_digits_reaches_98_3_percent(tmp_path):
     r = _cli("train", "lenet5", "--json", "--no-progress", cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout.strip().splitlines()[-1])
-    assert d["top1"] >= 0.97 and d["n"] == 360
+    assert d["top1"] >= 0.983 and d["n"] == 360  # issue #16: the plain-PyTorch baseline's 98.33%
     assert "runs/lenet5-digits" in d["checkpoint"] and d["curves"].endswith("curves.png")
 
 

@@ -63,10 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument(
         "--runtime",
-        choices=("onnxruntime", "openvino"),
-        default="onnxruntime",
-        help="runtime the file will be deployed on, where INT8's accuracy and speed are measured "
-        "(default onnxruntime; openvino runs INT8 on AMX where the CPU has it)",
+        choices=("auto", "onnxruntime", "openvino"),
+        help="runtime the file will be deployed on, where INT8's accuracy and speed are measured (default "
+        "auto: the one that runs the INT8 file faster on this machine; OpenVINO uses AMX where there is)",
     )
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=run_export)
@@ -74,12 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser(
         "bench",
         help="images/s and latency of a model on every CPU backend",
-        description="Time a model on PyTorch eager FP32, channels-last, torch.compile, ONNX Runtime FP32 and "
-        "INT8, and OpenVINO FP32 and INT8 (the same two ONNX files), beside torchvision's implementation of "
-        "the same architecture, all in one run: fixed warm-up calls, then rounds that call every backend "
-        "once in turn, so a slow spell of the machine hits all alike. Reports images/s, median and p95 "
-        "latency, achieved GFLOP/s (FLOPs = 2 x MACs) and its fraction of this machine's sgemm rate, "
-        "measured in the same rounds.",
+        description="Time a model on PyTorch eager FP32, channels-last, bf16, torch.compile, "
+        "ONNX Runtime FP32 and INT8, and OpenVINO FP32, bf16 and INT8 (the same two ONNX files), beside "
+        "torchvision's implementation of the same architecture, all in one run: fixed warm-up calls, "
+        "then rounds that call every backend once in turn, so a slow spell of the machine hits all alike. "
+        "Reports images/s, median and p95 latency, achieved GFLOP/s (FLOPs = 2 x MACs) and its fraction "
+        "of this machine's sgemm rate, measured in the same rounds.",
         epilog="example:\n  cnnzoo bench resnet50 --batch 16 --backends eager onnxruntime-fp32 "
         "onnxruntime-int8",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -91,8 +90,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--backends",
         nargs="+",
         metavar="BACKEND",
-        help="subset of: torchvision-eager eager channels-last compile onnxruntime-fp32 "
-        "onnxruntime-int8 openvino-fp32 openvino-int8 (default: all; commas also accepted)",
+        help="subset of: torchvision-eager eager channels-last eager-bf16 compile onnxruntime-fp32 "
+        "onnxruntime-int8 openvino-fp32 openvino-bf16 openvino-int8 (default: all; commas also accepted); "
+        "the -bf16 ones need a CPU with native bf16 (AVX512_BF16 or AMX)",
+    )
+    b.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        help="bf16: time each bf16 backend beside the same backend in fp32 (eager, channels-last, "
+        "eager-bf16, openvino-fp32, openvino-bf16) instead of the default set",
     )
     b.add_argument("--warmup", type=int, default=3, help="untimed calls per backend (default 3)")
     b.add_argument(
@@ -118,7 +124,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.int8 and not args.calibration:
         raise DeployError("--int8 needs --calibration DATA (real images to calibrate on, e.g. digits).")
-    if args.runtime != "onnxruntime" and not args.int8:
+    if args.runtime is not None and not args.int8:
         raise DeployError("--runtime is only used with --int8 (an FP32 file runs anywhere); add --int8.")
     if args.calibration and not args.int8:
         raise DeployError("--calibration is only used with --int8; add --int8 or drop it.")
@@ -156,7 +162,7 @@ def run_export(args: argparse.Namespace) -> int:
         config=cfg,
         opset=args.opset,
         max_top1_drop=args.max_drop,
-        runtime=args.runtime,
+        runtime=args.runtime or "auto",
     )
     if args.json:
         print(json.dumps(rep.as_dict()))
@@ -181,6 +187,13 @@ def run_bench(args: argparse.Namespace) -> int:
     from ..deploy import BACKENDS, DeployError, benchmark, format_report
 
     backends = list(BACKENDS)
+    if args.precision == "bf16":
+        from ..precision import check_precision
+
+        check_precision("bf16", "cpu")
+        backends = ["eager", "channels-last", "eager-bf16", "openvino-fp32", "openvino-bf16"]
+    elif args.precision == "fp32":
+        backends = [b for b in BACKENDS if not b.endswith("-bf16")]
     if args.backends:
         backends = [b for item in args.backends for b in item.split(",") if b]
     for name in backends:

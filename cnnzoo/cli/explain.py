@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..explain.api import METHODS
+from ._names import METHODS
 
 ORDER = 70
 

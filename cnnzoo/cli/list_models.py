@@ -6,7 +6,6 @@ import argparse
 import json
 
 from ..errors import CnnzooError
-from ..registry import list_models, model_info
 
 ORDER = 10
 
@@ -27,24 +26,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _table_from_index(pattern: str, family: str | None) -> list[tuple[str, str, int, tuple, str]]:
+    """The table rows from the static model index (no torch import): what ``cnnzoo list`` prints."""
+    import fnmatch
+
+    from ._names import MODELS
+
+    return [
+        (n, *MODELS[n])
+        for n in sorted(MODELS)
+        if fnmatch.fnmatchcase(n, pattern) and (family is None or MODELS[n][0] == family)
+    ]
+
+
+def _nothing_matches(pattern: str, family: str | None) -> None:
+    from ._names import MODELS
+
+    families = sorted({f for f, *_ in MODELS.values()})
+    if family is not None and family not in families:
+        raise CnnzooError(f"no family {family!r}; families are: {', '.join(families)}.")
+    where = f" in family {family!r}" if family else ""
+    raise CnnzooError(f"no model matches {pattern!r}{where}; `cnnzoo list` shows every name.")
+
+
 def run(args: argparse.Namespace) -> int:
+    if not args.json and not args.pretrained:
+        rows = _table_from_index(args.pattern, args.family)
+        if not rows:
+            _nothing_matches(args.pattern, args.family)
+        width = max(len(r[0]) for r in rows)
+        for n, family, year, input_size, description in rows:
+            size = "x".join(map(str, input_size))
+            print(f"{n:<{width}}  {family:<12} {year}  {size:<10} {description}")
+        return 0
+    from ..registry import list_models, model_info  # --json, --pretrained: the live registry
+
     names = list_models(args.pattern, family=args.family)
     if args.pretrained:
         return _pretrained(names, args.json)
-    if args.json:
-        print(json.dumps({"models": [model_info(n).as_dict() for n in names]}))
-        return 0
     if not names:
-        families = sorted({model_info(n).family for n in list_models("*")})
-        if args.family is not None and args.family not in families:
-            raise CnnzooError(f"no family {args.family!r}; families are: {', '.join(families)}.")
-        where = f" in family {args.family!r}" if args.family else ""
-        raise CnnzooError(f"no model matches {args.pattern!r}{where}; `cnnzoo list` shows every name.")
-    width = max(len(n) for n in names)
-    for n in names:
-        i = model_info(n)
-        size = "x".join(map(str, i.input_size))
-        print(f"{n:<{width}}  {i.family:<12} {i.year}  {size:<10} {i.description[:70]}")
+        _nothing_matches(args.pattern, args.family)
+    print(json.dumps({"models": [model_info(n).as_dict() for n in names]}))
     return 0
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from typing import TYPE_CHECKING
 
-from ..analysis import build_from_spec, parse_input_size, profile
-from ..analysis.profile import Profile
-from ..analysis.result import squash
 from ..errors import CnnzooError
-from ..factory import create_model
-from ..registry import is_model, model_info
+
+if TYPE_CHECKING:
+    from ..analysis.profile import Profile
 
 ORDER = 20  # summary; compare follows it (ORDER 30 in the project's plan: both live in this module)
 
@@ -76,6 +75,10 @@ def _is_spec(text: str) -> bool:
 def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, dict]:
     """Profile a registered model (at its default or the given input) or a spec; returns the profile and the
     registry info as a dict (empty for specs)."""
+    from ..analysis import build_from_spec, parse_input_size, profile
+    from ..factory import create_model
+    from ..registry import is_model, model_info
+
     if is_model(target):
         info = model_info(target)
         size = parse_input_size(input_arg) if input_arg is not None else info.input_size
@@ -120,6 +123,8 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def _compare_rows(targets: list[str], input_arg: str | None) -> list[dict]:
+    from ..analysis.result import squash
+
     rows = []
     for t in targets:
         prof, info = _load(t, input_arg)

@@ -24,8 +24,7 @@ def _unfreeze(s: str) -> int | str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..data.sources import SOURCES
-    from ..transfer import STRATEGIES
+    from ._names import SOURCES, STRATEGIES
 
     p = sub.add_parser(
         "transfer",

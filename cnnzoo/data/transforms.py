@@ -1,5 +1,7 @@
 """The papers' augmentations and test-time views, on uint8 ``[C, H, W]`` tensors (torchvision.transforms.v2
-where it has the operation; only what it lacks is written here).
+where it has the operation; only what it lacks is written here), and on whole uint8 ``[N, C, H, W]`` batches
+for in-memory data where the augmentation allows it (:func:`batch_transform`: ``none`` and ``distort``, one
+sampling grid per batch with per-image parameters; torchvision is then not imported at all).
 
 Training (``augment=``):
 
@@ -27,15 +29,28 @@ testing (Sec. 3.2: the views are taken at each test scale Q and their class post
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError
+
+
+def _v2() -> Any:
+    """torchvision.transforms.v2, imported on first use (it pulls in torch._dynamo: seconds at start-up)."""
+    from torchvision.transforms import v2
+
+    return v2
+
+
+def _tf() -> Any:
+    from torchvision.transforms.v2 import functional as TF
+
+    return TF
+
 
 AUGMENTS = ("none", "shift", "distort", "cifar", "alexnet", "vgg", "inception")
 CROPS = (1, 10, 144)
@@ -64,7 +79,7 @@ class FitTo(nn.Module):
         if 0 <= th - h <= 8 and 0 <= tw - w <= 8:
             top, left = (th - h) // 2, (tw - w) // 2
             return F.pad(img, (left, tw - w - left, top, th - h - top))
-        return TF.resize(img, [th, tw], antialias=True)
+        return _tf().resize(img, [th, tw], antialias=True)
 
 
 class AffineDistortion(nn.Module):
@@ -97,17 +112,41 @@ class AffineDistortion(nn.Module):
         tx, ty = (self._uniform(-2 * self.translate, 2 * self.translate) for _ in range(2))
         return torch.tensor([[s * q, h, tx], [0.0, s / q, ty]])
 
+    def matrices(self, n: int) -> torch.Tensor:
+        """``n`` random forward maps ``[n, 2, 3]`` drawn from the same ranges as :meth:`matrix`, in one
+        draw of the torch RNG (``[n, 5]`` uniforms: scale, squeeze, shear, tx, ty)."""
+        u = torch.rand(n, 5, dtype=torch.float64)
+        s = self.scale[0] + (self.scale[1] - self.scale[0]) * u[:, 0]
+        q = self.squeeze[0] + (self.squeeze[1] - self.squeeze[0]) * u[:, 1]
+        h = self.shear * (2 * u[:, 2] - 1)
+        tx, ty = (2 * self.translate * (2 * u[:, i] - 1) for i in (3, 4))
+        zero = torch.zeros_like(s)
+        return torch.stack([s * q, h, tx, zero, s / q, ty], 1).view(n, 2, 3).float()
+
     @staticmethod
     def apply(img: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-        """Move the content of ``img`` by the forward map ``matrix`` (2x3, normalised coordinates)."""
-        fwd = torch.cat([matrix.float(), torch.tensor([[0.0, 0.0, 1.0]])])
-        theta = torch.linalg.inv(fwd)[:2].to(img.dtype)  # affine_grid maps output to input coordinates
-        grid = F.affine_grid(theta.unsqueeze(0), [1, *img.shape], align_corners=False)
-        return F.grid_sample(
-            img.unsqueeze(0), grid, mode="bilinear", padding_mode="zeros", align_corners=False
-        ).squeeze(0)
+        """Move the content of ``img`` (``[C, H, W]``, or ``[N, C, H, W]`` with ``matrix`` ``[N, 2, 3]``) by
+        the forward map(s) ``matrix`` (2x3, normalised coordinates): one sampling grid for the whole batch."""
+        single = img.ndim == 3
+        imgs, mats = (img.unsqueeze(0), matrix.unsqueeze(0)) if single else (img, matrix)
+        # affine_grid maps output to input coordinates: the inverse of [[a, b, tx], [0, d, ty]]
+        m = mats.double()
+        a, b, tx, d, ty = m[:, 0, 0], m[:, 0, 1], m[:, 0, 2], m[:, 1, 1], m[:, 1, 2]
+        inv_a, inv_d = 1 / a, 1 / d
+        inv_b = -b * inv_a * inv_d
+        theta = torch.stack(
+            [inv_a, inv_b, -(inv_a * tx + inv_b * ty), torch.zeros_like(a), inv_d, -inv_d * ty], 1
+        ).view(-1, 2, 3)
+        if bool((m[:, 1, 0] != 0).any()):  # a general affine map: invert it in full
+            fwd = torch.cat([m, m.new_tensor([0.0, 0.0, 1.0]).expand(len(m), 1, 3)], 1)
+            theta = torch.linalg.inv(fwd)[:, :2]
+        grid = F.affine_grid(theta.to(imgs.dtype), list(imgs.shape), align_corners=False)
+        out = F.grid_sample(imgs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return out.squeeze(0) if single else out
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
+        if img.ndim == 4:
+            return self.apply(img, self.matrices(len(img)))
         return self.apply(img, self.matrix())
 
     def extra_repr(self) -> str:
@@ -143,7 +182,79 @@ def pca_lighting_basis(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return eigval.clamp_min(0).float(), eigvec.float()
 
 
+class ToFloatNormalize(nn.Module):
+    """uint8 images (``[..., C, H, W]``, any batch dimensions) to float in [0, 1], then ``(x - mean) / std``
+    per channel: what ``v2.ToDtype(float32, scale=True)`` + ``v2.Normalize`` do, without torchvision."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.mean, self.std = tuple(float(m) for m in mean), tuple(float(v) for v in std)
+        self._m = torch.tensor(self.mean).view(-1, 1, 1)
+        self._s = torch.tensor(self.std).view(-1, 1, 1)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        x = img.to(torch.float32)
+        if not img.is_floating_point():
+            x = x.mul_(1.0 / 255.0)
+        return (x - self._m.to(x.device)) / self._s.to(x.device)
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean}, std={self.std}"
+
+
+class Normalize(ToFloatNormalize):
+    """``(x - mean) / std`` per channel of float images (no rescaling)."""
+
+
+class Compose(nn.Sequential):
+    """The transforms in order (``nn.Sequential`` with torchvision's ``.transforms`` list), for the
+    augmentations written here without torchvision."""
+
+    @property
+    def transforms(self) -> list[nn.Module]:
+        return list(self)
+
+
+class BatchTransform:
+    """A transform of whole uint8 ``[N, C, H, W]`` batches of in-memory images (same result per image as the
+    per-image transform of the same name, random parameters drawn per image in one call of the torch RNG):
+    fit to the size, to float, the optional ``augment`` module, normalise."""
+
+    def __init__(
+        self,
+        size: tuple[int, int],
+        mean: Sequence[float],
+        std: Sequence[float],
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        self.fit, self.augment, self.norm = FitTo(size), augment, ToFloatNormalize(mean, std)
+
+    def __call__(self, imgs: torch.Tensor) -> torch.Tensor:
+        x = self.fit(imgs)
+        if self.augment is not None:
+            x = self.augment(x.to(torch.float32).mul_(1.0 / 255.0))
+        return self.norm(x)
+
+
+#: The training augmentations that :func:`batch_transform` applies to whole batches.
+BATCH_AUGMENTS = ("none", "distort")
+
+
+def batch_transform(
+    augment: str, size: tuple[int, int], mean: Sequence[float], std: Sequence[float]
+) -> BatchTransform | None:
+    """The training transform ``augment`` for whole in-memory batches, or None where it only exists per
+    image (crops, flips and colour need per-image sizes; they stay on the DataLoader path). ``"eval"`` gives
+    the centre view of :class:`TestViews` (``crops=1``)."""
+    if augment in ("none", "eval"):
+        return BatchTransform(tuple(size), mean, std)
+    if augment == "distort":
+        return BatchTransform(tuple(size), mean, std, AffineDistortion())
+    return None
+
+
 def _to_float(mean: Sequence[float], std: Sequence[float]) -> list[nn.Module]:
+    v2 = _v2()
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
 
 
@@ -156,27 +267,23 @@ def train_transform(
     pca: tuple[torch.Tensor, torch.Tensor] | None = None,
     in_memory: bool = True,
     pca_sigma: float = 0.1,
-) -> v2.Compose:
+) -> nn.Module:
     """The training transform named ``augment`` (see the module docstring), uint8 ``[C,H,W]`` -> float."""
     if augment not in AUGMENTS:
         raise DataError(f"unknown augmentation {augment!r}; use one of: {', '.join(AUGMENTS)}.")
+    if augment == "none":
+        return Compose(FitTo(size), ToFloatNormalize(mean, std))
+    if augment == "distort":
+        return Compose(
+            FitTo(size), ToFloatNormalize((0.0,), (1.0,)), AffineDistortion(), Normalize(mean, std)
+        )
+    v2 = _v2()
     s = size[0]
     flips: list[nn.Module] = [v2.RandomHorizontalFlip()] if flip else []
     lighting: list[nn.Module] = [PCALighting(*pca, sigma=pca_sigma)] if pca is not None else []
     ops: list[nn.Module]
-    if augment == "none":
-        ops = [FitTo(size)]
-    elif augment == "shift":
+    if augment == "shift":
         ops = [FitTo(size), v2.RandomCrop(list(size), padding=max(1, s // 16))]
-    elif augment == "distort":
-        return v2.Compose(
-            [
-                FitTo(size),
-                v2.ToDtype(torch.float32, scale=True),
-                AffineDistortion(),
-                v2.Normalize(list(mean), list(std)),
-            ]
-        )
     elif augment == "cifar":
         ops = [FitTo(size), v2.RandomCrop(list(size), padding=max(1, round(4 * s / 32))), *flips]
     elif augment == "alexnet":
@@ -201,6 +308,7 @@ def train_transform(
 
 def center_view(img: torch.Tensor, size: int, canvas: int) -> torch.Tensor:
     """Shorter side to ``canvas``, then the central ``size`` crop: ``[C, size, size]``."""
+    TF = _tf()
     img = TF.resize(img, [canvas], antialias=True) if min(img.shape[-2:]) != canvas else img
     return TF.center_crop(img, [size, size])
 
@@ -209,6 +317,7 @@ def ten_crop(img: torch.Tensor, size: int, canvas: int) -> torch.Tensor:
     """AlexNet's 10 views (Sec. 4.1): the ``canvas`` x ``canvas`` centre of the image (shorter side ->
     canvas), its four ``size`` corner patches and centre patch, and the five of the mirrored image (=
     their reflections): ``[10, C, size, size]``."""
+    TF = _tf()
     img = TF.resize(img, [canvas], antialias=True) if min(img.shape[-2:]) != canvas else img
     img = TF.center_crop(img, [canvas, canvas])
     return torch.stack(TF.ten_crop(img, [size, size]))
@@ -221,6 +330,7 @@ def googlenet_144(img: torch.Tensor, size: int) -> torch.Tensor:
     centre, bottom for portraits) squares; in each square the 4 corner and the centre ``size`` crops plus
     the square resized to ``size``; and the mirror of each. Returns ``[144, C, size, size]``.
     """
+    TF = _tf()
     views = []
     for q in GOOGLENET_SCALES:
         side = _scaled(q, size)
@@ -265,7 +375,7 @@ class TestViews(nn.Module):
         self.crops, self.size, self.in_memory = crops, tuple(size), in_memory
         self.scales = tuple(scales) if scales else (256,)
         self.fit = FitTo(self.size)
-        self.norm = v2.Compose(_to_float(mean, std))
+        self.norm = ToFloatNormalize(mean, std)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         s = self.size[0]

@@ -6,6 +6,9 @@ format, which oneDNN's convolutions prefer), ``compile`` (``torch.compile`` with
 channels-last), ``onnxruntime-fp32`` and ``onnxruntime-int8`` (static INT8 from :mod:`cnnzoo.deploy.quantize`,
 calibrated on the given data or on synthetic standard-normal images -- the report says which), and
 ``openvino-fp32`` / ``openvino-int8``: the same two ONNX files on OpenVINO (:mod:`cnnzoo.deploy.runtimes`).
+On CPUs with native bf16 (AVX512_BF16 or AMX, :mod:`cnnzoo.precision`): ``eager-bf16`` (cnnzoo's model under
+torch's bf16 autocast, channels-last) and ``openvino-bf16`` (the FP32 file with OpenVINO's bf16
+``INFERENCE_PRECISION_HINT``); elsewhere they are listed with the sentence saying why they cannot run.
 
 Every backend is built and runs ``warmup`` untimed batches first; then ``repeats`` rounds each call every
 backend once, in rotating order (:func:`interleaved_times`), so that the ratios between backends do not hang
@@ -18,7 +21,6 @@ GEMM in torch, the best the CPU does on dense FP32 work, timed in the same inter
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..timing import interleaved_times, time_callable
 from .onnx_export import DeployError, check_runs, export_onnx, parse_input_size
 from .runtimes import open_runtime
 
@@ -36,12 +39,16 @@ BACKENDS = (
     "torchvision-eager",
     "eager",
     "channels-last",
+    "eager-bf16",
     "compile",
     "onnxruntime-fp32",
     "onnxruntime-int8",
     "openvino-fp32",
+    "openvino-bf16",
     "openvino-int8",
 )
+#: bf16 backends: torch autocast (channels-last) and OpenVINO's bf16 precision hint; native bf16 CPUs only
+BF16_BACKENDS = ("eager-bf16", "openvino-bf16")
 INT8_BACKENDS = ("onnxruntime-int8", "openvino-int8")
 
 
@@ -100,36 +107,6 @@ class BenchReport:
         }
 
 
-def time_callable(fn: Callable[[], Any], warmup: int, repeats: int) -> list[float]:
-    """Seconds taken by each of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def interleaved_times(runners: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
-    """Seconds of each call when every runner is called once per round, ``rounds`` times.
-
-    Timing the backends one after the other lets a slow spell of a shared machine (a virtual CPU's neighbours,
-    turbo and thermal states) fall on one backend only, and the ratios between backends swing by 20-40% from
-    run to run. Interleaved, every backend sees the same spells; the starting backend rotates each round so
-    none is always the one that follows, e.g., a cache-flushing large model."""
-    names = list(runners)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(rounds):
-        for k in range(len(names)):
-            n = names[(r + k) % len(names)]
-            t0 = time.perf_counter()
-            runners[n]()
-            times[n].append(time.perf_counter() - t0)
-    return times
-
-
 SGEMM = "sgemm"  # the matrix-multiply probe's name among the interleaved runners
 
 
@@ -186,6 +163,18 @@ def _torch_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
     def run() -> Any:
         with torch.inference_mode():
             return model(x)
+
+    return run
+
+
+def _bf16_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
+    from ..precision import autocast
+
+    xc = x.contiguous(memory_format=torch.channels_last)
+
+    def run() -> Any:
+        with torch.inference_mode(), autocast("bf16", "cpu"):
+            return model(xc)
 
     return run
 
@@ -294,6 +283,10 @@ def benchmark(
 
                     cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
                     fn = _torch_runner(cl, x.contiguous(memory_format=torch.channels_last))
+                elif backend == "eager-bf16":
+                    import copy
+
+                    fn = _bf16_runner(copy.deepcopy(model).to(memory_format=torch.channels_last), x)
                 elif backend == "compile":
                     import copy
 
@@ -311,7 +304,13 @@ def benchmark(
                                 noise = torch.randn(32, *size, generator=torch.Generator().manual_seed(1))
                                 images, _ = as_arrays(noise, size, limit=128)
                             quantize_onnx(fp32_path, path, images, QuantConfig(num_samples=len(images)))
-                    runtime = open_runtime(path, backend.split("-")[0], threads=n_threads, batch=batch)
+                    runtime = open_runtime(
+                        path,
+                        backend.split("-")[0],
+                        threads=n_threads,
+                        batch=batch,
+                        precision="bf16" if backend in BF16_BACKENDS else "fp32",
+                    )
                     fn = partial(runtime.run, xn)
                 for _ in range(max(warmup, 1 if backend == "compile" else 0)):  # compiling is never timed
                     fn()

@@ -346,6 +346,31 @@ def split_calibration(
     return images[cal], (images[held], None if labels is None else labels[held])
 
 
+def fastest_int8_runtime(path: str | os.PathLike[str], batch: int = 16, repeats: int = 5) -> str:
+    """The runtime (of :data:`cnnzoo.deploy.runtimes.RUNTIMES`) that runs the INT8 ONNX file at ``path``
+    fastest on this machine at ``batch``, timed in interleaved rounds. Which one wins depends on the
+    instruction set (AMX, AVX512_VNNI, AVX_VNNI: OpenVINO's int8 kernels use them more fully), so it is
+    measured, not assumed; a runtime that cannot open the file (e.g. not installed) is left out."""
+    from ..timing import interleaved_times
+    from .runtimes import RUNTIMES, open_runtime
+
+    runners = {}
+    for name in RUNTIMES:
+        try:
+            rt = open_runtime(path, name, batch=batch)
+        except DeployError:
+            continue
+        shape = rt.describe()[1]
+        dims = [batch] + [int(d) for d in shape[1:]]
+        x = np.random.default_rng(0).standard_normal(dims).astype(np.float32)
+        runners[name] = partial(rt.run, x)
+        runners[name]()
+    if len(runners) < 2:
+        return next(iter(runners), "onnxruntime")
+    times = interleaved_times(runners, repeats)
+    return min(times, key=lambda n: float(np.median(times[n])))
+
+
 def export_int8(
     model: nn.Module,
     out_path: str | os.PathLike[str],
@@ -371,16 +396,18 @@ def export_int8(
     two models' predictions is reported as "top-1" against the FP32 model). Otherwise the FP32 model is
     written and ``reason`` says why -- a slower INT8 is never shipped silently. Accuracy and speed are
     measured on ``runtime`` (``"onnxruntime"`` or ``"openvino"``: where the file will be deployed decides
-    whether INT8 pays).
+    whether INT8 pays; ``"auto"``: the one that runs this INT8 file faster on this machine, timed in
+    interleaved rounds -- OpenVINO where the CPU has AMX or VNNI kernels it uses better, see
+    :func:`fastest_int8_runtime`).
     ``heldout`` is a separate evaluation set; without it a DATA source's test part is used, and plain
     tensors are split into disjoint calibration and held-out parts.
     """
-    from .bench import interleaved_times
+    from ..timing import interleaved_times
     from .onnx_export import default_input_size, parse_input_size
     from .runtimes import RUNTIMES, open_runtime
 
     cfg = config or QuantConfig()
-    if runtime not in RUNTIMES:
+    if runtime not in (*RUNTIMES, "auto"):
         raise DeployError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
     from ..outputs import check_output_file
 
@@ -404,6 +431,8 @@ def export_int8(
         int8 = Path(tmp) / "int8.onnx"
         res = export_onnx(model, fp32, size, opset=opset, checkpoint=checkpoint)
         quantize_onnx(fp32, int8, cal_images, cfg)
+        if runtime == "auto":
+            runtime = fastest_int8_runtime(int8, bench_batch, bench_repeats)
         if held_y is None:
             ref = open_runtime(fp32, runtime).run(held_x).argmax(1)
             held_y, fp32_top1 = ref, None

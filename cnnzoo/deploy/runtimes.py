@@ -63,7 +63,12 @@ class OpenVinoRuntime(Runtime):
 
     name = "openvino"
 
-    def __init__(self, path: Path, threads: int | None, batch: int | None = None) -> None:
+    def __init__(
+        self, path: Path, threads: int | None, batch: int | None = None, precision: str = "fp32"
+    ) -> None:
+        from ..precision import check_precision, openvino_hint
+
+        check_precision(precision, "cpu")
         try:
             import openvino as ov
         except ImportError:
@@ -78,7 +83,10 @@ class OpenVinoRuntime(Runtime):
             shape = model.inputs[0].get_partial_shape()
             shape[0] = int(batch)
             model.reshape({model.inputs[0]: shape})
-        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+        config: dict[str, Any] = {
+            "INFERENCE_PRECISION_HINT": openvino_hint(precision),
+            "PERFORMANCE_HINT": "LATENCY",
+        }
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         self.compiled = core.compile_model(model, "CPU", config)
@@ -103,15 +111,19 @@ def open_runtime(
     runtime: str = "onnxruntime",
     threads: int | None = None,
     batch: int | None = None,
+    precision: str = "fp32",
 ) -> Runtime:
-    """Compile the ONNX file at ``path`` on ``runtime`` (one of :data:`RUNTIMES`)."""
+    """Compile the ONNX file at ``path`` on ``runtime`` (one of :data:`RUNTIMES`); ``precision="bf16"``
+    (OpenVINO only, native bf16 CPUs only) sets OpenVINO's bf16 inference-precision hint."""
     if runtime not in RUNTIMES:
         raise DeployError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
     p = Path(path)
     if not p.is_file():
         raise DeployError(f"ONNX file {str(p)!r} does not exist; export one with `cnnzoo export`.")
     if runtime == "openvino":
-        return OpenVinoRuntime(p, threads, batch)
+        return OpenVinoRuntime(p, threads, batch, precision)
+    if precision != "fp32":
+        raise DeployError("ONNX Runtime runs this file in fp32 only; use precision fp32 or runtime openvino.")
     return OnnxRuntime(p, threads)
 
 

@@ -106,6 +106,31 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
 
 
+# ------------------------------------------------------------------------------------------ batches
+class TensorBatches:
+    """Batches of an in-memory dataset that has a ``batch_transform`` (see
+    :meth:`cnnzoo.data.ImageDataset.batch`), in the order of ``indices`` (a sampler, read afresh at each
+    iteration, or a fixed sequence): one indexing and one transform per batch instead of a DataLoader
+    collating images transformed one by one. Same batches, same sampler positions, so ``--resume`` stays
+    exact."""
+
+    def __init__(self, dataset: Any, indices: Any, batch_size: int) -> None:
+        self.dataset, self.indices, self.batch_size = dataset, indices, batch_size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.indices) / self.batch_size)
+
+    def __iter__(self) -> Any:
+        idx = torch.as_tensor(list(iter(self.indices)), dtype=torch.long)
+        for i in range(0, len(idx), self.batch_size):
+            yield self.dataset.batch(idx[i : i + self.batch_size])
+
+
+def batchable(data: Any) -> bool:
+    """True when ``data`` can be read as :class:`TensorBatches` (in-memory images, whole-batch transform)."""
+    return not isinstance(data, DataLoader) and getattr(data, "batch_transform", None) is not None
+
+
 # ------------------------------------------------------------------------------------------ evaluation
 def _views_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Mean softmax over the views of ``x`` (``[B, V, C, H, W]``) or plain softmax (``[B, C, H, W]``)."""
@@ -131,14 +156,18 @@ def evaluate(
     ctx: DistContext | None = None,
     progress: bool = False,
     desc: str = "eval",
+    precision: str = "fp32",
 ) -> EvalResult:
     """Top-k accuracy, loss, per-class accuracy and confusion matrix of a model or an ensemble.
 
     Several models form an ensemble: their class posteriors (softmax) are averaged. Samples may carry
     several test-time views (``[V, C, H, W]``, see :class:`cnnzoo.data.TestViews`): their posteriors are
     averaged first. Under ``torch.distributed`` each rank evaluates its own unpadded shard and the integer
-    counts are summed, so each sample is counted exactly once.
+    counts are summed, so each sample is counted exactly once. ``precision="bf16"`` runs the forward passes
+    under bf16 autocast (:mod:`cnnzoo.precision`; native bf16 hardware only).
     """
+    from ..precision import autocast
+
     device = torch.device(device)
     ms = [models] if isinstance(models, nn.Module) else list(models)
     if not ms:
@@ -150,6 +179,11 @@ def evaluate(
         num_classes = len(classes) if classes is not None else None
     if isinstance(data, DataLoader):
         loader = data
+    elif batchable(data) and workers == 0:
+        share = range(len(data))
+        if ctx is not None and ctx.distributed:
+            share = shard_indices(len(data), ctx.rank, ctx.world_size)
+        loader = TensorBatches(data, share, batch_size)
     else:
         if ctx is not None and ctx.distributed:
             data = Subset(data, shard_indices(len(data), ctx.rank, ctx.world_size))
@@ -169,7 +203,8 @@ def evaluate(
         x, y = batch[0].to(device, non_blocking=True), batch[1].to(device)
         if x.ndim == 5:
             crops = x.shape[1]
-        probs = torch.stack([_views_forward(m, x) for m in ms]).mean(0)
+        with autocast(precision, device):
+            probs = torch.stack([_views_forward(m, x) for m in ms]).mean(0)
         if meter is None:
             meter = Meter(num_classes or probs.shape[1], tuple(ks))
         loss = F.nll_loss(probs.clamp_min(1e-12).log(), y, reduction="sum")
@@ -261,7 +296,10 @@ class Trainer:
         num_classes: int | None = None,
         ks: Sequence[int] = (1, 5),
         log: bool = True,
+        precision: str = "fp32",
     ) -> None:
+        from ..precision import check_precision
+
         self.ctx = ctx or DistContext(device=torch.device(device))
         if not isinstance(train_data, DataLoader) and batch_size % self.ctx.world_size:
             raise CnnzooError(
@@ -269,7 +307,12 @@ class Trainer:
                 "processes (it is the global batch)."
             )
         self.device = torch.device(device) if ctx is None else self.ctx.device
+        self.precision = check_precision(precision, self.device)
+        # bf16: channels-last activations, the layout oneDNN's and cuDNN's bf16 convolutions run fastest in
+        self.memory_format = torch.channels_last if precision == "bf16" else torch.contiguous_format
         self.model = model.to(self.device)
+        if precision == "bf16":
+            self.model = self.model.to(memory_format=self.memory_format)
         self.module = model
         if self.ctx.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -303,8 +346,9 @@ class Trainer:
 
     def _make_loader(self, train_data: Dataset | DataLoader) -> None:
         """The training loader: ``train_data`` sharded and shuffled by ``self.seed`` (resumable mid-epoch),
-        or a ready DataLoader as given."""
+        or a ready DataLoader as given; in-memory data without workers is read a whole batch at a time."""
         self.generator = torch.Generator().manual_seed(self.seed)
+        self.loader: Any
         if isinstance(train_data, DataLoader):
             self.loader, self.sampler = train_data, getattr(train_data, "sampler", None)
             self.per_rank_batch = train_data.batch_size or self.batch_size
@@ -313,16 +357,19 @@ class Trainer:
             self.sampler = ResumableSampler(
                 train_data, self.ctx.world_size, self.ctx.rank, shuffle=True, seed=self.seed
             )
-            self.loader = DataLoader(
-                train_data,
-                batch_size=self.per_rank_batch,
-                sampler=self.sampler,
-                num_workers=self.workers,
-                collate_fn=collate_skip,
-                generator=self.generator,
-                persistent_workers=False,
-                pin_memory=self.device.type == "cuda",
-            )
+            if batchable(train_data) and self.workers == 0:
+                self.loader = TensorBatches(train_data, self.sampler, self.per_rank_batch)
+            else:
+                self.loader = DataLoader(
+                    train_data,
+                    batch_size=self.per_rank_batch,
+                    sampler=self.sampler,
+                    num_workers=self.workers,
+                    collate_fn=collate_skip,
+                    generator=self.generator,
+                    persistent_workers=False,
+                    pin_memory=self.device.type == "cuda",
+                )
 
     def start_phase(
         self,
@@ -417,6 +464,11 @@ class Trainer:
             if fn is not None:
                 fn(self, *args)
 
+    def _autocast(self) -> Any:
+        from ..precision import autocast
+
+        return autocast(self.precision, self.device)
+
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
@@ -434,7 +486,7 @@ class Trainer:
                     self.step = 0
                     self._partial = None
                     if self.out is not None and self.log and self.ctx.is_main:
-                        self._logger().log(self.history)
+                        self._logger().log(self.history, curves=False)
                     improved = self.best_value is None or row[self.monitor] > self.best_value
                     if improved:
                         self.best_value, self.best_epoch = row[self.monitor], row["epoch"]
@@ -446,6 +498,10 @@ class Trainer:
             finally:
                 if getattr(self, "_run_logger", None) is not None:
                     self._run_logger.close()
+                    if self.history:  # the curves, drawn once (also after an interruption)
+                        from .logs import plot_curves
+
+                        plot_curves(self.history, self._run_logger.curves_path)
                     self._run_logger = None  # a later phase (start_phase) opens its own
         if self.out is not None:
             last, best = self.out / "last.pt", self.out / "best.pt"
@@ -494,12 +550,15 @@ class Trainer:
                     batch[0].to(self.device, non_blocking=True),
                     batch[1].to(self.device, non_blocking=True),
                 )
+                if x.ndim == 4:
+                    x = x.contiguous(memory_format=self.memory_format)
                 self._hook("on_batch_start", self.step, batch)  # batch[2:] may carry per-sample extras (LwF)
-                out = self.model(x)
-                main, aux = split_output(out)
-                loss = self.loss_fn(main, y)
-                for a in aux:
-                    loss = loss + self.aux_weight * self.loss_fn(a, y)
+                with self._autocast():
+                    out = self.model(x)
+                    main, aux = split_output(out)
+                    loss = self.loss_fn(main, y)
+                    for a in aux:
+                        loss = loss + self.aux_weight * self.loss_fn(a, y)
                 if not torch.isfinite(loss.detach()):
                     where = str(self.out / "last.pt") if self.out is not None else "none was written"
                     raise TrainingDiverged(
@@ -558,6 +617,7 @@ class Trainer:
                 batch_size=max(self.per_rank_batch, 256),
                 ctx=self.ctx,
                 workers=self.workers,
+                precision=self.precision,
             )
             row["val_loss"] = val.loss
             if not math.isfinite(val.loss):  # NaN/inf on held-out data: the weights are no longer usable

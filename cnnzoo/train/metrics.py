@@ -128,16 +128,14 @@ class EvalResult:
 
 def plot_confusion(cm: torch.Tensor, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
     """Write the row-normalised confusion matrix as a PNG (matplotlib, Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: its backend machinery costs ~1 s at import
 
     c = cm.double()
     norm = (c / c.sum(1, keepdim=True).clamp_min(1)).numpy()
     k = len(classes)
     side = min(12.0, 2.0 + 0.45 * k)
-    fig, ax = plt.subplots(figsize=(side, side))
+    fig = Figure(figsize=(side, side))
+    ax = fig.subplots()
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     if k <= 40:
         ax.set_xticks(range(k), classes, rotation=90 if k > 10 else 0)
@@ -163,5 +161,4 @@ def plot_confusion(cm: torch.Tensor, classes: Sequence[str], path: str | Path, t
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -124,6 +124,36 @@ def _say(msg: str, ctx: DistContext) -> None:
 SMALL_MODEL_MACS = 20e6
 
 
+def conv_linear_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -> int:
+    """Multiply-accumulates per image of the convolutions and linear layers of ``model`` (the bulk of any
+    CNN's; matrix products and the rest are left out), from one batch-1 forward pass with hooks: a cheap
+    stand-in for :func:`cnnzoo.profile`'s exact total where only the order of magnitude matters (no tracing,
+    no minimum-size search; and no meta-device pass, whose first use imports ``torch._dynamo``)."""
+    total = 0
+
+    def count(mod: torch.nn.Module, inputs: Any, out: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(mod, torch.nn.Linear):
+            total += out.numel() // max(out.shape[0], 1) * mod.in_features
+        else:
+            per_out = mod.weight[0].numel()  # (in_channels / groups) x kernel area
+            total += out.numel() // out.shape[0] * per_out
+
+    kinds = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear)
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, kinds)]
+    was_training = model.training
+    model.eval()
+    try:
+        dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with torch.no_grad():
+            model(torch.zeros(1, *input_size, device=dev))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return total
+
+
 def _threads_for_small_models(
     model: torch.nn.Module, input_size: tuple[int, int, int], ctx: DistContext, threads: int | None
 ) -> None:
@@ -133,9 +163,7 @@ def _threads_for_small_models(
         return
     if ctx.device.type != "cpu" or os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads() == 1:
         return
-    from ..analysis import profile
-
-    if profile(model, input_size).total_macs < SMALL_MODEL_MACS:
+    if conv_linear_macs(model, input_size) < SMALL_MODEL_MACS:
         torch.set_num_threads(1)
         _say("small model: training on 1 CPU thread (faster here than several; --threads overrides)", ctx)
 
@@ -154,6 +182,7 @@ def train_model(
     progress: bool = True,
     model_kwargs: dict[str, Any] | None = None,
     threads: int | None = None,
+    precision: str = "fp32",
     **overrides: Any,
 ) -> RunResult:
     """Train ``model_name`` on ``data`` with a paper's recipe (default: the model's own), overriding any
@@ -161,12 +190,17 @@ def train_model(
     data-parallel.
 
     Everything the run needs again is stored in its checkpoints: model name and kwargs, class names, input
-    size, mean/std, data source, recipe, seed. ``resume`` continues ``last.pt`` exactly (same final
-    weights as an uninterrupted run on CPU); ``data`` (default ``"digits"``, or the run's own when resuming),
-    ``recipe`` and overrides other than ``epochs`` that differ from the run's are refused.
+    size, mean/std, data source, recipe, seed, precision. ``resume`` continues ``last.pt`` exactly (same
+    final weights as an uninterrupted run on CPU), at the precision it was started with; ``data`` (default
+    ``"digits"``, or the run's own when resuming), ``recipe`` and overrides other than ``epochs`` that differ
+    from the run's are refused. ``precision="bf16"`` trains under bf16 autocast with channels-last
+    activations and float32 master weights (:mod:`cnnzoo.precision`; native bf16 hardware only).
     """
     ctx = init_distributed(device)
     try:
+        from ..precision import check_precision
+
+        check_precision(precision, ctx.device)
         return _train(
             model_name,
             data,
@@ -181,6 +215,7 @@ def train_model(
             dict(model_kwargs or {}),
             threads,
             overrides,
+            precision,
         )
     finally:
         cleanup()
@@ -200,6 +235,7 @@ def _train(
     model_kwargs: dict[str, Any],
     threads: int | None,
     overrides: dict[str, Any],
+    precision: str = "fp32",
 ) -> RunResult:
     info = model_info(model_name)
     out_dir, note = choose_out_dir(model_name, data or "digits", None if out is None else str(out), resume)
@@ -213,6 +249,7 @@ def _train(
             )
         rec = Recipe.from_dict(ckpt["recipe"]).with_overrides(epochs=overrides.get("epochs"))
         data, seed = ckpt["data"], int(ckpt["seed"])
+        precision = str(ckpt.get("precision", "fp32"))
         model_kwargs = {k: v for k, v in ckpt["model_kwargs"].items() if k not in ("num_classes", "in_chans")}
     else:
         data = data or "digits"
@@ -251,6 +288,7 @@ def _train(
         "data": data,
         "recipe": rec.as_dict(),
         "natural": bundle.natural,
+        "precision": precision,
     }
     _say(
         f"data {data}: {len(bundle.train)} train / {len(bundle.val) if bundle.val else 0} val / "
@@ -275,6 +313,7 @@ def _train(
         progress=progress,
         num_classes=bundle.num_classes,
         loss_fn=torch.nn.CrossEntropyLoss(label_smoothing=rec.label_smoothing),
+        precision=precision,
     )
     if ckpt is not None:
         trainer.load_state(ckpt)
@@ -298,6 +337,7 @@ def _train(
         ctx=ctx,
         batch_size=max(256, rec.batch_size),
         workers=workers,
+        precision=precision,
     )
     skipped = bundle.all_skipped()
     if ctx.is_main:
@@ -390,8 +430,10 @@ def evaluate_checkpoints(
     confusion_png: str | os.PathLike[str] | None = None,
     strict_data: bool = False,
     progress: bool = False,
+    precision: str = "fp32",
 ) -> EvalResult:
-    """Evaluate one checkpoint, or an ensemble of several (mean of softmax), on ``data``'s test split."""
+    """Evaluate one checkpoint, or an ensemble of several (mean of softmax), on ``data``'s test split
+    (``precision="bf16"``: under bf16 autocast, see :mod:`cnnzoo.precision`)."""
     if not paths:
         raise CnnzooError("give at least one checkpoint to evaluate.")
     if confusion_png is not None:
@@ -400,6 +442,9 @@ def evaluate_checkpoints(
         check_output_file(confusion_png, "confusion-matrix figure", FIGURE_SUFFIXES)
     ctx = init_distributed(device)
     try:
+        from ..precision import check_precision
+
+        check_precision(precision, ctx.device)
         models, ckpts = [], []
         for p in paths:
             if Path(p).is_dir():
@@ -429,6 +474,7 @@ def evaluate_checkpoints(
             ctx=ctx,
             batch_size=batch_size if crops == 1 else max(1, batch_size // crops),
             progress=progress,
+            precision=precision,
         )
         if confusion_png is not None and ctx.is_main:
             plot_confusion(

@@ -1,0 +1,105 @@
+"""The main job, timed as a user waits for it: `cnnzoo train lenet5` (the faithful LeNet-5 on the digits
+split) against 25 lines of plain PyTorch (`../shared/baselines/lenet_plain.py`: tanh LeNet-5, 2-pixel
+shifts, 30 epochs), each a whole process (imports, data, training, test), alternately in rounds (issue #16).
+
+    python benchmarks/bench_main_job.py                     # 3 rounds, writes BENCHMARKS.md
+    python benchmarks/bench_main_job.py --rounds 5 --baseline /path/to/lenet_plain.py --no-write
+
+Prints per round the wall and CPU (user + sys) seconds and the test top-1 of both, then the median wall
+ratio (target <= 0.7) and our median wall time (target <= 10 s on 2 quiet cores). On a shared machine the
+wall times are noisy; the CPU seconds and the ratio of interleaved wall times are the figures to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_BASELINE = REPO.parent / "shared" / "baselines" / "lenet_plain.py"
+_TOP1 = re.compile(r"test top-1 ([0-9.]+)")
+
+
+def _top1(output: str) -> float | None:
+    m = _TOP1.findall(output)
+    return float(m[-1]) if m else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from cnnzoo.timing import cpu_description, interleaved_processes, median, write_section
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE, help=f"default {DEFAULT_BASELINE}")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    ap.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md", help="Markdown file to update")
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    args = ap.parse_args(argv)
+    if not args.baseline.is_file():
+        print(
+            f"the baseline script {args.baseline} is missing: pass --baseline PATH to lenet_plain.py "
+            "(it lives outside the repository, in ../shared/baselines/)",
+            file=sys.stderr,
+        )
+        return 2
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    tmp = Path(tempfile.mkdtemp(prefix="cnnzoo-mainjob-"))
+    commands = {
+        "cnnzoo train lenet5": lambda r: [
+            sys.executable, "-m", "cnnzoo", "train", "lenet5", "--no-progress", "--out", str(tmp / f"run{r}"),
+        ],
+        "lenet_plain.py": [sys.executable, str(args.baseline)],
+    }  # fmt: skip
+    cpu = cpu_description()
+    print(f"CPU: {cpu}\n{args.rounds} rounds, whole processes, alternating\n")
+
+    def show(name: str, r: int, res) -> None:  # noqa: ANN001
+        status = "" if res.returncode == 0 else f"  FAILED (exit {res.returncode}): {res.last_line}"
+        print(
+            f"round {r + 1}  {name:<20} wall {res.wall:6.2f} s  cpu {res.cpu:6.2f} s  "
+            f"top-1 {_top1(res.output) or float('nan'):.4f}{status}",
+            flush=True,
+        )
+
+    results = interleaved_processes(commands, args.rounds, env=env, progress=show)
+    ours, base = results["cnnzoo train lenet5"], results["lenet_plain.py"]
+    if any(r.returncode for r in ours + base):
+        print("a run failed; nothing written", file=sys.stderr)
+        return 1
+    ratio_rounds = [o.wall / b.wall for o, b in zip(ours, base)]
+    rows = []
+    for name, runs in results.items():
+        accs = sorted({_top1(r.output) for r in runs})
+        rows.append(
+            f"| `{name}` | {median([r.wall for r in runs]):.2f} | {median([r.cpu for r in runs]):.2f} | "
+            f"{', '.join(f'{a:.4f}' for a in accs if a is not None)} |"
+        )
+    ratio = median([r.wall for r in ours]) / median([r.wall for r in base])
+    cpu_ratio = median([r.cpu for r in ours]) / median([r.cpu for r in base])
+    body = "\n".join(
+        [
+            f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/bench_main_job.py` "
+            f"({args.rounds} alternating rounds of whole processes). CPU: {cpu}.",
+            "",
+            "| command | median wall s | median CPU s (user+sys) | test top-1 |",
+            "|---|---:|---:|---|",
+            *rows,
+            "",
+            f"Wall ratio cnnzoo / plain: **{ratio:.2f}** (median of rounds {median(ratio_rounds):.2f}; "
+            f"target <= 0.7); CPU ratio {cpu_ratio:.2f}. Target for `cnnzoo train lenet5`: <= 10 s wall on "
+            "2 quiet cores, test top-1 >= 0.983.",
+        ]
+    )
+    print("\n" + body)
+    if not args.no_write:
+        write_section(args.out, "main-job", body, "The main job: cnnzoo train lenet5 vs plain PyTorch")
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

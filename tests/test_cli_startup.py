@@ -1,0 +1,80 @@
+"""`cnnzoo --help` and every `cnnzoo VERB --help` build their parsers without importing torch (issue #16: the
+command starts in a fraction of a second), `import cnnzoo` is light and reaches its subpackages lazily (issue
+#20), and the literal name lists the parsers use (cli/_names.py) equal what the library computes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cnnzoo.cli import _names, build_parser
+
+HEAVY = ("torch", "numpy", "torchvision", "sklearn", "matplotlib", "onnxruntime", "openvino", "scipy")
+
+_CHECK = """
+import json, sys
+sys.argv = ["cnnzoo", *json.loads(sys.argv[1])]
+from cnnzoo.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps([m for m in {heavy!r} if m in sys.modules]), file=sys.stderr)
+"""
+
+
+def _verbs() -> list[str]:
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    return sorted(sub.choices)
+
+
+def _heavy_after(argv: list[str]) -> list[str]:
+    code = _CHECK.format(heavy=HEAVY)
+    r = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(argv)], capture_output=True, text=True, timeout=120
+    )
+    return json.loads(r.stderr.strip().splitlines()[-1])
+
+
+def test_the_command_has_the_verbs_it_documents() -> None:
+    assert {"train", "eval", "list", "summary", "export", "bench"} <= set(_verbs())
+
+
+@pytest.mark.parametrize("argv", [["--help"], *([v, "--help"] for v in _verbs())], ids=" ".join)
+def test_help_imports_no_torch(argv: list[str]) -> None:
+    assert _heavy_after(argv) == []
+
+
+def test_list_prints_the_registry_without_torch() -> None:
+    code = _CHECK.format(heavy=HEAVY)
+    r = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(["list", "lenet*"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(r.stderr.strip().splitlines()[-1]) == []
+    rows = r.stdout.splitlines()
+    assert [row.split()[0] for row in rows] == ["lenet5", "lenet5_linear", "lenet5_modern"]
+    assert rows[0].split()[1:4] == ["lenet", "1998", "1x32x32"]
+
+
+def test_import_cnnzoo_is_light_and_its_subpackages_load_on_first_use() -> None:
+    code = (
+        "import sys, cnnzoo; light = 'torch' not in sys.modules; "
+        "print(light, cnnzoo.train.train_model.__name__, cnnzoo.deploy.export_onnx.__name__, "
+        "cnnzoo.explain.__name__, cnnzoo.transfer.run_transfer.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert out.split() == ["True", "train_model", "export_onnx", "cnnzoo.explain", "run_transfer"]
+
+
+def test_the_literal_name_lists_equal_the_live_values() -> None:
+    live = _names.live()
+    for key, value in live.items():
+        assert getattr(_names, key) == value, (
+            f"cli/_names.py is stale ({key}): run python -m cnnzoo.cli._names"
+        )
