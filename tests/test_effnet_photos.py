@@ -213,3 +213,23 @@ def test_int8_calibrated_on_real_photos_agrees_with_fp32_on_the_20_photos(
         ref = lite0(imagenet20[0]).argmax(1).numpy()
     assert (a == ref).all()
     assert int(np.sum(a == b)) >= 19, int(np.sum(a == b))
+
+
+def test_guided_backprop_rule_covers_relu6_as_efficientnet_lite_uses_it() -> None:
+    """Guided back-propagation passes a gradient only where the input is inside the unit's linear part and
+    the gradient is positive; before ReLU6 was covered, the guided maps of MobileNetV2 / EfficientNet-Lite
+    silently were plain gradients."""
+    from cnnzoo.explain.guided import relu_backward_rule
+
+    x = torch.tensor([-1.0, 0.5, 3.0, 7.0], requires_grad=True)
+    grad_out = torch.tensor([1.0, -1.0, 2.0, 1.0])
+    (plain,) = torch.autograd.grad(nn.ReLU6()(x), x, grad_out)
+    assert plain.tolist() == [0.0, -1.0, 2.0, 0.0]
+    for act in (nn.ReLU6(), nn.ReLU6(inplace=True), nn.functional.relu6):
+        with relu_backward_rule("guided"):
+            y = act(x * 1.0)
+        (g,) = torch.autograd.grad(y, x, grad_out)
+        assert y.tolist() == [0.0, 0.5, 3.0, 6.0] and g.tolist() == [0.0, 0.0, 2.0, 0.0]
+    with relu_backward_rule("guided"):  # a hardtanh clipping at -1 is no ReLU: plain gradient
+        (g,) = torch.autograd.grad(nn.functional.hardtanh(x, -1.0, 1.0), x, grad_out)
+    assert g.tolist() == [0.0, -1.0, 0.0, 0.0]
