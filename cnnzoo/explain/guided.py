@@ -15,7 +15,8 @@ Overriding a ReLU's backward must catch every way a model can apply one: ``nn.Re
 backward hooks; so cnnzoo does not use captum here. :class:`relu_backward_rule` is a
 :class:`torch.overrides.TorchFunctionMode`: while it is active every ReLU call, whatever its spelling, runs
 as a custom autograd function with the chosen backward. Residual additions and concatenations need nothing
-special.
+special. ReLU6 (``nn.ReLU6``, ``F.relu6``, ``F.hardtanh`` clipping at 0; MobileNetV2, EfficientNet-Lite) is a
+ReLU clipped at 6 and gets the same rule, its plain gradient ``(0 < x < 6)`` in place of ``(x > 0)``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ RULES = ("guided", "deconvnet")
 
 _RELU = {F.relu, torch.relu, torch.Tensor.relu}
 _RELU_INPLACE = {torch.relu_, F.relu_, torch.Tensor.relu_}
+_RELU6 = {F.relu6, F.hardtanh, F.hardtanh_}  # nn.ReLU6 calls F.hardtanh(x, 0, 6)
 
 
 class _RuleReLU(torch.autograd.Function):
@@ -43,9 +45,9 @@ class _RuleReLU(torch.autograd.Function):
     that later in-place operations could change."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, rule: str) -> torch.Tensor:  # type: ignore[override]
-        out = x.clamp(min=0)
-        ctx.mask = out > 0
+    def forward(ctx: Any, x: torch.Tensor, rule: str, upper: float | None = None) -> torch.Tensor:  # type: ignore[override]
+        out = x.clamp(min=0, max=upper)
+        ctx.mask = (out > 0) if upper is None else (x > 0) & (x < upper)
         ctx.rule = rule
         return out
 
@@ -54,7 +56,7 @@ class _RuleReLU(torch.autograd.Function):
         g = grad.clamp(min=0)
         if ctx.rule == "guided":
             g = g * ctx.mask
-        return g, None
+        return g, None, None
 
 
 class relu_backward_rule(TorchFunctionMode):  # noqa: N801  (used as a context manager, like torch.no_grad)
@@ -73,6 +75,8 @@ class relu_backward_rule(TorchFunctionMode):  # noqa: N801  (used as a context m
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
+        if func in _RELU6:
+            return self._relu6(func, args, kwargs)
         inplace = func in _RELU_INPLACE
         if func is F.relu:
             inplace = bool(kwargs.get("inplace", args[1] if len(args) > 1 else False))
@@ -81,6 +85,20 @@ class relu_backward_rule(TorchFunctionMode):  # noqa: N801  (used as a context m
         x = args[0]
         out = _RuleReLU.apply(x, self.rule)
         if inplace:
+            return x.copy_(out)
+        return out
+
+    def _relu6(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        """``F.relu6(x)`` or ``F.hardtanh(x, 0, max_val)``: the rule with the clip at the top; a hardtanh
+        whose lower end is not 0 is no ReLU and runs unchanged."""
+        names = ("input", "inplace") if func is F.relu6 else ("input", "min_val", "max_val", "inplace")
+        bound = dict(zip(names, args)) | kwargs
+        lo, hi = (0.0, 6.0) if func is F.relu6 else (bound.get("min_val", -1.0), bound.get("max_val", 1.0))
+        if lo != 0.0:
+            return func(*args, **kwargs)
+        x = bound["input"]
+        out = _RuleReLU.apply(x, self.rule, float(hi))
+        if func is F.hardtanh_ or bound.get("inplace", False):
             return x.copy_(out)
         return out
 

