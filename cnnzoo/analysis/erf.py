@@ -329,8 +329,13 @@ class ErfResult:
             for rad, col in ((r.r68, "white"), (r.r95, "lime")):
                 ax.add_patch(Circle((cx, cy), rad, fill=False, ec=col, lw=0.9))
             h, w = r.erf.shape
-            ax.set_xlim(-0.5, w - 0.5)
-            ax.set_ylim(h - 0.5, -0.5)
+            lo_y, hi_y, lo_x, hi_x = -0.5, h - 0.5, -0.5, w - 0.5
+            if box is not None:  # a field larger than the image: show all of it around the image
+                lo_y, hi_y = min(lo_y, box[0][0] - 1.5), max(hi_y, box[0][1] + 1.5)
+                lo_x, hi_x = min(lo_x, box[1][0] - 1.5), max(hi_x, box[1][1] + 1.5)
+                ax.add_patch(Rectangle((-0.5, -0.5), w, h, fill=False, ec="0.6", lw=0.8))
+            ax.set_xlim(lo_x, hi_x)
+            ax.set_ylim(hi_y, lo_y)
             ax.set_xticks([])
             ax.set_yticks([])
             rf = r.theory.rf
