@@ -368,8 +368,10 @@ def default_erf_layers(model: nn.Module) -> list[str]:
     except (AttributeError, NotImplementedError):
         groups = dict(model.named_children())
     for gname, g in groups.items():
-        if gname in ("head", "fc", "classifier", "output", "f6"):
-            continue
+        if gname in ("head", "fc", "classifier", "output", "f6") or any(
+            isinstance(m, nn.Linear) for m in g.modules()
+        ):
+            continue  # FC layers have no spatial map
         if id(g) in names and names[id(g)]:
             out.append(names[id(g)])
             continue
