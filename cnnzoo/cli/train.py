@@ -89,12 +89,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         "top-5 (any --topk), per-class accuracy and a confusion-matrix PNG. Several checkpoints form an "
         "ensemble "
         "(mean of their softmax). --crops 10 is AlexNet's 10-crop testing, 144 GoogLeNet's; --scales gives "
-        "VGG's multi-scale testing.",
+        "VGG's multi-scale testing; --dense is VGG's dense evaluation (FC layers as convolutions over the "
+        "whole image resized to shorter side Q, score map averaged, with mirrors), e.g. "
+        "`cnnzoo eval run/best.pt --dense --scales 256,384,512`. Every report states its protocol (views, "
+        "scales, flips, resize, how views and models are combined).",
     )
     e.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="cnnzoo checkpoint(s) (.pt)")
     e.add_argument("--data", help=f"data source ({', '.join(SOURCES)}); default: the checkpoint's")
     e.add_argument("--crops", type=int, choices=(1, 10, 144), default=1, help="test-time views (default 1)")
     e.add_argument("--scales", type=_int_list, help="test scales Q for 224 inputs, e.g. 256,384,512 (VGG)")
+    e.add_argument(
+        "--dense",
+        action="store_true",
+        help="VGG's dense evaluation: whole image at each --scales Q (default 256), FC heads as convolutions",
+    )
+    e.add_argument(
+        "--no-flip",
+        action="store_true",
+        help="with --dense: no horizontal mirrors (default: mirrors for photos, none for digits)",
+    )
     e.add_argument("--topk", type=_int_list, default=[1, 5], help="comma-separated k values (default 1,5)")
     e.add_argument("--batch-size", type=positive_int, default=64, help="images per batch (default 64)")
     e.add_argument("--device", help="cpu or cuda (default: cuda when available)")
@@ -109,7 +122,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument("--strict-data", action="store_true", help="stop at the first unreadable image")
     e.add_argument(
-        "--json", action="store_true", help="print one JSON object (top1, top5 as fractions, n, crops)"
+        "--json",
+        action="store_true",
+        help="print one JSON object (top1, top5 as fractions, n, crops, protocol)",
     )
     e.set_defaults(func=run_eval)
 
@@ -165,6 +180,7 @@ def run_train(args: argparse.Namespace) -> int:
                     "curves": str(res.curves),
                     "skipped": res.skipped,
                     "best_epoch": res.fit.best_epoch,
+                    "protocol": res.test.protocol,
                 }
             )
         )
@@ -189,6 +205,10 @@ def run_eval(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             confusion = None
+    if args.no_flip and not args.dense:
+        raise CnnzooError("--no-flip goes with --dense (10 and 144 crops always include mirrors).")
+    if args.dense and args.crops != 1:
+        raise CnnzooError("--dense evaluates the whole image; drop --crops.")
     res = evaluate_checkpoints(
         args.checkpoints,
         args.data,
@@ -201,6 +221,8 @@ def run_eval(args: argparse.Namespace) -> int:
         strict_data=args.strict_data,
         progress=not args.json,
         precision=args.precision,
+        dense=args.dense,
+        flips=False if args.no_flip else None,
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
@@ -214,6 +236,10 @@ def run_eval(args: argparse.Namespace) -> int:
         return 0
     what = "ensemble of " + str(len(args.checkpoints)) if len(args.checkpoints) > 1 else args.checkpoints[0]
     print(f"{what}: n={res.n}, {res.crops} view(s) per image")
+    if res.protocol is not None:
+        print(f"protocol: {res.protocol['text']}")
+        print(f"  resize: {res.protocol['resize']}; crop: {res.protocol['crop']}")
+        print(f"  interpolation: {res.protocol['interpolation']}")
     print("  ".join(f"top-{k} {v:.4f}" for k, v in res.topk.items()) + f"  loss {res.loss:.4f}")
     width = max(len(c) for c in res.classes)
     print("per-class accuracy:")

@@ -393,3 +393,113 @@ class TestViews(nn.Module):
                     per_scale.append(ten_crop(img, s, canvas))
             views = torch.cat(per_scale)
         return self.norm(views)
+
+
+class DenseViews(nn.Module):
+    """VGG's dense-evaluation views (Simonyan & Zisserman 2015, Sec. 3.2) of one uint8 image: for each test
+    scale ``Q`` (given for 224 inputs, scaled to the model's size) the whole image resized so that its
+    shorter side is ``Q`` (bilinear, antialiased; aspect ratio kept, no crop), and, with ``flips``, its
+    horizontal mirror. Returns a list of float ``[V, C, H_q, W_q]`` tensors, one per scale (sizes differ),
+    normalised with ``mean``/``std``."""
+
+    def __init__(
+        self,
+        size: tuple[int, int],
+        mean: Sequence[float],
+        std: Sequence[float],
+        scales: Sequence[int] | None = None,
+        flips: bool = True,
+    ) -> None:
+        super().__init__()
+        self.size, self.flips = tuple(size), flips
+        self.scales = tuple(scales) if scales else (256,)
+        self.norm = _v2().Compose(_to_float(mean, std))
+
+    def sides(self) -> list[int]:
+        """The shorter side in pixels at each scale (``Q`` scaled to the model's input size)."""
+        return [_scaled(q, min(self.size)) for q in self.scales]
+
+    def forward(self, img: torch.Tensor) -> list[torch.Tensor]:
+        TF = _tf()
+        out = []
+        for side in self.sides():
+            im = TF.resize(img, [side], antialias=True) if min(img.shape[-2:]) != side else img
+            views = [im, TF.horizontal_flip(im)] if self.flips else [im]
+            out.append(self.norm(torch.stack(views)))
+        return out
+
+
+def describe_views(
+    crops: int,
+    size: tuple[int, int],
+    scales: Sequence[int] | None = None,
+    dense: bool = False,
+    flips: bool = True,
+    in_memory: bool = False,
+) -> dict[str, object]:
+    """The test-time protocol of :class:`TestViews` / :class:`DenseViews` as a dict (JSON-ready) with a
+    one-line ``text``: views per image, scales (``Q`` for 224 inputs and in
+    pixels), crop, resize and interpolation."""
+    s = size[0]
+    qs = list(scales) if scales else [256]
+    interp = "bilinear, antialiased (torchvision resize)"
+    px = [_scaled(q, s) for q in qs]
+    d: dict[str, object] = {"dense": dense, "scales": qs, "scale_pixels": px, "input_size": list(size)}
+    if dense:
+        views = len(qs) * (2 if flips else 1)
+        d.update(
+            crops=None,
+            flips=flips,
+            views_per_image=views,
+            resize=f"shorter side to Q = {'/'.join(map(str, px))} px, aspect ratio kept, no crop",
+            crop="none: the whole image through the fully convolutional network, score map averaged over "
+            "its positions",
+            interpolation=interp,
+        )
+        what = (
+            f"dense evaluation at Q={','.join(map(str, qs))} ({'/'.join(map(str, px))} px)"
+            f"{' with horizontal flips' if flips else ''}: {views} view(s) per image"
+        )
+    elif crops == 144:
+        gs = [_scaled(q, s) for q in GOOGLENET_SCALES]
+        d.update(
+            crops=144,
+            flips=True,
+            scales=list(GOOGLENET_SCALES),
+            scale_pixels=gs,
+            views_per_image=144,
+            resize=f"shorter side to {'/'.join(map(str, gs))} px",
+            crop=f"3 squares x (4 corners + centre {s}x{s} + whole square resized) x 2 mirrors",
+            interpolation=interp,
+        )
+        what = f"GoogLeNet 144 crops ({s}x{s}) at 4 scales, mirrors included"
+    elif crops == 1 and in_memory and qs == [256]:
+        d.update(
+            crops=1,
+            flips=False,
+            views_per_image=1,
+            resize=f"whole image fitted to {s}x{size[1]} (zero-padded if at most 8 px smaller, else resized)",
+            crop="none",
+            interpolation=interp,
+        )
+        what = f"1 view: the whole image fitted to {s}x{size[1]}"
+    else:
+        views = crops * len(qs)
+        d.update(
+            crops=crops,
+            flips=crops == 10,
+            views_per_image=views,
+            resize=f"shorter side to {'/'.join(map(str, px))} px",
+            crop=(
+                f"centre {s}x{size[1]}"
+                if crops == 1
+                else f"4 corners + centre {s}x{size[1]} of the central square, and their mirrors"
+            ),
+            interpolation=interp,
+        )
+        what = (
+            f"{crops} crop(s) of {s}x{size[1]} at Q={','.join(map(str, qs))} ({'/'.join(map(str, px))} px)"
+            f"{', mirrors included' if crops == 10 else ''}: {views} view(s) per image"
+        )
+    d["text"] = what
+    return d

@@ -109,6 +109,10 @@ class EvalResult:
     confusion: torch.Tensor
     crops: int
     classes: list[str]
+    #: How it was measured (views, scales, dense or not, flips, how views and models are combined, resize,
+    #: crop, interpolation, models): see :func:`cnnzoo.data.transforms.describe_views`. ``text`` says it in
+    #: one line.
+    protocol: dict[str, Any] | None = None
 
     @property
     def top1(self) -> float:
@@ -123,6 +127,8 @@ class EvalResult:
         d.update({f"top{k}": v for k, v in self.topk.items()})
         d["per_class"] = dict(zip(self.classes, self.per_class))
         d["confusion"] = self.confusion.tolist()
+        if self.protocol is not None:
+            d["protocol"] = self.protocol
         return d
 
 

@@ -339,13 +339,14 @@ def _train(
         workers=workers,
         precision=precision,
     )
+    test.protocol = eval_protocol(bundle, 1, None, False, None, [str(out_dir / "best.pt")], [meta])
     skipped = bundle.all_skipped()
     if ctx.is_main:
         plot_confusion(
             test.confusion,
             bundle.classes,
             out_dir / "confusion.png",
-            title=f"{model_name} on {data} (test top-1 {test.top1:.4f})",
+            title=f"{model_name} on {data} (test top-1 {test.top1:.4f})\n{test.protocol['text']}",
         )
         _say(
             f"skipped {len(skipped)} unreadable file(s)" + (": " + ", ".join(skipped) if skipped else ""), ctx
@@ -353,7 +354,7 @@ def _train(
         _say(
             f"test top-1 {test.top1:.4f}  top-5 {test.top5:.4f}  (n={test.n}, best epoch "
             f"{result.best_epoch} by "
-            f"{trainer.monitor})",
+            f"{trainer.monitor}; {test.protocol['text']})",
             ctx,
         )
         _say(f"checkpoint: {out_dir / 'best.pt'} (last: {out_dir / 'last.pt'})", ctx)
@@ -370,9 +371,12 @@ def eval_data_for(
     scales: Sequence[int] | None = None,
     strict: bool = False,
     split: str = "test",
+    dense: bool = False,
+    flips: bool | None = None,
 ) -> DataBundle:
     """The test data of ``data`` (default: the checkpoint's own) adapted and normalised as the checkpoint
-    was.
+    was. ``dense``: each test item is VGG's dense views instead (:class:`~cnnzoo.data.transforms.DenseViews`
+    at ``scales``, with mirrors when ``flips``; default: for natural images, not for digits).
     """
     spec = data or ckpt.get("data")
     if not spec:
@@ -387,12 +391,18 @@ def eval_data_for(
         raw,
         int(size[0]),
         (int(size[1]), int(size[2])),
-        crops=crops,
-        scales=scales,
+        crops=1 if dense else crops,
+        scales=None if dense else scales,
         mean=ckpt.get("mean"),
         std=ckpt.get("std"),
         strict=strict,
     )
+    if dense:
+        from ..data.transforms import DenseViews
+
+        bundle.test.transform = DenseViews(  # type: ignore[attr-defined]
+            bundle.input_size, bundle.mean, bundle.std, scales, bundle.natural if flips is None else flips
+        )
     if ckpt.get("classes") and list(ckpt["classes"]) != bundle.classes:
         raise DataError(
             f"the classes of {spec!r} differ from the checkpoint's "
@@ -431,9 +441,18 @@ def evaluate_checkpoints(
     strict_data: bool = False,
     progress: bool = False,
     precision: str = "fp32",
+    dense: bool = False,
+    flips: bool | None = None,
 ) -> EvalResult:
-    """Evaluate one checkpoint, or an ensemble of several (mean of softmax), on ``data``'s test split
-    (``precision="bf16"``: under bf16 autocast, see :mod:`cnnzoo.precision`)."""
+    """Evaluate one checkpoint, or an ensemble of several (mean of softmax), on ``data``'s test split.
+
+    ``crops`` 1/10/144 and ``scales`` pick the test views (:class:`~cnnzoo.data.transforms.TestViews`);
+    ``dense`` is VGG's dense multi-scale evaluation instead (:mod:`cnnzoo.train.dense`; mirrors when
+    ``flips``, default for natural images). ``precision="bf16"`` runs under bf16 autocast
+    (:mod:`cnnzoo.precision`). The result's ``protocol`` states how it was measured.
+    """
+    if dense and crops != 1:
+        raise CnnzooError("dense evaluation uses the whole image; drop crops (--crops) or dense (--dense).")
     if not paths:
         raise CnnzooError("give at least one checkpoint to evaluate.")
     if confusion_png is not None:
@@ -464,25 +483,83 @@ def evaluate_checkpoints(
                         f"{p!r} differs from {paths[0]!r} in {key}; an ensemble needs models "
                         "trained on the same data."
                     )
-        bundle = eval_data_for(first, data, crops=crops, scales=scales, strict=strict_data)
-        res = evaluate(
-            models,
-            bundle.test,
-            device=ctx.device,
-            ks=ks,
-            classes=bundle.classes,
-            ctx=ctx,
-            batch_size=batch_size if crops == 1 else max(1, batch_size // crops),
-            progress=progress,
-            precision=precision,
+        bundle = eval_data_for(
+            first, data, crops=crops, scales=scales, strict=strict_data, dense=dense, flips=flips
         )
+        protocol = eval_protocol(bundle, crops, scales, dense, flips, paths, ckpts)
+        if dense:
+            from ..precision import autocast
+            from .dense import evaluate_dense
+
+            with autocast(precision, ctx.device):
+                res = evaluate_dense(
+                    models,
+                    bundle.test,
+                    input_size=(bundle.in_chans, *bundle.input_size),
+                    device=ctx.device,
+                    ks=ks,
+                    classes=bundle.classes,
+                    ctx=ctx,
+                    progress=progress,
+                    batch_size=max(1, batch_size // 4),
+                )
+            res.crops = int(protocol["views_per_image"])
+        else:
+            res = evaluate(
+                models,
+                bundle.test,
+                device=ctx.device,
+                ks=ks,
+                classes=bundle.classes,
+                ctx=ctx,
+                batch_size=batch_size if crops == 1 else max(1, batch_size // crops),
+                progress=progress,
+                precision=precision,
+            )
+        res.protocol = protocol
         if confusion_png is not None and ctx.is_main:
             plot_confusion(
                 res.confusion,
                 bundle.classes,
                 confusion_png,
-                title=f"{', '.join(Path(p).name for p in paths)} (top-1 {res.top1:.4f}, {crops} crop)",
+                title=f"{', '.join(Path(p).name for p in paths)} (top-1 {res.top1:.4f})\n{protocol['text']}",
             )
         return res
     finally:
         cleanup()
+
+
+def eval_protocol(
+    bundle: DataBundle,
+    crops: int,
+    scales: Sequence[int] | None,
+    dense: bool,
+    flips: bool | None,
+    paths: Sequence[str],
+    ckpts: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """The protocol of an evaluation as a JSON-ready dict with a one-line ``text`` (every report states it):
+    views, scales, dense or not, flips, how views and models are combined, resize, crop, interpolation,
+    models."""
+    from ..data.sources import MemoryImages
+    from ..data.transforms import describe_views
+    from .dense import COMBINE, COMBINE_DENSE
+
+    in_memory = isinstance(getattr(bundle.test, "raw", None), MemoryImages)
+    p = describe_views(
+        crops,
+        bundle.input_size,
+        scales,
+        dense=dense,
+        flips=bundle.natural if flips is None else flips,
+        in_memory=in_memory,
+    )
+    p["combine"] = (
+        COMBINE
+        if not dense
+        else COMBINE_DENSE.replace("over the image and its mirror, then " if not p["flips"] else "", "")
+    )
+    p["models"] = [{"checkpoint": str(path), "model": c.get("model")} for path, c in zip(paths, ckpts)]
+    who = ckpts[0].get("model") if len(ckpts) == 1 else f"ensemble of {len(ckpts)} models"
+    p["text"] = f"{who}: {p['text']}; {p['combine']}"
+    return p

@@ -1,0 +1,135 @@
+"""``cnnzoo erf MODEL|CHECKPOINT``: the effective receptive field (Luo et al., NeurIPS 2016) of a model's
+layers beside their theoretical field: a heat-map PNG and the per-layer table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import CnnzooError
+from ._args import positive_int
+
+ORDER = 25  # after summary/compare
+
+_EPILOG = """\
+The ERF of a layer is the gradient of its centre unit with respect to the input, |dy/dx| summed over
+channels and averaged over the inputs (random N(0,1) images by default; --data uses real test images).
+The dashed square is the theoretical receptive field of that unit (as `cnnzoo summary` computes it);
+r68 / r95 are the radii (input pixels, from the unit's centre) holding 68% / 95% of the ERF's mass;
+"support" is the extent of the non-zero gradient, which never leaves the theoretical field.
+Examples:
+  cnnzoo erf lenet5
+  cnnzoo erf resnet50 --layers layer1,layer2,layer3,layer4 --samples 8 --png erf-resnet50.png
+  cnnzoo erf runs/resnet20-digits/best.pt --data digits --samples 64
+"""
+
+
+def _names(s: str) -> list[str]:
+    vals = [x.strip() for x in s.split(",") if x.strip()]
+    if not vals:
+        raise argparse.ArgumentTypeError("expected comma-separated layer names")
+    return vals
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "erf",
+        help="effective receptive field of a model's layers (heat-map PNG + table)",
+        description="Measure the effective receptive field (Luo et al., NeurIPS 2016) of the centre unit of "
+        "each chosen layer, with random (MODEL) or trained (CHECKPOINT) weights, and draw it with the "
+        "theoretical field.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "model", metavar="MODEL|CHECKPOINT", help="registered model name or cnnzoo checkpoint (.pt)"
+    )
+    p.add_argument(
+        "--layers",
+        type=_names,
+        help="comma-separated module names (default: the end of each stage); 'features:out' = last map",
+    )
+    p.add_argument("--list-layers", action="store_true", help="print the model's module names and exit")
+    p.add_argument("--input", metavar="CxHxW", help="input size for random inputs (default: the model's)")
+    p.add_argument("--samples", type=positive_int, default=16, help="inputs to average over (default 16)")
+    p.add_argument("--data", help="use real test images of this data source (e.g. digits) instead of noise")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs (default 0)")
+    p.add_argument(
+        "--float32", action="store_true", help="compute in float32 (default float64: exact support)"
+    )
+    p.add_argument("--png", help="heat-map file (default erf-MODEL.png)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.set_defaults(func=run_erf)
+
+
+def run_erf(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..analysis import parse_input_size
+    from ..analysis.erf import default_erf_layers, effective_receptive_field
+    from ..checkpoint import is_checkpoint_path, model_from_checkpoint
+
+    torch.manual_seed(args.seed)
+    model, ckpt = model_from_checkpoint(args.model)
+    trained = is_checkpoint_path(args.model)
+    name = str(ckpt.get("model") or args.model)
+    if args.list_layers:
+        for n, m in model.named_modules():
+            if n:
+                print(f"{n}  {type(m).__name__}")
+        print("default layers: " + ", ".join(default_erf_layers(model)))
+        return 0
+    images = None
+    inputs = None
+    size = parse_input_size(args.input) if args.input else None
+    if args.data:
+        images, inputs = _real_images(args, ckpt, name)
+    elif size is None and ckpt.get("input_size"):
+        size = tuple(ckpt["input_size"])
+    res = effective_receptive_field(
+        model,
+        args.layers,
+        size,
+        samples=args.samples,
+        images=images,
+        seed=args.seed,
+        dtype=torch.float32 if args.float32 else torch.float64,
+        name=name,
+        weights=f"trained ({args.model})" if trained else f"random (seed {args.seed})",
+        inputs=inputs,
+    )
+    png = args.png or f"erf-{name}.png"
+    res.plot(png)
+    if args.json:
+        print(json.dumps({**res.as_dict(), "png": png}))
+        return 0
+    print(res.caption())
+    print(res.to_table(), end="")
+    print(f"heat map: {png}")
+    return 0
+
+
+def _real_images(args: argparse.Namespace, ckpt: dict, name: str):  # noqa: ANN202
+    """Up to ``--samples`` test images of ``--data``, normalised as the checkpoint (or the model) expects."""
+    import torch
+
+    from ..data.sources import build_data, load_source
+    from ..registry import model_info
+
+    if ckpt.get("input_size"):
+        from ..train.run import eval_data_for
+
+        bundle = eval_data_for(ckpt, args.data)
+    else:
+        size = model_info(name).input_size
+        bundle = build_data(load_source(args.data), int(size[0]), (int(size[1]), int(size[2])))
+    test = bundle.test
+    n = min(args.samples, len(test))  # type: ignore[arg-type]
+    g = torch.Generator().manual_seed(args.seed)
+    idx = torch.randperm(len(test), generator=g)[:n].tolist()  # type: ignore[arg-type]
+    items = [test[i] for i in idx]
+    items = [it for it in items if it is not None]
+    if not items:
+        raise CnnzooError(f"no readable test image in {args.data!r}.")
+    xs = [x[0] if x.ndim == 4 else x for x, _ in items]  # one centre view each
+    return torch.stack(xs), f"{len(xs)} test images of {args.data}"
