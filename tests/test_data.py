@@ -218,7 +218,7 @@ def test_bad_folders_are_one_clear_data_error(tmp_path, setup, match):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("spec", ["imagenet", "mnist", "synthetic:x", "synthetic:0"])
+@pytest.mark.parametrize("spec", ["imagenet", "cifar", "folder:", "synthetic:x", "synthetic:0"])
 def test_unknown_or_malformed_source_is_a_data_error(spec):
     with pytest.raises(DataError):
         load_source(spec)
