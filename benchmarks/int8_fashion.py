@@ -8,7 +8,7 @@ trained here for ``--epochs`` (short: the point is the *difference* between prec
 Writes the table between ``int8-fashion:start``/``int8-fashion:end`` in BENCHMARKS.md.
 
     python benchmarks/int8_fashion.py                                   # the two checkpoints, 10k test images
-    python benchmarks/int8_fashion.py --models lenet5 --epochs 1 --subset 600 500   # a smoke run
+    python benchmarks/int8_fashion.py --models lenet5 --train --epochs 1 --subset 600 500 --no-write
 
 ``BF16_EVAL`` is the hook for a bf16 deployment path (a function ``(model, test_dataset) -> top-1``): the
 column measures PyTorch autocast until such a path replaces it.
@@ -67,15 +67,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--calibration", type=int, default=256, help="training images to calibrate on")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--md", type=Path, default=ROOT / "BENCHMARKS.md")
+    ap.add_argument("--train", action="store_true", help="train here even where a checkpoint exists")
+    ap.add_argument("--no-write", action="store_true", help="print the table only (smoke runs)")
     args = ap.parse_args(argv)
     argv_text = " ".join(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
     raw = load(args.data, *args.subset)
-    smoke = any(args.subset)
     rows = []
     for name in args.models:
         ck_path = RUNS / f"fashion-{name}" / "last.pt"
-        if ck_path.is_file() and not smoke:
+        if ck_path.is_file() and not args.train:
             model, ck = model_from_checkpoint(str(ck_path))
             origin = f"`{ck_path.relative_to(ROOT)}` ({len(ck.get('history', []))} epochs)"
         else:
@@ -126,9 +127,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{100 * (fp32 - bf16):+.2f} points |"
         )
     lines += ["", "Cost = FP32 top-1 minus the low-precision top-1 (positive: accuracy lost)."]
-    if smoke:
+    if args.no_write:
         print("\n".join(lines))
-        print("(a subset run: BENCHMARKS.md left alone)")
         return
     write_section(args.md, START, END, "\n".join(lines), "Low-precision accuracy cost on Fashion-MNIST")
     print(f"wrote the int8-fashion section of {args.md}")
