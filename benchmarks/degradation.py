@@ -39,7 +39,7 @@ def write_section(path: Path, start: str, end: str, body: str, title: str) -> No
     path.write_text(text)
 
 
-def run(args: argparse.Namespace) -> list[dict]:
+def run(args: argparse.Namespace, after_each=None) -> list[dict]:
     from _realdata import load, take, train_one
 
     from cnnzoo.data.sources import build_data
@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> list[dict]:
             f"{rows[-1]['test_err']:.4f}, {r['seconds']:.0f} s",
             flush=True,
         )
+        if after_each is not None:
+            after_each(rows)  # a long run interrupted later still leaves the finished models' rows
     return rows
 
 
@@ -182,14 +184,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--md", type=Path, default=ROOT / "BENCHMARKS.md")
     args = ap.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
-    rows = run(args)
-    plot(
-        rows,
-        args.png,
-        f"Degradation (He et al. 2016, Fig. 1) on {args.data} ({rows[0]['n_train']:,} train): "
-        f"{args.epochs} epoch(s)",
-    )
-    write_section(args.md, START, END, table(rows, args, args.png), "Degradation: plain vs residual nets")
+
+    def publish(rows: list[dict]) -> None:
+        plot(
+            rows,
+            args.png,
+            f"Degradation (He et al. 2016, Fig. 1) on {args.data} ({rows[0]['n_train']:,} train): "
+            f"{args.epochs} epoch(s)",
+        )
+        write_section(args.md, START, END, table(rows, args, args.png), "Degradation: plain vs residual nets")
+
+    run(args, after_each=publish)
     print(f"wrote {args.png} and the degradation section of {args.md}")
 
 
