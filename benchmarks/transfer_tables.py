@@ -1,10 +1,12 @@
 """Measure the lectures' transfer-learning tables on real data and write them into BENCHMARKS.md.
 
-Old/source task: MNIST digits 0-4 (the real t10k set in ../shared/data/mnist-t10k, fixed stratified split;
-scikit-learn's digits where it is absent). New/target tasks: digits 5-9 ("very similar") and generated shapes
-("very different": five outline shapes drawn with PIL at random size, position, rotation and stroke width on a
-noisy background; not handwriting, not digits, a different generative process and label set, yet images we can
-make offline).
+Old/source task: Fashion-MNIST classes 0-4 (T-shirt/top, trouser, pullover, dress, coat; ``--data`` names
+another source, e.g. ``mnist:DIR``), at most ``--per-class`` training images a class. New/target tasks:
+Fashion-MNIST classes 5-9 (sandal, shirt, sneaker, bag, ankle boot: "very similar", with 10 labelled images a
+class as "very little data" and ``--per-class`` a class, from a 6,000-a-class pool, as "quite a lot") and
+generated shapes ("very different": five outline shapes drawn with PIL at random size, position, rotation
+and stroke width on a noisy background; not garments, not digits, a different generative process and label
+set, yet images we can make offline).
 
 1. The 2x2 table (very little = 10 labels per class / quite a lot = all labels, x similar / different): top-1
     of
@@ -55,7 +57,6 @@ from cnnzoo.transfer import (  # noqa: E402
     learning_without_forgetting,
 )
 
-MNIST = ROOT.parent / "shared" / "data" / "mnist-t10k"
 START, END = "<!-- transfer:start -->", "<!-- transfer:end -->"
 
 
@@ -112,8 +113,9 @@ def shapes_source(
     return RawSplits("shapes", make(per_class), make(test_per_class), names, natural=False)
 
 
-def digits_raw() -> RawSplits:
-    return load_source(f"mnist:{MNIST}") if MNIST.is_dir() else load_source("digits")
+def source_raw(spec: str) -> RawSplits:
+    """The data whose classes 0-4 are the old task and 5-9 the new one (Fashion-MNIST by default)."""
+    return load_source(spec)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -343,6 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny epochs: proves the script runs")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data", default="fashion-mnist", help="old task = its classes 0-4, new task = 5-9")
+    ap.add_argument(
+        "--per-class", type=int, default=1000, help="training images a class for 'quite a lot' (default 1000)"
+    )
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)  # the first network's initialisation (the strategies seed everything after it)
@@ -357,8 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     s = {"batch_size": 64, "seed": 0}
     t_start = time.perf_counter()
-    raw = digits_raw()
+    raw = source_raw(a.data)
     old_raw, new_raw = class_subset(raw, range(5)), class_subset(raw, range(5, 10))
+    n_train = min(int(torch.bincount(raw.train.labels).min()), a.per_class)
+    old_raw, new_raw = few_shot(old_raw, n_train), few_shot(new_raw, n_train)
     shapes = shapes_source(per_class=120 if q else 600, test_per_class=60 if q else 200)
     if q:
         old_raw, new_raw = few_shot(old_raw, 100), few_shot(new_raw, 100)
@@ -403,8 +411,8 @@ def main(argv: list[str] | None = None) -> int:
             md(["method", *targets.keys()], t1),
             "Learning rate chosen by validation:",
             md(["method", *targets.keys()], t1_lr),
-            "### Learning without Forgetting comparison (Li & Hoiem 2016, Fig. 1), old = digits 0-4, new = "
-            "5-9",
+            "### Learning without Forgetting comparison (Li & Hoiem 2016, Fig. 1), old = "
+            f"{', '.join(old_raw.classes)}, new = {', '.join(new_raw.classes)}",
             f"Original network's old-task top-1: {100 * info['original_old_top1']:.1f}%. The learning rate "
             "is chosen by the new task's validation top-1 (the old task's data is unavailable to every "
             "method but joint training, whose validation covers both tasks). LwF: T = 2, lambda_o = 1. Test "

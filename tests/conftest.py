@@ -12,6 +12,8 @@ import torch
 # give, and several tests start worker processes of their own (DDP, the CLI) that would oversubscribe the
 # cores. CNNZOO_TEST_THREADS overrides it.
 torch.set_num_threads(int(os.environ.get("CNNZOO_TEST_THREADS", "1")))
+# Nothing downloads in tests: named datasets come from the disk (Debian's Fashion-MNIST, ../shared) or fail.
+os.environ["CNNZOO_OFFLINE"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist-t10k"

@@ -218,7 +218,7 @@ def test_bad_folders_are_one_clear_data_error(tmp_path, setup, match):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("spec", ["imagenet", "mnist", "synthetic:x", "synthetic:0"])
+@pytest.mark.parametrize("spec", ["imagenet", "cifar", "folder:", "synthetic:x", "synthetic:0"])
 def test_unknown_or_malformed_source_is_a_data_error(spec):
     with pytest.raises(DataError):
         load_source(spec)
@@ -245,3 +245,22 @@ def test_given_mean_and_std_are_kept():
     x, _ = b.train[0]
     img = raw.train.images[0].float() / 255
     assert torch.allclose(x, (img - 0.5) / 0.25, atol=1e-6)
+
+
+def test_synthetic_sizes_past_memory_are_one_sentence_before_anything_is_allocated():
+    from cnnzoo.data.spec import MAX_SYNTHETIC, parse_data_spec
+
+    with pytest.raises(DataError, match="more images than fit in memory"):
+        load_source("synthetic:99999999999")
+    assert parse_data_spec(f"synthetic:{MAX_SYNTHETIC}").count == MAX_SYNTHETIC
+
+
+def test_dangling_and_looping_symlinks_in_a_folder_are_named_not_dropped(tmp_path):
+    make_folder(tmp_path / "imgs", n=6)
+    cls = sorted(p for p in (tmp_path / "imgs").iterdir() if p.is_dir())[0]
+    (cls / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (cls / "loop.png").symlink_to(cls / "loop.png")
+    with pytest.warns(UserWarning):
+        raw = load_source(f"folder:{tmp_path / 'imgs'}")
+    named = " ".join(raw.skipped)
+    assert "gone.png" in named and "loop.png" in named

@@ -105,7 +105,7 @@ _DATA_KINDS = ["digits", "mnist", "cifar", "folder", "synthetic", "imagenet", ""
     )
 )
 def test_data_parser_never_raises_anything_else(spec: str) -> None:
-    # synthetic:N counts stay small here: an upper bound on N belongs to the DATA grammar (data/spec.py)
+    # synthetic:N counts stay small here (a real load); the bound on N is tested in test_data.py
     if spec.strip().lower() in ("digits",):  # a real load (1797 images); covered by the data tests
         return
     try:

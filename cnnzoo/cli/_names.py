@@ -17,7 +17,7 @@ from pathlib import Path
 
 # <generated> (python -m cnnzoo.cli._names)
 # fmt: off
-SOURCES = ('digits', 'mnist:DIR', 'cifar:DIR', 'folder:DIR', 'synthetic:N')
+SOURCES = ('digits', 'fashion-mnist[:DIR]', 'mnist[:DIR]', 'mnist-5k[:DIR]', 'cifar10[:DIR]', 'cifar100[:DIR]', 'cifar:DIR', 'folder:DIR', 'synthetic:N')
 AUGMENTS = ('none', 'shift', 'distort', 'cifar', 'alexnet', 'vgg', 'inception')
 OPTIMIZERS = ('sgd', 'rmsprop', 'adam')
 SCHEDULES = ('plateau', 'multistep', 'piecewise', 'step', 'constant')

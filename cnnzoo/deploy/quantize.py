@@ -93,27 +93,23 @@ def load_data_source(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
 ) -> Any:
-    """Resolve a DATA string at the model's ``input_size``.
+    """Resolve a DATA string (the grammar of :mod:`cnnzoo.data.spec`) at the model's ``input_size``.
 
-    ``synthetic:N`` gives N standard-normal images without labels (for speed only); a ``.pt`` file holds a
-    tensor of images or an ``(images, labels)`` pair, already normalised; anything else is a source of
-    :func:`cnnzoo.data.load_data` (``digits``, ``mnist:DIR``, ``cifar:DIR``, ``folder:DIR``) and returns its
-    :class:`~cnnzoo.data.DataBundle`, normalised with ``mean``/``std`` (pass the checkpoint's).
+    A ``.pt`` file holds a tensor of images or an ``(images, labels)`` pair, already normalised; every other
+    form is a source of :func:`cnnzoo.data.load_data` (``digits``, ``fashion-mnist``, ``mnist:DIR``,
+    ``folder:DIR``, ``synthetic:N``...) and returns its :class:`~cnnzoo.data.DataBundle` at the model's
+    input size, normalised with ``mean``/``std`` (pass the checkpoint's). ``synthetic:N`` means here what it
+    means everywhere: N labelled images of 10 learnable classes (calibration on its training part, accuracy
+    on its test part).
     """
+    from ..data.spec import parse_data_spec
     from ..errors import DataError
 
-    if spec.startswith("synthetic:"):
-        try:
-            n = int(spec.split(":", 1)[1])
-        except ValueError:
-            n = 0
-        if n < 1 or input_size is None:
-            raise DataError(f"{spec!r} needs a positive count and a known input size, e.g. synthetic:64.")
-        return torch.randn(n, *input_size, generator=torch.Generator().manual_seed(0))
-    if spec.endswith((".pt", ".pth")):
+    parsed = parse_data_spec(spec)
+    if parsed.kind == "tensors":
         from ..checkpoint import safe_load
 
-        path = Path(spec)
+        path = Path(parsed.path or spec)
         if not path.is_file():
             raise DataError(f"image data file {spec!r} does not exist; check the path.")
         obj = safe_load(path)

@@ -1,0 +1,212 @@
+"""Shared by the real-data benchmarks (``fashion_mnist.py``, ``degradation.py``, ``eval_table.py``,
+``mnist_5k.py``, ``int8_fashion.py``): fixed subsets, one training run with a test-error curve, the
+BENCHMARKS.md writer and the CPU line every table carries."""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from cnnzoo.data.sources import RawSplits, build_data, load_source, stratified_split  # noqa: E402
+
+FIGURES = ROOT / "benchmarks" / "figures"
+RUNS = ROOT / "runs" / "bench"  # checkpoints shared between the scripts (git-ignored)
+
+
+def write_section(path: Path, start: str, end: str, body: str, title: str) -> None:
+    """Replace the text between ``start`` and ``end`` in ``path`` (appended with a title if missing)."""
+    text = path.read_text() if path.is_file() else "# cnnzoo benchmarks\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + f"\n\n## {title}\n\n{block}\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def cpu_line() -> str:
+    """``lscpu`` model name and the flags that matter for speed figures, and the thread count."""
+    model, flags = platform.processor() or "unknown CPU", ""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
+        m = re.search(r"Model name:\s*(.+)", out)
+        model = m.group(1).strip() if m else model
+        f = re.search(r"Flags:\s*(.+)", out)
+        have = set(f.group(1).split()) if f else set()
+        flags = ", ".join(x for x in ("amx_tile", "avx512_bf16", "avx512_vnni", "avx_vnni") if x in have)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return f"{model} ({flags or 'no AMX/VNNI/BF16 flags'}), {torch.get_num_threads()} torch thread(s)"
+
+
+def take(raw: RawSplits, n_train: int = 0, n_test: int = 0) -> RawSplits:
+    """A fixed stratified subset: ``n_train`` training and ``n_test`` test images (0: all)."""
+
+    def pick(part: Any, n: int) -> Any:
+        if not n or n >= len(part):
+            return part
+        _, held = stratified_split(part.labels.numpy(), n / len(part))
+        return part.subset(held)
+
+    return RawSplits(
+        raw.source, pick(raw.train, n_train), pick(raw.test, n_test), raw.classes, raw.natural, raw.skipped
+    )
+
+
+def load(spec: str, n_train: int = 0, n_test: int = 0) -> RawSplits:
+    return take(load_source(spec), n_train, n_test)
+
+
+def train_one(
+    model_name: str,
+    raw: RawSplits,
+    *,
+    recipe: str,
+    epochs: int,
+    seed: int = 0,
+    threads: int = 1,
+    out: Path | None = None,
+    progress: bool = True,
+    test_every: int = 1,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Train ``model_name`` on ``raw`` with ``recipe`` (overridden by ``epochs`` and ``overrides``); the
+    test error is measured after every ``test_every`` epochs (never used to pick a checkpoint: the last
+    epoch is the one reported). ``out`` keeps ``last.pt`` with everything ``cnnzoo eval`` needs."""
+    from cnnzoo import create_model
+    from cnnzoo.registry import model_info
+    from cnnzoo.train import evaluate, get_recipe, seed_everything
+    from cnnzoo.train.loop import Trainer
+
+    torch.set_num_threads(threads)
+    rec = get_recipe(recipe).with_overrides(epochs=epochs, val_fraction=0.0, **overrides)
+    info = model_info(model_name)
+    in_chans, size = info.input_size[0], (info.input_size[1], info.input_size[2])
+    bundle = build_data(raw, in_chans, size, augment=rec.augment)
+    seed_everything(seed)
+    model = create_model(model_name, num_classes=bundle.num_classes, in_chans=in_chans)
+    meta = {
+        "model": model_name,
+        "model_kwargs": dict(model.cnnzoo_kwargs),
+        "classes": bundle.classes,
+        "input_size": [in_chans, *size],
+        "mean": list(bundle.mean),
+        "std": list(bundle.std),
+        "data": raw.source,
+        "recipe": rec.as_dict(),
+        "natural": bundle.natural,
+    }
+    curve: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+
+    class TestCurve:
+        def on_epoch_end(self, trainer: Any, epoch: int, row: dict[str, Any]) -> None:
+            point = {"epoch": epoch, "train_err": 1 - row["train_top1"], "seconds": time.perf_counter() - t0}
+            if epoch % test_every == 0 or epoch == rec.epochs:
+                point["test_err"] = 1 - evaluate(trainer.module, bundle.test, batch_size=500).top1
+            curve.append(point)
+            if progress:
+                extra = f", test error {100 * point['test_err']:.2f}%" if "test_err" in point else ""
+                print(
+                    f"  {model_name} seed {seed} epoch {epoch}/{rec.epochs}: training error "
+                    f"{100 * point['train_err']:.2f}%{extra} ({point['seconds']:.0f} s)",
+                    flush=True,
+                )
+
+    optimizer = rec.make_optimizer(model)
+    trainer = Trainer(
+        model,
+        optimizer,
+        bundle.train,
+        epochs=rec.epochs,
+        batch_size=rec.batch_size,
+        scheduler=rec.make_scheduler(optimizer),
+        seed=seed,
+        hooks=[TestCurve()],
+        out_dir=out,
+        meta=meta,
+        progress=False,
+        num_classes=bundle.num_classes,
+        log=False,
+        loss_fn=torch.nn.CrossEntropyLoss(label_smoothing=rec.label_smoothing),
+    )
+    trainer.fit()
+    seconds = time.perf_counter() - t0
+    final = evaluate(model, bundle.test, batch_size=500)
+    return {
+        "model": model_name,
+        "seed": seed,
+        "params": sum(p.numel() for p in model.parameters()),
+        "curve": curve,
+        "test_top1": final.top1,
+        "test_top5": final.top5,
+        "train_err_end": curve[-1]["train_err"] if curve else float("nan"),
+        "seconds": seconds,
+        "n_train": len(raw.train),
+        "n_test": len(raw.test),
+        "checkpoint": str(out / "last.pt") if out else None,
+        "model_obj": model,
+        "bundle": bundle,
+    }
+
+
+def plot_curves(
+    runs: list[dict[str, Any]], path: Path, title: str, groups: list[list[str]] | None = None
+) -> None:
+    """Training error (solid) and test error (dashed, markers) against epochs, one panel per group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = groups or [[r["model"] for r in runs]]
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), sharey=True, squeeze=False)
+    for ax, names in zip(axes[0], groups):
+        for r in runs:
+            if r["model"] not in names:
+                continue
+            ep = [p["epoch"] for p in r["curve"]]
+            line = ax.plot(ep, [100 * p["train_err"] for p in r["curve"]], label=f"{r['model']} train")[0]
+            te = [(p["epoch"], 100 * p["test_err"]) for p in r["curve"] if "test_err" in p]
+            if te:
+                ax.plot(*zip(*te), ls="--", marker=".", color=line.get_color(), label=f"{r['model']} test")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title(" vs ".join(names))
+    axes[0][0].set_ylabel("error (%)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".tmp-" + path.name)
+    fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def rel(p: Path) -> str:
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def mean_std(xs: list[float]) -> tuple[float, float]:
+    a = np.asarray(xs, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
