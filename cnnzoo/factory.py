@@ -149,14 +149,16 @@ def model_from_checkpoint(ref: str, **overrides: Any) -> tuple[nn.Module, dict[s
 
     Returns ``(model, checkpoint_dict)``; for a model name the dict holds only ``model`` and ``model_kwargs``
     (``overrides`` may include ``pretrained=``/``weights=``; ``"NAME@WEIGHTS"`` is short for
-    ``weights="WEIGHTS"``, so ``cnnzoo explain|export resnet50_v1_5@torchvision`` use published weights).
+    ``weights="WEIGHTS"`` and ``"NAME@pretrained"`` for ``pretrained=True``, so ``cnnzoo explain|export
+    resnet50_v1_5@torchvision`` use published weights).
     The model is returned in eval mode with its ``cnnzoo_record`` read from the checkpoint (old checkpoints
     without a record: from their flat keys).
     """
     if not is_checkpoint_path(ref):
         name, at, spec = ref.partition("@")
         if at and spec and "weights" not in overrides and "pretrained" not in overrides:
-            overrides = {**overrides, "weights": spec}  # "resnet50_v1_5@torchvision" for explain, export...
+            # "resnet50_v1_5@torchvision" for explain, export...; "NAME@pretrained": the default weights
+            overrides = {**overrides, **({"pretrained": True} if spec == "pretrained" else {"weights": spec})}
             ref = name
         elif "/" in ref or ref.endswith((".pt", ".pth", ".safetensors")):
             raise CheckpointError(f"checkpoint file {ref!r} does not exist; check the path.")

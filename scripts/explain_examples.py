@@ -23,6 +23,23 @@ from cnnzoo.explain.visualize import filters_file, methods_figure
 from cnnzoo.factory import model_from_checkpoint
 
 
+def _deepest_reachable(model: torch.nn.Module, x: torch.Tensor, method: str):
+    """The explanation at the deepest convolution or pooling layer ``method`` can reach, or None."""
+    layers = [
+        n
+        for n, m in model.named_modules()
+        if isinstance(
+            m, (torch.nn.Conv2d, torch.nn.modules.pooling._MaxPoolNd, torch.nn.modules.pooling._AvgPoolNd)
+        )
+    ]
+    for name in reversed(layers):
+        try:
+            return explain(model, x, method, layer=name)
+        except LayerError:
+            continue
+    return None
+
+
 def make_examples(
     checkpoint: str, images: list[str], out_dir: Path, filters_from: str | None = None, samples: int = 50
 ) -> list[Path]:
@@ -36,8 +53,13 @@ def make_examples(
             exps.append(
                 explain(model, x, method, n_samples=samples, generator=torch.Generator().manual_seed(0))
             )
-        except LayerError as e:  # the deconvnet on a non-sequential model
-            print(f"skipping {method}: {e}", file=sys.stderr)
+        except LayerError as e:  # the deconvnet cannot pass a layer (LeNet-5's sparse C3): go shallower
+            exp = _deepest_reachable(model, x, method)
+            if exp is None:
+                print(f"skipping {method}: {e}", file=sys.stderr)
+            else:
+                print(f"{method}: {e.args[0].split(';')[0]}; shown at layer {exp.layer!r}", file=sys.stderr)
+                exps.append(exp)
     out_dir.mkdir(parents=True, exist_ok=True)
     methods = methods_figure(
         shown, exps, out_dir / "explain_methods.png", [p.name for p in paths], spec.class_name

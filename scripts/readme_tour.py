@@ -102,7 +102,7 @@ def run_block(block: list[Command], cwd: Path, env: dict[str, str]) -> tuple[lis
             ["bash", "-c", cmd.text], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800
         )
         lines = (proc.stdout + proc.stderr).rstrip("\n").splitlines()
-        lines = [line.rstrip() for line in lines if "\r" not in line]  # progress bars are not output
+        lines = [line.rsplit("\r", 1)[-1].rstrip() for line in lines]  # what a terminal shows
         shown = kept(lines, cmd.keep)
         out += [f"$ {cmd.text}", *shown]
         timing += [False] + [cmd.timing] * len(shown)
@@ -111,7 +111,8 @@ def run_block(block: list[Command], cwd: Path, env: dict[str, str]) -> tuple[lis
 
 def render(template: Path, workdir: Path) -> tuple[str, list[bool]]:
     """The tour's markdown from a fresh run, and for each of its lines whether it is a timing line."""
-    env = dict(os.environ, COLUMNS="120", PYTHONUNBUFFERED="1")
+    # progress bars off (TQDM_DISABLE): they are not output a reader compares
+    env = dict(os.environ, COLUMNS="120", PYTHONUNBUFFERED="1", TQDM_DISABLE="1")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     (workdir / "docs" / "img").mkdir(parents=True, exist_ok=True)
     lines: list[str] = []

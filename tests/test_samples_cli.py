@@ -39,3 +39,13 @@ def test_list_that_matches_nothing_is_an_error(argv, words, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
+
+
+def test_samples_photos_copies_foolboxs_labelled_imagenet_photos(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("foolbox") is None:
+        pytest.skip("the photos ship in `pip install foolbox`")
+    paths = write_samples("photos", tmp_path / "photos", n=3)
+    assert [p.name for p in paths] == ["00_bull_mastiff.jpg", "01_folding_chair.jpg", "02_beaker.jpg"]
+    assert Image.open(paths[0]).size == (512, 512)

@@ -15,9 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write a few images of a data source as PNG files (inputs for explain, predict, serve)",
         description="Write the first N images of a data source's fixed test (or train) split as PNG files "
         "named NN_CLASS.png, e.g. `cnnzoo samples digits --out digits` gives the digit images the README's "
-        "explain examples use. DATA is any source `cnnzoo train --data` takes.",
+        "explain examples use. DATA is any source `cnnzoo train --data` takes, or `photos`: the labelled "
+        "ImageNet photos shipped with PyPI's foolbox (NN_CLASS.jpg), for `cnnzoo predict` and `explain` "
+        "with a pretrained model.",
     )
-    p.add_argument("data", help="data source: digits, mnist:DIR, cifar:DIR, folder:DIR, ...")
+    p.add_argument("data", help="data source: digits, fashion-mnist, mnist:DIR, folder:DIR, ..., or photos")
     p.add_argument("--out", required=True, help="folder to write the PNG files into (created if missing)")
     p.add_argument("--n", type=positive_int, default=8, help="how many images (default: 8)")
     p.add_argument("--split", choices=("test", "train"), default="test", help="which split (default: test)")

@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--host says otherwise. Needs `pip install cnnzoo[serve]`.",
         epilog="examples:\n  cnnzoo train lenet5 && cnnzoo serve      # then open http://127.0.0.1:8000/\n"
         "  cnnzoo serve runs/lenet5-digits/best.pt --port 8080\n"
-        "  cnnzoo serve --photo resnet50 --photo-weights torchvision:resnet50.pth",
+        "  cnnzoo serve --photo efficientnet_lite0        # its published weights (pip package)\n"
+        "  cnnzoo serve --photo resnet50_v1_5 --photo-weights torchvision:IMAGENET1K_V1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -45,8 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--photo-weights",
         metavar="WEIGHTS",
         default=None,
-        help="weights for --photo, as create_model(MODEL, weights=WEIGHTS) takes them "
-        "(e.g. torchvision:resnet50.pth)",
+        help="weights for --photo, as create_model(MODEL, weights=WEIGHTS) takes them (default: the "
+        "model's published weights, see `cnnzoo list --pretrained`)",
     )
     p.add_argument(
         "--max-upload-mb", type=float, default=8.0, metavar="MB", help="largest upload accepted (default 8)"

@@ -208,21 +208,23 @@ def imagenet_categories() -> tuple[str, ...]:
 
 
 def load_photo_model(name: str, weights: str | None) -> LoadedModel:
-    """The Photo page's model: ``create_model(name, weights=weights)``, ImageNet mean/std and class names
-    (for 1,000 classes)."""
-    from ..explain.inputs import IMAGENET_MEAN, IMAGENET_STD
+    """The Photo page's model: ``create_model(name, weights=weights)`` (``weights=None``: the model's
+    published weights where the weights table has some, else random weights), with the input size, mean/std
+    and class names its weights' record says (ImageNet's 1,000 names where the record has none)."""
     from ..factory import create_model
-    from ..registry import model_info
+    from ..weights.table import default_entry
 
-    info = model_info(name)
+    if weights is None and default_entry(name) is not None:
+        weights = default_entry(name).key  # type: ignore[union-attr]
     model = create_model(name, weights=weights).eval()
-    n = int(getattr(model, "num_classes", info.num_classes) or info.num_classes)
-    classes = imagenet_categories() if n == 1000 else None
-    c, h, w = info.input_size
-    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if c == 3 else ((0.5,), (0.5,))
+    rec = model.cnnzoo_record  # type: ignore[attr-defined]
+    c, h, w = rec.input_size
+    classes = (
+        tuple(rec.classes) if rec.classes else (imagenet_categories() if rec.num_classes == 1000 else None)
+    )
     note = "" if weights else "random weights: give pretrained weights for meaningful answers"
     return LoadedModel(
-        model, name, f"{name} + {weights}" if weights else name, c, (h, w), mean, std, classes, note
+        model, name, f"{name} + {weights}" if weights else name, c, (h, w), rec.mean, rec.std, classes, note
     )
 
 
