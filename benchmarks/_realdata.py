@@ -4,9 +4,6 @@ BENCHMARKS.md writer and the CPU line every table carries."""
 
 from __future__ import annotations
 
-import platform
-import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,39 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from _report import cpu_line, write_section  # noqa: E402,F401  (the scripts import them from here)
+
 from cnnzoo.data.sources import RawSplits, build_data, load_source, stratified_split  # noqa: E402
 
 FIGURES = ROOT / "benchmarks" / "figures"
 RUNS = ROOT / "runs" / "bench"  # checkpoints shared between the scripts (git-ignored)
-
-
-def write_section(path: Path, start: str, end: str, body: str, title: str) -> None:
-    """Replace the text between ``start`` and ``end`` in ``path`` (appended with a title if missing)."""
-    text = path.read_text() if path.is_file() else "# cnnzoo benchmarks\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + f"\n\n## {title}\n\n{block}\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def cpu_line() -> str:
-    """``lscpu`` model name and the flags that matter for speed figures, and the thread count."""
-    model, flags = platform.processor() or "unknown CPU", ""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
-        m = re.search(r"Model name:\s*(.+)", out)
-        model = m.group(1).strip() if m else model
-        f = re.search(r"Flags:\s*(.+)", out)
-        have = set(f.group(1).split()) if f else set()
-        flags = ", ".join(x for x in ("amx_tile", "avx512_bf16", "avx512_vnni", "avx_vnni") if x in have)
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return f"{model} ({flags or 'no AMX/VNNI/BF16 flags'}), {torch.get_num_threads()} torch thread(s)"
 
 
 def take(raw: RawSplits, n_train: int = 0, n_test: int = 0) -> RawSplits:

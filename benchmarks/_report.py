@@ -8,35 +8,18 @@ scripts too, never by hand.
 
 from __future__ import annotations
 
-import os
-import platform
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
-ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
 
 def cpu_line() -> str:
-    """``MODEL, N threads, flags`` of this CPU (from /proc/cpuinfo): ``AMD EPYC, 2 threads, avx2 ...``."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        model = re.search(r"^model name\s*:\s*(.+)$", text, re.M).group(1).strip()
-        flags = set(re.search(r"^flags\s*:\s*(.+)$", text, re.M).group(1).split())
-    except (OSError, AttributeError):
-        pass
-    try:
-        import torch
+    """The CPU of a speed figure: model, cores, AMX or not, the flags that matter (:mod:`cnnzoo.timing`)."""
+    from cnnzoo.timing import cpu_description
 
-        threads = torch.get_num_threads()
-    except ImportError:
-        threads = os.cpu_count() or 1
-    isa = [f for f in ISA_FLAGS if f in flags]
-    if "amx_bf16" not in flags:
-        isa.append("no AMX")
-    return f"{model}, {threads} threads, {' '.join(isa)}"
+    return cpu_description()
 
 
 def summary_line(what: str, measured: str, target: str = "", cpu: str = "") -> str:
@@ -48,15 +31,11 @@ def summary_line(what: str, measured: str, target: str = "", cpu: str = "") -> s
 
 
 def write_section(path: Path, start: str, end: str, body: str, title: str) -> None:
-    """Replace the text between ``start`` and ``end`` in ``path`` (appending the section under ``## title``
-    if absent); written atomically."""
-    text = path.read_text() if path.is_file() else "# cnnzoo benchmarks\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + f"\n\n## {title}\n\n{block}\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Replace the text between the markers ``start`` (``<!-- NAME:start -->``) and ``end`` in ``path``
+    (appending the section under ``## title`` if absent), atomically: :func:`cnnzoo.timing.write_section`."""
+    from cnnzoo.timing import write_section as write
+
+    m = re.fullmatch(r"<!-- (.+):start -->", start)
+    if m is None or end != f"<!-- {m.group(1)}:end -->":
+        raise ValueError(f"markers must be <!-- NAME:start --> and <!-- NAME:end -->, got {start!r}, {end!r}")
+    write(path, m.group(1), body, title)

@@ -18,8 +18,6 @@ Results go into BENCHMARKS.md between ``<!-- bench-deploy:start -->`` and ``<!--
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,33 +25,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import cpu_line, write_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist-t10k"
 START, END = "<!-- bench-deploy:start -->", "<!-- bench-deploy:end -->"
-
-
-def write_section(path: Path, start: str, end: str, body: str, title: str) -> None:
-    """Replace the text between ``start`` and ``end`` in ``path`` (appending the section if absent)."""
-    text = path.read_text() if path.is_file() else "# cnnzoo benchmarks\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + f"\n\n## {title}\n\n{block}\n"
-    path.write_text(text)
-
-
-def cpu_line() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        model = next(
-            (ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), ""
-        )
-        flags = next((ln for ln in out.splitlines() if ln.startswith("Flags")), "")
-        isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f" {f}" in flags]
-    except (OSError, subprocess.SubprocessError):
-        model, isa = platform.processor(), []
-    return f"{model}, {torch.get_num_threads()} threads, {' '.join(isa)}"
 
 
 def speed_section(args: argparse.Namespace) -> tuple[str, dict]:

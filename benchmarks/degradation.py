@@ -20,23 +20,11 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
-from _realdata import cpu_line
+from _report import cpu_line, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- degradation:start -->", "<!-- degradation:end -->"
 MODELS = ("plain20", "plain56", "resnet20", "resnet56")
-
-
-def write_section(path: Path, start: str, end: str, body: str, title: str) -> None:
-    """Replace the text between ``start`` and ``end`` in ``path`` (created if missing; others kept)."""
-    text = path.read_text() if path.is_file() else "# cnnzoo benchmarks\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + f"\n\n## {title}\n\n{block}\n"
-    path.write_text(text)
 
 
 def run(args: argparse.Namespace, after_each=None) -> list[dict]:

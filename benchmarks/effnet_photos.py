@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import subprocess
 import sys
 import tempfile
 from functools import partial
@@ -43,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from degradation import write_section  # noqa: E402
+from _report import cpu_line, write_section  # noqa: E402
 
 import cnnzoo  # noqa: E402
 from cnnzoo.data import photos  # noqa: E402
@@ -58,20 +57,6 @@ NORMS = {
 }
 CAT_BOX = (0, 0, 370, 300)  # as tests/test_effnet_photos.py's CHELSEA_CAT_BOX
 CAT_CLASSES = (281, 282, 283, 284, 285)
-
-
-def cpu_line() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name:")), "?"
-    )
-    flags = next((ln.split(":", 1)[1].split() for ln in out.splitlines() if ln.startswith("Flags:")), [])
-    have = [
-        f
-        for f in ("amx_tile", "amx_int8", "amx_bf16", "avx512_bf16", "avx512_vnni", "avx_vnni")
-        if f in flags
-    ]
-    return f"{model} ({torch.get_num_threads()} threads; flags: {', '.join(have) or 'none of AMX/VNNI/BF16'})"
 
 
 def load(tf_padding: bool = True) -> nn.Module:

@@ -25,8 +25,6 @@ these budgets allow). Everything runs on the CPU in a few minutes, so the budget
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from degradation import write_section  # noqa: E402
+from _report import cpu_line, write_section  # noqa: E402
 
 from cnnzoo.data.sources import DataBundle, MemoryImages, RawSplits, build_data, load_source  # noqa: E402
 from cnnzoo.models.mobilenet import EFFNET_LITE0_PREPROCESSING as PRE  # noqa: E402
@@ -50,17 +48,6 @@ from cnnzoo.transfer import Settings, feature_extraction, few_shot, finetune  # 
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 START, END = "<!-- transfer-pretrained:start -->", "<!-- transfer-pretrained:end -->"
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def stratified_test(raw: RawSplits, per_class: int, seed: int = 0) -> RawSplits:
@@ -135,7 +122,7 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
         f"(momentum 0.9, lr {args.lr}, cosine, batch {args.batch_size}, weight decay 5e-4), one seed; "
         "fine-tuning trains the new head alone for its first epoch, then all layers at lr/10; feature "
         f"extraction trains a linear classifier for {args.head_epochs} epochs on cached pooled features. "
-        f"{cpu_model()}, {args.threads} threads, shared with other jobs (times are wall-clock, noisy). "
+        f"{cpu_line()}, {args.threads} threads, shared with other jobs (times are wall-clock, noisy). "
         "Written by `benchmarks/transfer_pretrained.py`.",
         "",
         "| labels / class | contender | epochs | top-1 (%) | vs scratch | time (s) |",

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import re
 import sys
 import time
 from collections import OrderedDict
@@ -40,6 +39,9 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _report import write_section  # noqa: E402
 
 from cnnzoo.data.sources import MemoryImages, RawSplits, build_data, load_source  # noqa: E402
 from cnnzoo.factory import create_model  # noqa: E402
@@ -439,16 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(text)
     if not a.no_write:
-        path = ROOT / "BENCHMARKS.md"
-        old_text = path.read_text() if path.is_file() else "# Benchmarks\n"
-        block = f"{START}\n{text}\n{END}"
-        if START in old_text and END in old_text:
-            new_text = re.sub(
-                re.escape(START) + r".*?" + re.escape(END), lambda m: block, old_text, flags=re.S
-            )
-        else:
-            new_text = old_text.rstrip() + "\n\n" + block + "\n"
-        path.write_text(new_text)
+        write_section(ROOT / "BENCHMARKS.md", START, END, text, "Transfer learning: the lectures' tables")
     return 0
 
 
