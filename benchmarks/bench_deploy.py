@@ -5,7 +5,7 @@
    files; INT8 calibrated on synthetic images, which does not change speed) in one run of interleaved rounds.
    Targets: INT8 >= 4x ORT FP32; best FP32 backend >= 2.5x torchvision eager.
 2. Accuracy: LeNet-5 and a CIFAR ResNet-20 trained on the real MNIST test set's fixed 8,000 / 2,000 split
-   (``mnist:../shared/data/mnist-t10k``), then quantized (calibration on 128 training images) and evaluated on
+   (``mnist:$CNNZOO_MNIST_T10K``), then quantized (calibration on 128 training images) and evaluated on
    the 2,000 held-out images. Target: INT8 loses at most 0.5 points of top-1.
 
 Results go into BENCHMARKS.md between ``<!-- bench-deploy:start -->`` and ``<!-- bench-deploy:end -->``
@@ -18,6 +18,7 @@ Results go into BENCHMARKS.md between ``<!-- bench-deploy:start -->`` and ``<!--
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import cpu_line, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "data" / "mnist-t10k"
+MNIST = Path(os.environ.get("CNNZOO_MNIST_T10K", ROOT / "no-mnist-t10k"))  # the t10k IDX files
 START, END = "<!-- bench-deploy:start -->", "<!-- bench-deploy:end -->"
 
 

@@ -1,5 +1,5 @@
 """The main job, timed as a user waits for it: `cnnzoo train lenet5` (the faithful LeNet-5 on the digits
-split) against 25 lines of plain PyTorch (`../shared/baselines/lenet_plain.py`: tanh LeNet-5, 2-pixel
+split) against 25 lines of plain PyTorch (`benchmarks/baselines/lenet_plain.py`: tanh LeNet-5, 2-pixel
 shifts, 30 epochs), each a whole process (imports, data, training, test), alternately in rounds (issue #16).
 
     python benchmarks/bench_main_job.py                     # 3 rounds, writes BENCHMARKS.md
@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_BASELINE = REPO.parent / "shared" / "baselines" / "lenet_plain.py"
+DEFAULT_BASELINE = REPO / "benchmarks" / "baselines" / "lenet_plain.py"
 _TOP1 = re.compile(r"test top-1 ([0-9.]+)")
 
 
@@ -41,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.baseline.is_file():
         print(
-            f"the baseline script {args.baseline} is missing: pass --baseline PATH to lenet_plain.py "
-            "(it lives outside the repository, in ../shared/baselines/)",
+            f"the baseline script {args.baseline} is missing: pass --baseline PATH to lenet_plain.py",
             file=sys.stderr,
         )
         return 2

@@ -4,7 +4,7 @@ test set) and the whole 10,000-image test set (``--data mnist-5k``) -- beside Le
 affine distortions. Writes ``mnist-5k:start``/``mnist-5k:end`` in BENCHMARKS.md.
 
     python benchmarks/mnist_5k.py                                 # 2 runs of 30 epochs (~10 min, 2 cores)
-    python benchmarks/mnist_5k.py --data mnist-5k:../shared/data/mnist-t10k
+    python benchmarks/mnist_5k.py --data mnist-5k:DIR_WITH_T10K_FILES
     python benchmarks/mnist_5k.py --epochs 1 --subset 500 1000 --no-write
 """
 

@@ -23,7 +23,8 @@ from cnnzoo.errors import DataError
 
 FASHION = named.DEBIAN_ROOT / "fashion-mnist"
 REPO = Path(__file__).resolve().parents[1]
-MNIST_T10K = REPO.parent / "shared" / "data" / "mnist-t10k"
+from conftest import MNIST_DIR as MNIST_T10K  # noqa: E402  ($CNNZOO_MNIST_T10K)
+
 needs_fashion = pytest.mark.skipif(
     not (FASHION / "train-images-idx3-ubyte.gz").is_file(),
     reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)",
@@ -68,7 +69,7 @@ def no_data_anywhere(tmp_path, monkeypatch):
         ("fashion-mnist", "fashion-mnist", None, None, "fashion-mnist"),
         ("fashion-mnist:/d/fm", "fashion-mnist", "/d/fm", None, "fashion-mnist-fm"),
         ("mnist", "mnist", None, None, "mnist"),
-        ("mnist:../shared/data/mnist-t10k", "mnist", "../shared/data/mnist-t10k", None, "mnist-mnist-t10k"),
+        ("mnist:data/mnist-t10k", "mnist", "data/mnist-t10k", None, "mnist-mnist-t10k"),
         ("mnist-5k", "mnist-5k", None, None, "mnist-5k"),
         ("cifar10", "cifar10", None, None, "cifar10"),
         ("cifar100:/x/", "cifar100", "/x/", None, "cifar100-x"),
