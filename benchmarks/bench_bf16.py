@@ -22,6 +22,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _report import cpu_line, summary_line  # noqa: E402
+
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -57,6 +60,17 @@ def part_infer(repeats: int, batch: int) -> list[str]:
             else (f"{v / ips[ref]:.2f}x" if ref and ips.get(ref) else "")
         )
         lines.append(f"| {b} | {v:.1f} | {ratio} |")
+    if ips.get("openvino-bf16") and ips.get("openvino-fp32") and ips.get("eager-bf16") and ips.get("eager"):
+        lines.append(
+            summary_line(
+                f"ResNet-50 inference, batch {batch}: bf16 vs the same backend's FP32 (interleaved)",
+                f"OpenVINO **{ips['openvino-bf16'] / ips['openvino-fp32']:.2f}x** "
+                f"({ips['openvino-bf16']:.1f} vs {ips['openvino-fp32']:.1f} img/s); eager "
+                f"{ips['eager-bf16'] / ips['eager']:.2f}x",
+                ">= 1.8x",
+                cpu_line(),
+            )
+        )
     return lines
 
 
@@ -90,8 +104,8 @@ def part_train(repeats: int, batch: int) -> list[str]:
 
     runners = {
         "torchvision fp32 eager": step_fn(torchvision.models.resnet50(), False),
-        "cnnzoo fp32 eager": step_fn(cnnzoo.create_model("resnet50"), False),
-        "cnnzoo bf16 (autocast, channels-last)": step_fn(cnnzoo.create_model("resnet50"), True),
+        "cnnzoo fp32 eager": step_fn(cnnzoo.create_model("resnet50_v1_5"), False),
+        "cnnzoo bf16 (autocast, channels-last)": step_fn(cnnzoo.create_model("resnet50_v1_5"), True),
     }
     for fn in runners.values():  # warm-up, untimed
         fn()
@@ -107,6 +121,15 @@ def part_train(repeats: int, batch: int) -> list[str]:
     for n, t in times.items():
         ips = batch / median(t)
         lines.append(f"| {n} | {ips:.2f} | {ips / ref:.2f}x |")
+    bf16 = batch / median(times["cnnzoo bf16 (autocast, channels-last)"])
+    lines.append(
+        summary_line(
+            f"ResNet-50 v1.5 training step, batch {batch}: cnnzoo bf16 vs torchvision FP32 eager",
+            f"{bf16:.2f} vs {ref:.2f} img/s: **{bf16 / ref:.2f}x**",
+            ">= 2x",
+            cpu_line(),
+        )
+    )
     return lines
 
 

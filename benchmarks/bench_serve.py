@@ -34,7 +34,7 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench_deploy import cpu_line, write_section  # noqa: E402
+from benchmarks._report import cpu_line, summary_line, write_section  # noqa: E402
 
 START, END = "<!-- bench-serve:start -->", "<!-- bench-serve:end -->"
 
@@ -133,6 +133,12 @@ def main() -> None:
             "",
             f"The `request` median {verdict} the issue's target of 100 ms on 2 cores "
             f"({med['request']:.1f} ms).",
+            summary_line(
+                "`cnnzoo serve`: drawn stroke to every LeNet-5 layer (server side, `/api/draw`)",
+                f"median **{med['request']:.1f} ms** (p90 {p90['request']:.1f} ms)",
+                "<= 100 ms",
+                cpu_line(),
+            ),
         ]
     )
     print(body)

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
-from .result import LayerRow, Profile, si, size_str, squash
+from .units import si, size_str, squash
+
+# A Profile and its LayerRows (cnnzoo.analysis.result) come in as arguments; this module does not import
+# them, so the result can reach its formats lazily without an import circle.
+Profile = LayerRow = Any
 
 __all__ = ["summary_line", "to_csv", "to_markdown", "to_table"]
 

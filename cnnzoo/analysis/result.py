@@ -8,9 +8,11 @@ Everything here is computed from the rows already traced: no property runs the m
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from .units import si, size_str, squash  # noqa: F401  (re-exported: profile, the CLI)
 
 __all__ = ["FLOAT32_BYTES", "GLOBAL_CONTEXT", "LayerRow", "Profile", "si"]
 
@@ -44,27 +46,6 @@ class LayerRow:
         d["receptive_field"] = squash(self.receptive_field)
         d["jump"] = squash(self.jump)
         return d
-
-
-def squash(t: tuple[int, ...] | None) -> int | list[int] | None:
-    """``(7, 7)`` -> ``7``; ``(7, 3)`` -> ``[7, 3]``; ``None`` stays."""
-    if t is None:
-        return None
-    return t[0] if len(set(t)) == 1 else list(t)
-
-
-def size_str(input_size: Sequence[int]) -> str:
-    return "x".join(str(s) for s in input_size)
-
-
-def si(x: float | None) -> str:
-    """A count with a readable unit: ``326.5 K``, ``724.4 M``, ``15.47 G`` (``-`` for None)."""
-    if x is None:
-        return "-"
-    for scale, unit, fmt in ((1e9, "G", ".2f"), (1e6, "M", ".1f"), (1e3, "K", ".1f")):
-        if x >= scale:
-            return f"{x / scale:{fmt}} {unit}"
-    return f"{x:.0f}"
 
 
 @dataclass
