@@ -23,7 +23,6 @@ from .errors import CnnzooError
 from .record import ModelRecord
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-PRECISIONS = ("fp32", "bf16")
 
 
 def image_files(refs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -126,8 +125,9 @@ def predict(
     import torch
     from PIL import Image, UnidentifiedImageError
 
-    if precision not in PRECISIONS:
-        raise CnnzooError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
+    from .precision import autocast, check_precision
+
+    check_precision(precision, device)  # bf16 only where the hardware computes it: one sentence elsewhere
     if not isinstance(top, int) or top < 1:
         raise CnnzooError(f"top must be a positive whole number, got {top!r}.")
     files = image_files(images)
@@ -143,7 +143,6 @@ def predict(
     from tqdm import tqdm
 
     bar = tqdm(total=len(files), unit="img", disable=not show, desc="predict", leave=False)
-    dtype = torch.bfloat16 if precision == "bf16" else None
     for start in range(0, len(files), batch_size):
         batch, idx = [], []
         for i in range(start, min(start + batch_size, len(files))):
@@ -157,10 +156,7 @@ def predict(
         if not batch:
             continue
         x = torch.stack(batch).to(device)
-        with (
-            torch.no_grad(),
-            torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None),
-        ):
+        with torch.no_grad(), autocast(precision, device):
             logits = net(x)
         probs = torch.softmax(logits.float(), dim=1)
         k = min(top, probs.shape[1])

@@ -256,3 +256,17 @@ def test_cnnzoo_predict_with_pretrained_weights_names_foolboxs_photos(capsys: py
     assert top1 >= 16, top1  # measured: 18/20
     assert top5 >= 19, top5  # measured: 19/20
     assert results[0]["predictions"][0]["class"] == "bull mastiff"
+
+
+@needs_weights
+@needs_foolbox
+def test_bf16_predictions_agree_with_fp32_on_the_20_photos() -> None:
+    """bf16's accuracy cost on real ImageNet photos (#16): measured 20/20 top-1 agreement, 18/20 both."""
+    from cnnzoo.precision import native_bf16
+
+    if not native_bf16("cpu"):
+        pytest.skip("this CPU has no native bf16 (AVX512_BF16 or AMX)")
+    files = sorted(str(p) for p in photos.foolbox_data_dir().glob("imagenet_*.jpg"))
+    runs = {p: cnnzoo.predict("efficientnet_lite0", files, top=1, precision=p) for p in ("fp32", "bf16")}
+    top1 = {p: [r["predictions"][0]["index"] for r in recs] for p, recs in runs.items()}
+    assert sum(a == b for a, b in zip(top1["fp32"], top1["bf16"])) >= 19

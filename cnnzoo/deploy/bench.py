@@ -342,8 +342,8 @@ def benchmark(
                 BackendResult(
                     backend,
                     round(ips, 3),
-                    round(med * 1e3, 3),
-                    round(float(np.percentile(times[backend], 95)) * 1e3, 3),
+                    round(med * 1e3, 6),  # ms to the nanosecond: a small model's p50 is a fraction of a ms
+                    round(float(np.percentile(times[backend], 95)) * 1e3, 6),
                     None if gflops is None else round(gflops, 3),
                     None
                     if gflops is None or not report.peak_gflops
