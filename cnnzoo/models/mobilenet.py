@@ -239,6 +239,18 @@ _V2_SETTING = (
 )
 
 
+def _stage_groups(stage_ends: list[int], n_feats: int, first: int) -> dict[str, tuple[str, ...]]:
+    """Layer groups of an inverted-residual network's ``features``: ``stem`` (``features.0``), one
+    ``stage{first}``, ``stage{first + 1}``... per row of the paper's table (blocks up to each of
+    ``stage_ends``), and ``head`` (the last 1x1 conv and the classifier)."""
+    bounds = [1, *stage_ends]
+    stages = {
+        f"stage{i + first}": tuple(f"features.{j}" for j in range(a, b))
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
+    }
+    return {"stem": ("features.0",), **stages, "head": (f"features.{n_feats - 1}", "classifier")}
+
+
 class MobileNetV2(ZooModel):
     """MobileNetV2 (Table 2) with torchvision's module names and width multiplier ``width_mult``."""
 
@@ -267,15 +279,7 @@ class MobileNetV2(ZooModel):
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last, num_classes))
         # ``stem`` (first conv), ``stage1`` ... ``stage7`` (the rows of Table 2), ``head`` (1x1 conv to 1280
         # and the classifier)
-        bounds = [1, *self._stage_ends]
-        self.layer_group_names = {
-            "stem": ("features.0",),
-            **{
-                f"stage{i + 1}": tuple(f"features.{j}" for j in range(a, b))
-                for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
-            },
-            "head": (f"features.{len(feats) - 1}", "classifier"),
-        }
+        self.layer_group_names = _stage_groups(self._stage_ends, len(feats), first=1)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -443,15 +447,7 @@ class EfficientNetLite(ZooModel):
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(1280, num_classes))
         # ``stem`` (first conv), ``stage2`` ... ``stage8`` (the MBConv rows of Table 1), ``head`` (1x1 conv
         # to 1280 and the classifier)
-        bounds = [1, *self._stage_ends]
-        self.layer_group_names = {
-            "stem": ("features.0",),
-            **{
-                f"stage{i + 2}": tuple(f"features.{j}" for j in range(a, b))
-                for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
-            },
-            "head": (f"features.{len(feats) - 1}", "classifier"),
-        }
+        self.layer_group_names = _stage_groups(self._stage_ends, len(feats), first=2)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
