@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+from _blocks import replace_block  # noqa: E402
+
 START, END = "<!-- bench-summary:start -->", "<!-- bench-summary:end -->"
 LINE = re.compile(r"^<!-- summary: (.*) -->$", re.M)
 
@@ -45,9 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.write:
         print(text)
         return 0
-    readme = args.readme.read_text()
-    head, rest = readme.split(START, 1)
-    args.readme.write_text(f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}")
+    replace_block(args.readme, START, END, text)
     print(f"wrote the benchmark summary into {args.readme}")
     return 0
 

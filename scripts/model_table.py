@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import torch
+from _blocks import replace_block  # noqa: E402
 
 import cnnzoo
 from cnnzoo.analysis.profile import si
@@ -59,18 +60,6 @@ def table(pattern: str = "*") -> str:
     )
 
 
-def write(path: Path, text: str) -> None:
-    old = path.read_text() if path.exists() else ""
-    block = f"{START}\n{text}{END}"
-    if START in old and END in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
-    else:
-        new = old + ("\n" if old and not old.endswith("\n") else "") + block + "\n"
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(new)
-    tmp.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--write", metavar="FILE", type=Path, help="replace the model-table block in FILE")
@@ -78,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     text = table(args.pattern)
     if args.write:
-        write(args.write, text)
+        replace_block(args.write, START, END, text)
         print(f"wrote {len(text.splitlines()) - 4} models into {args.write}")
     else:
         print(text, end="")

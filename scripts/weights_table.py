@@ -16,6 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _blocks import replace_block  # noqa: E402
+
 from cnnzoo.weights.table import ENTRIES, default_entry, models_with_weights  # noqa: E402
 
 START, END = "<!-- weights-table:start -->", "<!-- weights-table:end -->"
@@ -53,25 +55,13 @@ def table() -> str:
     )
 
 
-def write(path: Path, text: str) -> None:
-    old = path.read_text() if path.exists() else ""
-    block = f"{START}\n{text}{END}"
-    if START in old and END in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
-    else:
-        new = old + ("\n" if old and not old.endswith("\n") else "") + block + "\n"
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(new)
-    tmp.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--write", metavar="FILE", type=Path, help="replace the weights-table block in FILE")
     args = ap.parse_args(argv)
     text = table()
     if args.write:
-        write(args.write, text)
+        replace_block(args.write, START, END, text)
         print(f"wrote {len(ENTRIES)} checkpoints into {args.write}")
     else:
         print(text, end="")

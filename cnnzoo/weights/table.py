@@ -9,7 +9,7 @@ preprocessing, the peer's published ImageNet-1k accuracy and the licence. The fa
 installed torchvision 0.29 ``Weights`` enums (``url``, ``transforms()``, ``meta["_metrics"]``) and timm 1.0
 ``pretrained_cfg`` (``hf_hub_id``/``url``, ``input_size``, ``crop_pct``, ``interpolation``, ``mean``/``std``,
 ``license``); timm's accuracies are those of its ``results/results-imagenet.csv`` at the cfg's test size.
-``scripts/weights_table.py --check`` compares this table with the installed peers again.
+``tests/test_weights.py`` compares this table with the installed peers' enums and cfgs again.
 
 torchvision's GoogLeNet and Inception-v3 weights re-normalise their input inside the model
 (``transform_input=True``: ImageNet-normalised -> ``(x - 0.5) / 0.5``); our record carries the equivalent
