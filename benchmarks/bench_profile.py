@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import BENCHMARKS_MD, cpu_line, summary_line, write_section  # noqa: E402
 
 from cnnzoo.analysis import profile  # noqa: E402
-from cnnzoo.deploy.bench import interleaved_times  # noqa: E402
+from cnnzoo.timing import interleaved_times  # noqa: E402
 
 START, END = "<!-- bench-profile:start -->", "<!-- bench-profile:end -->"
 MODELS = ("vgg19", "resnet50", "googlenet", "mobilenet_v2", "densenet121")

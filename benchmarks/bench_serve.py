@@ -2,7 +2,7 @@
 
     python benchmarks/bench_serve.py [--checkpoint runs/lenet5-digits/best.pt] [--rounds 300] [--threads 2]
 
-Contenders, timed in interleaved rounds (:func:`cnnzoo.deploy.bench.interleaved_times`), each called once per
+Contenders, timed in interleaved rounds (:func:`cnnzoo.timing.interleaved_times`), each called once per
 round in rotating order:
 
 - ``request``: ``POST /api/draw`` through the framework's in-process test client: multipart parsing, PNG
@@ -78,9 +78,9 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
-    from cnnzoo.deploy.bench import interleaved_times
     from cnnzoo.serve import app as web
     from cnnzoo.serve import core
+    from cnnzoo.timing import interleaved_times
 
     ref = args.checkpoint or (str(core.DEFAULT_CHECKPOINT) if core.DEFAULT_CHECKPOINT.is_file() else "lenet5")
     lm = core.load_draw_model(ref)

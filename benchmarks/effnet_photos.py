@@ -161,10 +161,10 @@ def gradcam_figures(model: nn.Module) -> dict:
 
 
 def int8_rows(model: nn.Module, rounds: int) -> list[dict]:
-    from cnnzoo.deploy.bench import interleaved_times
     from cnnzoo.deploy.onnx_export import export_onnx
     from cnnzoo.deploy.quantize import quantize_onnx
     from cnnzoo.deploy.runtimes import open_runtime
+    from cnnzoo.timing import interleaved_times
 
     mean, std = PRE["mean"], PRE["std"]
     cal = photos.normalise(photos.calibration_photos(224), mean, std).numpy()  # type: ignore[arg-type]

@@ -27,8 +27,8 @@ from cnnzoo.deploy import (
     quantize_onnx,
     relative_error,
 )
-from cnnzoo.deploy.bench import interleaved_times
 from cnnzoo.errors import CnnzooError, DataError
+from cnnzoo.timing import interleaved_times
 
 # Small real models at small inputs: a plain CNN with the paper's odd layers, a CIFAR ResNet, a concat
 # (Inception) model, depthwise and channel-shuffle models, a dense-concat model.
