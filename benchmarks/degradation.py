@@ -28,15 +28,32 @@ MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 
 
 def run(args: argparse.Namespace, after_each=None) -> list[dict]:
-    from _realdata import load, take, train_one
+    """Train the four networks one after another; each finished one is kept in ``args.state`` (a rerun
+    with the same settings skips it: a killed run loses at most the network it was training)."""
+    import json
+    import math
+
+    from _realdata import RUNS, load, take, train_one
 
     from cnnzoo.data.sources import build_data
     from cnnzoo.train import evaluate
 
     raw = load(args.data, *args.subset)
     probe = take(raw, min(len(raw.train), 10000), 0)  # training error in eval mode on <= 10k fixed images
+    window = args.window or max(1, math.ceil(len(raw.train) / args.batch_size) // 10)
+    settings = {k: getattr(args, k) for k in ("data", "epochs", "batch_size", "lr", "subset", "seed")}
+    settings["subset"], settings["window"] = list(settings["subset"]), window
+    done: dict[str, dict] = {}
+    if args.state.is_file():
+        saved = json.loads(args.state.read_text())
+        if saved.get("settings") == settings:
+            done = saved["rows"]
     rows = []
     for name in args.models:
+        if name in done:
+            print(f"{name}: kept from {args.state} (same settings)", flush=True)
+            rows.append(done[name])
+            continue
         r = train_one(
             name,
             raw,
@@ -48,6 +65,9 @@ def run(args: argparse.Namespace, after_each=None) -> list[dict]:
             batch_size=args.batch_size,
             lr=args.lr,
             augment="none",
+            step_window=window,
+            channels_last=True,
+            out=RUNS / f"degradation-{name}",
         )
         b = r["bundle"]
         probe_ds = build_data(probe, b.in_chans, b.input_size, mean=b.mean, std=b.std).train
@@ -58,11 +78,13 @@ def run(args: argparse.Namespace, after_each=None) -> list[dict]:
                 "params": r["params"],
                 "train_err": [p["train_err"] for p in r["curve"]],
                 "curve": r["curve"],
+                "steps": r["steps"],
                 "final_train_err": 1 - final_train.top1,
                 "test_err": 1 - r["test_top1"],
                 "seconds": r["seconds"],
                 "n_train": r["n_train"],
                 "n_test": r["n_test"],
+                "checkpoint": r["checkpoint"],
             }
         )
         print(
@@ -70,12 +92,19 @@ def run(args: argparse.Namespace, after_each=None) -> list[dict]:
             f"{rows[-1]['test_err']:.4f}, {r['seconds']:.0f} s",
             flush=True,
         )
+        done[name] = rows[-1]
+        args.state.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.state.with_name(".tmp-" + args.state.name)
+        tmp.write_text(json.dumps({"settings": settings, "rows": done}))
+        tmp.replace(args.state)
         if after_each is not None:
             after_each(rows)  # a long run interrupted later still leaves the finished models' rows
     return rows
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
+    """He et al.'s Fig. 6 layout: training error (thin, each window of steps) and test error (bold, after
+    each epoch) against iterations, plain nets left, ResNets right."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -84,28 +113,30 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, family in zip(axes, ("plain", "resnet")):
         for r in rows:
-            if r["model"].startswith(family):
-                epochs = range(1, len(r["train_err"]) + 1)
-                line = ax.plot(epochs, [100 * e for e in r["train_err"]], label=f"{r['model']} train")[0]
-                te = [(p["epoch"], 100 * p["test_err"]) for p in r.get("curve", []) if "test_err" in p]
-                if te:
-                    ax.plot(
-                        *zip(*te), ls="--", marker=".", color=line.get_color(), label=f"{r['model']} test"
-                    )
-                else:
-                    ax.axhline(
-                        100 * r["test_err"], ls="--", color=line.get_color(), label=f"{r['model']} test"
-                    )
+            if not r["model"].startswith(family):
+                continue
+            if r.get("steps"):
+                xs, ys = [p["step"] for p in r["steps"]], [100 * p["train_err"] for p in r["steps"]]
+            else:  # rows from before the step curve: one point an epoch
+                xs = [p.get("step", p["epoch"]) for p in r["curve"]]
+                ys = [100 * e for e in r["train_err"]]
+            line = ax.plot(xs, ys, lw=1, label=f"{r['model']} train")[0]
+            te = [(p.get("step", p["epoch"]), 100 * p["test_err"]) for p in r["curve"] if "test_err" in p]
+            if te:
+                ax.plot(*zip(*te), lw=2.2, marker="o", color=line.get_color(), label=f"{r['model']} test")
         ax.set_title(f"{family} nets")
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("iteration (batch of 128)")
         ax.grid(alpha=0.3)
         ax.legend()
     axes[0].set_ylabel("error (%)")
+    axes[0].set_ylim(0, None)
     fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    tmp = path.with_name(".tmp-" + path.name)
+    fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
+    tmp.replace(path)
 
 
 def table(rows: list[dict], args: argparse.Namespace, png: Path) -> str:
@@ -166,6 +197,18 @@ def main(argv: list[str] | None = None) -> None:
         help="a fixed stratified subset of the training and test images (0: all)",
     )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--window",
+        type=int,
+        default=0,
+        help="steps per point of the training-error curve (0: a tenth of an epoch)",
+    )
+    ap.add_argument(
+        "--state",
+        type=Path,
+        default=ROOT / "runs" / "bench" / "degradation.json",
+        help="finished networks, kept so that a rerun with the same settings skips them",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--png", type=Path, default=ROOT / "benchmarks" / "figures" / "degradation.png")

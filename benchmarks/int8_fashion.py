@@ -3,8 +3,10 @@ set: FP32 vs INT8 (static post-training quantization with ONNX Runtime, QDQ, per
 on training images; :func:`cnnzoo.deploy.quantize.export_int8`) vs bf16 (PyTorch CPU autocast, weights and
 activations rounded to bfloat16 in matmuls/convolutions).
 
-Uses the checkpoints of ``fashion_mnist.py`` (``runs/bench/fashion-<model>/last.pt``); a missing one is
-trained here for ``--epochs`` (short: the point is the *difference* between precisions of one network).
+Uses the checkpoints of ``fashion_mnist.py`` (``runs/bench/fashion-<model>/last.pt``), else those that
+``degradation.py`` keeps (``runs/bench/degradation-<model>/last.pt``), else ``--checkpoint MODEL=PATH``; a
+missing one is trained here for ``--epochs`` (short: the point is the *difference* between precisions of
+one network).
 Writes the table between ``int8-fashion:start``/``int8-fashion:end`` in BENCHMARKS.md.
 
     python benchmarks/int8_fashion.py                                   # the two checkpoints, 10k test images
@@ -68,17 +70,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--md", type=Path, default=ROOT / "BENCHMARKS.md")
     ap.add_argument("--train", action="store_true", help="train here even where a checkpoint exists")
+    ap.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="MODEL=PATH",
+        help="the checkpoint to measure for MODEL (default: the benchmarks' own under runs/bench/)",
+    )
     ap.add_argument("--no-write", action="store_true", help="print the table only (smoke runs)")
     args = ap.parse_args(argv)
     argv_text = " ".join(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
     raw = load(args.data, *args.subset)
     rows = []
+    named = dict(c.split("=", 1) for c in args.checkpoint)
     for name in args.models:
-        ck_path = RUNS / f"fashion-{name}" / "last.pt"
+        found = [Path(named[name])] if name in named else []
+        found += [RUNS / f"{kind}-{name}" / "last.pt" for kind in ("fashion", "degradation")]
+        ck_path = next((p for p in found if p.is_file()), found[0])
         if ck_path.is_file() and not args.train:
             model, ck = model_from_checkpoint(str(ck_path))
-            origin = f"`{ck_path.relative_to(ROOT)}` ({len(ck.get('history', []))} epochs)"
+            full = ck_path.resolve()
+            where = full.relative_to(ROOT) if full.is_relative_to(ROOT) else ck_path
+            origin = f"`{where}` ({len(ck.get('history', []))} epochs)"
         else:
             r = train_one(
                 name, raw, recipe=RECIPES[name], epochs=args.epochs, threads=args.threads, test_every=99

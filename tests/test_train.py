@@ -168,6 +168,28 @@ def test_resume_from_an_epoch_checkpoint_in_process_is_exact(tmp_path):
     assert len(lines) == 4  # header + 3 epochs, no duplicates
 
 
+def test_channels_last_trains_the_same_network_in_the_faster_layout(tmp_path):
+    def run(channels_last: bool | None) -> tuple[nn.Module, list[float]]:
+        seed_everything(7)
+        conv = (nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+        net = nn.Sequential(*conv, nn.Flatten(), nn.Linear(64, 2))
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        r = fit(net, opt, _toy(), epochs=2, batch_size=8, seed=7, progress=False, channels_last=channels_last)
+        return net, [h["train_loss"] for h in r.history]
+
+    plain, plain_losses = run(None)
+    fast, fast_losses = run(True)
+    assert plain[3].weight.is_contiguous() and not fast[3].weight.is_contiguous()
+    assert fast[3].weight.is_contiguous(memory_format=torch.channels_last)
+    assert fast_losses == pytest.approx(plain_losses, rel=1e-4)  # the same training, up to float rounding
+    for p, q in zip(plain.state_dict().values(), fast.state_dict().values()):
+        assert torch.allclose(p, q, atol=1e-5)
+    # the command line's flag is stored in the run, and a resumed run keeps it
+    assert main(["train", "lenet5", "--data", "synthetic:40", "--epochs", "1", "--channels-last", "--out",
+                 str(tmp_path / "cl"), "--no-progress"]) == 0  # fmt: skip
+    assert load_checkpoint(tmp_path / "cl" / "last.pt")["channels_last"] is True
+
+
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
     net = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))
 
