@@ -70,26 +70,38 @@ def load_model(model: Any, *, weights: str | None = None, device: str = "cpu") -
     return net.eval().to(device), rec
 
 
-def preprocess(rec: ModelRecord):  # -> Callable[[PIL.Image.Image], torch.Tensor]
-    """The eval transform ``rec`` describes: resize the shorter side, centre-crop, scale to [0, 1], normalise
-    (torchvision's ``Weights.transforms()`` and timm's eval transform do the same)."""
-    import torch
+def eval_view(rec: ModelRecord):  # -> Callable[[PIL.Image.Image], torch.Tensor]
+    """The picture ``rec``'s network sees, before normalisation: resize the shorter side to ``rec.resize``
+    and centre-crop ``rec.crop`` (or resize straight to the input size), with ``rec.interpolation``, as a
+    ``(C, H, W)`` float tensor in [0, 1]."""
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as F
 
     modes = {"bilinear": InterpolationMode.BILINEAR, "bicubic": InterpolationMode.BICUBIC}
     mode = modes.get(rec.interpolation, InterpolationMode.NEAREST)
     c, h, w = rec.input_size
-    mean, std = list(rec.mean), list(rec.std)
 
-    def transform(img: Any) -> torch.Tensor:
+    def view(img: Any) -> Any:
         img = img.convert("RGB" if c == 3 else "L")
         if rec.resize:
             img = F.resize(img, rec.resize, interpolation=mode, antialias=True)
             img = F.center_crop(img, [rec.crop or h, rec.crop or w])
         else:
             img = F.resize(img, [h, w], interpolation=mode, antialias=True)
-        return F.normalize(F.to_tensor(img), mean, std)
+        return F.to_tensor(img)
+
+    return view
+
+
+def preprocess(rec: ModelRecord):  # -> Callable[[PIL.Image.Image], torch.Tensor]
+    """The eval transform ``rec`` describes: :func:`eval_view`, then normalise with ``rec.mean``/``rec.std``
+    (torchvision's ``Weights.transforms()`` and timm's eval transform do the same)."""
+    from torchvision.transforms import functional as F
+
+    view, mean, std = eval_view(rec), list(rec.mean), list(rec.std)
+
+    def transform(img: Any) -> Any:
+        return F.normalize(view(img), mean, std)
 
     return transform
 

@@ -243,6 +243,23 @@ def test_photo_endpoint(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------- a real server
+def test_photo_view_is_the_one_the_weights_record_names() -> None:
+    """Inception v3's weights want the shorter side at 342, a 299 centre crop and bicubic resampling: the
+    Photo page shows and classifies exactly what ``predict`` would (not the generic 256/224 view)."""
+    from cnnzoo.classify import preprocess
+    from cnnzoo.record import ModelRecord
+
+    photo = Image.new("RGB", (500, 320), (40, 120, 200))
+    ImageDraw.Draw(photo).ellipse([150, 60, 330, 260], fill=(230, 200, 40))
+    rec = ModelRecord("inception_v3", input_size=(3, 299, 299), resize=342, crop=299, interpolation="bicubic")
+    lm = core.LoadedModel(torch.nn.Identity(), "x", "x", 3, (299, 299), rec.mean, rec.std, None, record=rec)
+    seen = core.photo_tensor(png(photo), 3, (299, 299), rec)
+    assert seen.shape == (3, 299, 299)
+    assert torch.allclose(lm.normalise(seen), preprocess(rec)(Image.open(io.BytesIO(png(photo)))), atol=1e-6)
+    generic = core.photo_tensor(png(photo), 3, (299, 299))  # 256/224 of 299 = 342 too, but bilinear
+    assert not torch.allclose(seen, generic, atol=1e-3)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CnnzooError, DataError
+from ..record import ModelRecord
 
 DEFAULT_CHECKPOINT = Path("runs") / "lenet5-digits" / "best.pt"
 MAX_UPLOAD_BYTES = 8 * 2**20  # 8 MiB: a phone photo fits, a mistaken video does not
@@ -103,12 +104,20 @@ def digit_tensor(data: bytes, size: tuple[int, int] = (32, 32)) -> torch.Tensor:
     return out
 
 
-def photo_tensor(data: bytes, in_chans: int, size: tuple[int, int]) -> torch.Tensor:
-    """A photo as ``(C, H, W)`` in [0, 1]: shorter side to ``256/224`` of the input, then the centre crop (the
-    usual ImageNet evaluation view)."""
+def photo_tensor(
+    data: bytes, in_chans: int, size: tuple[int, int], record: ModelRecord | None = None
+) -> torch.Tensor:
+    """A photo as ``(C, H, W)`` in [0, 1]: the eval view ``record`` describes (its resize, centre crop and
+    interpolation: :func:`cnnzoo.classify.eval_view`, as ``predict`` prepares it), or, without a record that
+    names a resize, the shorter side to ``256/224`` of the input and the centre crop (the usual ImageNet
+    evaluation view)."""
     from PIL import Image
 
     im = decode_image(data, "L" if in_chans == 1 else "RGB")
+    if record is not None and record.resize:
+        from ..classify import eval_view
+
+        return eval_view(record)(im)
     h, w = size
     scale = max(h, w) * 256 / 224 / min(im.width, im.height)
     nw, nh = max(w, round(im.width * scale)), max(h, round(im.height * scale))
@@ -163,6 +172,7 @@ class LoadedModel:
     std: tuple[float, ...]
     classes: tuple[str, ...] | None
     note: str = ""
+    record: ModelRecord | None = None  # how its weights want a photo prepared (resize, crop, interpolation)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
@@ -223,9 +233,8 @@ def load_photo_model(name: str, weights: str | None) -> LoadedModel:
         tuple(rec.classes) if rec.classes else (imagenet_categories() if rec.num_classes == 1000 else None)
     )
     note = "" if weights else "random weights: give pretrained weights for meaningful answers"
-    return LoadedModel(
-        model, name, f"{name} + {weights}" if weights else name, c, (h, w), rec.mean, rec.std, classes, note
-    )
+    source = f"{name} + {weights}" if weights else name
+    return LoadedModel(model, name, source, c, (h, w), rec.mean, rec.std, classes, note, rec)
 
 
 # ------------------------------------------------------------------------------------------------ records
@@ -354,7 +363,7 @@ def photo_record(lm: LoadedModel, data: bytes) -> dict[str, Any]:
     convolutional feature map). Keys: ``image`` (the centre crop the model saw, a PNG data URL), ``top5``,
     ``overlay``, ``ms``."""
     t0 = time.perf_counter()
-    img = photo_tensor(data, lm.in_chans, lm.size)
+    img = photo_tensor(data, lm.in_chans, lm.size, lm.record)
     x = lm.normalise(img)[None]
     from ..explain._common import logits_of
 
