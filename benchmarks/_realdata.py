@@ -4,6 +4,7 @@ BENCHMARKS.md writer and the CPU line every table carries."""
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -92,7 +93,7 @@ def train_one(
         def on_epoch_end(self, trainer: Any, epoch: int, row: dict[str, Any]) -> None:
             point = {
                 "epoch": epoch,
-                "step": trainer.step,
+                "step": epoch * math.ceil(len(bundle.train) / rec.batch_size),  # steps since the start
                 "train_err": 1 - row["train_top1"],
                 "seconds": time.perf_counter() - t0,
             }
@@ -113,7 +114,7 @@ def train_one(
 
         def __init__(self) -> None:
             self.pred: torch.Tensor | None = None
-            self.right = self.seen = 0
+            self.right = self.seen = self.done = 0  # done: steps since the start (Trainer.step restarts)
             self.points: list[dict[str, float]] = []
             model.register_forward_hook(self.keep)
 
@@ -130,8 +131,9 @@ def train_one(
                 return
             self.right += int((self.pred == self.labels).sum())
             self.seen += len(self.labels)
-            if (step + 1) % step_window == 0:
-                self.points.append({"step": step + 1, "train_err": 1 - self.right / self.seen})
+            self.done += 1
+            if self.done % step_window == 0:
+                self.points.append({"step": self.done, "train_err": 1 - self.right / self.seen})
                 self.right = self.seen = 0
 
     steps = StepCurve() if step_window else None

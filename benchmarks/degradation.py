@@ -33,7 +33,7 @@ def run(args: argparse.Namespace, after_each=None) -> list[dict]:
     import json
     import math
 
-    from _realdata import RUNS, load, take, train_one
+    from _realdata import load, take, train_one
 
     from cnnzoo.data.sources import build_data
     from cnnzoo.train import evaluate
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, after_each=None) -> list[dict]:
             augment="none",
             step_window=window,
             channels_last=True,
-            out=RUNS / f"degradation-{name}",
+            out=args.runs / f"degradation-{name}",
         )
         b = r["bundle"]
         probe_ds = build_data(probe, b.in_chans, b.input_size, mean=b.mean, std=b.std).train
@@ -127,7 +127,8 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
         ax.set_title(f"{family} nets")
         ax.set_xlabel("iteration (batch of 128)")
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     axes[0].set_ylabel("error (%)")
     axes[0].set_ylim(0, None)
     fig.suptitle(title)
@@ -208,6 +209,12 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         default=ROOT / "runs" / "bench" / "degradation.json",
         help="finished networks, kept so that a rerun with the same settings skips them",
+    )
+    ap.add_argument(
+        "--runs",
+        type=Path,
+        default=ROOT / "runs" / "bench",
+        help="where each network's checkpoints go (degradation-MODEL/last.pt, read by int8_fashion.py)",
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quiet", action="store_true")
