@@ -5,7 +5,7 @@ The paper's claim: the deeper *plain* net has the higher *training* error (optim
 overfitting), while the deeper *residual* net does not. This script trains the four CIFAR-style networks
 (Sec. 4.2: 3 stages of 3x3 convolutions, 16/32/64 filters, option-A shortcuts) with the ``resnet_cifar``
 recipe (SGD, momentum 0.9, weight decay 1e-4, lr 0.1 divided by 10 at 50% and 75% of the run) on the 28x28
-images zero-padded to 32x32, in the channels-last layout (1.6x faster on the CPU), draws the training error
+images zero-padded to 32x32, in the channels-last layout (1.4x faster on the CPU), draws the training error
 (thin: each tenth of an epoch, read from the training passes) and the test error after each epoch (bold)
 against iterations in one PNG, as the paper's Fig. 6, and writes a table into BENCHMARKS.md between the
 ``degradation:start`` and ``degradation:end`` markers. Each finished network is kept in ``--state``: a

@@ -92,7 +92,16 @@ def main(argv: list[str] | None = None) -> None:
             model, ck = model_from_checkpoint(str(ck_path))
             full = ck_path.resolve()
             where = full.relative_to(ROOT) if full.is_relative_to(ROOT) else ck_path
-            origin = f"`{where}` ({len(ck.get('history', []))} epochs)"
+            recipe = ck.get("recipe") or {}
+            how = ", ".join(
+                [f"{len(ck.get('history', []))} epochs"]
+                + (
+                    [f"{recipe['name']} recipe, augment {recipe.get('augment')}"]
+                    if recipe.get("name")
+                    else []
+                )
+            )
+            origin = f"`{where}` ({how})"
         else:
             r = train_one(
                 name, raw, recipe=RECIPES[name], epochs=args.epochs, threads=args.threads, test_every=99

@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--channels-last",
         action="store_true",
         help="train FP32 in the channels-last memory layout, faster for convolutions on most CPUs "
-        "(ResNet-56: 1.6x a step on 2 Xeon cores); bf16 always uses it",
+        "(ResNet-56: 1.4x a step on 2 Xeon cores); bf16 always uses it",
     )
     t.add_argument(
         "--strict-data", action="store_true", help="stop at the first unreadable image instead of skipping it"
