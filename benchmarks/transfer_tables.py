@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _report import write_section  # noqa: E402
+from _report import cpu_line, write_section  # noqa: E402
 
 from cnnzoo.data.sources import MemoryImages, RawSplits, build_data, load_source  # noqa: E402
 from cnnzoo.factory import create_model  # noqa: E402
@@ -436,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
             f"### Distillation (Hinton et al. 2015) on {dsub.source} ({len(dsub.train)} training / "
             f"{len(dsub.val)} validation images)",
             md(["model", "lr", "params", "test top-1 %"], t3),
-            f"Whole script: {total:.0f} s on this machine ({a.threads} threads).",
+            f"Whole script: {total:.0f} s ({cpu_line()}; {a.threads} torch threads; `python "
+            f"benchmarks/transfer_tables.py {' '.join(sys.argv[1:] if argv is None else argv)}`).",
         ]
     )
     print(text)
