@@ -180,7 +180,13 @@ def _bf16_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
 
 
 def _compiled_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
+    import logging
+
     import torch._inductor.config as inductor_config
+
+    # a CUDA build of torch on a machine without CUDA warns "No CUDA runtime is found" when Inductor loads its
+    # C++ toolchain: nothing to do with a CPU benchmark, and a dated line in every report
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
     inductor_config.freezing = True  # fold weights/BatchNorm as constants: the CPU inference setting
     cm = torch.compile(model.to(memory_format=torch.channels_last))
