@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, after_each=None) -> list[dict]:
     return rows
 
 
-def plot(rows: list[dict], path: Path, title: str) -> None:
+def plot(rows: list[dict], path: Path, title: str, batch_size: int) -> None:
     """He et al.'s Fig. 6 layout: training error (thin, each window of steps) and test error (bold, after
     each epoch) against iterations, plain nets left, ResNets right."""
     import matplotlib
@@ -117,17 +117,13 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
         for r in rows:
             if not r["model"].startswith(family):
                 continue
-            if r.get("steps"):
-                xs, ys = [p["step"] for p in r["steps"]], [100 * p["train_err"] for p in r["steps"]]
-            else:  # rows from before the step curve: one point an epoch
-                xs = [p.get("step", p["epoch"]) for p in r["curve"]]
-                ys = [100 * e for e in r["train_err"]]
+            xs, ys = [p["step"] for p in r["steps"]], [100 * p["train_err"] for p in r["steps"]]
             line = ax.plot(xs, ys, lw=1, label=f"{r['model']} train")[0]
-            te = [(p.get("step", p["epoch"]), 100 * p["test_err"]) for p in r["curve"] if "test_err" in p]
+            te = [(p["step"], 100 * p["test_err"]) for p in r["curve"] if "test_err" in p]
             if te:
                 ax.plot(*zip(*te), lw=2.2, marker="o", color=line.get_color(), label=f"{r['model']} test")
         ax.set_title(f"{family} nets")
-        ax.set_xlabel("iteration (batch of 128)")
+        ax.set_xlabel(f"iteration (batch of {batch_size})")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
@@ -164,9 +160,7 @@ def table(rows: list[dict], args: argparse.Namespace, png: Path) -> str:
     if {"plain20", "plain56"} <= by.keys() and {"resnet20", "resnet56"} <= by.keys():
         plain = by["plain56"]["final_train_err"] - by["plain20"]["final_train_err"]
         res = by["resnet56"]["final_train_err"] - by["resnet20"]["final_train_err"]
-        steps = by["plain20"]["curve"][-1].get("step") or args.epochs * math.ceil(
-            by["plain20"]["n_train"] / args.batch_size
-        )
+        steps = by["plain20"]["curve"][-1]["step"]
         if (args.subset[0] and args.subset[0] < 2000) or args.epochs < 2:
             verdict = "no conclusion on degradation: a smoke run, far below the budget the claim needs"
         elif plain <= 0:
@@ -242,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
             args.png,
             f"Degradation (He et al. 2016, Fig. 1) on {args.data} ({rows[0]['n_train']:,} train): "
             f"{args.epochs} epoch(s)",
+            args.batch_size,
         )
         write_section(args.md, START, END, table(rows, args, args.png), "Degradation: plain vs residual nets")
 
