@@ -46,8 +46,8 @@ from _report import cpu_line, write_section  # noqa: E402
 
 import cnnzoo  # noqa: E402
 from cnnzoo.data import photos  # noqa: E402
-from cnnzoo.models.mobilenet import EFFNET_LITE0_PREPROCESSING as PRE  # noqa: E402
-from cnnzoo.models.mobilenet import efficientnet_lite0_weights_file  # noqa: E402
+from cnnzoo.models.efficientnet_lite import EFFNET_LITE0_PREPROCESSING as PRE  # noqa: E402
+from cnnzoo.models.efficientnet_lite import efficientnet_lite0_weights_file  # noqa: E402
 
 START, END = "<!-- effnet-photos:start -->", "<!-- effnet-photos:end -->"
 NORMS = {

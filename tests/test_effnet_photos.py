@@ -17,10 +17,10 @@ from torch import nn
 import cnnzoo
 from cnnzoo.data import photos
 from cnnzoo.errors import CheckpointError, DataError
-from cnnzoo.models.mobilenet import (
+from cnnzoo.models.efficientnet_lite import (
     EFFNET_LITE0_PREPROCESSING as PRE,
 )
-from cnnzoo.models.mobilenet import (
+from cnnzoo.models.efficientnet_lite import (
     Conv2dTFSame,
     efficientnet_lite0_weights_file,
 )

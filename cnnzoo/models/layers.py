@@ -7,6 +7,8 @@
 - :class:`DropPath`: drop a whole residual branch per sample (stochastic depth, FractalNet, NASNet).
 - :class:`StochasticDepth`: :class:`DropPath` with Huang et al.'s test-time rule (scale the branch by the
   survival probability at eval instead of rescaling in training).
+- :func:`init_he`: He et al.'s fan-out normal initialisation of a network's convolutions, with BatchNorm at
+  (1, 0) and the linear layers at N(0, 0.01) (torchvision's VGG, ResNet and MobileNet).
 """
 
 from __future__ import annotations
@@ -14,6 +16,26 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def init_he(model: nn.Module, linear_std: float | None = 0.01) -> None:
+    """Initialise ``model`` in place, module by module: convolutions from He et al.'s fan-out normal ("Delving
+    Deep into Rectifiers", 2015) with zero biases, BatchNorm to weight 1 and bias 0, linear layers from
+    N(0, ``linear_std``) with zero biases (``None``: PyTorch's default stays). Tensors on the ``meta`` device
+    hold no values and are skipped."""
+    for m in model.modules():
+        if getattr(getattr(m, "weight", None), "is_meta", False):
+            continue
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear) and linear_std is not None:
+            nn.init.normal_(m.weight, 0, linear_std)
+            nn.init.zeros_(m.bias)
 
 
 class LocalResponseNorm(nn.Module):

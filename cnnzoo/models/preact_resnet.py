@@ -27,15 +27,19 @@ Layout and deviations (also in each model's metadata):
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from ..registry import register_model
-from .resnet import CIFAR_LAYOUT, ResNet, _Residual, _resnet
+from .resnet import CIFAR10_INFO, CIFAR_LAYOUT, IMAGENET_INFO, ResNet, _Residual, _resnet
 
 PREACT_PAPER = (
     "He, Zhang, Ren & Sun, Identity Mappings in Deep Residual Networks, ECCV 2016 (arXiv:1603.05027)"
 )
+#: what every model of this paper registers, beside the IMAGENET_INFO or CIFAR10_INFO of its layout
+_FAMILY: dict[str, Any] = dict(family="preact_resnet", paper=PREACT_PAPER, year=2016)
 _DEVIATIONS = (
     "The first block of every stage shares its BN-ReLU with the projection shortcut (the authors' code); "
     "projections are a 1x1 convolution without BN.",
@@ -150,11 +154,8 @@ _IMAGENET_TOP = {200: (20.1, 4.8)}
 def _imagenet_info(depth: int) -> dict[str, object]:
     top1, top5 = _IMAGENET_TOP.get(depth, (None, None))
     return dict(
-        family="preact_resnet",
-        recipe="resnet_imagenet",
-        paper=PREACT_PAPER,
-        year=2016,
-        input_size=(3, 224, 224),
+        **_FAMILY,
+        **IMAGENET_INFO,
         description=f"Pre-activation ResNet-{depth} for ImageNet (Identity Mappings, Fig. 4e / Table 5).",
         figures_note="The paper tabulates no parameter or MAC counts for the ImageNet models; the layers are "
         "those of ResNet Table 1 (ResNet-200: 3, 24, 36, 3 bottlenecks).",
@@ -177,12 +178,8 @@ _CIFAR = {
 def _cifar_info(depth: int) -> dict[str, object]:
     params, paper, top1, protocol = _CIFAR[depth]
     return dict(
-        family="preact_resnet",
-        recipe="resnet_cifar",
-        paper=PREACT_PAPER,
-        year=2016,
-        input_size=(3, 32, 32),
-        num_classes=10,
+        **_FAMILY,
+        **CIFAR10_INFO,
         description=f"Pre-activation ResNet-{depth} for CIFAR-10 (Identity Mappings, "
         f"{'basic blocks' if depth <= 110 else 'bottlenecks'}).",
         paper_params=params,
@@ -206,10 +203,7 @@ def preact_resnet18(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """Pre-activation ResNet-18 (He et al. 2016, Identity Mappings) with the layers of ResNet-18."""
-    arch = dict(block=PreActBasicBlock, layers=(2, 2, 2, 2))
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(PreActBasicBlock, (2, 2, 2, 2), **locals())
 
 
 @register_model(**_imagenet_info(34))
@@ -220,10 +214,7 @@ def preact_resnet34(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """Pre-activation ResNet-34 (He et al. 2016, Identity Mappings) with the layers of ResNet-34."""
-    arch = dict(block=PreActBasicBlock, layers=(3, 4, 6, 3))
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(PreActBasicBlock, (3, 4, 6, 3), **locals())
 
 
 @register_model(**_imagenet_info(50))
@@ -234,10 +225,7 @@ def preact_resnet50(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """Pre-activation ResNet-50 (He et al. 2016, Identity Mappings) with the layers of ResNet-50."""
-    arch = dict(block=PreActBottleneck, layers=(3, 4, 6, 3))
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(PreActBottleneck, (3, 4, 6, 3), **locals())
 
 
 @register_model(**_imagenet_info(101))
@@ -248,10 +236,7 @@ def preact_resnet101(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """Pre-activation ResNet-101 (He et al. 2016, Identity Mappings) with the layers of ResNet-101."""
-    arch = dict(block=PreActBottleneck, layers=(3, 4, 23, 3))
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(PreActBottleneck, (3, 4, 23, 3), **locals())
 
 
 @register_model(**_imagenet_info(152))
@@ -262,10 +247,7 @@ def preact_resnet152(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """Pre-activation ResNet-152 (He et al. 2016, Identity Mappings) with the layers of ResNet-152."""
-    arch = dict(block=PreActBottleneck, layers=(3, 8, 36, 3))
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(PreActBottleneck, (3, 8, 36, 3), **locals())
 
 
 @register_model(**_imagenet_info(200))
@@ -276,10 +258,7 @@ def preact_resnet200(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """Pre-activation ResNet-200 (He et al. 2016, Identity Mappings) with the layers of ResNet-200."""
-    arch = dict(block=PreActBottleneck, layers=(3, 24, 36, 3))
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(PreActBottleneck, (3, 24, 36, 3), **locals())
 
 
 @register_model(**_cifar_info(110))
@@ -290,10 +269,7 @@ def preact_resnet110(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """Pre-activation CIFAR ResNet-110: 6n+2 with basic blocks, n = 18."""
-    arch = dict(block=PreActBasicBlock, layers=(18, 18, 18), **CIFAR_LAYOUT)
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(PreActBasicBlock, (18, 18, 18), **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(164))
@@ -304,10 +280,7 @@ def preact_resnet164(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """Pre-activation CIFAR ResNet-164: 9n+2 with bottlenecks (stage outputs 64/128/256), n = 18."""
-    arch = dict(block=PreActBottleneck, layers=(18, 18, 18), **CIFAR_LAYOUT)
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(PreActBottleneck, (18, 18, 18), **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(1001))
@@ -318,7 +291,4 @@ def preact_resnet1001(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """Pre-activation CIFAR ResNet-1001: 9n+2 with bottlenecks (stage outputs 64/128/256), n = 111."""
-    arch = dict(block=PreActBottleneck, layers=(111, 111, 111), **CIFAR_LAYOUT)
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(PreActBottleneck, (111, 111, 111), **CIFAR_LAYOUT, **locals())

@@ -40,15 +40,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CnnzooError
+from ..options import Shortcut
 from ..registry import register_model
 from .base import ZooModel
-from .layers import SqueezeExcite, StochasticDepth
+from .layers import SqueezeExcite, StochasticDepth, init_he
 
 RESNET_PAPER = (
     "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR 2016 (arXiv:1512.03385)"
 )
+#: what every model of this paper registers, beside the IMAGENET_INFO or CIFAR10_INFO of its layout
+_FAMILY: dict[str, Any] = dict(family="resnet", paper=RESNET_PAPER, year=2015)
 
-SHORTCUTS = ("A", "B", "C")
+SHORTCUTS = Shortcut.values()
 #: stems as data, one ``(out_channels, kernel, stride)`` per convolution (each followed by BN-ReLU)
 IMAGENET_STEM = ((64, 7, 2),)  # 7x7/2 conv with 64 filters, BN, ReLU, then the 3x3/2 max-pool
 DEEP_STEM = ((64, 3, 2), (64, 3, 1), (128, 3, 1))  # SENet-154: three 3x3 convolutions, then the max-pool
@@ -117,7 +120,7 @@ class _Residual(nn.Module):
         se_reduction: int | None,
         drop_prob: float,
     ) -> None:
-        self.residual = residual
+        self.residual, self.out_channels = residual, out_ch
         self.downsample = shortcut
         self.se = SqueezeExcite(out_ch, se_reduction) if se_reduction else None
         self.drop_path = StochasticDepth(drop_prob) if residual and drop_prob > 0 else nn.Identity()
@@ -230,21 +233,108 @@ def drop_path_schedule(
     return [drop_path_rate * (i + 1) / num_blocks for i in range(num_blocks)]
 
 
+def make_block(
+    block: type[_Residual],
+    in_ch: int,
+    planes: int,
+    stride: int,
+    *,
+    drop_prob: float,
+    shortcut: str = "B",
+    residual: bool = True,
+    preactivate: bool = True,
+    shortcut_from_preact: bool = False,
+    stride_in_1x1: bool = False,
+    groups: int = 1,
+    base_width: int = 64,
+    width1_factor: float | None = None,
+    expansion: int = 4,
+    se_reduction: int | None = None,
+    dropout: float = 0.0,
+    downsample_kernel: int = 1,
+) -> _Residual:
+    """The one block constructor of every residual family: ``block`` (a class) with ``planes`` (its output, or
+    ``output / expansion`` for a bottleneck), its shortcut (:func:`make_shortcut`) and what its class takes:
+
+    - a bottleneck's 3x3 has ``int(planes * base_width / 64) * groups`` channels (torchvision's rule, which
+      covers ResNeXt's cardinality and Wide ResNet's doubled width); a post-activation one takes
+      ``stride_in_1x1`` (v1) and ``width1_factor`` (SENet-154's half-width first 1x1);
+    - a pre-activation block takes ``preactivate`` / ``shortcut_from_preact`` (see
+      :class:`~cnnzoo.models.preact_resnet._PreAct`) and WRN's ``dropout`` between its convolutions.
+    """
+    out_ch = planes * expansion if block.bottleneck else planes
+    sc = make_shortcut(shortcut, in_ch, out_ch, stride, block.preact, downsample_kernel) if residual else None
+    kw: dict[str, Any] = dict(shortcut=sc, residual=residual, se_reduction=se_reduction, drop_prob=drop_prob)
+    if block.preact:
+        kw.update(preactivate=preactivate, shortcut_from_preact=shortcut_from_preact, dropout=dropout)
+    if not block.bottleneck:
+        return block(in_ch, out_ch, stride, **kw)
+    if not block.preact:
+        w1 = int(planes * width1_factor) if width1_factor is not None else None
+        kw.update(width1=w1, stride_in_1x1=stride_in_1x1)
+    width = int(planes * base_width / 64) * groups
+    return block(in_ch, width, out_ch, stride, groups=groups, **kw)
+
+
+def make_stages(
+    block: type[_Residual],
+    layers: Sequence[int],
+    planes: Sequence[int],
+    strides: Sequence[int],
+    in_ch: int,
+    drops: Sequence[float],
+    *,
+    stem_norm: bool = True,
+    downsample_kernel: int = 1,
+    **block_options: Any,
+) -> tuple[list[nn.Sequential], int]:
+    """The stages of a residual network (as timm's ``make_blocks``): ``layers[i]`` blocks of ``planes[i]``,
+    the first one with ``strides[i]``; ``drops`` are the blocks' stochastic-depth probabilities in order.
+    Returns the stages and their output channels.
+
+    A pre-activation stage's first block shares its BN-ReLU with the projection shortcut, and the network's
+    very first block has none when the stem already ended with BN-ReLU (``stem_norm``), as in the authors'
+    code; projections after the first stage have ``downsample_kernel`` (SENet-154: 3)."""
+    stages, k = [], 0
+    for si, (n, p, s) in enumerate(zip(layers, planes, strides)):
+        blocks: list[nn.Module] = []
+        for bi in range(n):
+            own = not (bi == 0 and si == 0 and stem_norm)
+            blocks.append(
+                make_block(
+                    block,
+                    in_ch,
+                    p,
+                    s if bi == 0 else 1,
+                    drop_prob=drops[k],
+                    preactivate=own,
+                    shortcut_from_preact=bi == 0 and own,
+                    downsample_kernel=downsample_kernel if si > 0 else 1,
+                    **block_options,
+                )
+            )
+            in_ch, k = blocks[-1].out_channels, k + 1
+        stages.append(nn.Sequential(*blocks))
+    return stages, in_ch
+
+
 class ResNet(ZooModel):
-    """The residual-network engine: a stem, stages of residual blocks, global average pooling and ``fc``.
+    """The residual-network engine: a stem, stages of residual blocks (:func:`make_stages`), global average
+    pooling and ``fc``.
 
     Every residual family of cnnzoo (ResNet v1/v1.5, plain nets, CIFAR ResNets, pre-activation ResNets, Wide
-    ResNets, ResNeXt, SENet) is one configuration of this class.
+    ResNets, ResNeXt, SENet) is one configuration of this class, built by :func:`_resnet` from the
+    architecture its registered ``def`` hands over.
 
     Args:
         block: the block class (:class:`BasicBlock`, :class:`Bottleneck`, or a pre-activation block of
             :mod:`cnnzoo.models.preact_resnet`); its ``bottleneck`` and ``preact`` class attributes say how it
-            is built.
+            is built (:func:`make_block`).
         layers: number of blocks per stage.
         planes: per stage, the block output channels (basic) or ``out / expansion`` (bottleneck).
         stem: the stem convolutions as ``(out_channels, kernel, stride)``, each followed by BN-ReLU when
             ``stem_norm``: :data:`IMAGENET_STEM` (7x7/2, 64), :data:`DEEP_STEM` (SENet-154: three 3x3),
-            or a single 3x3/1 for CIFAR (:func:`cifar_network`).
+            or a single 3x3/1 for CIFAR (:data:`CIFAR_LAYOUT`).
         stem_pool: a 3x3/2 max-pool after the stem (ImageNet layouts).
         stem_norm: BN-ReLU after each stem convolution (``False``: a pre-activation CIFAR net, whose first
             block normalises the stem's output itself).
@@ -257,7 +347,7 @@ class ResNet(ZooModel):
         width1_factor: if given, ``conv1`` of a bottleneck outputs ``planes * width1_factor`` (SENet-154).
         expansion: bottleneck output = ``planes * expansion``.
         se_reduction: ratio ``r`` of a squeeze-and-excitation block on every residual branch (None: none).
-        block_dropout: dropout between the convolutions of a pre-activation block (WRN).
+        dropout: dropout between the convolutions of a pre-activation block (WRN).
         head_dropout: dropout before ``fc`` (SENet-154).
         drop_path_rate / stochastic_depth: see :func:`drop_path_schedule`.
         caffe_pool: stem max-pool ``ceil_mode=True`` without padding (the authors' Caffe models) instead of
@@ -280,34 +370,23 @@ class ResNet(ZooModel):
         stem_norm: bool = True,
         strides: Sequence[int] | None = None,
         shortcut: str = "B",
-        residual: bool = True,
-        stride_in_1x1: bool = False,
-        groups: int = 1,
-        base_width: int = 64,
-        width1_factor: float | None = None,
-        expansion: int = 4,
         se_reduction: int | None = None,
-        block_dropout: float = 0.0,
+        dropout: float = 0.0,
         head_dropout: float = 0.0,
         drop_path_rate: float = 0.0,
         stochastic_depth: float | None = None,
         caffe_pool: bool = False,
-        downsample_kernel: int = 1,
+        **block_options: Any,
     ) -> None:
         super().__init__()
-        if shortcut not in SHORTCUTS:
-            raise CnnzooError(
-                f"shortcut must be one of 'A', 'B', 'C' (He et al. 2016, Sec. 3.3), got {shortcut!r}."
-            )
+        Shortcut.parse(shortcut)  # He et al. 2016, Sec. 3.3
         if se_reduction is not None and (not isinstance(se_reduction, int) or se_reduction < 1):
             raise CnnzooError(f"se_reduction must be a positive integer such as 16, got {se_reduction!r}.")
-        for name, p in (("dropout", block_dropout), ("head_dropout", head_dropout)):
+        for name, p in (("dropout", dropout), ("head_dropout", head_dropout)):
             if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
                 raise CnnzooError(f"{name} must be a probability in [0, 1), got {p!r}.")
         strides = tuple(strides) if strides is not None else (1,) + (2,) * (len(layers) - 1)
-        preact = block.preact
-        self.num_classes, self.preact = num_classes, preact
-        drops = iter(drop_path_schedule(drop_path_rate, stochastic_depth, sum(layers)))
+        self.num_classes, self.preact = num_classes, block.preact
 
         # ---- stem: conv1 [bn1] conv2 [bn2] ... (torchvision's names) ------------------------------------
         self._stem_names: list[str] = []
@@ -324,62 +403,37 @@ class ResNet(ZooModel):
         if stem_pool:
             self.maxpool = nn.MaxPool2d(3, 2, ceil_mode=True) if caffe_pool else nn.MaxPool2d(3, 2, 1)
 
-        # ---- stages ---------------------------------------------------------------------------------------
-        in_ch = ch
-        self.stage_names: list[str] = []
-        for si, (n, p, s) in enumerate(zip(layers, planes, strides)):
-            blocks: list[nn.Module] = []
-            for bi in range(n):
-                stride = s if bi == 0 else 1
-                out_ch = p * expansion if block.bottleneck else p
-                kernel = downsample_kernel if si > 0 else 1
-                sc = make_shortcut(shortcut, in_ch, out_ch, stride, preact, kernel) if residual else None
-                common: dict[str, Any] = dict(
-                    shortcut=sc, residual=residual, se_reduction=se_reduction, drop_prob=next(drops)
-                )
-                if preact:
-                    # The first block of a stage shares its BN-ReLU with the projection; the very first
-                    # block has none when the stem already ended with BN-ReLU (the authors' code).
-                    first = bi == 0
-                    own = not (first and si == 0 and stem_norm)
-                    common.update(preactivate=own, shortcut_from_preact=first and own, dropout=block_dropout)
-                if not block.bottleneck:
-                    blk: nn.Module = block(in_ch, out_ch, stride, **common)
-                else:
-                    if not preact:
-                        w1 = int(p * width1_factor) if width1_factor is not None else None
-                        common.update(width1=w1, stride_in_1x1=stride_in_1x1)
-                    width = int(p * base_width / 64) * groups
-                    blk = block(in_ch, width, out_ch, stride, groups=groups, **common)
-                blocks.append(blk)
-                in_ch = out_ch
-            name = f"layer{si + 1}"
-            setattr(self, name, nn.Sequential(*blocks))
-            self.stage_names.append(name)
+        # ---- stages: layer1, layer2, ... ------------------------------------------------------------------
+        drops = drop_path_schedule(drop_path_rate, stochastic_depth, sum(layers))
+        stages, ch = make_stages(
+            block,
+            layers,
+            planes,
+            strides,
+            ch,
+            drops,
+            stem_norm=stem_norm,
+            shortcut=shortcut,
+            se_reduction=se_reduction,
+            dropout=dropout,
+            **block_options,
+        )
+        self.stage_names = [f"layer{i}" for i in range(1, len(stages) + 1)]
+        for name, stage in zip(self.stage_names, stages):
+            setattr(self, name, stage)
 
         # ---- head -----------------------------------------------------------------------------------------
-        self.num_features = in_ch
-        self.bn_final = nn.BatchNorm2d(in_ch) if preact else None
+        self.num_features = ch
+        self.bn_final = nn.BatchNorm2d(ch) if block.preact else None
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.head_drop = nn.Dropout(head_dropout) if head_dropout > 0 else nn.Identity()
-        self.fc = nn.Linear(in_ch, num_classes)
+        self.fc = nn.Linear(ch, num_classes)
         self.layer_group_names = {
             "stem": tuple(self._stem_names),
             **{name: (name,) for name in self.stage_names},
             "head": ("bn_final", "fc"),
         }
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        """He et al. (2015, "Delving Deep into Rectifiers") normal init for convolutions, BN to (1, 0)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d) and m.weight.device.type != "meta":
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d) and m.weight.device.type != "meta":
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_he(self, linear_std=None)  # He et al. 2015 for the convolutions; the classifier as PyTorch's
 
     def remap_state_dict(self, state_dict: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
         """Map a peer's parameter names to ours. torchvision's ResNets already use our names; timm's legacy
@@ -418,15 +472,20 @@ class ResNet(ZooModel):
 # ----------------------------------------------------------------------------------------------------------
 # Layouts (architectures as data) and the one builder every registered residual network calls
 # ----------------------------------------------------------------------------------------------------------
+#: what an ImageNet / a CIFAR-10 residual network registers: its input, its classes and the paper's recipe
+IMAGENET_INFO: dict[str, Any] = dict(recipe="resnet_imagenet", input_size=(3, 224, 224))
+CIFAR10_INFO: dict[str, Any] = dict(recipe="resnet_cifar", input_size=(3, 32, 32), num_classes=10)
 #: He et al.'s CIFAR layout (Sec. 4.2): a 3x3 conv with 16 filters, three stages on 32/16/8 maps, no pool
 CIFAR_LAYOUT: dict[str, Any] = dict(planes=(16, 32, 64), stem=((16, 3, 1),), stem_pool=False)
 
 
-def _resnet(arch: dict[str, Any], num_classes: int, in_chans: int, **options: Any) -> ResNet:
-    """Build one registered residual network: its architecture (``arch``, the data of its ``def``) and the
-    caller's options. A pre-activation CIFAR stem is the convolution alone (its first block normalises)."""
-    stem_norm = not (arch["block"].preact and not arch.get("stem_pool", True))
-    return ResNet(**arch, stem_norm=stem_norm, num_classes=num_classes, in_chans=in_chans, **options)
+def _resnet(block: type[_Residual], layers: Sequence[int], **arch: Any) -> ResNet:
+    """Build one registered residual network (as timm's ``_create_resnet``): its block class, its stage depths
+    and the rest of its architecture as data, together with the options its ``def`` takes (each ``def``
+    passes its own parameters, ``**locals()``). A pre-activation CIFAR stem is the convolution alone (its
+    first block normalises)."""
+    stem_norm = not (block.preact and not arch.get("stem_pool", True))
+    return ResNet(block, layers, stem_norm=stem_norm, **arch)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -467,11 +526,11 @@ def _resnet_info(depth: int, v1_5: bool) -> dict[str, Any]:
         f"Table 1 says {_PAPER_FLOPS[depth]} x 10^9 'FLOPs' (multiply-adds)."
     )
     return dict(
-        family="resnet",
-        recipe="resnet_imagenet",
-        paper=RESNET_PAPER,
-        year=2015,
-        input_size=(3, 224, 224),
+        **_FAMILY,
+        **IMAGENET_INFO,
+        description=f"ResNet-{depth} ("
+        + ("v1.5, stride in the 3x3" if v1_5 else "v1 as in the paper")
+        + "; shortcut option B by default).",
         paper_params=_RESNET_PARAMS[depth],
         paper_macs=macs,
         figures_note=note,
@@ -489,11 +548,8 @@ def _plain_info(depth: int) -> dict[str, Any]:
         34: (21_623_848, 3.64e9, 28.54, 10.02),
     }[depth]
     return dict(
-        family="resnet",
-        recipe="resnet_imagenet",
-        paper=RESNET_PAPER,
-        year=2015,
-        input_size=(3, 224, 224),
+        **_FAMILY,
+        **IMAGENET_INFO,
         description=f"Plain-{depth}: ResNet-{depth}'s layers, no shortcuts (He et al. 2016, Table 2).",
         paper_params=params,
         paper_macs=macs,
@@ -515,12 +571,8 @@ _CIFAR_TOP1 = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
 
 def _cifar_info(depth: int, plain: bool) -> dict[str, Any]:
     common: dict[str, Any] = dict(
-        family="resnet",
-        recipe="resnet_cifar",
-        paper=RESNET_PAPER,
-        year=2015,
-        input_size=(3, 32, 32),
-        num_classes=10,
+        **_FAMILY,
+        **CIFAR10_INFO,
     )
     if plain:
         return dict(
@@ -549,10 +601,7 @@ def _cifar_info(depth: int, plain: bool) -> dict[str, Any]:
     )
 
 
-@register_model(
-    description="ResNet-18 (v1 as in the paper; shortcut option B by default).",
-    **_resnet_info(18, v1_5=False),
-)
+@register_model(**_resnet_info(18, v1_5=False))
 def resnet18(
     num_classes: int = 1000,
     in_chans: int = 3,
@@ -561,21 +610,10 @@ def resnet18(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNet-18 of He et al. (2016), Table 1."""
-    arch = dict(block=BasicBlock, layers=(2, 2, 2, 2))
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(BasicBlock, (2, 2, 2, 2), **locals())
 
 
-@register_model(
-    description="ResNet-34 (v1 as in the paper; shortcut option B by default).",
-    **_resnet_info(34, v1_5=False),
-)
+@register_model(**_resnet_info(34, v1_5=False))
 def resnet34(
     num_classes: int = 1000,
     in_chans: int = 3,
@@ -584,21 +622,10 @@ def resnet34(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNet-34 of He et al. (2016), Table 1."""
-    arch = dict(block=BasicBlock, layers=(3, 4, 6, 3))
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(BasicBlock, (3, 4, 6, 3), **locals())
 
 
-@register_model(
-    description="ResNet-50 (v1 as in the paper; shortcut option B by default).",
-    **_resnet_info(50, v1_5=False),
-)
+@register_model(**_resnet_info(50, v1_5=False))
 def resnet50(
     num_classes: int = 1000,
     in_chans: int = 3,
@@ -607,21 +634,10 @@ def resnet50(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNet-50 of He et al. (2016), Table 1."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 6, 3), stride_in_1x1=True)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 4, 6, 3), stride_in_1x1=True, **locals())
 
 
-@register_model(
-    description="ResNet-50 (v1.5, stride in the 3x3; shortcut option B by default).",
-    **_resnet_info(50, v1_5=True),
-)
+@register_model(**_resnet_info(50, v1_5=True))
 def resnet50_v1_5(
     num_classes: int = 1000,
     in_chans: int = 3,
@@ -630,21 +646,10 @@ def resnet50_v1_5(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNet-50 of He et al. (2016), Table 1, stride in the 3x3 (v1.5)."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 6, 3), stride_in_1x1=False)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 4, 6, 3), **locals())
 
 
-@register_model(
-    description="ResNet-101 (v1 as in the paper; shortcut option B by default).",
-    **_resnet_info(101, v1_5=False),
-)
+@register_model(**_resnet_info(101, v1_5=False))
 def resnet101(
     num_classes: int = 1000,
     in_chans: int = 3,
@@ -653,21 +658,10 @@ def resnet101(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNet-101 of He et al. (2016), Table 1."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), stride_in_1x1=True)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 4, 23, 3), stride_in_1x1=True, **locals())
 
 
-@register_model(
-    description="ResNet-101 (v1.5, stride in the 3x3; shortcut option B by default).",
-    **_resnet_info(101, v1_5=True),
-)
+@register_model(**_resnet_info(101, v1_5=True))
 def resnet101_v1_5(
     num_classes: int = 1000,
     in_chans: int = 3,
@@ -676,21 +670,10 @@ def resnet101_v1_5(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNet-101 of He et al. (2016), Table 1, stride in the 3x3 (v1.5)."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), stride_in_1x1=False)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 4, 23, 3), **locals())
 
 
-@register_model(
-    description="ResNet-152 (v1 as in the paper; shortcut option B by default).",
-    **_resnet_info(152, v1_5=False),
-)
+@register_model(**_resnet_info(152, v1_5=False))
 def resnet152(
     num_classes: int = 1000,
     in_chans: int = 3,
@@ -699,21 +682,10 @@ def resnet152(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNet-152 of He et al. (2016), Table 1."""
-    arch = dict(block=Bottleneck, layers=(3, 8, 36, 3), stride_in_1x1=True)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 8, 36, 3), stride_in_1x1=True, **locals())
 
 
-@register_model(
-    description="ResNet-152 (v1.5, stride in the 3x3; shortcut option B by default).",
-    **_resnet_info(152, v1_5=True),
-)
+@register_model(**_resnet_info(152, v1_5=True))
 def resnet152_v1_5(
     num_classes: int = 1000,
     in_chans: int = 3,
@@ -722,35 +694,19 @@ def resnet152_v1_5(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNet-152 of He et al. (2016), Table 1, stride in the 3x3 (v1.5)."""
-    arch = dict(block=Bottleneck, layers=(3, 8, 36, 3), stride_in_1x1=False)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 8, 36, 3), **locals())
 
 
 @register_model(**_plain_info(18))
-def plain18(
-    num_classes: int = 1000,
-    in_chans: int = 3,
-) -> ResNet:
+def plain18(num_classes: int = 1000, in_chans: int = 3) -> ResNet:
     """Plain-18: ResNet-18's layers without shortcuts (He et al. 2016, Table 2 / Fig. 3)."""
-    arch = dict(block=BasicBlock, layers=(2, 2, 2, 2), residual=False)
-    return _resnet(arch, num_classes, in_chans)
+    return _resnet(BasicBlock, (2, 2, 2, 2), residual=False, **locals())
 
 
 @register_model(**_plain_info(34))
-def plain34(
-    num_classes: int = 1000,
-    in_chans: int = 3,
-) -> ResNet:
+def plain34(num_classes: int = 1000, in_chans: int = 3) -> ResNet:
     """Plain-34: ResNet-34's layers without shortcuts (He et al. 2016, Table 2 / Fig. 3)."""
-    arch = dict(block=BasicBlock, layers=(3, 4, 6, 3), residual=False)
-    return _resnet(arch, num_classes, in_chans)
+    return _resnet(BasicBlock, (3, 4, 6, 3), residual=False, **locals())
 
 
 @register_model(**_cifar_info(20, plain=False))
@@ -762,15 +718,7 @@ def resnet20(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """CIFAR-10 ResNet-20 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 3."""
-    arch = dict(block=BasicBlock, layers=(3, 3, 3), **CIFAR_LAYOUT)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(BasicBlock, (3, 3, 3), **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(32, plain=False))
@@ -782,15 +730,7 @@ def resnet32(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """CIFAR-10 ResNet-32 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 5."""
-    arch = dict(block=BasicBlock, layers=(5, 5, 5), **CIFAR_LAYOUT)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(BasicBlock, (5, 5, 5), **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(44, plain=False))
@@ -802,15 +742,7 @@ def resnet44(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """CIFAR-10 ResNet-44 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 7."""
-    arch = dict(block=BasicBlock, layers=(7, 7, 7), **CIFAR_LAYOUT)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(BasicBlock, (7, 7, 7), **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(56, plain=False))
@@ -822,15 +754,7 @@ def resnet56(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """CIFAR-10 ResNet-56 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 9."""
-    arch = dict(block=BasicBlock, layers=(9, 9, 9), **CIFAR_LAYOUT)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(BasicBlock, (9, 9, 9), **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(110, plain=False))
@@ -842,15 +766,7 @@ def resnet110(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """CIFAR-10 ResNet-110 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 18."""
-    arch = dict(block=BasicBlock, layers=(18, 18, 18), **CIFAR_LAYOUT)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(BasicBlock, (18, 18, 18), **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(1202, plain=False))
@@ -862,72 +778,34 @@ def resnet1202(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """CIFAR-10 ResNet-1202 of He et al. (2016), Sec. 4.2: 6n+2 layers with n = 200."""
-    arch = dict(block=BasicBlock, layers=(200, 200, 200), **CIFAR_LAYOUT)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        shortcut=shortcut,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(BasicBlock, (200, 200, 200), **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(20, plain=True))
-def plain20(
-    num_classes: int = 10,
-    in_chans: int = 3,
-) -> ResNet:
+def plain20(num_classes: int = 10, in_chans: int = 3) -> ResNet:
     """CIFAR-10 plain-20: ResNet-20 without shortcuts (He et al. 2016, Fig. 6)."""
-    arch = dict(block=BasicBlock, layers=(3, 3, 3), residual=False, **CIFAR_LAYOUT)
-    return _resnet(arch, num_classes, in_chans)
+    return _resnet(BasicBlock, (3, 3, 3), residual=False, **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(32, plain=True))
-def plain32(
-    num_classes: int = 10,
-    in_chans: int = 3,
-) -> ResNet:
+def plain32(num_classes: int = 10, in_chans: int = 3) -> ResNet:
     """CIFAR-10 plain-32: ResNet-32 without shortcuts (He et al. 2016, Fig. 6)."""
-    arch = dict(block=BasicBlock, layers=(5, 5, 5), residual=False, **CIFAR_LAYOUT)
-    return _resnet(arch, num_classes, in_chans)
+    return _resnet(BasicBlock, (5, 5, 5), residual=False, **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(44, plain=True))
-def plain44(
-    num_classes: int = 10,
-    in_chans: int = 3,
-) -> ResNet:
+def plain44(num_classes: int = 10, in_chans: int = 3) -> ResNet:
     """CIFAR-10 plain-44: ResNet-44 without shortcuts (He et al. 2016, Fig. 6)."""
-    arch = dict(block=BasicBlock, layers=(7, 7, 7), residual=False, **CIFAR_LAYOUT)
-    return _resnet(arch, num_classes, in_chans)
+    return _resnet(BasicBlock, (7, 7, 7), residual=False, **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(56, plain=True))
-def plain56(
-    num_classes: int = 10,
-    in_chans: int = 3,
-) -> ResNet:
+def plain56(num_classes: int = 10, in_chans: int = 3) -> ResNet:
     """CIFAR-10 plain-56: ResNet-56 without shortcuts (He et al. 2016, Fig. 6)."""
-    arch = dict(block=BasicBlock, layers=(9, 9, 9), residual=False, **CIFAR_LAYOUT)
-    return _resnet(arch, num_classes, in_chans)
+    return _resnet(BasicBlock, (9, 9, 9), residual=False, **CIFAR_LAYOUT, **locals())
 
 
 @register_model(**_cifar_info(110, plain=True))
-def plain110(
-    num_classes: int = 10,
-    in_chans: int = 3,
-) -> ResNet:
+def plain110(num_classes: int = 10, in_chans: int = 3) -> ResNet:
     """CIFAR-10 plain-110: ResNet-110 without shortcuts (He et al. 2016, Fig. 6)."""
-    arch = dict(block=BasicBlock, layers=(18, 18, 18), residual=False, **CIFAR_LAYOUT)
-    return _resnet(arch, num_classes, in_chans)
-
-
-def cifar_network(
-    block: type[_Residual], n: int, planes: Sequence[int], *, stem_width: int = 16, **engine: Any
-) -> ResNet:
-    """The CIFAR layout of He et al. (2016, Sec. 4.2) that the generic CIFAR families (``wrn``) reuse: a 3x3
-    stem convolution with ``stem_width`` filters, three stages of ``n`` blocks on 32x32 / 16x16 / 8x8 maps
-    (strides 1, 2, 2) with ``planes`` per stage, global average pooling and a linear classifier."""
-    arch = dict(block=block, layers=(n, n, n), planes=planes, stem=((stem_width, 3, 1),), stem_pool=False)
-    return _resnet(arch, **engine)
+    return _resnet(BasicBlock, (18, 18, 18), residual=False, **CIFAR_LAYOUT, **locals())

@@ -20,14 +20,20 @@ Deviations: BatchNorm with PyTorch defaults; the ImageNet stem max-pool pads by 
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..registry import register_model
-from .resnet import CIFAR_LAYOUT, Bottleneck, ResNet, _resnet
+from .resnet import CIFAR10_INFO, CIFAR_LAYOUT, IMAGENET_INFO, Bottleneck, ResNet, _resnet
 
 RESNEXT_PAPER = (
     "Xie, Girshick, Dollar, Tu & He, Aggregated Residual Transformations for Deep Neural Networks, "
     "CVPR 2017 (arXiv:1611.05431)"
 )
+#: what every model of this paper registers, beside the IMAGENET_INFO or CIFAR10_INFO of its layout
+_FAMILY: dict[str, Any] = dict(family="resnext", paper=RESNEXT_PAPER, year=2016)
 _DEVIATIONS = ("BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",)
+#: ResNeXt-29 (Sec. 5.2): He et al.'s CIFAR layout with a 64-filter stem and 64/128/256 planes
+CIFAR29: dict[str, object] = dict(CIFAR_LAYOUT, planes=(64, 128, 256), stem=((64, 3, 1),))
 
 
 _IMAGENET = {
@@ -50,11 +56,8 @@ _IMAGENET = {
 def _imagenet_info(name: str) -> dict[str, object]:
     depth, c, d, params, macs, note, top1 = _IMAGENET[name]
     return dict(
-        family="resnext",
-        recipe="resnet_imagenet",
-        paper=RESNEXT_PAPER,
-        year=2016,
-        input_size=(3, 224, 224),
+        **_FAMILY,
+        **IMAGENET_INFO,
         description=f"ResNeXt-{depth} ({c}x{d}d) for ImageNet (Xie et al. 2017), torchvision's layout.",
         paper_params=params,
         paper_macs=macs,
@@ -68,12 +71,8 @@ def _imagenet_info(name: str) -> dict[str, object]:
 
 def _cifar_info(c: int, paper_m: str) -> dict[str, object]:
     return dict(
-        family="resnext",
-        recipe="resnet_cifar",
-        paper=RESNEXT_PAPER,
-        year=2016,
-        input_size=(3, 32, 32),
-        num_classes=10,
+        **_FAMILY,
+        **CIFAR10_INFO,
         description=f"ResNeXt-29 ({c}x64d) for CIFAR-10 (Xie et al. 2017, Table 7).",
         figures_note=f"The paper's Table 7 says {paper_m}; the exact count of this design rounds to it (see "
         "the module docstring).",
@@ -90,10 +89,7 @@ def resnext50_32x4d(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNeXt-50 (32x4d): ResNet's bottlenecks with a 32-group 3x3 of width 4 per group."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 6, 3), groups=32, base_width=4)
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(Bottleneck, (3, 4, 6, 3), groups=32, base_width=4, **locals())
 
 
 @register_model(**_imagenet_info("resnext101_32x8d"))
@@ -104,10 +100,7 @@ def resnext101_32x8d(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNeXt-101 (32x8d): ResNet's bottlenecks with a 32-group 3x3 of width 8 per group."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), groups=32, base_width=8)
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(Bottleneck, (3, 4, 23, 3), groups=32, base_width=8, **locals())
 
 
 @register_model(**_imagenet_info("resnext101_64x4d"))
@@ -118,10 +111,7 @@ def resnext101_64x4d(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNeXt-101 (64x4d): ResNet's bottlenecks with a 64-group 3x3 of width 4 per group."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), groups=64, base_width=4)
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(Bottleneck, (3, 4, 23, 3), groups=64, base_width=4, **locals())
 
 
 @register_model(**_cifar_info(8, "34.4M"))
@@ -132,18 +122,7 @@ def resnext29_8x64d(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNeXt-29 (8x64d) for CIFAR (Xie et al. 2017, Sec. 5.2): 9n+2 layers with n = 3, a 3x3 stem of 64."""
-    arch = dict(
-        CIFAR_LAYOUT,
-        block=Bottleneck,
-        layers=(3, 3, 3),
-        planes=(64, 128, 256),
-        stem=((64, 3, 1),),
-        groups=8,
-        base_width=64,
-    )
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(Bottleneck, (3, 3, 3), **CIFAR29, groups=8, base_width=64, **locals())
 
 
 @register_model(**_cifar_info(16, "68.1M"))
@@ -154,15 +133,4 @@ def resnext29_16x64d(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """ResNeXt-29 (16x64d) for CIFAR (Xie et al. 2017, Sec. 5.2): 9n+2 layers with n = 3, a 3x3 stem of 64."""
-    arch = dict(
-        CIFAR_LAYOUT,
-        block=Bottleneck,
-        layers=(3, 3, 3),
-        planes=(64, 128, 256),
-        stem=((64, 3, 1),),
-        groups=16,
-        base_width=64,
-    )
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(Bottleneck, (3, 3, 3), **CIFAR29, groups=16, base_width=64, **locals())

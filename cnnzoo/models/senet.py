@@ -27,11 +27,24 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import register_model
-from .resnet import DEEP_STEM, Bottleneck, ResNet, _resnet
+from .resnet import DEEP_STEM, IMAGENET_INFO, Bottleneck, ResNet, _resnet
 
 SENET_PAPER = "Hu, Shen & Sun, Squeeze-and-Excitation Networks, CVPR 2018 (arXiv:1709.01507)"
+#: what every model of this paper registers, beside the IMAGENET_INFO or CIFAR10_INFO of its layout
+_FAMILY: dict[str, Any] = dict(family="senet", paper=SENET_PAPER, year=2017)
 _DEVIATIONS = ("BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",)
 
+
+#: SENet-154's architecture beyond its depths (Hu et al. 2018, Table 2 / the released Caffe model)
+SENET154: dict[str, Any] = dict(
+    groups=64,
+    base_width=4,
+    width1_factor=2,
+    stem=DEEP_STEM,
+    downsample_kernel=3,
+    head_dropout=0.2,
+    caffe_pool=True,
+)
 
 _TOP = "ImageNet val, single 224 crop (SENet Table 2)"
 _INFO: dict[str, dict[str, Any]] = {
@@ -62,11 +75,8 @@ _INFO: dict[str, dict[str, Any]] = {
 
 def _info(name: str) -> dict[str, Any]:
     return dict(
-        family="senet",
-        recipe="resnet_imagenet",
-        paper=SENET_PAPER,
-        year=2017,
-        input_size=(3, 224, 224),
+        **_FAMILY,
+        **IMAGENET_INFO,
         description=f"{name} (Hu et al. 2018), the authors' Caffe layout (timm legacy_* names via remap).",
         deviations=_DEVIATIONS,
         **_INFO[name],
@@ -82,15 +92,7 @@ def se_resnet50(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """SE-ResNet-50 (Hu et al. 2018, Table 1): ResNet-50 v1 with an SE block on every residual branch."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 6, 3), stride_in_1x1=True, caffe_pool=True)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        se_reduction=se_reduction,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 4, 6, 3), stride_in_1x1=True, caffe_pool=True, **locals())
 
 
 @register_model(**_info("se_resnet101"))
@@ -102,15 +104,7 @@ def se_resnet101(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """SE-ResNet-101 (Hu et al. 2018): ResNet-101 v1 with SE blocks."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), stride_in_1x1=True, caffe_pool=True)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        se_reduction=se_reduction,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 4, 23, 3), stride_in_1x1=True, caffe_pool=True, **locals())
 
 
 @register_model(**_info("se_resnet152"))
@@ -122,15 +116,7 @@ def se_resnet152(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """SE-ResNet-152 (Hu et al. 2018): ResNet-152 v1 with SE blocks."""
-    arch = dict(block=Bottleneck, layers=(3, 8, 36, 3), stride_in_1x1=True, caffe_pool=True)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        se_reduction=se_reduction,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 8, 36, 3), stride_in_1x1=True, caffe_pool=True, **locals())
 
 
 @register_model(**_info("se_resnext50_32x4d"))
@@ -142,15 +128,7 @@ def se_resnext50_32x4d(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """SE-ResNeXt-50 (32x4d) (Hu et al. 2018, Table 1): ResNeXt-50 with SE blocks."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 6, 3), groups=32, base_width=4, caffe_pool=True)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        se_reduction=se_reduction,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 4, 6, 3), groups=32, base_width=4, caffe_pool=True, **locals())
 
 
 @register_model(**_info("se_resnext101_32x4d"))
@@ -162,15 +140,7 @@ def se_resnext101_32x4d(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """SE-ResNeXt-101 (32x4d) (Hu et al. 2018): ResNeXt-101 with SE blocks."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), groups=32, base_width=4, caffe_pool=True)
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        se_reduction=se_reduction,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 4, 23, 3), groups=32, base_width=4, caffe_pool=True, **locals())
 
 
 @register_model(**_info("senet154"))
@@ -183,22 +153,4 @@ def senet154(
 ) -> ResNet:
     """SENet-154 (Hu et al. 2018, Table 2): a deep stem, 64-group bottlenecks with a half-width first
     1x1, 3x3 projections and dropout 0.2 before the classifier."""
-    arch = dict(
-        block=Bottleneck,
-        layers=(3, 8, 36, 3),
-        groups=64,
-        base_width=4,
-        width1_factor=2,
-        stem=DEEP_STEM,
-        downsample_kernel=3,
-        head_dropout=0.2,
-        caffe_pool=True,
-    )
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        se_reduction=se_reduction,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return _resnet(Bottleneck, (3, 8, 36, 3), **SENET154, **locals())

@@ -21,11 +21,14 @@ dicts load either way).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from ..registry import register_model
 from .base import ZooModel
+from .layers import init_he
 from .spec import build_from_spec
 
 VGG_PAPER = (
@@ -92,23 +95,10 @@ class VGG(ZooModel):
         self.avgpool: nn.Module = nn.AdaptiveAvgPool2d((7, 7)) if adaptive_pool else nn.Identity()
         self.classifier = nn.Sequential(*seq[cut + 1 :])
         self.layer_group_names = self._vgg_groups()
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        """Sec. 3.1: weights from N(0, 10^-2), biases 0 (the paper initialised the deeper nets from A; the
-        authors note that Glorot init works as well). Convolutions use He (fan-out) init as torchvision does,
-        which trains the deep configurations from scratch."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        # Sec. 3.1 draws weights from N(0, 10^-2) with zero biases (the deeper nets initialised from A; the
+        # authors note Glorot init works as well); convolutions take He's fan-out init as torchvision's do,
+        # which trains the deep configurations from scratch
+        init_he(self)
 
     def _vgg_groups(self) -> dict[str, tuple[str, ...]]:
         """``block1``..``block5`` (each ending in its max-pool, parts of ``features``), ``fc`` (FC6, FC7 and
@@ -153,65 +143,123 @@ _PROTO_JITTER = (
     "single test scale Q=384, trained with scale jitter S in [256; 512], dense evaluation (Table 3)"
 )
 
-# name, config, batch_norm, paper params, paper MACs, top-1, top-5, protocol
-_VARIANTS = [
-    ("vgg11", "A", False, 132_863_336, 7.61e9, 29.6, 10.4, _PROTO_256),
-    ("vgg11_lrn", "A-LRN", False, 132_863_336, 7.61e9, 29.7, 10.5, _PROTO_256),
-    ("vgg13", "B", False, 133_047_848, 11.31e9, 28.7, 9.9, _PROTO_256),
-    ("vgg16_c", "C", False, 133_638_952, 11.77e9, 27.3, 8.8, _PROTO_JITTER),
-    ("vgg16", "D", False, 138_357_544, 15.47e9, 25.6, 8.1, _PROTO_JITTER),
-    ("vgg19", "E", False, 143_667_240, 19.63e9, 25.5, 8.0, _PROTO_JITTER),
-    ("vgg11_bn", "A", True, None, 7.61e9, None, None, ""),
-    ("vgg13_bn", "B", True, None, 11.31e9, None, None, ""),
-    ("vgg16_bn", "D", True, None, 15.47e9, None, None, ""),
-    ("vgg19_bn", "E", True, None, 19.63e9, None, None, ""),
-]
+# name: config, batch_norm, paper params, paper MACs, top-1, top-5, protocol (Tables 1-3)
+_FIGURES: dict[str, tuple[str, bool, int | None, float, float | None, float | None, str]] = {
+    "vgg11": ("A", False, 132_863_336, 7.61e9, 29.6, 10.4, _PROTO_256),
+    "vgg11_lrn": ("A-LRN", False, 132_863_336, 7.61e9, 29.7, 10.5, _PROTO_256),
+    "vgg13": ("B", False, 133_047_848, 11.31e9, 28.7, 9.9, _PROTO_256),
+    "vgg16_c": ("C", False, 133_638_952, 11.77e9, 27.3, 8.8, _PROTO_JITTER),
+    "vgg16": ("D", False, 138_357_544, 15.47e9, 25.6, 8.1, _PROTO_JITTER),
+    "vgg19": ("E", False, 143_667_240, 19.63e9, 25.5, 8.0, _PROTO_JITTER),
+    "vgg11_bn": ("A", True, None, 7.61e9, None, None, ""),
+    "vgg13_bn": ("B", True, None, 11.31e9, None, None, ""),
+    "vgg16_bn": ("D", True, None, 15.47e9, None, None, ""),
+    "vgg19_bn": ("E", True, None, 19.63e9, None, None, ""),
+}
+#: the variants torchvision has too (same parameter names, so its state dicts load)
+_TORCHVISION = ("vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn")
 
 
-def _make_factory(config: str, batch_norm: bool):  # noqa: ANN202
-    def factory(
-        num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
-    ) -> VGG:
-        return VGG(
-            config,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            batch_norm=batch_norm,
-            dropout=dropout,
-            adaptive_pool=adaptive_pool,
-        )
-
-    factory.__doc__ = (
-        f"VGG configuration {config}{' with BatchNorm' if batch_norm else ''} "
-        f"(Simonyan & Zisserman 2015, Table 1): {VGG_SPECS[config]}."
+def _info(name: str) -> dict[str, Any]:
+    config, bn, params, macs, top1, top5, protocol = _FIGURES[name]
+    bn_note = (
+        " BN variants: the paper has no BatchNorm, so no paper figures; the MACs are those of the plain "
+        "configuration (BN adds no MACs)."
     )
-    return factory
-
-
-for _name, _cfg, _bn, _params, _macs, _top1, _top5, _proto in _VARIANTS:
-    _f = _make_factory(_cfg, _bn)
-    _f.__name__ = _f.__qualname__ = _name
-    globals()[_name] = register_model(
-        _name,
+    return dict(
         family="vgg",
         recipe="vgg",
         paper=VGG_PAPER,
         year=2014,
         input_size=(3, 224, 224),
-        paper_params=_params,
-        paper_macs=_macs,
-        figures_note=_NOTE
-        + (
-            " BN variants: the paper has no BatchNorm, so no paper figures; the MACs are "
-            "those of the plain configuration (BN adds no MACs)."
-            if _bn
-            else ""
-        ),
-        paper_top1=_top1,
-        paper_top5=_top5,
-        error_protocol=_proto,
-        deviations=_DEVIATIONS + (_BN_DEVIATION if _bn else ()),
-        peer=f"torchvision.models.{_name}"
-        if _name in ("vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn")
-        else None,
-    )(_f)
+        description=f"VGG configuration {config}{' with BatchNorm' if bn else ''} (Simonyan & Zisserman "
+        f"2015, Table 1): {VGG_SPECS[config]}.",
+        paper_params=params,
+        paper_macs=macs,
+        figures_note=_NOTE + (bn_note if bn else ""),
+        paper_top1=top1,
+        paper_top5=top5,
+        error_protocol=protocol,
+        deviations=_DEVIATIONS + (_BN_DEVIATION if bn else ()),
+        peer=f"torchvision.models.{name}" if name in _TORCHVISION else None,
+    )
+
+
+@register_model(**_info("vgg11"))
+def vgg11(
+    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
+) -> VGG:
+    """VGG configuration A (Table 1): 8 convolutions and 3 FC layers."""
+    return VGG("A", **locals())
+
+
+@register_model(**_info("vgg11_lrn"))
+def vgg11_lrn(
+    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
+) -> VGG:
+    """VGG configuration A-LRN (Table 1): A with local response normalisation after the first layer."""
+    return VGG("A-LRN", **locals())
+
+
+@register_model(**_info("vgg13"))
+def vgg13(
+    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
+) -> VGG:
+    """VGG configuration B (Table 1): 10 convolutions and 3 FC layers."""
+    return VGG("B", **locals())
+
+
+@register_model(**_info("vgg16_c"))
+def vgg16_c(
+    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
+) -> VGG:
+    """VGG configuration C (Table 1): B with a 1x1 convolution ending each of the last three stages."""
+    return VGG("C", **locals())
+
+
+@register_model(**_info("vgg16"))
+def vgg16(
+    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
+) -> VGG:
+    """VGG configuration D (Table 1): 13 convolutions and 3 FC layers."""
+    return VGG("D", **locals())
+
+
+@register_model(**_info("vgg19"))
+def vgg19(
+    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
+) -> VGG:
+    """VGG configuration E (Table 1): 16 convolutions and 3 FC layers."""
+    return VGG("E", **locals())
+
+
+@register_model(**_info("vgg11_bn"))
+def vgg11_bn(
+    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
+) -> VGG:
+    """VGG configuration A with BatchNorm after every convolution (torchvision's vgg11_bn)."""
+    return VGG("A", batch_norm=True, **locals())
+
+
+@register_model(**_info("vgg13_bn"))
+def vgg13_bn(
+    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
+) -> VGG:
+    """VGG configuration B with BatchNorm after every convolution (torchvision's vgg13_bn)."""
+    return VGG("B", batch_norm=True, **locals())
+
+
+@register_model(**_info("vgg16_bn"))
+def vgg16_bn(
+    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
+) -> VGG:
+    """VGG configuration D with BatchNorm after every convolution (torchvision's vgg16_bn)."""
+    return VGG("D", batch_norm=True, **locals())
+
+
+@register_model(**_info("vgg19_bn"))
+def vgg19_bn(
+    num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5, adaptive_pool: bool = False
+) -> VGG:
+    """VGG configuration E with BatchNorm after every convolution (torchvision's vgg19_bn)."""
+    return VGG("E", batch_norm=True, **locals())

@@ -18,14 +18,18 @@ authors' code); BatchNorm uses PyTorch's defaults; no weights are provided.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from ..errors import CnnzooError
 from ..registry import register_model
 from .preact_resnet import PreActBasicBlock
-from .resnet import CIFAR_LAYOUT, Bottleneck, ResNet, _resnet, cifar_network
+from .resnet import CIFAR10_INFO, CIFAR_LAYOUT, IMAGENET_INFO, Bottleneck, ResNet, _resnet
 
 WRN_PAPER = "Zagoruyko & Komodakis, Wide Residual Networks, BMVC 2016 (arXiv:1605.07146)"
+#: what every model of this paper registers, beside the IMAGENET_INFO or CIFAR10_INFO of its layout
+_FAMILY: dict[str, Any] = dict(family="wide_resnet", paper=WRN_PAPER, year=2016)
 _DEVIATIONS = (
     "The first block of each group shares its BN-ReLU with the 1x1 projection shortcut (the authors' code).",
     "BatchNorm with PyTorch defaults; classifier initialised with PyTorch's default.",
@@ -42,34 +46,24 @@ def wide_resnet_cifar(
     drop_path_rate: float = 0.0,
     stochastic_depth: float | None = None,
 ) -> ResNet:
-    """WRN-``depth``-``widen_factor`` for CIFAR (Zagoruyko & Komodakis 2016, Table 1), any valid d and k."""
+    """WRN-``depth``-``widen_factor`` for CIFAR (Zagoruyko & Komodakis 2016, Table 1), any valid d and k: He
+    et al.'s CIFAR layout with ``N = (d - 4) / 6`` pre-activation basic blocks of ``16k / 32k / 64k`` a
+    group."""
     if not isinstance(depth, int) or (depth - 4) % 6 or depth < 10:
         raise CnnzooError(f"a wide ResNet has depth 6N+4 (10, 16, 22, 28, 40, ...), got {depth!r}.")
     if not isinstance(widen_factor, int) or widen_factor < 1:
         raise CnnzooError(f"widen_factor must be a positive integer (e.g. 10), got {widen_factor!r}.")
-    n = (depth - 4) // 6
-    k = widen_factor
-    return cifar_network(
-        PreActBasicBlock,
-        n,
-        (16 * k, 32 * k, 64 * k),
-        num_classes=num_classes,
-        in_chans=in_chans,
-        shortcut="B",
-        block_dropout=dropout,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    n, k = (depth - 4) // 6, widen_factor
+    arch = dict(CIFAR_LAYOUT, planes=(16 * k, 32 * k, 64 * k))
+    options = dict(num_classes=num_classes, in_chans=in_chans, dropout=dropout)
+    depth_drop = dict(drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth)
+    return _resnet(PreActBasicBlock, (n, n, n), **arch, **options, **depth_drop)
 
 
 @register_model(
     "wrn",
-    family="wide_resnet",
-    recipe="resnet_cifar",
-    paper=WRN_PAPER,
-    year=2016,
-    input_size=(3, 32, 32),
-    num_classes=10,
+    **_FAMILY,
+    **CIFAR10_INFO,
     description="Generic CIFAR WRN-d-k: choose depth (6N+4) and widen_factor k (default WRN-28-10).",
     figures_note="Figures depend on depth and widen_factor; see the named models.",
     deviations=_DEVIATIONS,
@@ -84,15 +78,7 @@ def wrn(
     stochastic_depth: float | None = None,
 ) -> nn.Module:
     """Generic CIFAR WRN-d-k (Zagoruyko & Komodakis 2016)."""
-    return wide_resnet_cifar(
-        depth,
-        widen_factor,
-        dropout=dropout,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return wide_resnet_cifar(**locals())
 
 
 _CIFAR = {
@@ -112,12 +98,8 @@ _CIFAR = {
 def _cifar_info(d: int, k: int) -> dict[str, object]:
     params, paper, top1, macs, protocol = _CIFAR[(d, k)]
     return dict(
-        family="wide_resnet",
-        recipe="resnet_cifar",
-        paper=WRN_PAPER,
-        year=2016,
-        input_size=(3, 32, 32),
-        num_classes=10,
+        **_FAMILY,
+        **CIFAR10_INFO,
         description=f"WRN-{d}-{k} for CIFAR (Zagoruyko & Komodakis 2016); dropout=0.3 as in the paper.",
         paper_params=params,
         paper_macs=macs,
@@ -132,11 +114,8 @@ def _cifar_info(d: int, k: int) -> dict[str, object]:
 def _imagenet_info(depth: int) -> dict[str, object]:
     params, top = {50: (68_849_128, (21.9, 5.79)), 101: (None, (None, None))}[depth]
     return dict(
-        family="wide_resnet",
-        recipe="resnet_imagenet",
-        paper=WRN_PAPER,
-        year=2016,
-        input_size=(3, 224, 224),
+        **_FAMILY,
+        **IMAGENET_INFO,
         description=f"WRN-{depth}-2-bottleneck for ImageNet, torchvision's wide_resnet{depth}_2 layout.",
         paper_params=params,
         figures_note=(
@@ -167,15 +146,7 @@ def wrn28_10(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """WRN-28-10 (Zagoruyko & Komodakis 2016, Table 1): N = 4 pre-activation basic blocks a group, k = 10."""
-    arch = dict(CIFAR_LAYOUT, block=PreActBasicBlock, layers=(4, 4, 4), planes=(160, 320, 640))
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        block_dropout=dropout,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return wide_resnet_cifar(28, 10, **locals())
 
 
 @register_model(**_cifar_info(40, 4))
@@ -187,15 +158,7 @@ def wrn40_4(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """WRN-40-4 (Zagoruyko & Komodakis 2016, Table 1): N = 6 pre-activation basic blocks a group, k = 4."""
-    arch = dict(CIFAR_LAYOUT, block=PreActBasicBlock, layers=(6, 6, 6), planes=(64, 128, 256))
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        block_dropout=dropout,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return wide_resnet_cifar(40, 4, **locals())
 
 
 @register_model(**_cifar_info(16, 8))
@@ -207,15 +170,7 @@ def wrn16_8(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """WRN-16-8 (Zagoruyko & Komodakis 2016, Table 1): N = 2 pre-activation basic blocks a group, k = 8."""
-    arch = dict(CIFAR_LAYOUT, block=PreActBasicBlock, layers=(2, 2, 2), planes=(128, 256, 512))
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        block_dropout=dropout,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return wide_resnet_cifar(16, 8, **locals())
 
 
 @register_model(**_cifar_info(16, 4))
@@ -227,15 +182,7 @@ def wrn16_4(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """WRN-16-4 (Zagoruyko & Komodakis 2016, Table 1): N = 2 pre-activation basic blocks a group, k = 4."""
-    arch = dict(CIFAR_LAYOUT, block=PreActBasicBlock, layers=(2, 2, 2), planes=(64, 128, 256))
-    return _resnet(
-        arch,
-        num_classes,
-        in_chans,
-        block_dropout=dropout,
-        drop_path_rate=drop_path_rate,
-        stochastic_depth=stochastic_depth,
-    )
+    return wide_resnet_cifar(16, 4, **locals())
 
 
 @register_model(**_imagenet_info(50))
@@ -246,10 +193,7 @@ def wide_resnet50_2(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """WRN-50-2-bottleneck: ResNet-50 (v1.5) with every bottleneck's inner width doubled."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 6, 3), base_width=128)
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(Bottleneck, (3, 4, 6, 3), base_width=128, **locals())
 
 
 @register_model(**_imagenet_info(101))
@@ -260,7 +204,4 @@ def wide_resnet101_2(
     stochastic_depth: float | None = None,
 ) -> ResNet:
     """WRN-101-2-bottleneck: ResNet-101 (v1.5) with every bottleneck's inner width doubled."""
-    arch = dict(block=Bottleneck, layers=(3, 4, 23, 3), base_width=128)
-    return _resnet(
-        arch, num_classes, in_chans, drop_path_rate=drop_path_rate, stochastic_depth=stochastic_depth
-    )
+    return _resnet(Bottleneck, (3, 4, 23, 3), base_width=128, **locals())

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnzooError
+from ..options import Augment, Optimizer, Schedule
 
-SCHEDULES = ("plateau", "multistep", "piecewise", "step", "constant")
-OPTIMIZERS = ("sgd", "rmsprop", "adam")
+if TYPE_CHECKING:  # torch is imported where an optimizer is built: the recipes are read by `--help`
+    import torch
+
+SCHEDULES = Schedule.values()
+OPTIMIZERS = Optimizer.values()
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,8 @@ class Recipe:
 
     def validate(self) -> None:
         """Raise a :class:`CnnzooError` for a value no run could use."""
-        if self.optimizer not in OPTIMIZERS:
-            raise CnnzooError(f"unknown optimizer {self.optimizer!r}; use one of: {', '.join(OPTIMIZERS)}.")
-        if self.schedule not in SCHEDULES:
-            raise CnnzooError(f"unknown schedule {self.schedule!r}; use one of: {', '.join(SCHEDULES)}.")
+        Optimizer.parse(self.optimizer)
+        Schedule.parse(self.schedule)
         if not self.lr > 0:
             raise CnnzooError(f"the learning rate must be positive, got {self.lr}.")
         if self.epochs < 1 or self.batch_size < 1:
@@ -82,10 +81,7 @@ class Recipe:
             raise CnnzooError("a piecewise schedule needs as many lr_scales as milestones.")
         if not 0 <= self.val_fraction < 1:
             raise CnnzooError(f"the validation fraction must be in [0, 1), got {self.val_fraction}.")
-        from ..data.transforms import AUGMENTS
-
-        if self.augment not in AUGMENTS:
-            raise CnnzooError(f"unknown augmentation {self.augment!r}; use one of: {', '.join(AUGMENTS)}.")
+        Augment.parse(self.augment)
 
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -105,6 +101,9 @@ class Recipe:
     # ------------------------------------------------------------------ building the optimizer and schedule
     def make_optimizer(self, params: Any) -> torch.optim.Optimizer:
         """The optimizer over ``params`` (a module's parameters or param groups with their own ``lr``)."""
+        import torch
+        from torch import nn
+
         if isinstance(params, nn.Module):
             params = [p for p in params.parameters() if p.requires_grad]
         if self.optimizer == "sgd":
@@ -122,6 +121,8 @@ class Recipe:
 
     def make_scheduler(self, optimizer: torch.optim.Optimizer) -> Any:
         """The per-epoch learning-rate schedule (``ReduceLROnPlateau`` steps with the validation loss)."""
+        import torch
+
         s = torch.optim.lr_scheduler
         if self.schedule == "plateau":
             return s.ReduceLROnPlateau(optimizer, mode="min", factor=self.factor, patience=self.patience)
@@ -336,7 +337,7 @@ def default_recipe_for(model_name: str) -> str:
         return "vgg"
     if name.startswith("googlenet") or fam in ("googlenet", "inception"):
         return "googlenet"
-    if fam in ("mobilenet", "shufflenet", "squeezenet"):
+    if fam in ("mobilenet", "efficientnet", "shufflenet", "squeezenet"):
         return "mobilenet"
     if info.input_size[-1] <= 64:
         return "resnet_cifar"

@@ -127,7 +127,7 @@ def test_option_a_subsamples_and_pads_with_zero_channels() -> None:
 
 
 def test_unknown_shortcut_option_is_a_clear_error() -> None:
-    with pytest.raises(CnnzooError, match="shortcut must be one of"):
+    with pytest.raises(CnnzooError, match="unknown shortcut .D.; choose one of: A, B, C"):
         cnnzoo.create_model("resnet20", shortcut="D")
     with pytest.raises(CnnzooError, match="has no option"):
         cnnzoo.create_model("plain20", shortcut="B")

@@ -1,0 +1,209 @@
+"""Every closed set of option values, as a ``str`` :class:`~enum.Enum`, checked in one place.
+
+A member is its value (``Precision.BF16 == "bf16"``), so plain strings keep working everywhere; what a user
+gives is read once, at the library's door, with :meth:`Choice.parse`, whose error is the same sentence for
+every set (``unknown precision 'fp16'; choose one of: fp32, bf16.``). The command line offers
+``Choice.values()`` as its ``choices``. Imports nothing heavy (``cnnzoo --help`` reads it).
+
+Open sets, the ones a contributor extends with a new file (data sources, explanation methods, transfer
+strategies, benchmark backends, ONNX runtimes), are registries instead: :mod:`cnnzoo.registries`.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, TypeVar
+
+from .errors import CnnzooError
+
+C = TypeVar("C", bound="Choice")
+
+
+class Choice(str, Enum):
+    """A closed set of option values; ``class Augment(Choice, what="augmentation")`` names the set in
+    messages (default: the class name in lower case)."""
+
+    def __init_subclass__(cls, what: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._noun = what or cls.__name__.lower()
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def what(cls) -> str:
+        """The set's name in messages (``"augmentation"``)."""
+        return str(cls._noun)
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        """The values, in their documented order (the command line's ``choices``)."""
+        return tuple(m.value for m in cls)
+
+    @classmethod
+    def parse(cls: type[C], value: Any, error: type[CnnzooError] = CnnzooError) -> C:
+        """``value`` as a member; anything else is one sentence listing the values, raised as ``error``."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise error(
+                f"unknown {cls.what()} {value!r}; choose one of: {', '.join(cls.values())}."
+            ) from None
+
+
+class Precision(Choice):
+    """Numeric precision of training and inference (:mod:`cnnzoo.precision`)."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"
+
+
+class Optimizer(Choice):
+    """A recipe's optimizer (:mod:`cnnzoo.train.recipes`)."""
+
+    SGD = "sgd"
+    RMSPROP = "rmsprop"
+    ADAM = "adam"
+
+
+class Schedule(Choice):
+    """A recipe's per-epoch learning-rate schedule (:mod:`cnnzoo.train.recipes`)."""
+
+    PLATEAU = "plateau"
+    MULTISTEP = "multistep"
+    PIECEWISE = "piecewise"
+    STEP = "step"
+    CONSTANT = "constant"
+
+
+class TransferSchedule(Choice, what="transfer schedule"):
+    """The learning-rate schedule of each transfer phase (:mod:`cnnzoo.transfer.strategies`)."""
+
+    COSINE = "cosine"
+    CONSTANT = "constant"
+
+
+class Augment(Choice, what="augmentation"):
+    """A training augmentation (:mod:`cnnzoo.data.transforms`)."""
+
+    NONE = "none"
+    SHIFT = "shift"
+    DISTORT = "distort"
+    CIFAR = "cifar"
+    ALEXNET = "alexnet"
+    VGG = "vgg"
+    INCEPTION = "inception"
+
+
+class Interpolation(Choice):
+    """How an image is resized (PIL / torchvision names)."""
+
+    NEAREST = "nearest"
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+
+
+class Shortcut(Choice):
+    """A residual network's shortcut option (He et al. 2016, Sec. 3.3)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class Reduce(Choice, what="channel reduction"):
+    """How the colour channels of a gradient map are combined (Simonyan et al. 2014: the maximum)."""
+
+    MAX = "max"
+    MEAN = "mean"
+
+
+class ReluRule(Choice, what="ReLU rule"):
+    """How a gradient crosses a ReLU (:mod:`cnnzoo.explain.guided`)."""
+
+    GUIDED = "guided"
+    DECONVNET = "deconvnet"
+
+
+class Overlay(Choice):
+    """What the Photo page draws over a photo (:mod:`cnnzoo.serve`)."""
+
+    NONE = "none"
+    SALIENCY = "saliency"
+    GRADCAM = "gradcam"
+
+
+class Exporter(Choice):
+    """The ``torch.onnx`` exporter tried first (:mod:`cnnzoo.deploy.onnx_export`)."""
+
+    TORCHSCRIPT = "torchscript"
+    DYNAMO = "dynamo"
+
+
+class Calibration(Choice, what="calibration method"):
+    """How INT8 activation ranges are calibrated (:mod:`cnnzoo.deploy.quantize`)."""
+
+    MINMAX = "minmax"
+    PERCENTILE = "percentile"
+    ENTROPY = "entropy"
+
+
+class QuantFormat(Choice, what="quantization format"):
+    """How a quantized ONNX graph is written: quantize/dequantize pairs or quantized operators."""
+
+    QDQ = "qdq"
+    QOPERATOR = "qoperator"
+
+
+class QuantType(Choice, what="8-bit type"):
+    """The 8-bit type of quantized weights or activations."""
+
+    QUINT8 = "quint8"
+    QINT8 = "qint8"
+
+
+class SummaryFormat(Choice, what="format"):
+    """The output format of ``cnnzoo summary``."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    MD = "md"
+
+
+class Split(Choice):
+    """A data source's part."""
+
+    TEST = "test"
+    TRAIN = "train"
+
+
+class SourceArg(Choice, what="source argument"):
+    """What may follow a data source's name after the colon (``@register_source(..., arg=...)``)."""
+
+    NONE = "none"  # digits
+    OPTIONAL_DIR = "optional-dir"  # fashion-mnist[:DIR]
+    DIR = "dir"  # folder:DIR
+    COUNT = "count"  # synthetic[:N]
+
+
+__all__ = [
+    "Augment",
+    "Calibration",
+    "Choice",
+    "Exporter",
+    "Interpolation",
+    "Optimizer",
+    "Overlay",
+    "Precision",
+    "QuantFormat",
+    "QuantType",
+    "Reduce",
+    "ReluRule",
+    "Schedule",
+    "Shortcut",
+    "SourceArg",
+    "Split",
+    "SummaryFormat",
+    "TransferSchedule",
+]
