@@ -113,5 +113,6 @@ def profile(
         receptive_field=st.rf if st is not None else None,
         jump=st.jump if st is not None else None,
         unused_params=total - sum(r.params for r in rows),
+        unsupported_ops=dict(tracer.unsupported),
         _min_search=lambda: _min_square(meta_model, size, max(size[1:])),
     )

@@ -125,10 +125,14 @@ def summary_line(p: Profile) -> str:
             f" (convolutional path; {len(ctx)} global-context layer{'s' * (len(ctx) != 1)} "
             "such as squeeze-and-excitation see the whole image and are not counted)"
         )
+    unsupported = ""
+    if p.unsupported_ops:
+        ops = ", ".join(f"{n} x{k}" for n, k in sorted(p.unsupported_ops.items()))
+        unsupported = f" The MACs leave out operators the profile has no handle for: {ops}."
     return (
         f"{p.model_name} at {size_str(p.input_size)} (batch {p.batch_size}): "
         f"{p.total_params:,} parameters ({p.trainable_params:,} trainable), "
         f"{si(p.total_macs)} MACs (= {si(p.total_flops)} FLOPs), "
         f"{p.activation_bytes / 2**20:.1f} MiB of float32 activations (input included), "
-        f"{rf}."
+        f"{rf}.{unsupported}"
     )

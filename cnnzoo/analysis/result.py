@@ -67,6 +67,8 @@ class Profile:
     receptive_field: tuple[int, ...] | None
     jump: tuple[int, ...] | None
     unused_params: int = 0
+    #: operators the tracer has no handle for (name -> calls): their MACs, if any, are not in the totals
+    unsupported_ops: dict[str, int] = field(default_factory=dict)
     _min_search: Callable[[], int] | None = field(default=None, repr=False)
     _min_input: int | None = field(default=None, repr=False)
 
@@ -147,6 +149,7 @@ class Profile:
             "global_context": self.global_context,
             "min_input_size": self._min_input,
             "doesnt_fit": [r.name for r in self.doesnt_fit],
+            "unsupported_ops": dict(self.unsupported_ops),
             "layers": [r.as_dict() for r in self.rows],
         }
 

@@ -2,13 +2,22 @@
 :class:`torch.overrides.TorchFunctionMode` that follows every tensor operation and works out, per tensor, its
 receptive field, jump and the MACs of the operation that made it (the conventions are in
 :mod:`cnnzoo.analysis.profile`). Nothing here formats or totals; :mod:`.result` does.
+
+What the tracer knows of an operator is one entry of :data:`OP_HANDLERS` (fvcore's table of op handles):
+its MACs, the sliding window it applies (checked before it runs, so an input that is too small is named at
+its layer) or the other way it moves the receptive field. ``@op_handler("conv2d", ...)`` on a MACs function
+adds one. Operators that only re-describe memory (:data:`SHAPE_OPS`) make no row; the ones known to count no
+MACs by the papers' convention (:data:`ZERO_MAC_OPS`: activations, normalisation, element-wise arithmetic,
+concatenation) keep the field of their inputs; any other operator that touches the traced tensors is counted
+in ``unsupported_ops`` and named under the table, as fvcore reports the operators it has no handle for.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,9 +54,8 @@ _ADAPTIVE = {
     "_adaptive_max_pool3d",
     "adaptive_max_pool2d_with_indices",
 }
-_MATMUL = {"matmul", "mm", "bmm", "__matmul__", "__rmatmul__", "addmm", "baddbmm", "addbmm"}
 # Operations that only re-describe memory: no row, no activation bytes.
-_SHAPE_OPS = {
+SHAPE_OPS = {
     "view",
     "reshape",
     "flatten",
@@ -84,6 +92,20 @@ _SHAPE_OPS = {
     "dim",
     "size",
     "numel",
+}
+
+#: Operators that count no MACs (by the papers' and fvcore's convention) and keep the field of their inputs:
+#: activations, normalisation, dropout, element-wise arithmetic, reductions and concatenation.
+ZERO_MAC_OPS = {
+    *("relu", "relu_", "relu6", "hardtanh", "hardtanh_", "leaky_relu", "elu", "gelu", "silu", "mish"),
+    *("sigmoid", "sigmoid_", "tanh", "tanh_", "hardswish", "hardsigmoid", "softplus", "softmax"),
+    *("log_softmax", "batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm"),
+    *("dropout", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "add", "add_", "sub"),
+    *("sub_", "mul", "mul_", "div", "div_", "neg", "pow", "exp", "log", "sqrt", "rsqrt", "abs", "clamp"),
+    *("clamp_", "maximum", "minimum", "where", "__add__", "__iadd__", "__radd__", "__sub__", "__rsub__"),
+    *("__mul__", "__imul__", "__rmul__", "__truediv__", "__rtruediv__", "__neg__", "__pow__", "cat"),
+    *("stack", "mean", "sum", "amax", "amin", "max", "min", "ones_like", "zeros_like", "full_like"),
+    *("index_select", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"),
 }
 
 
@@ -214,6 +236,8 @@ class _Tracer(TorchFunctionMode):
         self.frames: list[_Frame] = []
         self.rows: list[LayerRow] = []
         self.counted: set[int] = set()
+        #: operators without a handler that touched the traced tensors, and how often (fvcore's report)
+        self.unsupported: Counter[str] = Counter()
 
     # -- state -----------------------------------------------------------------------------------------
     def set_state(self, t: torch.Tensor, s: _RF) -> None:
@@ -233,18 +257,9 @@ class _Tracer(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
-        window = None  # (state, fits, note) of a convolution or pooling, computed before it runs
-        if name in _CONV or name in _MAX_POOL or name in _AVG_POOL:
-            x0 = args[0] if args else kwargs.get("input")
-            s0 = self.get_state(x0) if isinstance(x0, torch.Tensor) else None
-            if s0 is not None:
-                if name in _CONV:
-                    w = args[1] if len(args) > 1 else kwargs["weight"]
-                    window = self.conv_state(s0, args, kwargs, tuple(w.shape[2:]), x0)
-                else:
-                    window = self.pool_state(s0, name, args, kwargs, x0)
-        elif name == "linear":
-            self.check_linear(args, kwargs)
+        handler = OP_HANDLERS.get(name)
+        # (state, fits, note) of a convolution or pooling window, computed before it runs
+        window = handler.before(self, name, args, kwargs) if handler and handler.before else None
         try:
             out = func(*args, **kwargs)
         except RuntimeError as e:
@@ -262,14 +277,15 @@ class _Tracer(TorchFunctionMode):
             return out
         x = next(t for t in ins if self.get_state(t) is not None)
         fits, note = True, ""
+        field = (
+            handler.field(self, in_states, x, outs[0], args, kwargs) if handler and handler.field else None
+        )
+        if handler is None and name not in SHAPE_OPS and name not in ZERO_MAC_OPS:
+            self.unsupported[name] += 1
         if window is not None:
             st, fits, note = window
-        elif name in _ADAPTIVE:
-            st = self.adaptive_state(in_states[0], x, outs[0])
-        elif name in _MATMUL:
-            st = self.global_state(_union(in_states))
-        elif name == "pad" and not in_states[0].glob:
-            st = self.pad_state(in_states[0], _arg(args, kwargs, 1, "pad", ()))
+        elif field is not None:
+            st = field
         else:
             # Global context broadcast over a spatial map (SE's x * s, a gate from pooled features) is
             # flagged, not counted: the field stays that of the convolutional path, so it does not grow
@@ -284,7 +300,7 @@ class _Tracer(TorchFunctionMode):
                 st = self.generic_state(_union(in_states), x, outs[0])
         for o in outs:
             self.set_state(o, st)
-        macs = self.macs(name, args, kwargs, outs[0])
+        macs = handler.macs(args, kwargs, outs[0]) if handler else 0
         leaf = self.frames[-1] if self.frames and self.frames[-1].leaf else None
         if leaf is not None:
             leaf.macs += macs
@@ -292,7 +308,7 @@ class _Tracer(TorchFunctionMode):
                 leaf.fits = False
             if note:
                 leaf.notes.append(note)
-        elif self.record and name not in _SHAPE_OPS:
+        elif self.record and name not in SHAPE_OPS:
             params = [t for t in ins if isinstance(t, nn.Parameter)]
             row = self.make_row(f"{self.where() or 'model'}:{name}", name, outs[0], ins, params)
             row.macs, row.fits, row.note = macs, fits, note
@@ -419,25 +435,6 @@ class _Tracer(TorchFunctionMode):
             why = f"it expects {w.shape[1]} input features but gets {x.shape[-1]}"
             raise (_TooSmall if x.shape[-1] < w.shape[1] else _TooLarge)(layer, why)
 
-    def macs(self, name: str, args: tuple, kwargs: dict, out: torch.Tensor) -> int:
-        if name in _CONV:
-            w = args[1] if len(args) > 1 else kwargs["weight"]
-            return out.numel() * w.shape[1] * math.prod(w.shape[2:])
-        if name in _CONV_T:
-            x = args[0] if args else kwargs["input"]
-            w = args[1] if len(args) > 1 else kwargs["weight"]
-            return x.numel() * w.shape[1] * math.prod(w.shape[2:])
-        if name == "linear":
-            w = args[1] if len(args) > 1 else kwargs["weight"]
-            return out.numel() * w.shape[1]
-        if name in _MATMUL:
-            a = args[1] if name in ("addmm", "baddbmm", "addbmm") else args[0]
-            k = a.shape[-1]
-            if name == "addbmm":
-                k *= a.shape[0]
-            return out.numel() * k
-        return 0
-
     def make_row(
         self,
         name: str,
@@ -491,6 +488,122 @@ class _Tracer(TorchFunctionMode):
         row = self.make_row(f.name, type(module).__name__, out, ins, list(module.parameters()))
         row.macs, row.fits, row.note = f.macs, f.fits, "; ".join(dict.fromkeys(f.notes))
         self.rows.append(row)
+
+
+# ---------------------------------------------------------------------------------------- the op handles
+@dataclass(frozen=True)
+class OpHandler:
+    """What the profile knows of one operator: its ``macs(args, kwargs, out)``, a ``before(tracer, name, args,
+    kwargs)`` check run before it (a sliding window's field and fit, or a linear layer's input size) and a
+    ``field(tracer, in_states, x, out, args, kwargs)`` rule for the receptive field of its output (``None``:
+    the generic rule)."""
+
+    macs: Callable[[tuple, dict, torch.Tensor], int]
+    before: Callable[..., tuple[_RF, bool, str] | None] | None = None
+    field: Callable[..., _RF | None] | None = None
+
+
+#: operator name (``func.__name__`` as the mode sees it) -> its handle
+OP_HANDLERS: dict[str, OpHandler] = {}
+
+
+def op_handler(
+    *names: str,
+    before: Callable[..., tuple[_RF, bool, str] | None] | None = None,
+    field: Callable[..., _RF | None] | None = None,
+) -> Callable[[Callable[[tuple, dict, torch.Tensor], int]], Callable[[tuple, dict, torch.Tensor], int]]:
+    """Register the decorated MACs function (and the field rules) as the handle of the operators ``names``."""
+
+    def decorator(
+        macs: Callable[[tuple, dict, torch.Tensor], int],
+    ) -> Callable[[tuple, dict, torch.Tensor], int]:
+        for name in names:
+            if name in OP_HANDLERS:
+                raise RuntimeError(f"operator {name!r} has two handles")
+            OP_HANDLERS[name] = OpHandler(macs, before, field)
+        return macs
+
+    return decorator
+
+
+def _input_state(t: _Tracer, args: tuple, kwargs: dict) -> tuple[_RF, torch.Tensor] | None:
+    x = args[0] if args else kwargs.get("input")
+    s = t.get_state(x) if isinstance(x, torch.Tensor) else None
+    return None if s is None else (s, x)
+
+
+def _conv_window(t: _Tracer, name: str, args: tuple, kwargs: dict) -> tuple[_RF, bool, str] | None:
+    found = _input_state(t, args, kwargs)
+    if found is None:
+        return None
+    w = args[1] if len(args) > 1 else kwargs["weight"]
+    return t.conv_state(found[0], args, kwargs, tuple(w.shape[2:]), found[1])
+
+
+def _pool_window(t: _Tracer, name: str, args: tuple, kwargs: dict) -> tuple[_RF, bool, str] | None:
+    found = _input_state(t, args, kwargs)
+    return None if found is None else t.pool_state(found[0], name, args, kwargs, found[1])
+
+
+def _linear_check(t: _Tracer, name: str, args: tuple, kwargs: dict) -> None:
+    t.check_linear(args, kwargs)
+
+
+def _weight(args: tuple, kwargs: dict) -> torch.Tensor:
+    return args[1] if len(args) > 1 else kwargs["weight"]
+
+
+@op_handler(*_CONV, before=_conv_window)
+def _conv_macs(args: tuple, kwargs: dict, out: torch.Tensor) -> int:
+    w = _weight(args, kwargs)
+    return out.numel() * w.shape[1] * math.prod(w.shape[2:])
+
+
+@op_handler(*_CONV_T)
+def _conv_transpose_macs(args: tuple, kwargs: dict, out: torch.Tensor) -> int:
+    x, w = (args[0] if args else kwargs["input"]), _weight(args, kwargs)
+    return x.numel() * w.shape[1] * math.prod(w.shape[2:])
+
+
+@op_handler("linear", before=_linear_check)
+def _linear_macs(args: tuple, kwargs: dict, out: torch.Tensor) -> int:
+    return out.numel() * _weight(args, kwargs).shape[1]
+
+
+def _global_field(t: _Tracer, states: list[_RF], *_: Any) -> _RF:
+    """A matrix product mixes every position: the field covers the whole input."""
+    return t.global_state(_union(states))
+
+
+@op_handler("matmul", "mm", "bmm", "__matmul__", "__rmatmul__", field=_global_field)
+def _matmul_macs(args: tuple, kwargs: dict, out: torch.Tensor) -> int:
+    return out.numel() * args[0].shape[-1]
+
+
+@op_handler("addmm", "baddbmm", field=_global_field)
+def _addmm_macs(args: tuple, kwargs: dict, out: torch.Tensor) -> int:
+    return out.numel() * args[1].shape[-1]  # args[0] is the added term
+
+
+@op_handler("addbmm", field=_global_field)
+def _addbmm_macs(args: tuple, kwargs: dict, out: torch.Tensor) -> int:
+    return out.numel() * args[1].shape[-1] * args[1].shape[0]  # the batch of products is summed
+
+
+def _adaptive_field(t: _Tracer, states: list[_RF], x: torch.Tensor, out: torch.Tensor, *_: Any) -> _RF:
+    return t.adaptive_state(states[0], x, out)
+
+
+def _pad_field(t: _Tracer, states: list[_RF], x: torch.Tensor, out: torch.Tensor, *ak: Any) -> _RF | None:
+    """``F.pad`` shifts the field of a local map; on global context it changes nothing (generic rule)."""
+    return None if states[0].glob else t.pad_state(states[0], _arg(ak[0], ak[1], 1, "pad", ()))
+
+
+@op_handler(*_MAX_POOL, *_AVG_POOL, before=_pool_window)
+@op_handler(*_ADAPTIVE, field=_adaptive_field)
+@op_handler("pad", field=_pad_field)
+def _no_macs(args: tuple, kwargs: dict, out: torch.Tensor) -> int:
+    return 0
 
 
 def _meta_copy(model: nn.Module, device: torch.device) -> nn.Module:
