@@ -16,8 +16,9 @@ import contextlib
 from typing import Any
 
 from .errors import CnnzooError
+from .options import Precision
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = Precision.values()
 
 
 class PrecisionError(CnnzooError):
@@ -45,8 +46,7 @@ def native_bf16(device: Any = "cpu") -> bool:
 
 def check_precision(precision: str, device: Any = "cpu") -> str:
     """``precision`` itself when ``device`` can run it natively; else :class:`PrecisionError`."""
-    if precision not in PRECISIONS:
-        raise PrecisionError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
+    precision = Precision.parse(precision, PrecisionError).value
     if precision == "bf16" and not native_bf16(device):
         where = "this GPU" if str(device).startswith("cuda") else "this CPU"
         raise PrecisionError(

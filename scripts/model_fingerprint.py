@@ -11,7 +11,7 @@ depends on what the network computes, not on the order its layers were created i
     python scripts/model_fingerprint.py --out /tmp/before.json
     python scripts/model_fingerprint.py --out /tmp/after.json --compare /tmp/before.json
 
-``--compare`` prints every model whose fingerprint differs and exits 1 if any does.
+``--compare`` prints every model whose fingerprint differs (in what both files hold) and exits 1 if any does.
 """
 
 from __future__ import annotations
@@ -111,13 +111,14 @@ def main() -> int:
         return 0
     before = json.loads(args.compare.read_text())
     bad = 0
-    for n in sorted(set(before) | set(result)):
+    every = set(before) | set(result) if args.pattern == "*" else set(result)  # a pattern compares its own
+    for n in sorted(every):
         a, b = before.get(n), result.get(n)
         if a is None or b is None:
             print(f"{n}: {'added' if a is None else 'removed'}")
             bad += 1
             continue
-        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        keys = sorted(k for k in set(a) & set(b) if a[k] != b[k])  # outputs only where both ran them
         if keys:
             print(f"{n}: differs in {', '.join(keys)}")
             bad += 1

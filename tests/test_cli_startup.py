@@ -1,6 +1,6 @@
 """`cnnzoo --help` and every `cnnzoo VERB --help` build their parsers without importing torch (issue #16: the
 command starts in a fraction of a second), `import cnnzoo` is light and reaches its subpackages lazily (issue
-#20), and the literal name lists the parsers use (cli/_names.py) equal what the library computes."""
+#20), and the model table `cnnzoo list` prints without torch (cnnzoo/model_index.py) equals the registry."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from cnnzoo.cli import _names, build_parser
+from cnnzoo import model_index
+from cnnzoo.cli import build_parser
 
 HEAVY = ("torch", "numpy", "torchvision", "sklearn", "matplotlib", "onnxruntime", "openvino", "scipy")
 
@@ -72,9 +73,7 @@ def test_import_cnnzoo_is_light_and_its_subpackages_load_on_first_use() -> None:
     assert out.split() == ["True", "train_model", "export_onnx", "cnnzoo.explain", "run_transfer"]
 
 
-def test_the_literal_name_lists_equal_the_live_values() -> None:
-    live = _names.live()
-    for key, value in live.items():
-        assert getattr(_names, key) == value, (
-            f"cli/_names.py is stale ({key}): run python -m cnnzoo.cli._names"
-        )
+def test_the_generated_model_index_equals_the_registry() -> None:
+    assert model_index.MODELS == model_index.live(), (
+        "cnnzoo/model_index.py is stale: run python -m cnnzoo.model_index"
+    )

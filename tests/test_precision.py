@@ -20,7 +20,7 @@ def test_native_bf16_is_read_from_the_cpu_flags() -> None:
 
 def test_fp32_always_runs_and_unknown_precisions_are_one_sentence_errors() -> None:
     assert check_precision("fp32", "cpu") == "fp32"
-    with pytest.raises(PrecisionError, match="one of fp32, bf16"):
+    with pytest.raises(PrecisionError, match="choose one of: fp32, bf16"):
         check_precision("fp16", "cpu")
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..registries import Registry
 
 
 def positive_int(s: str) -> int:
@@ -26,6 +30,12 @@ def nonneg_float(s: str) -> float:
     if not v >= 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative number, got {s!r}")
     return v
+
+
+def listing(registry: Registry) -> str:
+    """The entries of a registry as a help text says them: ``name (its help); name (its help)``. Reads the
+    declarations without importing them (no torch)."""
+    return "; ".join(f"{e.name} ({e.help})" for e in registry.entries().values())
 
 
 def as_flags(error: Exception) -> str:

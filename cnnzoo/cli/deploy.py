@@ -6,6 +6,9 @@ import argparse
 import json
 import sys
 
+from ..options import Calibration, Exporter, Precision
+from ..registries import BACKENDS, RUNTIMES
+
 ORDER = 80
 
 
@@ -32,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     e.add_argument(
         "--exporter",
-        choices=("torchscript", "dynamo"),
+        choices=Exporter.values(),
         default="torchscript",
         help="torch.onnx exporter to try first (default torchscript; the other is the fallback)",
     )
@@ -50,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument(
         "--method",
-        choices=("minmax", "percentile", "entropy"),
+        choices=Calibration.values(),
         default="minmax",
         help="calibration method (default minmax)",
     )
@@ -63,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument(
         "--runtime",
-        choices=("auto", "onnxruntime", "openvino"),
+        choices=("auto", *RUNTIMES.names()),
         help="runtime the file will be deployed on, where INT8's accuracy and speed are measured (default "
         "auto: the one that runs the INT8 file faster on this machine; OpenVINO uses AMX where there is)",
     )
@@ -90,13 +93,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--backends",
         nargs="+",
         metavar="BACKEND",
-        help="subset of: torchvision-eager eager channels-last eager-bf16 compile onnxruntime-fp32 "
-        "onnxruntime-int8 openvino-fp32 openvino-bf16 openvino-int8 (default: all; commas also accepted); "
-        "the -bf16 ones need a CPU with native bf16 (AVX512_BF16 or AMX)",
+        help=f"subset of: {' '.join(BACKENDS.names())} (default: all; commas also accepted); the -bf16 ones "
+        "need a CPU with native bf16 (AVX512_BF16 or AMX)",
     )
     b.add_argument(
         "--precision",
-        choices=("fp32", "bf16"),
+        choices=Precision.values(),
         help="bf16: time each bf16 backend beside the same backend in fp32 (eager, channels-last, "
         "eager-bf16, openvino-fp32, openvino-bf16) instead of the default set",
     )
@@ -184,21 +186,19 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from ..deploy import BACKENDS, DeployError, benchmark, format_report
+    from ..deploy import DeployError, benchmark, format_report
 
-    backends = list(BACKENDS)
+    backends: list[str] | None = None
     if args.precision == "bf16":
         from ..precision import check_precision
 
         check_precision("bf16", "cpu")
         backends = ["eager", "channels-last", "eager-bf16", "openvino-fp32", "openvino-bf16"]
     elif args.precision == "fp32":
-        backends = [b for b in BACKENDS if not b.endswith("-bf16")]
+        bf16 = {n for n, e in BACKENDS.entries().items() if e.meta.get("precision") == "bf16"}
+        backends = [b for b in BACKENDS.names() if b not in bf16]
     if args.backends:
         backends = [b for item in args.backends for b in item.split(",") if b]
-    for name in backends:
-        if name not in BACKENDS:
-            raise DeployError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}.")
     if args.threads is not None and args.threads < 1:
         raise DeployError(f"--threads must be at least 1, got {args.threads}.")
     progress = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._names import METHODS
+from ..options import Reduce
+from ..registries import METHODS
+from ._args import listing
 
 ORDER = 70
 
@@ -15,11 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="saliency / Grad-CAM / guided backprop / deconvnet maps for images",
         description="Explain a model's decision on images: writes one PNG with, per image, the image, the "
         "map and an overlay with a colour bar, titled with the predicted and explained classes and their "
-        "scores. Methods: saliency (Simonyan et al. 2014), smoothgrad (Smilkov et al. 2017), gradcam and "
-        "guided-gradcam (Selvaraju et al. 2017), guided-backprop (Springenberg et al. 2015), deconvnet "
-        "(Zeiler & Fergus 2014; sequential conv/pool models only). Images are read with PIL, converted to "
-        "the model's channels, resized and centre-cropped to its input size and normalised with the "
-        "checkpoint's mean/std.",
+        f"scores. Methods: {listing(METHODS)}. Images are read with PIL, converted to the model's channels, "
+        "resized and centre-cropped to its input size and normalised with the checkpoint's mean/std.",
         epilog="example: cnnzoo explain runs/lenet5/best.pt digits/ --method gradcam --out gradcam.png",
     )
     p.add_argument(
@@ -29,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files or folders of images (a grid)")
     p.add_argument(
-        "--method", choices=METHODS, default="saliency", help="explanation method (default: saliency)"
+        "--method", choices=METHODS.names(), default="saliency", help="explanation method (default: saliency)"
     )
     p.add_argument(
         "--class",
@@ -54,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--reduce",
-        choices=("max", "mean"),
+        choices=Reduce.values(),
         default="max",
         help="how to combine colour channels of |gradient| (default: max, as Simonyan et al.)",
     )

@@ -30,7 +30,7 @@ def _table_from_index(pattern: str, family: str | None) -> list[tuple[str, str, 
     """The table rows from the static model index (no torch import): what ``cnnzoo list`` prints."""
     import fnmatch
 
-    from ._names import MODELS
+    from ..model_index import MODELS
 
     return [
         (n, *MODELS[n])
@@ -40,7 +40,7 @@ def _table_from_index(pattern: str, family: str | None) -> list[tuple[str, str, 
 
 
 def _nothing_matches(pattern: str, family: str | None) -> None:
-    from ._names import MODELS
+    from ..model_index import MODELS
 
     families = sorted({f for f, *_ in MODELS.values()})
     if family is not None and family not in families:

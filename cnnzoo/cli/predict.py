@@ -8,6 +8,7 @@ import json
 import sys
 
 from ..errors import CnnzooError
+from ..options import Precision
 from ._args import positive_int
 
 ORDER = 45
@@ -33,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "torchvision:IMAGENET1K_V2, timm:TAG, hf-hub:ORG/REPO, a URL or a file",
     )
     p.add_argument(
-        "--precision", choices=("fp32", "bf16"), default="fp32", help="fp32 (default) or bf16 autocast"
+        "--precision", choices=Precision.values(), default="fp32", help="fp32 (default) or bf16 autocast"
     )
     p.add_argument("--batch", type=positive_int, default=16, metavar="N", help="images per pass (default 16)")
     fmt = p.add_mutually_exclusive_group()

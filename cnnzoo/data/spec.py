@@ -1,7 +1,11 @@
 """The one grammar of DATA strings (``--data``, ``--calibration``, ``--heldout``, ``load_data(spec)``).
 
 Every verb reads a DATA string through :func:`parse_data_spec`; it imports nothing heavy, so command-line
-modules may use it for their ``--help`` text.
+modules may use it for their ``--help`` text. The names are the data-source registry
+(:data:`cnnzoo.registries.SOURCES`: each loader is declared with ``@register_source(NAME, arg=...,
+help=...)`` in a module of :mod:`cnnzoo.data`); ``arg`` says what may follow the colon
+(:class:`~cnnzoo.options.SourceArg`): nothing, an optional or a required folder, or a number of images. The
+built-in ones:
 
 =========================  ============================================================================
 ``digits``                 scikit-learn's 1,797 8x8 digits (UCI optdigits) as 28x28 MNIST-style images
@@ -26,33 +30,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The forms shown in ``--help`` texts and error messages.
-SOURCES = (
-    "digits",
-    "fashion-mnist[:DIR]",
-    "mnist[:DIR]",
-    "mnist-5k[:DIR]",
-    "cifar10[:DIR]",
-    "cifar100[:DIR]",
-    "cifar:DIR",
-    "folder:DIR",
-    "synthetic:N",
-)
+from ..options import SourceArg
+from ..registries import SOURCES, source_forms
 
-#: Datasets known by name: the DIR after the colon is optional.
-NAMED = ("fashion-mnist", "mnist", "mnist-5k", "cifar10", "cifar100")
-_PATH_REQUIRED = ("cifar", "folder")
-_NO_ARGUMENT = ("digits",)
 TENSOR_SUFFIXES = (".pt", ".pth")
-DEFAULT_SYNTHETIC = 1000
+DEFAULT_SYNTHETIC = 1000  # images of a count source without a count
 MAX_SYNTHETIC = 1_000_000  # 3 GB of 3x32x32 uint8 images: more is a typo, not a test
 
 
 @dataclass(frozen=True)
 class DataSpec:
-    """A parsed DATA string: ``kind`` (``digits``, a name of :data:`NAMED`, ``cifar``, ``folder``,
-    ``synthetic`` or ``tensors``), the folder or file ``path`` it names (if any), the image ``count`` of
-    ``synthetic``, and the ``text`` it was parsed from (recorded in checkpoints as given)."""
+    """A parsed DATA string: ``kind`` (a registered source name, or ``tensors``), the folder or file ``path``
+    it names (if any), the image ``count`` of a counted source (``synthetic``), and the ``text`` it was
+    parsed from (recorded in checkpoints as given)."""
 
     kind: str
     path: str | None = None
@@ -62,8 +52,8 @@ class DataSpec:
     @property
     def short_name(self) -> str:
         """A name for run folders: ``digits``, ``fashion-mnist``, ``mnist-t10k``, ``synthetic-300``..."""
-        if self.kind == "synthetic":
-            return f"synthetic-{self.count}" if ":" in self.text else "synthetic"
+        if self.count is not None:
+            return f"{self.kind}-{self.count}" if ":" in self.text else self.kind
         if self.kind == "tensors":
             return _basename(self.path or "data").rsplit(".", 1)[0]
         tail = _basename(self.path) if self.path else ""
@@ -82,27 +72,30 @@ def parse_data_spec(spec: str) -> DataSpec:
     text = str(spec).strip()
     kind, sep, arg = text.partition(":")
     kind = kind.lower()
-    if kind in _NO_ARGUMENT and not sep:
+    if kind not in SOURCES:
+        if text.lower().endswith(TENSOR_SUFFIXES):
+            return DataSpec("tensors", text, text=text)
+        raise DataError(f"unknown data source {text!r}; use one of: {', '.join(source_forms())}.")
+    form = SourceArg(SOURCES.entry(kind).meta.get("arg", SourceArg.NONE))
+    if form is SourceArg.NONE:
+        if sep:
+            raise DataError(f"{kind} takes nothing after its name; use --data {kind}.")
         return DataSpec(kind, text=text)
-    if kind in NAMED:
+    if form is SourceArg.OPTIONAL_DIR:
         return DataSpec(kind, arg or None, text=text)
-    if kind in _PATH_REQUIRED and sep and arg:
+    if form is SourceArg.DIR:
+        if not arg:
+            raise DataError(f"{text!r} needs a folder: --data {kind}:DIR.")
         return DataSpec(kind, arg, text=text)
-    if kind in _PATH_REQUIRED:
-        raise DataError(f"{text!r} needs a folder: --data {kind}:DIR.")
-    if kind == "synthetic":
-        try:
-            n = int(arg) if sep else DEFAULT_SYNTHETIC
-        except ValueError:
-            n = -1
-        if n < 1:
-            raise DataError(f"synthetic:N needs a positive whole number of images, got {arg!r}.")
-        if n > MAX_SYNTHETIC:
-            raise DataError(
-                f"synthetic:{n} is more images than fit in memory; use at most {MAX_SYNTHETIC:,} "
-                "(synthetic data is for tests and smoke runs)."
-            )
-        return DataSpec("synthetic", count=n, text=text)
-    if text.lower().endswith(TENSOR_SUFFIXES):
-        return DataSpec("tensors", text, text=text)
-    raise DataError(f"unknown data source {text!r}; use one of: {', '.join(SOURCES)}.")
+    try:
+        n = int(arg) if sep else DEFAULT_SYNTHETIC
+    except ValueError:
+        n = -1
+    if n < 1:
+        raise DataError(f"{kind}:N needs a positive whole number of images, got {arg!r}.")
+    if n > MAX_SYNTHETIC:
+        raise DataError(
+            f"{kind}:{n} is more images than fit in memory; use at most {MAX_SYNTHETIC:,} "
+            "(synthetic data is for tests and smoke runs)."
+        )
+    return DataSpec(kind, count=n, text=text)

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DataError
+from ..options import Augment
 
 
 def _v2() -> Any:
@@ -52,7 +53,7 @@ def _tf() -> Any:
     return TF
 
 
-AUGMENTS = ("none", "shift", "distort", "cifar", "alexnet", "vgg", "inception")
+AUGMENTS = Augment.values()
 CROPS = (1, 10, 144)
 GOOGLENET_SCALES = (256, 288, 320, 352)
 
@@ -269,8 +270,7 @@ def train_transform(
     pca_sigma: float = 0.1,
 ) -> nn.Module:
     """The training transform named ``augment`` (see the module docstring), uint8 ``[C,H,W]`` -> float."""
-    if augment not in AUGMENTS:
-        raise DataError(f"unknown augmentation {augment!r}; use one of: {', '.join(AUGMENTS)}.")
+    Augment.parse(augment, DataError)
     if augment == "none":
         return Compose(FitTo(size), ToFloatNormalize(mean, std))
     if augment == "distort":

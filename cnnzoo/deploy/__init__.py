@@ -8,10 +8,11 @@ True
 
 from __future__ import annotations
 
-from .bench import BACKENDS, BackendResult, BenchReport, benchmark, format_report, measure_matmul_peak
+from ..registries import BACKENDS, RUNTIMES
+from .bench import BackendResult, BenchReport, benchmark, format_report, measure_matmul_peak
 from .onnx_export import DeployError, ExportResult, check_onnx, export_onnx, parse_input_size, relative_error
 from .quantize import Int8Report, QuantConfig, as_arrays, evaluate_top1, export_int8, quantize_onnx
-from .runtimes import RUNTIMES, open_runtime
+from .runtimes import open_runtime
 from .session import OnnxClassifier
 
 __all__ = [

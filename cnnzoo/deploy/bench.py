@@ -20,6 +20,7 @@ GEMM in torch, the best the CPU does on dense FP32 work, timed in the same inter
 
 from __future__ import annotations
 
+import copy
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,25 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..registries import BACKENDS, register_backend
 from ..timing import interleaved_times, time_callable
 from .onnx_export import DeployError, check_runs, export_onnx, parse_input_size
 from .runtimes import open_runtime
-
-BACKENDS = (
-    "torchvision-eager",
-    "eager",
-    "channels-last",
-    "eager-bf16",
-    "compile",
-    "onnxruntime-fp32",
-    "onnxruntime-int8",
-    "openvino-fp32",
-    "openvino-bf16",
-    "openvino-int8",
-)
-#: bf16 backends: torch autocast (channels-last) and OpenVINO's bf16 precision hint; native bf16 CPUs only
-BF16_BACKENDS = ("eager-bf16", "openvino-bf16")
-INT8_BACKENDS = ("onnxruntime-int8", "openvino-int8")
 
 
 @dataclass
@@ -194,11 +180,101 @@ def _compiled_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
     return _torch_runner(cm, xc)
 
 
+@dataclass
+class _Bench:
+    """What every backend builder needs: the model and its input (NCHW tensor and NumPy copy), the registered
+    name, the class count, the report to note facts in, and a scratch folder where the ONNX files are
+    exported and quantized once, whichever backends use them."""
+
+    model: nn.Module
+    x: torch.Tensor
+    name: str | None
+    num_classes: int
+    ckpt: dict[str, Any]
+    tmp: Path
+    threads: int
+    calib_images: Any
+    report: BenchReport
+
+    def onnx_file(self, int8: bool) -> Path:
+        """The FP32 ONNX file (exported on first use) or its INT8 QDQ copy (quantized on first use)."""
+        from .quantize import QuantConfig, as_arrays, quantize_onnx
+
+        size = tuple(self.x.shape[1:])
+        fp32 = self.tmp / "fp32.onnx"
+        if not fp32.is_file():
+            export_onnx(self.model, fp32, size, checkpoint=self.ckpt)
+        if not int8:
+            return fp32
+        path = self.tmp / "int8.onnx"
+        if not path.is_file():  # quantized once, run by both runtimes
+            images = self.calib_images
+            if images is None:
+                noise = torch.randn(32, *size, generator=torch.Generator().manual_seed(1))
+                images, _ = as_arrays(noise, size, limit=128)
+            quantize_onnx(fp32, path, images, QuantConfig(num_samples=len(images)))
+        return path
+
+
+# The backends, in the order a full run times them. A builder gets the bench and the backend's name and
+# returns a call that runs one batch.
+@register_backend("torchvision-eager", help="torchvision's implementation of the same architecture, FP32")
+def _torchvision_eager(b: _Bench, backend: str) -> Callable[[], Any]:
+    tv_name, tv = torchvision_counterpart(b.name, b.num_classes, b.x.shape[1])
+    b.report.torchvision_model = tv_name
+    return _torch_runner(tv, b.x)
+
+
+@register_backend("eager", help="cnnzoo's model, PyTorch FP32")
+def _eager(b: _Bench, backend: str) -> Callable[[], Any]:
+    return _torch_runner(b.model, b.x)
+
+
+@register_backend(
+    "channels-last", help="the same in the NHWC memory format, which oneDNN's convolutions prefer"
+)
+def _channels_last(b: _Bench, backend: str) -> Callable[[], Any]:
+    cl = copy.deepcopy(b.model).to(memory_format=torch.channels_last)
+    return _torch_runner(cl, b.x.contiguous(memory_format=torch.channels_last))
+
+
+@register_backend("eager-bf16", help="torch's bf16 autocast on channels-last", precision="bf16")
+def _eager_bf16(b: _Bench, backend: str) -> Callable[[], Any]:
+    return _bf16_runner(copy.deepcopy(b.model).to(memory_format=torch.channels_last), b.x)
+
+
+@register_backend("compile", help="torch.compile with Inductor weight freezing, on channels-last")
+def _compile(b: _Bench, backend: str) -> Callable[[], Any]:
+    return _compiled_runner(copy.deepcopy(b.model), b.x)
+
+
+@register_backend("onnxruntime-fp32", help="the exported ONNX file on ONNX Runtime")
+@register_backend("onnxruntime-int8", help="its static INT8 QDQ copy on ONNX Runtime", int8=True)
+@register_backend("openvino-fp32", help="the exported ONNX file on OpenVINO, FP32 float layers")
+@register_backend("openvino-bf16", help="the same file with OpenVINO's bf16 precision hint", precision="bf16")
+@register_backend("openvino-int8", help="the INT8 QDQ copy on OpenVINO (AMX where the CPU has it)", int8=True)
+def _onnx(b: _Bench, backend: str) -> Callable[[], Any]:
+    entry = BACKENDS.entry(backend)
+    runtime = open_runtime(
+        b.onnx_file(int8=bool(entry.meta.get("int8"))),
+        backend.split("-")[0],
+        threads=b.threads,
+        batch=len(b.x),
+        precision=entry.meta.get("precision", "fp32"),
+    )
+    return partial(runtime.run, b.x.numpy())
+
+
+#: bf16 backends (native bf16 CPUs only) and the ones that run the INT8 file
+BF16_BACKENDS = tuple(n for n, e in BACKENDS.entries().items() if e.meta.get("precision") == "bf16")
+INT8_BACKENDS = tuple(n for n, e in BACKENDS.entries().items() if e.meta.get("int8"))
+
+
 def benchmark(
     model_ref: str | nn.Module,
     batch: int = 16,
     input_size: Sequence[int] | str | None = None,
-    backends: Sequence[str] = BACKENDS,
+    backends: Sequence[str] | None = None,
     warmup: int = 3,
     repeats: int = 10,
     calibration: Any = None,
@@ -210,7 +286,7 @@ def benchmark(
 
     Args:
         batch: images per call; input: ``(C, H, W)``/``"CxHxW"`` (default: the model's).
-        backends: a subset of :data:`BACKENDS`, run in that order.
+        backends: names of :data:`cnnzoo.registries.BACKENDS`, run in that order (default: all).
         warmup, repeats: untimed calls per backend, then timed rounds of one call per backend (fixed counts,
             no adaptive stopping).
         calibration: data for the INT8 backend (anything :func:`cnnzoo.deploy.quantize.as_arrays` takes);
@@ -220,11 +296,10 @@ def benchmark(
     """
     from ..factory import model_from_checkpoint
     from .onnx_export import default_input_size
-    from .quantize import QuantConfig, as_arrays, quantize_onnx
+    from .quantize import as_arrays
 
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown:
-        raise DeployError(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}.")
+    backends = BACKENDS.names() if backends is None else tuple(backends)
+    builders = {name: BACKENDS.get(name, DeployError).obj for name in backends}
     if batch < 1 or warmup < 0 or repeats < 1:
         raise DeployError("batch and repeats must be at least 1 and warmup at least 0.")
     if isinstance(model_ref, nn.Module):
@@ -271,53 +346,13 @@ def benchmark(
         None,
     )
     with tempfile.TemporaryDirectory(prefix="cnnzoo-bench-") as tmp:
-        fp32_path = Path(tmp) / "fp32.onnx"
-        xn = x.numpy()
+        bench = _Bench(model, x, name, num_classes, ckpt, Path(tmp), n_threads, calib_images, report)
         runners: dict[str, Callable[[], Any]] = {}
         errors: dict[str, str] = {}
         for backend in backends:  # build and warm every backend first; none is timed yet
             say(f"{backend}: preparing ...")
             try:
-                if backend == "torchvision-eager":
-                    tv_name, tv = torchvision_counterpart(name, num_classes, size[0])
-                    report.torchvision_model = tv_name
-                    fn = _torch_runner(tv, x)
-                elif backend == "eager":
-                    fn = _torch_runner(model, x)
-                elif backend == "channels-last":
-                    import copy
-
-                    cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
-                    fn = _torch_runner(cl, x.contiguous(memory_format=torch.channels_last))
-                elif backend == "eager-bf16":
-                    import copy
-
-                    fn = _bf16_runner(copy.deepcopy(model).to(memory_format=torch.channels_last), x)
-                elif backend == "compile":
-                    import copy
-
-                    fn = _compiled_runner(copy.deepcopy(model), x)
-                else:
-                    if not fp32_path.is_file():
-                        export_onnx(model, fp32_path, size, checkpoint=ckpt)
-                    path = fp32_path
-                    if backend in INT8_BACKENDS:
-                        path = Path(tmp) / "int8.onnx"
-                        if not path.is_file():  # quantized once, run by both runtimes
-                            if calib_images is not None:
-                                images = calib_images
-                            else:
-                                noise = torch.randn(32, *size, generator=torch.Generator().manual_seed(1))
-                                images, _ = as_arrays(noise, size, limit=128)
-                            quantize_onnx(fp32_path, path, images, QuantConfig(num_samples=len(images)))
-                    runtime = open_runtime(
-                        path,
-                        backend.split("-")[0],
-                        threads=n_threads,
-                        batch=batch,
-                        precision="bf16" if backend in BF16_BACKENDS else "fp32",
-                    )
-                    fn = partial(runtime.run, xn)
+                fn = builders[backend](bench, backend)
                 for _ in range(max(warmup, 1 if backend == "compile" else 0)):  # compiling is never timed
                     fn()
                 runners[backend] = fn

@@ -32,12 +32,13 @@ import torch
 from torch import nn
 
 from ..errors import CnnzooError
+from ..options import Exporter
 from ..sizes import parse_input_size
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 DEFAULT_OPSET = 17
-EXPORTERS = ("torchscript", "dynamo")
+EXPORTERS = Exporter.values()
 
 
 class DeployError(CnnzooError):
@@ -264,8 +265,7 @@ def export_onnx(
         check: run the comparison (default); without it ``max_rel_error`` is NaN.
         checkpoint: the checkpoint dict, whose ``classes``/``mean``/``std``/``input_size`` go into metadata.
     """
-    if exporter not in EXPORTERS:
-        raise DeployError(f"unknown exporter {exporter!r}; choose one of {', '.join(EXPORTERS)}.")
+    exporter = Exporter.parse(exporter, DeployError).value
     if not 7 <= int(opset) <= 21:
         raise DeployError(f"opset {opset} is not supported; choose an opset between 7 and 21 (default 17).")
     size = parse_input_size(input_size) if input_size is not None else default_input_size(model, checkpoint)

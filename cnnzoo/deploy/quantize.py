@@ -44,12 +44,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..options import Calibration, QuantFormat, QuantType
 from .onnx_export import INPUT_NAME, DeployError, export_onnx
 
-ACTIVATION_TYPES = ("quint8", "qint8")
-WEIGHT_TYPES = ("qint8", "quint8")
-METHODS = ("minmax", "percentile", "entropy")
-FORMATS = ("qdq", "qoperator")
+ACTIVATION_TYPES = WEIGHT_TYPES = QuantType.values()
+METHODS = Calibration.values()
+FORMATS = QuantFormat.values()
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,13 @@ class QuantConfig:
     batch_size: int = 8
 
     def __post_init__(self) -> None:
-        for name, allowed in (
-            ("weight_type", WEIGHT_TYPES),
-            ("activation_type", ACTIVATION_TYPES),
-            ("method", METHODS),
-            ("quant_format", FORMATS),
+        for choice, value in (
+            (QuantType, self.weight_type),
+            (QuantType, self.activation_type),
+            (Calibration, self.method),
+            (QuantFormat, self.quant_format),
         ):
-            if getattr(self, name) not in allowed:
-                raise DeployError(f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}.")
+            choice.parse(value, DeployError)
         if self.num_samples < 1 or self.batch_size < 1:
             raise DeployError("num_samples and batch_size of the calibration must be positive.")
 
@@ -403,8 +402,8 @@ def export_int8(
     from .runtimes import RUNTIMES, open_runtime
 
     cfg = config or QuantConfig()
-    if runtime not in (*RUNTIMES, "auto"):
-        raise DeployError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
+    if runtime != "auto":
+        RUNTIMES.entry(runtime, DeployError)
     from ..outputs import check_output_file
 
     check_output_file(out_path, "ONNX file")

@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..registries import RUNTIMES, register_runtime
 from .onnx_export import INPUT_NAME, DeployError, _ort_session
-
-RUNTIMES = ("onnxruntime", "openvino")
 
 
 class Runtime:
@@ -40,10 +39,19 @@ class Runtime:
         raise NotImplementedError
 
 
+@register_runtime("onnxruntime", help="ONNX Runtime: QDQ fused into QLinearConv, MLAS kernels (the default)")
 class OnnxRuntime(Runtime):
+    """ONNX Runtime's CPU session on ``threads`` threads; the batch dimension stays as the file has it."""
+
     name = "onnxruntime"
 
-    def __init__(self, path: Path, threads: int | None) -> None:
+    def __init__(
+        self, path: Path, threads: int | None, batch: int | None = None, precision: str = "fp32"
+    ) -> None:
+        if precision != "fp32":
+            raise DeployError(
+                "ONNX Runtime runs this file in fp32 only; use precision fp32 or runtime openvino."
+            )
         self.session = _ort_session(path, threads)
         self.input_name = self.session.get_inputs()[0].name or INPUT_NAME
 
@@ -55,6 +63,7 @@ class OnnxRuntime(Runtime):
         return dict(meta), list(self.session.get_inputs()[0].shape)
 
 
+@register_runtime("openvino", help="OpenVINO: oneDNN's int8 convolutions, AMX tiles where the CPU has them")
 class OpenVinoRuntime(Runtime):
     """OpenVINO's CPU plugin, FP32 float layers (see the module doc), latency mode on ``threads`` threads.
 
@@ -113,18 +122,14 @@ def open_runtime(
     batch: int | None = None,
     precision: str = "fp32",
 ) -> Runtime:
-    """Compile the ONNX file at ``path`` on ``runtime`` (one of :data:`RUNTIMES`); ``precision="bf16"``
-    (OpenVINO only, native bf16 CPUs only) sets OpenVINO's bf16 inference-precision hint."""
-    if runtime not in RUNTIMES:
-        raise DeployError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}.")
+    """Compile the ONNX file at ``path`` on ``runtime`` (a name of :data:`cnnzoo.registries.RUNTIMES`);
+    ``precision="bf16"`` (OpenVINO only, native bf16 CPUs only) sets OpenVINO's bf16 inference-precision
+    hint."""
+    cls = RUNTIMES.get(runtime, DeployError).obj
     p = Path(path)
     if not p.is_file():
         raise DeployError(f"ONNX file {str(p)!r} does not exist; export one with `cnnzoo export`.")
-    if runtime == "openvino":
-        return OpenVinoRuntime(p, threads, batch, precision)
-    if precision != "fp32":
-        raise DeployError("ONNX Runtime runs this file in fp32 only; use precision fp32 or runtime openvino.")
-    return OnnxRuntime(p, threads)
+    return cls(p, threads, batch, precision)
 
 
 __all__ = ["RUNTIMES", "OnnxRuntime", "OpenVinoRuntime", "Runtime", "open_runtime"]

@@ -13,8 +13,9 @@ so users can compute their own statistics; :func:`explain` wraps them with the p
 
 from __future__ import annotations
 
+from ..registries import METHODS
 from ._common import LayerError, TargetError, default_layer, get_layer
-from .api import METHODS, Explanation, activations, conv_filters, explain
+from .api import Explanation, activations, conv_filters, explain, method_options
 from .deconvnet import deconvnet
 from .gradcam import gradcam, layer_activation_and_gradient
 from .guided import deconvnet_backprop, guided_backprop, guided_gradcam, relu_backward_rule
@@ -42,6 +43,7 @@ __all__ = [
     "layer_activation_and_gradient",
     "load_batch",
     "load_image",
+    "method_options",
     "reduce_channels",
     "relu_backward_rule",
     "saliency",

@@ -1,22 +1,26 @@
 """One entry point over every method: :func:`explain` returns the map together with what a figure needs
-(predicted and explained classes, their scores, the layer used)."""
+(predicted and explained classes, their scores, the layer used).
+
+The methods are a registry (:data:`cnnzoo.registries.METHODS`): each is a function in its own module,
+decorated with ``@register_method(NAME, help=...)``, that takes ``(model, x, target, **options)`` and returns
+its attribution; the options it names in its signature (``layer``, ``reduce``, ``n_samples``...) are the ones
+:func:`explain` hands it. A method declared with ``explains="channel"`` (the deconvnet) projects one feature
+map instead of explaining a class: it takes ``(model, x, layer=, channel=)`` and returns ``(attribution,
+channels)``.
+"""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..errors import CnnzooError
+from ..registries import METHODS, accepted
 from ._common import Target, check_input, default_layer, logits_of, model_device, resolve_target
-from .deconvnet import deconvnet
-from .gradcam import gradcam
-from .guided import guided_backprop, guided_gradcam
-from .saliency import reduce_channels, saliency, smoothgrad
-
-METHODS = ("saliency", "smoothgrad", "gradcam", "guided-backprop", "guided-gradcam", "deconvnet")
-LAYER_METHODS = ("gradcam", "guided-gradcam", "deconvnet")
+from .saliency import reduce_channels
 
 
 @dataclass
@@ -41,6 +45,17 @@ class Explanation:
     target_is_channel: bool = False
 
 
+def method_options(method: str) -> frozenset[str]:
+    """The options ``method`` takes: the keyword parameters of its function beyond ``model``, ``x`` and
+    ``target`` (imports the method's module)."""
+    params = inspect.signature(METHODS.get(method).obj).parameters
+    return frozenset(params) - {"model", "x", "target"}
+
+
+def _takers(option: str) -> str:
+    return ", ".join(n for n in METHODS.names() if option in method_options(n))
+
+
 def explain(
     model: nn.Module,
     x: torch.Tensor,
@@ -53,53 +68,37 @@ def explain(
     noise_level: float = 0.15,
     generator: torch.Generator | None = None,
 ) -> Explanation:
-    """Explain ``model``'s decision on ``x`` with ``method`` (one of :data:`METHODS`)."""
-    if method not in METHODS:
-        raise CnnzooError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
-    if method == "deconvnet" and target is not None:
+    """Explain ``model``'s decision on ``x`` with ``method`` (a name of :data:`cnnzoo.registries.METHODS`:
+    ``cnnzoo explain --help`` lists them)."""
+    entry = METHODS.get(method)
+    by_channel = entry.meta.get("explains") == "channel"
+    takes = method_options(method)
+    if by_channel and target is not None:
         raise CnnzooError(
-            "the deconvnet projects one feature map of a layer, not a class; give a channel instead."
+            f"the {method} method projects one feature map of a layer, not a class; give a channel instead."
         )
-    if method != "deconvnet" and channel is not None:
-        raise CnnzooError("a channel is only used by the deconvnet method; give a class instead.")
-    if layer is not None and method not in LAYER_METHODS:
-        raise CnnzooError(f"method {method!r} takes no layer; a layer is used by {', '.join(LAYER_METHODS)}.")
+    if channel is not None and "channel" not in takes:
+        raise CnnzooError(f"a channel is only used by the {_takers('channel')} method; give a class instead.")
+    if layer is not None and "layer" not in takes:
+        raise CnnzooError(f"method {method!r} takes no layer; a layer is used by {_takers('layer')}.")
     x = check_input(x).to(model_device(model))
     with torch.no_grad():
         logits = logits_of(model(x))
     predicted = logits.argmax(dim=1)
     probs = logits.softmax(dim=1)
-    if method == "deconvnet":
+    if "layer" in takes:
         layer = layer or default_layer(model, x)
-        attr, chans = deconvnet(model, x, layer=layer, channel=channel)
-        return Explanation(
-            method,
-            attr,
-            reduce_channels(attr, reduce),
-            predicted,
-            probs,
-            logits,
-            chans,
-            layer,
-            target_is_channel=True,
-        )
-    t = resolve_target(target, logits)
-    if method in ("gradcam", "guided-gradcam"):
-        layer = layer or default_layer(model, x)
-    if method == "saliency":
-        attr = saliency(model, x, t, reduce=reduce)
-    elif method == "smoothgrad":
-        attr = smoothgrad(
-            model, x, t, n_samples=n_samples, noise_level=noise_level, reduce=reduce, generator=generator
-        )
-    elif method == "gradcam":
-        attr = gradcam(model, x, t, layer=layer)
-    elif method == "guided-backprop":
-        attr = guided_backprop(model, x, t)
+    offered = dict(layer=layer, channel=channel, reduce=reduce, generator=generator)
+    options = accepted(entry.obj, dict(offered, n_samples=n_samples, noise_level=noise_level))
+    if by_channel:
+        attr, explained = entry.obj(model, x, **options)
     else:
-        attr = guided_gradcam(model, x, t, layer=layer)
+        explained = resolve_target(target, logits)
+        attr = entry.obj(model, x, explained, **options)
     heat = attr if attr.ndim == 3 else reduce_channels(attr, reduce)
-    return Explanation(method, attr, heat, predicted, probs, logits, t, layer)
+    return Explanation(
+        method, attr, heat, predicted, probs, logits, explained, layer, target_is_channel=by_channel
+    )
 
 
 def activations(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:

@@ -34,6 +34,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..errors import CnnzooError
+from ..registries import register_method
 from ._common import LayerError, check_input, default_layer, get_layer, model_device
 
 _CONV = {torch.conv2d, F.conv2d}
@@ -235,6 +236,11 @@ def _invert(op: _Op, r: torch.Tensor) -> torch.Tensor:
     return _transpose(op, r)
 
 
+@register_method(
+    "deconvnet",
+    help="one feature map projected to pixels; sequential conv/pool models (Zeiler & Fergus 2014)",
+    explains="channel",
+)
 def deconvnet(
     model: nn.Module,
     x: torch.Tensor,

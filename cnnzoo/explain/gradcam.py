@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..registries import register_method
 from ._common import (
     LayerError,
     Target,
@@ -69,6 +70,7 @@ def layer_activation_and_gradient(
     return store["a"].detach(), grad.detach(), logits.detach(), t
 
 
+@register_method("gradcam", help="gradient-weighted class activation map of a layer (Selvaraju et al. 2017)")
 def gradcam(
     model: nn.Module,
     x: torch.Tensor,

@@ -28,12 +28,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..errors import CnnzooError
+from ..options import ReluRule
+from ..registries import register_method
 from ._common import Target, check_input, model_device
 from .gradcam import gradcam
 from .saliency import input_gradient
 
-RULES = ("guided", "deconvnet")
+RULES = ReluRule.values()
 
 _RELU = {F.relu, torch.relu, torch.Tensor.relu}
 _RELU_INPLACE = {torch.relu_, F.relu_, torch.Tensor.relu_}
@@ -69,9 +70,7 @@ class relu_backward_rule(TorchFunctionMode):  # noqa: N801  (used as a context m
 
     def __init__(self, rule: str) -> None:
         super().__init__()
-        if rule not in RULES:
-            raise CnnzooError(f"rule must be one of {RULES}, got {rule!r}.")
-        self.rule = rule
+        self.rule = ReluRule.parse(rule).value
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
@@ -108,6 +107,9 @@ def _rule_gradient(model: nn.Module, x: torch.Tensor, target: Target, rule: str)
         return input_gradient(model, x, target)
 
 
+@register_method(
+    "guided-backprop", help="gradient with ReLUs passing only positive signal (Springenberg et al. 2015)"
+)
 def guided_backprop(model: nn.Module, x: torch.Tensor, target: Target = None) -> torch.Tensor:
     """Springenberg et al.'s guided back-propagation of the class score ``S_c``: ``(N, C, H, W)``, signed."""
     return _rule_gradient(model, x, target, "guided")
@@ -120,6 +122,7 @@ def deconvnet_backprop(model: nn.Module, x: torch.Tensor, target: Target = None)
     return _rule_gradient(model, x, target, "deconvnet")
 
 
+@register_method("guided-gradcam", help="guided back-propagation times Grad-CAM (Selvaraju et al. 2017)")
 def guided_gradcam(
     model: nn.Module, x: torch.Tensor, target: Target = None, layer: str | None = None
 ) -> torch.Tensor:

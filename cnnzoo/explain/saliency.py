@@ -18,9 +18,11 @@ import torch
 from torch import nn
 
 from ..errors import CnnzooError
+from ..options import Reduce
+from ..registries import register_method
 from ._common import Target, check_input, class_scores, logits_of, model_device, resolve_target
 
-REDUCTIONS = ("max", "mean")
+REDUCTIONS = Reduce.values()
 
 
 def input_gradient(model: nn.Module, x: torch.Tensor, target: Target = None) -> torch.Tensor:
@@ -42,17 +44,17 @@ def input_gradient(model: nn.Module, x: torch.Tensor, target: Target = None) -> 
 def reduce_channels(grad: torch.Tensor, reduce: str = "max", absolute: bool = True) -> torch.Tensor:
     """A per-pixel map ``(N, H, W)`` from a gradient ``(N, C, H, W)``: the max (Simonyan et al.) or mean over
     channels of ``|grad|``."""
-    if reduce not in REDUCTIONS:
-        raise CnnzooError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}.")
     g = grad.abs() if absolute else grad
-    return g.amax(dim=1) if reduce == "max" else g.mean(dim=1)
+    return g.amax(dim=1) if Reduce.parse(reduce) is Reduce.MAX else g.mean(dim=1)
 
 
+@register_method("saliency", help="|dS_c/dx|, the class score's gradient (Simonyan et al. 2014)")
 def saliency(model: nn.Module, x: torch.Tensor, target: Target = None, reduce: str = "max") -> torch.Tensor:
     """Simonyan et al.'s image-specific class saliency map, ``(N, H, W)``: ``max_c |dS_c/dI|`` per pixel."""
     return reduce_channels(input_gradient(model, x, target), reduce)
 
 
+@register_method("smoothgrad", help="saliency averaged over noisy copies (Smilkov et al. 2017)")
 def smoothgrad(
     model: nn.Module,
     x: torch.Tensor,

@@ -25,13 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CnnzooError, DataError
+from ..errors import DataError
+from ..options import Overlay
 from ..record import ModelRecord
 
 DEFAULT_CHECKPOINT = Path("runs") / "lenet5-digits" / "best.pt"
 MAX_UPLOAD_BYTES = 8 * 2**20  # 8 MiB: a phone photo fits, a mistaken video does not
 MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs before decoding their pixels
-OVERLAYS = ("none", "saliency", "gradcam")
+OVERLAYS = Overlay.values()
 # A classic line-up for the accuracy / compute chart (each profiled once on the meta device, then cached).
 COMPARE_DEFAULT = ("alexnet", "vgg16", "googlenet", "inception_v3", "resnet50", "densenet121", "mobilenet_v2")
 _LENET_LABELS = {
@@ -334,8 +335,7 @@ def draw_record(lm: LoadedModel, data: bytes, overlay: str = "none") -> dict[str
     Keys: ``input`` (shape, values in [0, 1]), ``layers`` (name, label, kind "maps"|"vector", shape, min,
     max, values flattened row-major), ``top5`` (index, name, prob), ``overlay`` (None or shape, values in
     [0, 1], method, layer, target), ``blank``, ``ms`` (server-side milliseconds)."""
-    if overlay not in OVERLAYS:
-        raise CnnzooError(f"unknown overlay {overlay!r}; choose one of: {', '.join(OVERLAYS)}.")
+    Overlay.parse(overlay)
     t0 = time.perf_counter()
     img = digit_tensor(data, lm.size)
     if lm.in_chans != 1:

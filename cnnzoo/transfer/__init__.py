@@ -8,6 +8,7 @@ and learning without forgetting, on top of the training loop of :mod:`cnnzoo.tra
 
 from __future__ import annotations
 
+from ..registries import STRATEGIES
 from .freeze import (
     classifier_of,
     freeze,
@@ -21,7 +22,6 @@ from .freeze import (
 from .losses import distillation_loss, joint_loss, lwf_loss, soft_cross_entropy
 from .strategies import (
     DEFAULT_LR_FACTOR,
-    STRATEGIES,
     HeadView,
     Phase,
     SecondHead,
@@ -37,7 +37,7 @@ from .strategies import (
     record_outputs,
     replace_head,
 )
-from .tasks import class_subset, few_shot, prepare_model, run_transfer
+from .tasks import class_subset, few_shot, prepare_model, run_transfer, strategy_options
 
 __all__ = [
     "DEFAULT_LR_FACTOR",
@@ -69,6 +69,7 @@ __all__ = [
     "replace_head",
     "run_transfer",
     "soft_cross_entropy",
+    "strategy_options",
     "trainable_groups",
     "unfreeze",
     "unfreeze_last",

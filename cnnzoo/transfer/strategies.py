@@ -46,12 +46,13 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..data.sources import DataBundle, collate_skip
 from ..errors import CnnzooError, OptionError
+from ..options import TransferSchedule
+from ..registries import register_strategy
 from ..train.loop import Trainer, evaluate, seed_everything
 from ..train.metrics import EvalResult
 from .freeze import classifier_of, freeze, freeze_body, head_modules, trainable_groups, unfreeze_last
 from .losses import distillation_loss, joint_loss, lwf_loss
 
-STRATEGIES = ("feature-extraction", "finetune", "discriminative", "joint", "distill", "lwf")
 DEFAULT_LR_FACTOR = 3.0  # the lectures' "3x-10x smaller learning rate than the next later group"
 
 
@@ -81,8 +82,7 @@ class Settings:
             )
         if not self.lr > 0:
             raise OptionError(f"the learning rate lr must be positive, got {self.lr}.", "lr")
-        if self.schedule not in ("cosine", "constant"):
-            raise CnnzooError(f"unknown transfer schedule {self.schedule!r}; use cosine or constant.")
+        TransferSchedule.parse(self.schedule)
         if self.device is None:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(self.device)
@@ -497,6 +497,10 @@ class _CachedHead(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ strategies
+@register_strategy(
+    "feature-extraction",
+    help="frozen body, BatchNorm in eval mode, a new linear head on cached features (Razavian et al. 2014)",
+)
 def feature_extraction(
     model: nn.Module,
     data: DataBundle,
@@ -533,6 +537,10 @@ def feature_extraction(
     return _finish("feature-extraction", model, data, tr, t0, s, old_head=old, extra={"cached": cache})
 
 
+@register_strategy(
+    "finetune",
+    help="the new head alone first, then the last layer groups too at a lower rate (Yosinski et al. 2014)",
+)
 def finetune(
     model: nn.Module,
     data: DataBundle,
@@ -573,6 +581,11 @@ def finetune(
     )
 
 
+@register_strategy(
+    "discriminative",
+    help="every layer group, each earlier one at a lower rate (Howard & Ruder 2018)",
+    warmup="freeze_epochs",
+)
 def discriminative(
     model: nn.Module,
     data: DataBundle,
@@ -605,6 +618,7 @@ def discriminative(
     return _finish("discriminative", model, data, tr, t0, s, old_head=old, extra={"group_lr": rates})
 
 
+@register_strategy("joint", help="old and new heads trained together on old and new data (Li & Hoiem 2016)")
 def joint_training(
     model: nn.Module, data: DataBundle, old_data: DataBundle, settings: Settings | None = None, **kw: Any
 ) -> TransferResult:
@@ -654,6 +668,7 @@ class _DistillHook:
         return distillation_loss(student_logits, self.logits, targets, self.t, self.alpha)
 
 
+@register_strategy("distill", help="a student learns from a teacher's softened outputs (Hinton et al. 2015)")
 def distill(
     student: nn.Module,
     teacher: nn.Module,
@@ -717,6 +732,11 @@ def record_outputs(model: nn.Module, data: Dataset, device: torch.device | str =
     return torch.cat(outs)
 
 
+@register_strategy(
+    "lwf",
+    help="learning without forgetting: the old head kept by its recorded outputs (Li & Hoiem 2016)",
+    warmup="warmup_epochs",
+)
 def learning_without_forgetting(
     model: nn.Module,
     data: DataBundle,

@@ -8,6 +8,7 @@ and :func:`run_transfer` runs a strategy end to end (data, model, training loop,
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,22 +20,12 @@ from torch import nn
 
 from ..checkpoint import FORMAT, safe_load
 from ..data.sources import DataBundle, FileImages, MemoryImages, RawSplits, build_data, load_source
-from ..errors import CheckpointError, CnnzooError, DataError, OptionError
+from ..errors import CheckpointError, DataError, OptionError
 from ..factory import create_model, model_from_checkpoint
+from ..registries import STRATEGIES, accepted
 from ..registry import model_info
 from ..weights import parse_weights_spec
-from .strategies import (
-    DEFAULT_LR_FACTOR,
-    STRATEGIES,
-    Settings,
-    TransferResult,
-    discriminative,
-    distill,
-    feature_extraction,
-    finetune,
-    joint_training,
-    learning_without_forgetting,
-)
+from .strategies import Settings, TransferResult
 
 
 def _subset(raw: MemoryImages | FileImages, keep: np.ndarray) -> MemoryImages | FileImages:
@@ -137,6 +128,24 @@ def _bundle(
     return build_data(raw, c, (h, w), val_fraction=val_fraction, mean=info.get("mean"), std=info.get("std"))
 
 
+def strategy_options(strategy: str) -> dict[str, inspect.Parameter]:
+    """The options ``strategy`` takes: the parameters of its function beyond the model, the data and the
+    settings (``old_data`` and ``teacher`` without a default are required)."""
+    params = list(inspect.signature(STRATEGIES.get(strategy).obj).parameters.values())
+    return {p.name: p for p in params[1:] if p.name not in ("data", "settings") and p.kind != p.VAR_KEYWORD}
+
+
+def _check_strategy_inputs(strategy: str, old_data: object, teacher: object) -> None:
+    """Check that ``strategy`` gets the inputs it needs and no input it would ignore."""
+    takes = strategy_options(strategy)
+    for name, given in (("old_data", old_data), ("teacher", teacher)):
+        if name in takes and takes[name].default is inspect.Parameter.empty and given is None:
+            raise OptionError(f"the {strategy} strategy needs {name}: give {name}.", name)
+    if teacher is not None and "teacher" not in takes:
+        users = [n for n in STRATEGIES.names() if "teacher" in strategy_options(n)]
+        raise OptionError(f"teacher is only used by the {' and '.join(users)} strategy.", "teacher")
+
+
 def run_transfer(
     model_name: str,
     data: str | RawSplits,
@@ -160,7 +169,11 @@ def run_transfer(
     seed: int = 0,
     progress: bool = True,
 ) -> TransferResult:
-    """Run ``strategy`` (one of :data:`STRATEGIES`) from ``model_name`` + ``weights`` to ``data``'s classes.
+    """Run ``strategy`` from ``model_name`` + ``weights`` to ``data``'s classes.
+
+    ``strategy`` is a name of :data:`cnnzoo.registries.STRATEGIES`; its function gets the options it names
+    (:func:`strategy_options`: ``freeze_epochs``, ``unfreeze``, ``lr_factor``, ``teacher``, ``temperature``,
+    ``alpha``, ``old_data``), where ``None`` leaves the strategy's own default.
 
     Writes the training loop's checkpoints and logs into ``out`` (default ``runs/MODEL-STRATEGY-DATA``, never
     overwriting a run) plus ``confusion.png``.
@@ -168,16 +181,12 @@ def run_transfer(
     from ..train.metrics import plot_confusion
     from ..train.run import choose_out_dir
 
-    if strategy not in STRATEGIES:
-        raise CnnzooError(f"unknown strategy {strategy!r}; use one of: {', '.join(STRATEGIES)}.")
-    if strategy == "joint" and old_data is None:
-        raise OptionError("joint training needs the old task's data: give old_data.", "old_data")
-    if strategy == "distill" and teacher is None:
-        raise OptionError("distillation needs a teacher: give teacher (a checkpoint).", "teacher")
+    entry = STRATEGIES.get(strategy)
+    _check_strategy_inputs(strategy, old_data, teacher)
     model, info = prepare_model(model_name, weights)
     c, h, w = _size(info, model_name, input_size)
     tmodel = None
-    if teacher is not None and strategy == "distill":
+    if teacher is not None:
         tmodel, tckpt = model_from_checkpoint(teacher)
         info = {k: tckpt[k] for k in ("mean", "std") if k in tckpt}
         if "input_size" in tckpt and [int(v) for v in tckpt["input_size"]] != [c, h, w]:
@@ -208,42 +217,11 @@ def run_transfer(
             f"{len(bundle.test)} test images, {bundle.num_classes} classes, input {c}x{h}x{w}; {note}",
             flush=True,
         )
-    if strategy == "feature-extraction":
-        res = feature_extraction(model, bundle, s)
-    elif strategy == "finetune":
-        res = finetune(
-            model,
-            bundle,
-            s,
-            freeze_epochs=freeze_epochs,
-            unfreeze=unfreeze,
-            lr_factor=lr_factor or 10.0,
-            old_data=old_bundle,
-        )
-    elif strategy == "discriminative":
-        res = discriminative(
-            model,
-            bundle,
-            s,
-            lr_factor=lr_factor or DEFAULT_LR_FACTOR,
-            freeze_epochs=min(freeze_epochs, epochs - 1),
-        )
-    elif strategy == "joint":
-        assert old_bundle is not None
-        res = joint_training(model, bundle, old_bundle, s)
-    elif strategy == "distill":
-        assert tmodel is not None
-        res = distill(model, tmodel, bundle, s, temperature=temperature or 4.0, alpha=alpha)
-    else:
-        res = learning_without_forgetting(
-            model,
-            bundle,
-            s,
-            temperature=temperature or 2.0,
-            warmup_epochs=min(freeze_epochs, epochs - 1),
-            lr_factor=lr_factor or 10.0,
-            old_data=old_bundle,
-        )
+    offered: dict[str, Any] = dict(freeze_epochs=freeze_epochs, unfreeze=unfreeze, lr_factor=lr_factor)
+    offered.update(teacher=tmodel, temperature=temperature, alpha=alpha, old_data=old_bundle)
+    if entry.meta.get("warmup"):  # head-only epochs that must leave at least one epoch after them
+        offered[entry.meta["warmup"]] = min(freeze_epochs, epochs - 1)
+    res = entry.obj(model, data=bundle, settings=s, **accepted(entry.obj, offered))
     if res.test is not None:
         plot_confusion(
             res.test.confusion,

@@ -1,11 +1,7 @@
-"""The names the command line offers in ``--help`` and ``choices=`` (recipes, data sources, augmentations,
-explanation methods, transfer strategies...), and the registered models' table for ``cnnzoo list``, as
-plain literals: building the parsers then imports no torch, so ``cnnzoo --help`` starts in a fraction of a
-second.
-
-Each literal is a copy of a value the library computes; ``tests/test_cli_startup.py`` checks every one
-against the live value, and ``python -m cnnzoo.cli._names`` rewrites this file's generated part after a
-change (a new recipe, source or model).
+"""The registered models' table for ``cnnzoo list``, as literals: printing it imports no torch, so the
+command answers in a fraction of a second. Generated from the live registry (``python -m cnnzoo.model_index``
+rewrites the part between the markers); ``tests/test_cli_startup.py`` checks it equals the registry, so a new
+or changed model fails the tests until the file is regenerated.
 """
 
 # ruff: noqa: E501  (the generated table keeps one model per line)
@@ -15,15 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# <generated> (python -m cnnzoo.cli._names)
+# <generated> (python -m cnnzoo.model_index)
 # fmt: off
-SOURCES = ('digits', 'fashion-mnist[:DIR]', 'mnist[:DIR]', 'mnist-5k[:DIR]', 'cifar10[:DIR]', 'cifar100[:DIR]', 'cifar:DIR', 'folder:DIR', 'synthetic:N')
-AUGMENTS = ('none', 'shift', 'distort', 'cifar', 'alexnet', 'vgg', 'inception')
-OPTIMIZERS = ('sgd', 'rmsprop', 'adam')
-SCHEDULES = ('plateau', 'multistep', 'piecewise', 'step', 'constant')
-RECIPES = ('alexnet', 'googlenet', 'lenet5', 'mobilenet', 'resnet_cifar', 'resnet_imagenet', 'vgg')
-METHODS = ('saliency', 'smoothgrad', 'gradcam', 'guided-backprop', 'guided-gradcam', 'deconvnet')
-STRATEGIES = ('feature-extraction', 'finetune', 'discriminative', 'joint', 'distill', 'lwf')
 #: name -> (family, year, input size, the first 70 characters of the description) of every registered model
 MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {
     'alexnet': ('alexnet', 2012, (3, 227, 227), 'AlexNet as in Krizhevsky et al. 2012: two towers (grouped conv2/4/5), '),
@@ -38,7 +27,7 @@ MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {
     'densenet_bc100_k12': ('densenet', 2017, (3, 32, 32), 'DenseNet-BC, L=100, k=12 (three blocks of 16 bottleneck layers, theta='),
     'densenet_bc190_k40': ('densenet', 2017, (3, 32, 32), 'DenseNet-BC, L=190, k=40, Table 2.'),
     'densenet_bc250_k24': ('densenet', 2017, (3, 32, 32), 'DenseNet-BC, L=250, k=24, Table 2.'),
-    'efficientnet_lite0': ('mobilenet', 2019, (3, 224, 224), "EfficientNet-Lite0 (EfficientNet-B0's Table 1 as inverted residuals wi"),
+    'efficientnet_lite0': ('efficientnet', 2019, (3, 224, 224), "EfficientNet-Lite0 (EfficientNet-B0's Table 1 as inverted residuals wi"),
     'fractalnet40_cifar': ('fractalnet', 2017, (3, 32, 32), 'FractalNet, 40 layers (B=5 blocks, C=4 columns) for CIFAR, with drop-p'),
     'fractalnet_cifar': ('fractalnet', 2017, (3, 32, 32), 'FractalNet, 20 layers (B=5 blocks, C=3 columns) for CIFAR, with drop-p'),
     'googlenet': ('googlenet', 2014, (3, 224, 224), 'GoogLeNet exactly per Szegedy et al. Table 1: no BatchNorm, LRN in the'),
@@ -141,59 +130,40 @@ MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {
 # </generated>
 
 
-def live() -> dict[str, object]:
-    """The values the literals above copy, computed by the library (imports torch)."""
-    from ..data.sources import SOURCES as sources
-    from ..data.transforms import AUGMENTS as augments
-    from ..explain.api import METHODS as methods
-    from ..registry import list_models, model_info
-    from ..train.recipes import OPTIMIZERS as optimizers
-    from ..train.recipes import RECIPES as recipes
-    from ..train.recipes import SCHEDULES as schedules
-    from ..transfer import STRATEGIES as strategies
+def live() -> dict[str, tuple[str, int, tuple[int, int, int], str]]:
+    """The table computed from the registry (imports every model family, and torch)."""
+    from .registry import list_models, model_info
 
-    models = {}
+    rows = {}
     for n in list_models():
         i = model_info(n)
-        models[n] = (i.family, i.year, tuple(i.input_size), i.description[:70])
-    return {
-        "SOURCES": tuple(sources),
-        "AUGMENTS": tuple(augments),
-        "OPTIMIZERS": tuple(optimizers),
-        "SCHEDULES": tuple(schedules),
-        "RECIPES": tuple(sorted(recipes)),
-        "METHODS": tuple(methods),
-        "STRATEGIES": tuple(strategies),
-        "MODELS": models,
-    }
+        rows[n] = (i.family, i.year, tuple(i.input_size), i.description[:70])
+    return rows  # type: ignore[return-value]
 
 
-def render(values: dict[str, object]) -> str:
-    """The generated part of this file for ``values``."""
-    lines = ["# <generated> (python -m cnnzoo.cli._names)", "# fmt: off"]
-    for k, v in values.items():
-        if k == "MODELS":
-            lines.append(
-                "#: name -> (family, year, input size, the first 70 characters of the description) of every registered model"
-            )
-            lines.append("MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {")
-            lines += [f"    {n!r}: {t!r}," for n, t in v.items()]  # type: ignore[attr-defined]
-            lines.append("}")
-        else:
-            lines.append(f"{k} = {v!r}")
-    lines.append("# fmt: on")
-    lines.append("# </generated>")
+def render(rows: dict[str, tuple[str, int, tuple[int, int, int], str]]) -> str:
+    """The generated part of this file for ``rows``."""
+    lines = [
+        "# <generated> (python -m cnnzoo.model_index)",
+        "# fmt: off",
+        "#: name -> (family, year, input size, the first 70 characters of the description) of every registered model",
+        "MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {",
+        *(f"    {n!r}: {t!r}," for n, t in rows.items()),
+        "}",
+        "# fmt: on",
+        "# </generated>",
+    ]
     return "\n".join(lines)
 
 
 def main() -> int:
-    """Rewrite the generated part of this file from the live values."""
+    """Rewrite the generated part of this file from the live registry."""
     path = Path(__file__)
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     head, rest = text.split("# <generated>", 1)
     _, tail = rest.split("# </generated>", 1)
     tmp = path.with_suffix(".py.tmp")
-    tmp.write_text(head + render(live()) + tail)
+    tmp.write_text(head + render(live()) + tail, encoding="utf-8")
     tmp.replace(path)
     print(f"wrote {path}")
     return 0
