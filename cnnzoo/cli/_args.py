@@ -4,38 +4,87 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..registries import Registry
 
 
+def command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    help: str,  # noqa: A002  (argparse's word)
+    description: str,
+    epilog: str | None = None,
+    raw: bool = False,
+) -> argparse.ArgumentParser:
+    """The sub-command ``cnnzoo NAME``: its one-line ``help`` (in ``cnnzoo --help``), its ``description``
+    and ``epilog`` (in ``cnnzoo NAME --help``; ``raw`` keeps their line breaks as written), run by ``run``."""
+    formatter = argparse.RawDescriptionHelpFormatter if raw else argparse.HelpFormatter
+    p = sub.add_parser(name, help=help, description=description, epilog=epilog, formatter_class=formatter)
+    p.set_defaults(func=run)
+    return p
+
+
+def _number(s: str, cast: Callable[[str], float], kind: str, lowest: float, bound: str) -> float:
+    try:
+        v = cast(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {s!r}") from None
+    if not v >= lowest:
+        raise argparse.ArgumentTypeError(f"expected {bound}, got {s!r}")
+    return v
+
+
 def positive_int(s: str) -> int:
     """A whole number >= 1."""
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}")
-    return v
+    return int(_number(s, int, "a whole number", 1, "a positive number"))
+
+
+def nonneg_int(s: str) -> int:
+    """A whole number >= 0."""
+    return int(_number(s, int, "a whole number", 0, "0 or more"))
 
 
 def nonneg_float(s: str) -> float:
     """A number >= 0."""
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {s!r}")
-    return v
+    return _number(s, float, "a number", 0.0, "a non-negative number")
+
+
+def call_with_args(
+    fn: Callable[..., Any],
+    args: argparse.Namespace,
+    *positional: Any,
+    rename: dict[str, str] | None = None,
+    **given: Any,
+) -> Any:
+    """Call the library function ``fn`` with what the command line parsed: ``positional`` first, then every
+    other parameter of ``fn`` that is an option of the same name (``rename``: parameter -> option, where they
+    differ), then ``given`` (values the command computed). The flags are the parameters said the command
+    line's way (``freeze_epochs`` is ``--freeze-epochs``), so a new library option reaches it by name."""
+    import inspect
+
+    names = {**{k: k for k in vars(args)}, **(rename or {})}
+    params = list(inspect.signature(fn).parameters.values())[len(positional) :]
+    options = {
+        p.name: getattr(args, names[p.name]) for p in params if p.name in names and p.kind != p.VAR_KEYWORD
+    }
+    return fn(*positional, **{**options, **given})
+
+
+def add_precision(p: argparse.ArgumentParser, help: str, default: str | None = "fp32") -> None:  # noqa: A002
+    """``--precision fp32|bf16`` (:class:`cnnzoo.options.Precision`)."""
+    from ..options import Precision
+
+    p.add_argument("--precision", choices=Precision.values(), default=default, help=help)
 
 
 def listing(registry: Registry) -> str:
-    """The entries of a registry as a help text says them: ``name (its help); name (its help)``. Reads the
+    """The entries of a registry as a help text says them: ``name: its help; name: its help``. Reads the
     declarations without importing them (no torch)."""
-    return "; ".join(f"{e.name} ({e.help})" for e in registry.entries().values())
+    return "; ".join(f"{e.name}: {e.help}" for e in registry.entries().values())
 
 
 def as_flags(error: Exception) -> str:

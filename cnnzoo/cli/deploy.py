@@ -6,27 +6,46 @@ import argparse
 import json
 import sys
 
-from ..options import Calibration, Exporter, Precision
+from ..options import Calibration, Exporter
 from ..registries import BACKENDS, RUNTIMES
+from ._args import add_precision, call_with_args, command
 
 ORDER = 80
 
 
+_EXPORT_HELP = "export a model or checkpoint to ONNX (optionally INT8)"
+_EXPORT = (
+    "Export a cnnzoo checkpoint (or a fresh registered model) to ONNX with a dynamic batch "
+    "dimension, and check the ONNX graph against the eager model (max relative error printed, 1e-4 "
+    "allowed). With --int8, quantize it statically (QDQ, per-channel int8 weights, uint8 activations, "
+    "calibrated on DATA's training images), report top-1 of FP32 and INT8 on DATA's test part and the "
+    "speed of each, and write INT8 only when it is faster and costs at most --max-drop points; "
+    "otherwise the FP32 model is written and the reason printed."
+)
+
+_EXPORT_EXAMPLES = (
+    "examples:\n  cnnzoo export runs/lenet5/best.pt --out lenet5.onnx\n"
+    "  cnnzoo export runs/r20/best.pt --out r20.onnx --int8 --calibration mnist:DIR\n"
+    "  cnnzoo export resnet50 --out r50.onnx --input 3x224x224 --opset 17"
+)
+
+_BENCH_HELP = "images/s and latency of a model on every CPU backend"
+_BENCH = (
+    "Time a model on PyTorch eager FP32, channels-last, bf16, torch.compile, "
+    "ONNX Runtime FP32 and INT8, and OpenVINO FP32, bf16 and INT8 (the same two ONNX files), beside "
+    "torchvision's implementation of the same architecture, all in one run: fixed warm-up calls, "
+    "then rounds that call every backend once in turn, so a slow spell of the machine hits all alike. "
+    "Reports images/s, median and p95 latency, achieved GFLOP/s (FLOPs = 2 x MACs) and its fraction "
+    "of this machine's sgemm rate, measured in the same rounds."
+)
+
+_BENCH_EXAMPLES = (
+    "example:\n  cnnzoo bench resnet50 --batch 16 --backends eager onnxruntime-fp32 onnxruntime-int8"
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    e = sub.add_parser(
-        "export",
-        help="export a model or checkpoint to ONNX (optionally INT8)",
-        description="Export a cnnzoo checkpoint (or a fresh registered model) to ONNX with a dynamic batch "
-        "dimension, and check the ONNX graph against the eager model (max relative error printed, 1e-4 "
-        "allowed). With --int8, quantize it statically (QDQ, per-channel int8 weights, uint8 activations, "
-        "calibrated on DATA's training images), report top-1 of FP32 and INT8 on DATA's test part and the "
-        "speed of each, and write INT8 only when it is faster and costs at most --max-drop points; "
-        "otherwise the FP32 model is written and the reason printed.",
-        epilog="examples:\n  cnnzoo export runs/lenet5/best.pt --out lenet5.onnx\n"
-        "  cnnzoo export runs/r20/best.pt --out r20.onnx --int8 --calibration mnist:DIR\n"
-        "  cnnzoo export resnet50 --out r50.onnx --input 3x224x224 --opset 17",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    e = command(sub, "export", run_export, _EXPORT_HELP, _EXPORT, epilog=_EXPORT_EXAMPLES, raw=True)
     e.add_argument(
         "model", metavar="CHECKPOINT|MODEL", help="a cnnzoo checkpoint file or a registered model name"
     )
@@ -71,21 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "auto: the one that runs the INT8 file faster on this machine; OpenVINO uses AMX where there is)",
     )
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.set_defaults(func=run_export)
 
-    b = sub.add_parser(
-        "bench",
-        help="images/s and latency of a model on every CPU backend",
-        description="Time a model on PyTorch eager FP32, channels-last, bf16, torch.compile, "
-        "ONNX Runtime FP32 and INT8, and OpenVINO FP32, bf16 and INT8 (the same two ONNX files), beside "
-        "torchvision's implementation of the same architecture, all in one run: fixed warm-up calls, "
-        "then rounds that call every backend once in turn, so a slow spell of the machine hits all alike. "
-        "Reports images/s, median and p95 latency, achieved GFLOP/s (FLOPs = 2 x MACs) and its fraction "
-        "of this machine's sgemm rate, measured in the same rounds.",
-        epilog="example:\n  cnnzoo bench resnet50 --batch 16 --backends eager onnxruntime-fp32 "
-        "onnxruntime-int8",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    b = command(sub, "bench", run_bench, _BENCH_HELP, _BENCH, epilog=_BENCH_EXAMPLES, raw=True)
     b.add_argument("model", metavar="MODEL|CHECKPOINT", help="a registered model name or a cnnzoo checkpoint")
     b.add_argument("--batch", type=int, default=16, help="images per call (default 16)")
     b.add_argument("--input", metavar="CxHxW", help="input size (default: the model's)")
@@ -96,11 +102,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"subset of: {' '.join(BACKENDS.names())} (default: all; commas also accepted); the -bf16 ones "
         "need a CPU with native bf16 (AVX512_BF16 or AMX)",
     )
-    b.add_argument(
-        "--precision",
-        choices=Precision.values(),
-        help="bf16: time each bf16 backend beside the same backend in fp32 (eager, channels-last, "
+    add_precision(
+        b,
+        "bf16: time each bf16 backend beside the same backend in fp32 (eager, channels-last, "
         "eager-bf16, openvino-fp32, openvino-bf16) instead of the default set",
+        default=None,
     )
     b.add_argument("--warmup", type=int, default=3, help="untimed calls per backend (default 3)")
     b.add_argument(
@@ -117,7 +123,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("--no-peak", action="store_true", help="skip measuring the sgemm peak")
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.set_defaults(func=run_bench)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -202,18 +207,8 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise DeployError(f"--threads must be at least 1, got {args.threads}.")
     progress = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    report = benchmark(
-        args.model,
-        batch=args.batch,
-        input_size=args.input,
-        backends=backends,
-        warmup=args.warmup,
-        repeats=args.repeats,
-        calibration=args.calibration,
-        threads=args.threads,
-        peak=not args.no_peak,
-        progress=progress,
-    )
+    given = dict(backends=backends, peak=not args.no_peak, progress=progress)
+    report = call_with_args(benchmark, args, args.model, rename={"input_size": "input"}, **given)
     if args.json:
         print(json.dumps(report.as_dict()))
     else:

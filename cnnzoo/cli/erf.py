@@ -7,7 +7,7 @@ import argparse
 import json
 
 from ..errors import CnnzooError
-from ._args import positive_int
+from ._args import command, positive_int
 
 ORDER = 25  # after summary/compare
 
@@ -31,16 +31,16 @@ def _names(s: str) -> list[str]:
     return vals
 
 
+_ERF_HELP = "effective receptive field of a model's layers (heat-map PNG + table)"
+_ERF = (
+    "Measure the effective receptive field (Luo et al., NeurIPS 2016) of the centre unit of "
+    "each chosen layer, with random (MODEL) or trained (CHECKPOINT) weights, and draw it with the "
+    "theoretical field."
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "erf",
-        help="effective receptive field of a model's layers (heat-map PNG + table)",
-        description="Measure the effective receptive field (Luo et al., NeurIPS 2016) of the centre unit of "
-        "each chosen layer, with random (MODEL) or trained (CHECKPOINT) weights, and draw it with the "
-        "theoretical field.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command(sub, "erf", run_erf, _ERF_HELP, _ERF, epilog=_EPILOG, raw=True)
     p.add_argument(
         "model", metavar="MODEL|CHECKPOINT", help="registered model name or cnnzoo checkpoint (.pt)"
     )
@@ -59,7 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--png", help="heat-map file (default erf-MODEL.png)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    p.set_defaults(func=run_erf)
 
 
 def run_erf(args: argparse.Namespace) -> int:

@@ -6,24 +6,25 @@ import argparse
 import json
 
 from ..errors import CnnzooError
+from ._args import command
 
 ORDER = 10
 
 
+_LIST = (
+    "List the registered models (fnmatch PATTERN, e.g. 'resnet*'), with family, year and "
+    "default input size. With --pretrained: only the models that published weights fit, with their "
+    "weights tags, sources and published ImageNet accuracy (load one with create_model(NAME, "
+    "pretrained=True) or `cnnzoo predict NAME IMAGE`)."
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "list",
-        help="list the registered models",
-        description="List the registered models (fnmatch PATTERN, e.g. 'resnet*'), with family, year and "
-        "default input size. With --pretrained: only the models that published weights fit, with their "
-        "weights tags, sources and published ImageNet accuracy (load one with create_model(NAME, "
-        "pretrained=True) or `cnnzoo predict NAME IMAGE`).",
-    )
+    p = command(sub, "list", run, "list the registered models", _LIST)
     p.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern (default: all)")
     p.add_argument("--family", help="only this family (e.g. vgg, resnet)")
     p.add_argument("--pretrained", action="store_true", help="only models with pretrained weights")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run)
 
 
 def _table_from_index(pattern: str, family: str | None) -> list[tuple[str, str, int, tuple, str]]:

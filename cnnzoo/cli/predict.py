@@ -8,22 +8,24 @@ import json
 import sys
 
 from ..errors import CnnzooError
-from ..options import Precision
-from ._args import positive_int
+from ._args import add_precision, call_with_args, command, positive_int
 
 ORDER = 45
 
 
+_PREDICT_HELP = "classify images: top-k class names and probabilities"
+_PREDICT = (
+    "Classify image files (a folder: every image under it) with a model: a registered name "
+    "loads its default pretrained weights (see `cnnzoo list --pretrained`; --weights picks others), a "
+    "cnnzoo checkpoint uses its own weights and class names. Pictures are prepared as the weights "
+    "expect (resize, centre crop, mean/std). Files that are not readable images are skipped and named."
+)
+
+_PREDICT_EXAMPLES = "example: cnnzoo predict resnet50_v1_5 photos/ --top 3"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "predict",
-        help="classify images: top-k class names and probabilities",
-        description="Classify image files (a folder: every image under it) with a model: a registered name "
-        "loads its default pretrained weights (see `cnnzoo list --pretrained`; --weights picks others), a "
-        "cnnzoo checkpoint uses its own weights and class names. Pictures are prepared as the weights "
-        "expect (resize, centre crop, mean/std). Files that are not readable images are skipped and named.",
-        epilog="example: cnnzoo predict resnet50_v1_5 photos/ --top 3",
-    )
+    p = command(sub, "predict", run, _PREDICT_HELP, _PREDICT, epilog=_PREDICT_EXAMPLES)
     p.add_argument("model", metavar="MODEL|CHECKPOINT", help="registered model name or cnnzoo checkpoint")
     p.add_argument("images", nargs="+", metavar="IMAGE|DIR", help="image files and/or folders")
     p.add_argument("--top", type=positive_int, default=5, metavar="K", help="classes per image (default 5)")
@@ -33,27 +35,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="weights for a model name: torchvision, timm, "
         "torchvision:IMAGENET1K_V2, timm:TAG, hf-hub:ORG/REPO, a URL or a file",
     )
-    p.add_argument(
-        "--precision", choices=Precision.values(), default="fp32", help="fp32 (default) or bf16 autocast"
-    )
+    add_precision(p, "fp32 (default) or bf16 autocast")
     p.add_argument("--batch", type=positive_int, default=16, metavar="N", help="images per pass (default 16)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print one JSON document")
     fmt.add_argument("--csv", action="store_true", help="print CSV rows: file,rank,class,index,probability")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..classify import predict
 
-    records = predict(
-        args.model,
-        args.images,
-        top=args.top,
-        weights=args.weights,
-        precision=args.precision,
-        batch_size=args.batch,
-    )
+    records = call_with_args(predict, args, args.model, args.images, rename={"batch_size": "batch"})
     done = [r for r in records if "predictions" in r]
     skipped = [r for r in records if "error" in r]
     if args.json:

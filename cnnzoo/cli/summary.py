@@ -9,6 +9,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import CnnzooError
+from ._args import command
 
 if TYPE_CHECKING:
     from ..analysis.profile import Profile
@@ -30,16 +31,24 @@ field and jump (effective stride). "doesn't fit" marks a layer where (N - F + 2P
 """
 
 
+_SUMMARY = "Print the per-layer accounting of a model or of a spec in the lecture notation."
+
+_COMPARE_HELP = "totals of several models side by side (and a MACs-vs-accuracy chart)"
+_COMPARE = (
+    "Compare parameters, MACs, activation memory and receptive field of several models, each "
+    "at its default input size (or --input). --plot draws the lectures' chart: x = G-MACs, y = the "
+    "paper's top-1 accuracy, marker area ~ parameters; models without a paper accuracy are drawn as "
+    "hollow markers on a strip below the axis, labelled 'no paper figure'."
+)
+
+
+_SUMMARY_HELP = "per-layer table: shapes, parameters, MACs, memory, receptive field"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from ..options import SummaryFormat
 
-    p = sub.add_parser(
-        "summary",
-        help="per-layer table: shapes, parameters, MACs, memory, receptive field",
-        description="Print the per-layer accounting of a model or of a spec in the lecture notation.",
-        epilog=_SPEC_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command(sub, "summary", run_summary, _SUMMARY_HELP, _SUMMARY, epilog=_SPEC_HELP, raw=True)
     p.add_argument("model", metavar="MODEL|SPEC", help="registered model name or lecture-notation spec")
     p.add_argument("--input", metavar="CxHxW", help="input size (default: the model's, e.g. 3x224x224)")
     p.add_argument("--format", choices=SummaryFormat.values(), default="table", help="output format")
@@ -47,21 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--batch", type=int, default=1, metavar="N", help="batch size for MACs and memory (default 1)"
     )
-    p.set_defaults(func=run_summary)
 
-    c = sub.add_parser(
-        "compare",
-        help="totals of several models side by side (and a MACs-vs-accuracy chart)",
-        description="Compare parameters, MACs, activation memory and receptive field of several models, each "
-        "at its default input size (or --input). --plot draws the lectures' chart: x = G-MACs, y = the "
-        "paper's top-1 accuracy, marker area ~ parameters; models without a paper accuracy are drawn as "
-        "hollow markers on a strip below the axis, labelled 'no paper figure'.",
-    )
+    c = command(sub, "compare", run_compare, _COMPARE_HELP, _COMPARE)
     c.add_argument("models", nargs="+", metavar="MODEL", help="registered model names or specs")
     c.add_argument("--input", metavar="CxHxW", help="input size for every model (default: each model's own)")
     c.add_argument("--plot", metavar="FILE.png", help="write the chart to this PNG file")
     c.add_argument("--json", action="store_true", help="print one JSON object")
-    c.set_defaults(func=run_compare)
 
 
 def _is_spec(text: str) -> bool:

@@ -9,7 +9,7 @@ import os
 import sys
 
 from ..errors import CnnzooError
-from ._args import nonneg_float, positive_int
+from ._args import add_precision, call_with_args, command, nonneg_float, positive_int
 
 ORDER = 40
 
@@ -24,22 +24,38 @@ def _int_list(s: str) -> list[int]:
     return vals
 
 
+_TRAIN = (
+    "Train MODEL on DATA with a paper's recipe (default: the model's own; `cnnzoo recipes` "
+    "lists "
+    "them), writing per-epoch checkpoints (last.pt, best.pt), metrics.csv, TensorBoard events (tb/) and "
+    "curves.png into --out. Ends by printing the test top-1, the checkpoint path and the curves path. "
+    "Under `torchrun --nproc_per_node=N -m cnnzoo train ...` it trains data-parallel (--batch-size is "
+    "the "
+    "global batch). Example: cnnzoo train lenet5  (digits, about 10 s on 2 quiet cores)."
+)
+
+_EVAL_HELP = "evaluate checkpoints (top-k, per-class, confusion matrix; several = an ensemble)"
+_EVAL = (
+    "Evaluate CHECKPOINT on the test split of DATA (default: the data it was trained on): "
+    "top-1, "
+    "top-5 (any --topk), per-class accuracy and a confusion-matrix PNG. Several checkpoints form an "
+    "ensemble "
+    "(mean of their softmax). --crops 10 is AlexNet's 10-crop testing, 144 GoogLeNet's; --scales gives "
+    "VGG's multi-scale testing; --dense is VGG's dense evaluation (FC layers as convolutions over the "
+    "whole image resized to shorter side Q, score map averaged, with mirrors), e.g. "
+    "`cnnzoo eval run/best.pt --dense --scales 256,384,512`. Every report states its protocol (views, "
+    "scales, flips, resize, how views and models are combined)."
+)
+
+_RECIPES = "List the training recipes with their hyper-parameters and paper sections."
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..options import Augment, Optimizer, Precision, Schedule
+    from ..options import Augment, Optimizer, Schedule
     from ..registries import source_forms
     from ..train.recipes import RECIPES
 
-    t = sub.add_parser(
-        "train",
-        help="train a model with its paper's recipe",
-        description="Train MODEL on DATA with a paper's recipe (default: the model's own; `cnnzoo recipes` "
-        "lists "
-        "them), writing per-epoch checkpoints (last.pt, best.pt), metrics.csv, TensorBoard events (tb/) and "
-        "curves.png into --out. Ends by printing the test top-1, the checkpoint path and the curves path. "
-        "Under `torchrun --nproc_per_node=N -m cnnzoo train ...` it trains data-parallel (--batch-size is "
-        "the "
-        "global batch). Example: cnnzoo train lenet5  (digits, about 10 s on 2 quiet cores).",
-    )
+    t = command(sub, "train", run_train, "train a model with its paper's recipe", _TRAIN)
     t.add_argument("model", help="registered model name (see `cnnzoo list`)")
     t.add_argument(
         "--data",
@@ -69,11 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         help="torch CPU threads (default: 1 for models under 20 M MACs per image, else torch's choice)",
     )
-    t.add_argument(
-        "--precision",
-        choices=Precision.values(),
-        default="fp32",
-        help="fp32 (default) or bf16: autocast, channels-last, float32 master weights; only on hardware with "
+    add_precision(
+        t,
+        "fp32 (default) or bf16: autocast, channels-last, float32 master weights; only on hardware with "
         "native bf16 (AVX512_BF16 or AMX CPUs, Ampere+ GPUs)",
     )
     t.add_argument(
@@ -87,21 +101,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     t.add_argument("--json", action="store_true", help="also print the final result as one JSON object")
-    t.set_defaults(func=run_train)
 
-    e = sub.add_parser(
-        "eval",
-        help="evaluate checkpoints (top-k, per-class, confusion matrix; several = an ensemble)",
-        description="Evaluate CHECKPOINT on the test split of DATA (default: the data it was trained on): "
-        "top-1, "
-        "top-5 (any --topk), per-class accuracy and a confusion-matrix PNG. Several checkpoints form an "
-        "ensemble "
-        "(mean of their softmax). --crops 10 is AlexNet's 10-crop testing, 144 GoogLeNet's; --scales gives "
-        "VGG's multi-scale testing; --dense is VGG's dense evaluation (FC layers as convolutions over the "
-        "whole image resized to shorter side Q, score map averaged, with mirrors), e.g. "
-        "`cnnzoo eval run/best.pt --dense --scales 256,384,512`. Every report states its protocol (views, "
-        "scales, flips, resize, how views and models are combined).",
-    )
+    e = command(sub, "eval", run_eval, _EVAL_HELP, _EVAL)
     e.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="cnnzoo checkpoint(s) (.pt)")
     e.add_argument("--data", help=f"data source ({', '.join(source_forms())}); default: the checkpoint's")
     e.add_argument("--crops", type=int, choices=(1, 10, 144), default=1, help="test-time views (default 1)")
@@ -119,12 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--topk", type=_int_list, default=[1, 5], help="comma-separated k values (default 1,5)")
     e.add_argument("--batch-size", type=positive_int, default=64, help="images per batch (default 64)")
     e.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    e.add_argument(
-        "--precision",
-        choices=Precision.values(),
-        default="fp32",
-        help="fp32 (default) or bf16 autocast (hardware with native bf16 only)",
-    )
+    add_precision(e, "fp32 (default) or bf16 autocast (hardware with native bf16 only)")
     e.add_argument(
         "--confusion", help="confusion-matrix PNG (default: confusion-eval.png beside the first checkpoint)"
     )
@@ -134,16 +130,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print one JSON object (top1, top5 as fractions, n, crops, protocol)",
     )
-    e.set_defaults(func=run_eval)
 
-    r = sub.add_parser(
-        "recipes",
-        help="list the papers' training recipes",
-        description="List the training recipes with their hyper-parameters and paper sections.",
-    )
+    r = command(sub, "recipes", run_recipes, "list the papers' training recipes", _RECIPES)
     r.add_argument("name", nargs="?", help="show one recipe in full")
     r.add_argument("--json", action="store_true", help="print one JSON object")
-    r.set_defaults(func=run_recipes)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -218,20 +208,9 @@ def run_eval(args: argparse.Namespace) -> int:
         raise CnnzooError("--no-flip goes with --dense (10 and 144 crops always include mirrors).")
     if args.dense and args.crops != 1:
         raise CnnzooError("--dense evaluates the whole image; drop --crops.")
-    res = evaluate_checkpoints(
-        args.checkpoints,
-        args.data,
-        crops=args.crops,
-        scales=args.scales,
-        ks=args.topk,
-        device=args.device,
-        batch_size=args.batch_size,
-        confusion_png=confusion,
-        strict_data=args.strict_data,
-        progress=not args.json,
-        precision=args.precision,
-        dense=args.dense,
-        flips=False if args.no_flip else None,
+    given = dict(confusion_png=confusion, progress=not args.json, flips=False if args.no_flip else None)
+    res = call_with_args(
+        evaluate_checkpoints, args, args.checkpoints, args.data, rename={"ks": "topk"}, **given
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return 0

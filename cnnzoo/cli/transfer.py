@@ -5,35 +5,34 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._args import positive_int
+from ._args import call_with_args, command, listing, nonneg_int, positive_int
 
 ORDER = 65
 
 
 def _unfreeze(s: str) -> int | str:
+    """``all`` or a number of layer groups, 0 or more."""
     if s == "all":
         return s
     try:
-        k = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of layer groups or 'all', got {s!r}") from None
-    if k < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more layer groups, got {k}")
-    return k
+        return nonneg_int(s)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 0 or more layer groups or 'all', got {s!r}") from None
+
+
+_TRANSFER = (
+    "Replace MODEL's classifier for the classes of DATA and train with a transfer strategy: "
+    "{strategies}. Writes last.pt/best.pt, metrics.csv, tb/, curves.png and confusion.png into "
+    "--out. Example: cnnzoo transfer resnet18 --weights "
+    "torchvision:resnet18.pth --data folder:photos --strategy finetune --input-size 224"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..registries import STRATEGIES, source_forms
-    from ._args import listing
 
-    p = sub.add_parser(
-        "transfer",
-        help="transfer a (pre-trained) model to new classes",
-        description="Replace MODEL's classifier for the classes of DATA and train with a transfer strategy: "
-        f"{listing(STRATEGIES)}. Writes last.pt/best.pt, metrics.csv, tb/, curves.png and confusion.png into "
-        "--out. Example: cnnzoo transfer resnet18 --weights "
-        "torchvision:resnet18.pth --data folder:photos --strategy finetune --input-size 224",
-    )
+    about = _TRANSFER.format(strategies=listing(STRATEGIES))
+    p = command(sub, "transfer", run, "transfer a (pre-trained) model to new classes", about)
     p.add_argument("model", help="registered model name (see `cnnzoo list`)")
     p.add_argument(
         "--data", default="digits", help=f"the new task's data: {', '.join(source_forms())} (default: digits)"
@@ -88,35 +87,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..transfer import run_transfer
 
     quiet = args.no_progress or args.json
-    res = run_transfer(
-        args.model,
-        args.data,
-        args.strategy,
-        weights=args.weights,
-        out=args.out,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        freeze_epochs=args.freeze_epochs,
-        unfreeze=args.unfreeze,
-        lr_factor=args.lr_factor,
-        teacher=args.teacher,
-        temperature=args.temperature,
-        alpha=args.alpha,
-        old_data=args.old_data,
-        input_size=args.input_size,
-        val_fraction=args.val_fraction,
-        device=args.device,
-        seed=args.seed,
-        progress=not quiet,
-    )
+    res = call_with_args(run_transfer, args, args.model, args.data, args.strategy, progress=not quiet)
     out = {
         "strategy": res.strategy,
         "top1": res.test.top1 if res.test else None,

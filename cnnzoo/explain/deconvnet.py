@@ -238,7 +238,7 @@ def _invert(op: _Op, r: torch.Tensor) -> torch.Tensor:
 
 @register_method(
     "deconvnet",
-    help="one feature map projected to pixels; sequential conv/pool models (Zeiler & Fergus 2014)",
+    help="one feature map projected to pixels, sequential conv/pool models only (Zeiler & Fergus 2014)",
     explains="channel",
 )
 def deconvnet(

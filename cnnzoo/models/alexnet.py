@@ -34,6 +34,7 @@ stride 4 to 55x55) needs 227; the two GPUs are modelled as grouped convolutions 
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
@@ -45,8 +46,18 @@ from .layers import LocalResponseNorm
 ALEXNET_PAPER = (
     "ImageNet Classification with Deep Convolutional Neural Networks (Krizhevsky, Sutskever, Hinton)"
 )
+#: what every registration of each paper of this file shares
+_ALEXNET_INFO: dict[str, Any] = dict(
+    family="alexnet", recipe="alexnet", paper=ALEXNET_PAPER, year=2012, input_size=(3, 227, 227)
+)
 OWT_PAPER = "One weird trick for parallelizing convolutional neural networks (Krizhevsky)"
+_OWT_INFO: dict[str, Any] = dict(
+    family="alexnet", recipe="alexnet", paper=OWT_PAPER, year=2014, input_size=(3, 224, 224)
+)
 ZFNET_PAPER = "Visualizing and Understanding Convolutional Networks (Zeiler, Fergus)"
+_ZFNET_INFO: dict[str, Any] = dict(
+    family="alexnet", recipe="alexnet", paper=ZFNET_PAPER, year=2013, input_size=(3, 224, 224)
+)
 
 ALEXNET_ERRORS = dict(
     paper_top1=40.7,
@@ -228,11 +239,7 @@ class AlexNetOWT(ZooModel):
 
 
 @register_model(
-    family="alexnet",
-    recipe="alexnet",
-    paper=ALEXNET_PAPER,
-    year=2012,
-    input_size=(3, 227, 227),
+    **_ALEXNET_INFO,
     paper_params=60_965_224,
     paper_macs=724.4e6,
     figures_note="paper: '60 million parameters'; 60,965,224 is the exact count of the grouped network "
@@ -251,11 +258,7 @@ def alexnet(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) ->
 
 
 @register_model(
-    family="alexnet",
-    recipe="alexnet",
-    paper=ALEXNET_PAPER,
-    year=2012,
-    input_size=(3, 227, 227),
+    **_ALEXNET_INFO,
     paper_params=62_378_344,
     paper_macs=1_135e6,
     figures_note="lecture figures '62.3M' and '1.1 billion' describe this ungrouped network; exact counts "
@@ -273,11 +276,7 @@ def alexnet_single(num_classes: int = 1000, in_chans: int = 3, dropout: float = 
 
 
 @register_model(
-    family="alexnet",
-    recipe="alexnet",
-    paper=OWT_PAPER,
-    year=2014,
-    input_size=(3, 224, 224),
+    **_OWT_INFO,
     paper_params=61_100_840,
     paper_macs=714.2e6,
     figures_note="61,100,840 computed (osmr 'AlexNet-b' agrees); 714.2 M MACs computed at 224.",
@@ -295,11 +294,7 @@ def alexnet_owt(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5
 
 
 @register_model(
-    family="alexnet",
-    recipe="alexnet",
-    paper=ZFNET_PAPER,
-    year=2013,
-    input_size=(3, 224, 224),
+    **_ZFNET_INFO,
     paper_params=62_357_608,
     paper_macs=1.168e9,
     figures_note="the paper states no totals; 62,357,608 params and 1,168.0 M MACs computed from the Fig. 3 "

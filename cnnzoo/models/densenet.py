@@ -23,6 +23,7 @@ Deviations from the paper:
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +34,13 @@ from ..registry import register_model
 from .base import ZooModel
 
 PAPER = "Huang, Liu, van der Maaten, Weinberger: Densely Connected Convolutional Networks (CVPR 2017)"
+#: what every registration of each paper of this file shares
+_CIFAR_INFO: dict[str, Any] = dict(
+    family="densenet", recipe="resnet_cifar", paper=PAPER, year=2017, input_size=(3, 32, 32)
+)
+_IMAGENET_INFO: dict[str, Any] = dict(
+    family="densenet", recipe="resnet_imagenet", paper=PAPER, year=2017, input_size=(3, 224, 224)
+)
 _TV = "torchvision.models.densenet"
 
 
@@ -265,11 +273,7 @@ def _imagenet_info(depth: int) -> dict[str, object]:
     blocks, params, macs, top1, top5 = _IMAGENET_MODELS[depth]
     desc = f"DenseNet-{depth} (k=32, blocks {'-'.join(map(str, blocks))}), Table 1"
     return dict(
-        family="densenet",
-        recipe="resnet_imagenet",
-        paper=PAPER,
-        year=2017,
-        input_size=(3, 224, 224),
+        **_IMAGENET_INFO,
         description=f"{desc}." if macs else f"{desc} (no torchvision peer).",
         paper_params=params,
         paper_macs=macs,
@@ -307,11 +311,7 @@ def densenet264(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0
 
 
 @register_model(
-    family="densenet",
-    recipe="resnet_imagenet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 224, 224),
+    **_IMAGENET_INFO,
     description="DenseNet-161 (k=48, 96 stem channels, blocks 6-12-36-24), the authors' wider ImageNet net.",
     paper_params=28_681_000,
     paper_macs=7.728e9,
@@ -384,11 +384,7 @@ _CIFAR_MODELS: dict[str, tuple[int, int, bool, int, float, str, str]] = {
 def _cifar_info(name: str) -> dict[str, object]:
     _depth, _k, _bc, params, top1, note, desc = _CIFAR_MODELS[name]
     return dict(
-        family="densenet",
-        recipe="resnet_cifar",
-        paper=PAPER,
-        year=2017,
-        input_size=(3, 32, 32),
+        **_CIFAR_INFO,
         num_classes=10,
         description=desc,
         paper_params=params,

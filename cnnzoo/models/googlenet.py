@@ -33,7 +33,7 @@ used with its ImageNet weights.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,10 @@ from .layers import LocalResponseNorm, conv_bn_act
 PAPER = (
     "Going Deeper with Convolutions "
     "(Szegedy, Liu, Jia, Sermanet, Reed, Anguelov, Erhan, Vanhoucke, Rabinovich)"
+)
+#: what every registration of each paper of this file shares
+_PAPER_INFO: dict[str, Any] = dict(
+    family="googlenet", recipe="googlenet", paper=PAPER, year=2014, input_size=(3, 224, 224)
 )
 
 #: Table 1: (name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj) of every inception module.
@@ -275,11 +279,7 @@ class GoogLeNet(ZooModel):
 
 
 @register_model(
-    family="googlenet",
-    recipe="googlenet",
-    paper=PAPER,
-    year=2014,
-    input_size=(3, 224, 224),
+    **_PAPER_INFO,
     paper_params=6_998_552,
     paper_macs=1.58e9,
     figures_note="Table 1's params column sums to ~6.8M (Inception-v3 says 5M); 6,998,552 is the exact count "
@@ -307,11 +307,7 @@ def googlenet(
 
 
 @register_model(
-    family="googlenet",
-    recipe="googlenet",
-    paper=PAPER,
-    year=2014,
-    input_size=(3, 224, 224),
+    **_PAPER_INFO,
     paper_params=6_624_904,
     paper_macs=1.50e9,
     figures_note="torchvision's variant: 6,624,904 params without the auxiliary heads (13,004,888 with "

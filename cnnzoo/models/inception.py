@@ -41,6 +41,10 @@ from .base import ZooModel
 from .layers import conv_bn_act
 
 V3_PAPER = "Szegedy et al., Rethinking the Inception Architecture for Computer Vision, CVPR 2016"
+#: what every registration of each paper of this file shares
+_V3_INFO: dict[str, Any] = dict(
+    family="inception", recipe="googlenet", paper=V3_PAPER, year=2016, input_size=(3, 299, 299)
+)
 
 InceptionOutputs = namedtuple("InceptionOutputs", ["logits", "aux_logits"])
 InceptionOutputs.__doc__ = (
@@ -316,11 +320,7 @@ _V3_DEVIATIONS = (
 
 
 @register_model(
-    family="inception",
-    recipe="googlenet",
-    paper=V3_PAPER,
-    year=2016,
-    input_size=(3, 299, 299),
+    **_V3_INFO,
     paper_params=23_834_568,
     paper_macs=5.74e9,
     figures_note=(

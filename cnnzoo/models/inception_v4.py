@@ -37,6 +37,8 @@ Deviations (also in each model's metadata):
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -47,6 +49,10 @@ from .inception import _avg_pool, _check_drop, _conv, _InceptionBase
 V4_PAPER = (
     "Szegedy et al., Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning, "
     "AAAI 2017"
+)
+#: what every registration of each paper of this file shares
+_V4_INFO: dict[str, Any] = dict(
+    family="inception", recipe="googlenet", paper=V4_PAPER, year=2017, input_size=(3, 299, 299)
 )
 
 _V4_COMMON = (
@@ -430,11 +436,7 @@ class InceptionResNetV2(_InceptionResNet):
 # Registration
 # ----------------------------------------------------------------------------------------------------------
 @register_model(
-    family="inception",
-    recipe="googlenet",
-    paper=V4_PAPER,
-    year=2017,
-    input_size=(3, 299, 299),
+    **_V4_INFO,
     paper_params=42_679_816,
     paper_macs=12.30e9,
     figures_note="The paper reports no counts; 42,679,816 parameters and 12.30 G MACs at 299 are osmr's.",
@@ -457,11 +459,7 @@ def inception_v4(
 
 
 @register_model(
-    family="inception",
-    recipe="googlenet",
-    paper=V4_PAPER,
-    year=2017,
-    input_size=(3, 299, 299),
+    **_V4_INFO,
     paper_params=23_995_624,
     paper_macs=6.33e9,
     figures_note=(
@@ -483,11 +481,7 @@ def inception_resnet_v1(
 
 
 @register_model(
-    family="inception",
-    recipe="googlenet",
-    paper=V4_PAPER,
-    year=2017,
-    input_size=(3, 299, 299),
+    **_V4_INFO,
     paper_params=55_843_464,
     paper_macs=13.19e9,
     figures_note="The paper reports no counts; 55,843,464 parameters and 13.19 G MACs at 299 are osmr's, "

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +46,10 @@ from ..registry import register_model
 from .base import ZooModel
 
 PAPER = "Gradient-Based Learning Applied to Document Recognition (LeCun, Bottou, Bengio, Haffner)"
+#: what every registration of each paper of this file shares
+_PAPER_INFO: dict[str, Any] = dict(
+    family="lenet", recipe="lenet5", paper=PAPER, year=1998, input_size=(1, 32, 32)
+)
 
 #: LeNet-5 Table I: for each C3 map (0..15), the S2 maps it sees.
 C3_TABLE: tuple[tuple[int, ...], ...] = (
@@ -473,11 +478,7 @@ def _conv_out_area(conv: nn.Conv2d, x: torch.Tensor) -> int:
 
 
 _COMMON = dict(
-    family="lenet",
-    recipe="lenet5",
-    paper=PAPER,
-    year=1998,
-    input_size=(1, 32, 32),
+    **_PAPER_INFO,
     num_classes=10,
     paper_top1=0.95,
     error_protocol="MNIST test error (%) without distortions (0.8 with them); "

@@ -30,6 +30,7 @@ classes, BN gamma/beta included). Without BN's gamma/beta it has 3,470,760, whic
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,9 +44,12 @@ PAPER_V1 = (
     "Howard et al.: MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications "
     "(arXiv 2017)"
 )
+#: what every registration of each paper of this file shares
+_V1_INFO: dict[str, Any] = dict(family="mobilenet", recipe="mobilenet", paper=PAPER_V1, year=2017)
 PAPER_V2 = (
     "Sandler, Howard, Zhu, Zhmoginov, Chen: MobileNetV2: Inverted Residuals and Linear Bottlenecks (CVPR'18)"
 )
+_V2_INFO: dict[str, Any] = dict(family="mobilenet", recipe="mobilenet", paper=PAPER_V2, year=2018)
 
 # --------------------------------------------------------------------------------------------------- v1
 
@@ -125,10 +129,7 @@ _V1_DEV = ("BN gamma/beta are counted in our parameters (the paper's Table 6 cou
 
 
 @register_model(
-    family="mobilenet",
-    recipe="mobilenet",
-    paper=PAPER_V1,
-    year=2017,
+    **_V1_INFO,
     paper_params=4_210_088,
     paper_macs=568.7e6,
     figures_note=_V1_NOTE + "; 192/160/128 inputs: 418/290/186 M (Table 7)",
@@ -152,10 +153,7 @@ _V1_THIN = {
 for _name, (_alpha, _params, _macs, _top1) in _V1_THIN.items():
     register_model(
         _name,
-        family="mobilenet",
-        recipe="mobilenet",
-        paper=PAPER_V1,
-        year=2017,
+        **_V1_INFO,
         defaults={"alpha": _alpha},
         paper_params=_params,
         paper_macs=_macs,
@@ -299,10 +297,7 @@ _V2_DEV = ("Dropout(0.2) before the classifier, as torchvision and the TF implem
 
 
 @register_model(
-    family="mobilenet",
-    recipe="mobilenet",
-    paper=PAPER_V2,
-    year=2018,
+    **_V2_INFO,
     paper_params=3_504_872,
     paper_macs=300e6,
     figures_note=(
@@ -323,10 +318,7 @@ def mobilenet_v2(
 
 register_model(
     "mobilenet_v2_140",
-    family="mobilenet",
-    recipe="mobilenet",
-    paper=PAPER_V2,
-    year=2018,
+    **_V2_INFO,
     defaults={"width_mult": 1.4},
     paper_params=6_900_000,
     paper_macs=585e6,

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +54,8 @@ from .base import ZooModel
 from .layers import DropPath, conv_bn_act
 
 PAPER = "Zoph et al., Learning Transferable Architectures for Scalable Image Recognition, CVPR 2018"
+#: what every registration of each paper of this file shares
+_PAPER_INFO: dict[str, Any] = dict(family="nasnet", recipe="resnet_imagenet", paper=PAPER, year=2018)
 _BN_EPS = 1e-3
 
 
@@ -360,10 +363,7 @@ _COMMON_DEVIATIONS = (
 
 
 @register_model(
-    family="nasnet",
-    recipe="resnet_imagenet",
-    paper=PAPER,
-    year=2018,
+    **_PAPER_INFO,
     input_size=(3, 224, 224),
     paper_params=5_289_978,
     paper_macs=564e6,
@@ -389,10 +389,7 @@ def nasnet_a_mobile(
 
 
 @register_model(
-    family="nasnet",
-    recipe="resnet_imagenet",
-    paper=PAPER,
-    year=2018,
+    **_PAPER_INFO,
     input_size=(3, 331, 331),
     paper_params=88_753_150,
     paper_macs=23.8e9,

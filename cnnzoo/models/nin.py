@@ -22,6 +22,7 @@ the paper.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,6 +31,10 @@ from ..registry import register_model
 from .base import ZooModel
 
 PAPER = "Network In Network (Lin, Chen, Yan)"
+#: what every registration of each paper of this file shares
+_PAPER_INFO: dict[str, Any] = dict(
+    family="nin", recipe="resnet_cifar", paper=PAPER, year=2014, input_size=(3, 32, 32)
+)
 
 
 def mlpconv(in_ch: int, widths: tuple[int, ...], kernel_size: int, padding: int) -> nn.Sequential:
@@ -90,11 +95,7 @@ class NiN(ZooModel):
 
 
 @register_model(
-    family="nin",
-    recipe="resnet_cifar",
-    paper=PAPER,
-    year=2014,
-    input_size=(3, 32, 32),
+    **_PAPER_INFO,
     num_classes=10,
     paper_params=966_986,
     paper_macs=None,

@@ -30,6 +30,7 @@ Deviations from the papers:
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,10 +44,13 @@ PAPER_V1 = (
     "Zhang, Zhou, Lin, Sun: ShuffleNet: An Extremely Efficient Convolutional Neural Network for Mobile "
     "Devices (CVPR 2018)"
 )
+#: what every registration of each paper of this file shares
+_V1_INFO: dict[str, Any] = dict(family="shufflenet", recipe="mobilenet", paper=PAPER_V1, year=2018)
 PAPER_V2 = (
     "Ma, Zhang, Zheng, Sun: ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design "
     "(ECCV 2018)"
 )
+_V2_INFO: dict[str, Any] = dict(family="shufflenet", recipe="mobilenet", paper=PAPER_V2, year=2018)
 
 # --------------------------------------------------------------------------------------------------- v1
 
@@ -155,10 +159,7 @@ _V1_NOTE_1X = (
 
 
 @register_model(
-    family="shufflenet",
-    recipe="mobilenet",
-    paper=PAPER_V1,
-    year=2018,
+    **_V1_INFO,
     paper_params=1_865_728,
     paper_macs=140e6,
     figures_note=_V1_NOTE_1X + " (osmr: 145.5 M)",
@@ -176,10 +177,7 @@ def shufflenet_v1(
 def _register_v1(name: str, groups: int, scale: float, **info: object) -> None:
     register_model(
         name,
-        family="shufflenet",
-        recipe="mobilenet",
-        paper=PAPER_V1,
-        year=2018,
+        **_V1_INFO,
         defaults={"groups": groups, "scale": scale},
         error_protocol=_V1_ERR,
         deviations=_V1_DEV,
@@ -363,10 +361,7 @@ def _v2_variant(num_classes: int = 1000, in_chans: int = 3, scale: str = "1.0") 
 def _register_v2(name: str, scale: str, **info: object) -> None:
     register_model(
         name,
-        family="shufflenet",
-        recipe="mobilenet",
-        paper=PAPER_V2,
-        year=2018,
+        **_V2_INFO,
         defaults={"scale": scale},
         deviations=_V2_DEV,
         error_protocol=_V2_ERR,

@@ -39,6 +39,10 @@ PAPER = (
     "Iandola, Han, Moskewicz, Ashraf, Dally, Keutzer: SqueezeNet: AlexNet-level accuracy with 50x fewer "
     "parameters and <0.5MB model size (arXiv 2016)"
 )
+#: what every registration of each paper of this file shares
+_PAPER_INFO: dict[str, Any] = dict(
+    family="squeezenet", recipe="mobilenet", paper=PAPER, year=2016, input_size=(3, 224, 224)
+)
 
 
 class Fire(nn.Module):
@@ -275,11 +279,7 @@ _MODELS: dict[str, tuple[tuple[str, str | None], str, dict[str, Any]]] = {
 for _name, (_arch, _desc, _info) in _MODELS.items():
     register_model(
         _name,
-        family="squeezenet",
-        recipe="mobilenet",
-        paper=PAPER,
-        year=2016,
-        input_size=(3, 224, 224),
+        **_PAPER_INFO,
         description=_desc,
         deviations=_DEV,
         **_info,

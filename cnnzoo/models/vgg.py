@@ -35,6 +35,10 @@ VGG_PAPER = (
     "K. Simonyan, A. Zisserman. Very Deep Convolutional Networks for Large-Scale Image Recognition. "
     "ICLR 2015 (arXiv:1409.1556)."
 )
+#: what every registration of each paper of this file shares
+_VGG_INFO: dict[str, Any] = dict(
+    family="vgg", recipe="vgg", paper=VGG_PAPER, year=2014, input_size=(3, 224, 224)
+)
 
 _HEAD = "fc-4096, dropout-0.5, fc-4096, dropout-0.5, fc-1000"
 
@@ -167,11 +171,7 @@ def _info(name: str) -> dict[str, Any]:
         "configuration (BN adds no MACs)."
     )
     return dict(
-        family="vgg",
-        recipe="vgg",
-        paper=VGG_PAPER,
-        year=2014,
-        input_size=(3, 224, 224),
+        **_VGG_INFO,
         description=f"VGG configuration {config}{' with BatchNorm' if bn else ''} (Simonyan & Zisserman "
         f"2015, Table 1): {VGG_SPECS[config]}.",
         paper_params=params,

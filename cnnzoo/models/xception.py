@@ -24,6 +24,8 @@ Deviations:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -32,6 +34,10 @@ from ..registry import register_model
 from .base import ZooModel
 
 PAPER = "Chollet, Xception: Deep Learning with Depthwise Separable Convolutions, CVPR 2017"
+#: what every registration of each paper of this file shares
+_PAPER_INFO: dict[str, Any] = dict(
+    family="xception", recipe="resnet_imagenet", paper=PAPER, year=2017, input_size=(3, 299, 299)
+)
 
 
 class SeparableConv2d(nn.Module):
@@ -143,11 +149,7 @@ class Xception(ZooModel):
 
 
 @register_model(
-    family="xception",
-    recipe="resnet_imagenet",
-    paper=PAPER,
-    year=2017,
-    input_size=(3, 299, 299),
+    **_PAPER_INFO,
     paper_params=22_855_952,
     paper_macs=8.40e9,
     figures_note=(
