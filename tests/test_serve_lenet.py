@@ -1,6 +1,6 @@
-"""``cnnzoo serve`` issue #25 and #27.1: the shipped LeNet-5 and its figure, the inspector's numbers, the lecture
-widgets against autograd, answers under 8 concurrent clients, and the Draw page in headless Chromium (C3 hover
-lights exactly Table I's inputs, the inspector's weighted sum is the network's pre-activation, the 3D view
+"""``cnnzoo serve``, issues #25 and #27.1: the shipped LeNet-5 and its figure, the inspector's numbers, the
+lecture widgets against autograd, answers under 8 concurrent clients, and the Draw page in headless Chromium
+(C3 hover lights exactly Table I's inputs, the inspector's weighted sum is the network's pre-activation, the 3D view
 renders and picks, every control is reached by keyboard, the answer stays in view on a phone)."""
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ def f32(entry: dict) -> torch.Tensor:
     return torch.from_numpy(np.frombuffer(base64.b64decode(entry["f32"]), dtype="<f4").copy())
 
 
-# ------------------------------------------------------------------------------------------- the shipped model
+# ------------------------------------------------------------------------------------ the shipped model
 def test_shipped_lenet5_is_the_paper_network_with_its_record() -> None:
-    """A few hundred KB inside the package, the paper's lenet5 (60,000 parameters), its record naming the data,
+    """A few hundred KB inside the package, the paper's lenet5 (60,000 parameters), its record naming the
+    data,
     the protocol and the test figure; the weights are the ones the record's digest names."""
     from cnnzoo.checkpoint import load_checkpoint
 
@@ -380,7 +381,8 @@ def network_values(shipped, drv):  # noqa: ANN001, ANN201
 
 @pytest.mark.slow
 def test_browser_inspector_table_i_and_weighted_sums(shipped, tmp_path: Path) -> None:  # noqa: ANN001
-    """Hover a unit of each C3 map: the lit S2 maps and Table I's lit X's are exactly C3_TABLE[k]; for units of
+    """Hover a unit of each C3 map: the lit S2 maps and Table I's lit X's are exactly C3_TABLE[k]; for units
+    of
     every layer the inspector's weighted sum equals the network's pre-activation (to 1e-4) and its squashed
     output the layer's value."""
     chromium_paths()
@@ -483,11 +485,11 @@ def test_browser_keyboard_reaches_every_control_and_phone_sees_the_answer(shippe
     in view above the pad while drawing."""
     chromium_paths()
     from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     focusable = (
-        "return [...document.querySelectorAll('a[href], button, input, textarea, select, summary, [tabindex]')]"
+        "return [...document.querySelectorAll("
+        "'a[href], button, input, textarea, select, summary, [tabindex]')]"
         ".filter((e) => e.offsetParent !== null || (e.closest('.file') && e.closest('.file').offsetParent))"
         ".filter((e) => e.tagName === 'SUMMARY' || !e.closest('details:not([open])'))"
         ".filter((e) => !(e.type === 'radio' && !e.checked) && e.tabIndex >= 0 && !e.disabled)"
@@ -532,9 +534,24 @@ def test_browser_keyboard_reaches_every_control_and_phone_sees_the_answer(shippe
             box = phone.execute_script(
                 "const a = document.getElementById('answer-mini').getBoundingClientRect(),"
                 " p = document.getElementById('pad').getBoundingClientRect();"
-                "return {a: a.toJSON(), p: p.toJSON(), h: window.innerHeight, text: document.getElementById('answer-mini').textContent}"
+                "return {a: a.toJSON(), p: p.toJSON(), h: window.innerHeight,"
+                " text: document.getElementById('answer-mini').textContent}"
             )
             assert "reads" in box["text"] and box["a"]["top"] >= 0 and box["a"]["bottom"] <= box["h"]
             assert box["a"]["bottom"] <= box["p"]["top"] + 1  # above the pad, visible while the finger draws
         finally:
             phone.quit()
+
+
+def test_every_layer_note_links_to_a_docs_section() -> None:
+    """Each layer's note on the page links /guide#ANCHOR; docs/serve.md has a heading with that anchor."""
+    import re
+
+    from cnnzoo.serve.lenet import NOTES
+
+    text = (REPO / "docs" / "serve.md").read_text()
+    slugs = {
+        re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^### (.+)$", text, re.M)
+    }
+    assert {n["doc"] for n in NOTES.values()} <= slugs
+    assert all(len(n["text"]) > 80 for n in NOTES.values())
