@@ -212,12 +212,12 @@ def main() -> None:
             f"The `request` median {verdict} the issue's target of 100 ms on 2 cores "
             f"({med['request']:.1f} ms).",
             "",
-            f"{args.clients} clients drawing at once (a real uvicorn server on 127.0.0.1; each client sends the "
-            f"Draw page's request, `encoding=f32`, {args.per_client} times; round trips measured by the "
+            f"{args.clients} clients drawing at once (a real uvicorn server on 127.0.0.1; each client sends "
+            f"the Draw page's request, `encoding=f32`, {args.per_client} times; round trips measured by the "
             f"clients): median **{many['p50']:.1f} ms**, p90 **{many['p90']:.1f} ms** over "
-            f"{many['n']} requests ({many['rps']:.0f} answers/s), which {verdict4} the target of p90 <= 100 ms "
-            "(#25). The unit inspector needs no request per hovered unit: the answer carries every layer "
-            f"exactly, and the weights come once per page load (`GET /api/lenet/params`: "
+            f"{many['n']} requests ({many['rps']:.0f} answers/s), which {verdict4} the target of p90 <= "
+            "100 ms (#25). The unit inspector needs no request per hovered unit: the answer carries every "
+            f"layer exactly, and the weights come once per page load (`GET /api/lenet/params`: "
             f"{many['params_ms']:.1f} ms, {many['params_kb']:.0f} KB).",
             summary_line(
                 "`cnnzoo serve`: drawn stroke to every LeNet-5 layer (server side, `/api/draw`)",

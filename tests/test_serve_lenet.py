@@ -1,7 +1,7 @@
 """``cnnzoo serve``, issues #25 and #27.1: the shipped LeNet-5 and its figure, the inspector's numbers, the
 lecture widgets against autograd, answers under 8 concurrent clients, and the Draw page in headless Chromium
-(C3 hover lights exactly Table I's inputs, the inspector's weighted sum is the network's pre-activation, the 3D view
-renders and picks, every control is reached by keyboard, the answer stays in view on a phone)."""
+(C3 hover lights exactly Table I's inputs, the inspector's weighted sum is the network's pre-activation, the
+3D view renders and picks, every control is reached by keyboard, the answer stays in view on a phone)."""
 
 from __future__ import annotations
 
