@@ -74,6 +74,6 @@ def test_import_cnnzoo_is_light_and_its_subpackages_load_on_first_use() -> None:
 
 
 def test_the_generated_model_index_equals_the_registry() -> None:
-    assert model_index.MODELS == model_index.live(), (
+    assert model_index.live() == model_index.MODELS, (
         "cnnzoo/model_index.py is stale: run python -m cnnzoo.model_index"
     )

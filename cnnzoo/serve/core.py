@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import DataError
+from ..errors import CnnzooError, DataError
 from ..options import Overlay
 from ..record import ModelRecord
 from .lenet import ENCODINGS, encode, is_lenet, layer_entry, lenet_layers
