@@ -150,34 +150,34 @@ def test_a_new_explanation_method_is_one_decorated_function() -> None:
     assert "_input-times-gradient" not in METHODS
 
 
+def _package(root: Path, name: str, monkeypatch: pytest.MonkeyPatch, **modules: str) -> None:
+    """A package ``name`` under ``root`` (put on ``sys.path``) with the given modules' source."""
+    (root / name).mkdir()
+    for module, source in {"__init__": "", **modules}.items():
+        (root / name / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(root))
+
+
 def test_a_new_module_in_the_home_package_is_found_without_importing_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pkg = tmp_path / "zoo_plugins"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "regs.py").write_text(
-        "from cnnzoo.registries import Registry\n"
-        "THINGS = Registry('thing', 'zoo_plugins', 'thing', 'thing')\n"
-    )
-    (pkg / "heavy.py").write_text(
-        textwrap.dedent(
-            """
-            import torch  # what a real entry imports; the listing must not need it
-            from .regs import THINGS
-            thing = THINGS.register
+    regs = "from cnnzoo.registries import Registry\nTHINGS = Registry('thing', 'zoo_plugins', 'thing', 'x')\n"
+    heavy = textwrap.dedent(
+        """
+        import torch  # what a real entry imports; the listing must not need it
+        from .regs import THINGS
+        thing = THINGS.register
 
 
-            @thing(
-                "ones",  # a comment with a ) inside
-                help="a tensor of ones (see: 'quotes', \\"escapes\\" and brackets ([{)",
-            )
-            def ones():
-                return torch.ones(1)
-            """
+        @thing(
+            "ones",  # a comment with a ) inside
+            help="a tensor of ones (see: 'quotes', \\"escapes\\" and brackets ([{)",
         )
+        def ones():
+            return torch.ones(1)
+        """
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _package(tmp_path, "zoo_plugins", monkeypatch, regs=regs, heavy=heavy)
     from zoo_plugins.regs import THINGS  # type: ignore[import-not-found]
 
     assert THINGS.names() == ("ones",) and "zoo_plugins.heavy" not in sys.modules
@@ -188,13 +188,8 @@ def test_a_new_module_in_the_home_package_is_found_without_importing_it(
 def test_a_decorator_with_computed_arguments_is_refused_with_its_file_and_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pkg = tmp_path / "zoo_bad"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "mod.py").write_text(
-        'NAME = "x"\n\n\n@register_thing(NAME, help="computed")\ndef f():\n    pass\n'
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = 'NAME = "x"\n\n\n@register_thing(NAME, help="computed")\ndef f():\n    pass\n'
+    _package(tmp_path, "zoo_bad", monkeypatch, mod=mod)
     reg = Registry("thing", "zoo_bad", "register_thing", "thing")
     with pytest.raises(
         RuntimeError, match=r"mod\.py:4: @register_thing takes a name and keywords that are literals"

@@ -71,6 +71,12 @@ _V1_LAYERS = (
 )
 
 
+def _check_multiplier(what: str, value: float) -> None:
+    """A width multiplier must be positive (MobileNet Sec. 3.3; MobileNetV2 Sec. 6.1)."""
+    if not value > 0:
+        raise CnnzooError(f"{what} must be positive, got {value}.")
+
+
 class DepthwiseSeparable(nn.Module):
     """Depthwise 3x3 conv (a filter per channel) -> BN -> ReLU -> pointwise 1x1 conv -> BN -> ReLU, Fig. 3."""
 
@@ -93,8 +99,7 @@ class MobileNetV1(ZooModel):
         self, alpha: float = 1.0, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.0
     ) -> None:
         super().__init__()
-        if not alpha > 0.0:
-            raise CnnzooError(f"width multiplier alpha must be positive, got {alpha}.")
+        _check_multiplier("width multiplier alpha", alpha)
 
         def width(c: int) -> int:
             return max(1, int(c * alpha))
@@ -283,8 +288,7 @@ class MobileNetV2(InvertedResidualNet):
         self, width_mult: float = 1.0, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.2
     ) -> None:
         super().__init__()
-        if not width_mult > 0:
-            raise CnnzooError(f"width_mult must be positive, got {width_mult}.")
+        _check_multiplier("width_mult", width_mult)
         rows = [(t, make_divisible(c * width_mult), n, s, 3) for t, c, n, s in _V2_SETTING]
         stem, last = make_divisible(32 * width_mult), make_divisible(1280 * max(1.0, width_mult))
         # groups: ``stem``, ``stage1`` ... ``stage7`` (the rows of Table 2), ``head``
