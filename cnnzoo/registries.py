@@ -58,7 +58,6 @@ class Registry:
         kind: what an entry is, for messages (``"method"``: "unknown method 'x'; choose one of: ...").
         home: the package (or module) whose source files declare the entries.
         decorator: the name under which those files call :meth:`register` (``"register_method"``).
-        param: the Python parameter (and command-line option) that names an entry (``"method"``).
         meta: the keywords a declaration may carry besides ``help``, with their allowed values (``None``:
             any literal).
     """
@@ -68,10 +67,9 @@ class Registry:
         kind: str,
         home: str,
         decorator: str,
-        param: str,
         meta: Mapping[str, tuple[Any, ...] | None] | None = None,
     ) -> None:
-        self.kind, self.home, self.decorator, self.param = kind, home, decorator, param
+        self.kind, self.home, self.decorator = kind, home, decorator
         self.meta_keys = dict(meta or {})
         self._live: dict[str, Entry] = {}
         self._declared: dict[str, Entry] | None = None
@@ -141,11 +139,13 @@ class Registry:
                 call = _call_at(text, pos + 1)
                 try:
                     node = ast.parse(call, mode="eval").body
-                    assert isinstance(node, ast.Call) and len(node.args) == 1
+                    if not isinstance(node, ast.Call) or len(node.args) != 1:
+                        raise ValueError("one positional argument, the name")
                     name = ast.literal_eval(node.args[0])
-                    kw = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg is not None}
-                    assert all(k.arg is not None for k in node.keywords)
-                except (SyntaxError, ValueError, AssertionError):
+                    kw = {str(k.arg): ast.literal_eval(k.value) for k in node.keywords}
+                    if any(k.arg is None for k in node.keywords):
+                        raise ValueError("no **mapping")
+                except (SyntaxError, ValueError):
                     raise RuntimeError(
                         f"{where}: @{self.decorator} takes a name and keywords that are literals (strings, "
                         "numbers, tuples), so the command line can read them without importing torch"
@@ -285,7 +285,6 @@ SOURCES = Registry(
     "data source",
     "cnnzoo.data",
     "register_source",
-    "data",
     meta={"arg": SourceArg.values()},
 )
 #: Explanation methods (``cnnzoo explain --method``): ``fn(model, x, target, **options)`` returning the
@@ -295,7 +294,6 @@ METHODS = Registry(
     "method",
     "cnnzoo.explain",
     "register_method",
-    "method",
     meta={"explains": ("class", "channel")},
 )
 #: Transfer strategies (``cnnzoo transfer --strategy``): ``fn(model, data, settings, **options)``; the options
@@ -305,7 +303,6 @@ STRATEGIES = Registry(
     "strategy",
     "cnnzoo.transfer",
     "register_strategy",
-    "strategy",
     meta={"warmup": None},
 )
 #: Benchmark backends (``cnnzoo bench --backends``): a builder ``(bench) -> runner``; ``precision`` bf16
@@ -314,11 +311,10 @@ BACKENDS = Registry(
     "backend",
     "cnnzoo.deploy",
     "register_backend",
-    "backends",
     meta={"precision": ("fp32", "bf16"), "int8": (True, False)},
 )
 #: ONNX runtimes (``--runtime``): a :class:`cnnzoo.deploy.runtimes.Runtime` class.
-RUNTIMES = Registry("runtime", "cnnzoo.deploy", "register_runtime", "runtime")
+RUNTIMES = Registry("runtime", "cnnzoo.deploy", "register_runtime")
 
 
 def source_form(name: str) -> str:

@@ -161,7 +161,7 @@ def _package(root: Path, name: str, monkeypatch: pytest.MonkeyPatch, **modules: 
 def test_a_new_module_in_the_home_package_is_found_without_importing_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    regs = "from cnnzoo.registries import Registry\nTHINGS = Registry('thing', 'zoo_plugins', 'thing', 'x')\n"
+    regs = "from cnnzoo.registries import Registry\nTHINGS = Registry('thing', 'zoo_plugins', 'thing')\n"
     heavy = textwrap.dedent(
         """
         import torch  # what a real entry imports; the listing must not need it
@@ -190,7 +190,7 @@ def test_a_decorator_with_computed_arguments_is_refused_with_its_file_and_line(
 ) -> None:
     mod = 'NAME = "x"\n\n\n@register_thing(NAME, help="computed")\ndef f():\n    pass\n'
     _package(tmp_path, "zoo_bad", monkeypatch, mod=mod)
-    reg = Registry("thing", "zoo_bad", "register_thing", "thing")
+    reg = Registry("thing", "zoo_bad", "register_thing")
     with pytest.raises(
         RuntimeError, match=r"mod\.py:4: @register_thing takes a name and keywords that are literals"
     ):
