@@ -41,13 +41,15 @@ class Choice(str, Enum):
         return tuple(m.value for m in cls)
 
     @classmethod
-    def parse(cls: type[C], value: Any, error: type[CnnzooError] = CnnzooError) -> C:
-        """``value`` as a member; anything else is one sentence listing the values, raised as ``error``."""
+    def parse(cls: type[C], value: Any, error: type[CnnzooError] = CnnzooError, param: str = "") -> C:
+        """``value`` as a member; anything else is one sentence listing the values (naming the parameter
+        ``param`` where one set serves several), raised as ``error``."""
         try:
             return cls(value)
         except ValueError:
+            where = f" for {param}" if param else ""
             raise error(
-                f"unknown {cls.what()} {value!r}; choose one of: {', '.join(cls.values())}."
+                f"unknown {cls.what()} {value!r}{where}; choose one of: {', '.join(cls.values())}."
             ) from None
 
 

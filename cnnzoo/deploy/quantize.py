@@ -66,13 +66,13 @@ class QuantConfig:
     batch_size: int = 8
 
     def __post_init__(self) -> None:
-        for choice, value in (
-            (QuantType, self.weight_type),
-            (QuantType, self.activation_type),
-            (Calibration, self.method),
-            (QuantFormat, self.quant_format),
+        for choice, name in (
+            (QuantType, "weight_type"),
+            (QuantType, "activation_type"),
+            (Calibration, "method"),
+            (QuantFormat, "quant_format"),
         ):
-            choice.parse(value, DeployError)
+            choice.parse(getattr(self, name), DeployError, param=name)
         if self.num_samples < 1 or self.batch_size < 1:
             raise DeployError("num_samples and batch_size of the calibration must be positive.")
 

@@ -33,6 +33,8 @@ _WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
         return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    if name in _PUBLIC:  # the modules themselves: cnnzoo.train.loop
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
