@@ -192,6 +192,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--confusion", help="confusion-matrix PNG (default: confusion-eval.png beside the first checkpoint)"
     )
+    e.add_argument(
+        "--calibration",
+        action="store_true",
+        help="also measure calibration (Guo et al. 2017): ECE with 15 equal-width bins and the adaptive "
+        "(equal-mass) ECE, NLL, Brier score, raw and after the checkpoint's temperature "
+        "(`cnnzoo calibrate`), and draw a reliability diagram (--reliability)",
+    )
+    e.add_argument(
+        "--reliability",
+        metavar="PNG",
+        help="reliability diagram file (default: reliability-eval.png beside the checkpoint; with "
+        "--calibration)",
+    )
     e.add_argument("--strict-data", action="store_true", help="stop at the first unreadable image")
     e.add_argument(
         "--json",
@@ -295,6 +308,13 @@ def run_eval(args: argparse.Namespace) -> int:
         raise CnnzooError("--no-flip goes with --dense (10 and 144 crops always include mirrors).")
     if args.dense and args.crops != 1:
         raise CnnzooError("--dense evaluates the whole image; drop --crops.")
+    if args.reliability and not args.calibration:
+        raise CnnzooError("--reliability draws the calibration diagram; add --calibration.")
+    if args.calibration and (len(args.checkpoints) > 1 or args.crops != 1 or args.dense or args.scales):
+        raise CnnzooError(
+            "--calibration measures one checkpoint on one view per image; drop the other checkpoints, "
+            "--crops, --scales and --dense."
+        )
     res = evaluate_checkpoints(
         args.checkpoints,
         args.data,
@@ -312,8 +332,18 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
+    cal = None
+    if args.calibration:
+        from ..train.calibration import evaluate_calibration
+
+        png = args.reliability or str(Path(args.checkpoints[0]).with_name("reliability-eval.png"))
+        cal = evaluate_calibration(
+            args.checkpoints[0], args.data, png=png, device=args.device or "cpu", strict_data=args.strict_data
+        )
     if args.json:
         d = res.as_dict()
+        if cal is not None:
+            d["calibration"] = cal
         d.setdefault("top1", res.topk.get(1))
         d.setdefault("top5", res.topk.get(5))
         d["checkpoints"] = list(args.checkpoints)
@@ -333,7 +363,26 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"  {c:<{width}}  {a:.4f}")
     if confusion is not None:
         print(f"confusion matrix: {confusion}")
+    if cal is not None:
+        print_calibration(cal)
     return 0
+
+
+def print_calibration(cal: dict) -> None:
+    """The calibration table of ``cnnzoo eval --calibration``."""
+    print(f"calibration on the {cal['split']} split ({cal['bins']} bins; Guo et al. 2017):")
+    print(f"  {'':<22} {'ECE':>7} {'adaptive ECE':>13} {'NLL':>7} {'Brier':>7} {'top-1':>7}")
+    rows = [("raw logits", cal["raw"])]
+    if cal.get("scaled"):
+        rows.append((f"temperature {cal['temperature']:.3f}", cal["scaled"]))
+    for name, r in rows:
+        print(
+            f"  {name:<22} {100 * r['ece']:6.2f}% {100 * r['adaptive_ece']:12.2f}% {r['nll']:7.4f} "
+            f"{r['brier']:7.4f} {100 * r['top1']:6.2f}%"
+        )
+    if not cal.get("scaled"):
+        print("  (not calibrated: `cnnzoo calibrate CHECKPOINT` fits a temperature on the validation split)")
+    print(f"reliability diagram: {cal['png']}")
 
 
 def run_recipes(args: argparse.Namespace) -> int:
