@@ -56,7 +56,11 @@ def _bins_of(conf: torch.Tensor, correct: torch.Tensor, edges: torch.Tensor) -> 
         n = int(m.sum())
         out.append(
             Bin(
-                lo, hi, n, float(conf[m].mean()) if n else 0.0, float(correct[m].double().mean()) if n else 0.0
+                lo,
+                hi,
+                n,
+                float(conf[m].mean()) if n else 0.0,
+                float(correct[m].double().mean()) if n else 0.0,
             )
         )
     return out
