@@ -184,9 +184,12 @@ def evaluate_robustness(
     if ref_json is not None:
         theirs = {k: ref_json.get(k) for k in setting}
         if theirs != setting:
+            diff = ", ".join(
+                f"{k} {theirs[k]!r} vs {setting[k]!r}" for k in setting if theirs[k] != setting[k]
+            )
             raise CnnzooError(
-                f"the reference results were measured on other images ({theirs}); rerun them with the same "
-                "--data, --limit and --seed, or give the reference checkpoint."
+                f"the reference results were measured on other images ({diff[:200]}); rerun them with the "
+                "same --data, --limit, --seed and --corruptions, or give the reference checkpoint."
             )
     say = progress or (lambda s: None)
     clean = [r.error(images, labels) for r in runners]
