@@ -265,6 +265,8 @@ def _load(checkpoint: str | os.PathLike[str], device: str) -> tuple[nn.Module, d
     from ..factory import model_from_checkpoint
 
     p = Path(checkpoint)
+    if p.is_dir():
+        raise CheckpointError(f"{str(p)!r} is a folder, not a checkpoint file; give the path of a .pt file.")
     if not p.is_file():
         raise CheckpointError(f"checkpoint file {str(p)!r} does not exist; check the path.")
     model, ckpt = model_from_checkpoint(str(p))

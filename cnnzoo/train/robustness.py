@@ -118,6 +118,10 @@ class _Runner:
         from ..factory import model_from_checkpoint
 
         p = Path(path)
+        if p.is_dir():
+            raise CheckpointError(
+                f"{path!r} is a folder, not a checkpoint file; give the path of a .pt file."
+            )
         if not p.is_file():
             raise CheckpointError(f"checkpoint file {path!r} does not exist; check the path.")
         self.model, self.ckpt = model_from_checkpoint(path)
