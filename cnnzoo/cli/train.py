@@ -410,7 +410,7 @@ def run_recipes(args: argparse.Namespace) -> int:
         if r.optimizer.startswith("rmsprop"):
             opt += f" decay {r.rmsprop_alpha:g} eps {r.rmsprop_eps:g}"
         print(
-            f"{r.name:<22} {opt} lr {r.lr:g} momentum {r.momentum:g} wd {r.weight_decay:g} "
+            f"{r.name:<16} {opt} lr {r.lr:g} momentum {r.momentum:g} wd {r.weight_decay:g} "
             f"batch {r.batch_size} epochs {r.epochs} schedule {sched}; augment {r.augment}"
         )
         regs = r.regularisers()

@@ -522,7 +522,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         _recipe(
             "alexnet",
-            "Krizhevsky et al. 2012, Sec. 4-5",
+            "Krizhevsky et al. 2012, Sec. 5",
             ("ImageNet Classification with Deep Convolutional", "One weird trick"),
             optimizer=c(
                 "sgd", "Sec. 5: stochastic gradient descent, momentum 0.9 (the update rule of Sec. 5)"
