@@ -61,9 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     budgets = ", ".join(
         f"{m} {load_checkpoint(p)['recipe']['name']} {BUDGETS[m][0]} epochs" for m, p in zip(models, paths)
     )
-    cmd = f"python benchmarks/robustness_table.py --limit {args.limit}" + (
-        f" --seed {args.seed}" if args.seed else ""
-    )
+    cmd = f"python benchmarks/robustness_table.py --limit {args.limit}"
+    cmd += f" --seed {args.seed}" if args.seed else ""
+    cmd += f" --models {' '.join(args.models)}" if args.models != list(BUDGETS) else ""
     body = (
         f"`{cmd}` ({datetime.now():%Y-%m-%d %H:%M}; {cpu_line()}): {r['n']} Fashion-MNIST test images (a "
         "fixed "
