@@ -189,8 +189,8 @@ def plot_reliability(
         ax, hx = axes[0][j], axes[1][j]
         width = 1 / len(r.bins)
         mids = [(b.lo + b.hi) / 2 for b in r.bins]
-        acc = [b.accuracy if b.count else 0 for b in r.bins]
-        conf = [b.confidence if b.count else m for b, m in zip(r.bins, mids)]
+        acc = [b.accuracy if b.count else 0.0 for b in r.bins]
+        conf = [b.confidence if b.count else 0.0 for b in r.bins]  # an empty bin draws nothing
         ax.bar(mids, acc, width=width, edgecolor="black", color="#4a7ebb", label="accuracy")
         ax.bar(mids, [c - a for c, a in zip(conf, acc)], bottom=acc, width=width, color="#e06666", alpha=0.45,
                edgecolor="#cc0000", hatch="//", label="gap")  # fmt: skip
