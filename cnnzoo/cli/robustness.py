@@ -13,8 +13,6 @@ ORDER = 43
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..data.corruptions import CORRUPTIONS
-
     p = sub.add_parser(
         "robustness",
         help="error under the 15 common corruptions x 5 severities, mCE against a reference (ImageNet-C)",
@@ -38,7 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--limit", type=positive_int, help="a fixed stratified subset of N test images (default: all)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the corruptions (default 0)")
-    p.add_argument("--corruptions", nargs="+", choices=CORRUPTIONS, metavar="NAME", help="only these types")
+    p.add_argument(
+        "--corruptions",
+        nargs="+",
+        metavar="NAME",
+        help="only these types (gaussian_noise shot_noise impulse_noise defocus_blur glass_blur motion_blur "
+        "zoom_blur snow frost fog brightness contrast elastic_transform pixelate jpeg_compression)",
+    )
     p.add_argument("--png", help="figure file (default: robustness.png beside the first checkpoint)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument(
