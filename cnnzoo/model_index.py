@@ -1,7 +1,9 @@
-"""The registered models' table for ``cnnzoo list``, as literals: printing it imports no torch, so the
-command answers in a fraction of a second. Generated from the live registry (``python -m cnnzoo.model_index``
-rewrites the part between the markers); ``tests/test_cli_startup.py`` checks it equals the registry, so a new
-or changed model fails the tests until the file is regenerated.
+"""The registered models' table for ``cnnzoo list`` and the training recipes' names for ``cnnzoo train
+--recipe``, as literals: both live in modules that import torch (every model family; the recipes, whose
+TensorFlow RMSProp is an optimizer class), and reading them here keeps those commands and every ``--help`` a
+fraction of a second. Generated from the live registry and recipe table (``python -m cnnzoo.model_index``
+rewrites the part between the markers); ``tests/test_cli_startup.py`` checks both equal the live values, so a
+new or changed model or recipe fails the tests until the file is regenerated.
 """
 
 # ruff: noqa: E501  (the generated table keeps one model per line)
@@ -13,6 +15,8 @@ from pathlib import Path
 
 # <generated> (python -m cnnzoo.model_index)
 # fmt: off
+#: the training recipes' names (cnnzoo.train.recipes.RECIPES), sorted
+RECIPES: tuple[str, ...] = ('alexnet', 'densenet_cifar', 'densenet_imagenet', 'efficientnet_lite', 'fractalnet', 'googlenet', 'inception_v3', 'inception_v4', 'lenet5', 'mobilenet_v1', 'mobilenet_v2', 'nasnet', 'nin', 'preact_resnet_cifar', 'preact_resnet_imagenet', 'resnet_cifar', 'resnet_imagenet', 'resnext_cifar', 'resnext_imagenet', 'senet', 'shufflenet_v1', 'shufflenet_v2', 'squeezenet', 'vgg', 'wrn_cifar', 'wrn_imagenet', 'xception', 'zfnet')
 #: name -> (family, year, input size, the first 70 characters of the description) of every registered model
 MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {
     'alexnet': ('alexnet', 2012, (3, 227, 227), 'AlexNet as in Krizhevsky et al. 2012: two towers (grouped conv2/4/5), '),
@@ -141,11 +145,20 @@ def live() -> dict[str, tuple[str, int, tuple[int, int, int], str]]:
     return rows  # type: ignore[return-value]
 
 
-def render(rows: dict[str, tuple[str, int, tuple[int, int, int], str]]) -> str:
-    """The generated part of this file for ``rows``."""
+def live_recipes() -> tuple[str, ...]:
+    """The recipe names, sorted, from the recipe table (imports torch)."""
+    from .train.recipes import RECIPES as recipes
+
+    return tuple(sorted(recipes))
+
+
+def render(rows: dict[str, tuple[str, int, tuple[int, int, int], str]], recipes: tuple[str, ...]) -> str:
+    """The generated part of this file for ``rows`` and ``recipes``."""
     lines = [
         "# <generated> (python -m cnnzoo.model_index)",
         "# fmt: off",
+        "#: the training recipes' names (cnnzoo.train.recipes.RECIPES), sorted",
+        f"RECIPES: tuple[str, ...] = {recipes!r}",
         "#: name -> (family, year, input size, the first 70 characters of the description) of every registered model",
         "MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {",
         *(f"    {n!r}: {t!r}," for n, t in rows.items()),
@@ -163,7 +176,7 @@ def main() -> int:
     head, rest = text.split("# <generated>", 1)
     _, tail = rest.split("# </generated>", 1)
     tmp = path.with_suffix(".py.tmp")
-    tmp.write_text(head + render(live()) + tail, encoding="utf-8")
+    tmp.write_text(head + render(live(), live_recipes()) + tail, encoding="utf-8")
     tmp.replace(path)
     print(f"wrote {path}")
     return 0

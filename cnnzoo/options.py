@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, TypeVar
 
-from .errors import CnnzooError
+from .errors import CnnzooError, OptionError
 
 C = TypeVar("C", bound="Choice")
 
@@ -43,13 +43,15 @@ class Choice(str, Enum):
     @classmethod
     def parse(cls: type[C], value: Any, error: type[CnnzooError] = CnnzooError, param: str = "") -> C:
         """``value`` as a member; anything else is one sentence listing the values (naming the parameter
-        ``param`` where one set serves several), raised as ``error``."""
+        ``param`` where one set serves several; an :class:`OptionError` carries it for the CLI's flag), raised
+        as ``error``."""
         try:
             return cls(value)
         except ValueError:
             where = f" for {param}" if param else ""
-            raise error(
-                f"unknown {cls.what()} {value!r}{where}; choose one of: {', '.join(cls.values())}."
+            message = f"unknown {cls.what()} {value!r}{where}; choose one of: {', '.join(cls.values())}."
+            raise (
+                error(message, param) if param and issubclass(error, OptionError) else error(message)
             ) from None
 
 
@@ -65,6 +67,7 @@ class Optimizer(Choice):
 
     SGD = "sgd"
     RMSPROP = "rmsprop"
+    RMSPROP_TF = "rmsprop_tf"
     ADAM = "adam"
 
 
@@ -75,7 +78,24 @@ class Schedule(Choice):
     MULTISTEP = "multistep"
     PIECEWISE = "piecewise"
     STEP = "step"
+    COSINE = "cosine"
+    POLY = "poly"
     CONSTANT = "constant"
+
+
+class NoDecay(Choice, what="weight-decay exclusion"):
+    """Parameters a recipe leaves out of weight decay (:mod:`cnnzoo.train.recipes`)."""
+
+    BIAS = "bias"
+    NORM = "norm"
+    DEPTHWISE = "depthwise"
+
+
+class DropPathSchedule(Choice, what="drop-path schedule"):
+    """How the drop-path rate runs over training: constant, or NASNet's linear ScheduledDropPath."""
+
+    CONSTANT = "constant"
+    LINEAR = "linear"
 
 
 class TransferSchedule(Choice, what="transfer schedule"):
@@ -92,9 +112,14 @@ class Augment(Choice, what="augmentation"):
     SHIFT = "shift"
     DISTORT = "distort"
     CIFAR = "cifar"
+    CIFAR_REFLECT = "cifar_reflect"
     ALEXNET = "alexnet"
+    CAFFE = "caffe"
     VGG = "vgg"
+    RESNET = "resnet"
     INCEPTION = "inception"
+    FBRESNET = "fbresnet"
+    AUTOAUGMENT = "autoaugment"
 
 
 class Interpolation(Choice):
@@ -193,8 +218,10 @@ __all__ = [
     "Augment",
     "Calibration",
     "Choice",
+    "DropPathSchedule",
     "Exporter",
     "Interpolation",
+    "NoDecay",
     "Optimizer",
     "Overlay",
     "Precision",

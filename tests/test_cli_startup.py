@@ -1,6 +1,7 @@
 """`cnnzoo --help` and every `cnnzoo VERB --help` build their parsers without importing torch (issue #16: the
 command starts in a fraction of a second), `import cnnzoo` is light and reaches its subpackages lazily (issue
-#20), and the model table `cnnzoo list` prints without torch (cnnzoo/model_index.py) equals the registry."""
+#20), and the model table and recipe names the CLI reads without torch (cnnzoo/model_index.py) equal the
+live ones."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def test_import_cnnzoo_is_light_and_its_subpackages_load_on_first_use() -> None:
     assert out.split() == ["True", "train_model", "export_onnx", "cnnzoo.explain", "run_transfer"]
 
 
-def test_the_generated_model_index_equals_the_registry() -> None:
-    assert model_index.live() == model_index.MODELS, (
-        "cnnzoo/model_index.py is stale: run python -m cnnzoo.model_index"
-    )
+def test_the_generated_model_index_equals_the_registry_and_the_recipes() -> None:
+    stale = "cnnzoo/model_index.py is stale: run python -m cnnzoo.model_index"
+    assert model_index.live() == model_index.MODELS, stale
+    assert model_index.live_recipes() == model_index.RECIPES, stale

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,17 +14,19 @@ if TYPE_CHECKING:
 def command(
     sub: argparse._SubParsersAction,
     name: str,
-    run: Callable[[argparse.Namespace], int],
+    run: Callable[[argparse.Namespace], int] | None,
     help: str,  # noqa: A002  (argparse's word)
     description: str,
     epilog: str | None = None,
     raw: bool = False,
 ) -> argparse.ArgumentParser:
     """The sub-command ``cnnzoo NAME``: its one-line ``help`` (in ``cnnzoo --help``), its ``description``
-    and ``epilog`` (in ``cnnzoo NAME --help``; ``raw`` keeps their line breaks as written), run by ``run``."""
+    and ``epilog`` (in ``cnnzoo NAME --help``; ``raw`` keeps their line breaks as written), run by ``run``
+    (``None``: its own sub-commands set theirs)."""
     formatter = argparse.RawDescriptionHelpFormatter if raw else argparse.HelpFormatter
     p = sub.add_parser(name, help=help, description=description, epilog=epilog, formatter_class=formatter)
-    p.set_defaults(func=run)
+    if run is not None:
+        p.set_defaults(func=run)
     return p
 
 
@@ -58,19 +60,20 @@ def call_with_args(
     args: argparse.Namespace,
     *positional: Any,
     rename: dict[str, str] | None = None,
+    also: Iterable[str] = (),
     **given: Any,
 ) -> Any:
     """Call the library function ``fn`` with what the command line parsed: ``positional`` first, then every
     other parameter of ``fn`` that is an option of the same name (``rename``: parameter -> option, where they
-    differ), then ``given`` (values the command computed). The flags are the parameters said the command
-    line's way (``freeze_epochs`` is ``--freeze-epochs``), so a new library option reaches it by name."""
+    differ; ``also``: the names ``fn`` takes through ``**kwargs``), then ``given`` (values the command
+    computed). The flags are the parameters said the command line's way (``freeze_epochs`` is
+    ``--freeze-epochs``), so a new library option reaches it by name."""
     import inspect
 
     names = {**{k: k for k in vars(args)}, **(rename or {})}
     params = list(inspect.signature(fn).parameters.values())[len(positional) :]
-    options = {
-        p.name: getattr(args, names[p.name]) for p in params if p.name in names and p.kind != p.VAR_KEYWORD
-    }
+    wanted = [p.name for p in params if p.kind != p.VAR_KEYWORD] + list(also)
+    options = {name: getattr(args, names[name]) for name in wanted if name in names}
     return fn(*positional, **{**options, **given})
 
 

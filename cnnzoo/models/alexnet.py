@@ -56,7 +56,7 @@ _OWT_INFO: dict[str, Any] = dict(
 )
 ZFNET_PAPER = "Visualizing and Understanding Convolutional Networks (Zeiler, Fergus)"
 _ZFNET_INFO: dict[str, Any] = dict(
-    family="alexnet", recipe="alexnet", paper=ZFNET_PAPER, year=2013, input_size=(3, 224, 224)
+    family="alexnet", recipe="zfnet", paper=ZFNET_PAPER, year=2013, input_size=(3, 224, 224)
 )
 
 ALEXNET_ERRORS = dict(

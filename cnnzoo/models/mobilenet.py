@@ -45,11 +45,11 @@ PAPER_V1 = (
     "(arXiv 2017)"
 )
 #: what every registration of each paper of this file shares
-_V1_INFO: dict[str, Any] = dict(family="mobilenet", recipe="mobilenet", paper=PAPER_V1, year=2017)
+_V1_INFO: dict[str, Any] = dict(family="mobilenet", recipe="mobilenet_v1", paper=PAPER_V1, year=2017)
 PAPER_V2 = (
     "Sandler, Howard, Zhu, Zhmoginov, Chen: MobileNetV2: Inverted Residuals and Linear Bottlenecks (CVPR'18)"
 )
-_V2_INFO: dict[str, Any] = dict(family="mobilenet", recipe="mobilenet", paper=PAPER_V2, year=2018)
+_V2_INFO: dict[str, Any] = dict(family="mobilenet", recipe="mobilenet_v2", paper=PAPER_V2, year=2018)
 
 # --------------------------------------------------------------------------------------------------- v1
 

@@ -55,7 +55,7 @@ from .layers import DropPath, conv_bn_act
 
 PAPER = "Zoph et al., Learning Transferable Architectures for Scalable Image Recognition, CVPR 2018"
 #: what every registration of each paper of this file shares
-_PAPER_INFO: dict[str, Any] = dict(family="nasnet", recipe="resnet_imagenet", paper=PAPER, year=2018)
+_PAPER_INFO: dict[str, Any] = dict(family="nasnet", recipe="nasnet", paper=PAPER, year=2018)
 _BN_EPS = 1e-3
 
 

@@ -32,9 +32,7 @@ from .base import ZooModel
 
 PAPER = "Network In Network (Lin, Chen, Yan)"
 #: what every registration of each paper of this file shares
-_PAPER_INFO: dict[str, Any] = dict(
-    family="nin", recipe="resnet_cifar", paper=PAPER, year=2014, input_size=(3, 32, 32)
-)
+_PAPER_INFO: dict[str, Any] = dict(family="nin", recipe="nin", paper=PAPER, year=2014, input_size=(3, 32, 32))
 
 
 def mlpconv(in_ch: int, widths: tuple[int, ...], kernel_size: int, padding: int) -> nn.Sequential:

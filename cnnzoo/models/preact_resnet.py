@@ -156,6 +156,7 @@ def _imagenet_info(depth: int) -> dict[str, object]:
     return dict(
         **_FAMILY,
         **IMAGENET_INFO,
+        recipe="preact_resnet_imagenet",
         description=f"Pre-activation ResNet-{depth} for ImageNet (Identity Mappings, Fig. 4e / Table 5).",
         figures_note="The paper tabulates no parameter or MAC counts for the ImageNet models; the layers are "
         "those of ResNet Table 1 (ResNet-200: 3, 24, 36, 3 bottlenecks).",
@@ -180,6 +181,7 @@ def _cifar_info(depth: int) -> dict[str, object]:
     return dict(
         **_FAMILY,
         **CIFAR10_INFO,
+        recipe="preact_resnet_cifar",
         description=f"Pre-activation ResNet-{depth} for CIFAR-10 (Identity Mappings, "
         f"{'basic blocks' if depth <= 110 else 'bottlenecks'}).",
         paper_params=params,

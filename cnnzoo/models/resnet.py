@@ -472,9 +472,9 @@ class ResNet(ZooModel):
 # ----------------------------------------------------------------------------------------------------------
 # Layouts (architectures as data) and the one builder every registered residual network calls
 # ----------------------------------------------------------------------------------------------------------
-#: what an ImageNet / a CIFAR-10 residual network registers: its input, its classes and the paper's recipe
-IMAGENET_INFO: dict[str, Any] = dict(recipe="resnet_imagenet", input_size=(3, 224, 224))
-CIFAR10_INFO: dict[str, Any] = dict(recipe="resnet_cifar", input_size=(3, 32, 32), num_classes=10)
+#: what an ImageNet / a CIFAR-10 residual network registers beside its paper's recipe: its input and classes
+IMAGENET_INFO: dict[str, Any] = dict(input_size=(3, 224, 224))
+CIFAR10_INFO: dict[str, Any] = dict(input_size=(3, 32, 32), num_classes=10)
 #: He et al.'s CIFAR layout (Sec. 4.2): a 3x3 conv with 16 filters, three stages on 32/16/8 maps, no pool
 CIFAR_LAYOUT: dict[str, Any] = dict(planes=(16, 32, 64), stem=((16, 3, 1),), stem_pool=False)
 
@@ -528,6 +528,7 @@ def _resnet_info(depth: int, v1_5: bool) -> dict[str, Any]:
     return dict(
         **_FAMILY,
         **IMAGENET_INFO,
+        recipe="resnet_imagenet",
         description=f"ResNet-{depth} ("
         + ("v1.5, stride in the 3x3" if v1_5 else "v1 as in the paper")
         + "; shortcut option B by default).",
@@ -550,6 +551,7 @@ def _plain_info(depth: int) -> dict[str, Any]:
     return dict(
         **_FAMILY,
         **IMAGENET_INFO,
+        recipe="resnet_imagenet",
         description=f"Plain-{depth}: ResNet-{depth}'s layers, no shortcuts (He et al. 2016, Table 2).",
         paper_params=params,
         paper_macs=macs,
@@ -573,6 +575,7 @@ def _cifar_info(depth: int, plain: bool) -> dict[str, Any]:
     common: dict[str, Any] = dict(
         **_FAMILY,
         **CIFAR10_INFO,
+        recipe="resnet_cifar",
     )
     if plain:
         return dict(

@@ -58,6 +58,7 @@ def _imagenet_info(name: str) -> dict[str, object]:
     return dict(
         **_FAMILY,
         **IMAGENET_INFO,
+        recipe="resnext_imagenet",
         description=f"ResNeXt-{depth} ({c}x{d}d) for ImageNet (Xie et al. 2017), torchvision's layout.",
         paper_params=params,
         paper_macs=macs,
@@ -73,6 +74,7 @@ def _cifar_info(c: int, paper_m: str) -> dict[str, object]:
     return dict(
         **_FAMILY,
         **CIFAR10_INFO,
+        recipe="resnext_cifar",
         description=f"ResNeXt-29 ({c}x64d) for CIFAR-10 (Xie et al. 2017, Table 7).",
         figures_note=f"The paper's Table 7 says {paper_m}; the exact count of this design rounds to it (see "
         "the module docstring).",

@@ -77,6 +77,7 @@ def _info(name: str) -> dict[str, Any]:
     return dict(
         **_FAMILY,
         **IMAGENET_INFO,
+        recipe="senet",
         description=f"{name} (Hu et al. 2018), the authors' Caffe layout (timm legacy_* names via remap).",
         deviations=_DEVIATIONS,
         **_INFO[name],

@@ -45,12 +45,12 @@ PAPER_V1 = (
     "Devices (CVPR 2018)"
 )
 #: what every registration of each paper of this file shares
-_V1_INFO: dict[str, Any] = dict(family="shufflenet", recipe="mobilenet", paper=PAPER_V1, year=2018)
+_V1_INFO: dict[str, Any] = dict(family="shufflenet", recipe="shufflenet_v1", paper=PAPER_V1, year=2018)
 PAPER_V2 = (
     "Ma, Zhang, Zheng, Sun: ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design "
     "(ECCV 2018)"
 )
-_V2_INFO: dict[str, Any] = dict(family="shufflenet", recipe="mobilenet", paper=PAPER_V2, year=2018)
+_V2_INFO: dict[str, Any] = dict(family="shufflenet", recipe="shufflenet_v2", paper=PAPER_V2, year=2018)
 
 # --------------------------------------------------------------------------------------------------- v1
 

@@ -41,7 +41,7 @@ PAPER = (
 )
 #: what every registration of each paper of this file shares
 _PAPER_INFO: dict[str, Any] = dict(
-    family="squeezenet", recipe="mobilenet", paper=PAPER, year=2016, input_size=(3, 224, 224)
+    family="squeezenet", recipe="squeezenet", paper=PAPER, year=2016, input_size=(3, 224, 224)
 )
 
 

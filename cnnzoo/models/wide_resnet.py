@@ -64,6 +64,7 @@ def wide_resnet_cifar(
     "wrn",
     **_FAMILY,
     **CIFAR10_INFO,
+    recipe="wrn_cifar",
     description="Generic CIFAR WRN-d-k: choose depth (6N+4) and widen_factor k (default WRN-28-10).",
     figures_note="Figures depend on depth and widen_factor; see the named models.",
     deviations=_DEVIATIONS,
@@ -100,6 +101,7 @@ def _cifar_info(d: int, k: int) -> dict[str, object]:
     return dict(
         **_FAMILY,
         **CIFAR10_INFO,
+        recipe="wrn_cifar",
         description=f"WRN-{d}-{k} for CIFAR (Zagoruyko & Komodakis 2016); dropout=0.3 as in the paper.",
         paper_params=params,
         paper_macs=macs,
@@ -116,6 +118,7 @@ def _imagenet_info(depth: int) -> dict[str, object]:
     return dict(
         **_FAMILY,
         **IMAGENET_INFO,
+        recipe="wrn_imagenet",
         description=f"WRN-{depth}-2-bottleneck for ImageNet, torchvision's wide_resnet{depth}_2 layout.",
         paper_params=params,
         figures_note=(

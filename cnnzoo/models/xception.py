@@ -36,7 +36,7 @@ from .base import ZooModel
 PAPER = "Chollet, Xception: Deep Learning with Depthwise Separable Convolutions, CVPR 2017"
 #: what every registration of each paper of this file shares
 _PAPER_INFO: dict[str, Any] = dict(
-    family="xception", recipe="resnet_imagenet", paper=PAPER, year=2017, input_size=(3, 299, 299)
+    family="xception", recipe="xception", paper=PAPER, year=2017, input_size=(3, 299, 299)
 )
 
 
