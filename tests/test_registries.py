@@ -200,12 +200,12 @@ def test_a_decorator_with_computed_arguments_is_refused_with_its_file_and_line(
 def test_the_registries_and_options_import_no_torch() -> None:
     code = (
         "import sys; from cnnzoo.registries import BACKENDS, METHODS, RUNTIMES, SOURCES, STRATEGIES, "
-        "source_forms; import cnnzoo.options, cnnzoo.train.recipes as r; "
+        "source_forms; import cnnzoo.options; from cnnzoo.model_index import RECIPES; "
         "n = sum(len(x.names()) for x in (BACKENDS, METHODS, RUNTIMES, SOURCES, STRATEGIES)); "
-        "print(n, len(source_forms()), len(r.RECIPES), 'torch' in sys.modules, 'numpy' in sys.modules)"
+        "print(n, len(source_forms()), len(RECIPES), 'torch' in sys.modules, 'numpy' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["33", "9", "7", "False", "False"], out.stderr
+    assert out.stdout.split() == ["33", "9", "28", "False", "False"], out.stderr
 
 
 # ------------------------------------------------------------------------------------------ strategies
@@ -258,7 +258,9 @@ def test_the_library_checks_each_closed_set_once() -> None:
 
     with pytest.raises(PrecisionError, match="unknown precision 'fp16'; choose one of: fp32, bf16."):
         check_precision("fp16")
-    with pytest.raises(CnnzooError, match="unknown optimizer 'lamb'; choose one of: sgd, rmsprop, adam."):
+    with pytest.raises(
+        CnnzooError, match="unknown optimizer 'lamb'; choose one of: sgd, rmsprop, rmsprop_tf, adam."
+    ):
         get_recipe("lenet5").with_overrides(optimizer="lamb")
     with pytest.raises(DataError, match="unknown augmentation 'mixup'"):
         train_transform("mixup", (32, 32), (0.5,), (0.5,))
