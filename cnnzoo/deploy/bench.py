@@ -31,8 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..sizes import parse_input_size
 from ..timing import interleaved_times, time_callable
-from .onnx_export import DeployError, check_runs, export_onnx, parse_input_size
+from .onnx_export import DeployError, check_runs, export_onnx
 from .runtimes import open_runtime
 
 BACKENDS = (
@@ -227,12 +228,9 @@ def benchmark(
         raise DeployError(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}.")
     if batch < 1 or warmup < 0 or repeats < 1:
         raise DeployError("batch and repeats must be at least 1 and warmup at least 0.")
-    if isinstance(model_ref, nn.Module):
-        model, ckpt = model_ref.eval(), {}
-    else:
-        model, ckpt = model_from_checkpoint(model_ref)
+    model = model_ref.eval() if isinstance(model_ref, nn.Module) else model_from_checkpoint(model_ref)
     name = getattr(model, "cnnzoo_name", None)
-    size = parse_input_size(input_size) if input_size is not None else default_input_size(model, ckpt)
+    size = parse_input_size(input_size) if input_size is not None else default_input_size(model)
     check_runs(model, size)
     if threads:
         torch.set_num_threads(threads)
@@ -299,7 +297,7 @@ def benchmark(
                     fn = _compiled_runner(copy.deepcopy(model), x)
                 else:
                     if not fp32_path.is_file():
-                        export_onnx(model, fp32_path, size, checkpoint=ckpt)
+                        export_onnx(model, fp32_path, size)
                     path = fp32_path
                     if backend in INT8_BACKENDS:
                         path = Path(tmp) / "int8.onnx"
@@ -400,8 +398,6 @@ __all__ = [
     "benchmark",
     "count_macs",
     "format_report",
-    "interleaved_times",
     "measure_matmul_peak",
-    "time_callable",
     "torchvision_counterpart",
 ]

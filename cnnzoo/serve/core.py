@@ -25,8 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CnnzooError, DataError
-from ..record import ModelRecord
+from ..data.images import ImageTransform, decode_image, normalise
+from ..errors import CnnzooError
+from ..record import IMAGENET_1K, ModelRecord
 
 DEFAULT_CHECKPOINT = Path("runs") / "lenet5-digits" / "best.pt"
 MAX_UPLOAD_BYTES = 8 * 2**20  # 8 MiB: a phone photo fits, a mistaken video does not
@@ -45,33 +46,12 @@ _LENET_LABELS = {
 }
 
 
-class ImageError(DataError):
-    """An uploaded file that is not a readable image, or one too large to decode."""
-
-
 # ------------------------------------------------------------------------------------------------ images
-def decode_image(data: bytes, mode: str) -> Any:
-    """The PIL image in ``data`` (bytes from a client), converted to ``mode`` ("L" or "RGB").
-
-    Raises :class:`ImageError` for empty, undecodable or oversized images; the server answers it as a message.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    if not data:
-        raise ImageError("the upload is empty; draw something or choose an image file.")
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > MAX_IMAGE_PIXELS:
-                raise ImageError(
-                    f"the image is {im.width}x{im.height} pixels, more than the {MAX_IMAGE_PIXELS:,} this "
-                    "server decodes; use a smaller image."
-                )
-            return im.convert(mode)
-    except UnidentifiedImageError:
-        raise ImageError("the upload is not an image this server can read; use a PNG or JPEG.") from None
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ImageError(f"the image is damaged or truncated ({msg}); use another PNG or JPEG.") from None
+def decode_upload(data: bytes, in_chans: int) -> torch.Tensor:
+    """The picture in ``data`` (bytes from a client) as uint8 ``[in_chans, H, W]``, through the one picture
+    door (:func:`cnnzoo.data.images.decode_image`: EXIF orientation, 16-bit scaling, alpha over white) with
+    this server's pixel limit; a bad upload is one :class:`~cnnzoo.data.images.ImageError` sentence (400)."""
+    return decode_image(data, in_chans, max_pixels=MAX_IMAGE_PIXELS, name="the upload")
 
 
 def digit_tensor(data: bytes, size: tuple[int, int] = (32, 32)) -> torch.Tensor:
@@ -81,8 +61,7 @@ def digit_tensor(data: bytes, size: tuple[int, int] = (32, 32)) -> torch.Tensor:
     (aspect kept), centred in a 28x28 field and padded to ``size`` (32x32 for LeNet-5), as ``digits`` and
     ``mnist`` training images are. A blank drawing gives an all-zero image.
     """
-    im = decode_image(data, "L")
-    x = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(im.height, im.width).float() / 255
+    x = decode_upload(data, 1)[0].float() / 255
     border = torch.cat([x[0], x[-1], x[:, 0], x[:, -1]])
     if border.mean() > 0.5:  # dark ink on light paper
         x = 1.0 - x
@@ -104,28 +83,11 @@ def digit_tensor(data: bytes, size: tuple[int, int] = (32, 32)) -> torch.Tensor:
     return out
 
 
-def photo_tensor(
-    data: bytes, in_chans: int, size: tuple[int, int], record: ModelRecord | None = None
-) -> torch.Tensor:
+def photo_tensor(data: bytes, record: ModelRecord) -> torch.Tensor:
     """A photo as ``(C, H, W)`` in [0, 1]: the eval view ``record`` describes (its resize, centre crop and
-    interpolation: :func:`cnnzoo.classify.eval_view`, as ``predict`` prepares it), or, without a record that
-    names a resize, the shorter side to ``256/224`` of the input and the centre crop (the usual ImageNet
-    evaluation view)."""
-    from PIL import Image
-
-    im = decode_image(data, "L" if in_chans == 1 else "RGB")
-    if record is not None and record.resize:
-        from ..classify import eval_view
-
-        return eval_view(record)(im)
-    h, w = size
-    scale = max(h, w) * 256 / 224 / min(im.width, im.height)
-    nw, nh = max(w, round(im.width * scale)), max(h, round(im.height * scale))
-    im = im.resize((nw, nh), Image.Resampling.BILINEAR)
-    left, top = (nw - w) // 2, (nh - h) // 2
-    im = im.crop((left, top, left + w, top + h))
-    x = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(h, w, -1)
-    return x.permute(2, 0, 1).float() / 255
+    interpolation), exactly as ``predict`` prepares it (:class:`cnnzoo.data.images.ImageTransform`)."""
+    tf = ImageTransform(record, max_pixels=MAX_IMAGE_PIXELS)
+    return tf.view(decode_upload(data, tf.in_chans)).float() / 255
 
 
 def png_data_url(x: torch.Tensor) -> str:
@@ -160,37 +122,41 @@ def _heat(heat: torch.Tensor, max_side: int = 64) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ models
 @dataclass
 class LoadedModel:
-    """A model ready to serve: the module (eval mode), how it wants its input, its class names, where it
-    came from, and a lock that serialises the work that registers hooks or needs gradients."""
+    """A model ready to serve: the module (eval mode), its record (what it expects, what its outputs are
+    called), where it came from, and a lock that serialises the work that registers hooks or needs
+    gradients."""
 
     model: nn.Module
-    name: str
+    record: ModelRecord
     source: str
-    in_chans: int
-    size: tuple[int, int]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    classes: tuple[str, ...] | None
     note: str = ""
-    record: ModelRecord | None = None  # how its weights want a photo prepared (resize, crop, interpolation)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def in_chans(self) -> int:
+        return int(self.record.input_size[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.record.input_size[1]), int(self.record.input_size[2])
+
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean).view(-1, 1, 1)
-        std = torch.tensor(self.std).view(-1, 1, 1)
-        return (x - mean) / std
+        return normalise(x, self.record.mean, self.record.std)
 
     def class_name(self, i: int) -> str:
-        return self.classes[i] if self.classes and 0 <= i < len(self.classes) else str(i)
+        names = self.record.class_names()
+        return names[i] if names and 0 <= i < len(names) else str(i)
 
     def describe(self) -> dict[str, Any]:
         return {
             "model": self.name,
             "source": self.source,
-            "input_size": [self.in_chans, *self.size],
-            "mean": list(self.mean),
-            "std": list(self.std),
-            "classes": list(self.classes) if self.classes else None,
+            "classes": self.record.class_names(),
+            "record": self.record.to_dict(),
             "note": self.note,
         }
 
@@ -199,42 +165,31 @@ def load_draw_model(ref: str) -> LoadedModel:
     """The Draw page's model: a cnnzoo checkpoint (e.g. ``runs/lenet5-digits/best.pt``) or a registered name
     (random weights, said in ``note``)."""
     from ..checkpoint import is_checkpoint_path
-    from ..explain.inputs import input_spec
     from ..factory import model_from_checkpoint
 
-    model, ckpt = model_from_checkpoint(ref)
-    spec = input_spec(model, ckpt)
+    model = model_from_checkpoint(ref)
     note = "" if is_checkpoint_path(ref) else "random weights (a model name, not a trained checkpoint)"
-    return LoadedModel(
-        model, str(ckpt["model"]), ref, spec.in_chans, spec.size, spec.mean, spec.std, spec.classes, note
-    )
-
-
-def imagenet_categories() -> tuple[str, ...]:
-    """The 1,000 ImageNet class names, from torchvision's model metadata (installed with torchvision)."""
-    from torchvision.models import ResNet50_Weights
-
-    return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    return LoadedModel(model, model.cnnzoo_record, ref, note)  # type: ignore[arg-type]
 
 
 def load_photo_model(name: str, weights: str | None) -> LoadedModel:
     """The Photo page's model: ``create_model(name, weights=weights)`` (``weights=None``: the model's
-    published weights where the weights table has some, else random weights), with the input size, mean/std
-    and class names its weights' record says (ImageNet's 1,000 names where the record has none)."""
+    published weights where the weights table has some, else random weights), with the input size, view,
+    mean/std and class names its record says; a 1000-class file that does not say what it was trained on is
+    taken for an ImageNet-1k classifier (this page's photos), and the note says so."""
     from ..factory import create_model
     from ..weights.table import default_entry
 
     if weights is None and default_entry(name) is not None:
         weights = default_entry(name).key  # type: ignore[union-attr]
     model = create_model(name, weights=weights).eval()
-    rec = model.cnnzoo_record  # type: ignore[attr-defined]
-    c, h, w = rec.input_size
-    classes = (
-        tuple(rec.classes) if rec.classes else (imagenet_categories() if rec.num_classes == 1000 else None)
-    )
+    rec: ModelRecord = model.cnnzoo_record  # type: ignore[assignment]
     note = "" if weights else "random weights: give pretrained weights for meaningful answers"
+    if rec.class_names() is None and rec.num_classes == 1000:
+        rec = model.cnnzoo_record = rec.with_(dataset=IMAGENET_1K)  # type: ignore[assignment]
+        note = "; ".join(n for n in (note, "class names assumed to be ImageNet-1k's") if n)
     source = f"{name} + {weights}" if weights else name
-    return LoadedModel(model, name, source, c, (h, w), rec.mean, rec.std, classes, note, rec)
+    return LoadedModel(model, rec, source, note)
 
 
 # ------------------------------------------------------------------------------------------------ records
@@ -363,7 +318,7 @@ def photo_record(lm: LoadedModel, data: bytes) -> dict[str, Any]:
     convolutional feature map). Keys: ``image`` (the centre crop the model saw, a PNG data URL), ``top5``,
     ``overlay``, ``ms``."""
     t0 = time.perf_counter()
-    img = photo_tensor(data, lm.in_chans, lm.size, lm.record)
+    img = photo_tensor(data, lm.record)
     x = lm.normalise(img)[None]
     from ..explain._common import logits_of
 
@@ -384,21 +339,19 @@ def photo_record(lm: LoadedModel, data: bytes) -> dict[str, Any]:
 def _profile_dict(name: str, input_size: tuple[int, ...] | None) -> dict[str, Any]:
     from ..analysis import profile
     from ..factory import create_model
-    from ..registry import model_info
 
-    info = model_info(name)
     with torch.device("meta"):
         model = create_model(name)
-    return profile(model, input_size or info.input_size, name=name).to_dict()
+    return profile(model, input_size or model.cnnzoo_record.input_size, name=name).to_dict()
 
 
 def anatomy_record(name: str, input_size: Sequence[int] | str | None = None) -> dict[str, Any]:
     """The Anatomy page of a registered model: ``profile`` is :meth:`Profile.to_dict` (every layer's shape,
     parameters, MACs, activation bytes, receptive field, jump and "doesn't fit" flag, as ``cnnzoo summary
     --format json``), ``info`` the registry card (paper, year, input size, paper figures, deviations)."""
-    from ..analysis import parse_input_size
     from ..factory import create_model
     from ..registry import is_model, model_info
+    from ..sizes import parse_input_size
 
     if not is_model(name):
         create_model(name)  # raises UnknownModelError naming close matches
