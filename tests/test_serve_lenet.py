@@ -310,15 +310,18 @@ def test_photo_takes_a_checkpoint_and_name_at_weights(tmp_path: Path) -> None:
     from cnnzoo.factory import create_model
 
     lm = core.load_photo_model(str(SHIPPED_LENET5))
-    assert lm.classes == tuple(str(i) for i in range(10)) and (lm.in_chans, lm.size) == (1, (32, 32))
+    assert lm.record.classes == tuple(str(i) for i in range(10)) and (lm.in_chans, lm.size) == (
+        1,
+        (32, 32),
+    )
     c = TestClient(web.create_app(web.ServeState(photo=lm)))
     r = c.post("/api/photo", files={"image": ("d.png", render_digit(4, random.Random(2)), "image/png")})
-    assert r.status_code == 200 and r.json()["top5"][0]["name"] in lm.classes
+    assert r.status_code == 200 and r.json()["top5"][0]["name"] in lm.record.class_names()
     torch.manual_seed(0)
     wfile = tmp_path / "r18.pt"
     torch.save(create_model("resnet18").state_dict(), wfile)
     at = core.load_photo_model(f"resnet18@{wfile}")
-    assert at.name == "resnet18" and at.source == f"resnet18@{wfile}" and len(at.classes) == 1000
+    assert at.name == "resnet18" and at.source == f"resnet18@{wfile}" and len(at.record.class_names()) == 1000
     with pytest.raises(CnnzooError, match="already names its weights"):
         core.load_photo_model(f"resnet18@{wfile}", str(wfile))
 
