@@ -25,9 +25,10 @@ A head with no trainable parameters (LeNet-5's output layer of fixed RBF prototy
 Sec. II-B) is trained through the layer group below it (F6): see :func:`cnnzoo.transfer.freeze.head_modules`.
 
 Each returns a :class:`TransferResult`; with ``out_dir`` the run writes the training loop's ``last.pt`` /
-``best.pt`` (plain cnnzoo checkpoints of the new-task network; ``old_head`` holds the old classifier where
-there is one), ``metrics.csv``, TensorBoard events and ``curves.png``. Errors name the Python parameters
-(``freeze_epochs``); the command line says them as its flags (``--freeze-epochs``).
+``best.pt`` (plain cnnzoo checkpoints of the new-task network, its record naming the new classes; the run
+section holds the strategy's settings and, where there is one, the old classifier as ``old_head``),
+``metrics.csv``, TensorBoard events and ``curves.png``. Errors name the Python parameters (``freeze_epochs``);
+the command line says them as its flags (``--freeze-epochs``).
 """
 
 from __future__ import annotations
