@@ -179,7 +179,7 @@ def test_folder_with_bad_files_skips_and_names_each(tmp_path):
 def test_strict_data_makes_a_bad_file_fatal(tmp_path):
     make_folder(tmp_path)
     add_bad_files(tmp_path)
-    with pytest.raises(DataError, match="strict-data"):
+    with pytest.raises(DataError, match="drop strict_data"):
         load_source(f"folder:{tmp_path}", strict=True)
 
 

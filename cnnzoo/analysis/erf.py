@@ -10,7 +10,7 @@ It is also the check of that theoretical field: the gradient's support (the pixe
 gradient, over all samples) can never leave the theoretical field; on small networks without dead units
 it fills it exactly. ``benchmarks/rf_gradient_support.py`` runs the check on every registered model.
 
->>> from cnnzoo.registry import create_model
+>>> from cnnzoo.factory import create_model
 >>> from cnnzoo.analysis.erf import effective_receptive_field
 >>> r = effective_receptive_field(create_model("lenet5"), ["c1", "c3", "c5"], samples=8)   # doctest: +SKIP
 >>> print(r.to_table())                                                                   # doctest: +SKIP
@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CnnzooError
+from ..errors import CnnzooError, OptionError
 
 __all__ = ["ErfLayer", "ErfResult", "default_erf_layers", "effective_receptive_field", "theoretical_field"]
 
@@ -412,19 +412,20 @@ def effective_receptive_field(
     """The effective receptive field of the centre unit of each of ``layers`` (module names; default
     :func:`default_erf_layers`; :data:`FEATURES` is the last feature map).
 
-    The inputs are ``samples`` standard-normal images of ``input_size`` (C, H, W; default the registered
-    size), or the given ``images`` (already normalised, ``[N, C, H, W]``). The model is put in eval mode
+    The inputs are ``samples`` standard-normal images of ``input_size`` (C, H, W; default the model's
+    record's), or the given ``images`` (already normalised, ``[N, C, H, W]``). The model is put in eval mode
     (BatchNorm uses its running statistics, dropout is off) and computed in ``dtype`` (float64 by default,
     so that no small gradient underflows to zero and the support is exact); it is left unchanged.
     """
     label = name or getattr(model, "cnnzoo_name", None) or type(model).__name__
     if images is None:
         if input_size is None:
-            if getattr(model, "cnnzoo_name", None) is None:
-                raise CnnzooError("pass input_size=(C, H, W) for a model not made by create_model.")
-            from ..registry import model_info
-
-            input_size = model_info(model.cnnzoo_name).input_size  # type: ignore[attr-defined]
+            rec = getattr(model, "cnnzoo_record", None)
+            if rec is None:
+                raise OptionError(
+                    "pass input_size=(C, H, W) for a model not made by create_model.", "input_size"
+                )
+            input_size = rec.input_size  # the size its record says it is evaluated at
         if samples < 1:
             raise CnnzooError(f"samples must be at least 1, got {samples}.")
         g = torch.Generator().manual_seed(seed)

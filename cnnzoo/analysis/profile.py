@@ -47,10 +47,11 @@ from torch import nn
 
 from ..errors import CnnzooError, InputTooSmallError
 from ..sizes import parse_input_size
-from .result import FLOAT32_BYTES, GLOBAL_CONTEXT, LayerRow, Profile, si, size_str
+from .result import FLOAT32_BYTES, GLOBAL_CONTEXT, LayerRow, Profile
 from .tracing import _first_tensor, _LayerError, _meta_copy, _min_square, _run, _TooLarge, _TooSmall
+from .units import size_str
 
-__all__ = ["FLOAT32_BYTES", "GLOBAL_CONTEXT", "LayerRow", "Profile", "parse_input_size", "profile", "si"]
+__all__ = ["FLOAT32_BYTES", "GLOBAL_CONTEXT", "LayerRow", "Profile", "profile"]
 
 # The work is split as in torchinfo: tracing (.tracing: one forward pass that follows every operation),
 # totals (.result: Profile and its rows) and formatting (.render: table, CSV, Markdown).

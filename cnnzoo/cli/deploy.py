@@ -126,8 +126,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..deploy import DeployError, QuantConfig, export_int8, export_onnx, parse_input_size
+    from ..deploy import DeployError, QuantConfig, export_int8, export_onnx
     from ..factory import model_from_checkpoint
+    from ..sizes import parse_input_size
 
     if args.int8 and not args.calibration:
         raise DeployError("--int8 needs --calibration DATA (real images to calibrate on, e.g. digits).")
@@ -136,9 +137,9 @@ def run_export(args: argparse.Namespace) -> int:
     if args.calibration and not args.int8:
         raise DeployError("--calibration is only used with --int8; add --int8 or drop it.")
     size = parse_input_size(args.input) if args.input else None
-    model, ckpt = model_from_checkpoint(args.model)
+    model = model_from_checkpoint(args.model)
     if not args.int8:
-        res = export_onnx(model, args.out, size, opset=args.opset, exporter=args.exporter, checkpoint=ckpt)
+        res = export_onnx(model, args.out, size, opset=args.opset, exporter=args.exporter)
         if args.json:
             print(
                 json.dumps(
@@ -165,7 +166,6 @@ def run_export(args: argparse.Namespace) -> int:
         args.calibration,
         args.heldout,
         input_size=size,
-        checkpoint=ckpt,
         config=cfg,
         opset=args.opset,
         max_top1_drop=args.max_drop,

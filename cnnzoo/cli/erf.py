@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from ..errors import CnnzooError
 from ._args import command, positive_int
+
+if TYPE_CHECKING:
+    from ..record import ModelRecord
 
 ORDER = 25  # after summary/compare
 
@@ -64,14 +68,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_erf(args: argparse.Namespace) -> int:
     import torch
 
-    from ..analysis import parse_input_size
     from ..analysis.erf import default_erf_layers, effective_receptive_field
-    from ..checkpoint import is_checkpoint_path, model_from_checkpoint
+    from ..checkpoint import is_checkpoint_path
+    from ..factory import model_from_checkpoint
+    from ..sizes import parse_input_size
 
     torch.manual_seed(args.seed)
-    model, ckpt = model_from_checkpoint(args.model)
+    model = model_from_checkpoint(args.model)
+    record = model.cnnzoo_record
     trained = is_checkpoint_path(args.model)
-    name = str(ckpt.get("model") or args.model)
+    name = record.name
     if args.list_layers:
         for n, m in model.named_modules():
             if n:
@@ -82,9 +88,9 @@ def run_erf(args: argparse.Namespace) -> int:
     inputs = None
     size = parse_input_size(args.input) if args.input else None
     if args.data:
-        images, inputs = _real_images(args, ckpt, name)
-    elif size is None and ckpt.get("input_size"):
-        size = tuple(ckpt["input_size"])
+        images, inputs = _real_images(args, record)
+    elif size is None:
+        size = tuple(record.input_size)
     res = effective_receptive_field(
         model,
         args.layers,
@@ -108,20 +114,13 @@ def run_erf(args: argparse.Namespace) -> int:
     return 0
 
 
-def _real_images(args: argparse.Namespace, ckpt: dict, name: str):  # noqa: ANN202
-    """Up to ``--samples`` test images of ``--data``, normalised as the checkpoint (or the model) expects."""
+def _real_images(args: argparse.Namespace, record: ModelRecord):  # noqa: ANN202
+    """Up to ``--samples`` test images of ``--data``, normalised as the model's record says."""
     import torch
 
-    from ..data.sources import build_data, load_source
-    from ..registry import model_info
+    from ..train.run import eval_data_for
 
-    if ckpt.get("input_size"):
-        from ..train.run import eval_data_for
-
-        bundle = eval_data_for(ckpt, args.data)
-    else:
-        size = model_info(name).input_size
-        bundle = build_data(load_source(args.data), int(size[0]), (int(size[1]), int(size[2])))
+    bundle = eval_data_for(record, args.data)
     test = bundle.test
     n = min(args.samples, len(test))  # type: ignore[arg-type]
     g = torch.Generator().manual_seed(args.seed)

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             best = ", ".join(f"{q['class']} {100 * q['probability']:.1f}%" for q in r["predictions"])
             print(f"{r['file']}: {best}")
     for r in skipped:
-        print(f"cnnzoo predict: skipped {r['file']}: {r['error']}", file=sys.stderr)
+        print(f"cnnzoo predict: skipped: {r['error']}", file=sys.stderr)  # the sentence names the file
     if not done:
         raise CnnzooError(f"none of the {len(records)} files could be read as an image.")
     return 0

@@ -77,9 +77,10 @@ def _is_spec(text: str) -> bool:
 def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, dict]:
     """Profile a registered model (at its default or the given input) or a spec; returns the profile and the
     registry info as a dict (empty for specs)."""
-    from ..analysis import build_from_spec, parse_input_size, profile
+    from ..analysis import build_from_spec, profile
     from ..factory import create_model
     from ..registry import is_model, model_info
+    from ..sizes import parse_input_size
 
     if is_model(target):
         info = model_info(target)

@@ -46,10 +46,11 @@ def _write_photos(out_dir: str | Path, n: int) -> list[Path]:
     """The first ``n`` of foolbox's 20 labelled ImageNet photos, copied as ``NN_CLASS.jpg``."""
     import shutil
 
-    from .photos import foolbox_samples, imagenet_class_names
+    from ..record import imagenet_classes
+    from .photos import foolbox_samples
 
     samples = foolbox_samples("imagenet")[:n]
-    names = imagenet_class_names()
+    names = imagenet_classes()
     out = _writable_dir(out_dir)
     written = []
     for i, (src, label) in enumerate(samples):
@@ -67,7 +68,8 @@ def write_samples(spec: str, out_dir: str | Path, n: int = 8, split: str = "test
     import numpy as np
     from PIL import Image
 
-    from .sources import FileImages, decode_image, load_source
+    from .images import decode_image
+    from .sources import FileImages, load_source
 
     if n < 1:
         raise DataError(f"the number of images must be at least 1, got {n}.")

@@ -28,7 +28,6 @@ with class names and per-channel mean/std computed from the training images.
 from __future__ import annotations
 
 import gzip
-import os
 import pickle
 import struct
 import warnings
@@ -44,7 +43,7 @@ from torch.utils.data import Dataset
 from ..errors import DataError
 from ..registries import SOURCES, register_source
 from . import named
-from .images import adapt_channels, decode_image
+from .images import ImageError, adapt_channels, check_image, decode_image
 from .spec import DEFAULT_SYNTHETIC, DataSpec, parse_data_spec, source_forms
 
 SPLIT_SEED = 0  # fixed: every split in cnnzoo is the same on every machine
@@ -368,24 +367,6 @@ def load_named_cifar_source(ds: named.CifarSet, root: str | None, spec: str) -> 
 
 
 # --------------------------------------------------------------------------------------------- folders
-def check_image_file(path: str) -> str | None:
-    """Fully decode ``path`` once; returns ``None`` when it is a readable image, else the reason it is not."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        if os.path.getsize(path) == 0:
-            return "empty file"
-        with Image.open(path) as im:
-            if im.format == "JPEG":
-                im.draft("RGB", (64, 64))  # DCT-domain downscale: a full check at a fraction of the cost
-            im.load()
-    except UnidentifiedImageError:
-        return "not an image"
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        return f"corrupt or truncated ({str(e).strip() or type(e).__name__})"
-    return None
-
-
 def _scan_class_dirs(
     root: Path, classes: list[str] | None, strict: bool, skipped: list[str]
 ) -> tuple[FileImages, list[str]]:
@@ -411,10 +392,13 @@ def _scan_class_dirs(
         )
         good = 0
         for p in files:
-            why = check_image_file(str(p))
+            why = check_image(str(p))
             if why is not None:
                 if strict:
-                    raise DataError(f"{str(p)!r} is unreadable ({why}); remove it or drop --strict-data.")
+                    raise DataError(
+                        f"{str(p)!r} is unreadable ({why}); remove it or drop strict_data.",
+                        names=("strict_data",),
+                    )
                 warnings.warn(f"skipping {p}: {why}", stacklevel=2)
                 skipped.append(f"{p} ({why})")
                 continue
@@ -606,12 +590,12 @@ class ImageDataset(Dataset):
         path = self.raw.paths[i]
         try:
             return decode_image(path, self.in_chans)
-        except (OSError, RuntimeError, ValueError, SyntaxError) as e:
+        except ImageError as e:  # one sentence naming the file (the door's)
             if self.strict:
                 raise DataError(
-                    f"{path!r} could not be decoded ({e}); remove it or drop --strict-data."
+                    f"{str(e).rstrip('.')}; remove it or drop strict_data.", names=("strict_data",)
                 ) from None
-            warnings.warn(f"skipping {path}: cannot decode ({e})", stacklevel=2)
+            warnings.warn(f"skipping: {e}", stacklevel=2)
             self.skipped.append(path)
             return None
 

@@ -52,6 +52,7 @@ from torch import nn
 
 from ..errors import DataError
 from ..options import Augment
+from .images import fit_to
 
 
 def _v2() -> Any:
@@ -87,14 +88,7 @@ class FitTo(nn.Module):
         self.size = tuple(size)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        h, w = img.shape[-2:]
-        th, tw = self.size
-        if (h, w) == (th, tw):
-            return img
-        if 0 <= th - h <= 8 and 0 <= tw - w <= 8:
-            top, left = (th - h) // 2, (tw - w) // 2
-            return F.pad(img, (left, tw - w - left, top, th - h - top))
-        return _tf().resize(img, [th, tw], antialias=True)
+        return fit_to(img, self.size)  # the one picture door's fit, as predict and explain take it
 
 
 class AffineDistortion(nn.Module):
@@ -400,7 +394,9 @@ class TestViews(nn.Module):
     ) -> None:
         super().__init__()
         if crops not in CROPS:
-            raise DataError(f"--crops must be one of {', '.join(map(str, CROPS))}, got {crops}.")
+            raise DataError(
+                f"crops must be one of {', '.join(map(str, CROPS))}, got {crops}.", names=("crops",)
+            )
         if crops == 144 and scales:
             raise DataError(
                 "GoogLeNet's 144-crop protocol fixes its own scales; drop --scales or use --crops 1|10."

@@ -373,7 +373,6 @@ def export_int8(
     heldout: Any = None,
     *,
     input_size: Sequence[int] | str | None = None,
-    checkpoint: dict[str, Any] | None = None,
     config: QuantConfig | None = None,
     opset: int = 17,
     num_heldout: int = 1000,
@@ -397,8 +396,9 @@ def export_int8(
     ``heldout`` is a separate evaluation set; without it a DATA source's test part is used, and plain
     tensors are split into disjoint calibration and held-out parts.
     """
+    from ..sizes import parse_input_size
     from ..timing import interleaved_times
-    from .onnx_export import default_input_size, parse_input_size
+    from .onnx_export import default_input_size, model_record
     from .runtimes import RUNTIMES, open_runtime
 
     cfg = config or QuantConfig()
@@ -407,12 +407,13 @@ def export_int8(
     from ..outputs import check_output_file
 
     check_output_file(out_path, "ONNX file")
-    size = parse_input_size(input_size) if input_size is not None else default_input_size(model, checkpoint)
-    ck = checkpoint or {}
+    size = parse_input_size(input_size) if input_size is not None else default_input_size(model)
+    rec = model_record(model)  # data is normalised as the model's weights expect
+    mean, std = (rec.mean, rec.std) if rec is not None else (None, None)
     if isinstance(calibration, (str, os.PathLike)):
-        calibration = load_data_source(str(calibration), size, ck.get("mean"), ck.get("std"))
+        calibration = load_data_source(str(calibration), size, mean, std)
     if isinstance(heldout, (str, os.PathLike)):
-        heldout = load_data_source(str(heldout), size, ck.get("mean"), ck.get("std"))
+        heldout = load_data_source(str(heldout), size, mean, std)
     if heldout is None and hasattr(calibration, "test") and hasattr(calibration, "classes"):
         heldout = calibration  # a DataBundle: calibrate on its training part, evaluate on its test part
     if heldout is None:
@@ -424,7 +425,7 @@ def export_int8(
     with tempfile.TemporaryDirectory(prefix="cnnzoo-int8-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         int8 = Path(tmp) / "int8.onnx"
-        res = export_onnx(model, fp32, size, opset=opset, checkpoint=checkpoint)
+        res = export_onnx(model, fp32, size, opset=opset)
         quantize_onnx(fp32, int8, cal_images, cfg)
         if runtime == "auto":
             runtime = fastest_int8_runtime(int8, bench_batch, bench_repeats)

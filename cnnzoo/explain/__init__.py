@@ -19,13 +19,11 @@ from .api import Explanation, activations, conv_filters, explain, method_options
 from .deconvnet import deconvnet
 from .gradcam import gradcam, layer_activation_and_gradient
 from .guided import deconvnet_backprop, guided_backprop, guided_gradcam, relu_backward_rule
-from .inputs import InputSpec, input_spec, load_batch, load_image
 from .saliency import input_gradient, reduce_channels, saliency, smoothgrad
 
 __all__ = [
     "METHODS",
     "Explanation",
-    "InputSpec",
     "LayerError",
     "TargetError",
     "activations",
@@ -39,10 +37,7 @@ __all__ = [
     "guided_backprop",
     "guided_gradcam",
     "input_gradient",
-    "input_spec",
     "layer_activation_and_gradient",
-    "load_batch",
-    "load_image",
     "method_options",
     "reduce_channels",
     "relu_backward_rule",

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
+from ..record import ModelRecord
 from .api import Explanation
 
 _TITLE = 9
@@ -159,6 +160,17 @@ def activations_figure(acts: torch.Tensor, out: str | Path, title: str, max_maps
     return _save(fig, out)
 
 
+def class_label(record: ModelRecord) -> Callable[[int], str]:
+    """How figures name output ``i`` of a model with ``record``: ``"3 'cat'"`` where the record names its
+    classes, else ``"3"``."""
+    names = record.class_names()
+
+    def label(i: int) -> str:
+        return f"{i} {names[i]!r}" if names and 0 <= i < len(names) else str(i)
+
+    return label
+
+
 def explain_files(
     ref: str,
     images: Sequence[str],
@@ -172,16 +184,15 @@ def explain_files(
     noise_level: float = 0.15,
 ) -> tuple[Path, Explanation]:
     """Explain a checkpoint's (or a fresh model's) decisions on image files/folders and write the figure."""
+    from ..data.images import load_images
     from ..errors import CnnzooError
     from ..factory import model_from_checkpoint
     from ..outputs import FIGURE_SUFFIXES, check_output_file
     from .api import explain
-    from .inputs import input_spec, load_batch
 
     check_output_file(out, "figure", FIGURE_SUFFIXES)  # before the model runs, not after
-    model, ckpt = model_from_checkpoint(ref)
-    spec = input_spec(model, ckpt)
-    paths, shown, x = load_batch(images, spec)
+    model = model_from_checkpoint(ref)
+    paths, shown, x = load_images(images, model.cnnzoo_record)  # the one picture door, as predict
     if len(paths) > MAX_ROWS:
         raise CnnzooError(
             f"one figure shows at most {MAX_ROWS} images, but {len(paths)} were given; pass fewer images."
@@ -198,7 +209,7 @@ def explain_files(
         noise_level=noise_level,
         generator=torch.Generator().manual_seed(0),
     )
-    path = explanation_figure(shown, exp, out, [p.name for p in paths], spec.class_name)
+    path = explanation_figure(shown, exp, out, [p.name for p in paths], class_label(model.cnnzoo_record))
     return path, exp
 
 
@@ -209,28 +220,28 @@ def filters_file(ref: str, out: str | Path, layer: str | None = None) -> Path:
     from .api import conv_filters
 
     check_output_file(out, "figure", FIGURE_SUFFIXES)  # before the model runs, not after
-    model, ckpt = model_from_checkpoint(ref)
+    model = model_from_checkpoint(ref)
     name, w = conv_filters(model, layer)
     shape = "x".join(map(str, w.shape))
     how = "RGB" if w.shape[1] == 3 else ("grey" if w.shape[1] == 1 else "mean over input channels")
-    return filters_figure(w, out, f"{ckpt['model']}: {w.shape[0]} filters of {name} ({shape}, {how})")
+    title = f"{model.cnnzoo_record.name}: {w.shape[0]} filters of {name} ({shape}, {how})"
+    return filters_figure(w, out, title)
 
 
 def activations_file(ref: str, image: str, layer: str, out: str | Path, max_maps: int = 64) -> Path:
     """Write the feature maps of ``layer`` for one image as a grid."""
-    from ..errors import CnnzooError
+    from ..data.images import load_images
+    from ..errors import CnnzooError, OptionError
     from ..factory import model_from_checkpoint
     from .api import activations
-    from .inputs import input_spec, load_batch
 
     if max_maps < 1:
-        raise CnnzooError(f"--max-maps must be at least 1, got {max_maps}.")
+        raise OptionError(f"max_maps must be at least 1, got {max_maps}.", "max_maps")
     from ..outputs import FIGURE_SUFFIXES, check_output_file
 
     check_output_file(out, "figure", FIGURE_SUFFIXES)  # before the model runs, not after
-    model, ckpt = model_from_checkpoint(ref)
-    spec = input_spec(model, ckpt)
-    paths, _, x = load_batch([image], spec)
+    model = model_from_checkpoint(ref)
+    paths, _, x = load_images([image], model.cnnzoo_record)
     if len(paths) != 1:
         raise CnnzooError(f"activations shows one image, but {image!r} holds {len(paths)}; name one file.")
     a = activations(model, x, layer)[0]
@@ -240,7 +251,7 @@ def activations_file(ref: str, image: str, layer: str, out: str | Path, max_maps
         )
     shown = min(max_maps, a.shape[0])
     title = (
-        f"{ckpt['model']} {layer}: {shown} of {a.shape[0]} feature maps "
+        f"{model.cnnzoo_record.name} {layer}: {shown} of {a.shape[0]} feature maps "
         f"({a.shape[1]}x{a.shape[2]}) for {paths[0].name}"
     )
     return activations_figure(a, out, title, max_maps)

@@ -13,11 +13,28 @@ the last group) is what freezing (:mod:`cnnzoo.transfer.freeze`) and per-group l
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
+
+
+def _new_head_record(reset: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a ``reset_classifier`` so that the model's record (``cnnzoo_record``, set by the factory) follows
+    the new head: its class names and data no longer describe the fresh classifier."""
+
+    @functools.wraps(reset)
+    def wrapper(self: nn.Module, num_classes: int, *args: Any, **kwargs: Any) -> None:
+        reset(self, num_classes, *args, **kwargs)
+        rec = self.__dict__.get("cnnzoo_record")
+        if rec is not None:
+            self.__dict__["cnnzoo_record"] = rec.with_new_head(num_classes)
+
+    wrapper.__wrapped_for_record__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 class ZooModel(nn.Module):
@@ -32,6 +49,13 @@ class ZooModel(nn.Module):
     classifier_attr: str = "fc"
     layer_group_names: Mapping[str, Sequence[str]] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # every reset_classifier, the base's or a subclass's own, updates the record (cnnzoo.record)
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("reset_classifier")
+        if own is not None and not getattr(own, "__wrapped_for_record__", False):
+            cls.reset_classifier = _new_head_record(own)  # type: ignore[method-assign]
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -44,8 +68,10 @@ class ZooModel(nn.Module):
     def get_classifier(self) -> nn.Module:
         return self.get_submodule(self.classifier_attr)
 
+    @_new_head_record
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the final layer by a freshly initialised one with ``num_classes`` outputs (0: identity)."""
+        """Replace the final layer by a freshly initialised one with ``num_classes`` outputs (0: identity);
+        the model's record (``cnnzoo_record``) then names no classes and no data until they are known."""
         old = self.get_classifier()
         new: nn.Module
         if num_classes == 0:

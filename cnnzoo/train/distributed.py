@@ -46,7 +46,9 @@ def resolve_device(name: str | None) -> torch.device:
     except RuntimeError:
         raise CnnzooError(f"unknown device {name!r}; use cpu or cuda.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CnnzooError("--device cuda was asked for but no CUDA GPU is available; use --device cpu.")
+        raise CnnzooError(
+            "device 'cuda' was asked for but no CUDA GPU is available; use device 'cpu'.", names=("device",)
+        )
     return dev
 
 

@@ -35,15 +35,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ..checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
+from ..checkpoint import Checkpoint, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from ..data.sources import collate_skip
-from ..errors import CheckpointError, CnnzooError
+from ..errors import CheckpointError, CnnzooError, OptionError
+from ..record import ModelRecord
 from .distributed import DistContext, ResumableSampler, barrier, shard_indices
 from .metrics import EvalResult, Meter
 
 
-class TrainingDiverged(CnnzooError):
-    """The loss became NaN or infinite."""
+class TrainingDiverged(OptionError):
+    """The loss became NaN or infinite; the message names the learning rate (``lr``, ``--lr`` in the CLI)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "lr")
 
 
 # ------------------------------------------------------------------------------------------ seeds and RNG
@@ -268,8 +272,10 @@ class Trainer:
     label)`` (sharded and shuffled here, resumable mid-epoch) or a ready DataLoader (resumable at epoch
     boundaries). scheduler: stepped once per epoch; ``ReduceLROnPlateau`` is given the validation loss
     (else the training loss). val_data: evaluated after each epoch; its top-1 picks ``best.pt`` (the
-    training top-1 when absent). meta: extra checkpoint entries (model name and kwargs, classes, input
-    size, mean/std, data, recipe...). aux_weight: weight of auxiliary losses (GoogLeNet: 0.3). ctx:
+    training top-1 when absent). record: the model's :class:`~cnnzoo.record.ModelRecord` written into
+    every checkpoint (default: the model's ``cnnzoo_record``; ``None`` for a plain module). run: how the
+    run was made (recipe, seed, precision, transfer settings...), written into the checkpoints' ``run``
+    section beside the training state. aux_weight: weight of auxiliary losses (GoogLeNet: 0.3). ctx:
     distributed context; the model is wrapped in DDP when ``ctx.world_size > 1``. channels_last: train in
     the channels-last layout (default: only with bf16); oneDNN's FP32 convolutions are faster in it too
     (ResNet-56 on 32x32, batch 128, 2 Xeon cores: 0.81 s a step against 1.13 s; see
@@ -296,7 +302,8 @@ class Trainer:
         hooks: Sequence[Any] = (),
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         aux_weight: float = 0.3,
-        meta: dict[str, Any] | None = None,
+        record: ModelRecord | None = None,
+        run: dict[str, Any] | None = None,
         ctx: DistContext | None = None,
         workers: int = 0,
         progress: bool = True,
@@ -344,7 +351,8 @@ class Trainer:
         self.hooks = list(hooks)
         self.loss_fn = loss_fn or nn.CrossEntropyLoss()
         self.aux_weight = aux_weight
-        self.meta = dict(meta or {})
+        self.record = record if record is not None else getattr(model, "cnnzoo_record", None)
+        self.run = dict(run or {})
         self.workers = workers
         self.progress = progress and self.ctx.is_main
         self.ks = tuple(ks)
@@ -424,13 +432,12 @@ class Trainer:
         return "val_top1" if self.val_data is not None else "train_top1"
 
     def state(self, epoch: int, step: int) -> dict[str, Any]:
-        """The checkpoint payload: ``epoch`` epochs done plus ``step`` batches of the next one."""
-        live = unwrap(self.model)
+        """The checkpoint's ``run`` section: the run's settings and the training state after ``epoch``
+        epochs plus ``step`` batches of the next one. With EMA the checkpoint's weights are the averaged ones
+        and ``ema`` holds the raw weights that resume the run."""
         return {
-            **self.meta,
-            # with EMA the model is the averaged weights; the raw ones resume the run (ema's entry)
-            "state_dict": (self.ema.module if self.ema is not None else live).state_dict(),
-            "ema": self.ema.state(live) if self.ema is not None else None,
+            **self.run,
+            "ema": self.ema.state(unwrap(self.model)) if self.ema is not None else None,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": rng_state(),
@@ -449,46 +456,49 @@ class Trainer:
         """Write ``out/name`` atomically (rank 0 only)."""
         if self.out is None or not self.ctx.is_main:
             return None
-        return save_checkpoint(self.out / name, self.state(epoch, step))
+        live = unwrap(self.model)
+        weights = (self.ema.module if self.ema is not None else live).state_dict()
+        return save_checkpoint(self.out / name, self.record, weights, self.state(epoch, step))
 
-    def load_state(self, ckpt: dict[str, Any] | str | os.PathLike[str]) -> None:
+    def load_state(self, ckpt: Checkpoint | str | os.PathLike[str]) -> None:
         """Continue from a checkpoint written by :meth:`save` (same model, optimizer and scheduler kinds).
 
         With an ``out_dir``, the run folder is first made whole again (:func:`reconcile_run`): temporary
         files of killed writes are removed and a ``best.pt`` that a kill left behind ``last.pt`` is
         rewritten."""
-        if not isinstance(ckpt, dict):
+        if not isinstance(ckpt, Checkpoint):
             ckpt = load_checkpoint(ckpt)
         if self.out is not None and self.ctx.is_main:
             for note in reconcile_run(self.out, ckpt):
                 print(f"resume: {note}", file=sys.stderr, flush=True)
-        if (ckpt.get("ema") is not None) != (self.ema is not None):
+        run = ckpt.run
+        if (run.get("ema") is not None) != (self.ema is not None):
             raise CheckpointError(
                 "the checkpoint was written "
-                + ("with" if ckpt.get("ema") is not None else "without")
+                + ("with" if run.get("ema") is not None else "without")
                 + " weight averaging (EMA) and this run is set up the other way; resume with the settings "
                 "the run was started with."
             )
         try:
             if self.ema is not None:
-                self.ema.load(ckpt, unwrap(self.model))
+                self.ema.load(run["ema"], ckpt.state_dict, unwrap(self.model))
             else:
-                unwrap(self.model).load_state_dict(ckpt["state_dict"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-            if self.scheduler is not None and ckpt.get("scheduler") is not None:
-                self.scheduler.load_state_dict(ckpt["scheduler"])
+                unwrap(self.model).load_state_dict(ckpt.state_dict)
+            self.optimizer.load_state_dict(run["optimizer"])
+            if self.scheduler is not None and run.get("scheduler") is not None:
+                self.scheduler.load_state_dict(run["scheduler"])
         except (RuntimeError, ValueError, KeyError) as e:
             raise CheckpointError(
                 f"the checkpoint does not fit this run ({str(e).splitlines()[0]})."
             ) from None
-        self.epoch, self.step = int(ckpt["epoch"]), int(ckpt.get("step", 0))
-        self._partial = ckpt.get("partial")
-        self.history = list(ckpt.get("history", []))
-        best = ckpt.get("best") or {}
+        self.epoch, self.step = int(run["epoch"]), int(run.get("step", 0))
+        self._partial = run.get("partial")
+        self.history = list(run.get("history", []))
+        best = run.get("best") or {}
         self.best_value, self.best_epoch = best.get("value"), best.get("epoch")
-        set_rng_state(ckpt["rng"])
-        if ckpt.get("loader_generator") is not None:
-            self.generator.set_state(ckpt["loader_generator"])
+        set_rng_state(run["rng"])
+        if run.get("loader_generator") is not None:
+            self.generator.set_state(run["loader_generator"])
 
     # -------------------------------------------------------------- the loop
     def _hook(self, name: str, *args: Any) -> None:
@@ -599,7 +609,7 @@ class Trainer:
                     where = str(self.out / "last.pt") if self.out is not None else "none was written"
                     raise TrainingDiverged(
                         f"the training loss became {float(loss)} at epoch {epoch + 1}, step {self.step + 1}; "
-                        f"the last good checkpoint is kept ({where}): lower the learning rate (--lr) and "
+                        f"the last good checkpoint is kept ({where}): lower the learning rate (lr) and "
                         f"retry."
                     )
                 self.optimizer.zero_grad(set_to_none=True)
@@ -666,7 +676,7 @@ class Trainer:
                 where = str(self.out / "last.pt") if self.out is not None else "none was written"
                 raise TrainingDiverged(
                     f"the validation loss became {val.loss} after epoch {epoch + 1}; the last good "
-                    f"checkpoint is kept ({where}): lower the learning rate (--lr) and retry."
+                    f"checkpoint is kept ({where}): lower the learning rate (lr) and retry."
                 )
             row.update({f"val_top{k}": v for k, v in val.topk.items()})
         row["images_per_s"] = train.n / max(elapsed, 1e-9) if self.step else 0.0
@@ -688,12 +698,12 @@ class Trainer:
             print("  ".join(parts), flush=True)
         if not math.isfinite(row["train_loss"]):
             raise TrainingDiverged(
-                f"the training loss is {row['train_loss']} after epoch {epoch + 1}; lower --lr."
+                f"the training loss is {row['train_loss']} after epoch {epoch + 1}; lower lr."
             )
         return row
 
 
-def reconcile_run(out: str | os.PathLike[str], last: dict[str, Any] | None = None) -> list[str]:
+def reconcile_run(out: str | os.PathLike[str], last: Checkpoint | None = None) -> list[str]:
     """Make a run folder consistent after a kill; returns a sentence per repair.
 
     ``last.pt`` and ``best.pt`` are each written atomically but not together: a kill between the two
@@ -712,10 +722,10 @@ def reconcile_run(out: str | os.PathLike[str], last: dict[str, Any] | None = Non
         if not last_path.is_file():
             return notes
         last = load_checkpoint(last_path)
-    done, best_epoch = int(last.get("epoch", 0)), (last.get("best") or {}).get("epoch")
-    if best_epoch is None or int(last.get("step", 0)):
+    done, best_epoch = int(last.run.get("epoch", 0)), (last.run.get("best") or {}).get("epoch")
+    if best_epoch is None or int(last.run.get("step", 0)):
         return notes  # no finished epoch yet, or an interrupted epoch: last.pt is not a best candidate
-    have = int(load_checkpoint(best_path).get("epoch", -1)) if best_path.is_file() else None
+    have = int(load_checkpoint(best_path).run.get("epoch", -1)) if best_path.is_file() else None
     if have == best_epoch or (have is not None and have > done):
         return notes
     if best_epoch == done:

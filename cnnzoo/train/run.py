@@ -16,11 +16,12 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import load_checkpoint
+from ..checkpoint import Checkpoint, load_checkpoint
 from ..data.sources import DataBundle, build_data, default_source_name, load_source
 from ..data.transforms import add_regularising_augment
 from ..errors import CheckpointError, CnnzooError, DataError
 from ..factory import create_model, model_from_checkpoint
+from ..record import ModelRecord
 from ..registry import model_info
 from .distributed import DistContext, barrier, cleanup, init_distributed
 from .loop import FitResult, Trainer, evaluate, seed_everything
@@ -66,12 +67,13 @@ def _choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tup
         if resume:
             if not has_run:
                 raise CheckpointError(
-                    f"--resume: {str(p)!r} holds no last.pt to continue from; start without --resume."
+                    f"{str(p)!r} holds no last.pt to resume from; start without resume.", names=("resume",)
                 )
             return p, f"resuming the run in {p}"
         if has_run:
             raise CnnzooError(
-                f"{str(p)!r} already holds a run; pass --resume to continue it or choose another --out."
+                f"{str(p)!r} already holds a run; pass resume to continue it or choose another out.",
+                names=("resume", "out"),
             )
         return p, f"writing to {p}"
     base = Path("runs") / f"{model}-{default_source_name(data)}"
@@ -79,7 +81,9 @@ def _choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tup
     existing = [c for c in candidates if (c / "last.pt").is_file()]
     if resume:
         if not existing:
-            raise CheckpointError(f"--resume: no earlier run in {str(base)!r}; start without --resume.")
+            raise CheckpointError(
+                f"no earlier run in {str(base)!r} to resume; start without resume.", names=("resume",)
+            )
         return existing[-1], f"resuming the run in {existing[-1]}"
     for c in candidates:
         if not (c / "last.pt").is_file() and not any(c.glob("*.pt")):
@@ -89,23 +93,24 @@ def _choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tup
                 else f"{base} already holds a run; writing to {c} instead (--resume continues the newest one)"
             )
             return c, note
-    raise CnnzooError(f"too many runs under {str(base)!r}; pass --out.")  # pragma: no cover
+    raise CnnzooError(f"too many runs under {str(base)!r}; pass out.", names=("out",))  # pragma: no cover
 
 
 def _check_unchanged(
-    ckpt: dict[str, Any], data: str | None, recipe: str | Recipe | None, overrides: dict[str, Any]
+    ckpt: Checkpoint, data: str | None, recipe: str | Recipe | None, overrides: dict[str, Any]
 ) -> None:
     """A resumed run continues exactly as it was started: a ``data``, ``recipe`` or override (other than
     ``epochs``) that differs from the run's own is an error, not silently ignored; repeating the same
     values (re-running the original command with ``--resume``) is fine."""
-    stored = Recipe.from_dict(ckpt["recipe"])
+    stored = Recipe.from_dict(ckpt.run["recipe"])
     changed = [
         f"{k} ({getattr(stored, k)!r} -> {v!r})"
         for k, v in overrides.items()
         if k != "epochs" and v is not None and hasattr(stored, k) and getattr(stored, k) != v
     ]
-    if data is not None and data != ckpt.get("data"):
-        changed.insert(0, f"data ({ckpt.get('data')!r} -> {data!r})")
+    was = ckpt.record.dataset if ckpt.record is not None else None
+    if data is not None and data != was:
+        changed.insert(0, f"data ({was!r} -> {data!r})")
     name = recipe.name if isinstance(recipe, Recipe) else recipe
     if name is not None and name != stored.name:
         changed.insert(0, f"recipe ({stored.name!r} -> {name!r})")
@@ -247,19 +252,23 @@ def _train(
 ) -> RunResult:
     info = model_info(model_name)
     out_dir, note = choose_out_dir(model_name, data or "digits", None if out is None else str(out), resume)
-    ckpt: dict[str, Any] | None = None
+    ckpt: Checkpoint | None = None
+    in_chans = int(model_kwargs.pop("in_chans", info.input_size[0]))
     if resume:
         ckpt = load_checkpoint(out_dir / "last.pt")
         _check_unchanged(ckpt, data, recipe, overrides)
-        if ckpt.get("model") != model_name:
+        was = ckpt.record
+        if was is None or was.name != model_name:
             raise CheckpointError(
-                f"{out_dir / 'last.pt'} is a run of {ckpt.get('model')!r}, not {model_name!r}."
+                f"{out_dir / 'last.pt'} is a run of {was.name if was else 'another module'!r}, not "
+                f"{model_name!r}."
             )
-        rec = Recipe.from_dict(ckpt["recipe"]).with_overrides(epochs=overrides.get("epochs"))
-        data, seed = ckpt["data"], int(ckpt["seed"])
-        precision = str(ckpt.get("precision", "fp32"))
-        channels_last = ckpt.get("channels_last")
-        model_kwargs = {k: v for k, v in ckpt["model_kwargs"].items() if k not in ("num_classes", "in_chans")}
+        rec = Recipe.from_dict(ckpt.run["recipe"]).with_overrides(epochs=overrides.get("epochs"))
+        data, seed = was.dataset, int(ckpt.run["seed"])
+        precision = str(ckpt.run.get("precision", "fp32"))
+        channels_last = ckpt.run.get("channels_last")
+        model_kwargs = {k: v for k, v in was.model_kwargs.items() if k not in ("num_classes", "in_chans")}
+        in_chans = int(was.input_size[0])
     else:
         data = data or "digits"
         rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_for(model_name))
@@ -273,7 +282,6 @@ def _train(
         + f"; {note}",
         ctx,
     )
-    in_chans = int(model_kwargs.pop("in_chans", info.input_size[0]))
     size = (info.input_size[1], info.input_size[2])
     raw = load_source(data, strict=strict)
     bundle = build_data(
@@ -283,16 +291,17 @@ def _train(
         augment=rec.augment,
         val_fraction=rec.val_fraction,
         strict=strict,
-        mean=ckpt["mean"] if ckpt else None,
-        std=ckpt["std"] if ckpt else None,
+        mean=ckpt.record.mean if ckpt and ckpt.record else None,
+        std=ckpt.record.std if ckpt and ckpt.record else None,
     )
     add_regularising_augment(bundle.train, (rec.randaugment_n, rec.randaugment_m), rec.random_erasing)
-    if ckpt is not None and list(ckpt.get("classes", [])) != bundle.classes:
+    if ckpt is not None and ckpt.record is not None and list(ckpt.record.classes or []) != bundle.classes:
         raise DataError(f"the data {data!r} no longer has the classes this run was trained on.")
     for s in bundle.skipped:
         _say(f"skipped unreadable file: {s}", ctx)
     seed_everything(seed)
     model = create_model(model_name, num_classes=bundle.num_classes, in_chans=in_chans, **model_kwargs)
+    record = model.cnnzoo_record = trained_record(model, bundle)  # what the network is and expects now
     _threads_for_small_models(model, (in_chans, *size), ctx, threads)
     optimizer = rec.make_optimizer(model)
     scheduler = rec.make_scheduler(optimizer)
@@ -302,19 +311,7 @@ def _train(
         hooks.append(ScheduledDropPath(model, steps_per_epoch, rec.epochs))
     if rec.max_filter_rms:
         hooks.append(FilterRmsRenorm(model, rec.max_filter_rms))
-    meta = {
-        "model": model_name,
-        "model_kwargs": dict(model.cnnzoo_kwargs),  # type: ignore[attr-defined]
-        "classes": bundle.classes,
-        "input_size": [in_chans, *size],
-        "mean": list(bundle.mean),
-        "std": list(bundle.std),
-        "data": data,
-        "recipe": rec.as_dict(),
-        "natural": bundle.natural,
-        "precision": precision,
-        "channels_last": channels_last,
-    }
+    run = {"recipe": rec.as_dict(), "precision": precision, "channels_last": channels_last}
     _say(
         f"data {data}: {len(bundle.train)} train / {len(bundle.val) if bundle.val else 0} val / "
         f"{len(bundle.test)} test images, {bundle.num_classes} classes, input {in_chans}x{size[0]}x{size[1]}",
@@ -332,7 +329,8 @@ def _train(
         out_dir=out_dir,
         seed=seed,
         aux_weight=rec.aux_weight,
-        meta=meta,
+        record=record,
+        run=run,
         ctx=ctx,
         workers=workers,
         progress=progress,
@@ -349,16 +347,16 @@ def _train(
     if ckpt is not None:
         trainer.load_state(ckpt)
         _say(f"continuing at epoch {trainer.epoch + 1}, step {trainer.step}", ctx)
-        was = int(ckpt.get("world_size", 1))
-        if was != ctx.world_size:
+        was_size = int(ckpt.run.get("world_size", 1))
+        if was_size != ctx.world_size:
             _say(
-                f"note: this run was started on {was} process(es) and continues on {ctx.world_size}: the "
-                "global batch is kept, but the result will not be bit-identical to an uninterrupted run",
+                f"note: this run was started on {was_size} process(es) and continues on {ctx.world_size}: "
+                "the global batch is kept, but the result will not be bit-identical to an uninterrupted run",
                 ctx,
             )
     result = trainer.fit()  # Ctrl-C: saved inside, KeyboardInterrupt reaches the CLI (exit 130)
     barrier()
-    best_model, _ = model_from_checkpoint(str(out_dir / "best.pt"))  # test the best epoch, as reported
+    best_model = model_from_checkpoint(str(out_dir / "best.pt"))  # test the best epoch, as reported
     best_model.to(ctx.device)
     test = evaluate(
         best_model,
@@ -370,7 +368,7 @@ def _train(
         workers=workers,
         precision=precision,
     )
-    test.protocol = eval_protocol(bundle, 1, None, False, None, [str(out_dir / "best.pt")], [meta])
+    test.protocol = eval_protocol(bundle, 1, None, False, None, [str(out_dir / "best.pt")], [record])
     skipped = bundle.all_skipped()
     if ctx.is_main:
         plot_confusion(
@@ -396,7 +394,7 @@ def _train(
 
 
 def eval_data_for(
-    ckpt: dict[str, Any],
+    record: ModelRecord,
     data: str | None,
     crops: int = 1,
     scales: Sequence[int] | None = None,
@@ -405,27 +403,25 @@ def eval_data_for(
     dense: bool = False,
     flips: bool | None = None,
 ) -> DataBundle:
-    """The test data of ``data`` (default: the checkpoint's own) adapted and normalised as the checkpoint
-    was. ``dense``: each test item is VGG's dense views instead (:class:`~cnnzoo.data.transforms.DenseViews`
-    at ``scales``, with mirrors when ``flips``; default: for natural images, not for digits).
+    """The test data of ``data`` (default: the record's own) adapted and normalised as the record says. The
+    single centre view of pictures read from files is the record's own view through the one picture door
+    (:class:`cnnzoo.data.images.ImageTransform`), so ``eval`` on a folder sees what ``predict`` sees.
+    ``dense``: each test item is VGG's dense views instead (:class:`~cnnzoo.data.transforms.DenseViews` at
+    ``scales``, with mirrors when ``flips``; default: for natural images, not for digits).
     """
-    spec = data or ckpt.get("data")
+    spec = data or record.dataset
     if not spec:
-        raise DataError("this checkpoint does not record its data source; pass --data.")
-    size = ckpt.get("input_size")
-    if not size:
-        raise CheckpointError(
-            "this checkpoint does not record its input size; it was not written by cnnzoo train."
-        )
+        raise DataError("this checkpoint does not say what it was trained on; pass data.", names=("data",))
+    c, h, w = record.input_size
     raw = load_source(spec, strict=strict)
     bundle = build_data(
         raw,
-        int(size[0]),
-        (int(size[1]), int(size[2])),
+        int(c),
+        (int(h), int(w)),
         crops=1 if dense else crops,
         scales=None if dense else scales,
-        mean=ckpt.get("mean"),
-        std=ckpt.get("std"),
+        mean=record.mean,
+        std=record.std,
         strict=strict,
     )
     if dense:
@@ -434,12 +430,36 @@ def eval_data_for(
         bundle.test.transform = DenseViews(  # type: ignore[attr-defined]
             bundle.input_size, bundle.mean, bundle.std, scales, bundle.natural if flips is None else flips
         )
-    if ckpt.get("classes") and list(ckpt["classes"]) != bundle.classes:
+    elif crops == 1 and not scales and not raw.in_memory:
+        from ..data.images import ImageTransform
+
+        bundle.test.transform = ImageTransform(record)  # type: ignore[attr-defined]
+    if record.classes and list(record.classes) != bundle.classes:
         raise DataError(
             f"the classes of {spec!r} differ from the checkpoint's "
-            f"({_class_diff(bundle.classes, ckpt['classes'])}); evaluate on the data it was trained on."
+            f"({_class_diff(bundle.classes, record.classes)}); evaluate on the data it was trained on."
         )
     return bundle
+
+
+def trained_record(model: torch.nn.Module, data: DataBundle) -> ModelRecord:
+    """The record of ``model`` once trained on ``data``: its classes, the data source, the mean/std it was
+    normalised with, and the eval view the test data had (files: the shorter side to 256/224 of the input
+    and the centre crop, as :class:`~cnnzoo.data.transforms.TestViews`; in-memory pictures: fitted)."""
+    from ..data.sources import MemoryImages
+    from ..data.transforms import _scaled
+
+    base: ModelRecord = model.cnnzoo_record  # type: ignore[assignment]
+    h, w = data.input_size
+    files = not isinstance(getattr(data.test, "raw", None), MemoryImages)
+    return base.with_new_head(data.num_classes, data.classes, data.source).with_(
+        input_size=(data.in_chans, h, w),
+        mean=tuple(data.mean),
+        std=tuple(data.std),
+        resize=_scaled(256, h) if files else None,
+        crop=h if files and h == w else None,
+        interpolation="bilinear",
+    )
 
 
 def _class_diff(data: Sequence[str], ckpt: Sequence[str]) -> str:
@@ -483,7 +503,9 @@ def evaluate_checkpoints(
     (:mod:`cnnzoo.precision`). The result's ``protocol`` states how it was measured.
     """
     if dense and crops != 1:
-        raise CnnzooError("dense evaluation uses the whole image; drop crops (--crops) or dense (--dense).")
+        raise CnnzooError(
+            "dense evaluation uses the whole image; drop crops or dense.", names=("crops", "dense")
+        )
     if not paths:
         raise CnnzooError("give at least one checkpoint to evaluate.")
     if confusion_png is not None:
@@ -495,7 +517,8 @@ def evaluate_checkpoints(
         from ..precision import check_precision
 
         check_precision(precision, ctx.device)
-        models, ckpts = [], []
+        models: list[torch.nn.Module] = []
+        records: list[ModelRecord] = []
         for p in paths:
             if Path(p).is_dir():
                 raise CheckpointError(
@@ -503,13 +526,13 @@ def evaluate_checkpoints(
                 )
             if not Path(p).is_file():
                 raise CheckpointError(f"checkpoint file {p!r} does not exist; check the path.")
-            m, c = model_from_checkpoint(p)
+            m = model_from_checkpoint(p)
             models.append(m.to(ctx.device))
-            ckpts.append(c)
-        first = ckpts[0]
-        for p, c in zip(paths[1:], ckpts[1:]):
-            for key in ("classes", "input_size", "mean", "std"):
-                if c.get(key) != first.get(key):
+            records.append(m.cnnzoo_record)
+        first = records[0]
+        for p, r in zip(paths[1:], records[1:]):
+            for key in ("classes", "input_size", "mean", "std", "resize", "crop", "interpolation"):
+                if getattr(r, key) != getattr(first, key):
                     raise CheckpointError(
                         f"{p!r} differs from {paths[0]!r} in {key}; an ensemble needs models "
                         "trained on the same data."
@@ -517,7 +540,7 @@ def evaluate_checkpoints(
         bundle = eval_data_for(
             first, data, crops=crops, scales=scales, strict=strict_data, dense=dense, flips=flips
         )
-        protocol = eval_protocol(bundle, crops, scales, dense, flips, paths, ckpts)
+        protocol = eval_protocol(bundle, crops, scales, dense, flips, paths, records)
         if dense:
             from ..precision import autocast
             from .dense import evaluate_dense
@@ -567,7 +590,7 @@ def eval_protocol(
     dense: bool,
     flips: bool | None,
     paths: Sequence[str],
-    ckpts: Sequence[dict[str, Any]],
+    records: Sequence[ModelRecord],
 ) -> dict[str, Any]:
     """The protocol of an evaluation as a JSON-ready dict with a one-line ``text`` (every report states it):
     views, scales, dense or not, flips, how views and models are combined, resize, crop, interpolation,
@@ -590,7 +613,7 @@ def eval_protocol(
         if not dense
         else COMBINE_DENSE.replace("over the image and its mirror, then " if not p["flips"] else "", "")
     )
-    p["models"] = [{"checkpoint": str(path), "model": c.get("model")} for path, c in zip(paths, ckpts)]
-    who = ckpts[0].get("model") if len(ckpts) == 1 else f"ensemble of {len(ckpts)} models"
+    p["models"] = [{"checkpoint": str(path), "model": r.name} for path, r in zip(paths, records)]
+    who = records[0].name if len(records) == 1 else f"ensemble of {len(records)} models"
     p["text"] = f"{who}: {p['text']}; {p['combine']}"
     return p

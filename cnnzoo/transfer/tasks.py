@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import FORMAT, safe_load
+from ..checkpoint import is_cnnzoo_checkpoint, read_checkpoint, safe_load
 from ..data.sources import DataBundle, FileImages, MemoryImages, RawSplits, build_data, load_source
 from ..errors import CheckpointError, DataError, OptionError
 from ..factory import create_model, model_from_checkpoint
+from ..record import ModelRecord
 from ..registries import STRATEGIES, accepted
-from ..registry import model_info
-from ..weights import parse_weights_spec
+from ..weights.load import parse_weights_spec
 from .strategies import Settings, TransferResult
 
 
@@ -85,47 +85,50 @@ def few_shot(raw: RawSplits, per_class: int, seed: int = 0) -> RawSplits:
     )
 
 
-def prepare_model(name: str, weights: str | None = None, **kwargs: Any) -> tuple[nn.Module, dict[str, Any]]:
-    """Build ``name`` and load ``weights``: a cnnzoo checkpoint (its recorded options, mean/std and input size
-    are used), a plain state-dict file, or ``torchvision:FILE`` / ``timm:FILE``. Returns ``(model, info)``
-    where ``info`` holds ``mean``/``std``/``input_size``/``classes`` when the checkpoint recorded them."""
+def prepare_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Module:
+    """Build ``name`` and load ``weights``: a cnnzoo checkpoint (its recorded options are used), a plain
+    state-dict file, ``torchvision:FILE`` / ``timm:FILE``, or any published weights. The model's record
+    (``model.cnnzoo_record``) says the input size and the mean/std its weights were trained with."""
     if weights is None:
-        return create_model(name, **kwargs), {}
+        return create_model(name, **kwargs)
     source, path = parse_weights_spec(weights)
     if source == "cnnzoo" and Path(path).is_file():
         data = safe_load(path)
-        if isinstance(data, dict) and data.get("format") == FORMAT:
-            if data.get("model") != name:
+        if is_cnnzoo_checkpoint(data):
+            rec = read_checkpoint(data, path).record
+            if rec is None or rec.name != name:
                 raise CheckpointError(
-                    f"{path!r} is a checkpoint of {data.get('model')!r}, not {name!r}; name the "
-                    "model it was saved from."
+                    f"{path!r} is a checkpoint of {rec.name if rec else 'another module'!r}, not {name!r}; "
+                    "name the model it was saved from."
                 )
-            model, ckpt = model_from_checkpoint(path, **kwargs)
-            return model, {k: ckpt[k] for k in ("mean", "std", "input_size", "classes") if k in ckpt}
+            return model_from_checkpoint(path, **kwargs)
     # published weights (torchvision, timm:TAG, a URL...): the factory builds the variant they need, and
     # their record says how their pictures were normalised
-    model = create_model(name, weights=weights, **kwargs)
-    rec = model.cnnzoo_record  # type: ignore[attr-defined]
-    return model, ({"mean": list(rec.mean), "std": list(rec.std)} if rec.dataset == "imagenet-1k" else {})
+    return create_model(name, weights=weights, **kwargs)
 
 
-def _size(info: dict[str, Any], name: str, input_size: int | None) -> tuple[int, int, int]:
-    if input_size is not None:
-        if input_size < 8:
-            raise OptionError(f"input_size must be at least 8 pixels, got {input_size}.", "input_size")
-        c = int(info["input_size"][0]) if "input_size" in info else model_info(name).input_size[0]
-        return c, input_size, input_size
-    if "input_size" in info:
-        c, h, w = (int(v) for v in info["input_size"])
+def _size(rec: ModelRecord, input_size: int | None) -> tuple[int, int, int]:
+    c, h, w = (int(v) for v in rec.input_size)
+    if input_size is None:
         return c, h, w
-    return model_info(name).input_size
+    if input_size < 8:
+        raise OptionError(f"input_size must be at least 8 pixels, got {input_size}.", "input_size")
+    return c, input_size, input_size
+
+
+def _norm(rec: ModelRecord) -> ModelRecord | None:
+    """The record whose mean/std new data is normalised with: the weights' own where the record says what
+    they were trained on (a cnnzoo checkpoint, a published file); ``None``: computed from the new training
+    images."""
+    return rec if rec.dataset is not None else None
 
 
 def _bundle(
-    spec: str | RawSplits, c: int, h: int, w: int, info: dict[str, Any], val_fraction: float
+    spec: str | RawSplits, c: int, h: int, w: int, norm: ModelRecord | None, val_fraction: float
 ) -> DataBundle:
     raw = spec if isinstance(spec, RawSplits) else load_source(spec)
-    return build_data(raw, c, (h, w), val_fraction=val_fraction, mean=info.get("mean"), std=info.get("std"))
+    mean, std = (norm.mean, norm.std) if norm is not None else (None, None)
+    return build_data(raw, c, (h, w), val_fraction=val_fraction, mean=mean, std=std)
 
 
 def strategy_options(strategy: str) -> dict[str, inspect.Parameter]:
@@ -183,20 +186,23 @@ def run_transfer(
 
     entry = STRATEGIES.get(strategy)
     _check_strategy_inputs(strategy, old_data, teacher)
-    model, info = prepare_model(model_name, weights)
-    c, h, w = _size(info, model_name, input_size)
+    model = prepare_model(model_name, weights)
+    rec: ModelRecord = model.cnnzoo_record  # type: ignore[assignment]
+    c, h, w = _size(rec, input_size)
+    norm = _norm(rec)
     tmodel = None
     if teacher is not None:
-        tmodel, tckpt = model_from_checkpoint(teacher)
-        info = {k: tckpt[k] for k in ("mean", "std") if k in tckpt}
-        if "input_size" in tckpt and [int(v) for v in tckpt["input_size"]] != [c, h, w]:
+        tmodel = model_from_checkpoint(teacher)
+        trec: ModelRecord = tmodel.cnnzoo_record  # type: ignore[assignment]
+        norm = trec
+        if list(trec.input_size) != [c, h, w]:
             raise OptionError(
-                f"the teacher takes {'x'.join(map(str, tckpt['input_size']))} inputs but the student "
+                f"the teacher takes {'x'.join(map(str, trec.input_size))} inputs but the student "
                 f"{c}x{h}x{w}; give input_size to match.",
                 "input_size",
             )
-    bundle = _bundle(data, c, h, w, info, val_fraction)
-    old_bundle = _bundle(old_data, c, h, w, info, val_fraction) if old_data is not None else None
+    bundle = _bundle(data, c, h, w, norm, val_fraction)
+    old_bundle = _bundle(old_data, c, h, w, norm, val_fraction) if old_data is not None else None
     spec_name = data if isinstance(data, str) else data.source
     out_dir, note = choose_out_dir(
         f"{model_name}-{strategy}", spec_name, None if out is None else str(out), False
@@ -209,7 +215,7 @@ def run_transfer(
         out_dir=out_dir,
         seed=seed,
         progress=progress,
-        meta={"weights": weights},
+        run={"weights": weights},
     )
     if progress:
         print(

@@ -19,7 +19,7 @@ ResNet-50 is ``resnet50_v1_5``), :func:`cnnzoo.create_model` builds the fitting 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import FORMAT, check_fit, extract_state_dict, require_file, safe_load
+from ..checkpoint import (
+    check_fit,
+    extract_state_dict,
+    is_cnnzoo_checkpoint,
+    read_checkpoint,
+    require_file,
+    safe_load,
+)
 from ..errors import WeightsError
 from ..record import ModelRecord
 from . import hub
@@ -60,7 +67,7 @@ class Resolved:
     def required_kwargs(self, model: str) -> dict[str, Any]:
         """Constructor options ``model`` needs to compute this file's function."""
         if self.entry is not None:
-            return dict(self.entry.model_kwargs)
+            return dict(self.entry.record.model_kwargs)
         return peer_kwargs(model, self.source)
 
     def local_path(self) -> Path:
@@ -301,19 +308,19 @@ def load_resolved(model: nn.Module, res: Resolved, *, new_head: bool = False) ->
     return raw
 
 
-def record_for(model: nn.Module, res: Resolved, raw: Any = None) -> ModelRecord:
-    """The record of ``model`` after loading ``res``."""
-    name = getattr(model, "cnnzoo_name", type(model).__name__)
-    kwargs = dict(getattr(model, "cnnzoo_kwargs", {}))
+def record_for(
+    name: str, model_kwargs: dict[str, Any], res: Resolved, raw: Any, default: Callable[[], ModelRecord]
+) -> ModelRecord:
+    """The record of model ``name`` built with ``model_kwargs`` after loading ``res``: the table entry's (a
+    published checkpoint), the file's own (a cnnzoo checkpoint), else ``default()`` (the registered defaults)
+    with the file as its source."""
     if res.entry is not None:
-        rec = res.entry.record().with_(name=name, model_kwargs=kwargs)
-        return rec
-    if isinstance(raw, Mapping) and raw.get("format") == FORMAT:
-        return ModelRecord.from_checkpoint(raw, source=res.spec).with_(name=name, model_kwargs=kwargs)
-    base = getattr(model, "cnnzoo_record", None)
-    if isinstance(base, ModelRecord):
-        return base.with_(source=res.spec)
-    return ModelRecord(name=name, model_kwargs=kwargs, source=res.spec)
+        return res.entry.record.with_(name=name, model_kwargs=dict(model_kwargs))
+    if is_cnnzoo_checkpoint(raw):
+        rec = read_checkpoint(raw, str(res.path)).record
+        if rec is not None:
+            return rec.with_(name=name, model_kwargs=dict(model_kwargs), source=res.spec)
+    return default().with_(source=res.spec)
 
 
 def load_weights(model: nn.Module, spec: str) -> nn.Module:
@@ -337,5 +344,8 @@ def load_weights(model: nn.Module, spec: str) -> nn.Module:
             f"weights={spec!r}) do it."
         )
     raw = load_resolved(model, res)
-    model.cnnzoo_record = record_for(model, res, raw)  # type: ignore[attr-defined]
+    rec = getattr(model, "cnnzoo_record", None)
+    if not isinstance(rec, ModelRecord):
+        rec = ModelRecord(name=name)
+    model.cnnzoo_record = record_for(name, dict(rec.model_kwargs), res, raw, lambda: rec)  # type: ignore[attr-defined]
     return model

@@ -37,7 +37,7 @@ def peer_model(entry: WeightsEntry) -> tuple[nn.Module, tuple[float, ...], tuple
         import torchvision
 
         kw: dict = {}
-        mean, std = tuple(entry.mean), tuple(entry.std)
+        mean, std = tuple(entry.record.mean), tuple(entry.record.std)
         if name in ("googlenet", "inception_v3"):  # as torchvision builds them for their weights
             kw = {"aux_logits": True, "init_weights": False, "transform_input": True}
             mean, std = IMAGENET_MEAN, IMAGENET_STD
@@ -46,7 +46,7 @@ def peer_model(entry: WeightsEntry) -> tuple[nn.Module, tuple[float, ...], tuple
         import timm
 
         model = timm.create_model(name, pretrained=False)
-        mean, std = tuple(entry.mean), tuple(entry.std)
+        mean, std = tuple(entry.record.mean), tuple(entry.record.std)
     else:
         raise ValueError(f"no peer network to build for source {entry.source!r}")
     randomize_bn(model)
@@ -82,7 +82,7 @@ def save_peer_file(model: nn.Module, path: Path, entry: WeightsEntry) -> Path:
 def input_size(entry: WeightsEntry) -> int:
     """A small input side length at which both networks run (VGG's classifier wants the paper's 7x7 map)."""
     if entry.model.startswith("vgg"):
-        return entry.input_size[-1]
+        return entry.record.input_size[-1]
     return SMALL_INPUT.get(entry.model, 64)
 
 

@@ -658,7 +658,7 @@ async function start() {
     const p = INFO.photo;
     $("photo-model-line").textContent = `Model: ${p.model} from ${p.source}${p.note ? " (" + p.note + ")" : ""}; ` +
       `${p.classes ? p.classes.length + " classes" : "class indices (no names recorded)"}; ` +
-      `input ${p.input_size.join("x")}.`;
+      `input ${p.record.input_size.join("x")}.`;
   } else {
     codeText($("photo-missing"), INFO.photo_message);
     $("photo-missing").hidden = false;
