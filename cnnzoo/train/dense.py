@@ -31,6 +31,51 @@ COMBINE_DENSE = (
 )
 
 
+class _Features(nn.Module):
+    """A model's ``forward_features`` (its last feature map), the part that grows with the image."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_features(x)  # type: ignore[operator]
+
+
+def check_scales(
+    model: nn.Module,
+    input_size: Sequence[int],
+    scales: Sequence[int] | None,
+    *,
+    dense: bool,
+    views: int = 1,
+    batch: int = 1,
+    device: torch.device | str | None = None,
+) -> None:
+    """Refuse test scales that cannot be run before any image is resized: a scale must be a whole number
+    from 1 to :data:`cnnzoo.sizes.MAX_SIDE`, and one resized image (and, ``dense``, the features of
+    ``batch`` images of ``views`` views each at the largest scale) must fit in the free memory
+    (:mod:`cnnzoo.analysis.memory`; photos wider than tall need more: this is the square's lower bound)."""
+    from ..analysis.memory import check_fits, forward_bytes, image_bytes
+    from ..sizes import MAX_SIDE, InputSizeError
+
+    if not scales:
+        return
+    bad = [q for q in scales if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= MAX_SIDE]
+    if bad:
+        raise InputSizeError(
+            f"test scale {bad[0]!r} is not valid; give scales Q (the shorter side of the resized image) "
+            f"from 1 to {MAX_SIDE}, e.g. --scales 256,384,512."
+        )
+    q, c = max(scales), int(input_size[0])
+    need = image_bytes((c, q, q))
+    if dense and hasattr(model, "forward_features"):
+        name = getattr(model, "cnnzoo_name", None)
+        need += forward_bytes(_Features(model), (c, q, q), batch * views, name=name, wrapped=True)
+    what = f"evaluating at scale {q} ({c}x{q}x{q} per image{', dense' if dense else ''})"
+    check_fits(need, what, "give smaller --scales", device)
+
+
 def dense_probs(models: Sequence[nn.Module], views: Sequence[torch.Tensor], images: int = 1) -> torch.Tensor:
     """Class posteriors ``[images, C]`` from per-scale view stacks (``[images * V, C, H_q, W_q]``, each
     image's ``V`` views together, as :class:`cnnzoo.data.transforms.DenseViews` makes them for one image),

@@ -22,6 +22,7 @@ from ..data.sources import DataBundle, FileImages, MemoryImages, RawSplits, buil
 from ..errors import CheckpointError, CnnzooError, DataError, OptionError
 from ..factory import create_model, model_from_checkpoint
 from ..registry import model_info
+from ..train.runlock import scoped
 from ..weights import parse_weights_spec
 from .strategies import (
     DEFAULT_LR_FACTOR,
@@ -137,6 +138,7 @@ def _bundle(
     return build_data(raw, c, (h, w), val_fraction=val_fraction, mean=info.get("mean"), std=info.get("std"))
 
 
+@scoped  # the run folder's lock (taken by choose_out_dir) is released however the run ends
 def run_transfer(
     model_name: str,
     data: str | RawSplits,
