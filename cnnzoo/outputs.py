@@ -146,6 +146,9 @@ def writing(path: str | os.PathLike[str], what: str = "output file") -> Iterator
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _FULL_TEXT = ("no space left on device", "disk quota exceeded", "file too large")
 MB = 1_000_000
+FULL_BELOW = 1 << 16
+"""A write that fails with less free space than this (64 KiB) left in its folder failed for lack of space,
+whatever the writer's exception says."""
 
 
 def is_disk_full(e: BaseException) -> bool:
@@ -171,11 +174,14 @@ def _free_bytes(folder: Path) -> int:
         return 0
 
 
-def disk_full_error(path: str | os.PathLike[str], need: int, *, at_least: bool = False) -> DiskFullError:
+def disk_full_error(
+    path: str | os.PathLike[str], need: int, *, at_least: bool = False, free: int | None = None
+) -> DiskFullError:
     """The sentence for a full disk at ``path``: how many MB to free so that a file of ``need`` bytes fits
-    (``at_least`` when ``need`` is only a lower bound: the writer stopped before it knew its size)."""
+    (``at_least`` when ``need`` is only a lower bound: the writer stopped before it knew its size);
+    ``free``: the free bytes once the failed write's own are given back (default: measured now)."""
     p = Path(path)
-    free = _free_bytes(p.parent)
+    free = _free_bytes(p.parent) if free is None else free
     short = need - free
     if short <= 0 and not at_least:  # the need is unknown (0) or fits now: say what is certain
         return DiskFullError(
@@ -277,10 +283,15 @@ def atomic_path(
         raise
     except BaseException as e:
         written = _size(tmp)
+        # torch.save reports a full disk as "unexpected pos 576 vs 534": the free space tells the truth
+        free = _free_bytes(p.parent)
+        full = isinstance(e, Exception) and (is_disk_full(e) or free < FULL_BELOW)
         _unlink(tmp)
-        if isinstance(e, Exception) and is_disk_full(e):
+        if full:  # the temporary file's bytes come back once the writer lets go of it
             need = max(size_hint or 0, written + 1)
-            raise disk_full_error(p, need, at_least=size_hint is None) from None
+            err = disk_full_error(p, need, at_least=size_hint is None, free=free + written)
+            kept = "the file there is unchanged" if p.exists() else "nothing was written there"
+            raise type(err)(f"{str(err).rstrip('.')}; {kept}.") from None
         if isinstance(e, OSError):
             raise OutputError(
                 f"could not write the {what} {str(p)!r}: {e.strerror or type(e).__name__}; nothing was "

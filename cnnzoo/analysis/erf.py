@@ -294,7 +294,6 @@ class ErfResult:
     def plot(self, path: str | Path, cols: int | None = None) -> Path:
         """A PNG: per layer the ERF heat map (normalised, square-root scale), the theoretical field of the
         centre unit as a square and the 68% / 95% radii as circles. Written atomically."""
-        import os
 
         import matplotlib
 
@@ -350,13 +349,12 @@ class ErfResult:
             fontsize=8,
         )
         fig.tight_layout(rect=(0, 0, 1, 0.95))
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.png")
-        fig.savefig(tmp, dpi=110)
-        plt.close(fig)
-        os.replace(tmp, path)
-        return path
+        from ..outputs import save_figure
+
+        try:
+            return save_figure(fig, path, "heat map", dpi=110)
+        finally:
+            plt.close(fig)
 
 
 def default_erf_layers(model: nn.Module) -> list[str]:

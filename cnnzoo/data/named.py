@@ -523,6 +523,10 @@ def fetch_or_explain(
     except DataError:
         raise
     except (OSError, urllib.error.URLError) as e:
+        from ..outputs import disk_full_error, is_disk_full
+
+        if is_disk_full(e):  # not the network: "run again" would fail again
+            raise disk_full_error(dest / key, 0) from None
         reason = getattr(e, "reason", None) or e
         raise DataError(
             f"{key} was not found (looked in {', '.join(str(r) for r in search_roots(root))}) and could not "
