@@ -59,6 +59,12 @@ def _disk_full(e: BaseException) -> str | None:
     return str(disk_full_error(getattr(e, "filename", None) or os.getcwd() + "/.", 0))
 
 
+def _launcher_gone() -> bool:
+    """Whether this process is a rank whose torchrun launcher died (without importing torch to ask)."""
+    dist = sys.modules.get("cnnzoo.train.distributed")
+    return bool(dist is not None and dist.LAUNCHER_GONE.is_set())
+
+
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM (``kill``, a job scheduler, a container stop) unwinds like Ctrl-C, so that the atomic writers
     remove their temporary files and locks are released (the trainer installs its own handler, which saves
@@ -89,12 +95,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Exception as e:  # a library's wrapper of a full disk (torch.save: RuntimeError), else a bug
         text = _disk_full(e)
+        if text is None and _launcher_gone():
+            print(f"cnnzoo {args.command}: stopped: its launcher (torchrun) has ended", file=sys.stderr)
+            return 143
         if text is None:
             raise
         if os.environ.get("RANK", "0") == "0":
             print(f"cnnzoo {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if _launcher_gone():
+            print(f"cnnzoo {args.command}: stopped: its launcher (torchrun) has ended", file=sys.stderr)
+            return 143
         print(f"cnnzoo {args.command}: interrupted", file=sys.stderr)
         return 130
     finally:

@@ -80,24 +80,45 @@ def init_distributed(device: str | None = None) -> DistContext:
 WATCH_INTERVAL = 0.5
 GRACE = 20.0
 _WATCHING: list[int] = []
+LAUNCHER_GONE = threading.Event()
+"""Set once :func:`watch_launcher` saw the launcher die: what this rank does next is winding down, and the
+errors its collectives raise on the way (a peer already gone) are no one's to read."""
+
+
+def _orphaned(parent: int) -> bool:
+    """True when this process has already lost its launcher: re-parented to PID 1, unless PID 1 is the
+    launcher itself (a container whose entry point is ``torchrun``)."""
+    if parent != 1:
+        return False
+    try:
+        with open("/proc/1/cmdline", "rb") as f:
+            init = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False  # cannot tell: keep running rather than end a healthy run
+    return not any(w in init for w in ("torchrun", "torch.distributed", "cnnzoo"))
 
 
 def watch_launcher(interval: float = WATCH_INTERVAL, grace: float = GRACE) -> bool:
     """End this process when the process that launched it (``torchrun``'s agent) dies.
 
     A daemon thread looks at the parent PID every ``interval`` seconds; once the launcher is gone (the
-    process is re-parented), this rank gets SIGTERM, which the trainer turns into "save ``last.pt`` at the
-    end of this step and stop" (a checkpoint the next ``--resume`` continues from), and if it has not ended
-    ``grace`` seconds later (another rank already gone, a collective that never completes) it exits at
-    once. Started once per process; returns whether a watch was started."""
-    parent = os.getppid()
-    if _WATCHING or parent <= 1:
+    process is re-parented; or already was when the watch started), this rank gets SIGTERM, which the
+    trainer turns into "save ``last.pt`` at the end of this step and stop" (a checkpoint the next
+    ``--resume`` continues from) and the command line into an exit, and if it has not ended ``grace``
+    seconds later (a collective or a rendezvous with the dead launcher's store that never completes, where
+    no Python signal handler gets to run) it exits at once. Started once per process; returns whether a
+    watch was started."""
+    if _WATCHING:
         return False
+    parent = os.getppid()
     _WATCHING.append(parent)
+    gone = _orphaned(parent)
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
+        if not gone:
+            while os.getppid() == parent:
+                time.sleep(interval)
+        LAUNCHER_GONE.set()
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(grace)
         os._exit(143)  # 128 + SIGTERM: what a shell reports for a process ended by it

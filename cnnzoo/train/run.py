@@ -78,8 +78,9 @@ def choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tupl
 def _choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tuple[Path, str]:
     if out is not None:
         p = Path(out)
-        _check_run_folder(p, resume)  # the quick refusals first: nothing created for them
         created = not p.exists()
+        if created:  # the quick refusal (--resume of nothing) before the folder is created for the lock
+            _check_run_folder(p, resume)
         lock = runlock.acquire(p)  # refuses a folder in use, before anything is written
         try:
             return p, _check_run_folder(p, resume)  # again, under the lock

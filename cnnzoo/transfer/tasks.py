@@ -22,6 +22,7 @@ from ..data.sources import DataBundle, FileImages, MemoryImages, RawSplits, buil
 from ..errors import CheckpointError, CnnzooError, DataError, OptionError
 from ..factory import create_model, model_from_checkpoint
 from ..registry import model_info
+from ..sizes import MAX_SIDE
 from ..train.runlock import scoped
 from ..weights import parse_weights_spec
 from .strategies import (
@@ -121,8 +122,10 @@ def prepare_model(name: str, weights: str | None = None, **kwargs: Any) -> tuple
 
 def _size(info: dict[str, Any], name: str, input_size: int | None) -> tuple[int, int, int]:
     if input_size is not None:
-        if input_size < 8:
-            raise OptionError(f"input_size must be at least 8 pixels, got {input_size}.", "input_size")
+        if not 8 <= input_size <= MAX_SIDE:
+            raise OptionError(
+                f"input_size must be from 8 to {MAX_SIDE} pixels, got {input_size}.", "input_size"
+            )
         c = int(info["input_size"][0]) if "input_size" in info else model_info(name).input_size[0]
         return c, input_size, input_size
     if "input_size" in info:
@@ -178,6 +181,11 @@ def run_transfer(
         raise OptionError("distillation needs a teacher: give teacher (a checkpoint).", "teacher")
     model, info = prepare_model(model_name, weights)
     c, h, w = _size(info, model_name, input_size)
+    from ..analysis.memory import check_fits, forward_bytes  # before a batch is made: sizes that cannot fit
+
+    need = forward_bytes(model, (c, h, w), batch_size, backward=True)
+    what = f"training {model_name} on batches of {batch_size} inputs of {c}x{h}x{w}"
+    check_fits(need, what, "give a smaller --input-size or --batch-size", device)
     tmodel = None
     if teacher is not None and strategy == "distill":
         tmodel, tckpt = model_from_checkpoint(teacher)
