@@ -174,11 +174,11 @@ def explicit_dir(key: str, root: str) -> Path:
     p = Path(root).expanduser()
     if not p.exists():
         raise DataError(
-            f"the folder {root!r} of {key}:{root} does not exist; check the path, or drop ':{root}' to use "
-            f"a copy found in the usual places ({', '.join(str(r) for r in search_roots(None))})."
+            f"the data folder {root!r} does not exist; check the path, or drop ':{root}' to use a copy of "
+            f"{key} found in the usual places ({', '.join(str(r) for r in search_roots(None))})."
         )
     if not p.is_dir():
-        raise DataError(f"{root!r} of {key}:{root} is a file, not a folder; give the folder of the files.")
+        raise DataError(f"the data folder {root!r} is a file, not a folder; give the folder of {key}'s files.")
     return p
 
 

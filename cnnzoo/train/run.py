@@ -8,7 +8,6 @@ and checkpoints + data -> top-k, per-class accuracy, confusion matrix.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -85,10 +84,7 @@ def _choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tup
         try:
             return p, _check_run_folder(p, resume)  # again, under the lock
         except BaseException:
-            lock.release()
-            if created:
-                with contextlib.suppress(OSError):
-                    p.rmdir()
+            lock.release()  # (and the folder, if the lock made it)
             raise
     base = Path("runs") / f"{model}-{default_source_name(data)}"
     candidates = [base] + [base.with_name(f"{base.name}-{i}") for i in range(2, 1000)]
@@ -218,6 +214,15 @@ def _threads_for_small_models(
         _say("small model: training on 1 CPU thread (faster here than several; --threads overrides)", ctx)
 
 
+def _check_batch_fits(model: torch.nn.Module, size: tuple[int, ...], batch: int, ctx: DistContext) -> None:
+    """A batch size the device cannot hold is one sentence before the first batch is made."""
+    from ..analysis.memory import check_fits, forward_bytes
+
+    need = forward_bytes(model, size, batch, backward=True)
+    what = f"training on batches of {batch} inputs of {'x'.join(map(str, size))} per process"
+    check_fits(need, what, "give a smaller --batch-size", ctx.device)
+
+
 @runlock.scoped  # the run folder's lock is released however the run ends
 def train_model(
     model_name: str,
@@ -334,6 +339,7 @@ def _train(
     seed_everything(seed)
     model = create_model(model_name, num_classes=bundle.num_classes, in_chans=in_chans, **model_kwargs)
     _threads_for_small_models(model, (in_chans, *size), ctx, threads)
+    _check_batch_fits(model, (in_chans, *size), rec.batch_size // ctx.world_size or 1, ctx)
     optimizer = rec.make_optimizer(model)
     scheduler = rec.make_scheduler(optimizer)
     meta = {

@@ -98,8 +98,9 @@ def _alive(pid: int) -> bool:
 class RunLock:
     """A held lock on one run folder; :meth:`release` (or the end of the process) frees it."""
 
-    def __init__(self, folder: Path, fd: int | None, took_over: Holder | None) -> None:
+    def __init__(self, folder: Path, fd: int | None, took_over: Holder | None, created: bool = False) -> None:
         self.folder = folder
+        self.created = created
         self.path = folder / LOCK_NAME
         self._fd = fd
         self.took_over = took_over
@@ -110,7 +111,8 @@ class RunLock:
 
     def release(self) -> None:
         """Remove the lock file and drop the lock (in that order: a process waiting on the old file then
-        sees that it was replaced and tries again)."""
+        sees that it was replaced and tries again); a folder the lock created and nothing filled is removed
+        too."""
         if self._fd is None:
             return
         with contextlib.suppress(OSError):
@@ -120,6 +122,9 @@ class RunLock:
             os.close(self._fd)
         self._fd = None
         _forget(self)
+        if self.created:  # a folder made for the lock and left empty (the run was refused): not left behind
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
 
     def __enter__(self) -> RunLock:
         return self
@@ -152,6 +157,7 @@ def _busy(folder: Path, holder: Holder | None, checked: bool = True) -> RunFolde
 def acquire(folder: str | os.PathLike[str]) -> RunLock:
     """Take ``folder``'s lock (creating the folder), or raise :class:`RunFolderBusy` naming the holder."""
     folder = Path(folder)
+    created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -178,7 +184,7 @@ def acquire(folder: str | os.PathLike[str]) -> RunLock:
             os.close(fd)
             raise
         _write(fd, _me())
-        lock = RunLock(folder, fd, previous)
+        lock = RunLock(folder, fd, previous, created)
         _remember(lock)
         if previous is not None and previous.pid != os.getpid():
             print(
