@@ -178,7 +178,7 @@ def explicit_dir(key: str, root: str) -> Path:
             f"{key} found in the usual places ({', '.join(str(r) for r in search_roots(None))})."
         )
     if not p.is_dir():
-        raise DataError(f"the data folder {root!r} is a file, not a folder; give the folder of {key}'s files.")
+        raise DataError(f"the data folder {root!r} is a file; give the folder that holds the {key} files.")
     return p
 
 
