@@ -34,3 +34,22 @@ def mnist_dir() -> Path:
             "the real MNIST test set (t10k IDX files) is not here: set CNNZOO_MNIST_T10K to its folder"
         )
     return MNIST_DIR
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 512 KiB tmpfs mounted at ``tmp_path/disk``, to fill up for real (ENOSPC); skipped with the reason
+    where this user cannot mount one (not root, no CAP_SYS_ADMIN, a container without mount rights)."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root; the full-disk test runs where it can")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(disk)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.decode().strip() or r.returncode})")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
