@@ -283,9 +283,8 @@ def export_onnx(
 
     out = check_output_file(path, "ONNX file")
     model = model.eval().float().cpu()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_runs(model, size)  # the size against the model and the memory, before any tensor is made
     dummy = torch.randn(2, *size)
-    check_runs(model, size)
     order = [exporter] + [e for e in EXPORTERS if e != exporter]
     errors = []
     meta = model_metadata(model, size, checkpoint)

@@ -98,9 +98,11 @@ def _alive(pid: int) -> bool:
 class RunLock:
     """A held lock on one run folder; :meth:`release` (or the end of the process) frees it."""
 
-    def __init__(self, folder: Path, fd: int | None, took_over: Holder | None, created: bool = False) -> None:
+    def __init__(
+        self, folder: Path, fd: int | None, took_over: Holder | None, created: Path | None = None
+    ) -> None:
         self.folder = folder
-        self.created = created
+        self.created = created  # the outermost folder the lock had to create, if any
         self.path = folder / LOCK_NAME
         self._fd = fd
         self.took_over = took_over
@@ -122,9 +124,16 @@ class RunLock:
             os.close(self._fd)
         self._fd = None
         _forget(self)
-        if self.created:  # a folder made for the lock and left empty (the run was refused): not left behind
-            with contextlib.suppress(OSError):
-                self.folder.rmdir()
+        if self.created is not None:  # folders made for the lock and left empty (a refused run): removed
+            d = self.folder
+            while True:
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+                if d == self.created:
+                    break
+                d = d.parent
 
     def __enter__(self) -> RunLock:
         return self
@@ -157,7 +166,11 @@ def _busy(folder: Path, holder: Holder | None, checked: bool = True) -> RunFolde
 def acquire(folder: str | os.PathLike[str]) -> RunLock:
     """Take ``folder``'s lock (creating the folder), or raise :class:`RunFolderBusy` naming the holder."""
     folder = Path(folder)
-    created = not folder.exists()
+    created = None
+    if not folder.exists():
+        created = folder
+        while not created.parent.exists() and created.parent != created:
+            created = created.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
