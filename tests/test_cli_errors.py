@@ -130,7 +130,6 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["eval", f["text"], "--batch-size", "0"],
         ["eval", f["ckpt"], "--dense", "--scales", "100000"],
         ["eval", f["ckpt"], "--dense", "--scales", "60000"],
-        ["eval", f["ckpt"], "--scales", "60000", "--crops", "10"],
         ["eval", f["ckpt"], "--dense", "--scales", "2"],
         # transfer
         ["transfer", "vgg16x", "--strategy", "finetune"],

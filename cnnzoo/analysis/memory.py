@@ -14,6 +14,10 @@ no workspace), so a run that is refused could never have fitted, and no run that
 - backward (erf, training): the input and the output of every convolution and linear layer (each is kept
   for the backward pass by the layer after it: BatchNorm, ReLU, pooling, the next convolution), plus the
   weights and their gradients.
+
+Verbs whose start-up time matters (train, transfer, export, bench, eval) count the weights and the inputs
+only (``trace=False``): no ``meta`` pass, whose first run costs seconds; ``erf``, which profiles the model
+anyway, counts the layers too.
 """
 
 from __future__ import annotations
@@ -87,11 +91,22 @@ def forward_bytes(
     dtype_bytes: int = FLOAT32,
     name: str | None = None,
     wrapped: bool = False,
+    trace: bool = True,
 ) -> int:
     """A lower bound of the bytes a forward pass (``backward``: and its backward pass) of ``model`` on a
-    batch of ``input_size`` needs, from one profile on ``meta``. An input the model cannot take (wrong
-    channels, too small, too large for its classifier) raises the profiler's one sentence (``wrapped``: the
-    model is a wrapper holding the user's model as ``.model``, whose layer names the sentence uses)."""
+    batch of ``input_size`` needs.
+
+    With ``trace`` (one profile on ``meta``), the layer outputs count too, and an input the model cannot
+    take (wrong channels, too small, too large for its classifier) raises the profiler's one sentence
+    (``wrapped``: the model is a wrapper holding the user's model as ``.model``, whose layer names the
+    sentence uses). Without it, only the weights and the batch of inputs count: no pass at all, for the
+    verbs whose start-up must stay quick (the first ``meta`` pass of a process imports ``torch._dynamo``,
+    seconds), which catches every size that is absurd rather than merely large."""
+    scale = dtype_bytes / FLOAT32
+    x = image_bytes(input_size, batch, dtype_bytes)
+    if not trace:
+        weights = sum(t.numel() * t.element_size() for t in model.parameters())
+        return int((2 if backward else 1) * weights + x)
     from .profile import profile
 
     label = name or getattr(model, "cnnzoo_name", None) or type(model).__name__
@@ -100,12 +115,8 @@ def forward_bytes(
     except CnnzooError as e:
         if not wrapped:
             raise
-        # a wrapper (a model up to one layer, its features) holds the model as ``model``: name its layers
-        # as the user names them
         raise type(e)(str(e).replace("'model.", "'")) from None
-    scale = dtype_bytes / FLOAT32
     weights = p.param_bytes * scale
-    x = image_bytes(input_size, batch, dtype_bytes)
     if backward:
         kept = sum(r.activation_bytes for r in p.rows if "Conv" in r.type or r.type == "Linear")
         return int(2 * weights + x + kept * scale * batch)

@@ -75,16 +75,18 @@ def default_input_size(model: nn.Module, checkpoint: Mapping[str, Any] | None = 
 
 
 def check_runs(model: nn.Module, input_size: Sequence[int], batch: int = 2) -> None:
-    """Check that ``model`` takes ``input_size`` and that a ``batch`` of it fits in memory, first on ``meta``
-    (:mod:`cnnzoo.analysis.memory`: the profiler's sentence for a wrong size, the free memory for a huge
-    one, before any tensor is made), then by running it once on a batch of 2; a failure is the user's
-    input size, said so."""
+    """Check that a ``batch`` of ``input_size`` fits in memory (:mod:`cnnzoo.analysis.memory`, before any
+    tensor is made), then that ``model`` takes it by running it once on a batch of 2; a failure is the
+    user's input size, said so."""
     from ..analysis.memory import check_fits, forward_bytes
 
     dev = next((p.device for p in model.parameters()), torch.device("cpu"))
     n = max(batch, 2)
     what = f"a batch of {n} inputs of {'x'.join(map(str, input_size))}"
-    check_fits(forward_bytes(model, input_size, n), what, "give a smaller --input or --batch", dev)
+    need = forward_bytes(
+        model, input_size, n, trace=False
+    )  # no meta pass: the real one below checks the size
+    check_fits(need, what, "give a smaller --input or --batch", dev)
     try:
         with torch.no_grad():
             model(torch.randn(2, *input_size))

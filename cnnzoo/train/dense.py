@@ -31,17 +31,6 @@ COMBINE_DENSE = (
 )
 
 
-class _Features(nn.Module):
-    """A model's ``forward_features`` (its last feature map), the part that grows with the image."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_features(x)  # type: ignore[operator]
-
-
 def check_scales(
     model: nn.Module,
     input_size: Sequence[int],
@@ -53,9 +42,10 @@ def check_scales(
     device: torch.device | str | None = None,
 ) -> None:
     """Refuse test scales that cannot be run before any image is resized: a scale must be a whole number
-    from 1 to :data:`cnnzoo.sizes.MAX_SIDE`, and one resized image (and, ``dense``, the features of
-    ``batch`` images of ``views`` views each at the largest scale) must fit in the free memory
-    (:mod:`cnnzoo.analysis.memory`; photos wider than tall need more: this is the square's lower bound)."""
+    from 1 to :data:`cnnzoo.sizes.MAX_SIDE`, and one resized image (and, ``dense``, the ``views`` views of
+    ``batch`` images at the largest scale, and the weights) must fit in the free memory
+    (:mod:`cnnzoo.analysis.memory`: a lower bound, the square image and the views themselves; photos wider
+    than tall and the layers' outputs need more)."""
     from ..analysis.memory import check_fits, forward_bytes, image_bytes
     from ..sizes import MAX_SIDE, InputSizeError
 
@@ -69,9 +59,8 @@ def check_scales(
         )
     q, c = max(scales), int(input_size[0])
     need = image_bytes((c, q, q))
-    if dense and hasattr(model, "forward_features"):
-        name = getattr(model, "cnnzoo_name", None)
-        need += forward_bytes(_Features(model), (c, q, q), batch * views, name=name, wrapped=True)
+    if dense:  # the batch of views at the largest scale, on top of the resized image
+        need += forward_bytes(model, (c, q, q), batch * views, trace=False)
     what = f"evaluating at scale {q} ({c}x{q}x{q} per image{', dense' if dense else ''})"
     check_fits(need, what, "give smaller --scales", device)
 

@@ -218,7 +218,7 @@ def _check_batch_fits(model: torch.nn.Module, size: tuple[int, ...], batch: int,
     """A batch size the device cannot hold is one sentence before the first batch is made."""
     from ..analysis.memory import check_fits, forward_bytes
 
-    need = forward_bytes(model, size, batch, backward=True)
+    need = forward_bytes(model, size, batch, backward=True, trace=False)
     what = f"training on batches of {batch} inputs of {'x'.join(map(str, size))} per process"
     check_fits(need, what, "give a smaller --batch-size", ctx.device)
 

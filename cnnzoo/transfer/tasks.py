@@ -183,7 +183,7 @@ def run_transfer(
     c, h, w = _size(info, model_name, input_size)
     from ..analysis.memory import check_fits, forward_bytes  # before a batch is made: sizes that cannot fit
 
-    need = forward_bytes(model, (c, h, w), batch_size, backward=True)
+    need = forward_bytes(model, (c, h, w), batch_size, backward=True, trace=False)
     what = f"training {model_name} on batches of {batch_size} inputs of {c}x{h}x{w}"
     check_fits(need, what, "give a smaller --input-size or --batch-size", device)
     tmodel = None
