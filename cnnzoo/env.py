@@ -73,6 +73,11 @@ VARIABLES: tuple[Var, ...] = (
     Var("WORLD_SIZE", "count", "set by torchrun: the number of processes"),
     Var("RANK", "index", "set by torchrun: this process's rank"),
     Var("LOCAL_RANK", "index", "set by torchrun: this process's rank on its machine"),
+    Var(
+        "OMP_NUM_THREADS",
+        "count",
+        "CPU threads of each process (set: train keeps it; unset: chosen per model)",
+    ),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 

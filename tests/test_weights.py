@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
 import json
-import threading
-import time
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
+from httpserve import serve
 
 import cnnzoo
 from cnnzoo.checkpoint import save_checkpoint
@@ -26,39 +23,13 @@ from cnnzoo.weights import hub, peers, table
 from cnnzoo.weights.hub import url_path
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Files from a folder; ``/slow/...`` answers after 3 s, ``/cut/...`` promises the whole file and
-    sends half of it."""
-
-    def log_message(self, *args: object) -> None:  # quiet
-        pass
-
-    def do_GET(self) -> None:
-        if self.path.startswith("/slow/"):
-            time.sleep(3)
-        if self.path.startswith("/cut/"):
-            data = (Path(self.directory) / self.path.removeprefix("/cut/")).read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        super().do_GET()
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``(base URL, folder it serves)``."""
+    """``(base URL, folder it serves)``: ``tests/httpserve.py``'s server (``/slow/``, ``/cut/``...)."""
     root = tmp_path / "served"
     root.mkdir()
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}", root
-    srv.shutdown()
-    srv.server_close()
+    with serve(root) as base:
+        yield base, root
 
 
 @pytest.fixture

@@ -6,15 +6,13 @@ much to free; `weights verify` of a file never downloaded saying so."""
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
-import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
+from httpserve import Handler, serve
 
 import cnnzoo
 from cnnzoo.cli import main
@@ -23,47 +21,12 @@ from cnnzoo.outputs import DiskFullError
 from cnnzoo.weights import hub, peers, table
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Files from a folder, plus: ``/loop`` redirects to ``/loop2`` and back; a file listed in ``ETAGS``
-    is sent with the Hub's ``X-Linked-Etag``; ``/nolength/...`` streams a file without Content-Length."""
-
-    ETAGS: dict[str, str] = {}
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def end_headers(self) -> None:
-        tag = self.ETAGS.get(self.path)
-        if tag:
-            self.send_header("X-Linked-Etag", f'"{tag}"')
-        super().end_headers()
-
-    def do_GET(self) -> None:
-        if self.path in ("/loop", "/loop2"):
-            self.send_response(302)
-            self.send_header("Location", "/loop2" if self.path == "/loop" else "/loop")
-            self.end_headers()
-            return
-        if self.path.startswith("/nolength/"):
-            data = (Path(self.directory) / self.path.removeprefix("/nolength/")).read_bytes()
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(data)
-            self.close_connection = True
-            return
-        super().do_GET()
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "served"
     root.mkdir()
-    _Handler.ETAGS = {}
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_port}", root
-    srv.shutdown()
-    srv.server_close()
+    with serve(root) as base:
+        yield base, root
 
 
 @pytest.fixture
@@ -163,12 +126,12 @@ def test_hub_files_are_checked_against_the_hubs_sha256_quietly_and_leave_no_lock
     entry = table.default_entry("mobilenet_v2", "timm")
     path, url_path = _hub_file(root, entry)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    _Handler.ETAGS[url_path] = "0" * 64  # the Hub says another file: what arrived was replaced on the way
+    Handler.ETAGS[url_path] = "0" * 64  # the Hub says another file: what arrived was replaced on the way
     with pytest.raises(WeightsError, match="does not match the SHA-256 the server states") as e:
         hub.fetch(entry)
     _one_sentence(e.value)
     assert _files(cache) == []
-    _Handler.ETAGS[url_path] = digest
+    Handler.ETAGS[url_path] = digest
     got = hub.fetch(entry)
     assert got == cache / "hf" / entry.hf_hub / "model.safetensors"
     rec = hub.read_record(got)

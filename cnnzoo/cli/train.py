@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 
+from .. import env
 from ..errors import CnnzooError
 from ._args import nonneg_float, positive_int
 
@@ -175,7 +175,7 @@ def run_train(args: argparse.Namespace) -> int:
             precision=args.precision,
             channels_last=True if args.channels_last else None,
         )
-    if args.json and int(os.environ.get("RANK", "0")) == 0 and res.test is not None:
+    if args.json and env.integer("RANK", 0) == 0 and res.test is not None:
         print(
             json.dumps(
                 {
@@ -231,7 +231,7 @@ def run_eval(args: argparse.Namespace) -> int:
         dense=args.dense,
         flips=False if args.no_flip else None,
     )
-    if int(os.environ.get("RANK", "0")) != 0:
+    if env.integer("RANK", 0) != 0:
         return 0
     if args.json:
         d = res.as_dict()

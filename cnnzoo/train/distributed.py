@@ -155,7 +155,7 @@ def context_from_group(device: torch.device | None = None) -> DistContext:
     return DistContext(
         dist.get_rank(),
         dist.get_world_size(),
-        int(os.environ.get("LOCAL_RANK", dist.get_rank())),
+        env.integer("LOCAL_RANK", dist.get_rank()),
         device or torch.device("cpu"),
     )
 

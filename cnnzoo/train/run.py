@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from .. import env
 from ..checkpoint import load_checkpoint
 from ..data.sources import DataBundle, build_data, default_source_name, load_source
 from ..errors import CheckpointError, CnnzooError, DataError
@@ -207,7 +208,7 @@ def _threads_for_small_models(
     if threads:
         torch.set_num_threads(threads)
         return
-    if ctx.device.type != "cpu" or os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads() == 1:
+    if ctx.device.type != "cpu" or env.integer("OMP_NUM_THREADS", 0) or torch.get_num_threads() == 1:
         return
     if conv_linear_macs(model, input_size) < SMALL_MODEL_MACS:
         torch.set_num_threads(1)
