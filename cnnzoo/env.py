@@ -150,14 +150,13 @@ def url(name: str) -> str | None:
 def location(name: str) -> str | None:
     """A URL (as :func:`url`) or an existing folder; ``None`` when unset."""
     value = _raw(name)
-    if value is None:
-        return None
-    if "://" in value:
+    if value is not None and "://" in value:
         return url(name)
-    p = Path(value).expanduser()
-    if not p.is_dir():
-        what = "a file" if p.exists() else "a folder that does not exist"
-        raise _bad(name, value, f"it names {what}; give a base URL or an existing folder")
+    p = folder(name)  # not a file
+    if p is not None and not p.is_dir():
+        raise _bad(
+            name, str(value), "it names a folder that does not exist; give a base URL or an existing one"
+        )
     return value
 
 

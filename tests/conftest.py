@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,28 @@ def small_disk(tmp_path: Path):
         yield disk
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``(base URL, folder it serves)``."""
+    root = tmp_path / "served"
+    root.mkdir()
+    from httpserve import serve
+
+    with serve(root) as base:
+        yield base, root
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh weights cache folder and fresh hub settings (no mirror, online, no Hub endpoint of the
+    environment, 2 s timeout, no progress bar)."""
+    from cnnzoo.weights import hub
+
+    for var in (hub.ENV_CACHE, hub.ENV_MIRROR, hub.ENV_OFFLINE, "HF_HUB_OFFLINE", "HF_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(hub, "_SETTINGS", hub._Settings())
+    folder = tmp_path / "cache"
+    hub.configure(cache_dir=folder, timeout=2, progress=False)
+    return folder

@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 serving a folder, for the download tests (nothing downloads from the
-internet in tests). Besides the files: ``/slow/PATH`` answers after 3 s; ``/cut/PATH`` promises the whole
-file and sends half; ``/nolength/PATH`` streams it without a Content-Length; ``/loop`` redirects to
-``/loop2`` and back; a path listed in :attr:`Handler.ETAGS` is sent with the Hub's ``X-Linked-Etag``."""
+internet in tests; the ``server`` and ``cache`` fixtures of ``conftest.py`` use it). Besides the files:
+``/slow/PATH`` answers after 3 s; ``/cut/PATH`` promises the whole file and sends half; ``/nolength/PATH``
+streams it without a Content-Length; ``/loop`` redirects to ``/loop2`` and back; a path listed in
+:attr:`Handler.ETAGS` is sent with the Hub's ``X-Linked-Etag``."""
 
 from __future__ import annotations
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from httpserve import serve
 
 import cnnzoo
 from cnnzoo.checkpoint import save_checkpoint
@@ -21,26 +19,6 @@ from cnnzoo.factory import model_from_checkpoint
 from cnnzoo.record import ModelRecord, imagenet_classes
 from cnnzoo.weights import hub, peers, table
 from cnnzoo.weights.hub import url_path
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``(base URL, folder it serves)``: ``tests/httpserve.py``'s server (``/slow/``, ``/cut/``...)."""
-    root = tmp_path / "served"
-    root.mkdir()
-    with serve(root) as base:
-        yield base, root
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh cache folder and fresh hub settings (no mirror, online, 2 s timeout, no progress bar)."""
-    for var in (hub.ENV_CACHE, hub.ENV_MIRROR, hub.ENV_OFFLINE, "HF_HUB_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(hub, "_SETTINGS", hub._Settings())
-    folder = tmp_path / "cache"
-    hub.configure(cache_dir=folder, timeout=2, progress=False)
-    return folder
 
 
 def _entry(model: str, source: str | None = None) -> table.WeightsEntry:

@@ -7,36 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from httpserve import Handler, serve
+from httpserve import Handler
 
 import cnnzoo
 from cnnzoo.cli import main
 from cnnzoo.errors import WeightsError
 from cnnzoo.outputs import DiskFullError
 from cnnzoo.weights import hub, peers, table
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    root = tmp_path / "served"
-    root.mkdir()
-    with serve(root) as base:
-        yield base, root
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in (hub.ENV_CACHE, hub.ENV_MIRROR, hub.ENV_OFFLINE, "HF_HUB_OFFLINE", "HF_ENDPOINT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(hub, "_SETTINGS", hub._Settings())
-    folder = tmp_path / "cache"
-    hub.configure(cache_dir=folder, timeout=5, progress=False)
-    return folder
 
 
 def _files(folder: Path) -> list[str]:
