@@ -1,8 +1,9 @@
 """A real HTTP server on 127.0.0.1 serving a folder, for the download tests (nothing downloads from the
 internet in tests; the ``server`` and ``cache`` fixtures of ``conftest.py`` use it). Besides the files:
-``/slow/PATH`` answers after 3 s; ``/cut/PATH`` promises the whole file and sends half; ``/nolength/PATH``
-streams it without a Content-Length; ``/loop`` redirects to ``/loop2`` and back; a path listed in
-:attr:`Handler.ETAGS` is sent with the Hub's ``X-Linked-Etag``."""
+``/hub/PATH`` redirects to ``/PATH`` as the Hub redirects to its CDN; ``/slow/PATH`` answers after 3 s;
+``/cut/PATH`` promises the whole file and sends half; ``/nolength/PATH`` streams it without a
+Content-Length; ``/loop`` redirects to ``/loop2`` and back; a path listed in :attr:`Handler.ETAGS` is sent
+with the Hub's ``X-Linked-Etag``."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         super().end_headers()
 
     def do_GET(self) -> None:
+        if self.path.startswith("/hub/"):  # the Hub: a redirect to the CDN, stating the file's SHA-256
+            self.send_response(302)
+            self.send_header("Location", self.path.removeprefix("/hub"))
+            self.end_headers()
+            return
         if self.path in ("/loop", "/loop2"):
             self.send_response(302)
             self.send_header("Location", "/loop2" if self.path == "/loop" else "/loop")

@@ -194,3 +194,19 @@ def test_discard_touches_only_files_cnnzoo_downloaded_into_the_cache(tmp_path: P
     by_hand.parent.mkdir(parents=True)
     by_hand.write_bytes(b"x")
     assert hub.discard(by_hand) is False and by_hand.exists()  # no record: put there by hand or torchvision
+
+
+def test_the_hubs_sha256_stated_on_its_redirect_to_the_cdn_is_checked(server, cache: Path, monkeypatch):
+    """The Hub answers a file's URL with a redirect to its CDN that carries ``X-Linked-Etag`` (the file's
+    SHA-256); the CDN's own answer does not. The hash on the redirect is the one checked."""
+    base, root = server
+    monkeypatch.setenv("HF_ENDPOINT", base + "/hub")
+    entry = table.default_entry("mobilenet_v2", "timm")
+    path, url_path = _hub_file(root, entry)
+    Handler.ETAGS = {"/hub" + url_path: "1" * 64}
+    with pytest.raises(WeightsError, match="does not match the SHA-256 the server states"):
+        hub.fetch(entry)
+    assert _files(cache) == []
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    Handler.ETAGS = {"/hub" + url_path: digest}
+    assert hub.read_record(hub.fetch(entry))["published_sha256"] == digest

@@ -363,7 +363,12 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
 
     max_hops = 10
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.linked_etag: str | None = None  # the Hub states the file's SHA-256 on its redirect to the CDN
+
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
+        self.linked_etag = headers.get("X-Linked-Etag") or self.linked_etag
         chain = [*getattr(req, "cnnzoo_chain", [req.full_url])]
         if newurl in chain or len(chain) > self.max_hops:
             raise _Loop([*chain, newurl])
@@ -379,8 +384,10 @@ def _open(url: str, timeout: float) -> Any:
     hub_host = urllib.parse.urlsplit(env.url("HF_ENDPOINT") or HF_ENDPOINT).hostname
     if token and urllib.parse.urlsplit(url).hostname == hub_host:
         req.add_unredirected_header("Authorization", f"Bearer {token}")  # never sent on to a redirect
-    opener = urllib.request.build_opener(_Redirects())
-    return opener.open(req, timeout=timeout)
+    redirects = _Redirects()
+    resp = urllib.request.build_opener(redirects).open(req, timeout=timeout)
+    resp.cnnzoo_linked_etag = redirects.linked_etag
+    return resp
 
 
 def _short(text: object) -> str:
@@ -428,8 +435,14 @@ def download(
     published = None
     with resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
-        for header in ("X-Linked-Etag", "ETag"):
-            tag = (resp.headers.get(header) or "").strip().strip('"').removeprefix("W/").strip('"').lower()
+        # the Hub states a file's SHA-256 as X-Linked-Etag, on its redirect to the CDN (or on the file itself)
+        stated = (
+            getattr(resp, "cnnzoo_linked_etag", None),
+            resp.headers.get("X-Linked-Etag"),
+            resp.headers.get("ETag"),
+        )
+        for value in stated:
+            tag = (value or "").strip().removeprefix("W/").strip('"').lower()
             if _SHA256_HEX.match(tag):
                 published = tag
                 break
