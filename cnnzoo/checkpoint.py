@@ -18,10 +18,8 @@ Building a model from a checkpoint is the factory's work: :func:`cnnzoo.factory.
 
 from __future__ import annotations
 
-import errno
 import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,7 +60,6 @@ def save_checkpoint(
     if record is not None and not isinstance(record, ModelRecord):
         raise TypeError(f"record must be a ModelRecord or None, not {type(record).__name__}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "format": FORMAT,
         "version": VERSION,
@@ -70,22 +67,13 @@ def save_checkpoint(
         "state_dict": dict(state_dict),
         "run": dict(run or {}),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:  # a full disk, a folder made read-only meanwhile: the old file is untouched
-        Path(tmp).unlink(missing_ok=True)
-        reason = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or type(e).__name__)
-        raise CheckpointError(
-            f"could not write the checkpoint {str(path)!r} ({reason}); the previous one there is intact."
-        ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .outputs import atomic_path
+
+    size = sum(t.numel() * t.element_size() for t in _tensors(data))
+    # a temporary file beside it, fsync, rename (cnnzoo.outputs): a full disk is one sentence with the MB to
+    # free, torch's own RuntimeError for it included, and the previous checkpoint stays intact
+    with atomic_path(path, "checkpoint", size_hint=size) as tmp:
+        torch.save(data, tmp)
     return path
 
 
@@ -128,6 +116,16 @@ def _from_version_1(data: Mapping[str, Any]) -> Checkpoint:
     skip = {*FLAT_RECORD_KEYS, "format", "version", "record", "state_dict"}
     run = {k: v for k, v in data.items() if k not in skip}
     return Checkpoint(record, dict(data["state_dict"]), run, 1)
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, Mapping):
+        return [t for v in obj.values() for t in _tensors(v)]
+    if isinstance(obj, list | tuple):
+        return [t for v in obj for t in _tensors(v)]
+    return []
 
 
 TEMP_GLOB = ".*.tmp"

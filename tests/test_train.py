@@ -214,21 +214,29 @@ def test_batch_size_must_split_over_processes():
 
 # ------------------------------------------------------------------------------------------ run folders
 def test_default_run_folder_is_never_clobbered(tmp_path, monkeypatch):
+    from cnnzoo.train import runlock
+
     monkeypatch.chdir(tmp_path)
-    p, note = choose_out_dir("lenet5", "digits", None, resume=False)
-    assert p == Path("runs/lenet5-digits") and note == "writing to runs/lenet5-digits"
+    with runlock.scope():
+        p, note = choose_out_dir("lenet5", "digits", None, resume=False)
+        assert p == Path("runs/lenet5-digits") and note == "writing to runs/lenet5-digits"
+        assert runlock.holder_of(p).pid == os.getpid()  # locked for this process
+    assert not p.exists()  # released: the folder made for the lock, still empty, is not left behind
     p.mkdir(parents=True)
     (p / "last.pt").write_bytes(b"x")
-    p2, note2 = choose_out_dir("lenet5", "digits", None, resume=False)
-    assert p2 == Path("runs/lenet5-digits-2") and "already holds a run" in note2
-    assert choose_out_dir("lenet5", "digits", None, resume=True)[0] == p
-    with pytest.raises(CnnzooError, match="pass resume to continue it") as e:  # the Python parameter
+    with runlock.scope():
+        p2, note2 = choose_out_dir("lenet5", "digits", None, resume=False)
+        assert p2 == Path("runs/lenet5-digits-2") and "already holds a run" in note2
+    with runlock.scope():
+        assert choose_out_dir("lenet5", "digits", None, resume=True)[0] == p
+    with runlock.scope(), pytest.raises(CnnzooError, match="pass resume to continue") as e:
         choose_out_dir("lenet5", "digits", str(p), resume=False)
     from cnnzoo.cli._args import as_flags
 
     assert "pass --resume to continue it or choose another --out" in as_flags(e.value)  # the CLI's flags
-    with pytest.raises(CnnzooError, match="no last.pt"):
+    with runlock.scope(), pytest.raises(CnnzooError, match="no last.pt"):
         choose_out_dir("lenet5", "digits", str(tmp_path / "fresh"), resume=True)
+    assert not (tmp_path / "fresh").exists() and not list(p.glob(".*"))
 
 
 # ------------------------------------------------------------------------------------------ CLI runs

@@ -213,9 +213,9 @@ def plot_compare(rows: list[dict], path: str) -> None:
     ax.set_ylabel("paper top-1 accuracy (%)")
     ax.set_title("Accuracy vs compute; marker area ~ parameters")
     ax.grid(alpha=0.3)
+    from ..outputs import save_figure
+
     try:
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-    except OSError as e:
-        raise CnnzooError(f"cannot write the chart to {path!r}: {e.strerror}.") from None
+        save_figure(fig, path, "chart", dpi=120, bbox_inches="tight")
     finally:
         plt.close(fig)

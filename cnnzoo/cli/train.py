@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 
+from .. import env
 from ..errors import CnnzooError
 from ._args import add_precision, call_with_args, command, nonneg_float, positive_int
 
@@ -229,7 +229,7 @@ def run_train(args: argparse.Namespace) -> int:
         given.update(randaugment_n=randaugment[0], randaugment_m=randaugment[1])
         recipe_fields = [f.name for f in dataclasses.fields(Recipe)]  # train_model's **overrides
         res = call_with_args(train_model, args, args.model, args.data, also=recipe_fields, **given)
-    if args.json and int(os.environ.get("RANK", "0")) == 0 and res.test is not None:
+    if args.json and env.integer("RANK", 0) == 0 and res.test is not None:
         print(
             json.dumps(
                 {
@@ -281,7 +281,7 @@ def run_eval(args: argparse.Namespace) -> int:
     res = call_with_args(
         evaluate_checkpoints, args, args.checkpoints, args.data, rename={"ks": "topk"}, **given
     )
-    if int(os.environ.get("RANK", "0")) != 0:
+    if env.integer("RANK", 0) != 0:
         return 0
     cal = None
     if args.calibration:

@@ -9,7 +9,6 @@ real photos to try ``predict`` and ``explain`` with a pretrained model on. Each 
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -33,13 +32,10 @@ def _writable_dir(out_dir: str | Path) -> Path:
 
 
 def _write_atomic(path: Path, write: object) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    from ..outputs import atomic_path
+
+    with atomic_path(path, "sample image") as tmp:
         write(tmp)  # type: ignore[operator]
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"cannot write {path} ({e.strerror}); choose another --out.") from None
 
 
 def _write_photos(out_dir: str | Path, n: int) -> list[Path]:

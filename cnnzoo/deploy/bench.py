@@ -305,7 +305,7 @@ def benchmark(
     model = model_ref.eval() if isinstance(model_ref, nn.Module) else model_from_checkpoint(model_ref)
     name = getattr(model, "cnnzoo_name", None)
     size = parse_input_size(input_size) if input_size is not None else default_input_size(model)
-    check_runs(model, size)
+    check_runs(model, size, batch)
     if threads:
         torch.set_num_threads(threads)
     n_threads = torch.get_num_threads()

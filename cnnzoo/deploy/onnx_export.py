@@ -32,6 +32,7 @@ from torch import nn
 
 from ..errors import CnnzooError
 from ..options import Exporter
+from ..outputs import atomic_path, is_disk_full
 from ..record import ModelRecord
 from ..sizes import parse_input_size
 
@@ -83,8 +84,19 @@ def record_at(rec: ModelRecord, input_size: Sequence[int]) -> ModelRecord:
     return rec.with_(input_size=(c, h, w), resize=resize, crop=h if rec.crop and h == w else None)
 
 
-def check_runs(model: nn.Module, input_size: Sequence[int]) -> None:
-    """Run ``model`` once on a batch of 2 at ``input_size``; a failure is the user's input size, said so."""
+def check_runs(model: nn.Module, input_size: Sequence[int], batch: int = 2) -> None:
+    """Check that a ``batch`` of ``input_size`` fits in memory (:mod:`cnnzoo.analysis.memory`, before any
+    tensor is made), then that ``model`` takes it by running it once on a batch of 2; a failure is the
+    user's input size, said so."""
+    from ..analysis.memory import check_fits, forward_bytes
+
+    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+    n = max(batch, 2)
+    what = f"a batch of {n} inputs of {'x'.join(map(str, input_size))}"
+    need = forward_bytes(
+        model, input_size, n, trace=False
+    )  # no meta pass: the real one below checks the size
+    check_fits(need, what, "give a smaller --input or --batch", dev)
     try:
         with torch.no_grad():
             model(torch.randn(2, *input_size))
@@ -270,28 +282,41 @@ def export_onnx(
 
     out = check_output_file(path, "ONNX file")
     model = model.eval().float().cpu()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_runs(model, size)  # the size against the model and the memory, before any tensor is made
     dummy = torch.randn(2, *size)
-    check_runs(model, size)
     order = [exporter] + [e for e in EXPORTERS if e != exporter]
     errors = []
     meta = model_metadata(model, size)
+    weight_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
     for name in order:  # the other exporter is the fallback when one fails or is not faithful
         try:
-            _run_export(model, dummy, out, int(opset), name)
-        except Exception as e:  # noqa: BLE001 - any exporter failure is reported below with its cause
-            errors.append(f"{name} exporter failed: {_first_line(e)}")
+            # written beside ``out`` and renamed onto it only once checked: a kill (SIGTERM, SIGKILL, a full
+            # disk) mid-export leaves the previous file at ``out``, or none, never a half-written model
+            with atomic_path(out, "ONNX file", size_hint=weight_bytes) as tmp:
+                try:
+                    _run_export(model, dummy, tmp, int(opset), name)
+                except Exception as e:  # noqa: BLE001 - any exporter failure is reported below with its cause
+                    if is_disk_full(e):
+                        raise
+                    raise _NotExported(f"{name} exporter failed: {_first_line(e)}") from None
+                meta["exporter"] = name
+                _add_metadata(tmp, meta)
+                err = check_onnx(tmp, model, size) if check else float("nan")
+                if check and not err <= rtol:
+                    raise _NotExported(
+                        f"{name} exporter's graph differs from eager by {err:.3g} relative (allowed {rtol:g})"
+                    )
+        except _NotExported as e:
+            errors.append(str(e))
             continue
-        meta["exporter"] = name
-        _add_metadata(out, meta)
-        err = check_onnx(out, model, size) if check else float("nan")
-        if not check or err <= rtol:
-            used_opset = int(opset) if name == "torchscript" else max(int(opset), 18)
-            return ExportResult(out, size, used_opset, name, err, meta)
-        errors.append(f"{name} exporter's graph differs from eager by {err:.3g} relative (allowed {rtol:g})")
-    out.unlink(missing_ok=True)
+        used_opset = int(opset) if name == "torchscript" else max(int(opset), 18)
+        return ExportResult(out, size, used_opset, name, err, meta)
     what = getattr(model, "cnnzoo_name", type(model).__name__)
     raise DeployError(f"ONNX export of {what} is not faithful: {'; '.join(errors)}.")
+
+
+class _NotExported(Exception):
+    """One exporter's failure; the next exporter is tried."""
 
 
 def _first_line(e: BaseException) -> str:

@@ -275,7 +275,10 @@ def quantize_onnx(
                 f"{cfg.method} calibration on {len(images)} images)"
             ),
         )
-        onnx.save(q, str(out))
+        from ..outputs import atomic_path
+
+        with atomic_path(out, "INT8 ONNX file", size_hint=q.ByteSize()) as tmp:
+            onnx.save(q, str(tmp))
     return out
 
 

@@ -46,13 +46,10 @@ def _signed_to_display(a: torch.Tensor) -> torch.Tensor:
 
 
 def _save(fig: Figure, out: str | Path) -> Path:
-    from ..outputs import FIGURE_SUFFIXES, check_output_file, writing
+    from ..outputs import FIGURE_SUFFIXES, check_output_file, save_figure
 
     out = check_output_file(out, "figure", FIGURE_SUFFIXES)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with writing(out, "figure"):
-        fig.savefig(out, dpi=110, bbox_inches="tight")
-    return out
+    return save_figure(fig, out, "figure", dpi=110, bbox_inches="tight")
 
 
 def explanation_figure(

@@ -729,9 +729,10 @@ def reconcile_run(out: str | os.PathLike[str], last: Checkpoint | None = None) -
     if have == best_epoch or (have is not None and have > done):
         return notes
     if best_epoch == done:
-        tmp = out / ".best.pt.reconcile.tmp"
-        shutil.copyfile(last_path, tmp)
-        os.replace(tmp, best_path)
+        from ..outputs import atomic_path
+
+        with atomic_path(best_path, "checkpoint", size_hint=last_path.stat().st_size) as tmp:
+            shutil.copyfile(last_path, tmp)
         notes.append(
             f"best.pt was {'missing' if have is None else f'from epoch {have}'} but epoch {best_epoch} is "
             "the best (a kill between the two checkpoint writes); rewrote it from last.pt"

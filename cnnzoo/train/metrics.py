@@ -164,7 +164,6 @@ def plot_confusion(cm: torch.Tensor, classes: Sequence[str], path: str | Path, t
     ax.set_title(title or "confusion matrix (rows normalised)")
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    from ..outputs import save_figure
+
+    return save_figure(fig, path, "confusion-matrix figure", dpi=100)

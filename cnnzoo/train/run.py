@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from .. import env
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..data.sources import DataBundle, build_data, default_source_name, load_source
 from ..data.transforms import add_regularising_augment
@@ -23,6 +24,7 @@ from ..errors import CheckpointError, CnnzooError, DataError
 from ..factory import create_model, model_from_checkpoint
 from ..record import ModelRecord
 from ..registry import model_info
+from . import runlock
 from .distributed import DistContext, barrier, cleanup, init_distributed
 from .loop import FitResult, Trainer, evaluate, seed_everything
 from .metrics import EvalResult, plot_confusion
@@ -44,18 +46,34 @@ class RunResult:
     recipe: Recipe | None = None
 
 
-def choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tuple[Path, str]:
-    """The run folder and a sentence saying what is done with it.
+#: What a run writes into its folder: any of them there means the folder holds a run (or the start of one).
+RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "confusion.png", "tb")
 
-    An explicit ``out`` that already holds a run is an error unless ``resume``; the default
-    ``runs/MODEL-DATA`` moves on to ``-2``, ``-3``... instead of overwriting (``resume`` takes the
-    newest). The folder is checked to be writable here, before any data is read or epoch trained.
+
+def holds_run(folder: Path) -> bool:
+    """True when ``folder`` holds a run's files (checkpoints, logs, curves), finished or not: a run killed
+    in its first epoch has no ``last.pt`` yet, but its logs are there and a new run would mix into them."""
+    return any((folder / f).exists() for f in RUN_FILES) or any(folder.glob("*.pt"))
+
+
+def choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tuple[Path, str]:
+    """The run folder, locked for this process (:mod:`cnnzoo.train.runlock`), and a sentence saying what is
+    done with it.
+
+    The folder's lock is taken before anything is written there, so a second training or resume in a
+    folder in use is refused in one sentence naming the process that holds it. An explicit ``out`` that
+    already holds a run is an error unless ``resume``; the default ``runs/MODEL-DATA`` moves on to ``-2``,
+    ``-3``... (past folders holding a run or in use) instead of overwriting (``resume`` takes the newest).
+    The folder is checked to be writable here, before any data is read or epoch trained. Under torchrun,
+    rank 0 chooses and locks, and every rank gets its answer. The lock is released by the
+    :func:`cnnzoo.train.runlock.scope` the run is wrapped in, or at the latest when the process ends.
     """
     from ..outputs import check_output_dir
+    from .distributed import on_main_rank
 
     if out is not None:
         check_output_dir(out, "run folder")
-    p, note = _choose_out_dir(model, data, out, resume)
+    p, note = on_main_rank(lambda: _choose_out_dir(model, data, out, resume))
     check_output_dir(p, "run folder")
     return p, note
 
@@ -63,37 +81,67 @@ def choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tupl
 def _choose_out_dir(model: str, data: str, out: str | None, resume: bool) -> tuple[Path, str]:
     if out is not None:
         p = Path(out)
-        has_run = (p / "last.pt").is_file()
-        if resume:
-            if not has_run:
-                raise CheckpointError(
-                    f"{str(p)!r} holds no last.pt to resume from; start without resume.", names=("resume",)
-                )
-            return p, f"resuming the run in {p}"
-        if has_run:
-            raise CnnzooError(
-                f"{str(p)!r} already holds a run; pass resume to continue it or choose another out.",
-                names=("resume", "out"),
-            )
-        return p, f"writing to {p}"
+        created = not p.exists()
+        if created:  # the quick refusal (--resume of nothing) before the folder is created for the lock
+            _check_run_folder(p, resume)
+        lock = runlock.acquire(p)  # refuses a folder in use, before anything is written
+        try:
+            return p, _check_run_folder(p, resume)  # again, under the lock
+        except BaseException:
+            lock.release()  # (and the folder, if the lock made it)
+            raise
     base = Path("runs") / f"{model}-{default_source_name(data)}"
     candidates = [base] + [base.with_name(f"{base.name}-{i}") for i in range(2, 1000)]
-    existing = [c for c in candidates if (c / "last.pt").is_file()]
     if resume:
+        existing = [c for c in candidates if (c / "last.pt").is_file()]
         if not existing:
             raise CheckpointError(
                 f"no earlier run in {str(base)!r} to resume; start without resume.", names=("resume",)
             )
+        runlock.acquire(existing[-1])
         return existing[-1], f"resuming the run in {existing[-1]}"
     for c in candidates:
-        if not (c / "last.pt").is_file() and not any(c.glob("*.pt")):
-            note = (
-                f"writing to {c}"
-                if c == base
-                else f"{base} already holds a run; writing to {c} instead (--resume continues the newest one)"
-            )
-            return c, note
+        if holds_run(c):
+            continue
+        try:  # a folder in use by a run in its first moments is skipped; a stale lock is taken over
+            lock = runlock.acquire(c)
+        except runlock.RunFolderBusy:
+            continue
+        if holds_run(c):  # written by a run that ended between the check and the lock
+            lock.release()
+            continue
+        note = (
+            f"writing to {c}"
+            if c == base
+            else f"{base} already holds a run; writing to {c} instead (--resume continues the newest one)"
+        )
+        return c, note
     raise CnnzooError(f"too many runs under {str(base)!r}; pass out.", names=("out",))  # pragma: no cover
+
+
+def _check_run_folder(p: Path, resume: bool) -> str:
+    """With ``p`` locked: a resume needs its ``last.pt``; a new run needs a folder without a run."""
+    has_last = (p / "last.pt").is_file()
+    if resume:
+        if not has_last:
+            why = "it was stopped before its first checkpoint" if holds_run(p) else "there is no run in it"
+            raise CheckpointError(
+                f"{str(p)!r} holds no last.pt to resume from ({why}); start without resume elsewhere.",
+                names=("resume",),
+            )
+        return f"resuming the run in {p}"
+    if has_last:
+        raise CnnzooError(
+            f"{str(p)!r} already holds a run; pass resume to continue it or choose another out.",
+            names=("resume", "out"),
+        )
+    if holds_run(p):
+        raise CnnzooError(
+            f"{str(p)!r} already holds the files of a run stopped before its first checkpoint (logs, no "
+            "last.pt); delete them or choose another out.",
+            names=("out",),
+        )
+    return f"writing to {p}"
 
 
 def _check_unchanged(
@@ -168,13 +216,23 @@ def _threads_for_small_models(
     if threads:
         torch.set_num_threads(threads)
         return
-    if ctx.device.type != "cpu" or os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads() == 1:
+    if ctx.device.type != "cpu" or env.integer("OMP_NUM_THREADS", 0) or torch.get_num_threads() == 1:
         return
     if conv_linear_macs(model, input_size) < SMALL_MODEL_MACS:
         torch.set_num_threads(1)
         _say("small model: training on 1 CPU thread (faster here than several; --threads overrides)", ctx)
 
 
+def _check_batch_fits(model: torch.nn.Module, size: tuple[int, ...], batch: int, ctx: DistContext) -> None:
+    """A batch size the device cannot hold is one sentence before the first batch is made."""
+    from ..analysis.memory import check_fits, forward_bytes
+
+    need = forward_bytes(model, size, batch, backward=True, trace=False)
+    what = f"training on batches of {batch} inputs of {'x'.join(map(str, size))} per process"
+    check_fits(need, what, "give a smaller --batch-size", ctx.device)
+
+
+@runlock.scoped  # the run folder's lock is released however the run ends
 def train_model(
     model_name: str,
     data: str | None = None,
@@ -303,6 +361,7 @@ def _train(
     model = create_model(model_name, num_classes=bundle.num_classes, in_chans=in_chans, **model_kwargs)
     record = model.cnnzoo_record = trained_record(model, bundle)  # what the network is and expects now
     _threads_for_small_models(model, (in_chans, *size), ctx, threads)
+    _check_batch_fits(model, (in_chans, *size), rec.batch_size // ctx.world_size or 1, ctx)
     optimizer = rec.make_optimizer(model)
     scheduler = rec.make_scheduler(optimizer)
     hooks: list[Any] = []
@@ -537,6 +596,12 @@ def evaluate_checkpoints(
                         f"{p!r} differs from {paths[0]!r} in {key}; an ensemble needs models "
                         "trained on the same data."
                     )
+        from .dense import check_scales  # before any image is resized: sizes the machine cannot hold
+
+        if first.get("input_size"):
+            views, per_batch = 2 if flips else 1, max(1, batch_size // 4)
+            size, dev = first["input_size"], ctx.device
+            check_scales(models[0], size, scales, dense=dense, views=views, batch=per_batch, device=dev)
         bundle = eval_data_for(
             first, data, crops=crops, scales=scales, strict=strict_data, dense=dense, flips=flips
         )

@@ -24,6 +24,8 @@ from ..errors import CheckpointError, DataError, OptionError
 from ..factory import create_model, model_from_checkpoint
 from ..record import ModelRecord
 from ..registries import STRATEGIES, accepted
+from ..sizes import MAX_SIDE
+from ..train.runlock import scoped
 from ..weights.load import parse_weights_spec
 from .strategies import Settings, TransferResult
 
@@ -111,8 +113,8 @@ def _size(rec: ModelRecord, input_size: int | None) -> tuple[int, int, int]:
     c, h, w = (int(v) for v in rec.input_size)
     if input_size is None:
         return c, h, w
-    if input_size < 8:
-        raise OptionError(f"input_size must be at least 8 pixels, got {input_size}.", "input_size")
+    if not 8 <= input_size <= MAX_SIDE:
+        raise OptionError(f"input_size must be from 8 to {MAX_SIDE} pixels, got {input_size}.", "input_size")
     return c, input_size, input_size
 
 
@@ -149,6 +151,7 @@ def _check_strategy_inputs(strategy: str, old_data: object, teacher: object) -> 
         raise OptionError(f"teacher is only used by the {' and '.join(users)} strategy.", "teacher")
 
 
+@scoped  # the run folder's lock (taken by choose_out_dir) is released however the run ends
 def run_transfer(
     model_name: str,
     data: str | RawSplits,
@@ -190,6 +193,11 @@ def run_transfer(
     rec: ModelRecord = model.cnnzoo_record  # type: ignore[assignment]
     c, h, w = _size(rec, input_size)
     norm = _norm(rec)
+    from ..analysis.memory import check_fits, forward_bytes  # before a batch is made: sizes that cannot fit
+
+    need = forward_bytes(model, (c, h, w), batch_size, backward=True, trace=False)
+    what = f"training {model_name} on batches of {batch_size} inputs of {c}x{h}x{w}"
+    check_fits(need, what, "give a smaller --input-size or --batch-size", device)
     tmodel = None
     if teacher is not None:
         tmodel = model_from_checkpoint(teacher)

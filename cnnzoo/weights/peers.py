@@ -68,14 +68,16 @@ def randomize_bn(model: nn.Module, seed: int = 1) -> None:
 
 def save_peer_file(model: nn.Module, path: Path, entry: WeightsEntry) -> Path:
     """Write ``model``'s state dict as the peer publishes it: safetensors for Hub files, else torch.save."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: v.contiguous() for k, v in model.state_dict().items()}
-    if str(path).endswith(".safetensors"):
-        from safetensors.torch import save_file
+    from ..outputs import atomic_path
 
-        save_file(sd, str(path))
-    else:
-        torch.save(sd, path)
+    sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path, "weights file") as tmp:
+        if str(path).endswith(".safetensors"):
+            from safetensors.torch import save_file
+
+            save_file(sd, str(tmp))
+        else:
+            torch.save(sd, tmp)
     return path
 
 

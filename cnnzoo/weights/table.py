@@ -192,7 +192,10 @@ def _timm(
 ) -> WeightsEntry:
     """A timm checkpoint ``timm.create_model("<tag>", pretrained=True)``: from the Hub (``timm/<tag>``,
     ``model.safetensors``) unless a release ``url`` is its only home. The eval resize is timm's
-    ``floor(size / crop_pct)``."""
+    ``floor(size / crop_pct)``. A release file's name carries its SHA-256 prefix, as torchvision's do (timm
+    checks it the same way); the Hub states no hash timm or any installed package carries, so Hub entries
+    have none here and the downloader checks the Hub's own ``X-Linked-Etag`` (the file's SHA-256) instead."""
+    m = _HASH_IN_NAME.search(url or "")
     return _entry(
         model,
         "timm",
@@ -201,6 +204,7 @@ def _timm(
         url=url,
         hf_hub=None if url else f"timm/{tag}",
         hf_file=None if url else "model.safetensors",
+        sha256=m.group(1) if m else None,
         input_size=(3, size, size),
         resize=int(size / crop_pct),
         crop=size,
