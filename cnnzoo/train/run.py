@@ -22,7 +22,7 @@ from ..errors import CheckpointError, CnnzooError, DataError
 from ..factory import create_model, model_from_checkpoint
 from ..registry import model_info
 from .distributed import DistContext, barrier, cleanup, init_distributed
-from .loop import FitResult, Trainer, evaluate, seed_everything
+from .loop import OPTIMISTIC, FitResult, Trainer, evaluate, seed_everything
 from .metrics import EvalResult, plot_confusion
 from .recipes import Recipe, default_recipe_for, get_recipe
 
@@ -297,10 +297,12 @@ def _train(
         "natural": bundle.natural,
         "precision": precision,
         "channels_last": channels_last,
+        "validation": bundle.val_from or None,
     }
     _say(
         f"data {data}: {len(bundle.train)} train / {len(bundle.val) if bundle.val else 0} val / "
-        f"{len(bundle.test)} test images, {bundle.num_classes} classes, input {in_chans}x{size[0]}x{size[1]}",
+        f"{len(bundle.test)} test images, {bundle.num_classes} classes, input {in_chans}x{size[0]}x{size[1]}"
+        f"; validation: {bundle.val_from or 'none (no checkpoint selection)'}",
         ctx,
     )
     trainer = Trainer(
@@ -360,13 +362,12 @@ def _train(
         _say(
             f"skipped {len(skipped)} unreadable file(s)" + (": " + ", ".join(skipped) if skipped else ""), ctx
         )
+        _say(f"checkpoint: {out_dir / 'best.pt'} = {trainer.selection()} (last: {out_dir / 'last.pt'})", ctx)
         _say(
-            f"test top-1 {test.top1:.4f}  top-5 {test.top5:.4f}  (n={test.n}, best epoch "
-            f"{result.best_epoch} by "
-            f"{trainer.monitor}; {test.protocol['text']})",
+            f"test top-1 {test.top1:.4f}  top-5 {test.top5:.4f} of best.pt  (n={test.n}; "
+            f"{test.protocol['text']})" + (f"; {OPTIMISTIC}" if bundle.selection_on_test else ""),
             ctx,
         )
-        _say(f"checkpoint: {out_dir / 'best.pt'} (last: {out_dir / 'last.pt'})", ctx)
         _say(f"curves: {out_dir / 'curves.png'}", ctx)
     return RunResult(
         out_dir, out_dir / "last.pt", out_dir / "best.pt", out_dir / "curves.png", test, result, skipped, rec
