@@ -112,9 +112,12 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["transfer", "lenet5", "--strategy", "finetune", "--weights", f["noise"]],
         ["transfer", "lenet5", "--strategy", "finetune", "--weights", f["folder"]],
         ["transfer", "lenet5", "--strategy", "finetune", "--weights", "torchvision:" + f["text"]],
-        ["transfer", "lenet5", "--strategy", "finetune", "--out", f["under_file_dir"]],
-        ["transfer", "lenet5", "--strategy", "finetune", "--data", "foo:bar"],
-        ["transfer", "lenet5", "--strategy", "distill", "--teacher", f["text"]],
+        ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--out", f["under_file_dir"]],
+        ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--data", "foo:bar"],
+        ["transfer", "lenet5", "--strategy", "distill", "--from-scratch", "--teacher", f["text"]],
+        ["transfer", "lenet5", "--strategy", "finetune"],  # no published weights: --weights or --from-scratch
+        ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--weights", f["text"]],
+        ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--bn", "half"],
         # explain / filters / activations
         ["explain", f["text"], f["badimg"], "--out", "x.png"],
         ["explain", f["folder"], f["badimg"], "--out", "x.png"],

@@ -24,6 +24,7 @@ SCHEDULES = ('plateau', 'multistep', 'piecewise', 'step', 'constant')
 RECIPES = ('alexnet', 'googlenet', 'lenet5', 'mobilenet', 'resnet_cifar', 'resnet_imagenet', 'vgg')
 METHODS = ('saliency', 'smoothgrad', 'gradcam', 'guided-backprop', 'guided-gradcam', 'deconvnet')
 STRATEGIES = ('feature-extraction', 'finetune', 'discriminative', 'joint', 'distill', 'lwf')
+BN_MODES = ('frozen', 'train')
 #: name -> (family, year, input size, the first 70 characters of the description) of every registered model
 MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {
     'alexnet': ('alexnet', 2012, (3, 227, 227), 'AlexNet as in Krizhevsky et al. 2012: two towers (grouped conv2/4/5), '),
@@ -151,6 +152,7 @@ def live() -> dict[str, object]:
     from ..train.recipes import RECIPES as recipes
     from ..train.recipes import SCHEDULES as schedules
     from ..transfer import STRATEGIES as strategies
+    from ..transfer.strategies import BN_MODES as bn_modes
 
     models = {}
     for n in list_models():
@@ -164,6 +166,7 @@ def live() -> dict[str, object]:
         "RECIPES": tuple(sorted(recipes)),
         "METHODS": tuple(methods),
         "STRATEGIES": tuple(strategies),
+        "BN_MODES": tuple(bn_modes),
         "MODELS": models,
     }
 

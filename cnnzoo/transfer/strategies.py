@@ -24,10 +24,20 @@ validate the settings, seed, replace the head, move to the device):
 A head with no trainable parameters (LeNet-5's output layer of fixed RBF prototypes, LeCun et al. 1998,
 Sec. II-B) is trained through the layer group below it (F6): see :func:`cnnzoo.transfer.freeze.head_modules`.
 
-Each returns a :class:`TransferResult`; with ``out_dir`` the run writes the training loop's ``last.pt`` /
-``best.pt`` (plain cnnzoo checkpoints of the new-task network; ``old_head`` holds the old classifier where
-there is one), ``metrics.csv``, TensorBoard events and ``curves.png``. Errors name the Python parameters
-(``freeze_epochs``); the command line says them as its flags (``--freeze-epochs``).
+BatchNorm (``Settings.bn``): ``"frozen"`` keeps every BatchNorm layer in inference mode for the whole run
+(running statistics fixed, even through ``model.train()``; scale and shift still train where their layer
+does), ``"train"`` lets the layers being trained use and update batch statistics. The default is
+``"frozen"`` for a pre-trained body, as Keras' and fastai's fine-tuning guides advise for small data
+(measured: ``benchmarks/bench_transfer_bn.py``), and ``"train"`` for a body trained from scratch, whose
+running statistics describe nothing yet. Layers that a phase keeps frozen always stay in inference mode.
+
+Each returns a :class:`TransferResult` whose ``model`` holds the weights of the epoch chosen on the
+validation set (``data.val``: the highest top-1, ties to the lower loss; without validation data, the last
+epoch, and the result says so) and whose ``test`` is that model's; with ``out_dir`` the run writes the
+training loop's ``last.pt`` / ``best.pt`` (plain cnnzoo checkpoints of the new-task network; ``old_head``
+holds the old classifier where there is one), ``metrics.csv``, TensorBoard events and ``curves.png``.
+Errors name the Python parameters (``freeze_epochs``); the command line says them as its flags
+(``--freeze-epochs``).
 """
 
 from __future__ import annotations
@@ -46,12 +56,21 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..data.sources import DataBundle, collate_skip
 from ..errors import CnnzooError, OptionError
-from ..train.loop import Trainer, evaluate, seed_everything
+from ..train.loop import OPTIMISTIC, Trainer, evaluate, seed_everything
 from ..train.metrics import EvalResult
-from .freeze import classifier_of, freeze, freeze_body, head_modules, trainable_groups, unfreeze_last
+from .freeze import (
+    classifier_of,
+    freeze,
+    freeze_batchnorm,
+    freeze_body,
+    head_modules,
+    trainable_groups,
+    unfreeze_last,
+)
 from .losses import distillation_loss, joint_loss, lwf_loss
 
 STRATEGIES = ("feature-extraction", "finetune", "discriminative", "joint", "distill", "lwf")
+BN_MODES = ("frozen", "train")
 DEFAULT_LR_FACTOR = 3.0  # the lectures' "3x-10x smaller learning rate than the next later group"
 
 
@@ -71,6 +90,9 @@ class Settings:
     seed: int = 0
     progress: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    #: BatchNorm policy, ``"frozen"`` or ``"train"`` (see the module docstring); ``None``: frozen for a
+    #: pre-trained body, train for one trained from scratch
+    bn: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -83,6 +105,8 @@ class Settings:
             raise OptionError(f"the learning rate lr must be positive, got {self.lr}.", "lr")
         if self.schedule not in ("cosine", "constant"):
             raise CnnzooError(f"unknown transfer schedule {self.schedule!r}; use cosine or constant.")
+        if self.bn is not None and self.bn not in BN_MODES:
+            raise OptionError(f"bn must be 'frozen' or 'train', got {self.bn!r}.", "bn")
         if self.device is None:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(self.device)
@@ -261,7 +285,7 @@ def _scheduler(opt: torch.optim.Optimizer, s: Settings, epochs: int) -> Any:
 def _meta(
     model: nn.Module, data: DataBundle | None, s: Settings, strategy: str, **extra: Any
 ) -> dict[str, Any]:
-    meta: dict[str, Any] = {"transfer": {"strategy": strategy, **extra}}
+    meta: dict[str, Any] = {"transfer": {"strategy": strategy, "bn": s.bn, **extra}}
     name = getattr(model, "cnnzoo_name", None)
     if name is not None:
         meta["model"] = name
@@ -275,6 +299,7 @@ def _meta(
                 "std": list(data.std),
                 "data": data.source,
                 "natural": data.natural,
+                "validation": "the test images" if data.selection_on_test else data.val_from or None,
             }
         )
     meta.update(s.meta)
@@ -326,7 +351,11 @@ def _open(
 ) -> nn.Module | None:
     """The opening every strategy shares: seed, move ``model`` to the device, (``before_reset``, e.g. record
     the old head's outputs,) replace the head by one for ``data``'s classes; returns the old head (on the
-    device), or ``None`` without ``reset_head``."""
+    device), or ``None`` without ``reset_head``. An unset BatchNorm policy (``s.bn``) is settled here:
+    frozen for a body with weights from somewhere (its record names a source), train for a random one."""
+    if s.bn is None:
+        rec = getattr(model, "cnnzoo_record", None)
+        s.bn = "frozen" if getattr(rec, "source", None) else "train"
     seed_everything(s.seed)
     model.to(s.device)
     if before_reset is not None:
@@ -338,15 +367,20 @@ def _open(
     return old.to(s.device)
 
 
-def _set_trainable(model: nn.Module, trainable: str | int | None) -> list[str]:
-    """Freeze/unfreeze ``model`` for a phase; the names of the layer groups now trained."""
+def _set_trainable(model: nn.Module, trainable: str | int | None, bn: str | None = "train") -> list[str]:
+    """Freeze/unfreeze ``model`` for a phase, BatchNorm kept in inference mode throughout with
+    ``bn="frozen"``; the names of the layer groups now trained."""
     if trainable is None:
-        return []
-    if trainable == "head":
+        groups: list[str] = []
+    elif trainable == "head":
         freeze_body(model)
-        return ["head"]
-    freeze(model)
-    return unfreeze_last(model, trainable)
+        groups = ["head"]
+    else:
+        freeze(model)
+        groups = unfreeze_last(model, trainable)
+    if bn == "frozen":
+        freeze_batchnorm(model)
+    return groups
 
 
 def _run(
@@ -368,7 +402,7 @@ def _run(
     for ph in phases:
         if not ph.epochs:
             continue
-        groups = _set_trainable(model, ph.trainable)
+        groups = _set_trainable(model, ph.trainable, s.bn)
         lr = s.lr / ph.lr_divisor
         if ph.trainable == "head":
             params: Any = [p for m in head_modules(model) for p in m.parameters()]
@@ -425,6 +459,14 @@ def _finish(
     extra: dict[str, Any] | None = None,
 ) -> TransferResult:
     elapsed = time.perf_counter() - t0
+    chosen = "no training epoch ran"
+    if trainer is not None and trainer.best_epoch is not None:
+        # the model that is returned, tested and saved as best.pt is the chosen epoch's, not the last one
+        best = trainer.best_weights()
+        model.load_state_dict(best["state_dict"])
+        if old_head is not None and "old_head" in best:
+            old_head.load_state_dict(best["old_head"])
+        chosen = trainer.selection()
     model.eval()
     test = evaluate(model, data.test, device=s.device, classes=data.classes)
     old_test = None
@@ -433,10 +475,18 @@ def _finish(
             HeadView(model, old_head), old_data.test, device=s.device, classes=old_data.classes
         )
     ckpt = Path(s.out_dir) / "best.pt" if s.out_dir is not None else None
+    extra = {**(extra or {}), "selection": chosen, "bn": s.bn}
+    if trainer is not None:
+        extra["best_epoch"] = trainer.best_epoch
+    if data.selection_on_test:
+        extra["optimistic"] = True
     if s.progress:
-        msg = f"{strategy}: test top-1 {test.top1:.4f}"
+        where = ckpt if ckpt is not None else "the model"
+        msg = f"{strategy}: {where} = {chosen}; its test top-1 {test.top1:.4f}"
         if old_test is not None:
             msg += f", old task top-1 {old_test.top1:.4f}"
+        if data.selection_on_test:
+            msg += f" ({OPTIMISTIC})"
         print(msg + f" ({elapsed:.1f} s of training)", flush=True)
     return TransferResult(
         strategy,
@@ -447,7 +497,7 @@ def _finish(
         old_head,
         old_test,
         ckpt,
-        dict(extra or {}),
+        extra,
     )
 
 
