@@ -10,6 +10,7 @@ given), ``cnnzoo_options`` (every option, defaults included) and ``cnnzoo_record
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
@@ -26,9 +27,11 @@ def create_model(
     in_chans: int | None = None,
     weights: str | None = None,
     pretrained: bool | str = False,
+    features_only: bool = False,
+    out_indices: Sequence[int] | int | None = None,
     **kwargs: Any,
 ) -> nn.Module:
-    """Build a registered model, optionally with pretrained weights.
+    """Build a registered model, optionally with pretrained weights, optionally as a backbone.
 
     Args:
         name: a registered name (see :func:`cnnzoo.list_models`).
@@ -41,12 +44,19 @@ def create_model(
             Loading never executes code from the file.
         pretrained: ``True`` for the model's best published checkpoint (``cnnzoo list --pretrained``); a
             string is read as ``weights``.
+        features_only: return the network as a backbone (:class:`cnnzoo.backbone.FeatureExtractor`, timm's
+            ``features_only``): ``forward(x)`` gives the feature maps of its levels ``out_indices`` (default
+            all; an int ``n`` the last ``n``), described by ``.feature_info`` (channels, reduction, receptive
+            field, jump); the classifier is removed.
+        out_indices: the feature levels a backbone returns (``features_only`` only).
         **kwargs: architecture options of this model family; an unknown keyword is an error. Where the
             weights need an option (``count_include_pad=True`` for torchvision's Inception-v3), it is set
             here, and a conflicting value given by the caller is refused in one sentence.
     """
     if pretrained and weights:
         raise WeightsError("give either pretrained or weights, not both.")
+    if out_indices is not None and not features_only:
+        raise CnnzooError("out_indices picks the feature levels of a backbone; give features_only=True too.")
     if isinstance(pretrained, str):
         weights = pretrained
     elif pretrained:
@@ -83,6 +93,10 @@ def create_model(
         if new_head:
             rec = rec.with_(num_classes=int(num_classes), classes=None, dataset=None)  # type: ignore[arg-type]
         model.cnnzoo_record = rec  # type: ignore[attr-defined]
+    if features_only:
+        from .backbone import FeatureExtractor
+
+        return FeatureExtractor(model, out_indices)
     return model
 
 
@@ -124,6 +138,9 @@ def build(name: str, num_classes: int | None = None, in_chans: int | None = None
     defaults = {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
     model.cnnzoo_options = {**defaults, **call_kwargs}  # type: ignore[attr-defined]
     model.cnnzoo_record = default_record(name, own)  # type: ignore[attr-defined]
+    from .backbone import FeatureInfo
+
+    model.feature_info = FeatureInfo(model)  # type: ignore[attr-defined]  # traced on first use
     return model
 
 

@@ -280,6 +280,8 @@ class MobileNetV2(ZooModel):
         # ``stem`` (first conv), ``stage1`` ... ``stage7`` (the rows of Table 2), ``head`` (1x1 conv to 1280
         # and the classifier)
         self.layer_group_names = _stage_groups(self._stage_ends, len(feats), first=1)
+        # feature levels: the stages' last blocks, not the 1x1 head convolution (timm's choice)
+        self.feature_points = tuple(f"features.{end - 1}" for end in self._stage_ends)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -448,6 +450,7 @@ class EfficientNetLite(ZooModel):
         # ``stem`` (first conv), ``stage2`` ... ``stage8`` (the MBConv rows of Table 1), ``head`` (1x1 conv
         # to 1280 and the classifier)
         self.layer_group_names = _stage_groups(self._stage_ends, len(feats), first=2)
+        self.feature_points = tuple(f"features.{end - 1}" for end in self._stage_ends)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
