@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "allowed). With --int8, quantize it statically (QDQ, per-channel int8 weights, uint8 activations, "
         "calibrated on DATA's training images), report top-1 of FP32 and INT8 on DATA's test part and the "
         "speed of each, and write INT8 only when it is faster and costs at most --max-drop points; "
-        "otherwise the FP32 model is written and the reason printed.",
+        "otherwise the FP32 model is written, named for what it holds (int8 in the file name becomes fp32), "
+        "and the last line says so. The class names and preprocessing travel in the file's metadata, so "
+        "`cnnzoo predict FILE.onnx` and `cnnzoo serve --photo FILE.onnx` use it as they use a checkpoint.",
         epilog="examples:\n  cnnzoo export runs/lenet5/best.pt --out lenet5.onnx\n"
         "  cnnzoo export runs/r20/best.pt --out r20.onnx --int8 --calibration mnist:DIR\n"
         "  cnnzoo export resnet50 --out r50.onnx --input 3x224x224 --opset 17",
@@ -179,7 +181,11 @@ def run_export(args: argparse.Namespace) -> int:
         f"{runtime} speed at batch {rep.bench_batch}: FP32 {rep.fp32_images_per_s:.1f} img/s, "
         f"INT8 {rep.int8_images_per_s:.1f} img/s ({rep.speedup:.2f}x)"
     )
-    print(f"wrote {rep.path} ({rep.kept.upper()}): {rep.reason}")
+    if rep.kept == "int8":
+        print(f"wrote {rep.path} (INT8): {rep.reason}")
+    else:  # the last line says FP32 was kept, and the file is named for what it holds
+        asked = "" if rep.path == str(args.out) else f" (not {args.out}: it holds no INT8)"
+        print(f"kept FP32, not INT8: {rep.reason}; wrote the FP32 model to {rep.path}{asked}")
     return 0
 
 

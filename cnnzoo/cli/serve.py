@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  cnnzoo train lenet5 && cnnzoo serve      # then open http://127.0.0.1:8000/\n"
         "  cnnzoo serve runs/lenet5-digits/best.pt --port 8080\n"
         "  cnnzoo serve --photo efficientnet_lite0        # its published weights (pip package)\n"
-        "  cnnzoo serve --photo resnet50_v1_5 --photo-weights torchvision:IMAGENET1K_V1",
+        "  cnnzoo serve --photo resnet50_v1_5 --photo-weights torchvision:IMAGENET1K_V1\n"
+        "  cnnzoo serve --photo runs/ft/best.pt           # a fine-tuned checkpoint, or its exported .onnx",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -40,7 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
-        "--photo", metavar="MODEL", default=None, help="the Photo page's model (a registered name)"
+        "--photo",
+        metavar="MODEL|FILE",
+        default=None,
+        help="the Photo page's model: a registered name, a cnnzoo checkpoint (e.g. a fine-tuned best.pt, "
+        "with its own classes) or an exported .onnx file (FP32 or INT8; top-5 without Grad-CAM)",
     )
     p.add_argument(
         "--photo-weights",

@@ -5,8 +5,10 @@ sees it in PyTorch) and returns ``logits`` of shape ``(batch, num_classes)``. Af
 in ONNX Runtime at two batch sizes and compare with the eager model; the maximum relative error
 ``max|onnx - eager| / max|eager|`` must stay under ``rtol`` (1e-4 by default) or the export fails with a clear
 error. What a classifier needs to be used on its own (the class names, the normalisation ``mean``/``std``, the
-input size and the cnnzoo model name) is stored in the ONNX ``metadata_props``, which
-:class:`cnnzoo.deploy.session.OnnxClassifier` reads back.
+input size and the cnnzoo model name, and the whole :class:`~cnnzoo.record.ModelRecord` with its eval
+resize/crop under ``cnnzoo_record``) is stored in the ONNX ``metadata_props``, which
+:class:`cnnzoo.deploy.session.OnnxClassifier` and :func:`cnnzoo.classify.load_model` (``cnnzoo predict``,
+``serve --photo``) read back.
 
 Exporter: torch's TorchScript-based exporter (``dynamo=False``) is the default because it is quick (a
 ResNet-18 in 0.3 s here against 2.5 s) and handles every operator of the classic CNNs (LRN, grouped
@@ -192,13 +194,25 @@ def _add_metadata(path: Path, metadata: Mapping[str, str]) -> None:
 def model_metadata(
     model: nn.Module, input_size: Sequence[int], checkpoint: Mapping[str, Any] | None = None
 ) -> dict[str, str]:
-    """The ``metadata_props`` written into the ONNX file: model name, input size, classes, mean, std."""
+    """The ``metadata_props`` written into the ONNX file: model name, input size, classes, mean, std, and
+    the model's record (``cnnzoo_record``, JSON: preprocessing and class names for ``cnnzoo predict``)."""
+    from ..record import ModelRecord
+
     meta = {
         "cnnzoo_model": str(getattr(model, "cnnzoo_name", type(model).__name__)),
         "input_size": "x".join(str(int(d)) for d in input_size),
     }
+    ck = dict(checkpoint or {})
+    rec = getattr(model, "cnnzoo_record", None)
+    if isinstance(rec, ModelRecord):
+        names = rec.class_names()
+        for key, value in (("classes", names), ("mean", rec.mean), ("std", rec.std)):
+            if ck.get(key) is None and value is not None:
+                ck[key] = value
+        rec = rec.with_(input_size=tuple(int(d) for d in input_size))
+        meta["cnnzoo_record"] = json.dumps(rec.to_dict(), default=str)
     for key in ("classes", "mean", "std"):
-        value = (checkpoint or {}).get(key)
+        value = ck.get(key)
         if value is not None:
             meta[key] = json.dumps(
                 [v if isinstance(v, str) else float(v) for v in value]

@@ -138,3 +138,43 @@ class OnnxClassifier:
         order = np.argsort(-probs, axis=1)[:, :k]
         names = self.classes or [str(i) for i in range(probs.shape[1])]
         return [[(names[j], float(probs[i, j])) for j in row] for i, row in enumerate(order)]
+
+
+def onnx_record(meta: dict[str, str], input_size: tuple[int, int, int], path: str) -> Any:
+    """The :class:`~cnnzoo.record.ModelRecord` an exported file carries: the whole record that
+    :func:`cnnzoo.deploy.export_onnx` writes (``cnnzoo_record``), or, for files exported before it did, one
+    built from the ``classes``/``mean``/``std``/``cnnzoo_model`` entries; ``source`` is the file."""
+    from ..record import ModelRecord
+
+    if "cnnzoo_record" in meta:
+        rec = ModelRecord.from_dict(json.loads(meta["cnnzoo_record"]))
+        return rec.with_(input_size=tuple(input_size), source=path)
+    fields: dict[str, Any] = {
+        "name": meta.get("cnnzoo_model", ""),
+        "input_size": tuple(input_size),
+        "source": path,
+    }
+    for key in ("mean", "std"):
+        if key in meta:
+            fields[key] = tuple(float(v) for v in json.loads(meta[key]))
+    if "classes" in meta:
+        fields["classes"] = tuple(str(c) for c in json.loads(meta["classes"]))
+        fields["num_classes"] = len(fields["classes"])
+    return ModelRecord(**fields)
+
+
+class OnnxModule(torch.nn.Module):
+    """An exported ONNX file (FP32 or INT8) as a module that maps a normalised ``(N, C, H, W)`` batch to
+    logits, for code written against PyTorch models (:func:`cnnzoo.predict`, the Photo page). It carries
+    ``cnnzoo_record`` read from the file; it has no parameters and computes no gradients (explanation maps
+    need the PyTorch checkpoint)."""
+
+    def __init__(self, path: str | os.PathLike[str], runtime: str = "onnxruntime") -> None:
+        super().__init__()
+        self.classifier = OnnxClassifier(path, runtime=runtime)
+        self.cnnzoo_record = onnx_record(self.classifier.metadata, self.classifier.input_size, str(path))
+        #: ``"int8"`` or ``"fp32"`` where the file says (cnnzoo's INT8 export writes it), else ``None``
+        self.precision = self.classifier.metadata.get("precision")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self.classifier.logits(x), dtype=np.float32)).to(x.device)

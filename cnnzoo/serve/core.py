@@ -220,9 +220,29 @@ def imagenet_categories() -> tuple[str, ...]:
 def load_photo_model(name: str, weights: str | None) -> LoadedModel:
     """The Photo page's model: ``create_model(name, weights=weights)`` (``weights=None``: the model's
     published weights where the weights table has some, else random weights), with the input size, mean/std
-    and class names its weights' record says (ImageNet's 1,000 names where the record has none)."""
+    and class names its weights' record says (ImageNet's 1,000 names where the record has none); or, for a
+    file, a cnnzoo checkpoint (a fine-tuned model with its own classes) or an exported ONNX file (FP32 or
+    INT8), read by :func:`cnnzoo.classify.load_model` as ``cnnzoo predict`` reads it."""
+    from ..checkpoint import is_checkpoint_path
     from ..factory import create_model
     from ..weights.table import default_entry
+
+    if name.lower().endswith(".onnx") or is_checkpoint_path(name):
+        from ..classify import load_model
+
+        if weights:
+            raise CnnzooError(
+                "--photo-weights goes with a model name; a checkpoint or ONNX file holds its own."
+            )
+        net, rec = load_model(name)
+        c, h, w = rec.input_size
+        names = rec.class_names()
+        onnx = name.lower().endswith(".onnx")
+        note = "an ONNX file: top-5 only (Grad-CAM needs the PyTorch checkpoint)" if onnx else ""
+        title = rec.name or Path(name).stem
+        return LoadedModel(
+            net, title, name, c, (h, w), rec.mean, rec.std, tuple(names) if names else None, note, rec
+        )
 
     if weights is None and default_entry(name) is not None:
         weights = default_entry(name).key  # type: ignore[union-attr]
@@ -370,9 +390,11 @@ def photo_record(lm: LoadedModel, data: bytes) -> dict[str, Any]:
     with lm.lock, torch.no_grad():
         logits = logits_of(lm.model(x))[0]
     top5 = _topk(lm, logits)
-    ov = _overlay(lm, x, "gradcam", top5[0]["index"])
+    # an exported ONNX file has no gradients to compute Grad-CAM with
+    ov = _overlay(lm, x, "gradcam", top5[0]["index"]) if any(True for _ in lm.model.parameters()) else None
     return {
         "model": lm.name,
+        "note": lm.note,
         "image": png_data_url(img),
         "top5": top5,
         "overlay": ov,

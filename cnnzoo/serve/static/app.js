@@ -493,6 +493,7 @@ function drawPhoto() {
     const cv = $("photo-view"), ctx = cv.getContext("2d");
     cv.width = 320; cv.height = Math.round(320 * img.height / img.width);
     ctx.drawImage(img, 0, 0, cv.width, cv.height);
+    if (!PHOTO.overlay) { $("photo-caption").textContent = PHOTO.note || ""; return; }  // an ONNX model
     const ov = document.createElement("canvas");
     drawArray(ov, PHOTO.overlay.values, PHOTO.overlay.shape[0], PHOTO.overlay.shape[1], 1, heatRGBA);
     ctx.globalAlpha = $("photo-alpha").value / 100;
