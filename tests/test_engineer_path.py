@@ -348,3 +348,17 @@ def test_serve_photo_takes_a_fine_tuned_checkpoint_and_an_onnx_file(
     assert a["overlay"] is not None and b["overlay"] is None and "Grad-CAM" in b["note"]
     with pytest.raises(CnnzooError, match="holds its own"):
         core.load_photo_model(str(onnx_path), "torchvision")
+
+
+def test_selection_on_the_test_images_is_reported_as_optimistic(looks: Path, tmp_path: Path, capsys) -> None:
+    import dataclasses
+
+    data = build_data(load_source(f"folder:{looks}"), 1, 32)
+    same = dataclasses.replace(data, val=data.test)  # Keras' validation_data=test habit
+    assert same.selection_on_test and not data.selection_on_test
+    model = cnnzoo.create_model("lenet5_modern", num_classes=4)
+    res = finetune(model, same, Settings(epochs=2, batch_size=16, out_dir=tmp_path / "o", progress=True))
+    assert res.extra["optimistic"] is True
+    assert "optimistic: the checkpoint was chosen on these same test images" in capsys.readouterr().out
+    ev = evaluate_checkpoints([str(tmp_path / "o" / "best.pt")], f"folder:{looks}")
+    assert ev.protocol["optimistic"] is True and "optimistic" in ev.protocol["text"]
