@@ -341,11 +341,11 @@ def test_serve_photo_takes_a_fine_tuned_checkpoint_and_an_onnx_file(
     for ref in (str(trained), str(onnx_path)):
         lm = core.load_photo_model(ref, None)
         assert lm.classes == ("Coat", "Pullover", "Shirt", "T-shirt_top")
-        recs[ref] = core.photo_record(lm, photo)
+        recs[ref] = core.photo_record(lm, photo, overlay="gradcam")
     a, b = recs[str(trained)], recs[str(onnx_path)]
     assert a["top5"][0]["name"] == b["top5"][0]["name"]
     assert a["top5"][0]["prob"] == pytest.approx(b["top5"][0]["prob"], abs=1e-3)
-    assert a["overlay"] is not None and b["overlay"] is None and "Grad-CAM" in b["note"]
+    assert a["overlay"] is not None and b["overlay"] is None and "Grad-CAM needs" in b["overlay_note"]
     with pytest.raises(CnnzooError, match="holds its own"):
         core.load_photo_model(str(onnx_path), "torchvision")
 
