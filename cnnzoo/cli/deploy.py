@@ -64,6 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="largest top-1 loss accepted for INT8 (default 1.0 point)",
     )
     e.add_argument(
+        "--min-speedup",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="INT8 must run at least X times FP32's images/s on this machine to be kept (default 1.0; 0 "
+        "keeps it on accuracy alone, for a device other than this one)",
+    )
+    e.add_argument(
         "--runtime",
         choices=("auto", "onnxruntime", "openvino"),
         help="runtime the file will be deployed on, where INT8's accuracy and speed are measured (default "
@@ -130,6 +138,8 @@ def run_export(args: argparse.Namespace) -> int:
         raise DeployError("--runtime is only used with --int8 (an FP32 file runs anywhere); add --int8.")
     if args.calibration and not args.int8:
         raise DeployError("--calibration is only used with --int8; add --int8 or drop it.")
+    if args.min_speedup < 0:
+        raise DeployError(f"--min-speedup must be 0 or more, got {args.min_speedup}.")
     size = parse_input_size(args.input) if args.input else None
     model, ckpt = model_from_checkpoint(args.model)
     if not args.int8:
@@ -164,6 +174,7 @@ def run_export(args: argparse.Namespace) -> int:
         config=cfg,
         opset=args.opset,
         max_top1_drop=args.max_drop,
+        min_speedup=args.min_speedup,
         runtime=args.runtime or "auto",
     )
     if args.json:

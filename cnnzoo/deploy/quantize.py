@@ -475,10 +475,10 @@ def export_int8(
                 ),
             )
         else:
-            kept, reason = (
-                "int8",
-                (f"INT8 is {speedup:.2f}x faster than FP32 and loses {drop:.2f} points of top-1"),
+            pace = (
+                f"is {speedup:.2f}x faster than" if speedup >= 1 else f"runs at {speedup:.2f}x the speed of"
             )
+            kept, reason = ("int8", f"INT8 {pace} FP32 and loses {drop:.2f} points of top-1")
         if kept == "fp32":
             out = fp32_name(out)
             check_output_file(out, "ONNX file")

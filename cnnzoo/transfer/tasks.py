@@ -242,7 +242,7 @@ def plan_line(
     updates = steps * s.epochs
     return (
         f"plan: {s.epochs} epochs x {steps} steps of {s.batch_size} images = {updates} updates{few}; "
-        f"about {work}, ~{when} on this machine (from {n} timed images)"
+        f"about {work}: ~{when} at this machine's speed ({n} images timed)"
     )
 
 
