@@ -27,14 +27,26 @@ from .record import ModelRecord
 
 
 def load_model(model: Any, *, weights: str | None = None, device: str = "cpu") -> tuple[Any, ModelRecord]:
-    """The model to classify with, in eval mode, and its record: a built model (its ``cnnzoo_record``), a
-    cnnzoo checkpoint path, or a registered name (with ``weights``, else its default pretrained weights)."""
+    """The model to classify with, in eval mode, and its record: a built model, a cnnzoo checkpoint path,
+    an exported ONNX file (FP32 or INT8: a :class:`cnnzoo.deploy.session.OnnxModule` with the class names
+    and preprocessing the export wrote into it), or a registered name (with ``weights``, else its default
+    pretrained weights)."""
     from torch import nn
 
     from .factory import create_model, model_from_checkpoint
 
     if isinstance(model, nn.Module):
         net = model
+    elif str(model).lower().endswith(".onnx"):
+        if weights:
+            raise CnnzooError("an ONNX file holds its own weights; give weights only with a model name.")
+        if device != "cpu":
+            raise CnnzooError(
+                "an ONNX file runs on the CPU here (ONNX Runtime); drop device or use a checkpoint."
+            )
+        from .deploy.session import OnnxModule
+
+        net = OnnxModule(str(model))
     elif Path(str(model)).is_file() or "/" in str(model) or str(model).endswith((".pt", ".pth")):
         if weights:
             raise CnnzooError("a checkpoint holds its own weights; give weights only with a model name.")
@@ -143,6 +155,11 @@ def predict(
 
     from .precision import autocast, check_precision
 
+    if precision != "fp32" and str(model).lower().endswith(".onnx"):
+        raise CnnzooError(
+            "an ONNX file runs at the precision it was exported at (FP32, or INT8 from export --int8); "
+            "drop precision."
+        )
     check_precision(precision, device)  # bf16 only where the hardware computes it: one sentence elsewhere
     if not isinstance(top, int) or top < 1:
         raise CnnzooError(f"top must be a positive whole number, got {top!r}.")

@@ -10,6 +10,7 @@ and expects, where its weights came from), built once per model.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
@@ -26,9 +27,11 @@ def create_model(
     in_chans: int | None = None,
     weights: str | None = None,
     pretrained: bool | str = False,
+    features_only: bool = False,
+    out_indices: Sequence[int] | int | None = None,
     **kwargs: Any,
 ) -> nn.Module:
-    """Build a registered model, optionally with pretrained weights.
+    """Build a registered model, optionally with pretrained weights, optionally as a backbone.
 
     Args:
         name: a registered name (see :func:`cnnzoo.list_models`).
@@ -42,6 +45,11 @@ def create_model(
             Loading never executes code from the file.
         pretrained: ``True`` for the model's best published checkpoint (``cnnzoo list --pretrained``); a
             string is read as ``weights``.
+        features_only: return the network as a backbone (:class:`cnnzoo.backbone.FeatureExtractor`, timm's
+            ``features_only``): ``forward(x)`` gives the feature maps of its levels ``out_indices`` (default
+            all; an int ``n`` the last ``n``), described by ``.feature_info`` (channels, reduction, receptive
+            field, jump); the classifier is removed.
+        out_indices: the feature levels a backbone returns (``features_only`` only).
         **kwargs: architecture options of this model family; an unknown keyword is an error. Where the
             weights need an option (``count_include_pad=True`` for torchvision's Inception-v3), it is set
             here, and a conflicting value given by the caller is refused in one sentence.
@@ -52,6 +60,8 @@ def create_model(
     row = entry(name)  # the one look-up of the name per build (an unknown name: one error, close names)
     if pretrained and weights:
         raise WeightsError("give either pretrained or weights, not both.")
+    if out_indices is not None and not features_only:
+        raise CnnzooError("out_indices picks the feature levels of a backbone; give features_only=True too.")
     if isinstance(pretrained, str):
         weights = pretrained
     elif pretrained:
@@ -80,14 +90,18 @@ def create_model(
     model, own = _build(row, name, num_classes, in_chans, kwargs)
     if res is None:
         model.cnnzoo_record = _default_record(row, name, own)  # type: ignore[attr-defined]
-        return model
-    from .weights.load import load_resolved, record_for
+    else:
+        from .weights.load import load_resolved, record_for
 
-    file_classes = res.entry.record.num_classes if res.entry is not None else None
-    new_head = num_classes is not None and file_classes is not None and num_classes != file_classes
-    raw = load_resolved(model, res, new_head=new_head)
-    rec = record_for(name, own, res, raw, lambda: _default_record(row, name, own))
-    model.cnnzoo_record = rec.with_new_head(int(num_classes)) if new_head else rec  # type: ignore[attr-defined,arg-type]
+        file_classes = res.entry.record.num_classes if res.entry is not None else None
+        new_head = num_classes is not None and file_classes is not None and num_classes != file_classes
+        raw = load_resolved(model, res, new_head=new_head)
+        rec = record_for(name, own, res, raw, lambda: _default_record(row, name, own))
+        model.cnnzoo_record = rec.with_new_head(int(num_classes)) if new_head else rec  # type: ignore[attr-defined,arg-type]
+    if features_only:
+        from .backbone import FeatureExtractor
+
+        return FeatureExtractor(model, out_indices)
     return model
 
 
@@ -122,6 +136,9 @@ def _build(
     model.cnnzoo_name = name  # type: ignore[attr-defined]
     defaults = {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
     model.cnnzoo_options = {**defaults, **call_kwargs}  # type: ignore[attr-defined]
+    from .backbone import FeatureInfo
+
+    model.feature_info = FeatureInfo(model)  # type: ignore[attr-defined]  # traced on first use
     return model, {k: v for k, v in call_kwargs.items() if k not in row.defaults}
 
 

@@ -105,6 +105,14 @@ class TransferSchedule(Choice, what="transfer schedule"):
     CONSTANT = "constant"
 
 
+class BatchNormMode(Choice, what="BatchNorm mode"):
+    """What a transfer run does with the body's BatchNorm layers (:mod:`cnnzoo.transfer.strategies`):
+    ``frozen`` keeps their running statistics (inference mode), ``train`` updates them from each batch."""
+
+    FROZEN = "frozen"
+    TRAIN = "train"
+
+
 class Augment(Choice, what="augmentation"):
     """A training augmentation (:mod:`cnnzoo.data.transforms`)."""
 

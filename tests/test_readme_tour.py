@@ -35,6 +35,10 @@ def test_what_another_cpus_float_kernels_move_is_tolerated_and_no_more():
     assert tour.lines_match(amd, xeon)
     assert not tour.lines_match(amd, xeon.replace("0.9389", "0.9500"))  # 3.6 points: a real change
     assert not tour.lines_match(amd, xeon.replace("n=360", "n=361"))  # image counts stay exact
+    # the chosen epoch, as transfer and train print it beside best.pt; the epochs run stay exact
+    a = "checkpoint: runs/looks/best.pt = epoch 7 of 10, chosen by validation top-1 0.8438 (loss 0.4112)"
+    b = "checkpoint: runs/looks/best.pt = epoch 8 of 10, chosen by validation top-1 0.8438 (loss 0.4205)"
+    assert tour.lines_match(a, b) and not tour.lines_match(a, b.replace("of 10", "of 11"))
 
 
 def test_speed_lines_compare_only_their_first_word():

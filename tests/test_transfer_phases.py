@@ -70,6 +70,7 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path: Path, 
     with pytest.raises(OptionError, match=r"^freeze_epochs must be between 0 and epochs \(2\), got 5\.$"):
         finetune(create_model("lenet5"), bundle, Settings(epochs=2), freeze_epochs=5)
     args = ["transfer", "lenet5", "--data", "synthetic:20", "--strategy", "finetune", "--epochs", "2"]
+    args.append("--from-scratch")
     code = main([*args, "--freeze-epochs", "5", "--out", str(tmp_path / "x"), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == [
@@ -82,6 +83,7 @@ def test_cli_transfer_lenet5_with_its_fixed_rbf_head_works(strategy: str, tmp_pa
     """Issue #17, item 3: both crashed with "optimizer got an empty parameter list"."""
     out = tmp_path / "run"
     args = ["transfer", "lenet5", "--data", "synthetic:20", "--strategy", strategy, "--epochs", "2"]
+    args.append("--from-scratch")
     assert main([*args, "--out", str(out), "--json"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["strategy"] == strategy and 0.0 <= res["top1"] <= 1.0

@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  cnnzoo serve runs/lenet5-digits/best.pt --port 8080\n"
         "  cnnzoo serve --photo efficientnet_lite0        # its published weights (pip package)\n"
         "  cnnzoo serve --photo runs/resnet18-folder-photos/best.pt   # a fine-tuned checkpoint\n"
-        "  cnnzoo serve --photo resnet50_v1_5@torchvision:IMAGENET1K_V1",
+        "  cnnzoo serve --photo resnet50_v1_5@torchvision:IMAGENET1K_V1\n"
+        "  cnnzoo serve --photo ft_int8.onnx              # an exported ONNX file (top-5, no Grad-CAM)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -46,10 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
         "--photo",
-        metavar="MODEL|CHECKPOINT|NAME@WEIGHTS",
+        metavar="MODEL|CHECKPOINT|FILE.onnx|NAME@WEIGHTS",
         default=None,
         help="the Photo page's model: a registered name (its published weights), a cnnzoo checkpoint (its "
-        "own classes and preprocessing) or NAME@WEIGHTS (e.g. resnet50_v1_5@torchvision:IMAGENET1K_V2)",
+        "own classes and preprocessing), an exported .onnx file (FP32 or INT8: the same, read from its "
+        "metadata; top-5 without Grad-CAM) or NAME@WEIGHTS (e.g. resnet50_v1_5@torchvision:IMAGENET1K_V2)",
     )
     p.add_argument(
         "--photo-weights",

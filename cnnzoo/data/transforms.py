@@ -375,6 +375,8 @@ def googlenet_144(img: torch.Tensor, size: int) -> torch.Tensor:
 class TestViews(nn.Module):
     """Test-time views of one uint8 image as float ``[V, C, H, W]``: ``crops`` in (1, 10, 144), at each of
     the ``scales`` (VGG's multi-scale testing, Q given for 224 inputs); normalised with ``mean``/``std``.
+    A single view (one crop at one scale) is returned as a plain ``[C, H, W]`` image, so a test set batches
+    as ``(N, C, H, W)`` like any other dataset; several views batch as ``(N, V, C, H, W)``.
 
     ``crops=1`` is the centre view: for small in-memory images (digits, MNIST, CIFAR) the whole image
     fitted to the input, as in training; for photographs the centre crop of the image whose shorter side
@@ -421,7 +423,8 @@ class TestViews(nn.Module):
                 else:
                     per_scale.append(ten_crop(img, s, canvas))
             views = torch.cat(per_scale)
-        return self.norm(views)
+        views = self.norm(views)
+        return views[0] if len(views) == 1 else views
 
 
 class DenseViews(nn.Module):

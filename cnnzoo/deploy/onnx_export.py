@@ -6,7 +6,8 @@ in ONNX Runtime at two batch sizes and compare with the eager model; the maximum
 ``max|onnx - eager| / max|eager|`` must stay under ``rtol`` (1e-4 by default) or the export fails with a clear
 error. What a classifier needs to be used on its own -- the model's :class:`~cnnzoo.record.ModelRecord` (name,
 class names, input size, the eval view and ``mean``/``std``) -- is stored as JSON under the ``cnnzoo_record``
-key of the ONNX ``metadata_props``, which :class:`cnnzoo.deploy.session.OnnxClassifier` reads back.
+key of the ONNX ``metadata_props``, which :class:`cnnzoo.deploy.session.OnnxClassifier` and
+:func:`cnnzoo.classify.load_model` (``cnnzoo predict``, ``serve --photo``) read back.
 
 Exporter: torch's TorchScript-based exporter (``dynamo=False``) is the default because it is quick (a
 ResNet-18 in 0.3 s here against 2.5 s) and handles every operator of the classic CNNs (LRN, grouped

@@ -369,6 +369,15 @@ def fastest_int8_runtime(path: str | os.PathLike[str], batch: int = 16, repeats:
     return min(times, key=lambda n: float(np.median(times[n])))
 
 
+def fp32_name(path: Path) -> Path:
+    """The name of an FP32 file written where INT8 was asked for: ``int8`` in the file name becomes ``fp32``
+    (any case), so the name never claims what the file does not hold; other names are kept."""
+    import re
+
+    new = re.sub("int8", lambda m: "FP32" if m.group(0).isupper() else "fp32", path.name, flags=re.IGNORECASE)
+    return path.with_name(new)
+
+
 def export_int8(
     model: nn.Module,
     out_path: str | os.PathLike[str],
@@ -391,10 +400,12 @@ def export_int8(
     INT8 is kept only if it runs at least ``min_speedup`` times the FP32 images/s (batch ``bench_batch``)
     *and* loses at most ``max_top1_drop`` points of top-1 (when labels are known; else the agreement of the
     two models' predictions is reported as "top-1" against the FP32 model). Otherwise the FP32 model is
-    written and ``reason`` says why -- a slower INT8 is never shipped silently. Accuracy and speed are
-    measured on ``runtime`` (``"onnxruntime"`` or ``"openvino"``: where the file will be deployed decides
-    whether INT8 pays; ``"auto"``: the one that runs this INT8 file faster on this machine, timed in
-    interleaved rounds -- OpenVINO where the CPU has AMX or VNNI kernels it uses better, see
+    written and ``reason`` says why -- a slower INT8 is never shipped silently -- under a name that says so:
+    ``int8`` in ``out_path``'s file name becomes ``fp32`` (``ft_int8.onnx`` -> ``ft_fp32.onnx``; the report's
+    ``path`` is the file written). The file's metadata says which it holds (``precision``).
+    Accuracy and speed are measured on ``runtime`` (``"onnxruntime"`` or ``"openvino"``: where the file will
+    be deployed decides whether INT8 pays; ``"auto"``: the one that runs this INT8 file faster on this
+    machine, timed in interleaved rounds -- OpenVINO where the CPU has AMX or VNNI kernels it uses better, see
     :func:`fastest_int8_runtime`).
     ``heldout`` is a separate evaluation set; without it a DATA source's test part is used, and plain
     tensors are split into disjoint calibration and held-out parts.
@@ -467,11 +478,18 @@ def export_int8(
                 ),
             )
         else:
-            kept, reason = (
-                "int8",
-                (f"INT8 is {speedup:.2f}x faster than FP32 and loses {drop:.2f} points of top-1"),
+            pace = (
+                f"is {speedup:.2f}x faster than" if speedup >= 1 else f"runs at {speedup:.2f}x the speed of"
             )
+            kept, reason = ("int8", f"INT8 {pace} FP32 and loses {drop:.2f} points of top-1")
+        if kept == "fp32":
+            out = fp32_name(out)
+            check_output_file(out, "ONNX file")
         out.parent.mkdir(parents=True, exist_ok=True)
+        from .onnx_export import _add_metadata
+
+        # the record and the precision travel in the file (the quantizer does not copy metadata across)
+        _add_metadata(int8 if kept == "int8" else fp32, {**res.metadata, "precision": kept})
         shutil.copyfile(int8 if kept == "int8" else fp32, out)
     return Int8Report(
         str(out),

@@ -128,3 +128,20 @@ def _file_record(path: Path, meta: dict[str, str], shape: Sequence[Any]) -> Mode
         crop=h if photo and h == w else None,
         source=str(path),
     )
+
+
+class OnnxModule(torch.nn.Module):
+    """An exported ONNX file (FP32 or INT8) as a module that maps a normalised ``(N, C, H, W)`` batch to
+    logits, for code written against PyTorch models (:func:`cnnzoo.predict`, the Photo page). It carries
+    ``cnnzoo_record`` read from the file; it has no parameters and computes no gradients (explanation maps
+    need the PyTorch checkpoint)."""
+
+    def __init__(self, path: str | os.PathLike[str], runtime: str = "onnxruntime") -> None:
+        super().__init__()
+        self.classifier = OnnxClassifier(path, runtime=runtime)
+        self.cnnzoo_record = self.classifier.record.with_(source=str(path))
+        #: ``"int8"`` or ``"fp32"`` where the file says (cnnzoo's INT8 export writes it), else ``None``
+        self.precision = self.classifier.metadata.get("precision")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self.classifier.logits(x), dtype=np.float32)).to(x.device)

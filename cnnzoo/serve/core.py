@@ -222,8 +222,9 @@ def split_photo_ref(ref: str, weights: str | None = None) -> tuple[str, str | No
 
 def load_photo_model(ref: str, weights: str | None = None) -> LoadedModel:
     """The Photo page's model, loaded by :func:`cnnzoo.classify.load_model` (the one loader ``predict``
-    uses): a cnnzoo checkpoint (a fine-tuned ``runs/.../best.pt``: its own class names and preprocessing), a
-    registered name with its published weights, or ``NAME@WEIGHTS`` / ``weights`` (anything
+    uses): a cnnzoo checkpoint (a fine-tuned ``runs/.../best.pt``: its own class names and preprocessing), an
+    exported ONNX file (FP32 or INT8: the same facts from its metadata; no Grad-CAM), a registered name with
+    its published weights, or ``NAME@WEIGHTS`` / ``weights`` (anything
     ``create_model(NAME, weights=WEIGHTS)`` takes). The input size, mean/std, eval resize/crop and class names
     are the model's record's; 1,000 outputs whose record names no classes are shown with ImageNet's names."""
     from ..classify import load_model
@@ -234,6 +235,8 @@ def load_photo_model(ref: str, weights: str | None = None) -> LoadedModel:
         rec = rec.with_(classes=imagenet_classes())  # the page's labels; the model's own record is untouched
     source = f"{name}@{weights}" if weights else (rec.source if rec.source and rec.source != name else name)
     note = f"trained on {rec.dataset}" if rec.dataset else ""
+    if name.lower().endswith(".onnx"):
+        note = "an exported ONNX file: top-5 only (Grad-CAM needs the PyTorch checkpoint)"
     return LoadedModel(model, rec, str(source), note)
 
 
@@ -341,12 +344,15 @@ def photo_record(lm: LoadedModel, data: bytes, overlay: str = "none") -> dict[st
         with torch.no_grad():
             logits = logits_of(lm.model(x))[0]
         top5 = _topk(lm, logits)
-        ov = _overlay(lm, x, "gradcam", top5[0]["index"]) if overlay == "gradcam" else None
+        # an exported ONNX file computes no gradients, so it has no Grad-CAM to give
+        explainable = any(True for _ in lm.model.parameters())
+        ov = _overlay(lm, x, "gradcam", top5[0]["index"]) if overlay == "gradcam" and explainable else None
     return {
         "model": lm.name,
         "image": png_data_url(img),
         "top5": top5,
         "overlay": ov,
+        "overlay_note": "" if explainable else lm.note,
         "ms": round((time.perf_counter() - t0) * 1000, 2),
     }
 

@@ -6,9 +6,12 @@ scheduler, and hooks (``on_epoch_start(trainer, epoch)``, ``on_batch_start(train
 reuse it. Each epoch it evaluates the validation set, logs (CSV, TensorBoard, PNG curves) and writes
 ``last.pt`` atomically with everything needed to continue exactly: model, optimizer, scheduler, the
 torch/numpy/python RNG states, the loader generator, the epoch and the position inside it (an interrupted
-epoch is continued from the next batch), the partial metrics and the history; ``best.pt`` holds the best
-epoch so far. A NaN/inf loss stops the run with :class:`TrainingDiverged`, keeping the last good
-checkpoint; Ctrl-C finishes the current step, saves, and re-raises ``KeyboardInterrupt``.
+epoch is continued from the next batch), the partial metrics and the history. ``best.pt`` holds the epoch
+chosen on held-out data: the highest validation top-1 so far, ties going to the lower validation loss (as
+Keras' ``ModelCheckpoint(monitor="val_accuracy", save_best_only=True)`` and fastai's ``SaveModelCallback``
+choose). Without validation data nothing is chosen: ``best.pt`` follows the last epoch and
+:meth:`Trainer.selection` says so. A NaN/inf loss stops the run with :class:`TrainingDiverged`, keeping the
+last good checkpoint; Ctrl-C finishes the current step, saves, and re-raises ``KeyboardInterrupt``.
 
 Models that return auxiliary logits in training mode (GoogLeNet, Szegedy et al. 2015 Sec. 5: "their loss
 is added to the total loss of the network with a discount weight (the losses of the auxiliary classifiers
@@ -41,6 +44,9 @@ from ..errors import CheckpointError, CnnzooError, OptionError
 from ..record import ModelRecord
 from .distributed import DistContext, ResumableSampler, barrier, shard_indices
 from .metrics import EvalResult, Meter
+
+#: Said beside a test figure whose checkpoint was chosen on the test images themselves.
+OPTIMISTIC = "optimistic: the checkpoint was chosen on these same test images (hold out validation data)"
 
 
 class TrainingDiverged(OptionError):
@@ -234,6 +240,8 @@ class FitResult:
     best_checkpoint: Path | None
     interrupted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``best_epoch`` was chosen on validation data (False: there was none, it is the last epoch)
+    selected: bool = True
 
 
 class _StopFlag:
@@ -264,6 +272,15 @@ class _StopFlag:
             signal.signal(signal.SIGTERM, self._old_term)
 
 
+def _tensor_dicts(run: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a run section that are dicts of tensors (an old task's head kept beside the model)."""
+    return {
+        k: v
+        for k, v in run.items()
+        if isinstance(v, dict) and v and all(isinstance(t, torch.Tensor) for t in v.values())
+    }
+
+
 class Trainer:
     """Trains ``model`` on ``train_data`` with ``optimizer`` and ``scheduler`` for ``epochs`` epochs.
 
@@ -271,11 +288,13 @@ class Trainer:
     parameters or param groups (per-group learning rates welcome). train_data: a Dataset of ``(image,
     label)`` (sharded and shuffled here, resumable mid-epoch) or a ready DataLoader (resumable at epoch
     boundaries). scheduler: stepped once per epoch; ``ReduceLROnPlateau`` is given the validation loss
-    (else the training loss). val_data: evaluated after each epoch; its top-1 picks ``best.pt`` (the
-    training top-1 when absent). record: the model's :class:`~cnnzoo.record.ModelRecord` written into
-    every checkpoint (default: the model's ``cnnzoo_record``; ``None`` for a plain module). run: how the
-    run was made (recipe, seed, precision, transfer settings...), written into the checkpoints' ``run``
-    section beside the training state. aux_weight: weight of auxiliary losses (GoogLeNet: 0.3). ctx:
+    (else the training loss). val_data: held-out images evaluated after each epoch; its top-1 picks
+    ``best.pt`` (ties: the lower validation loss). Without it nothing is chosen (training accuracy would
+    pick the most over-fitted epoch): ``best.pt`` follows the last epoch. record: the model's
+    :class:`~cnnzoo.record.ModelRecord` written into every checkpoint (default: the model's
+    ``cnnzoo_record``; ``None`` for a plain module). run: how the run was made (recipe, seed, precision,
+    transfer settings...), written into the checkpoints' ``run`` section beside the training state.
+    aux_weight: weight of auxiliary losses (GoogLeNet: 0.3). ctx:
     distributed context; the model is wrapped in DDP when ``ctx.world_size > 1``. channels_last: train in
     the channels-last layout (default: only with bf16); oneDNN's FP32 convolutions are faster in it too
     (ResNet-56 on 32x32, batch 128, 2 Xeon cores: 0.81 s a step against 1.13 s; see
@@ -362,7 +381,10 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.best_value: float | None = None
+        self.best_loss: float | None = None
         self.best_epoch: int | None = None
+        #: the chosen epoch's weights, kept in memory when no ``out_dir`` receives ``best.pt``
+        self._best_weights: dict[str, Any] | None = None
         self._partial: dict[str, Any] | None = None
         # regularisers (cnnzoo.train.regularizers): weight averaging, gradient clipping, mixup/CutMix
         from .regularizers import ModelEma
@@ -428,8 +450,54 @@ class Trainer:
 
     # -------------------------------------------------------------- checkpoint state
     @property
-    def monitor(self) -> str:
-        return "val_top1" if self.val_data is not None else "train_top1"
+    def monitor(self) -> str | None:
+        """What chooses ``best.pt``: ``"val_top1"`` (ties: ``val_loss``), or ``None`` without validation
+        data (no selection)."""
+        return "val_top1" if self.val_data is not None else None
+
+    def _improves(self, row: dict[str, Any]) -> bool:
+        """Whether epoch ``row`` becomes the chosen one: a higher validation top-1, or the same with a lower
+        validation loss; every epoch without validation data (the last one is then reported)."""
+        if self.monitor is None:
+            return True
+        top1, loss = row["val_top1"], row["val_loss"]
+        if self.best_value is None or top1 > self.best_value:
+            return True
+        return top1 == self.best_value and (self.best_loss is None or loss < self.best_loss)
+
+    def selection(self) -> str:
+        """The chosen epoch and why, in words (every report prints it beside the checkpoint)."""
+        done = self.history[-1]["epoch"] if self.history else 0
+        if self.best_epoch is None:
+            return "no epoch finished"
+        if self.monitor is None:
+            return (
+                f"epoch {self.best_epoch} of {done}: no validation data, so no selection (the last epoch; "
+                "hold out images with --val-fraction to choose one)"
+            )
+        return (
+            f"epoch {self.best_epoch} of {done}, chosen by validation top-1 {self.best_value:.4f} "
+            f"(loss {self.best_loss:.4f})"
+        )
+
+    def best_weights(self) -> dict[str, Any]:
+        """The chosen epoch's weights (``state_dict``, and the tensor dicts of the run section, such as an old
+        task's head): from ``best.pt`` when the run writes one, else from memory."""
+        if self.out is not None and (self.out / "best.pt").is_file():
+            ck = load_checkpoint(self.out / "best.pt")
+            return {"state_dict": ck.state_dict, **_tensor_dicts(ck.run)}
+        if self._best_weights is None:
+            raise CnnzooError("no epoch has finished, so there are no chosen weights yet.")
+        return self._best_weights
+
+    def _keep_best_in_memory(self) -> None:
+        import copy
+
+        live = unwrap(self.model)
+        weights = (self.ema.module if self.ema is not None else live).state_dict()  # what best.pt would hold
+        state: dict[str, Any] = {"state_dict": copy.deepcopy(weights)}
+        state.update(copy.deepcopy(_tensor_dicts(self.run)))  # an old-task head is chosen with the model
+        self._best_weights = state
 
     def state(self, epoch: int, step: int) -> dict[str, Any]:
         """The checkpoint's ``run`` section: the run's settings and the training state after ``epoch``
@@ -448,7 +516,12 @@ class Trainer:
             "seed": self.seed,
             "epochs": self.epochs,
             "history": list(self.history),
-            "best": {"metric": self.monitor, "value": self.best_value, "epoch": self.best_epoch},
+            "best": {
+                "metric": self.monitor,
+                "value": self.best_value,
+                "loss": self.best_loss,
+                "epoch": self.best_epoch,
+            },
             "world_size": self.ctx.world_size,
         }
 
@@ -496,6 +569,9 @@ class Trainer:
         self.history = list(run.get("history", []))
         best = run.get("best") or {}
         self.best_value, self.best_epoch = best.get("value"), best.get("epoch")
+        self.best_loss = best.get("loss")
+        if best.get("metric") != self.monitor:  # chosen by another rule (older runs: training top-1)
+            self.best_value = self.best_loss = None
         set_rng_state(run["rng"])
         if run.get("loader_generator") is not None:
             self.generator.set_state(run["loader_generator"])
@@ -530,12 +606,16 @@ class Trainer:
                     self._partial = None
                     if self.out is not None and self.log and self.ctx.is_main:
                         self._logger().log(self.history, curves=False)
-                    improved = self.best_value is None or row[self.monitor] > self.best_value
+                    improved = self._improves(row)
                     if improved:
-                        self.best_value, self.best_epoch = row[self.monitor], row["epoch"]
+                        self.best_epoch = row["epoch"]
+                        if self.monitor is not None:
+                            self.best_value, self.best_loss = row["val_top1"], row["val_loss"]
                     last = self.save("last.pt", self.epoch, 0)
                     if improved:
                         best = self.save("best.pt", self.epoch, 0)
+                        if self.out is None:
+                            self._keep_best_in_memory()
                     barrier()
                     self._hook("on_epoch_end", self.epoch, row)
             finally:
@@ -548,7 +628,9 @@ class Trainer:
                     self._run_logger = None  # a later phase (start_phase) opens its own
         if self.out is not None:
             last, best = self.out / "last.pt", self.out / "best.pt"
-        return FitResult(self.history, self.best_epoch, self.best_value, last, best)
+        return FitResult(
+            self.history, self.best_epoch, self.best_value, last, best, selected=self.monitor is not None
+        )
 
     def _logger(self) -> Any:
         if getattr(self, "_run_logger", None) is None:
@@ -693,7 +775,7 @@ class Trainer:
                 f"train top-1 {row['train_top1']:.4f}",
             ]
             if "val_top1" in row:
-                parts.append(f"val top-1 {row['val_top1']:.4f}")
+                parts += [f"val loss {row['val_loss']:.4f}", f"val top-1 {row['val_top1']:.4f}"]
             parts += [f"lr {row['lr']:.3g}", f"{row['images_per_s']:.0f} img/s"]
             print("  ".join(parts), flush=True)
         if not math.isfinite(row["train_loss"]):

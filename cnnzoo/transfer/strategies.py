@@ -24,11 +24,20 @@ validate the settings, seed, replace the head, move to the device):
 A head with no trainable parameters (LeNet-5's output layer of fixed RBF prototypes, LeCun et al. 1998,
 Sec. II-B) is trained through the layer group below it (F6): see :func:`cnnzoo.transfer.freeze.head_modules`.
 
-Each returns a :class:`TransferResult`; with ``out_dir`` the run writes the training loop's ``last.pt`` /
-``best.pt`` (plain cnnzoo checkpoints of the new-task network, its record naming the new classes; the run
-section holds the strategy's settings and, where there is one, the old classifier as ``old_head``),
-``metrics.csv``, TensorBoard events and ``curves.png``. Errors name the Python parameters (``freeze_epochs``);
-the command line says them as its flags (``--freeze-epochs``).
+BatchNorm (``Settings.bn``): ``"frozen"`` keeps every BatchNorm layer in inference mode for the whole run
+(running statistics fixed, even through ``model.train()``; scale and shift still train where their layer
+does), ``"train"`` lets the layers being trained use and update batch statistics. The default is
+``"frozen"`` for a pre-trained body, as Keras' and fastai's fine-tuning guides advise for small data
+(measured: ``benchmarks/bench_transfer_bn.py``), and ``"train"`` for a body trained from scratch, whose
+running statistics describe nothing yet. Layers that a phase keeps frozen always stay in inference mode.
+
+Each returns a :class:`TransferResult` whose ``model`` holds the weights of the epoch chosen on the
+validation set (``data.val``: the highest top-1, ties to the lower loss; without validation data, the last
+epoch, and the result says so) and whose ``test`` is that model's; with ``out_dir`` the run writes the
+training loop's ``last.pt`` / ``best.pt`` (plain cnnzoo checkpoints of the new-task network, its record
+naming the new classes; the run section holds the strategy's settings and, where there is one, the old
+classifier as ``old_head``), ``metrics.csv``, TensorBoard events and ``curves.png``. Errors name the Python
+parameters (``freeze_epochs``); the command line says them as its flags (``--freeze-epochs``).
 """
 
 from __future__ import annotations
@@ -47,14 +56,23 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..data.sources import DataBundle, collate_skip
 from ..errors import CnnzooError, OptionError
-from ..options import TransferSchedule
+from ..options import BatchNormMode, TransferSchedule
 from ..registries import register_strategy
-from ..train.loop import Trainer, evaluate, seed_everything
+from ..train.loop import OPTIMISTIC, Trainer, evaluate, seed_everything
 from ..train.metrics import EvalResult
 from ..train.run import trained_record
-from .freeze import classifier_of, freeze, freeze_body, head_modules, trainable_groups, unfreeze_last
+from .freeze import (
+    classifier_of,
+    freeze,
+    freeze_batchnorm,
+    freeze_body,
+    head_modules,
+    trainable_groups,
+    unfreeze_last,
+)
 from .losses import distillation_loss, joint_loss, lwf_loss
 
+BN_MODES = BatchNormMode.values()
 DEFAULT_LR_FACTOR = 3.0  # the lectures' "3x-10x smaller learning rate than the next later group"
 
 
@@ -74,6 +92,9 @@ class Settings:
     seed: int = 0
     progress: bool = False
     run: dict[str, Any] = field(default_factory=dict)  # more entries of the checkpoints' run section
+    #: BatchNorm policy, ``"frozen"`` or ``"train"`` (see the module docstring); ``None``: frozen for a
+    #: pre-trained body, train for one trained from scratch
+    bn: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -85,6 +106,8 @@ class Settings:
         if not self.lr > 0:
             raise OptionError(f"the learning rate lr must be positive, got {self.lr}.", "lr")
         TransferSchedule.parse(self.schedule)
+        if self.bn is not None:
+            self.bn = BatchNormMode.parse(self.bn, OptionError, "bn").value
         if self.device is None:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(self.device)
@@ -257,10 +280,13 @@ def _scheduler(opt: torch.optim.Optimizer, s: Settings, epochs: int) -> Any:
     return None
 
 
-def _run_info(s: Settings, strategy: str, **extra: Any) -> dict[str, Any]:
-    """The checkpoints' run section of a strategy: its name and settings, and ``s.run`` (the weights
-    started from...)."""
-    return {"transfer": {"strategy": strategy, **extra}, **s.run}
+def _run_info(s: Settings, strategy: str, data: DataBundle | None = None, **extra: Any) -> dict[str, Any]:
+    """The checkpoints' run section of a strategy: its name, BatchNorm policy and settings, what chose the
+    checkpoint, and ``s.run`` (the weights started from...)."""
+    info: dict[str, Any] = {"transfer": {"strategy": strategy, "bn": s.bn, **extra}, **s.run}
+    if data is not None:
+        info["validation"] = "the test images" if data.selection_on_test else data.val_from or None
+    return info
 
 
 # ------------------------------------------------------------------------------------------------ phases
@@ -309,7 +335,12 @@ def _open(
     """The opening every strategy shares: seed, move ``model`` to the device, (``before_reset``, e.g. record
     the old head's outputs,) replace the head by one for ``data``'s classes and give the model the record
     of what it now is (``data``'s classes, source, mean/std and view: ``predict(model)`` names them);
-    returns the old head (on the device), or ``None`` without ``reset_head``."""
+    returns the old head (on the device), or ``None`` without ``reset_head``. An unset
+    BatchNorm policy (``s.bn``) is settled here: frozen for a body with weights from somewhere (its record
+    names a source), train for a random one."""
+    if s.bn is None:
+        rec = getattr(model, "cnnzoo_record", None)
+        s.bn = "frozen" if getattr(rec, "source", None) else "train"
     seed_everything(s.seed)
     model.to(s.device)
     if before_reset is not None:
@@ -323,15 +354,20 @@ def _open(
     return old.to(s.device)
 
 
-def _set_trainable(model: nn.Module, trainable: str | int | None) -> list[str]:
-    """Freeze/unfreeze ``model`` for a phase; the names of the layer groups now trained."""
+def _set_trainable(model: nn.Module, trainable: str | int | None, bn: str | None = "train") -> list[str]:
+    """Freeze/unfreeze ``model`` for a phase, BatchNorm kept in inference mode throughout with
+    ``bn="frozen"``; the names of the layer groups now trained."""
     if trainable is None:
-        return []
-    if trainable == "head":
+        groups: list[str] = []
+    elif trainable == "head":
         freeze_body(model)
-        return ["head"]
-    freeze(model)
-    return unfreeze_last(model, trainable)
+        groups = ["head"]
+    else:
+        freeze(model)
+        groups = unfreeze_last(model, trainable)
+    if bn == "frozen":
+        freeze_batchnorm(model)
+    return groups
 
 
 def _run(
@@ -353,7 +389,7 @@ def _run(
     for ph in phases:
         if not ph.epochs:
             continue
-        groups = _set_trainable(model, ph.trainable)
+        groups = _set_trainable(model, ph.trainable, s.bn)
         lr = s.lr / ph.lr_divisor
         if ph.trainable == "head":
             params: Any = [p for m in head_modules(model) for p in m.parameters()]
@@ -411,6 +447,14 @@ def _finish(
     extra: dict[str, Any] | None = None,
 ) -> TransferResult:
     elapsed = time.perf_counter() - t0
+    chosen = "no training epoch ran"
+    if trainer is not None and trainer.best_epoch is not None:
+        # the model that is returned, tested and saved as best.pt is the chosen epoch's, not the last one
+        best = trainer.best_weights()
+        model.load_state_dict(best["state_dict"])
+        if old_head is not None and "old_head" in best:
+            old_head.load_state_dict(best["old_head"])
+        chosen = trainer.selection()
     model.eval()
     test = evaluate(model, data.test, device=s.device, classes=data.classes)
     old_test = None
@@ -419,10 +463,18 @@ def _finish(
             HeadView(model, old_head), old_data.test, device=s.device, classes=old_data.classes
         )
     ckpt = Path(s.out_dir) / "best.pt" if s.out_dir is not None else None
+    extra = {**(extra or {}), "selection": chosen, "bn": s.bn}
+    if trainer is not None:
+        extra["best_epoch"] = trainer.best_epoch
+    if data.selection_on_test:
+        extra["optimistic"] = True
     if s.progress:
-        msg = f"{strategy}: test top-1 {test.top1:.4f}"
+        where = ckpt if ckpt is not None else "the model"
+        msg = f"{strategy}: {where} = {chosen}; its test top-1 {test.top1:.4f}"
         if old_test is not None:
             msg += f", old task top-1 {old_test.top1:.4f}"
+        if data.selection_on_test:
+            msg += f" ({OPTIMISTIC})"
         print(msg + f" ({elapsed:.1f} s of training)", flush=True)
     return TransferResult(
         strategy,
@@ -433,7 +485,7 @@ def _finish(
         old_head,
         old_test,
         ckpt,
-        dict(extra or {}),
+        extra,
     )
 
 
@@ -504,7 +556,7 @@ def feature_extraction(
     """
     s = _settings(settings, kw)
     old = _open(model, data, s, reset_head=reset_head)
-    run = _run_info(s, "feature-extraction")
+    run = _run_info(s, "feature-extraction", data)
     t0 = time.perf_counter()
     phases = [head_phase(s.epochs)]
     train, val, module = data.train, data.val, None
@@ -550,7 +602,7 @@ def finetune(
         )
     _check_lr_factor(lr_factor)
     old = _open(model, data, s, reset_head=reset_head)
-    run = _run_info(s, "finetune", freeze_epochs=freeze_epochs, unfreeze=unfreeze, lr_factor=lr_factor)
+    run = _run_info(s, "finetune", data, freeze_epochs=freeze_epochs, unfreeze=unfreeze, lr_factor=lr_factor)
     t0 = time.perf_counter()
     phases = [
         head_phase(freeze_epochs),
@@ -589,7 +641,7 @@ def discriminative(
         )
     _check_lr_factor(lr_factor)
     old = _open(model, data, s, reset_head=reset_head)
-    run = _run_info(s, "discriminative", lr_factor=lr_factor)
+    run = _run_info(s, "discriminative", data, lr_factor=lr_factor)
     t0 = time.perf_counter()
     phases = [
         head_phase(freeze_epochs),
@@ -615,7 +667,7 @@ def joint_training(
             f"the old head has {n_old} outputs but the old data has {old_data.num_classes} classes; "
             "give the data the source model was trained on."
         )
-    run = _run_info(s, "joint", old_classes=list(old_data.classes))
+    run = _run_info(s, "joint", data, old_classes=list(old_data.classes))
     run["old_head"] = old.state_dict()  # shares storage with the head: every checkpoint holds its values
     train = torch.utils.data.ConcatDataset([old_data.train, Relabeled(data.train, n_old)])
     val = None
@@ -679,7 +731,7 @@ def distill(
     freeze(teacher)
     teacher.eval()
     hook = _DistillHook(teacher, temperature, alpha, s.device)
-    run = _run_info(s, "distill", temperature=temperature, alpha=alpha)
+    run = _run_info(s, "distill", data, temperature=temperature, alpha=alpha)
     t0 = time.perf_counter()
     phase = Phase("distill", s.epochs, trainable=None, hooks=[hook], loss_fn=hook.loss)
     tr, _ = _run(student, [phase], s, train=data.train, val=data.val, run=run, num_classes=data.num_classes)

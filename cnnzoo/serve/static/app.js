@@ -592,7 +592,7 @@ function drawPhoto() {
       ctx.globalAlpha = 1;
       $("photo-caption").textContent = `Grad-CAM for "${PHOTO.overlay.target_name}" at layer ${PHOTO.overlay.layer}.`;
     } else {
-      $("photo-caption").textContent = "Tick Grad-CAM to see where the evidence for the top class is.";
+      $("photo-caption").textContent = PHOTO.overlay_note || "Tick Grad-CAM to see where the evidence for the top class is.";
     }
   };
   img.src = PHOTO.image;
