@@ -22,7 +22,7 @@ AUGMENTS = ('none', 'shift', 'distort', 'cifar', 'alexnet', 'vgg', 'inception')
 OPTIMIZERS = ('sgd', 'rmsprop', 'adam')
 SCHEDULES = ('plateau', 'multistep', 'piecewise', 'step', 'constant')
 RECIPES = ('alexnet', 'googlenet', 'lenet5', 'mobilenet', 'resnet_cifar', 'resnet_imagenet', 'vgg')
-METHODS = ('saliency', 'smoothgrad', 'gradcam', 'guided-backprop', 'guided-gradcam', 'deconvnet')
+METHODS = ('saliency', 'smoothgrad', 'gradcam', 'guided-backprop', 'guided-gradcam', 'deconvnet', 'occlusion', 'class-model')
 STRATEGIES = ('feature-extraction', 'finetune', 'discriminative', 'joint', 'distill', 'lwf')
 #: name -> (family, year, input size, the first 70 characters of the description) of every registered model
 MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {

@@ -170,8 +170,14 @@ def explain_files(
     reduce: str = "max",
     n_samples: int = 50,
     noise_level: float = 0.15,
+    window: int | None = None,
+    stride: int | None = None,
+    fill_grey: float | None = None,
 ) -> tuple[Path, Explanation]:
-    """Explain a checkpoint's (or a fresh model's) decisions on image files/folders and write the figure."""
+    """Explain a checkpoint's (or a fresh model's) decisions on image files/folders and write the figure.
+
+    Occlusion's square (``window``, ``stride``) is filled with the grey level ``fill_grey`` in [0, 1], or by
+    default with the mean colour (0 in the model's input units)."""
     from ..errors import CnnzooError
     from ..factory import model_from_checkpoint
     from ..outputs import FIGURE_SUFFIXES, check_output_file
@@ -197,6 +203,9 @@ def explain_files(
         n_samples=n_samples,
         noise_level=noise_level,
         generator=torch.Generator().manual_seed(0),
+        window=window,
+        stride=stride,
+        fill=0.0 if fill_grey is None else [(fill_grey - m) / s for m, s in zip(spec.mean, spec.std)],  # type: ignore[arg-type]
     )
     path = explanation_figure(shown, exp, out, [p.name for p in paths], spec.class_name)
     return path, exp
