@@ -183,8 +183,10 @@ def test_class_model_priors_pixels_and_errors(detector: nn.Module) -> None:
     e = explain(detector, torch.zeros(1, 1, 32, 32), "class-model", target=1, steps=20)
     with torch.no_grad():
         start = detector(torch.zeros(1, 1, 32, 32))[0, 1]
-    assert e.attribution.shape == (1, 1, 32, 32) and int(e.target[0]) == 1
-    assert float(e.logits[0, 1]) > float(start) + 1
+    direct = class_model(detector, 1, start=torch.zeros(1, 1, 32, 32), steps=20)
+    assert torch.equal(e.attribution, direct.image) and int(e.target[0]) == 1
+    assert float(e.logits[0, 1]) == pytest.approx(float(direct.scores[-1, 0]), abs=1e-5)
+    assert float(e.logits[0, 1]) > float(start)
 
 
 def test_explain_cli_occlusion_and_class_model(tmp_path, capsys) -> None:  # noqa: ANN001
