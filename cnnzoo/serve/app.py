@@ -9,6 +9,8 @@ Pages (one HTML file and its script and style, all served from the package, noth
 - ``GET  /api/anatomy/{model}?input=CxHxW``: :func:`anatomy_record`.
 - ``GET  /api/compare?models=a,b,c``: :func:`compare_record`.
 - ``POST /api/photo`` (multipart ``image``): :func:`photo_record`.
+- ``GET  /api/units``, ``/api/units/unit``, ``/api/units/tile``: top-9 patches of ``--units`` indexes
+  (:mod:`cnnzoo.serve.units`).
 
 Errors are JSON ``{"error": "one sentence"}`` with status 400 (a user's mistake), 404 (no such model loaded),
 413 (upload too large). Model work runs in the server's thread pool (FastAPI runs ``def`` routes there), so a
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,6 +59,7 @@ class ServeState:
     photo: core.LoadedModel | None = None
     photo_message: str = HOW_TO_PHOTO
     max_upload_bytes: int = core.MAX_UPLOAD_BYTES
+    units: list[Any] = field(default_factory=list)  # cnnzoo.serve.units.UnitsIndex, from --units DIR
 
 
 class UploadLimit:
@@ -229,6 +232,9 @@ def create_app(state: ServeState) -> FastAPI:
             return _error(400, "give 1 to 24 comma-separated model names in `models`.")
         return {"models": await run_in_threadpool(core.compare_record, names)}
 
+    from .units import add_units_routes
+
+    add_units_routes(app, lambda: state.units)
     return app
 
 
