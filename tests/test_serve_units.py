@@ -140,7 +140,8 @@ def test_browser_anatomy_click_shows_a_units_top_patches(index_dir: Path, tmp_pa
             drv.find_element(By.CSS_SELECTOR, "#units-grid button[data-unit='2']").click()
             WebDriverWait(drv, 20).until(
                 lambda d: d.execute_script(
-                    "const i=[...document.querySelectorAll('#units-view img')].find(x=>x.src.includes('kind=patches'));"
+                    "const i=[...document.querySelectorAll('#units-view img')]"
+                    ".find(x=>x.src.includes('kind=patches'));"
                     "return i && i.src.includes('unit=2') && i.complete && i.naturalWidth > 0"
                 )
             )

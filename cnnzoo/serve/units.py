@@ -95,7 +95,8 @@ def _unit(
     L = idx.layers.get(layer)
     if L is None:
         raise UnitsNotFound(
-            f"the units index of {idx.data.get('model')} has no layer {layer!r}; it has {', '.join(idx.layers)}."
+            f"the units index of {idx.data.get('model')} has no layer {layer!r}; it has "
+            f"{', '.join(idx.layers)}."
         )
     if not 0 <= unit < len(L["units"]):
         raise UnitsNotFound(
