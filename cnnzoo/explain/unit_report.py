@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import CnnzooError, DataError
+from ._common import get_layer
 from .unit_patches import (
     PROJECTIONS,
     DatasetSource,
@@ -557,8 +558,10 @@ def _source_for(
     if split not in SPLITS:
         raise CnnzooError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}.")
     raw = load_source(str(data))
-    if split == "train":
-        raw = RawSplits(raw.source, raw.train, raw.train, raw.classes, raw.natural, raw.skipped)
+    # only the chosen split is adapted to the model (the other is never read): less memory, less time; a
+    # model without a recorded mean/std (random weights) is normalised with that split's own
+    part = raw.test if split == "test" else raw.train
+    raw = RawSplits(raw.source, part, part, raw.classes, raw.natural, raw.skipped)
     bundle = build_data(raw, c, (h, w), mean=ckpt.get("mean"), std=ckpt.get("std"))
     n = len(bundle.test)  # type: ignore[arg-type]
     return DatasetSource(
@@ -605,6 +608,8 @@ def units_files(
     model, ckpt = model_from_checkpoint(ref)
     model.eval()
     layers = list(layers) if layers else default_erf_layers(model)
+    for n in layers:  # a wrong name is one sentence before any data is read
+        get_layer(model, n)
     source = _source_for(model, ckpt, data, split, images)
     if limit is not None:
         source = FirstN(source, limit)
