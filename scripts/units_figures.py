@@ -179,7 +179,7 @@ def layers_figure(folder: Path, out: Path, title: str, per_layer: int = 4, proj:
         units = L["drawn"][:per_layer]
         for j, u in enumerate(units):
             top = L["units"][u]["top"][0]["value"]
-            pics = [(True, "deconv"), (False, f"unit {u}")] if with_proj else [(False, f"unit {u}")]
+            pics = [(True, "projection"), (False, f"unit {u}")] if with_proj else [(False, f"unit {u}")]
             for k, (p, lab) in enumerate(pics):
                 t = _tile(folder, d, L["name"], u, p)
                 ax = axes[i, j * len(pics) + k]
@@ -225,7 +225,7 @@ def units_part(summary: dict, threads: int, which: str) -> None:
             RUNS / "effnet-photos",
             IMG / "effnet_top9.png",
             f"EfficientNet-Lite0 (ImageNet weights): top 9 of {len(files)} photos per unit, "
-            "deconvnet projections left",
+            "guided-backprop projections left",
         )
         return
     for name, (_, layers) in TRAIN.items():
@@ -239,7 +239,7 @@ def units_part(summary: dict, threads: int, which: str) -> None:
             data="fashion-mnist",
             layers=layers,
             units=8,
-            projection="deconvnet" if name == "resnet20" else "none",
+            projection="guided" if name == "resnet20" else "none",
             progress=False,
             recompute=True,
         )

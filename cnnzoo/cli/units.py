@@ -90,7 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--projection",
         choices=("none", "deconvnet", "guided"),
         default="none",
-        help="also draw each patch's projection to pixels: Zeiler & Fergus' deconvnet, or guided backprop "
+        help="also draw each patch's projection to pixels: Zeiler & Fergus' deconvnet (image-specific only "
+        "through max-pooling switches: on networks without max-pooling, such as ResNets and EfficientNet, "
+        "it draws the same pattern for every image, Springenberg et al. 2015), or guided backprop "
         "(default: none)",
     )
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default 64)")
