@@ -9,10 +9,11 @@
 3. **class models** (Simonyan et al. 2014, Sec. 2) of EfficientNet-Lite0 and of the Fashion-MNIST ResNet-20.
 
 The Fashion-MNIST networks are trained here if ``runs/units/{lenet5,resnet20}-fashion`` holds no finished run
-(a killed training resumes): ``cnnzoo train lenet5 --epochs 10`` and ``cnnzoo train resnet20 --epochs 6``
-(their papers' recipes, 10% of the training images held out for validation; about 4 and 8 minutes on two
-quiet cores). The units folders (index.json, per-layer PNGs, index.html) go to ``runs/units/``; the
-composed figures to ``docs/img/units/``; the numbers the page quotes to ``docs/img/units/figures.json``.
+(a killed training resumes): ``cnnzoo train lenet5 --epochs 10`` and ``cnnzoo train resnet20 --epochs 3``
+(their papers' recipes shortened, 10% of the training images held out for validation; about 2 and 4
+minutes on two quiet cores). The units folders (index.json, per-layer PNGs, index.html) go to
+``runs/units/``; the composed figures to ``docs/img/units/``; the numbers the page quotes to
+``docs/img/units/figures.json``.
 
     python scripts/units_figures.py                 # everything (~25 min on two quiet cores)
     python scripts/units_figures.py --only effnet   # one part: effnet, fashion, occlusion, classes
@@ -60,7 +61,7 @@ SKIMAGE = (
 EFFNET_LAYERS = ["features.1", "features.3", "features.5", "features.8", "features.11"]
 TRAIN = {  # name -> (epochs, layers of the units pass)
     "lenet5": (10, ["c1", "c3", "c5"]),
-    "resnet20": (6, ["layer1.0", "layer1", "layer2", "layer3"]),
+    "resnet20": (3, ["layer1.0", "layer1", "layer2", "layer3"]),
 }
 CLASSES = {1: "goldfish", 130: "flamingo", 281: "tabby cat", 949: "strawberry", 963: "pizza"}
 

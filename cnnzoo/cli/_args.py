@@ -28,6 +28,14 @@ def nonneg_float(s: str) -> float:
     return v
 
 
+def name_list(s: str) -> list[str]:
+    """Comma-separated names (layers), at least one."""
+    vals = [x.strip() for x in s.split(",") if x.strip()]
+    if not vals:
+        raise argparse.ArgumentTypeError("expected comma-separated layer names")
+    return vals
+
+
 def as_flags(error: Exception) -> str:
     """The message of a library error with the Python parameter names it uses said as this CLI's flags
     (an :class:`~cnnzoo.errors.OptionError` names them: ``freeze_epochs`` -> ``--freeze-epochs``)."""

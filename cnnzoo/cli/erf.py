@@ -7,7 +7,7 @@ import argparse
 import json
 
 from ..errors import CnnzooError
-from ._args import positive_int
+from ._args import name_list, positive_int
 
 ORDER = 25  # after summary/compare
 
@@ -22,13 +22,6 @@ Examples:
   cnnzoo erf resnet50 --layers layer1,layer2,layer3,layer4 --samples 8 --png erf-resnet50.png
   cnnzoo erf runs/resnet20-digits/best.pt --data digits --samples 64
 """
-
-
-def _names(s: str) -> list[str]:
-    vals = [x.strip() for x in s.split(",") if x.strip()]
-    if not vals:
-        raise argparse.ArgumentTypeError("expected comma-separated layer names")
-    return vals
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--layers",
-        type=_names,
+        type=name_list,
         help="comma-separated module names (default: the end of each stage); 'features:out' = last map",
     )
     p.add_argument("--list-layers", action="store_true", help="print the model's module names and exit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._args import positive_int
+from ._args import name_list, positive_int
 
 ORDER = 72  # after explain
 
@@ -26,23 +26,16 @@ Examples:
 """
 
 
-def _names(s: str) -> list[str]:
-    vals = [x.strip() for x in s.split(",") if x.strip()]
-    if not vals:
-        raise argparse.ArgumentTypeError("expected comma-separated layer names")
-    return vals
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     from ._names import SOURCES
 
     p = sub.add_parser(
         "units",
         help="top-9 image patches per unit over a dataset (Zeiler & Fergus Fig. 2): PNG grids, JSON, HTML",
-        description="Find, for units (feature maps) of chosen layers, the images that activate them most "
-        "over "
-        "a dataset in one pass, and draw each unit's top patches cropped to its receptive field, optionally "
-        "beside their deconvnet or guided-backprop projections (Zeiler & Fergus, ECCV 2014, Sec. 4, Fig. 2).",
+        description="Find, for units (feature maps) of chosen layers, the images that activate them most\n"
+        "over a dataset, in one pass, and draw each unit's top patches cropped to its receptive field,\n"
+        "optionally beside their deconvnet or guided-backprop projections (Zeiler & Fergus, ECCV 2014,\n"
+        "Sec. 4, Fig. 2).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -65,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--layers",
-        type=_names,
+        type=name_list,
         help="comma-separated module names (default: the output of each layer group, as `cnnzoo erf`; "
         "`cnnzoo erf MODEL --list-layers` names them)",
     )
