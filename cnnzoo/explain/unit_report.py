@@ -185,7 +185,9 @@ def _resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return t
     if size[0] >= t.shape[-2]:
         return F.interpolate(t[None], size=size, mode="nearest")[0]
-    return F.interpolate(t[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    return F.interpolate(t[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0].clamp(
+        0, 1
+    )
 
 
 def _signed(p: torch.Tensor) -> torch.Tensor:
