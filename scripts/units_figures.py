@@ -151,6 +151,16 @@ def test_accuracy(ckpt: Path) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ figures
+def shrink(path: Path) -> None:
+    """Re-save a figure as a 256-colour PNG (a third of the bytes; the docs hold several)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(256)
+    small.save(path, optimize=True)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+
+
 def _tile(folder: Path, d: dict, layer: str, unit: int, proj: bool) -> torch.Tensor | None:
     from PIL import Image
 
@@ -200,8 +210,8 @@ def layers_figure(folder: Path, out: Path, title: str, per_layer: int = 4, proj:
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0.06, 0, 1, 0.97))
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    print(f"wrote {out}")
+    fig.savefig(out, dpi=90)
+    shrink(out)
 
 
 def units_part(summary: dict, threads: int, which: str) -> None:
@@ -214,7 +224,7 @@ def units_part(summary: dict, threads: int, which: str) -> None:
             images=[str(p) for p in files],
             layers=EFFNET_LAYERS,
             units=8,
-            projection="deconvnet",
+            projection="guided",
             progress=False,
         )
         summary["effnet_units"] = {
@@ -334,7 +344,7 @@ def occlusion_part(summary: dict, threads: int) -> None:
     )
     IMG.mkdir(parents=True, exist_ok=True)
     fig.savefig(IMG / "occlusion.png", dpi=100)
-    print(f"wrote {IMG / 'occlusion.png'}")
+    shrink(IMG / "occlusion.png")
 
 
 def classes_part(summary: dict, threads: int) -> None:
@@ -379,7 +389,8 @@ def classes_part(summary: dict, threads: int) -> None:
     summary["class_models_fashion"] = {
         fck["classes"][c]: {"end": float(fres.scores[-1, c]), "p": float(fres.probs[c])} for c in range(10)
     }
-    print(f"wrote {IMG / 'class_models_effnet.png'} and {IMG / 'class_models_fashion.png'}")
+    shrink(IMG / "class_models_effnet.png")
+    shrink(IMG / "class_models_fashion.png")
 
 
 def main() -> int:
