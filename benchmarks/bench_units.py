@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="measure and write the memory table only (peak RSS does not depend on the machine's load; "
+        "timings on a shared machine are not results)",
+    )
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child is not None:
@@ -89,6 +95,45 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(r.output)
         mem[n] = json.loads(r.last_line)
         print(f"memory at {n:,} images: {mem[n]}", flush=True)
+    grow = mem[10000]["rss_peak_mib"] - mem[1000]["rss_peak_mib"]
+    mem_rows = [
+        f"| {n:,} | {m['rss_loaded_mib']:.0f} MiB | {m['rss_peak_mib']:.0f} MiB | {m['pass_s']:.1f} |"
+        for n, m in mem.items()
+    ]
+    mem_text = [
+        "| images | peak RSS with the data loaded | peak RSS after the pass | pass s |",
+        "|---:|---:|---:|---:|",
+        *mem_rows,
+        "",
+        f"Memory: 10x the images adds {grow:+.0f} MiB to the peak (the pass keeps 9 values per unit; the "
+        "rest is torch and the data set).",
+    ]
+    cmd = " ".join(["python benchmarks/bench_units.py", *(sys.argv[1:] if argv is None else argv)])
+    shown = Path(args.checkpoint)
+    shown = shown.resolve().relative_to(ROOT) if shown.resolve().is_relative_to(ROOT) else shown
+    head = (
+        f"ResNet-20 trained on Fashion-MNIST (`{shown}`), its default layers (bn1, layer1, layer2, "
+        f"layer3: {mem[10000]['units']} units), top 9, Fashion-MNIST's test images; {args.threads} threads. "
+        f"{cpu_line()}."
+    )
+    if args.memory_only:
+        body = "\n".join(
+            [
+                head,
+                "",
+                *mem_text,
+                "",
+                "The time of the whole command against one evaluation pass is measured on a quiet machine by "
+                "`python benchmarks/bench_units.py` (this section is then rewritten with both tables); the "
+                "`pass s` column above was taken on a shared machine and is not a result.",
+                "",
+                f"Command: `{cmd}` ({time.strftime('%Y-%m-%d %H:%M')}).",
+            ]
+        )
+        print(body)
+        if not args.no_write:
+            write_section(BENCHMARKS_MD, START, END, body, "Units pass (top-9 patches)")
+        return 0
     tmp = Path(tempfile.mkdtemp(prefix="bench-units-"))
     commands = {
         "cnnzoo units": lambda r: [
@@ -117,24 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     cpu = {k: statistics.median(t.cpu for t in v) for k, v in times.items()}
     units_s, eval_s = wall["cnnzoo units"], wall["cnnzoo eval"]
     ok = "yes" if units_s <= TARGET_S else "NO"
-    grow = mem[10000]["rss_peak_mib"] - mem[1000]["rss_peak_mib"]
-    cmd = "python benchmarks/bench_units.py" + ("" if argv is None else " " + " ".join(argv))
-    shown = Path(args.checkpoint)
-    shown = shown.relative_to(ROOT) if shown.resolve().is_relative_to(ROOT) else shown
     units_row = (
         f"| `cnnzoo units CKPT --data fashion-mnist --out DIR` | {units_s:.1f} | {cpu['cnnzoo units']:.1f}"
     )
     eval_row = f"| `cnnzoo eval CKPT --data fashion-mnist` | {eval_s:.1f} | {cpu['cnnzoo eval']:.1f}"
-    mem_rows = [
-        f"| {n:,} | {m['rss_loaded_mib']:.0f} MiB | {m['rss_peak_mib']:.0f} MiB | {m['pass_s']:.1f} |"
-        for n, m in mem.items()
-    ]
     body = "\n".join(
         [
-            f"ResNet-20 trained on Fashion-MNIST (`{shown}`), its default layers (bn1, layer1, layer2, "
-            f"layer3: {mem[10000]['units']} units), top 9, the 10,000 test images; {args.threads} threads; "
-            "whole processes (start-up, data, pass, 64 unit pictures, 4 grids, index, page), median of "
-            f"{args.rounds} interleaved rounds. {cpu_line()}.",
+            head
+            + " Whole processes (start-up, data, pass, 64 unit pictures, 4 grids, index, page) on the 10,000 "
+            f"test images, median of {args.rounds} interleaved rounds.",
             "",
             "| command | wall s | CPU s | ratio to one eval pass |",
             "|---|---:|---:|---:|",
@@ -143,12 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Target <= {TARGET_S:.0f} s on 2 cores: {ok}.",
             "",
-            "| images | peak RSS with the data loaded | peak RSS after the pass | pass s |",
-            "|---:|---:|---:|---:|",
-            *mem_rows,
-            "",
-            f"Memory: 10x the images adds {grow:+.0f} MiB to the peak (the pass keeps 9 values per unit; the "
-            "rest is torch and the data set).",
+            *mem_text,
             "",
             f"Command: `{cmd}` ({time.strftime('%Y-%m-%d %H:%M')}).",
             summary_line(
