@@ -192,12 +192,14 @@ def _resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def _signed(p: torch.Tensor) -> torch.Tensor:
     """A signed projection shown as Zeiler & Fergus show theirs, each on its own scale, zero at mid-grey: the
-    scale is the 99.5th percentile of its magnitude (not the maximum, which one pixel at the field's centre
-    would take, leaving the rest grey), larger values clipped."""
+    scale is the 98th percentile of its non-zero magnitudes (not the maximum, which one pixel at the field's
+    centre would take, leaving the rest grey), larger values clipped."""
     a = p.abs().flatten()
-    m = float(torch.quantile(a, 0.995)) if a.numel() > 1 else float(a.max())
-    m = m if m > 0 else float(a.max())
-    return (p / (2 * m) + 0.5).clamp(0, 1) if m > 0 else torch.full_like(p, 0.5)
+    a = a[a > 0]
+    if a.numel() == 0:
+        return torch.full_like(p, 0.5)
+    m = float(torch.quantile(a, 0.98)) if a.numel() > 1 else float(a.max())
+    return (p / (2 * m) + 0.5).clamp(0, 1)
 
 
 def _mosaic(tiles: list[torch.Tensor | None], k: int, size: tuple[int, int]) -> torch.Tensor:
