@@ -16,7 +16,7 @@ minutes on two quiet cores). The units folders (index.json, per-layer PNGs, inde
 ``docs/img/units/figures.json``.
 
     python scripts/units_figures.py                 # everything (~25 min on two quiet cores)
-    python scripts/units_figures.py --only effnet   # one part: effnet, fashion, occlusion, classes
+    python scripts/units_figures.py --only effnet   # one part: effnet (photos) or fashion
 """
 
 from __future__ import annotations
@@ -64,6 +64,13 @@ TRAIN = {  # name -> (epochs, layers of the units pass)
     "resnet20": (3, ["layer1.0", "layer1", "layer2", "layer3"]),
 }
 CLASSES = {1: "goldfish", 130: "flamingo", 281: "tabby cat", 949: "strawberry", 963: "pizza"}
+OCCLUDED = (
+    "00",
+    "07",
+    "17",
+    "19",
+)  # foolbox photos whose object leaves room: bull mastiff, jeep, eagle, beetle
+FASHION_OCCLUDED = [0, 1, 2, 3, 4, 5]  # the first six test images
 
 
 def _package(module: str) -> Path:
@@ -264,106 +271,84 @@ def units_part(summary: dict, threads: int, which: str) -> None:
         )
 
 
-def occlusion_part(summary: dict, threads: int) -> None:
+def occlusion_figure(rows: list[tuple], out: Path, title: str) -> None:
+    """Per image: the image (titled with its true class and that class's probability), and under it the
+    probability with the grey square centred at each pixel (Zeiler & Fergus Fig. 7d)."""
     from matplotlib.figure import Figure
 
+    fig = Figure(figsize=(2.3 * len(rows) + 0.8, 4.9), layout="constrained")
+    axes = fig.subplots(2, len(rows), squeeze=False)
+    im = None
+    for j, (img, pix, clean, cname) in enumerate(rows):
+        a = img[0] if img.shape[0] == 1 else img.permute(1, 2, 0)
+        axes[0, j].imshow(a.numpy(), cmap="gray" if img.shape[0] == 1 else None, vmin=0, vmax=1)
+        axes[0, j].set_title(f"{cname}\np = {clean:.2f}", fontsize=8)
+        im = axes[1, j].imshow(pix.numpy(), cmap="viridis", vmin=0, vmax=1)
+        axes[1, j].set_title(f"lowest p = {float(pix.min()):.2f}", fontsize=8)
+        for ax in axes[:, j]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.colorbar(im, ax=axes[1, :].tolist(), fraction=0.03, label="p(true class)")
+    fig.suptitle(title, fontsize=8)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    shrink(out)
+
+
+def effnet_extras(summary: dict) -> None:
+    """Occlusion maps on four labelled foolbox photos and class models of five ImageNet classes."""
+    from cnnzoo.explain.class_model import class_model, class_model_figure
+    from cnnzoo.explain.inputs import input_spec
     from cnnzoo.explain.occlusion import occlusion
     from cnnzoo.explain.unit_patches import FileSource, unnormalise
     from cnnzoo.factory import model_from_checkpoint
-    from cnnzoo.train.run import eval_data_for
 
     model, ckpt = model_from_checkpoint(EFFNET)
     rec = model.cnnzoo_record
     names = rec.class_names()
-    picks = [p for p in foolbox_samples("imagenet") if p[0].name.split("_")[1] in ("00", "04", "14", "16")]
+    picks = [(p, lab) for p, lab in foolbox_samples("imagenet") if p.name.split("_")[1] in OCCLUDED]
     src = FileSource(
         [p for p, _ in picks], rec.input_size, rec.mean, rec.std, rec.resize, rec.crop, rec.interpolation
     )
     x = torch.stack([src.item(i) for i in range(len(picks))])
     labels = [lab for _, lab in picks]
+    t = time.perf_counter()
     occ = occlusion(model, x, target=labels, window=48, stride=16)
     rows = [
-        (
-            unnormalise(x[i], rec.mean, rec.std),
-            occ.grid[i],
-            occ.pixels[i],
-            float(occ.clean[i]),
-            names[labels[i]],
-        )
+        (unnormalise(x[i], rec.mean, rec.std), occ.pixels[i], float(occ.clean[i]), names[labels[i]])
         for i in range(len(picks))
     ]
-    summary["occlusion_photos"] = [
-        {
-            "file": p.name,
-            "class": names[lab],
-            "clean": float(occ.clean[i]),
-            "lowest": float(occ.grid[i].min()),
-        }
-        for i, (p, lab) in enumerate(picks)
-    ]
-    fmodel, fck = model_from_checkpoint(str(RUNS / "resnet20-fashion" / "best.pt"))
-    test = eval_data_for(fck, "fashion-mnist").test
-    idx = [0, 1, 2, 3]
-    fx, fy = test.batch(torch.tensor(idx))
-    focc = occlusion(fmodel, fx, target=fy, window=8, stride=2)
-    for i in range(len(idx)):
-        rows.append(
-            (
-                unnormalise(fx[i], fck["mean"], fck["std"]),
-                focc.grid[i],
-                focc.pixels[i],
-                float(focc.clean[i]),
-                fck["classes"][int(fy[i])],
-            )
-        )
-    summary["occlusion_fashion"] = [
-        {
-            "image": idx[i],
-            "class": fck["classes"][int(fy[i])],
-            "clean": float(focc.clean[i]),
-            "lowest": float(focc.grid[i].min()),
-        }
-        for i in range(len(idx))
-    ]
-    fig = Figure(figsize=(2.2 * len(rows), 4.6), layout="constrained")
-    axes = fig.subplots(2, len(rows), squeeze=False)
-    for j, (img, _grid, pix, clean, cname) in enumerate(rows):
-        a = img[0] if img.shape[0] == 1 else img.permute(1, 2, 0)
-        axes[0, j].imshow(a.numpy(), cmap="gray" if img.shape[0] == 1 else None, vmin=0, vmax=1)
-        axes[0, j].set_title(f"{cname}\np = {clean:.2f}", fontsize=7)
-        im = axes[1, j].imshow(pix.numpy(), cmap="viridis", vmin=0, vmax=1)
-        axes[1, j].set_title(f"lowest p = {float(pix.min()):.2f}", fontsize=7)
-        for ax in axes[:, j]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.colorbar(im, ax=axes[1, :].tolist(), fraction=0.02, label="p(true class), square centred here")
-    fig.suptitle(
-        "Occlusion (Zeiler & Fergus 2014, Fig. 7): EfficientNet-Lite0 on foolbox's ImageNet photos "
-        "(48-px grey square, stride 16), ResNet-20 on Fashion-MNIST test images (8 px, stride 2)",
-        fontsize=8,
+    occlusion_figure(
+        rows,
+        IMG / "occlusion_photos.png",
+        "Occlusion (Zeiler & Fergus 2014, Fig. 7): EfficientNet-Lite0 on foolbox's ImageNet photos; "
+        "a 48-pixel square of the mean colour, moved by 16 pixels",
     )
-    IMG.mkdir(parents=True, exist_ok=True)
-    fig.savefig(IMG / "occlusion.png", dpi=100)
-    shrink(IMG / "occlusion.png")
-
-
-def classes_part(summary: dict, threads: int) -> None:
-    from cnnzoo.explain.class_model import class_model, class_model_figure
-    from cnnzoo.explain.inputs import input_spec
-    from cnnzoo.factory import model_from_checkpoint
-
-    model, ckpt = model_from_checkpoint(EFFNET)
+    summary["occlusion_photos"] = {
+        "seconds": time.perf_counter() - t,
+        "images": [
+            {
+                "file": p.name,
+                "class": names[lab],
+                "clean": float(occ.clean[i]),
+                "lowest": float(occ.grid[i].min()),
+            }
+            for i, (p, lab) in enumerate(picks)
+        ],
+    }
     spec = input_spec(model, ckpt)
     t = time.perf_counter()
     res = class_model(model, list(CLASSES), (3, 224, 224))
+    out = IMG / "class_models_effnet.png"
     class_model_figure(
         res,
         spec.mean,
         spec.std,
-        IMG / "class_models_effnet.png",
+        out,
         lambda c: f"{c} {CLASSES.get(c, '')}",
         "EfficientNet-Lite0 (ImageNet weights)",
     )
+    shrink(out)
     summary["class_models_effnet"] = {
         "seconds": time.perf_counter() - t,
         "classes": {
@@ -375,46 +360,74 @@ def classes_part(summary: dict, threads: int) -> None:
             for i, c in enumerate(CLASSES)
         },
     }
-    fmodel, fck = model_from_checkpoint(str(RUNS / "resnet20-fashion" / "best.pt"))
-    fspec = input_spec(fmodel, fck)
-    fres = class_model(fmodel, list(range(10)), (3, 32, 32))
-    class_model_figure(
-        fres,
-        fspec.mean,
-        fspec.std,
-        IMG / "class_models_fashion.png",
-        lambda c: fck["classes"][c],
-        "ResNet-20 trained on Fashion-MNIST",
+
+
+def fashion_extras(summary: dict) -> None:
+    """Occlusion maps on Fashion-MNIST test images and the class models of the ten classes (ResNet-20)."""
+    from cnnzoo.explain.class_model import class_model, class_model_figure
+    from cnnzoo.explain.inputs import input_spec
+    from cnnzoo.explain.occlusion import occlusion
+    from cnnzoo.explain.unit_patches import unnormalise
+    from cnnzoo.factory import model_from_checkpoint
+    from cnnzoo.train.run import eval_data_for
+
+    model, ck = model_from_checkpoint(str(RUNS / "resnet20-fashion" / "best.pt"))
+    test = eval_data_for(ck, "fashion-mnist").test
+    idx = torch.tensor(FASHION_OCCLUDED)
+    x, y = test.batch(idx)
+    occ = occlusion(model, x, target=y, window=8, stride=2)
+    rows = [
+        (
+            unnormalise(x[i], ck["mean"], ck["std"]),
+            occ.pixels[i],
+            float(occ.clean[i]),
+            ck["classes"][int(y[i])],
+        )
+        for i in range(len(idx))
+    ]
+    occlusion_figure(
+        rows,
+        IMG / "occlusion_fashion.png",
+        "Occlusion: ResNet-20 on Fashion-MNIST test images; an 8-pixel square of the mean grey, "
+        "moved by 2 pixels",
     )
+    summary["occlusion_fashion"] = [
+        {
+            "image": int(idx[i]),
+            "class": ck["classes"][int(y[i])],
+            "clean": float(occ.clean[i]),
+            "lowest": float(occ.grid[i].min()),
+        }
+        for i in range(len(idx))
+    ]
+    spec = input_spec(model, ck)
+    res = class_model(model, list(range(10)), (3, 32, 32))
+    out = IMG / "class_models_fashion.png"
+    class_model_figure(
+        res, spec.mean, spec.std, out, lambda c: ck["classes"][c], "ResNet-20 trained on Fashion-MNIST"
+    )
+    shrink(out)
     summary["class_models_fashion"] = {
-        fck["classes"][c]: {"end": float(fres.scores[-1, c]), "p": float(fres.probs[c])} for c in range(10)
+        ck["classes"][c]: {"end": float(res.scores[-1, c]), "p": float(res.probs[c])} for c in range(10)
     }
-    shrink(IMG / "class_models_effnet.png")
-    shrink(IMG / "class_models_fashion.png")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", help="comma-separated parts: effnet, fashion, occlusion, classes")
+    ap.add_argument("--only", help="one part: effnet or fashion")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    parts = args.only.split(",") if args.only else ["effnet", "fashion", "occlusion", "classes"]
+    parts = args.only.split(",") if args.only else ["effnet", "fashion"]
     IMG.mkdir(parents=True, exist_ok=True)
     out = IMG / "figures.json"
     summary = json.loads(out.read_text()) if out.is_file() else {}
     for part in parts:
         t = time.perf_counter()
-        if part in ("effnet", "fashion"):
-            units_part(summary, args.threads, part)
-        elif part == "occlusion":
-            ensure_checkpoint("resnet20", args.threads)
-            occlusion_part(summary, args.threads)
-        elif part == "classes":
-            ensure_checkpoint("resnet20", args.threads)
-            classes_part(summary, args.threads)
-        else:
-            raise SystemExit(f"unknown part {part!r}")
+        if part not in ("effnet", "fashion"):
+            raise SystemExit(f"unknown part {part!r}; choose effnet or fashion")
+        units_part(summary, args.threads, part)
+        (effnet_extras if part == "effnet" else fashion_extras)(summary)
         print(f"{part}: {time.perf_counter() - t:.0f} s", flush=True)
         out.write_text(json.dumps(summary, indent=1, default=float))
     print(f"numbers: {out}")
