@@ -338,3 +338,33 @@ def test_units_cli_refuses_in_one_sentence(tmp_path, capsys) -> None:  # noqa: A
             assert code == 0
         else:
             assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_units_over_image_files_records_each_file_and_skips_a_broken_one(tmp_path) -> None:  # noqa: ANN001
+    from PIL import Image
+
+    from cnnzoo.explain.unit_report import units_files
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(5):
+        arr = (torch.rand(40, 30, 3, generator=g) * 255).byte().numpy()
+        Image.fromarray(arr, "RGB").save(folder / f"p{i}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    with pytest.warns(UserWarning, match="broken.png"):
+        rep = units_files(
+            "lenet5_modern",
+            tmp_path / "out",
+            images=[str(folder)],
+            layers=["c3"],
+            top=3,
+            units=2,
+            progress=False,
+        )
+    d = json.loads(rep.index.read_text())
+    assert d["images"] == 5 and d["skipped"] == [str(folder / "broken.png")]
+    assert d["data"]["files"][0].endswith("broken.png") and len(d["data"]["files"]) == 6
+    hits = d["layers"][0]["units"][0]["top"]
+    assert len(hits) == 3 and all(h["file"].endswith(".png") and "broken" not in h["file"] for h in hits)
+    assert all(h["label"] is None for h in hits)
