@@ -64,12 +64,9 @@ TRAIN = {  # name -> (epochs, layers of the units pass)
     "resnet20": (3, ["layer1.0", "layer1", "layer2", "layer3"]),
 }
 CLASSES = {1: "goldfish", 130: "flamingo", 281: "tabby cat", 949: "strawberry", 963: "pizza"}
-OCCLUDED = (
-    "00",
-    "07",
-    "17",
-    "19",
-)  # foolbox photos whose object leaves room: bull mastiff, jeep, eagle, beetle
+# foolbox photos the network classifies right and whose object leaves room (foolbox's jeep is a convertible
+# to EfficientNet-Lite0: p(jeep) = 0.007): bull mastiff, cannon, goose, bald eagle, dung beetle
+OCCLUDED = ("00", "13", "15", "17", "19")
 FASHION_OCCLUDED = [0, 1, 2, 3, 4, 5]  # the first six test images
 
 
