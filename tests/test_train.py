@@ -27,17 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------------------------------ recipes
 def test_every_recipe_cites_its_paper_section():
-    assert set(RECIPES) == {
-        "lenet5",
-        "alexnet",
-        "vgg",
-        "googlenet",
-        "resnet_imagenet",
-        "resnet_cifar",
-        "mobilenet",
-    }
+    assert len(RECIPES) == 28 and {"lenet5", "resnet_cifar", "inception_v3", "nasnet"} <= set(RECIPES)
     for r in RECIPES.values():
-        assert "Sec." in r.source, r.name
+        assert any(w in r.source for w in ("Sec.", "Appendix")), r.name
         r.validate()
 
 
