@@ -102,9 +102,10 @@ def bn_collapse(checkpoint: Path, data: str) -> tuple[float, float]:
     from cnnzoo.factory import model_from_checkpoint
     from cnnzoo.train.loop import evaluate
 
-    model, ckpt = model_from_checkpoint(str(checkpoint))
-    c, h, w = ckpt["input_size"]
-    bundle = build_data(load_source(data), c, (h, w), val_fraction=None, mean=ckpt["mean"], std=ckpt["std"])
+    model = model_from_checkpoint(str(checkpoint))
+    rec = model.cnnzoo_record
+    c, h, w = rec.input_size
+    bundle = build_data(load_source(data), c, (h, w), val_fraction=None, mean=rec.mean, std=rec.std)
     inference = evaluate(model, bundle.train, batch_size=16).loss
     batch_stats = copy.deepcopy(model).train()
     total, n = 0.0, 0

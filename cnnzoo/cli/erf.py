@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..errors import CnnzooError
-from ._args import command, positive_int
+from ._args import command, name_list, positive_int
 
 if TYPE_CHECKING:
     from ..record import ModelRecord
@@ -28,13 +28,6 @@ Examples:
 """
 
 
-def _names(s: str) -> list[str]:
-    vals = [x.strip() for x in s.split(",") if x.strip()]
-    if not vals:
-        raise argparse.ArgumentTypeError("expected comma-separated layer names")
-    return vals
-
-
 _ERF_HELP = "effective receptive field of a model's layers (heat-map PNG + table)"
 _ERF = (
     "Measure the effective receptive field (Luo et al., NeurIPS 2016) of the centre unit of "
@@ -50,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--layers",
-        type=_names,
+        type=name_list,
         help="comma-separated module names (default: the end of each stage); 'features:out' = last map",
     )
     p.add_argument("--list-layers", action="store_true", help="print the model's module names and exit")

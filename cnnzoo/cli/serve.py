@@ -63,6 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-upload-mb", type=float, default=8.0, metavar="MB", help="largest upload accepted (default 8)"
     )
+    p.add_argument(
+        "--units",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder written by `cnnzoo units --out DIR`: the Anatomy page shows its units' top-9 patches "
+        "(repeat for several)",
+    )
     p.set_defaults(func=run_serve)
 
 
@@ -104,8 +112,13 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CnnzooError(f"--max-upload-mb must be positive, got {args.max_upload_mb}.")
     if args.photo_weights and not args.photo:
         raise CnnzooError("--photo-weights needs --photo MODEL, the model the weights belong to.")
+    from ..serve.units import load_units_index
+
+    units = [load_units_index(d) for d in args.units]  # a bad folder is one sentence before the server starts
     _check_port(args.host, args.port)
-    state = web.ServeState(max_upload_bytes=int(args.max_upload_mb * 2**20))
+    state = web.ServeState(max_upload_bytes=int(args.max_upload_mb * 2**20), units=units)
+    for u in units:
+        print(f"cnnzoo serve: units of {u.data.get('model')} ({u.data.get('weights')}) from {u.folder}")
     state.draw = core.load_draw_model(args.checkpoint)  # None: the LeNet-5 shipped inside the package
     print(f"cnnzoo serve: Draw model {state.draw.name} from {state.draw.source}")
     if args.photo:

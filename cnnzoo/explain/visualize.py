@@ -179,8 +179,14 @@ def explain_files(
     reduce: str = "max",
     n_samples: int = 50,
     noise_level: float = 0.15,
+    window: int | None = None,
+    stride: int | None = None,
+    fill_grey: float | None = None,
 ) -> tuple[Path, Explanation]:
-    """Explain a checkpoint's (or a fresh model's) decisions on image files/folders and write the figure."""
+    """Explain a checkpoint's (or a fresh model's) decisions on image files/folders and write the figure.
+
+    Occlusion's square (``window``, ``stride``) is filled with the grey level ``fill_grey`` in [0, 1], or by
+    default with the mean colour (0 in the model's input units)."""
     from ..data.images import load_images
     from ..errors import CnnzooError
     from ..factory import model_from_checkpoint
@@ -189,7 +195,8 @@ def explain_files(
 
     check_output_file(out, "figure", FIGURE_SUFFIXES)  # before the model runs, not after
     model = model_from_checkpoint(ref)
-    paths, shown, x = load_images(images, model.cnnzoo_record)  # the one picture door, as predict
+    rec = model.cnnzoo_record
+    paths, shown, x = load_images(images, rec)  # the one picture door, as predict
     if len(paths) > MAX_ROWS:
         raise CnnzooError(
             f"one figure shows at most {MAX_ROWS} images, but {len(paths)} were given; pass fewer images."
@@ -205,6 +212,9 @@ def explain_files(
         n_samples=n_samples,
         noise_level=noise_level,
         generator=torch.Generator().manual_seed(0),
+        window=window,
+        stride=stride,
+        fill=0.0 if fill_grey is None else [(fill_grey - m) / s for m, s in zip(rec.mean, rec.std)],  # type: ignore[arg-type]
     )
     path = explanation_figure(shown, exp, out, [p.name for p in paths], class_label(model.cnnzoo_record))
     return path, exp

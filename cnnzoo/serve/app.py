@@ -17,6 +17,8 @@ description. JSON API:
 - ``GET  /api/anatomy/{model}?input=CxHxW``: :func:`anatomy_record`.
 - ``GET  /api/compare?models=a,b,c``: :func:`compare_record`.
 - ``POST /api/photo`` (multipart ``image``, optional ``overlay`` none|gradcam): :func:`photo_record`.
+- ``GET  /api/units``, ``/api/units/unit``, ``/api/units/tile``: top-9 patches of ``--units`` indexes
+  (:mod:`cnnzoo.serve.units`).
 
 Errors are JSON ``{"error": "one sentence"}`` with status 400 (a user's mistake), 404 (no such model loaded),
 413 (upload too large). Model work runs in the server's thread pool (FastAPI runs ``def`` routes there), so a
@@ -28,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,6 +71,7 @@ class ServeState:
     photo: core.LoadedModel | None = None
     photo_message: str = HOW_TO_PHOTO
     max_upload_bytes: int = core.MAX_UPLOAD_BYTES
+    units: list[Any] = field(default_factory=list)  # cnnzoo.serve.units.UnitsIndex, from --units DIR
 
 
 class UploadLimit:
@@ -318,6 +321,9 @@ def create_app(state: ServeState) -> FastAPI:
             return _error(400, "give 1 to 24 comma-separated model names in `models`.")
         return {"models": await run_in_threadpool(core.compare_record, names)}
 
+    from .units import add_units_routes
+
+    add_units_routes(app, lambda: state.units)
     return app
 
 
