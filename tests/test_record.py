@@ -31,6 +31,13 @@ ALLOWED = {
     ("cli/robustness.py", "run"),
     ("train/calibration.py", "evaluate_calibration"),
     ("train/robustness.py", "plot_robustness"),
+    # the units folder's own index (units.json): the pass's input size, mean/std and data, not a checkpoint
+    ("explain/unit_patches.py", "top_activations"),
+    ("explain/unit_report.py", "index_record"),
+    ("explain/unit_report.py", "result_from_index"),
+    ("explain/unit_report.py", "_html"),
+    ("explain/unit_report.py", "units_files"),
+    ("serve/units.py", "units_summary"),
 }
 
 
