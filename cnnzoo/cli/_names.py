@@ -18,10 +18,10 @@ from pathlib import Path
 # <generated> (python -m cnnzoo.cli._names)
 # fmt: off
 SOURCES = ('digits', 'fashion-mnist[:DIR]', 'mnist[:DIR]', 'mnist-5k[:DIR]', 'cifar10[:DIR]', 'cifar100[:DIR]', 'cifar:DIR', 'folder:DIR', 'synthetic:N')
-AUGMENTS = ('none', 'shift', 'distort', 'cifar', 'alexnet', 'vgg', 'inception')
+AUGMENTS = ('none', 'shift', 'distort', 'cifar', 'crop-flip', 'alexnet', 'vgg', 'inception')
 OPTIMIZERS = ('sgd', 'rmsprop', 'adam')
-SCHEDULES = ('plateau', 'multistep', 'piecewise', 'step', 'constant')
-RECIPES = ('alexnet', 'googlenet', 'lenet5', 'mobilenet', 'resnet_cifar', 'resnet_imagenet', 'vgg')
+SCHEDULES = ('plateau', 'multistep', 'piecewise', 'step', 'onecycle', 'constant')
+RECIPES = ('alexnet', 'fast', 'googlenet', 'lenet5', 'mobilenet', 'resnet_cifar', 'resnet_imagenet', 'vgg')
 METHODS = ('saliency', 'smoothgrad', 'gradcam', 'guided-backprop', 'guided-gradcam', 'deconvnet')
 STRATEGIES = ('feature-extraction', 'finetune', 'discriminative', 'joint', 'distill', 'lwf')
 #: name -> (family, year, input size, the first 70 characters of the description) of every registered model

@@ -119,11 +119,6 @@ def _say(msg: str, ctx: DistContext) -> None:
         print(msg, flush=True)
 
 
-#: Below this many MACs per image, one CPU thread trains as fast as several (the per-op work is too small to
-#: split) and spends half the CPU time; LeNet-5 does 0.33 M.
-SMALL_MODEL_MACS = 20e6
-
-
 def conv_linear_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -> int:
     """Multiply-accumulates per image of the convolutions and linear layers of ``model`` (the bulk of any
     CNN's; matrix products and the rest are left out), from one batch-1 forward pass with hooks: a cheap
@@ -154,18 +149,38 @@ def conv_linear_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -
     return total
 
 
-def _threads_for_small_models(
-    model: torch.nn.Module, input_size: tuple[int, int, int], ctx: DistContext, threads: int | None
-) -> None:
-    """Use one intra-op thread for tiny models on the CPU unless ``threads`` (the user's choice) is given."""
+def _choose_threads(
+    model: torch.nn.Module,
+    model_name: str,
+    input_size: tuple[int, int, int],
+    batch_size: int,
+    ctx: DistContext,
+    threads: int | None,
+    memory_format: torch.memory_format = torch.contiguous_format,
+) -> int | None:
+    """Set torch's CPU thread count for a run and return it: ``threads`` (the user's choice, or a resumed
+    run's) when given, else the count measured fastest on this machine for this model and batch
+    (:func:`cnnzoo.train.threads.choose_threads`), unless the run is on a GPU, distributed, or the thread
+    count is already fixed (``OMP_NUM_THREADS``, or one thread). Returns None where it left torch's
+    choice alone."""
     if threads:
         torch.set_num_threads(threads)
-        return
-    if ctx.device.type != "cpu" or os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads() == 1:
-        return
-    if conv_linear_macs(model, input_size) < SMALL_MODEL_MACS:
-        torch.set_num_threads(1)
-        _say("small model: training on 1 CPU thread (faster here than several; --threads overrides)", ctx)
+        return threads
+    if (
+        ctx.device.type != "cpu"
+        or ctx.distributed
+        or os.environ.get("OMP_NUM_THREADS")
+        or torch.get_num_threads() == 1
+    ):
+        return None
+    from .threads import choose_threads
+
+    n, why = choose_threads(
+        model, model_name, input_size, batch_size, conv_linear_macs(model, input_size), memory_format
+    )
+    torch.set_num_threads(n)
+    _say(f"threads: {why}; --threads overrides", ctx)
+    return n
 
 
 def train_model(
@@ -184,6 +199,7 @@ def train_model(
     threads: int | None = None,
     precision: str = "fp32",
     channels_last: bool | None = None,
+    input_size: str | int | Sequence[int] | None = None,
     **overrides: Any,
 ) -> RunResult:
     """Train ``model_name`` on ``data`` with a paper's recipe (default: the model's own), overriding any
@@ -198,7 +214,12 @@ def train_model(
     activations and float32 master weights (:mod:`cnnzoo.precision`; native bf16 hardware only).
     ``channels_last=True`` trains FP32 in the channels-last layout too (default: with bf16 only), which
     oneDNN's CPU convolutions run faster (ResNet-56 on 32x32, batch 128: 0.81 s a step against 1.13 s on 2
-    Xeon cores); a resumed run keeps its layout.
+    Xeon cores); a resumed run keeps its layout. ``input_size`` (``"1x28x28"``, ``(1, 28, 28)``, or ``28``
+    for the model's channels; :func:`cnnzoo.sizes.parse_input_size`) trains at another input than the
+    model's registered one, e.g. Fashion-MNIST's own 28x28 greyscale for a CIFAR network instead of 3
+    copies padded to 32x32 (23% fewer multiply-accumulates); the checkpoint records it, so evaluation and
+    prediction follow; a resumed run keeps its own.
+    ``threads`` (default: measured, :mod:`cnnzoo.train.threads`) is the number of CPU threads.
     """
     ctx = init_distributed(device)
     try:
@@ -221,6 +242,7 @@ def train_model(
             overrides,
             precision,
             channels_last,
+            input_size,
         )
     finally:
         cleanup()
@@ -242,6 +264,7 @@ def _train(
     overrides: dict[str, Any],
     precision: str = "fp32",
     channels_last: bool | None = None,
+    input_size: str | int | Sequence[int] | None = None,
 ) -> RunResult:
     info = model_info(model_name)
     out_dir, note = choose_out_dir(model_name, data or "digits", None if out is None else str(out), resume)
@@ -257,14 +280,28 @@ def _train(
         data, seed = ckpt["data"], int(ckpt["seed"])
         precision = str(ckpt.get("precision", "fp32"))
         channels_last = ckpt.get("channels_last")
+        threads = threads or ckpt.get("threads")
+        input_size = [int(v) for v in ckpt["input_size"]]
         model_kwargs = {k: v for k, v in ckpt["model_kwargs"].items() if k not in ("num_classes", "in_chans")}
     else:
         data = data or "digits"
         rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_for(model_name))
         rec = rec.with_overrides(**overrides)
     _say(f"cnnzoo train {model_name}: recipe {rec.name} ({rec.source.split(':')[0]}); {note}", ctx)
+    explicit_chans = "in_chans" in model_kwargs
     in_chans = int(model_kwargs.pop("in_chans", info.input_size[0]))
     size = (info.input_size[1], info.input_size[2])
+    if input_size is not None:
+        from ..errors import OptionError
+        from ..sizes import parse_input_size
+
+        dims = parse_input_size(input_size, in_chans=in_chans)
+        if explicit_chans and dims[0] != in_chans:
+            raise OptionError(
+                f"input_size {input_size!r} has {dims[0]} channel(s) but in_chans is {in_chans}; give one.",
+                "input_size",
+            )
+        in_chans, size = dims[0], (dims[1], dims[2])
     raw = load_source(data, strict=strict)
     bundle = build_data(
         raw,
@@ -282,9 +319,11 @@ def _train(
         _say(f"skipped unreadable file: {s}", ctx)
     seed_everything(seed)
     model = create_model(model_name, num_classes=bundle.num_classes, in_chans=in_chans, **model_kwargs)
-    _threads_for_small_models(model, (in_chans, *size), ctx, threads)
+    fmt = torch.channels_last if (channels_last or precision == "bf16") else torch.contiguous_format
+    threads = _choose_threads(model, model_name, (in_chans, *size), rec.batch_size, ctx, threads, fmt)
     optimizer = rec.make_optimizer(model)
-    scheduler = rec.make_scheduler(optimizer)
+    steps_per_epoch = -(-len(bundle.train) // rec.batch_size)  # the loader's batches (the global batch)
+    scheduler = rec.make_scheduler(optimizer, steps_per_epoch)
     meta = {
         "model": model_name,
         "model_kwargs": dict(model.cnnzoo_kwargs),  # type: ignore[attr-defined]
@@ -297,6 +336,7 @@ def _train(
         "natural": bundle.natural,
         "precision": precision,
         "channels_last": channels_last,
+        "threads": threads,
     }
     _say(
         f"data {data}: {len(bundle.train)} train / {len(bundle.val) if bundle.val else 0} val / "
@@ -324,6 +364,7 @@ def _train(
         precision=precision,
         channels_last=channels_last,
     )
+    trainer.defer_curves = True  # drawn after the result line (matplotlib's import is most of a second)
     if ckpt is not None:
         trainer.load_state(ckpt)
         _say(f"continuing at epoch {trainer.epoch + 1}, step {trainer.step}", ctx)
@@ -351,12 +392,6 @@ def _train(
     test.protocol = eval_protocol(bundle, 1, None, False, None, [str(out_dir / "best.pt")], [meta])
     skipped = bundle.all_skipped()
     if ctx.is_main:
-        plot_confusion(
-            test.confusion,
-            bundle.classes,
-            out_dir / "confusion.png",
-            title=f"{model_name} on {data} (test top-1 {test.top1:.4f})\n{test.protocol['text']}",
-        )
         _say(
             f"skipped {len(skipped)} unreadable file(s)" + (": " + ", ".join(skipped) if skipped else ""), ctx
         )
@@ -367,6 +402,14 @@ def _train(
             ctx,
         )
         _say(f"checkpoint: {out_dir / 'best.pt'} (last: {out_dir / 'last.pt'})", ctx)
+        # the figures come after the result (matplotlib's import and drawing cost most of a second)
+        trainer.draw_curves()
+        plot_confusion(
+            test.confusion,
+            bundle.classes,
+            out_dir / "confusion.png",
+            title=f"{model_name} on {data} (test top-1 {test.top1:.4f})\n{test.protocol['text']}",
+        )
         _say(f"curves: {out_dir / 'curves.png'}", ctx)
     return RunResult(
         out_dir, out_dir / "last.pt", out_dir / "best.pt", out_dir / "curves.png", test, result, skipped, rec
