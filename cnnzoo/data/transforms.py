@@ -1,8 +1,8 @@
 """The papers' augmentations and test-time views, on uint8 ``[C, H, W]`` tensors (torchvision.transforms.v2
 where it has the operation; only what it lacks is written here), and on whole uint8 ``[N, C, H, W]`` batches
-for in-memory data where the augmentation allows it (:func:`batch_transform`: ``none``, ``distort``, ``shift``,
-``cifar`` and ``crop-flip``, one sampling grid or one gather per batch with per-image parameters; torchvision
-is then not imported at all).
+for in-memory data where the augmentation allows it (:func:`batch_transform`: ``none``, ``distort``,
+``shift``, ``cifar`` and ``crop-flip``, one sampling grid or one gather per batch with per-image parameters;
+torchvision is then not imported at all).
 
 Training (``augment=``):
 
@@ -222,7 +222,8 @@ class Compose(nn.Sequential):
 class BatchTransform:
     """A transform of whole uint8 ``[N, C, H, W]`` batches of in-memory images (same result per image as the
     per-image transform of the same name, random parameters drawn per image in one call of the torch RNG):
-    fit to the size, the optional uint8 ``crop`` module, to float, the optional ``augment`` module, normalise."""
+    fit to the size, the optional uint8 ``crop`` module, to float, the optional ``augment`` module,
+    normalise."""
 
     def __init__(
         self,
@@ -297,7 +298,8 @@ def batch_transform(
     if augment == "distort":
         return BatchTransform(tuple(size), mean, std, AffineDistortion())
     if augment in ("shift", "cifar", "crop-flip"):
-        crop = RandomCropFlip(crop_padding(augment, size), augment == "crop-flip" or (augment == "cifar" and flip))
+        mirror = augment == "crop-flip" or (augment == "cifar" and flip)
+        crop = RandomCropFlip(crop_padding(augment, size), mirror)
         return BatchTransform(tuple(size), mean, std, crop=crop)
     return None
 

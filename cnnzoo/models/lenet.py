@@ -316,7 +316,9 @@ class _DenseSparseConv(torch.autograd.Function):
     and scatter. ``apply(x, dense_index, out_channels, *weights, *biases)``."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, dense_index: torch.Tensor, out_channels: int, *params: torch.Tensor) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, dense_index: torch.Tensor, out_channels: int, *params: torch.Tensor
+    ) -> torch.Tensor:
         n = len(params) // 2
         weights, biases = params[:n], params[n:]
         k = weights[0].shape[-2:]

@@ -264,17 +264,16 @@ class Trainer:
     """Trains ``model`` on ``train_data`` with ``optimizer`` and ``scheduler`` for ``epochs`` epochs.
 
     Args: model: any module; logits, or (logits, *aux) in training mode. optimizer: built over the model's
-    parameters or param groups (per-group learning rates welcome). train_data: a Dataset of ``(image,
-    label)`` (sharded and shuffled here, resumable mid-epoch) or a ready DataLoader (resumable at epoch
-    boundaries). scheduler: stepped once per epoch; ``ReduceLROnPlateau`` is given the validation loss
-    (else the training loss); one marked ``per_step = True`` (the ``onecycle`` recipes) after every step. val_data: evaluated after each epoch; its top-1 picks ``best.pt`` (the
-    training top-1 when absent). meta: extra checkpoint entries (model name and kwargs, classes, input
-    size, mean/std, data, recipe...). aux_weight: weight of auxiliary losses (GoogLeNet: 0.3). ctx:
-    distributed context; the model is wrapped in DDP when ``ctx.world_size > 1``. channels_last: train in
-    the channels-last layout (default: only with bf16); oneDNN's FP32 convolutions are faster in it too
-    (ResNet-56 on 32x32, batch 128, 2 Xeon cores: 0.81 s a step against 1.13 s; see
-    ``benchmarks/bench_channels_last.py``).
-    """
+    parameters or param groups (per-group learning rates welcome). train_data: a Dataset of ``(image, label)``
+    (sharded and shuffled here, resumable mid-epoch) or a ready DataLoader (resumable at epoch boundaries).
+    scheduler: stepped once per epoch; ``ReduceLROnPlateau`` is given the validation loss (else the training
+    loss); one marked ``per_step = True`` (``onecycle``) after every step. val_data: evaluated after each
+    epoch; its top-1 picks ``best.pt`` (the training top-1 when absent). meta: extra checkpoint entries (model
+    name and kwargs, classes, input size, mean/std, data, recipe...). aux_weight: weight of auxiliary losses
+    (GoogLeNet: 0.3). ctx: distributed context; the model is wrapped in DDP when ``ctx.world_size > 1``.
+    channels_last: train in the channels-last layout (default: only with bf16); oneDNN's FP32 convolutions are
+    faster in it too (ResNet-56 on 32x32, batch 128, 2 Xeon cores: 0.81 s a step against 1.13 s; see
+    ``benchmarks/bench_channels_last.py``)."""
 
     def __init__(
         self,
@@ -578,7 +577,8 @@ class Trainer:
         def count() -> None:
             nonlocal pending_loss
             if tops:
-                meter.update_top(torch.cat([t for t, _ in tops]), torch.cat([y for _, y in tops]), pending_loss)
+                top, target = torch.cat([t for t, _ in tops]), torch.cat([y for _, y in tops])
+                meter.update_top(top, target, pending_loss)
                 tops.clear()
                 pending_loss = 0.0
 
@@ -623,7 +623,9 @@ class Trainer:
                 bar.update(1)
                 done = meter.n + seen  # meter.n: what a resumed epoch had counted before
                 bar.set_postfix(
-                    loss=f"{(meter.loss_sum + pending_loss) / max(done, 1):.4f}", img_s=f"{rate:.0f}", refresh=False
+                    loss=f"{(meter.loss_sum + pending_loss) / max(done, 1):.4f}",
+                    img_s=f"{rate:.0f}",
+                    refresh=False,
                 )
             if stop.requested:
                 count()

@@ -2,13 +2,12 @@
 
 ``torch.optim.Optimizer`` wraps ``add_param_group``, ``zero_grad``, ``state_dict`` and ``load_state_dict`` in
 ``torch._disable_dynamo``, and each ``step`` in a wrapper that calls ``torch._dynamo.graph_break()``; both
-import ``torch._dynamo`` (with ``torch._inductor`` and ``torch.distributed.tensor``: about 0.8 s and 100 MB
-on 2 cores) the first time they run, only to steer the compiler. A training run that never compiles pays that at start-up and a little
-on every ``zero_grad``. The classes here are the same optimizers (same state, same checkpoints, ``isinstance``
-of torch's class) that call the unwrapped methods while ``torch._dynamo`` has not been imported, so no
-compilation can be under way; once it is imported (a ``torch.compile`` anywhere in the process) they
-defer to torch's wrapped methods.
-"""
+import ``torch._dynamo`` (with ``torch._inductor`` and ``torch.distributed.tensor``: about 0.8 s and 100 MB on
+2 cores) the first time they run, only to steer the compiler. A training run that never compiles pays that at
+start-up and a little on every step. The classes here are the same optimizers (same state, same checkpoints,
+``isinstance`` of torch's class) that call the unwrapped methods while ``torch._dynamo`` has not been
+imported, so no compilation can be under way; once it is imported (a ``torch.compile`` anywhere in the
+process) they defer to torch's wrapped methods."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ _BASE = torch.optim.Optimizer
 
 
 def _unwrapped(name: str) -> Any:
-    """``Optimizer.name`` without its ``torch._disable_dynamo`` wrapper (the method itself where it has none)."""
+    """``Optimizer.name`` without its ``torch._disable_dynamo`` wrapper (the method where it has none)."""
     method = getattr(_BASE, name)
     return getattr(method, "__wrapped__", method)
 

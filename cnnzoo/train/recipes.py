@@ -119,7 +119,9 @@ class Recipe:
 
         if self.optimizer == "sgd":
             nesterov = self.nesterov and self.momentum > 0
-            return SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay, nesterov=nesterov)
+            return SGD(
+                params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay, nesterov=nesterov
+            )
         if self.optimizer == "rmsprop":
             return RMSprop(
                 params,
@@ -315,10 +317,10 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "fast",
-            "Time to accuracy on a CPU (issue #30), not a paper: He et al. 2016's CIFAR recipe (SGD, momentum "
-            "0.9, crops of the 4-pixel-padded image, flips) compressed into 5 epochs with Smith & Topin 2019's "
-            "one-cycle rate (per step: 20% warm-up from lr/10, then linear to 0), Nesterov momentum, batch 256 "
-            "and label smoothing 0.1 (Szegedy et al. 2016, Sec. 7)",
+            "Time to accuracy on a CPU (issue #30), not a paper: He et al. 2016's CIFAR recipe (SGD, "
+            "momentum 0.9, crops of the 4-pixel-padded image, flips) compressed into 5 epochs with Smith & "
+            "Topin 2019's one-cycle rate (per step: 20% warm-up from lr/10, then linear to 0), Nesterov "
+            "momentum, batch 256 and label smoothing 0.1 (Szegedy et al. 2016, Sec. 7)",
             optimizer="sgd",
             lr=0.2,
             momentum=0.9,

@@ -123,7 +123,8 @@ def choose_threads(
     if macs >= MEASURE_BELOW_MACS:
         return cores, f"{cores} threads (all cores: {macs / 1e6:.0f} M MACs per image splits well)"
     layout = "cl" if memory_format == torch.channels_last else "nchw"
-    key = f"{cpu_description()} | torch {torch.__version__} | {model_name} {list(input_size)} b{batch_size} {layout}"
+    key = f"{cpu_description()} | torch {torch.__version__} | {model_name} {list(input_size)}"
+    key += f" b{batch_size} {layout}"
     path = cache_file()
     hit = _load_cache(path).get(key)
     if isinstance(hit, dict) and isinstance(hit.get("threads"), int) and 1 <= hit["threads"] <= cores:
@@ -131,6 +132,7 @@ def choose_threads(
     counts = candidates(cores)
     per_step = time_steps(model, (batch_size, *input_size), counts, memory_format=memory_format)
     best = min(per_step, key=lambda n: per_step[n])
-    _store(path, key, {"threads": best, "ms_per_step": {str(n): round(t * 1e3, 3) for n, t in per_step.items()}})
+    ms = {str(n): round(t * 1e3, 3) for n, t in per_step.items()}
+    _store(path, key, {"threads": best, "ms_per_step": ms})
     timing = ", ".join(f"{n}: {t * 1e3:.2f} ms" for n, t in per_step.items())
     return best, f"{best} thread(s), measured now (forward + backward per step: {timing}; kept in {path})"
