@@ -1,7 +1,7 @@
 """Issue #30's speed work, pinned by behaviour: no ``torch._dynamo`` import on the training path or in
-meta-device summaries, the dynamo-free optimizers equal torch's, LeNet-5's C3 as one convolution equals its grouped
-definition (state-dict names and shapes unchanged), batched crops and flips, the per-step one-cycle schedule,
-the lazily counted training top-k, and the serve warm-up."""
+meta-device summaries, the dynamo-free optimizers equal torch's, LeNet-5's C3 as one convolution equals its
+grouped definition (state-dict names and shapes unchanged), batched crops and flips, the per-step one-cycle
+schedule, the lazily counted training top-k, and the serve warm-up."""
 
 from __future__ import annotations
 
