@@ -168,7 +168,7 @@ def levers(args: argparse.Namespace) -> list[str]:
         return run, steps * batch
 
     ladder = [
-        ("reference: 3x32x32, NCHW, torchvision crops + flips per image, batch 128", (3, 32, False, False, 128)),
+        ("reference: 3x32x32, NCHW, torchvision crops+flips per image, batch 128", (3, 32, False, False, 128)),
         ("+ Fashion-MNIST's own 1x28x28 (no padding, no channel copies)", (1, 28, False, False, 128)),
         ("+ channels-last", (1, 28, True, False, 128)),
         ("+ uint8 batches, crops and flips as one gather per batch", (1, 28, True, True, 128)),
@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{' '.join(sys.argv[1:] if argv is None else argv)}` ({time.time() - t0:.0f} s). CPU: {cpu}.",
         "",
         "Target (issue #30): >= 93.0% Fashion-MNIST test top-1 in <= 300 s wall on 2 cores. Each run "
-        "picks its checkpoint on a validation split held out of the training images (10%) and reads the test set once.",
+        "picks its checkpoint on a validation split held out of the training images (10%) and reads the "
+        "test set once.",
         "",
     ]
     if run_lines:
