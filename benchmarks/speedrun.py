@@ -143,7 +143,7 @@ def levers(args: argparse.Namespace) -> list[str]:
     raw = load_source(args.data)
     steps = args.lever_steps
 
-    def runner(in_chans: int, side: int, channels_last: bool, batched: bool, batch: int):  # noqa: ANN202
+    def runner(in_chans: int, side: int, channels_last: int, batched: int, batch: int):  # noqa: ANN202
         bundle = build_data(raw, in_chans, (side, side), augment="crop-flip")
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         model = create_model("resnet20", num_classes=10, in_chans=in_chans).to(memory_format=fmt).train()
@@ -168,11 +168,11 @@ def levers(args: argparse.Namespace) -> list[str]:
         return run, steps * batch
 
     ladder = [
-        ("reference: 3x32x32, NCHW, torchvision crops+flips per image, batch 128", (3, 32, False, False, 128)),
-        ("+ Fashion-MNIST's own 1x28x28 (no padding, no channel copies)", (1, 28, False, False, 128)),
-        ("+ channels-last", (1, 28, True, False, 128)),
-        ("+ uint8 batches, crops and flips as one gather per batch", (1, 28, True, True, 128)),
-        ("+ batch 256 (the fast recipe's step)", (1, 28, True, True, 256)),
+        ("reference: 3x32x32, NCHW, torchvision crops+flips per image, batch 128", (3, 32, 0, 0, 128)),
+        ("+ Fashion-MNIST's own 1x28x28 (no padding, no channel copies)", (1, 28, 0, 0, 128)),
+        ("+ channels-last", (1, 28, 1, 0, 128)),
+        ("+ uint8 batches, crops and flips as one gather per batch", (1, 28, 1, 1, 128)),
+        ("+ batch 256 (the fast recipe's step)", (1, 28, 1, 1, 256)),
     ]  # fmt: skip
     runners, images = {}, {}
     for label, cfg in ladder:
