@@ -24,17 +24,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from _report import PEAK_RSS as PEAK  # noqa: E402
+from _report import peak_rss_mib as _rss  # noqa: E402
 from _report import summary_line  # noqa: E402
 
 DEFAULT_BASELINE = REPO / "benchmarks" / "baselines" / "lenet_plain.py"
 _TOP1 = re.compile(r"test top-1 ([0-9.]+)")
-_RSS = re.compile(r"peak RSS ([0-9]+) MiB")
-PEAK = str(REPO / "benchmarks" / "_peak_rss.py")
-
-
-def _rss(output: str) -> float:
-    m = _RSS.findall(output)
-    return float(m[-1]) if m else float("nan")
 
 
 def _top1(output: str) -> float | None:

@@ -13,22 +13,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from _report import PEAK_RSS as PEAK  # noqa: E402
+from _report import peak_rss_mib as _rss  # noqa: E402
 from _report import summary_line  # noqa: E402
-
-PEAK = str(REPO / "benchmarks" / "_peak_rss.py")
-_RSS = re.compile(r"peak RSS ([0-9]+) MiB")
-
-
-def _rss(output: str) -> float:
-    m = _RSS.findall(output)
-    return float(m[-1]) if m else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
