@@ -323,9 +323,9 @@ def create_app(state: ServeState) -> FastAPI:
 
 def warm_up(state: ServeState) -> list[str]:
     """Answer one request of each kind before any user does (issue #30: a fresh server's first Anatomy answer
-    took 3.9 s, its Photo answers 0.6 s): the Anatomy profile of the Draw model (or LeNet-5), the Compare
-    table, and a blank image through the Draw and Photo models, which loads the modules those answers import
-    and lets torch pick its kernels. Returns what was warmed; a failure here is left for the real request to
+    took 3.9 s, its Photo answers 0.6 s): the Anatomy profile of the Draw model (or LeNet-5) and a blank
+    image through the Draw and Photo models, which loads the modules those answers import and lets torch
+    pick its kernels. Returns what was warmed; a failure here is left for the real request to
     report. :func:`run_server` runs it in a background thread at start-up."""
     import io
 
@@ -340,7 +340,6 @@ def warm_up(state: ServeState) -> list[str]:
 
     jobs = [
         ("anatomy", lambda: core.anatomy_record(state.draw.name if state.draw else "lenet5")),
-        ("compare", lambda: core.compare_record(core.COMPARE_DEFAULT)),
     ]
     if state.draw is not None:
         jobs.append(("draw", lambda: core.draw_record(state.draw, blank("L", 64))))
