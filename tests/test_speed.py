@@ -127,7 +127,7 @@ def test_dynamo_free_optimizers_step_and_save_exactly_as_torchs(ours, theirs, kw
 
 
 # ------------------------------------------------------------------------------------------ LeNet-5's C3
-def test_c3_trains_as_one_convolution_equal_to_its_grouped_definition():
+def test_c3_trains_as_one_dense_convolution_equal_to_its_grouped_definition():
     torch.manual_seed(0)
     c3 = SparseConv2d(C3_TABLE, 5)
     assert [(k, tuple(v.shape)) for k, v in c3.state_dict().items()] == [

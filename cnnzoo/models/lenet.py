@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -294,55 +293,17 @@ class SparseConv2d(nn.Module):
         return w.view(len(self.table), self.in_channels, *k), bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and torch.is_grad_enabled():
+        if self.training:
             # Training speed only: on CPU one dense 6->16 convolution is ~10x faster than the grouped
-            # ones (oneDNN's grouped backward is slow for tiny groups), and building its kernel inside one
-            # autograd function saves a dozen graph nodes a step. Evaluation keeps the grouped
+            # ones (oneDNN's grouped backward is slow for tiny groups). Evaluation keeps the grouped
             # convolutions, so profilers and exports see the 150,000 live MACs of Table I.
-            weights = [conv.weight for conv in self.convs]
-            biases = [conv.bias for conv in self.convs]
-            return _DenseSparseConv.apply(x, self.dense_index, len(self.table), *weights, *biases)
+            w, b = self.dense_weight()
+            return F.conv2d(x, w, b)
         outs = [conv(x.index_select(1, getattr(self, f"index{i}"))) for i, conv in enumerate(self.convs)]
         return torch.cat(outs, 1)
 
     def extra_repr(self) -> str:
         return f"out_channels={len(self.table)}, connections={sum(len(t) for t in self.table)}"
-
-
-class _DenseSparseConv(torch.autograd.Function):
-    """C3 as one dense convolution whose kernel is built from the live kernels (the function of
-    :meth:`SparseConv2d.dense_weight`), with a hand-written backward: one ``convolution_backward`` and one
-    gather of the live kernels' gradients, instead of the graph of the kernel's reshapes, concatenations
-    and scatter. ``apply(x, dense_index, out_channels, *weights, *biases)``."""
-
-    @staticmethod
-    def forward(
-        ctx: Any, x: torch.Tensor, dense_index: torch.Tensor, out_channels: int, *params: torch.Tensor
-    ) -> torch.Tensor:
-        n = len(params) // 2
-        weights, biases = params[:n], params[n:]
-        k = weights[0].shape[-2:]
-        in_channels = x.shape[1]
-        live = torch.cat([w.reshape(-1, *k) for w in weights])
-        w = live.new_zeros(out_channels * in_channels, *k).index_copy_(0, dense_index, live)
-        w = w.view(out_channels, in_channels, *k)
-        ctx.save_for_backward(x, w, dense_index)
-        ctx.shapes = [p.shape for p in params]
-        return F.conv2d(x, w, torch.cat(biases))
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, w, dense_index = ctx.saved_tensors
-        gx, gw, gb = torch.ops.aten.convolution_backward(
-            grad, x, w, [w.shape[0]], [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
-            [ctx.needs_input_grad[0], True, True],
-        )  # fmt: skip
-        n = len(ctx.shapes) // 2
-        live = gw.reshape(-1, *w.shape[-2:]).index_select(0, dense_index)
-        sizes = [s.numel() // (w.shape[-1] * w.shape[-2]) for s in ctx.shapes[:n]]
-        gws = [g.reshape(s) for g, s in zip(live.split(sizes), ctx.shapes[:n])]
-        gbs = list(gb.split([s[0] for s in ctx.shapes[n:]]))
-        return (gx, None, None, *gws, *gbs)
 
 
 class EuclideanRBF(nn.Module):

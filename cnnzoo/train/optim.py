@@ -34,13 +34,19 @@ def _dynamo_loaded() -> bool:
     return "torch._dynamo" in sys.modules
 
 
+_RAW_STEPS: dict[type, Callable[..., Any]] = {}
+
+
 def _raw_step(cls: type) -> Callable[..., Any]:
     """The ``step`` of the torch optimizer class behind ``cls``, without its wrappers (profiling hooks,
-    the grad-mode switch with its graph breaks)."""
-    for klass in cls.__mro__:
-        if klass.__module__.startswith("torch.optim") and "step" in klass.__dict__:
-            return inspect.unwrap(klass.__dict__["step"])
-    raise TypeError(f"{cls.__name__} is not a torch.optim optimizer")  # pragma: no cover
+    the grad-mode switch with its graph breaks); looked up once per class."""
+    raw = _RAW_STEPS.get(cls)
+    if raw is None:
+        klass = next(
+            k for k in cls.__mro__ if k.__module__.startswith("torch.optim") and "step" in k.__dict__
+        )
+        raw = _RAW_STEPS[cls] = inspect.unwrap(klass.__dict__["step"])
+    return raw
 
 
 class DynamoFree:
