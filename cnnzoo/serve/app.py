@@ -361,9 +361,17 @@ def run_server(state: ServeState, host: str = "127.0.0.1", port: int = 8000, qui
 
     import uvicorn
 
-    threading.Thread(target=warm_up, args=(state,), name="cnnzoo-serve-warm-up", daemon=True).start()
+    # not a daemon: torch must not be torn down under a warm-up still inside it (the process would abort);
+    # a Ctrl-C during the first seconds waits for the warm-up to finish
+    warming = threading.Thread(target=warm_up, args=(state,), name="cnnzoo-serve-warm-up")
+    warming.start()
 
     config = uvicorn.Config(create_app(state), host=host, port=port, log_level="warning" if quiet else "info")
     server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled, after shutdown
-        asyncio.run(server.serve())
+    try:
+        with contextlib.suppress(
+            KeyboardInterrupt
+        ):  # uvicorn re-raises the Ctrl-C it handled, after shutdown
+            asyncio.run(server.serve())
+    finally:
+        warming.join()
