@@ -170,6 +170,8 @@ def predict(
         x = torch.stack(batch).to(device)
         with torch.no_grad(), autocast(precision, device):
             logits = net(x)
+        if rec.temperature:  # calibrated by `cnnzoo calibrate` (temperature scaling)
+            logits = logits.float() / rec.temperature
         probs = torch.softmax(logits.float(), dim=1)
         k = min(top, probs.shape[1])
         p, c = probs.topk(k, dim=1)

@@ -42,6 +42,8 @@ class ModelRecord:
         classes: the class names, index order; ``None`` where ``dataset`` names a known label set.
         dataset: the data the weights were trained on (``"imagenet-1k"``, ``"folder:photos"``, ...).
         source: where the weights came from (``"torchvision:IMAGENET1K_V2"``, a file, ``None`` for random).
+        temperature: divide the logits by it before the softmax (temperature scaling, Guo et al. 2017,
+            fitted on validation data by ``cnnzoo calibrate``); ``None``: not calibrated.
     """
 
     name: str
@@ -56,6 +58,7 @@ class ModelRecord:
     classes: tuple[str, ...] | None = None
     dataset: str | None = None
     source: str | None = None
+    temperature: float | None = None
 
     def class_names(self) -> list[str] | None:
         """The names of the outputs, index order: ``classes``, or ImageNet-1k's 1000 names (from

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 import cnnzoo
 from cnnzoo.data.transforms import RandomCropFlip, batch_transform
+from cnnzoo.errors import CnnzooError
 from cnnzoo.models.lenet import C3_TABLE, SparseConv2d
 from cnnzoo.train import get_recipe
 from cnnzoo.train.metrics import Meter
@@ -84,6 +85,34 @@ print((r.out / "curves.png").is_file(), (r.out / "confusion.png").is_file(), "to
     assert [i for i, s in enumerate(lines) if s.startswith("test top-1")] < [
         i for i, s in enumerate(lines) if s.startswith("curves:")
     ]
+
+
+def test_every_recipe_optimizer_with_its_param_groups_imports_no_dynamo():
+    """TF's RMSProp (Inception, MobileNet, NASNet) and the no-weight-decay param groups too."""
+    code = """
+import sys, torch
+import cnnzoo
+from cnnzoo.train.recipes import RECIPES
+model = cnnzoo.create_model("lenet5_modern", num_classes=10)
+for name in ("mobilenet_v1", "inception_v3", "fast", "resnet_cifar"):
+    rec = RECIPES[name]
+    opt = rec.make_optimizer(model)
+    sched = rec.make_scheduler(opt, 3)
+    model(torch.randn(2, 1, 32, 32)).sum().backward()
+    opt.step(); opt.zero_grad(); sched.step(); opt.load_state_dict(opt.state_dict())
+    print(type(opt).__name__, len(opt.param_groups))
+print("torch._dynamo" in sys.modules)
+"""
+    r = _python(code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["RMSpropTF", "2", "RMSpropTF", "2", "SGD", "1", "SGD", "1", "False"]
+
+
+def test_one_cycle_refuses_a_second_warm_up():
+    with pytest.raises(CnnzooError, match="own warm-up"):
+        get_recipe("fast").with_overrides(warmup_epochs=1)
+    with pytest.raises(CnnzooError, match="warmup_fraction"):
+        get_recipe("fast").with_overrides(warmup_fraction=1.0)
 
 
 def test_meta_device_skips_fills_of_meta_tensors_only():

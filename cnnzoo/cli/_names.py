@@ -18,10 +18,10 @@ from pathlib import Path
 # <generated> (python -m cnnzoo.cli._names)
 # fmt: off
 SOURCES = ('digits', 'fashion-mnist[:DIR]', 'mnist[:DIR]', 'mnist-5k[:DIR]', 'cifar10[:DIR]', 'cifar100[:DIR]', 'cifar:DIR', 'folder:DIR', 'synthetic:N')
-AUGMENTS = ('none', 'shift', 'distort', 'cifar', 'crop-flip', 'alexnet', 'vgg', 'inception')
-OPTIMIZERS = ('sgd', 'rmsprop', 'adam')
-SCHEDULES = ('plateau', 'multistep', 'piecewise', 'step', 'onecycle', 'constant')
-RECIPES = ('alexnet', 'fast', 'googlenet', 'lenet5', 'mobilenet', 'resnet_cifar', 'resnet_imagenet', 'vgg')
+AUGMENTS = ('none', 'shift', 'distort', 'cifar', 'crop-flip', 'cifar_reflect', 'alexnet', 'caffe', 'vgg', 'resnet', 'inception', 'fbresnet', 'autoaugment')
+OPTIMIZERS = ('sgd', 'rmsprop', 'rmsprop_tf', 'adam')
+SCHEDULES = ('plateau', 'multistep', 'piecewise', 'step', 'cosine', 'poly', 'onecycle', 'constant')
+RECIPES = ('alexnet', 'densenet_cifar', 'densenet_imagenet', 'efficientnet_lite', 'fast', 'fractalnet', 'googlenet', 'inception_v3', 'inception_v4', 'lenet5', 'mobilenet_v1', 'mobilenet_v2', 'nasnet', 'nin', 'preact_resnet_cifar', 'preact_resnet_imagenet', 'resnet_cifar', 'resnet_imagenet', 'resnext_cifar', 'resnext_imagenet', 'senet', 'shufflenet_v1', 'shufflenet_v2', 'squeezenet', 'vgg', 'wrn_cifar', 'wrn_imagenet', 'xception', 'zfnet')
 METHODS = ('saliency', 'smoothgrad', 'gradcam', 'guided-backprop', 'guided-gradcam', 'deconvnet')
 STRATEGIES = ('feature-extraction', 'finetune', 'discriminative', 'joint', 'distill', 'lwf')
 #: name -> (family, year, input size, the first 70 characters of the description) of every registered model

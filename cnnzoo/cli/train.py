@@ -24,6 +24,16 @@ def _int_list(s: str) -> list[int]:
     return vals
 
 
+def _randaugment(s: str) -> tuple[int, int]:
+    try:
+        vals = [int(x) for x in s.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or N,M (whole numbers), got {s!r}") from None
+    if len(vals) not in (1, 2) or vals[0] < 0 or (len(vals) == 2 and not 0 <= vals[1] <= 30):
+        raise argparse.ArgumentTypeError(f"expected N >= 0 or N,M with M in 0..30, got {s!r}")
+    return vals[0], vals[1] if len(vals) == 2 else 9
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from ..precision import PRECISIONS
     from ._names import AUGMENTS, OPTIMIZERS, RECIPES, SCHEDULES, SOURCES
@@ -60,6 +70,62 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CxHxW",
         help="train at this input instead of the model's own, e.g. 1x28x28 for Fashion-MNIST's greyscale "
         "28x28 in a CIFAR network (default: the model's, e.g. 3x32x32: padded, 3 copies)",
+    )
+    g = t.add_argument_group(
+        "regularisers (each overrides the recipe's field; `cnnzoo recipes NAME` shows what the paper used)"
+    )
+    g.add_argument(
+        "--label-smoothing", type=nonneg_float, metavar="EPS", help="label smoothing (Inception-v3: 0.1)"
+    )
+    g.add_argument(
+        "--ema-decay",
+        type=nonneg_float,
+        metavar="D",
+        help="keep an exponential moving average of the weights, evaluated and saved as the model "
+        "(0.9999 as TF's Inception; 0 = off)",
+    )
+    g.add_argument(
+        "--ema-warmup",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="TensorFlow's EMA warm-up: decay min(D, (1+t)/(10+t)) at update t",
+    )
+    g.add_argument(
+        "--clip-grad-norm",
+        type=nonneg_float,
+        metavar="N",
+        help="clip the global gradient L2 norm to N before each step (Inception-v3: 2.0; 0 = off)",
+    )
+    g.add_argument("--mixup", type=nonneg_float, metavar="ALPHA", help="mixup with Beta(ALPHA, ALPHA) (0.2)")
+    g.add_argument(
+        "--cutmix", type=nonneg_float, metavar="ALPHA", help="CutMix with Beta(ALPHA, ALPHA) (1.0)"
+    )
+    g.add_argument(
+        "--randaugment",
+        type=_randaugment,
+        metavar="N[,M]",
+        help="RandAugment: N operations at magnitude M of 30 (default M 9), e.g. 2,9; 0 = off",
+    )
+    g.add_argument(
+        "--random-erasing",
+        type=nonneg_float,
+        metavar="P",
+        help="random erasing with probability P (Zhong et al.: 0.5)",
+    )
+    g.add_argument(
+        "--drop-path",
+        type=nonneg_float,
+        metavar="RATE",
+        help="drop-path / stochastic-depth rate of the model's residual branches (its drop_path_rate)",
+    )
+    g.add_argument(
+        "--drop-path-schedule",
+        choices=("constant", "linear"),
+        help="linear: raise the drop-path rate from 0 over the run (NASNet's ScheduledDropPath)",
+    )
+    g.add_argument("--dropout", type=nonneg_float, metavar="P", help="the model's dropout probability")
+    g.add_argument(
+        "--warmup-epochs", type=int, metavar="E", help="linear learning-rate warm-up over E epochs"
     )
     t.add_argument("--out", help="run folder (default runs/MODEL-DATA; an existing run is never overwritten)")
     t.add_argument(
@@ -133,6 +199,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--confusion", help="confusion-matrix PNG (default: confusion-eval.png beside the first checkpoint)"
     )
+    e.add_argument(
+        "--calibration",
+        action="store_true",
+        help="also measure calibration (Guo et al. 2017): ECE with 15 equal-width bins and the adaptive "
+        "(equal-mass) ECE, NLL, Brier score, raw and after the checkpoint's temperature "
+        "(`cnnzoo calibrate`), and draw a reliability diagram (--reliability)",
+    )
+    e.add_argument(
+        "--reliability",
+        metavar="PNG",
+        help="reliability diagram file (default: reliability-eval.png beside the checkpoint; with "
+        "--calibration)",
+    )
     e.add_argument("--strict-data", action="store_true", help="stop at the first unreadable image")
     e.add_argument(
         "--json",
@@ -179,6 +258,19 @@ def run_train(args: argparse.Namespace) -> int:
             schedule=args.schedule,
             augment=args.augment,
             val_fraction=args.val_fraction,
+            label_smoothing=args.label_smoothing,
+            ema_decay=args.ema_decay,
+            ema_warmup=args.ema_warmup,
+            clip_grad_norm=args.clip_grad_norm,
+            mixup=args.mixup,
+            cutmix=args.cutmix,
+            randaugment_n=args.randaugment[0] if args.randaugment else None,
+            randaugment_m=args.randaugment[1] if args.randaugment else None,
+            random_erasing=args.random_erasing,
+            drop_path=args.drop_path,
+            drop_path_schedule=args.drop_path_schedule,
+            dropout=args.dropout,
+            warmup_epochs=args.warmup_epochs,
             precision=args.precision,
             channels_last=True if args.channels_last else None,
             input_size=args.input,
@@ -224,6 +316,13 @@ def run_eval(args: argparse.Namespace) -> int:
         raise CnnzooError("--no-flip goes with --dense (10 and 144 crops always include mirrors).")
     if args.dense and args.crops != 1:
         raise CnnzooError("--dense evaluates the whole image; drop --crops.")
+    if args.reliability and not args.calibration:
+        raise CnnzooError("--reliability draws the calibration diagram; add --calibration.")
+    if args.calibration and (len(args.checkpoints) > 1 or args.crops != 1 or args.dense or args.scales):
+        raise CnnzooError(
+            "--calibration measures one checkpoint on one view per image; drop the other checkpoints, "
+            "--crops, --scales and --dense."
+        )
     res = evaluate_checkpoints(
         args.checkpoints,
         args.data,
@@ -241,8 +340,18 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
+    cal = None
+    if args.calibration:
+        from ..train.calibration import evaluate_calibration
+
+        png = args.reliability or str(Path(args.checkpoints[0]).with_name("reliability-eval.png"))
+        cal = evaluate_calibration(
+            args.checkpoints[0], args.data, png=png, device=args.device or "cpu", strict_data=args.strict_data
+        )
     if args.json:
         d = res.as_dict()
+        if cal is not None:
+            d["calibration"] = cal
         d.setdefault("top1", res.topk.get(1))
         d.setdefault("top5", res.topk.get(5))
         d["checkpoints"] = list(args.checkpoints)
@@ -262,11 +371,30 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"  {c:<{width}}  {a:.4f}")
     if confusion is not None:
         print(f"confusion matrix: {confusion}")
+    if cal is not None:
+        print_calibration(cal)
     return 0
 
 
+def print_calibration(cal: dict) -> None:
+    """The calibration table of ``cnnzoo eval --calibration``."""
+    print(f"calibration on the {cal['split']} split ({cal['bins']} bins; Guo et al. 2017):")
+    print(f"  {'':<22} {'ECE':>7} {'adaptive ECE':>13} {'NLL':>7} {'Brier':>7} {'top-1':>7}")
+    rows = [("raw logits", cal["raw"])]
+    if cal.get("scaled"):
+        rows.append((f"temperature {cal['temperature']:.3f}", cal["scaled"]))
+    for name, r in rows:
+        print(
+            f"  {name:<22} {100 * r['ece']:6.2f}% {100 * r['adaptive_ece']:12.2f}% {r['nll']:7.4f} "
+            f"{r['brier']:7.4f} {100 * r['top1']:6.2f}%"
+        )
+    if not cal.get("scaled"):
+        print("  (not calibrated: `cnnzoo calibrate CHECKPOINT` fits a temperature on the validation split)")
+    print(f"reliability diagram: {cal['png']}")
+
+
 def run_recipes(args: argparse.Namespace) -> int:
-    from ..train.recipes import RECIPES, get_recipe
+    from ..train.recipes import CITED_FIELDS, RECIPES, get_recipe
 
     recipes = [get_recipe(args.name)] if args.name else list(RECIPES.values())
     if args.json:
@@ -279,17 +407,47 @@ def run_recipes(args: argparse.Namespace) -> int:
         elif r.schedule == "piecewise":
             sched += " " + ", ".join(f"x{s} from {m:.0%}" for m, s in zip(r.milestones, r.lr_scales))
         elif r.schedule == "step":
-            sched += f" x{r.factor} every {r.step_epochs} epochs"
+            sched += f" x{r.factor} every {r.step_epochs:g} epochs"
         elif r.schedule == "plateau":
             sched += f" x{r.factor} (patience {r.patience})"
+        elif r.schedule == "poly":
+            sched += f" (power {r.power:g})"
+        if r.warmup_epochs:
+            sched += f" after {r.warmup_epochs} warm-up epoch(s) from x{r.warmup_factor:g}"
+        opt = r.optimizer + (" nesterov" if r.nesterov else "")
+        if r.optimizer.startswith("rmsprop"):
+            opt += f" decay {r.rmsprop_alpha:g} eps {r.rmsprop_eps:g}"
         print(
-            f"{r.name:<16} {r.optimizer} lr {r.lr:g} momentum {r.momentum:g} wd {r.weight_decay:g} "
+            f"{r.name:<16} {opt} lr {r.lr:g} momentum {r.momentum:g} wd {r.weight_decay:g} "
             f"batch {r.batch_size} epochs {r.epochs} schedule {sched}; augment {r.augment}"
         )
-        if args.name:
-            print(f"  source: {r.source}")
-            for n in r.notes:
-                print(f"  note: {n}")
-        else:
-            print(f"  {r.source.split(':')[0]}")
+        regs = r.regularisers()
+        if not args.name:
+            print(f"  {r.source}" + (f"; {', '.join(regs)}" if regs else ""))
+            continue
+        print(f"  source: {r.source}")
+        values = {
+            "optimizer": opt,
+            "lr": f"{r.lr:g}",
+            "schedule": sched,
+            "weight_decay": f"{r.weight_decay:g}",
+            "no_weight_decay": ", ".join(r.no_weight_decay) or "nothing excluded",
+            "dropout": "the model's default" if r.dropout is None else f"{r.dropout:g}",
+            "drop_path": ("the model's default" if r.drop_path is None else f"{r.drop_path:g}")
+            + (", raised linearly over the run" if r.drop_path_schedule == "linear" else ""),
+            "ema_decay": f"{r.ema_decay:g}" + (" (TF warm-up)" if r.ema_warmup else "")
+            if r.ema_decay
+            else "off",
+            "clip_grad_norm": f"{r.clip_grad_norm:g}" if r.clip_grad_norm else "off",
+        }
+        for f in CITED_FIELDS:
+            v = values.get(f, str(getattr(r, f)))
+            print(f"  {f:<16} {v:<28} <- {r.cites.get(f, 'not cited')}")
+        for f in ("mixup", "cutmix", "random_erasing", "max_filter_rms", "warmup_epochs"):
+            if getattr(r, f):
+                print(f"  {f:<16} {getattr(r, f)!s:<28} <- {r.cites.get(f, 'set by this recipe')}")
+        if r.randaugment_n:
+            print(f"  randaugment      N={r.randaugment_n} M={r.randaugment_m}")
+        for n in r.notes:
+            print(f"  note: {n}")
     return 0

@@ -23,6 +23,20 @@ Training (``augment=``):
   (Simonyan & Zisserman 2015, Sec. 3.1).
 - ``inception``: random-resized crops of 8%-100% of the area, aspect ratio in [3/4, 4/3], flip (Szegedy et
   al. 2015, Sec. 6).
+- ``caffe``: shorter side to 256, random 224 crop, flip: Caffe's ImageNet data layer (ZFNet Sec. 3's
+  sub-crops, SqueezeNet's released solver), without AlexNet's colour lighting.
+- ``resnet``: scale augmentation, shorter side S drawn from [256, 480], random 224 crop, flip, AlexNet's
+  colour lighting (He et al. 2016, Sec. 3.4).
+- ``fbresnet``: fb.resnet.torch's ImageNet augmentation (ResNeXt Sec. 4, DenseNet Sec. 4.1, WRN): Inception
+  random-resized crops, colour jitter (brightness, contrast, saturation 0.4), PCA lighting 0.1, flip.
+- ``cifar_reflect``: 4-pixel *reflection* padding, random crop, flip (Zagoruyko & Komodakis 2016, Sec. 3).
+- ``autoaugment``: Inception crops and flips, then torchvision's AutoAugment ImageNet policy (Cubuk et al.
+  2019; EfficientNet Sec. 5.2).
+
+Regularising augmentations added on top of any of these (:func:`add_regularising_augment`): RandAugment
+(Cubuk et al. 2020; torchvision's ``RandAugment``, on the uint8 image before everything else) and random
+erasing (Zhong et al. 2020: with probability p a rectangle of 2%-40% of the area, aspect ratio 0.3-3.3, is
+filled with random normal values, on the normalised image).
 
 Sizes written for 224-pixel inputs scale with the model's input size. Test time (:class:`TestViews`): the
 centre view, the 10 crops (4 corners + centre of the 256x256 image, and their mirrors; AlexNet Sec. 4.1)
@@ -56,7 +70,21 @@ def _tf() -> Any:
     return TF
 
 
-AUGMENTS = ("none", "shift", "distort", "cifar", "crop-flip", "alexnet", "vgg", "inception")
+AUGMENTS = (
+    "none",
+    "shift",
+    "distort",
+    "cifar",
+    "crop-flip",
+    "cifar_reflect",
+    "alexnet",
+    "caffe",
+    "vgg",
+    "resnet",
+    "inception",
+    "fbresnet",
+    "autoaugment",
+)
 CROPS = (1, 10, 144)
 GOOGLENET_SCALES = (256, 288, 320, 352)
 
@@ -338,6 +366,25 @@ def train_transform(
     elif augment in ("cifar", "crop-flip"):
         mirror = [v2.RandomHorizontalFlip()] if augment == "crop-flip" else flips
         ops = [FitTo(size), v2.RandomCrop(list(size), padding=crop_padding(augment, size)), *mirror]
+    elif augment == "cifar_reflect":
+        pad = crop_padding(augment, size)
+        ops = [FitTo(size), v2.RandomCrop(list(size), padding=pad, padding_mode="reflect"), *flips]
+    elif augment == "caffe":
+        canvas = _scaled(256, s)
+        ops = [v2.Resize(canvas, antialias=True), v2.CenterCrop(canvas), v2.RandomCrop(list(size)), *flips]
+    elif augment in ("resnet", "fbresnet"):
+        if augment == "resnet":
+            sizes = list(range(_scaled(256, s), _scaled(480, s) + 1))
+            ops = [v2.RandomShortestSize(sizes, antialias=True), v2.RandomCrop(list(size)), *flips]
+        else:
+            crop = v2.RandomResizedCrop(list(size), scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), antialias=True)
+            ops = [crop, v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4), *flips]
+        return v2.Compose(
+            [*ops, v2.ToDtype(torch.float32, scale=True), *lighting, v2.Normalize(list(mean), list(std))]
+        )
+    elif augment == "autoaugment":
+        crop = v2.RandomResizedCrop(list(size), scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), antialias=True)
+        ops = [crop, *flips, v2.AutoAugment(v2.AutoAugmentPolicy.IMAGENET)]
     elif augment == "alexnet":
         canvas = _scaled(256, s)
         ops = [v2.Resize(canvas, antialias=True), v2.CenterCrop(canvas), v2.RandomCrop(list(size)), *flips]
@@ -555,3 +602,103 @@ def describe_views(
         )
     d["text"] = what
     return d
+
+
+# ------------------------------------------------------------------------------ regularising augmentations
+class RandomErasing(nn.Module):
+    """Random erasing (Zhong et al. 2020, "Random Erasing Data Augmentation", Alg. 1): with probability
+    ``p`` a rectangle of area ``S_e`` drawn uniformly from ``area`` x the image area and aspect ratio
+    ``r_e`` drawn uniformly from ``[aspect, 1/aspect]`` (the paper's s_l = 0.02, s_h = 0.4, r_1 = 0.3) is
+    placed uniformly where it fits (up to 100 tries) and filled with random values: standard normal ones on
+    the normalised image (timm's "pixel" mode; the paper draws uniform pixel values before normalising).
+    Works on float ``[C, H, W]`` or ``[N, C, H, W]`` (each image drawn on its own), from the torch RNG, so a
+    seeded run repeats and resumes exactly."""
+
+    def __init__(self, p: float = 0.5, area: tuple[float, float] = (0.02, 0.4), aspect: float = 0.3) -> None:
+        super().__init__()
+        self.p, self.area, self.aspect = float(p), tuple(area), float(aspect)
+
+    def box(self, h: int, w: int) -> tuple[int, int, int, int] | None:
+        """One rectangle ``(top, left, height, width)`` drawn as the paper does, or None (not erased)."""
+        if float(torch.rand(())) >= self.p:
+            return None
+        for _ in range(100):
+            s = (self.area[0] + (self.area[1] - self.area[0]) * float(torch.rand(()))) * h * w
+            r = self.aspect + (1 / self.aspect - self.aspect) * float(torch.rand(()))
+            eh, ew = round((s * r) ** 0.5), round((s / r) ** 0.5)
+            if 0 < eh < h and 0 < ew < w:
+                top = int(torch.randint(0, h - eh + 1, ()))
+                left = int(torch.randint(0, w - ew + 1, ()))
+                return top, left, eh, ew
+        return None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p <= 0:
+            return x
+        if x.ndim == 4:
+            return torch.stack([self(im) for im in x])
+        b = self.box(x.shape[-2], x.shape[-1])
+        if b is None:
+            return x
+        top, left, eh, ew = b
+        x = x.clone()
+        x[:, top : top + eh, left : left + ew] = torch.randn(x.shape[0], eh, ew, dtype=x.dtype)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, area={self.area}, aspect={self.aspect}"
+
+
+class RandAugmentUint8(nn.Module):
+    """RandAugment (Cubuk et al. 2020: ``n`` operations drawn uniformly from 14, each at magnitude ``m`` of
+    30) on uint8 ``[C, H, W]`` images, or on ``[N, C, H, W]`` batches one image at a time (each draws its
+    own operations): torchvision's ``v2.RandAugment``, which draws from the torch RNG."""
+
+    def __init__(self, n: int, m: int) -> None:
+        super().__init__()
+        self.n, self.m = int(n), int(m)
+        self.op = _v2().RandAugment(num_ops=self.n, magnitude=self.m)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        if img.ndim == 4:
+            return torch.stack([self.op(im) for im in img])
+        return self.op(img)
+
+    def extra_repr(self) -> str:
+        return f"n={self.n}, m={self.m}"
+
+
+class RegularisedBatch:
+    """A whole-batch transform with RandAugment before it (uint8 images) and random erasing after it."""
+
+    def __init__(
+        self,
+        inner: Callable[[torch.Tensor], torch.Tensor],
+        randaugment: RandAugmentUint8 | None,
+        erasing: RandomErasing | None,
+    ) -> None:
+        self.inner, self.randaugment, self.erasing = inner, randaugment, erasing
+
+    def __call__(self, imgs: torch.Tensor) -> torch.Tensor:
+        if self.randaugment is not None:
+            imgs = self.randaugment(imgs)
+        x = self.inner(imgs)
+        return self.erasing(x) if self.erasing is not None else x
+
+
+def add_regularising_augment(
+    dataset: Any, randaugment: tuple[int, int] = (0, 9), random_erasing: float = 0.0
+) -> None:
+    """Put RandAugment (``(n, m)``, off for ``n == 0``) before and random erasing (probability, off at 0)
+    after the training transform of ``dataset`` (an :class:`~cnnzoo.data.sources.ImageDataset` or a subset
+    of one), on both its per-image and its whole-batch path. Only the training set should get them."""
+    n, m = randaugment
+    ra = RandAugmentUint8(n, m) if n > 0 else None
+    er = RandomErasing(random_erasing) if random_erasing > 0 else None
+    if ra is None and er is None:
+        return
+    base = getattr(dataset, "base", dataset)
+    if base.transform is not None:
+        base.transform = Compose(*[t for t in (ra, base.transform, er) if t is not None])
+    if getattr(base, "batch_transform", None) is not None:
+        base.batch_transform = RegularisedBatch(base.batch_transform, ra, er)

@@ -296,7 +296,7 @@ def alexnet_owt(num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5
 
 @register_model(
     family="alexnet",
-    recipe="alexnet",
+    recipe="zfnet",
     paper=ZFNET_PAPER,
     year=2013,
     input_size=(3, 224, 224),

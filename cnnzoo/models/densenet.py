@@ -266,7 +266,7 @@ def _imagenet_info(depth: int) -> dict[str, object]:
     desc = f"DenseNet-{depth} (k=32, blocks {'-'.join(map(str, blocks))}), Table 1"
     return dict(
         family="densenet",
-        recipe="resnet_imagenet",
+        recipe="densenet_imagenet",
         paper=PAPER,
         year=2017,
         input_size=(3, 224, 224),
@@ -308,7 +308,7 @@ def densenet264(num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0
 
 @register_model(
     family="densenet",
-    recipe="resnet_imagenet",
+    recipe="densenet_imagenet",
     paper=PAPER,
     year=2017,
     input_size=(3, 224, 224),
@@ -385,7 +385,7 @@ def _cifar_info(name: str) -> dict[str, object]:
     _depth, _k, _bc, params, top1, note, desc = _CIFAR_MODELS[name]
     return dict(
         family="densenet",
-        recipe="resnet_cifar",
+        recipe="densenet_cifar",
         paper=PAPER,
         year=2017,
         input_size=(3, 32, 32),

@@ -236,7 +236,7 @@ for _name, (_columns, _layers, _params, _top1, _note) in _MODELS.items():
     register_model(
         _name,
         family="fractalnet",
-        recipe="resnet_cifar",
+        recipe="fractalnet",
         paper=PAPER,
         year=2017,
         input_size=(3, 32, 32),

@@ -317,7 +317,7 @@ _V3_DEVIATIONS = (
 
 @register_model(
     family="inception",
-    recipe="googlenet",
+    recipe="inception_v3",
     paper=V3_PAPER,
     year=2016,
     input_size=(3, 299, 299),

@@ -431,7 +431,7 @@ class InceptionResNetV2(_InceptionResNet):
 # ----------------------------------------------------------------------------------------------------------
 @register_model(
     family="inception",
-    recipe="googlenet",
+    recipe="inception_v4",
     paper=V4_PAPER,
     year=2017,
     input_size=(3, 299, 299),
@@ -458,7 +458,7 @@ def inception_v4(
 
 @register_model(
     family="inception",
-    recipe="googlenet",
+    recipe="inception_v4",
     paper=V4_PAPER,
     year=2017,
     input_size=(3, 299, 299),
@@ -484,7 +484,7 @@ def inception_resnet_v1(
 
 @register_model(
     family="inception",
-    recipe="googlenet",
+    recipe="inception_v4",
     paper=V4_PAPER,
     year=2017,
     input_size=(3, 299, 299),

@@ -143,7 +143,7 @@ _V1_DEV = ("BN gamma/beta are counted in our parameters (the paper's Table 6 cou
 
 @register_model(
     family="mobilenet",
-    recipe="mobilenet",
+    recipe="mobilenet_v1",
     paper=PAPER_V1,
     year=2017,
     paper_params=4_210_088,
@@ -170,7 +170,7 @@ for _name, (_alpha, _params, _macs, _top1) in _V1_THIN.items():
     register_model(
         _name,
         family="mobilenet",
-        recipe="mobilenet",
+        recipe="mobilenet_v1",
         paper=PAPER_V1,
         year=2017,
         defaults={"alpha": _alpha},
@@ -304,7 +304,7 @@ _V2_DEV = ("Dropout(0.2) before the classifier, as torchvision and the TF implem
 
 @register_model(
     family="mobilenet",
-    recipe="mobilenet",
+    recipe="mobilenet_v2",
     paper=PAPER_V2,
     year=2018,
     paper_params=3_504_872,
@@ -328,7 +328,7 @@ def mobilenet_v2(
 register_model(
     "mobilenet_v2_140",
     family="mobilenet",
-    recipe="mobilenet",
+    recipe="mobilenet_v2",
     paper=PAPER_V2,
     year=2018,
     defaults={"width_mult": 1.4},
@@ -506,7 +506,7 @@ class EfficientNetLite(ZooModel):
 
 @register_model(
     family="mobilenet",
-    recipe="mobilenet",
+    recipe="efficientnet_lite",
     paper=PAPER_EFFNET,
     year=2019,
     paper_params=4_652_008,

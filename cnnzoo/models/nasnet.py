@@ -361,7 +361,7 @@ _COMMON_DEVIATIONS = (
 
 @register_model(
     family="nasnet",
-    recipe="resnet_imagenet",
+    recipe="nasnet",
     paper=PAPER,
     year=2018,
     input_size=(3, 224, 224),
@@ -390,7 +390,7 @@ def nasnet_a_mobile(
 
 @register_model(
     family="nasnet",
-    recipe="resnet_imagenet",
+    recipe="nasnet",
     paper=PAPER,
     year=2018,
     input_size=(3, 331, 331),

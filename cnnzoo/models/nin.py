@@ -91,7 +91,7 @@ class NiN(ZooModel):
 
 @register_model(
     family="nin",
-    recipe="resnet_cifar",
+    recipe="nin",
     paper=PAPER,
     year=2014,
     input_size=(3, 32, 32),

@@ -151,7 +151,7 @@ def _imagenet_info(depth: int) -> dict[str, object]:
     top1, top5 = _IMAGENET_TOP.get(depth, (None, None))
     return dict(
         family="preact_resnet",
-        recipe="resnet_imagenet",
+        recipe="preact_resnet_imagenet",
         paper=PREACT_PAPER,
         year=2016,
         input_size=(3, 224, 224),
@@ -178,7 +178,7 @@ def _cifar_info(depth: int) -> dict[str, object]:
     params, paper, top1, protocol = _CIFAR[depth]
     return dict(
         family="preact_resnet",
-        recipe="resnet_cifar",
+        recipe="preact_resnet_cifar",
         paper=PREACT_PAPER,
         year=2016,
         input_size=(3, 32, 32),

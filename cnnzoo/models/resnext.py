@@ -51,7 +51,7 @@ def _imagenet_info(name: str) -> dict[str, object]:
     depth, c, d, params, macs, note, top1 = _IMAGENET[name]
     return dict(
         family="resnext",
-        recipe="resnet_imagenet",
+        recipe="resnext_imagenet",
         paper=RESNEXT_PAPER,
         year=2016,
         input_size=(3, 224, 224),
@@ -69,7 +69,7 @@ def _imagenet_info(name: str) -> dict[str, object]:
 def _cifar_info(c: int, paper_m: str) -> dict[str, object]:
     return dict(
         family="resnext",
-        recipe="resnet_cifar",
+        recipe="resnext_cifar",
         paper=RESNEXT_PAPER,
         year=2016,
         input_size=(3, 32, 32),

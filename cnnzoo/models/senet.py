@@ -63,7 +63,7 @@ _INFO: dict[str, dict[str, Any]] = {
 def _info(name: str) -> dict[str, Any]:
     return dict(
         family="senet",
-        recipe="resnet_imagenet",
+        recipe="senet",
         paper=SENET_PAPER,
         year=2017,
         input_size=(3, 224, 224),

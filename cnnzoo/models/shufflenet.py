@@ -156,7 +156,7 @@ _V1_NOTE_1X = (
 
 @register_model(
     family="shufflenet",
-    recipe="mobilenet",
+    recipe="shufflenet_v1",
     paper=PAPER_V1,
     year=2018,
     paper_params=1_865_728,
@@ -177,7 +177,7 @@ def _register_v1(name: str, groups: int, scale: float, **info: object) -> None:
     register_model(
         name,
         family="shufflenet",
-        recipe="mobilenet",
+        recipe="shufflenet_v1",
         paper=PAPER_V1,
         year=2018,
         defaults={"groups": groups, "scale": scale},
@@ -364,7 +364,7 @@ def _register_v2(name: str, scale: str, **info: object) -> None:
     register_model(
         name,
         family="shufflenet",
-        recipe="mobilenet",
+        recipe="shufflenet_v2",
         paper=PAPER_V2,
         year=2018,
         defaults={"scale": scale},

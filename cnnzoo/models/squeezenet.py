@@ -276,7 +276,7 @@ for _name, (_arch, _desc, _info) in _MODELS.items():
     register_model(
         _name,
         family="squeezenet",
-        recipe="mobilenet",
+        recipe="squeezenet",
         paper=PAPER,
         year=2016,
         input_size=(3, 224, 224),

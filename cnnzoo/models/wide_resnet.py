@@ -65,7 +65,7 @@ def wide_resnet_cifar(
 @register_model(
     "wrn",
     family="wide_resnet",
-    recipe="resnet_cifar",
+    recipe="wrn_cifar",
     paper=WRN_PAPER,
     year=2016,
     input_size=(3, 32, 32),
@@ -113,7 +113,7 @@ def _cifar_info(d: int, k: int) -> dict[str, object]:
     params, paper, top1, macs, protocol = _CIFAR[(d, k)]
     return dict(
         family="wide_resnet",
-        recipe="resnet_cifar",
+        recipe="wrn_cifar",
         paper=WRN_PAPER,
         year=2016,
         input_size=(3, 32, 32),
@@ -133,7 +133,7 @@ def _imagenet_info(depth: int) -> dict[str, object]:
     params, top = {50: (68_849_128, (21.9, 5.79)), 101: (None, (None, None))}[depth]
     return dict(
         family="wide_resnet",
-        recipe="resnet_imagenet",
+        recipe="wrn_imagenet",
         paper=WRN_PAPER,
         year=2016,
         input_size=(3, 224, 224),

@@ -144,7 +144,7 @@ class Xception(ZooModel):
 
 @register_model(
     family="xception",
-    recipe="resnet_imagenet",
+    recipe="xception",
     paper=PAPER,
     year=2017,
     input_size=(3, 299, 299),

@@ -290,7 +290,8 @@ def load_photo_model(ref: str, weights: str | None = None) -> LoadedModel:
 
 # ------------------------------------------------------------------------------------------------ records
 def _topk(lm: LoadedModel, logits: torch.Tensor, k: int = 5) -> list[dict[str, Any]]:
-    probs = logits.softmax(-1)
+    t = getattr(lm.record, "temperature", None)  # a calibrated checkpoint (`cnnzoo calibrate`)
+    probs = (logits / t if t else logits).softmax(-1)
     p, idx = probs.topk(min(k, probs.numel()))
     return [
         {"index": int(i), "name": lm.class_name(int(i)), "prob": round(float(q), 5)}

@@ -264,16 +264,21 @@ class Trainer:
     """Trains ``model`` on ``train_data`` with ``optimizer`` and ``scheduler`` for ``epochs`` epochs.
 
     Args: model: any module; logits, or (logits, *aux) in training mode. optimizer: built over the model's
-    parameters or param groups (per-group learning rates welcome). train_data: a Dataset of ``(image, label)``
-    (sharded and shuffled here, resumable mid-epoch) or a ready DataLoader (resumable at epoch boundaries).
-    scheduler: stepped once per epoch; ``ReduceLROnPlateau`` is given the validation loss (else the training
-    loss); one marked ``per_step = True`` (``onecycle``) after every step. val_data: evaluated after each
-    epoch; its top-1 picks ``best.pt`` (the training top-1 when absent). meta: extra checkpoint entries (model
-    name and kwargs, classes, input size, mean/std, data, recipe...). aux_weight: weight of auxiliary losses
-    (GoogLeNet: 0.3). ctx: distributed context; the model is wrapped in DDP when ``ctx.world_size > 1``.
-    channels_last: train in the channels-last layout (default: only with bf16); oneDNN's FP32 convolutions are
-    faster in it too (ResNet-56 on 32x32, batch 128, 2 Xeon cores: 0.81 s a step against 1.13 s; see
-    ``benchmarks/bench_channels_last.py``)."""
+    parameters or param groups (per-group learning rates welcome). train_data: a Dataset of ``(image,
+    label)`` (sharded and shuffled here, resumable mid-epoch) or a ready DataLoader (resumable at epoch
+    boundaries). scheduler: stepped once per epoch; ``ReduceLROnPlateau`` is given the validation loss
+    (else the training loss); one marked ``per_step = True`` (``onecycle``) after every step. val_data:
+    evaluated after each epoch; its top-1 picks ``best.pt`` (the training top-1 when absent). meta: extra
+    checkpoint entries (model name and kwargs, classes, input size, mean/std, data, recipe...). aux_weight:
+    weight of auxiliary losses (GoogLeNet: 0.3). ctx: distributed context; the model is wrapped in DDP when
+    ``ctx.world_size > 1``. channels_last: train in the channels-last layout (default: only with bf16);
+    oneDNN's FP32 convolutions are faster in it too (ResNet-56 on 32x32, batch 128, 2 Xeon cores: 0.81 s a
+    step against 1.13 s; see ``benchmarks/bench_channels_last.py``). ema_decay: keep an exponential moving
+    average of the weights (:class:`~cnnzoo.train.regularizers.ModelEma`, TensorFlow's warm-up with
+    ``ema_warmup``): validation and the saved model use the averages, the checkpoint's ``ema`` entry the raw
+    weights. clip_grad_norm: clip the global gradient norm before each step. mix: a
+    :class:`~cnnzoo.train.regularizers.Mixer` (mixup / CutMix); ``loss_fn`` then receives mixed targets.
+    """
 
     def __init__(
         self,
@@ -300,6 +305,10 @@ class Trainer:
         log: bool = True,
         precision: str = "fp32",
         channels_last: bool | None = None,
+        ema_decay: float = 0.0,
+        ema_warmup: bool = False,
+        clip_grad_norm: float = 0.0,
+        mix: Any = None,
     ) -> None:
         from ..precision import check_precision
 
@@ -347,6 +356,12 @@ class Trainer:
         self.best_value: float | None = None
         self.best_epoch: int | None = None
         self._partial: dict[str, Any] | None = None
+        # regularisers (cnnzoo.train.regularizers): weight averaging, gradient clipping, mixup/CutMix
+        from .regularizers import ModelEma
+
+        self.ema = ModelEma(self.module, ema_decay, ema_warmup) if ema_decay else None
+        self.clip_grad_norm = float(clip_grad_norm)
+        self.mix = mix if mix else None
         self._make_loader(train_data)
 
     def _make_loader(self, train_data: Dataset | DataLoader) -> None:
@@ -410,9 +425,12 @@ class Trainer:
 
     def state(self, epoch: int, step: int) -> dict[str, Any]:
         """The checkpoint payload: ``epoch`` epochs done plus ``step`` batches of the next one."""
+        live = unwrap(self.model)
         return {
             **self.meta,
-            "state_dict": unwrap(self.model).state_dict(),
+            # with EMA the model is the averaged weights; the raw ones resume the run (ema's entry)
+            "state_dict": (self.ema.module if self.ema is not None else live).state_dict(),
+            "ema": self.ema.state(live) if self.ema is not None else None,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": rng_state(),
@@ -444,8 +462,18 @@ class Trainer:
         if self.out is not None and self.ctx.is_main:
             for note in reconcile_run(self.out, ckpt):
                 print(f"resume: {note}", file=sys.stderr, flush=True)
+        if (ckpt.get("ema") is not None) != (self.ema is not None):
+            raise CheckpointError(
+                "the checkpoint was written "
+                + ("with" if ckpt.get("ema") is not None else "without")
+                + " weight averaging (EMA) and this run is set up the other way; resume with the settings "
+                "the run was started with."
+            )
         try:
-            unwrap(self.model).load_state_dict(ckpt["state_dict"])
+            if self.ema is not None:
+                self.ema.load(ckpt, unwrap(self.model))
+            else:
+                unwrap(self.model).load_state_dict(ckpt["state_dict"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
             if self.scheduler is not None and ckpt.get("scheduler") is not None:
                 self.scheduler.load_state_dict(ckpt["scheduler"])
@@ -591,12 +619,15 @@ class Trainer:
                 if x.ndim == 4:
                     x = x.contiguous(memory_format=self.memory_format)
                 self._hook("on_batch_start", self.step, batch)  # batch[2:] may carry per-sample extras (LwF)
+                target: Any = y
+                if self.mix is not None:  # mixup / CutMix: mixed images, a pair of labels and a weight
+                    x, target = self.mix(x, y)
                 with self._autocast():
                     out = self.model(x)
                     main, aux = split_output(out)
-                    loss = self.loss_fn(main, y)
+                    loss = self.loss_fn(main, target)
                     for a in aux:
-                        loss = loss + self.aux_weight * self.loss_fn(a, y)
+                        loss = loss + self.aux_weight * self.loss_fn(a, target)
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
                     where = str(self.out / "last.pt") if self.out is not None else "none was written"
@@ -607,12 +638,18 @@ class Trainer:
                     )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if self.clip_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
                 self.optimizer.step()
                 if per_step:
                     self.scheduler.step()
+                if self.ema is not None:
+                    self.ema.update(unwrap(self.model))
                 if self.num_classes is None:
                     self.num_classes = main.shape[1]
                     meter.num_classes = main.shape[1]
+                if self.mix is not None:
+                    y = target.majority()
                 tops.append((main.detach().topk(min(maxk, main.shape[1]), 1).indices, y))
                 pending_loss += loss_value * len(y)
                 seen += len(y)
@@ -656,7 +693,7 @@ class Trainer:
         row.update({f"train_top{k}": v for k, v in train.topk.items()})
         if self.val_data is not None:
             val = evaluate(
-                unwrap(self.model),
+                self.ema.module if self.ema is not None else unwrap(self.model),
                 self.val_data,
                 device=self.device,
                 ks=self.ks,

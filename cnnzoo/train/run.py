@@ -18,6 +18,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..data.sources import DataBundle, build_data, default_source_name, load_source
+from ..data.transforms import add_regularising_augment
 from ..errors import CheckpointError, CnnzooError, DataError
 from ..factory import create_model, model_from_checkpoint
 from ..registry import model_info
@@ -25,6 +26,7 @@ from .distributed import DistContext, barrier, cleanup, init_distributed
 from .loop import FitResult, Trainer, evaluate, seed_everything
 from .metrics import EvalResult, plot_confusion
 from .recipes import Recipe, default_recipe_for, get_recipe
+from .regularizers import FilterRmsRenorm, Mixer, RecipeLoss, ScheduledDropPath, model_kwargs_for
 
 
 @dataclass
@@ -287,7 +289,15 @@ def _train(
         data = data or "digits"
         rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_for(model_name))
         rec = rec.with_overrides(**overrides)
-    _say(f"cnnzoo train {model_name}: recipe {rec.name} ({rec.source.split(':')[0]}); {note}", ctx)
+        # the recipe's dropout / drop-path as the model's own options (an explicit model kwarg wins)
+        model_kwargs = {**model_kwargs_for(model_name, rec.dropout, rec.drop_path), **model_kwargs}
+    regs = rec.regularisers()
+    _say(
+        f"cnnzoo train {model_name}: recipe {rec.name} ({rec.source.split(':')[0]})"
+        + (f" with {', '.join(regs)}" if regs else "")
+        + f"; {note}",
+        ctx,
+    )
     explicit_chans = "in_chans" in model_kwargs
     in_chans = int(model_kwargs.pop("in_chans", info.input_size[0]))
     size = (info.input_size[1], info.input_size[2])
@@ -313,6 +323,7 @@ def _train(
         mean=ckpt["mean"] if ckpt else None,
         std=ckpt["std"] if ckpt else None,
     )
+    add_regularising_augment(bundle.train, (rec.randaugment_n, rec.randaugment_m), rec.random_erasing)
     if ckpt is not None and list(ckpt.get("classes", [])) != bundle.classes:
         raise DataError(f"the data {data!r} no longer has the classes this run was trained on.")
     for s in bundle.skipped:
@@ -324,6 +335,11 @@ def _train(
     optimizer = rec.make_optimizer(model)
     steps_per_epoch = -(-len(bundle.train) // rec.batch_size)  # the loader's batches (the global batch)
     scheduler = rec.make_scheduler(optimizer, steps_per_epoch)
+    hooks: list[Any] = []
+    if rec.drop_path_schedule == "linear":
+        hooks.append(ScheduledDropPath(model, steps_per_epoch, rec.epochs))
+    if rec.max_filter_rms:
+        hooks.append(FilterRmsRenorm(model, rec.max_filter_rms))
     meta = {
         "model": model_name,
         "model_kwargs": dict(model.cnnzoo_kwargs),  # type: ignore[attr-defined]
@@ -360,9 +376,14 @@ def _train(
         workers=workers,
         progress=progress,
         num_classes=bundle.num_classes,
-        loss_fn=torch.nn.CrossEntropyLoss(label_smoothing=rec.label_smoothing),
+        loss_fn=RecipeLoss(rec.label_smoothing),
         precision=precision,
         channels_last=channels_last,
+        hooks=hooks,
+        ema_decay=rec.ema_decay,
+        ema_warmup=rec.ema_warmup,
+        clip_grad_norm=rec.clip_grad_norm,
+        mix=Mixer(rec.mixup, rec.cutmix),
     )
     trainer.defer_curves = True  # drawn after the result line (matplotlib's import is most of a second)
     if ckpt is not None:
