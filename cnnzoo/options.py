@@ -80,6 +80,7 @@ class Schedule(Choice):
     STEP = "step"
     COSINE = "cosine"
     POLY = "poly"
+    ONECYCLE = "onecycle"
     CONSTANT = "constant"
 
 
@@ -120,6 +121,7 @@ class Augment(Choice, what="augmentation"):
     SHIFT = "shift"
     DISTORT = "distort"
     CIFAR = "cifar"
+    CROP_FLIP = "crop-flip"
     CIFAR_REFLECT = "cifar_reflect"
     ALEXNET = "alexnet"
     CAFFE = "caffe"

@@ -85,20 +85,20 @@ def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, 
     if is_model(target):
         info = model_info(target)
         size = parse_input_size(input_arg) if input_arg is not None else info.input_size
-        import torch
+        from ..meta import meta_device
 
-        with torch.device("meta"):
+        with meta_device():  # shapes only; no torch._dynamo import (cnnzoo.meta)
             model = create_model(target)
-        return profile(model, size, batch_size=batch, name=target), info.as_dict()
+            return profile(model, size, batch_size=batch, name=target), info.as_dict()
     if _is_spec(target):
         size = parse_input_size(input_arg) if input_arg is not None else None
         if size is None:
             raise CnnzooError(f"give --input CxHxW to summarise the spec {target!r}, e.g. --input 3x224x224.")
-        import torch
+        from ..meta import meta_device
 
-        with torch.device("meta"):  # a summary needs shapes only: a 10 GB spec costs no memory
+        with meta_device():  # a summary needs shapes only: a 10 GB spec costs no memory
             model = build_from_spec(target, in_chans=size[0], input_size=size[1:])
-        return profile(model, size, batch_size=batch, name="spec"), {}
+            return profile(model, size, batch_size=batch, name="spec"), {}
     create_model(target)  # raises UnknownModelError with close names
     raise AssertionError("unreachable")
 

@@ -781,7 +781,7 @@ def build_data(
         val = ImageDataset(raw.val, in_chans, eval_tf, strict)
     test = ImageDataset(raw.test, in_chans, test_tf, strict)
     if raw.in_memory:  # whole batches as single tensor operations where the transform allows it
-        train_full.batch_transform = T.batch_transform(augment, size, mean, std)
+        train_full.batch_transform = T.batch_transform(augment, size, mean, std, flip=raw.natural)
         if val is not None:
             getattr(val, "base", val).batch_transform = T.batch_transform("eval", size, mean, std)
         if crops == 1 and not scales:

@@ -288,8 +288,9 @@ class Trainer:
     parameters or param groups (per-group learning rates welcome). train_data: a Dataset of ``(image,
     label)`` (sharded and shuffled here, resumable mid-epoch) or a ready DataLoader (resumable at epoch
     boundaries). scheduler: stepped once per epoch; ``ReduceLROnPlateau`` is given the validation loss
-    (else the training loss). val_data: held-out images evaluated after each epoch; its top-1 picks
-    ``best.pt`` (ties: the lower validation loss). Without it nothing is chosen (training accuracy would
+    (else the training loss); one marked ``per_step = True`` (``onecycle``) after every step. val_data:
+    held-out images evaluated after each epoch; its top-1 picks ``best.pt`` (ties: the lower validation
+    loss). Without it nothing is chosen (training accuracy would
     pick the most over-fitted epoch): ``best.pt`` follows the last epoch. record: the model's
     :class:`~cnnzoo.record.ModelRecord` written into every checkpoint (default: the model's
     ``cnnzoo_record``; ``None`` for a plain module). run: how the run was made (recipe, seed, precision,
@@ -592,8 +593,12 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def fit(self) -> FitResult:
-        """Train from the current state (epoch 0, or where :meth:`load_state` left off) to ``epochs``."""
+        """Train from the current state (epoch 0, or where :meth:`load_state` left off) to ``epochs``.
+
+        The curves are drawn at the end (also after an interruption); with ``defer_curves`` set, a finished
+        run leaves them to :meth:`draw_curves`, so a caller can print its result first."""
         last = best = None
+        finished = False
         with _StopFlag() as stop:
             try:
                 while self.epoch < self.epochs:
@@ -618,19 +623,33 @@ class Trainer:
                             self._keep_best_in_memory()
                     barrier()
                     self._hook("on_epoch_end", self.epoch, row)
+                finished = True
             finally:
                 if getattr(self, "_run_logger", None) is not None:
                     self._run_logger.close()
-                    if self.history:  # the curves, drawn once (also after an interruption)
-                        from .logs import plot_curves
-
-                        plot_curves(self.history, self._run_logger.curves_path)
+                    self._curves_path = self._run_logger.curves_path
                     self._run_logger = None  # a later phase (start_phase) opens its own
+                    if not (finished and self.defer_curves):
+                        self.draw_curves()
         if self.out is not None:
             last, best = self.out / "last.pt", self.out / "best.pt"
         return FitResult(
             self.history, self.best_epoch, self.best_value, last, best, selected=self.monitor is not None
         )
+
+    #: Leave the curves of a finished :meth:`fit` to :meth:`draw_curves` (``cnnzoo train`` prints first).
+    defer_curves: bool = False
+    _curves_path: Path | None = None
+
+    def draw_curves(self) -> Path | None:
+        """Draw ``curves.png`` from the history (once per :meth:`fit`; nothing without a run folder)."""
+        path, self._curves_path = self._curves_path, None
+        if path is None or not self.history:
+            return None
+        from .logs import plot_curves
+
+        plot_curves(self.history, path)
+        return path
 
     def _logger(self) -> Any:
         if getattr(self, "_run_logger", None) is None:
@@ -669,6 +688,21 @@ class Trainer:
                 dynamic_ncols=True,
             )
         t0, seen = time.perf_counter(), 0
+        per_step = bool(getattr(self.scheduler, "per_step", False))
+        # the training top-k are counted once per epoch (and before an interruption is saved) from the
+        # top indices kept per step: one op a step instead of a dozen (tiny models are overhead-bound)
+        tops: list[tuple[torch.Tensor, torch.Tensor]] = []
+        pending_loss = 0.0
+        maxk = max(self.ks)
+
+        def count() -> None:
+            nonlocal pending_loss
+            if tops:
+                top, target = torch.cat([t for t, _ in tops]), torch.cat([y for _, y in tops])
+                meter.update_top(top, target, pending_loss)
+                tops.clear()
+                pending_loss = 0.0
+
         for batch in self.loader:
             if batch is not None:
                 x, y = (
@@ -687,10 +721,11 @@ class Trainer:
                     loss = self.loss_fn(main, target)
                     for a in aux:
                         loss = loss + self.aux_weight * self.loss_fn(a, target)
-                if not torch.isfinite(loss.detach()):
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
                     where = str(self.out / "last.pt") if self.out is not None else "none was written"
                     raise TrainingDiverged(
-                        f"the training loss became {float(loss)} at epoch {epoch + 1}, step {self.step + 1}; "
+                        f"the training loss became {loss_value} at epoch {epoch + 1}, step {self.step + 1}; "
                         f"the last good checkpoint is kept ({where}): lower the learning rate (lr) and "
                         f"retry."
                     )
@@ -699,6 +734,8 @@ class Trainer:
                 if self.clip_grad_norm:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
                 self.optimizer.step()
+                if per_step:
+                    self.scheduler.step()
                 if self.ema is not None:
                     self.ema.update(unwrap(self.model))
                 if self.num_classes is None:
@@ -706,17 +743,22 @@ class Trainer:
                     meter.num_classes = main.shape[1]
                 if self.mix is not None:
                     y = target.majority()
-                meter.update(main, y, float(loss.detach()) * len(y))
+                tops.append((main.detach().topk(min(maxk, main.shape[1]), 1).indices, y))
+                pending_loss += loss_value * len(y)
                 seen += len(y)
-                self._hook("on_step_end", self.step, float(loss.detach()))
+                self._hook("on_step_end", self.step, loss_value)
             self.step += 1
             if bar is not None:
                 rate = seen * self.ctx.world_size / max(time.perf_counter() - t0, 1e-9)
                 bar.update(1)
+                done = meter.n + seen  # meter.n: what a resumed epoch had counted before
                 bar.set_postfix(
-                    loss=f"{meter.loss_sum / max(meter.n, 1):.4f}", img_s=f"{rate:.0f}", refresh=False
+                    loss=f"{(meter.loss_sum + pending_loss) / max(done, 1):.4f}",
+                    img_s=f"{rate:.0f}",
+                    refresh=False,
                 )
             if stop.requested:
+                count()
                 self._partial = {
                     "n": meter.n,
                     "loss_sum": meter.loss_sum,
@@ -734,6 +776,7 @@ class Trainer:
                         flush=True,
                     )
                 return None
+        count()
         if bar is not None:
             bar.close()
         elapsed = time.perf_counter() - t0
@@ -763,7 +806,7 @@ class Trainer:
             row.update({f"val_top{k}": v for k, v in val.topk.items()})
         row["images_per_s"] = train.n / max(elapsed, 1e-9) if self.step else 0.0
         row["time_s"] = elapsed
-        if self.scheduler is not None:
+        if self.scheduler is not None and not per_step:
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(row.get("val_loss", row["train_loss"]))
             else:

@@ -174,11 +174,6 @@ def _say(msg: str, ctx: DistContext) -> None:
         print(msg, flush=True)
 
 
-#: Below this many MACs per image, one CPU thread trains as fast as several (the per-op work is too small to
-#: split) and spends half the CPU time; LeNet-5 does 0.33 M.
-SMALL_MODEL_MACS = 20e6
-
-
 def conv_linear_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -> int:
     """Multiply-accumulates per image of the convolutions and linear layers of ``model`` (the bulk of any
     CNN's; matrix products and the rest are left out), from one batch-1 forward pass with hooks: a cheap
@@ -209,18 +204,38 @@ def conv_linear_macs(model: torch.nn.Module, input_size: tuple[int, int, int]) -
     return total
 
 
-def _threads_for_small_models(
-    model: torch.nn.Module, input_size: tuple[int, int, int], ctx: DistContext, threads: int | None
-) -> None:
-    """Use one intra-op thread for tiny models on the CPU unless ``threads`` (the user's choice) is given."""
+def _choose_threads(
+    model: torch.nn.Module,
+    model_name: str,
+    input_size: tuple[int, int, int],
+    batch_size: int,
+    ctx: DistContext,
+    threads: int | None,
+    memory_format: torch.memory_format = torch.contiguous_format,
+) -> int | None:
+    """Set torch's CPU thread count for a run and return it: ``threads`` (the user's choice, or a resumed
+    run's) when given, else the count measured fastest on this machine for this model and batch
+    (:func:`cnnzoo.train.threads.choose_threads`), unless the run is on a GPU, distributed, or the thread
+    count is already fixed (``OMP_NUM_THREADS``, or one thread). Returns None where it left torch's
+    choice alone."""
     if threads:
         torch.set_num_threads(threads)
-        return
-    if ctx.device.type != "cpu" or env.integer("OMP_NUM_THREADS", 0) or torch.get_num_threads() == 1:
-        return
-    if conv_linear_macs(model, input_size) < SMALL_MODEL_MACS:
-        torch.set_num_threads(1)
-        _say("small model: training on 1 CPU thread (faster here than several; --threads overrides)", ctx)
+        return threads
+    if (
+        ctx.device.type != "cpu"
+        or ctx.distributed
+        or env.integer("OMP_NUM_THREADS", 0)
+        or torch.get_num_threads() == 1
+    ):
+        return None
+    from .threads import choose_threads
+
+    n, why = choose_threads(
+        model, model_name, input_size, batch_size, conv_linear_macs(model, input_size), memory_format
+    )
+    torch.set_num_threads(n)
+    _say(f"threads: {why}; --threads overrides", ctx)
+    return n
 
 
 def _check_batch_fits(model: torch.nn.Module, size: tuple[int, ...], batch: int, ctx: DistContext) -> None:
@@ -249,6 +264,7 @@ def train_model(
     threads: int | None = None,
     precision: str = "fp32",
     channels_last: bool | None = None,
+    input_size: str | int | Sequence[int] | None = None,
     **overrides: Any,
 ) -> RunResult:
     """Train ``model_name`` on ``data`` with a paper's recipe (default: the model's own), overriding any
@@ -263,7 +279,12 @@ def train_model(
     activations and float32 master weights (:mod:`cnnzoo.precision`; native bf16 hardware only).
     ``channels_last=True`` trains FP32 in the channels-last layout too (default: with bf16 only), which
     oneDNN's CPU convolutions run faster (ResNet-56 on 32x32, batch 128: 0.81 s a step against 1.13 s on 2
-    Xeon cores); a resumed run keeps its layout.
+    Xeon cores); a resumed run keeps its layout. ``input_size`` (``"1x28x28"``, ``(1, 28, 28)``, or ``28``
+    for the model's channels; :func:`cnnzoo.sizes.parse_input_size`) trains at another input than the
+    model's registered one, e.g. Fashion-MNIST's own 28x28 greyscale for a CIFAR network instead of 3
+    copies padded to 32x32 (23% fewer multiply-accumulates); the checkpoint records it, so evaluation and
+    prediction follow; a resumed run keeps its own.
+    ``threads`` (default: measured, :mod:`cnnzoo.train.threads`) is the number of CPU threads.
     """
     ctx = init_distributed(device)
     try:
@@ -286,6 +307,7 @@ def train_model(
             overrides,
             precision,
             channels_last,
+            input_size,
         )
     finally:
         cleanup()
@@ -307,10 +329,12 @@ def _train(
     overrides: dict[str, Any],
     precision: str = "fp32",
     channels_last: bool | None = None,
+    input_size: str | int | Sequence[int] | None = None,
 ) -> RunResult:
     info = model_info(model_name)
     out_dir, note = choose_out_dir(model_name, data or "digits", None if out is None else str(out), resume)
     ckpt: Checkpoint | None = None
+    explicit_chans = "in_chans" in model_kwargs
     in_chans = int(model_kwargs.pop("in_chans", info.input_size[0]))
     if resume:
         ckpt = load_checkpoint(out_dir / "last.pt")
@@ -327,6 +351,8 @@ def _train(
         channels_last = ckpt.run.get("channels_last")
         model_kwargs = {k: v for k, v in was.model_kwargs.items() if k not in ("num_classes", "in_chans")}
         in_chans = int(was.input_size[0])
+        threads = threads or ckpt.run.get("threads")
+        input_size = [int(v) for v in was.input_size]
     else:
         data = data or "digits"
         rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_for(model_name))
@@ -341,6 +367,17 @@ def _train(
         ctx,
     )
     size = (info.input_size[1], info.input_size[2])
+    if input_size is not None:
+        from ..errors import OptionError
+        from ..sizes import parse_input_size
+
+        dims = parse_input_size(input_size, in_chans=in_chans)
+        if explicit_chans and dims[0] != in_chans:
+            raise OptionError(
+                f"input_size {input_size!r} has {dims[0]} channel(s) but in_chans is {in_chans}; give one.",
+                "input_size",
+            )
+        in_chans, size = dims[0], (dims[1], dims[2])
     raw = load_source(data, strict=strict)
     bundle = build_data(
         raw,
@@ -360,12 +397,13 @@ def _train(
     seed_everything(seed)
     model = create_model(model_name, num_classes=bundle.num_classes, in_chans=in_chans, **model_kwargs)
     record = model.cnnzoo_record = trained_record(model, bundle)  # what the network is and expects now
-    _threads_for_small_models(model, (in_chans, *size), ctx, threads)
+    fmt = torch.channels_last if (channels_last or precision == "bf16") else torch.contiguous_format
+    threads = _choose_threads(model, model_name, (in_chans, *size), rec.batch_size, ctx, threads, fmt)
     _check_batch_fits(model, (in_chans, *size), rec.batch_size // ctx.world_size or 1, ctx)
     optimizer = rec.make_optimizer(model)
-    scheduler = rec.make_scheduler(optimizer)
+    steps_per_epoch = -(-len(bundle.train) // rec.batch_size)  # the loader's batches (the global batch)
+    scheduler = rec.make_scheduler(optimizer, steps_per_epoch)
     hooks: list[Any] = []
-    steps_per_epoch = -(-len(bundle.train) // rec.batch_size)
     if rec.drop_path_schedule == "linear":
         hooks.append(ScheduledDropPath(model, steps_per_epoch, rec.epochs))
     if rec.max_filter_rms:
@@ -375,6 +413,7 @@ def _train(
         "precision": precision,
         "channels_last": channels_last,
         "validation": bundle.val_from or None,
+        "threads": threads,
     }
     _say(
         f"data {data}: {len(bundle.train)} train / {len(bundle.val) if bundle.val else 0} val / "
@@ -409,6 +448,7 @@ def _train(
         clip_grad_norm=rec.clip_grad_norm,
         mix=Mixer(rec.mixup, rec.cutmix),
     )
+    trainer.defer_curves = True  # drawn after the result line (matplotlib's import is most of a second)
     if ckpt is not None:
         trainer.load_state(ckpt)
         _say(f"continuing at epoch {trainer.epoch + 1}, step {trainer.step}", ctx)
@@ -436,12 +476,6 @@ def _train(
     test.protocol = eval_protocol(bundle, 1, None, False, None, [str(out_dir / "best.pt")], [record])
     skipped = bundle.all_skipped()
     if ctx.is_main:
-        plot_confusion(
-            test.confusion,
-            bundle.classes,
-            out_dir / "confusion.png",
-            title=f"{model_name} on {data} (test top-1 {test.top1:.4f})\n{test.protocol['text']}",
-        )
         _say(
             f"skipped {len(skipped)} unreadable file(s)" + (": " + ", ".join(skipped) if skipped else ""), ctx
         )
@@ -450,6 +484,14 @@ def _train(
             f"test top-1 {test.top1:.4f}  top-5 {test.top5:.4f} of best.pt  (n={test.n}; "
             f"{test.protocol['text']})" + (f"; {OPTIMISTIC}" if bundle.selection_on_test else ""),
             ctx,
+        )
+        # the figures come after the result (matplotlib's import and drawing cost most of a second)
+        trainer.draw_curves()
+        plot_confusion(
+            test.confusion,
+            bundle.classes,
+            out_dir / "confusion.png",
+            title=f"{model_name} on {data} (test top-1 {test.top1:.4f})\n{test.protocol['text']}",
         )
         _say(f"curves: {out_dir / 'curves.png'}", ctx)
     return RunResult(
