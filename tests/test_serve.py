@@ -150,9 +150,9 @@ def test_info_and_pages(client: TestClient) -> None:
 
 def test_no_draw_model_says_how_to_make_one() -> None:
     c = TestClient(web.create_app(web.ServeState()))
-    assert "cnnzoo train lenet5" in c.get("/api/info").json()["draw_message"]
+    assert "cnnzoo serve CHECKPOINT" in c.get("/api/info").json()["draw_message"]
     r = post_draw(c, stroke_png())
-    assert r.status_code == 404 and "cnnzoo train lenet5" in r.json()["error"]
+    assert r.status_code == 404 and "cnnzoo serve CHECKPOINT" in r.json()["error"]
 
 
 def test_anatomy_endpoint(client: TestClient) -> None:
@@ -197,7 +197,7 @@ def test_oversized_upload_is_refused(lenet_ckpt: Path) -> None:
     )
     noise = Image.frombytes("L", (200, 200), os.urandom(40_000))  # incompressible: > 4 KiB as PNG
     r = post_draw(small, png(noise))
-    assert r.status_code == 413 and "0.00390625 MiB limit" in r.json()["error"]
+    assert r.status_code == 413 and "this server's 4 KB upload limit" in r.json()["error"]
     assert post_draw(small, stroke_png()).status_code == 200  # a small one still goes through
 
     def chunked():  # noqa: ANN202 (a body without Content-Length, sent in chunks)
@@ -227,14 +227,16 @@ def test_photo_endpoint(tmp_path: Path) -> None:
     c = TestClient(web.create_app(web.ServeState(photo=lm)))
     photo = Image.new("RGB", (400, 300), (40, 120, 200))
     ImageDraw.Draw(photo).ellipse([150, 80, 260, 200], fill=(230, 200, 40))
-    r = c.post("/api/photo", files={"image": ("p.jpg", png(photo), "image/png")})
+    r = c.post("/api/photo", files={"image": ("p.jpg", png(photo), "image/png")}, data={"overlay": "gradcam"})
     assert r.status_code == 200
     rec = r.json()
+    plain = c.post("/api/photo", files={"image": ("p.jpg", png(photo), "image/png")}).json()
+    assert plain["overlay"] is None and plain["top5"] == rec["top5"]  # Grad-CAM only when asked for
     names = core.imagenet_categories()
     assert len(names) == 1000 and names[0] == "tench"
     assert [t["name"] for t in rec["top5"]] == [names[t["index"]] for t in rec["top5"]]
     assert rec["image"].startswith("data:image/png;base64,") and rec["overlay"]["layer"] == "layer4"
-    x = lm.normalise(core.photo_tensor(png(photo), 3, (224, 224)))[None]
+    x = lm.normalise(core.photo_tensor(png(photo), 3, (224, 224), lm.record))[None]
     with torch.no_grad():
         assert rec["top5"][0]["index"] == int(lm.model(x).argmax())
     assert (
@@ -374,7 +376,7 @@ def chromium_paths() -> tuple[str, str]:
     return browser, driver
 
 
-def make_browser(tmp_path: Path):  # noqa: ANN201
+def make_browser(tmp_path: Path, size: str = "1280,1500"):  # noqa: ANN201
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -383,7 +385,8 @@ def make_browser(tmp_path: Path):  # noqa: ANN201
     opts.binary_location = browser
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     flags += ["--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-    for flag in (*flags, "--window-size=1280,1500", f"--user-data-dir={tmp_path / 'profile'}"):
+    flags += ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]  # software WebGL for the 3D view
+    for flag in (*flags, f"--window-size={size}", f"--user-data-dir={tmp_path / 'profile'}"):
         opts.add_argument(flag)
     return webdriver.Chrome(service=Service(driver), options=opts)
 
@@ -443,17 +446,22 @@ def test_browser_draw_shows_prediction_and_layers(state: web.ServeState, tmp_pat
 def test_cli_default_model_and_exposure_warning(
     lenet_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Without CHECKPOINT the main job's runs/lenet5-digits/best.pt is served; a non-local --host warns."""
+    """Without CHECKPOINT the LeNet-5 shipped in the package is served (even where a runs/ folder has
+    another); a checkpoint given wins; a non-local --host warns."""
+    from cnnzoo.serve.weights import SHIPPED_LENET5
+
     served: list[tuple[web.ServeState, str]] = []
     monkeypatch.setattr(web, "run_server", lambda state, host, port: served.append((state, host)))
     monkeypatch.chdir(tmp_path)
-    assert main(["serve", "--port", str(free_port())]) == 0
-    assert served[-1][0].draw is None and "cnnzoo train lenet5" in capsys.readouterr().out
     (tmp_path / "runs" / "lenet5-digits").mkdir(parents=True)
     shutil.copy(lenet_ckpt, tmp_path / "runs" / "lenet5-digits" / "best.pt")
     assert main(["serve", "--port", str(free_port())]) == 0
-    assert served[-1][0].draw.source == str(Path("runs/lenet5-digits/best.pt"))
+    draw = served[-1][0].draw
+    assert draw.card["file"] == str(SHIPPED_LENET5) and draw.card["shipped"]
+    assert "Draw model lenet5 from the shipped LeNet-5 (MNIST)" in capsys.readouterr().out
+    assert main(["serve", str(lenet_ckpt), "--port", str(free_port())]) == 0
+    assert served[-1][0].draw.source == str(lenet_ckpt)
     out = capsys.readouterr()
-    assert "Draw model lenet5 from runs/lenet5-digits/best.pt" in out.out and "warning" not in out.err
+    assert f"Draw model lenet5 from {lenet_ckpt}" in out.out and "warning" not in out.err
     assert main(["serve", "--host", "0.0.0.0", "--port", str(free_port())]) == 0
     assert served[-1][1] == "0.0.0.0" and "warning: bound to 0.0.0.0" in capsys.readouterr().err

@@ -15,16 +15,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="local web pages: draw a digit and watch LeNet-5's layers; model anatomy; photos",
         description="Start a local web application (FastAPI + uvicorn) and print its address.\n"
         "  Draw:    draw a digit; watch every layer of LeNet-5 (C1, S2, C3, S4, C5, F6, RBF output) and\n"
-        "           its top-5 answer, with saliency or Grad-CAM overlays.\n"
+        "           its top-5 answer; hover or tap any unit to see its inputs, weights and arithmetic; a\n"
+        "           3D view of the whole network; saliency or Grad-CAM overlays on request.\n"
+        "           Without CHECKPOINT: the LeNet-5 shipped inside cnnzoo, trained on real MNIST digits.\n"
+        "  Widgets: the lectures' worked examples (max-pooling forward and backward, a convolution\n"
+        "           playground), computed by PyTorch.\n"
         "  Anatomy: the per-layer table of any registered model, receptive fields, the accuracy/compute\n"
         "           chart.\n"
-        "  Photo:   top-5 ImageNet classes and Grad-CAM of a pretrained model (--photo).\n"
+        "  Photo:   top-5 classes and Grad-CAM of a pretrained or fine-tuned model (--photo).\n"
         "The JSON API behind the pages is described at /api. Binds 127.0.0.1 (this machine only) unless\n"
         "--host says otherwise. Needs `pip install cnnzoo[serve]`.",
-        epilog="examples:\n  cnnzoo train lenet5 && cnnzoo serve      # then open http://127.0.0.1:8000/\n"
+        epilog="examples:\n  cnnzoo serve                                   # then open http://127.0.0.1:8000/\n"
         "  cnnzoo serve runs/lenet5-digits/best.pt --port 8080\n"
         "  cnnzoo serve --photo efficientnet_lite0        # its published weights (pip package)\n"
-        "  cnnzoo serve --photo resnet50_v1_5 --photo-weights torchvision:IMAGENET1K_V1",
+        "  cnnzoo serve --photo runs/resnet18-folder-photos/best.pt   # a fine-tuned checkpoint\n"
+        "  cnnzoo serve --photo resnet50_v1_5@torchvision:IMAGENET1K_V1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -33,14 +38,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="CHECKPOINT|MODEL",
         help="the Draw page's model: a cnnzoo checkpoint or a registered name (random weights); default: "
-        "runs/lenet5-digits/best.pt (made by `cnnzoo train lenet5`) if it exists",
+        "the LeNet-5 shipped with cnnzoo (trained on 4,500 real MNIST digits; benchmarks/lenet5_mnist.py)",
     )
     p.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
-        "--photo", metavar="MODEL", default=None, help="the Photo page's model (a registered name)"
+        "--photo",
+        metavar="MODEL|CHECKPOINT|NAME@WEIGHTS",
+        default=None,
+        help="the Photo page's model: a registered name (its published weights), a cnnzoo checkpoint (its "
+        "own classes and preprocessing) or NAME@WEIGHTS (e.g. resnet50_v1_5@torchvision:IMAGENET1K_V2)",
     )
     p.add_argument(
         "--photo-weights",
@@ -95,14 +104,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CnnzooError("--photo-weights needs --photo MODEL, the model the weights belong to.")
     _check_port(args.host, args.port)
     state = web.ServeState(max_upload_bytes=int(args.max_upload_mb * 2**20))
-    ref = args.checkpoint
-    if ref is None and core.DEFAULT_CHECKPOINT.is_file():
-        ref = str(core.DEFAULT_CHECKPOINT)
-    if ref is not None:
-        state.draw = core.load_draw_model(ref)
-        print(f"cnnzoo serve: Draw model {state.draw.name} from {ref}")
-    else:
-        print(f"cnnzoo serve: {web.HOW_TO_TRAIN}")
+    state.draw = core.load_draw_model(args.checkpoint)  # None: the LeNet-5 shipped inside the package
+    print(f"cnnzoo serve: Draw model {state.draw.name} from {state.draw.source}")
     if args.photo:
         state.photo = core.load_photo_model(args.photo, args.photo_weights)
         print(f"cnnzoo serve: Photo model {state.photo.source}")

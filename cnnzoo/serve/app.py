@@ -1,14 +1,22 @@
 """The ``cnnzoo serve`` web application: FastAPI (on Starlette) routes over :mod:`cnnzoo.serve.core`,
 served by uvicorn.
 
-Pages (one HTML file and its script and style, all served from the package, nothing from a CDN):
-``/`` Draw, ``/anatomy`` Anatomy, ``/photo`` Photo, ``/api`` the JSON API's description. JSON API:
+Pages (one HTML file and its scripts and style, all served from the package, nothing from a CDN; the 3D view
+uses three.js, vendored under ``static/vendor/three`` with its licence):
+``/`` Draw (with the unit inspector and the 3D view), ``/widgets`` the lectures' worked examples,
+``/anatomy`` Anatomy, ``/photo`` Photo, ``/guide`` what each LeNet-5 layer computes, ``/api`` the JSON API's
+description. JSON API:
 
-- ``GET  /api/info``: the loaded models, how to get a Draw model when none is loaded, limits.
-- ``POST /api/draw`` (multipart ``image``, optional ``overlay`` none|saliency|gradcam): :func:`draw_record`.
+- ``GET  /api/info``: the loaded models (the Draw model's card: what it is and what it was trained on), how to
+  get one when none is loaded, the layer notes, limits.
+- ``POST /api/draw`` (multipart ``image``, optional ``overlay`` none|saliency|gradcam, ``encoding``
+  json|f32): :func:`cnnzoo.serve.core.draw_record`.
+- ``GET  /api/lenet/params?encoding=json|f32``: every weight of the Draw model's LeNet-5
+  (:func:`cnnzoo.serve.lenet.lenet_params`), for the inspector and the 3D view.
+- ``POST /api/maxpool``, ``POST /api/conv`` (JSON): :mod:`cnnzoo.serve.widgets`.
 - ``GET  /api/anatomy/{model}?input=CxHxW``: :func:`anatomy_record`.
 - ``GET  /api/compare?models=a,b,c``: :func:`compare_record`.
-- ``POST /api/photo`` (multipart ``image``): :func:`photo_record`.
+- ``POST /api/photo`` (multipart ``image``, optional ``overlay`` none|gradcam): :func:`photo_record`.
 
 Errors are JSON ``{"error": "one sentence"}`` with status 400 (a user's mistake), 404 (no such model loaded),
 413 (upload too large). Model work runs in the server's thread pool (FastAPI runs ``def`` routes there), so a
@@ -28,23 +36,27 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import CnnzooError
-from . import core
+from . import core, widgets
+from .lenet import ENCODINGS, NOTES, is_lenet, lenet_params
 
 STATIC = Path(__file__).with_name("static")
+PAGES = ("/", "/widgets", "/anatomy", "/photo", "/guide", "/api")
 HOW_TO_TRAIN = (
-    "No trained LeNet-5 found at runs/lenet5-digits/best.pt. Make one with `cnnzoo train lenet5` (about a "
-    "minute on a laptop), then restart `cnnzoo serve` in the same folder; or start `cnnzoo serve "
-    "CHECKPOINT` with any cnnzoo checkpoint, or `cnnzoo serve lenet5` to watch an untrained one."
+    "No Draw model is loaded. Start `cnnzoo serve` without a model for the LeNet-5 it ships (trained on "
+    "MNIST), or `cnnzoo serve CHECKPOINT` with any cnnzoo checkpoint (e.g. one `cnnzoo train lenet5 --data "
+    "mnist-5k` wrote), or `cnnzoo serve lenet5` to watch an untrained one."
 )
 HOW_TO_PHOTO = (
-    "No pretrained model is loaded. Start the server with `--photo MODEL --photo-weights WEIGHTS`, e.g. "
-    "`cnnzoo serve --photo resnet50 --photo-weights torchvision:resnet50.pth` (any weights that "
-    "create_model(MODEL, weights=WEIGHTS) accepts)."
+    "No photo model is loaded. Restart with `--photo`: `cnnzoo serve --photo efficientnet_lite0` (ImageNet "
+    "weights from its pip package), `--photo runs/NAME/best.pt` (a checkpoint you trained or fine-tuned: its "
+    "own classes and preprocessing) or `--photo resnet50_v1_5@torchvision:IMAGENET1K_V2` (a model and its "
+    "published weights; `cnnzoo list --pretrained` shows them)."
 )
 
 
@@ -103,10 +115,7 @@ class UploadLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
-        mib = self.limit / 2**20
-        body = json.dumps(
-            {"error": f"the upload is larger than this server's {mib:g} MiB limit; use a smaller image."}
-        ).encode()
+        body = json.dumps({"error": too_large_message(self.limit)}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -120,8 +129,45 @@ class UploadLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class MaxPoolBody(BaseModel):
+    """``POST /api/maxpool``: the grid (rows of numbers; default the deck's), window, stride, upstream."""
+
+    grid: list[list[float]] | None = None
+    window: int = widgets.DECK_WINDOW
+    stride: int = widgets.DECK_STRIDE
+    upstream: list[list[float]] | None = None
+
+
+class ConvBody(BaseModel):
+    """``POST /api/conv``: input side, kernel side, padding, stride, dilation, the unit, the seed."""
+
+    size: int = 7
+    kernel: int = 3
+    padding: int = 0
+    stride: int = 1
+    dilation: int = 1
+    unit: list[int] | None = None
+    seed: int = 0
+
+
 class _TooLarge(Exception):
     pass
+
+
+def human_bytes(n: float) -> str:
+    """``n`` bytes as people read them: 8 MB, 4 KB, 1.5 MB (1 KB = 1,024 bytes)."""
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= size:
+            v = n / size
+            return f"{v:.0f} {unit}" if v >= 10 or v == int(v) else f"{v:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def too_large_message(limit: int) -> str:
+    return (
+        f"the file is larger than this server's {human_bytes(limit)} upload limit; choose a smaller image "
+        "(or restart the server with a larger --max-upload-mb)."
+    )
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -165,55 +211,98 @@ def create_app(state: ServeState) -> FastAPI:
 
     @app.exception_handler(_TooLarge)
     async def _too_large(_req: Request, _e: _TooLarge) -> JSONResponse:
-        return _error(
-            413,
-            f"the upload is larger than this server's {state.max_upload_bytes / 2**20:g} MiB "
-            "limit; use a smaller image.",
-        )
+        return _error(413, too_large_message(state.max_upload_bytes))
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    for path in ("/", "/anatomy", "/photo", "/api"):
+    for path in PAGES:
         app.add_api_route(path, page, include_in_schema=False)
 
     @app.get("/api/info")
     def info() -> dict[str, Any]:
-        """The loaded models (``draw``, ``photo``: model, source, input size, mean/std, classes, note, or
-        null with a ``*_message`` saying how to get one), the registered model names and the upload limit."""
+        """The loaded models (``draw``, ``photo``: model, source, input size, mean/std, classes, note, the
+        Draw model's ``card``; or null with a ``*_message`` saying how to get one), the layer notes, the
+        registered model names and the upload limit."""
         from ..registry import list_models
 
         return {
             "draw": state.draw.describe() if state.draw else None,
             "draw_message": "" if state.draw else state.draw_message,
+            "inspector": bool(state.draw and is_lenet(state.draw.model)),
             "rbf_prototypes": core.rbf_prototypes_record(state.draw),
+            "notes": NOTES,
             "photo": state.photo.describe() if state.photo else None,
             "photo_message": "" if state.photo else state.photo_message,
             "models": list_models(),
             "compare_default": list(core.COMPARE_DEFAULT),
             "max_upload_bytes": state.max_upload_bytes,
+            "max_upload": human_bytes(state.max_upload_bytes),
             "overlays": list(core.OVERLAYS),
         }
 
     @app.post("/api/draw")
-    async def draw(image: Annotated[UploadFile, File()], overlay: Annotated[str, Form()] = "none") -> Any:
+    async def draw(
+        image: Annotated[UploadFile, File()],
+        overlay: Annotated[str, Form()] = "none",
+        encoding: Annotated[str, Form()] = "json",
+    ) -> Any:
         """Run a drawing (PNG/JPEG, any size; white ink on black or dark ink on white) through the Draw
         model: :func:`cnnzoo.serve.core.draw_record`."""
         if state.draw is None:
             return _error(404, state.draw_message)
         data = await _read(image, state.max_upload_bytes)
         # JSONResponse directly: FastAPI's generic encoder walks ~9,000 floats one by one (several ms)
-        return JSONResponse(await run_in_threadpool(core.draw_record, state.draw, data, overlay))
+        return JSONResponse(await run_in_threadpool(core.draw_record, state.draw, data, overlay, encoding))
+
+    params_cache: dict[str, dict[str, Any]] = {}
+
+    @app.get("/api/lenet/params")
+    async def params(encoding: str = "f32") -> Any:
+        """Every weight of the Draw model's LeNet-5, for the unit inspector and the 3D view
+        (:func:`cnnzoo.serve.lenet.lenet_params`)."""
+        if state.draw is None:
+            return _error(404, state.draw_message)
+        if not is_lenet(state.draw.model):
+            return _error(
+                404, f"the Draw model {state.draw.name} is not a LeNet-5; the inspector reads LeNet-5."
+            )
+        if encoding not in ENCODINGS:
+            return _error(400, f"unknown encoding {encoding!r}; choose one of: {', '.join(ENCODINGS)}.")
+        if encoding not in params_cache:
+
+            def read() -> dict[str, Any]:
+                with state.draw.lock:  # type: ignore[union-attr]
+                    return lenet_params(state.draw.model, encoding)  # type: ignore[union-attr]
+
+            params_cache[encoding] = await run_in_threadpool(read)
+        return JSONResponse(params_cache[encoding])
 
     @app.post("/api/photo")
-    async def photo(image: Annotated[UploadFile, File()]) -> Any:
-        """Top-5 classes and Grad-CAM of a photo: :func:`cnnzoo.serve.core.photo_record`."""
+    async def photo(image: Annotated[UploadFile, File()], overlay: Annotated[str, Form()] = "none") -> Any:
+        """Top-5 classes of a photo and, with ``overlay=gradcam``, its Grad-CAM map:
+        :func:`cnnzoo.serve.core.photo_record`."""
         if state.photo is None:
             return _error(404, state.photo_message)
         data = await _read(image, state.max_upload_bytes)
-        return JSONResponse(await run_in_threadpool(core.photo_record, state.photo, data))
+        return JSONResponse(await run_in_threadpool(core.photo_record, state.photo, data, overlay))
+
+    @app.post("/api/maxpool")
+    async def maxpool(body: MaxPoolBody) -> Any:
+        """Max-pooling forward and backward, step by step (:func:`cnnzoo.serve.widgets.maxpool_record`);
+        an empty body is the second lecture deck's worked example."""
+        grid = body.grid if body.grid is not None else widgets.DECK_GRID
+        return JSONResponse(
+            await run_in_threadpool(widgets.maxpool_record, grid, body.window, body.stride, body.upstream)
+        )
+
+    @app.post("/api/conv")
+    async def conv(body: ConvBody) -> Any:
+        """A convolution's output size, one output's arithmetic and receptive field
+        (:func:`cnnzoo.serve.widgets.conv_record`)."""
+        return JSONResponse(await run_in_threadpool(widgets.conv_record, **body.model_dump()))
 
     @app.get("/api/anatomy/{model}")
     async def anatomy(model: str, input: str | None = None) -> Any:  # noqa: A002 (the CLI's --input)

