@@ -272,7 +272,7 @@ def test_benchmark_runs_torchvisions_counterpart_and_rejects_unknown_backends() 
     assert rep.torchvision_model == "resnet18" and rep.results[0].images_per_s > 0
     with pytest.raises(DeployError, match="unknown backend 'tensorrt'"):
         benchmark("resnet20", backends=["tensorrt"])
-    assert BACKENDS[:2] == ("torchvision-eager", "eager")
+    assert BACKENDS.names()[:2] == ("torchvision-eager", "eager")
 
 
 def test_interleaved_times_call_every_backend_once_per_round_in_rotating_order() -> None:
@@ -339,7 +339,7 @@ def test_unknown_runtime_is_refused_with_the_choices(tmp_path) -> None:
     from cnnzoo.deploy.runtimes import open_runtime
 
     res = export_onnx(_model("lenet5"), tmp_path / "l.onnx")
-    with pytest.raises(DeployError, match="unknown runtime 'tensorrt'; choose one of onnxruntime, openvino"):
+    with pytest.raises(DeployError, match="unknown runtime 'tensorrt'; choose one of: onnxruntime, openvino"):
         open_runtime(res.path, "tensorrt")
 
 
