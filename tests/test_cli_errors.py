@@ -166,6 +166,7 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["export", "lenet5", "--out", "x.onnx", "--opset", "99"],
         ["export", "lenet5", "--out", "x.onnx", "--int8"],
         ["export", "lenet5", "--out", "x.onnx", "--calibration", "digits"],
+        ["export", "lenet5", "--out", "x.onnx", "--weights", "uint8"],
         # bench
         ["bench", f["text"]],
         ["bench", "vgg16x"],
