@@ -28,8 +28,8 @@ without them (AVX2, or AVX-512 without VNNI, e.g. AMD EPYC Zen 2/3, Skylake-SP) 
 each *pair* of u8 x s8 products into a *saturating int16*: 2 x 255 x 127 = 64,770 > 32,767, so where large
 activations meet large weights of one sign the sum is clipped -- both ONNX Runtime and OpenVINO (ONNX
 Runtime's quantization docs name the two ways out: 7-bit weights, ``reduce_range``, or U8U8).
-:func:`u8s8_saturates` measures it on a tiny graph whose every product is 255 x 127 (exact: 1.0 of the true
-sum; without VNNI: 0.505). ``QuantConfig(weights="auto")`` then picks:
+:func:`int8_sum_ratio` measures it on a tiny graph whose every product is 255 x 127 (exact: 1.0 of the true
+sum; without VNNI: 0.505), on every installed runtime. ``QuantConfig(weights="auto")`` then picks:
 
 * U8S8 kernels exact (VNNI, AMX, non-x86): ``int8`` weights, as above.
 * U8S8 kernels saturate: :func:`export_int8` tries ``uint8`` weights first (U8U8 kernels: 8-bit weights,
@@ -71,7 +71,6 @@ from ..options import Calibration, Int8Weights, QuantFormat, QuantType
 from .onnx_export import INPUT_NAME, DeployError, export_onnx
 
 ACTIVATION_TYPES = QuantType.values()
-WEIGHTS = Int8Weights.values()
 METHODS = Calibration.values()
 FORMATS = QuantFormat.values()
 
