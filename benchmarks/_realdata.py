@@ -67,6 +67,7 @@ def train_one(
     from cnnzoo.registry import model_info
     from cnnzoo.train import evaluate, get_recipe, seed_everything
     from cnnzoo.train.loop import Trainer
+    from cnnzoo.train.run import trained_record
 
     torch.set_num_threads(threads)
     rec = get_recipe(recipe).with_overrides(epochs=epochs, val_fraction=0.0, **overrides)
@@ -75,17 +76,8 @@ def train_one(
     bundle = build_data(raw, in_chans, size, augment=rec.augment)
     seed_everything(seed)
     model = create_model(model_name, num_classes=bundle.num_classes, in_chans=in_chans)
-    meta = {
-        "model": model_name,
-        "model_kwargs": dict(model.cnnzoo_kwargs),
-        "classes": bundle.classes,
-        "input_size": [in_chans, *size],
-        "mean": list(bundle.mean),
-        "std": list(bundle.std),
-        "data": raw.source,
-        "recipe": rec.as_dict(),
-        "natural": bundle.natural,
-    }
+    model.cnnzoo_record = trained_record(model, bundle)  # what `cnnzoo eval` reads from the checkpoint
+    run = {"recipe": rec.as_dict()}
     curve: list[dict[str, float]] = []
     t0 = time.perf_counter()
 
@@ -149,7 +141,7 @@ def train_one(
         hooks=[TestCurve()] + ([steps] if steps is not None else []),
         channels_last=channels_last,
         out_dir=out,
-        meta=meta,
+        run=run,
         progress=False,
         num_classes=bundle.num_classes,
         log=False,

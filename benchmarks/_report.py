@@ -13,6 +13,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+#: Run a whole process under this launcher (``python PEAK_RSS -m cnnzoo ...``) to get its peak memory line.
+PEAK_RSS = str(ROOT / "benchmarks" / "_peak_rss.py")
+_RSS = re.compile(r"peak RSS ([0-9]+) MiB")
+
+
+def peak_rss_mib(output: str) -> float:
+    """The peak resident memory that :data:`PEAK_RSS` printed into a process's ``output`` (NaN if none)."""
+    m = _RSS.findall(output)
+    return float(m[-1]) if m else float("nan")
 
 
 def cpu_line() -> str:

@@ -5,9 +5,11 @@ shifts, 30 epochs), each a whole process (imports, data, training, test), altern
     python benchmarks/bench_main_job.py                     # 3 rounds, writes BENCHMARKS.md
     python benchmarks/bench_main_job.py --rounds 5 --baseline /path/to/lenet_plain.py --no-write
 
-Prints per round the wall and CPU (user + sys) seconds and the test top-1 of both, then the median wall
-ratio (target <= 0.7) and our median wall time (target <= 10 s on 2 quiet cores). On a shared machine the
-wall times are noisy; the CPU seconds and the ratio of interleaved wall times are the figures to read.
+Prints per round the wall and CPU (user + sys) seconds, the peak resident memory and the test top-1 of
+both, then the median wall ratio (target <= 0.8, issue #30) and our median wall time (target <= 8 s on 2
+quiet cores, at >= 98.3%). On a shared machine the wall times are noisy; the CPU seconds and the ratio of
+interleaved wall times are the figures to read. Each process runs under ``benchmarks/_peak_rss.py``, which
+adds nothing but the memory line at exit.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from _report import PEAK_RSS as PEAK  # noqa: E402
+from _report import peak_rss_mib as _rss  # noqa: E402
 from _report import summary_line  # noqa: E402
 
 DEFAULT_BASELINE = REPO / "benchmarks" / "baselines" / "lenet_plain.py"
@@ -52,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="cnnzoo-mainjob-"))
     commands = {
         "cnnzoo train lenet5": lambda r: [
-            sys.executable, "-m", "cnnzoo", "train", "lenet5", "--no-progress", "--out", str(tmp / f"run{r}"),
+            sys.executable, PEAK, "-m", "cnnzoo", "train", "lenet5", "--no-progress",
+            "--out", str(tmp / f"run{r}"),
         ],
-        "lenet_plain.py": [sys.executable, str(args.baseline)],
+        "lenet_plain.py": [sys.executable, PEAK, str(args.baseline)],
     }  # fmt: skip
     cpu = cpu_description()
     print(f"CPU: {cpu}\n{args.rounds} rounds, whole processes, alternating\n")
@@ -63,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         status = "" if res.returncode == 0 else f"  FAILED (exit {res.returncode}): {res.last_line}"
         print(
             f"round {r + 1}  {name:<20} wall {res.wall:6.2f} s  cpu {res.cpu:6.2f} s  "
+            f"peak RSS {_rss(res.output):4.0f} MiB  "
             f"top-1 {_top1(res.output) or float('nan'):.4f}{status}",
             flush=True,
         )
@@ -78,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         accs = sorted({_top1(r.output) for r in runs})
         rows.append(
             f"| `{name}` | {median([r.wall for r in runs]):.2f} | {median([r.cpu for r in runs]):.2f} | "
+            f"{median([_rss(r.output) for r in runs]):.0f} | "
             f"{', '.join(f'{a:.4f}' for a in accs if a is not None)} |"
         )
     ratio = median([r.wall for r in ours]) / median([r.wall for r in base])
@@ -87,18 +94,20 @@ def main(argv: list[str] | None = None) -> int:
             f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/bench_main_job.py` "
             f"({args.rounds} alternating rounds of whole processes). CPU: {cpu}.",
             "",
-            "| command | median wall s | median CPU s (user+sys) | test top-1 |",
-            "|---|---:|---:|---|",
+            "| command | median wall s | median CPU s (user+sys) | peak RSS MiB | test top-1 |",
+            "|---|---:|---:|---:|---|",
             *rows,
             "",
             f"Wall ratio cnnzoo / plain: **{ratio:.2f}** (median of rounds {median(ratio_rounds):.2f}; "
-            f"target <= 0.7); CPU ratio {cpu_ratio:.2f}. Target for `cnnzoo train lenet5`: <= 10 s wall on "
-            "2 quiet cores, test top-1 >= 0.983.",
+            f"target <= 0.8); CPU ratio {cpu_ratio:.2f}. Target for `cnnzoo train lenet5` (issue #30): "
+            "<= 8 s wall on 2 quiet cores, test top-1 >= 0.983; its thread count is the one measured "
+            "fastest on this machine (`~/.cache/cnnzoo/threads.json`; the first run measures it, so run "
+            "the command once before timing).",
             summary_line(
                 "main job `cnnzoo train lenet5` (faithful LeNet-5, digits) vs 25 lines of plain PyTorch",
                 f"**{median([r.wall for r in ours]):.1f} s**, top-1 {_top1(ours[0].output):.2%}; plain "
                 f"{median([r.wall for r in base]):.1f} s, {_top1(base[0].output):.2%}: ratio {ratio:.2f}",
-                "<= 10 s, >= 98.3%, ratio <= 0.7",
+                "<= 8 s, >= 98.3%, ratio <= 0.8",
                 cpu,
             ),
         ]

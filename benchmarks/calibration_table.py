@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         raw, sc = ev["raw"], ev["scaled"]
         from cnnzoo.factory import model_from_checkpoint
 
-        params = sum(p.numel() for p in model_from_checkpoint(str(best))[0].parameters())
-        budget = f"{ck['recipe']['name']}, {BUDGETS[m][0]} ep. (best {ck['best']['epoch']})"
+        params = sum(p.numel() for p in model_from_checkpoint(str(best)).parameters())
+        budget = f"{ck.run['recipe']['name']}, {BUDGETS[m][0]} ep. (best {ck.run['best']['epoch']})"
         cells = [m, BN[m], f"{params:,}", budget, f"{100 * raw['top1']:.2f}%", f"{fit['temperature']:.3f}"]
         cells += [_pair(raw, sc, "ece", True), _pair(raw, sc, "adaptive_ece", True)]
         cells += [_pair(raw, sc, "nll", False), _pair(raw, sc, "brier", False)]

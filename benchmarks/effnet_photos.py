@@ -46,8 +46,12 @@ from _report import cpu_line, write_section  # noqa: E402
 
 import cnnzoo  # noqa: E402
 from cnnzoo.data import photos  # noqa: E402
-from cnnzoo.models.efficientnet_lite import EFFNET_LITE0_PREPROCESSING as PRE  # noqa: E402
 from cnnzoo.models.efficientnet_lite import efficientnet_lite0_weights_file  # noqa: E402
+from cnnzoo.record import imagenet_classes  # noqa: E402
+from cnnzoo.weights.table import default_entry  # noqa: E402
+
+# How the package's ImageNet weights want their pictures: the weights table's record of them.
+PRE = default_entry("efficientnet_lite0").record  # type: ignore[union-attr]
 
 START, END = "<!-- effnet-photos:start -->", "<!-- effnet-photos:end -->"
 NORMS = {
@@ -128,14 +132,14 @@ def preprocessing_table() -> tuple[str, dict]:
 def gradcam_figures(model: nn.Module) -> dict:
     from cnnzoo.explain import explain
 
-    mean, std = PRE["mean"], PRE["std"]
+    mean, std = PRE.mean, PRE.std
     cat = photos.package_photo("chelsea")
     x = photos.normalise(photos.resize_crop(cat, 224, None), mean, std)[None]  # type: ignore[arg-type]
     e = explain(model, x, "gradcam")
     heat = e.attribution[0].clamp(min=0)
     s = heat.shape[0] / cat.shape[1]
     x0, y0, x1, y1 = (round(v * s) for v in CAT_BOX)
-    names = photos.imagenet_class_names()
+    names = imagenet_classes()
     out = {
         "top": names[int(e.predicted[0])],
         "p": float(e.probs[0].max()),
@@ -166,9 +170,9 @@ def int8_rows(model: nn.Module, rounds: int) -> list[dict]:
     from cnnzoo.deploy.runtimes import open_runtime
     from cnnzoo.timing import interleaved_times
 
-    mean, std = PRE["mean"], PRE["std"]
+    mean, std = PRE.mean, PRE.std
     cal = photos.normalise(photos.calibration_photos(224), mean, std).numpy()  # type: ignore[arg-type]
-    raw, y, _ = photos.imagenet_photos(PRE["resize"], PRE["crop"], PRE["interpolation"])  # type: ignore[arg-type]
+    raw, y, _ = photos.imagenet_photos(PRE.resize, PRE.crop, PRE.interpolation)
     x = photos.normalise(raw, mean, std).numpy()  # type: ignore[arg-type]
     y = y.numpy()
     rows = []

@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from cnnzoo.analysis import profile
-    from cnnzoo.checkpoint import model_from_checkpoint
     from cnnzoo.data.sources import build_data
+    from cnnzoo.factory import model_from_checkpoint
     from cnnzoo.train import evaluate
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -46,11 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     argv_text = " ".join(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
     raw = load(args.data, *args.subset)
-    models, meta = [], None
-    for ck in args.checkpoints:
-        m, c = model_from_checkpoint(ck)
-        models.append(m)
-        meta = meta or c
+    models = [model_from_checkpoint(ck) for ck in args.checkpoints]
     for seed in range(len(models), max(args.members, len(models))):
         r = train_one(
             args.model,
@@ -62,15 +58,13 @@ def main(argv: list[str] | None = None) -> None:
             out=RUNS / f"ensemble-{args.model}-seed{seed}" if not any(args.subset) else None,
             test_every=args.epochs,
         )
-        models.append(r["model_obj"])
-        b = r["bundle"]
-        meta = meta or {"mean": b.mean, "std": b.std, "input_size": [b.in_chans, *b.input_size]}
-    size = tuple(meta["input_size"][-2:])
-    in_chans = int(meta["input_size"][0]) if len(meta["input_size"]) == 3 else 1
+        models.append(r["model_obj"])  # its record is the trained one (train_one)
+    rec = models[0].cnnzoo_record
+    in_chans, size = int(rec.input_size[0]), tuple(rec.input_size[1:])
     macs = profile(models[0], (in_chans, *size)).total_macs
     results = []
     for crops in (1, 10):
-        test = build_data(raw, in_chans, size, crops=crops, mean=meta["mean"], std=meta["std"]).test
+        test = build_data(raw, in_chans, size, crops=crops, mean=rec.mean, std=rec.std).test
         for k in sorted({1, len(models)}):
             res = evaluate(models[:k], test, batch_size=250)
             results.append((k, crops, res))

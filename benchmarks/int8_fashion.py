@@ -56,9 +56,10 @@ BF16_EVAL: Callable[[Any, Any], float] = autocast_bf16_top1
 def main(argv: list[str] | None = None) -> None:
     import torch
 
-    from cnnzoo.checkpoint import model_from_checkpoint
+    from cnnzoo.checkpoint import load_checkpoint
     from cnnzoo.data.sources import build_data
     from cnnzoo.deploy.quantize import export_int8
+    from cnnzoo.factory import model_from_checkpoint
     from cnnzoo.train import evaluate
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -89,12 +90,13 @@ def main(argv: list[str] | None = None) -> None:
         found += [RUNS / f"{kind}-{name}" / "last.pt" for kind in ("fashion", "degradation")]
         ck_path = next((p for p in found if p.is_file()), found[0])
         if ck_path.is_file() and not args.train:
-            model, ck = model_from_checkpoint(str(ck_path))
+            model = model_from_checkpoint(str(ck_path))
+            run = load_checkpoint(ck_path).run
             full = ck_path.resolve()
             where = full.relative_to(ROOT) if full.is_relative_to(ROOT) else ck_path
-            recipe = ck.get("recipe") or {}
+            recipe = run.get("recipe") or {}
             how = ", ".join(
-                [f"{len(ck.get('history', []))} epochs"]
+                [f"{len(run.get('history', []))} epochs"]
                 + (
                     [f"{recipe['name']} recipe, augment {recipe.get('augment')}"]
                     if recipe.get("name")
@@ -106,12 +108,12 @@ def main(argv: list[str] | None = None) -> None:
             r = train_one(
                 name, raw, recipe=RECIPES[name], epochs=args.epochs, threads=args.threads, test_every=99
             )
-            model, b = r["model_obj"], r["bundle"]
-            ck = {"input_size": [b.in_chans, *b.input_size], "mean": list(b.mean), "std": list(b.std)}
+            model = r["model_obj"]  # its record is the trained one (train_one)
             origin = f"trained here, {args.epochs} epoch(s)"
         model.eval()
-        size = ck["input_size"]
-        bundle = build_data(raw, size[0], tuple(size[1:]), mean=ck["mean"], std=ck["std"])
+        rec = model.cnnzoo_record
+        size = rec.input_size
+        bundle = build_data(raw, size[0], tuple(size[1:]), mean=rec.mean, std=rec.std)
         fp32 = evaluate(model, bundle.test, batch_size=500).top1
         bf16 = BF16_EVAL(model, bundle.test)
         with tempfile.TemporaryDirectory() as tmp:
@@ -122,7 +124,6 @@ def main(argv: list[str] | None = None) -> None:
                 Path(tmp) / f"{name}.onnx",
                 bundle,
                 input_size=size,
-                checkpoint=ck,
                 config=QuantConfig(num_samples=args.calibration),
                 num_heldout=len(bundle.test),
                 min_speedup=0.0,

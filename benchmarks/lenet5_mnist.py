@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 
 from _report import cpu_line, write_section  # noqa: E402
 
-from cnnzoo.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from cnnzoo.checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
 from cnnzoo.serve.weights import SHIPPED_LENET5, state_digest  # noqa: E402
 
 START, END = "<!-- lenet5-mnist:start -->", "<!-- lenet5-mnist:end -->"
@@ -45,7 +45,7 @@ def default_data() -> str:
     return f"mnist-5k:{t10k}" if t10k else "mnist-5k"
 
 
-def train(data: str, out: Path, epochs: int) -> tuple[dict, dict]:
+def train(data: str, out: Path, epochs: int) -> tuple[Checkpoint, dict]:
     """One run of the protocol; returns (the slim checkpoint to ship, the run's figures)."""
     from cnnzoo.train.run import train_model
 
@@ -62,11 +62,7 @@ def train(data: str, out: Path, epochs: int) -> tuple[dict, dict]:
         val_fraction=VAL_FRACTION,
     )
     best = load_checkpoint(res.best_checkpoint)
-    keep = ("model", "model_kwargs", "classes", "input_size", "mean", "std", "record", "state_dict")
-    ckpt = {k: best[k] for k in keep if k in best}
-    ckpt["data"] = "mnist-5k"
-    if isinstance(ckpt.get("record"), dict):
-        ckpt["record"] = {**ckpt["record"], "dataset": "mnist-5k", "source": None}
+    record = best.record.with_(dataset="mnist-5k", source=None)  # the record, the weights: no training state
     figures = {
         "train_images": 5000 - round(5000 * VAL_FRACTION),
         "val_images": round(5000 * VAL_FRACTION),
@@ -77,7 +73,7 @@ def train(data: str, out: Path, epochs: int) -> tuple[dict, dict]:
         "best_val_top1": round(float(res.fit.best_value), 6) if res.fit.best_value is not None else None,
         "epochs": epochs,
     }
-    ckpt["provenance"] = {
+    provenance = {
         "script": "benchmarks/lenet5_mnist.py",
         "protocol": (
             f"lenet5 recipe, {epochs} epochs, seed {SEED}, 1 torch thread, CPU float32; mnist-5k: "
@@ -88,8 +84,8 @@ def train(data: str, out: Path, epochs: int) -> tuple[dict, dict]:
         "torch": str(torch.__version__),
         **figures,
     }
-    ckpt["provenance"]["state_sha256"] = state_digest(ckpt["state_dict"])
-    return ckpt, figures
+    provenance["state_sha256"] = state_digest(best.state_dict)
+    return Checkpoint(record, best.state_dict, {"provenance": provenance}), figures
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,28 +105,27 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.check:
         shipped = load_checkpoint(SHIPPED_LENET5)
-        same = shipped["provenance"]["state_sha256"] == ckpt["provenance"]["state_sha256"]
+        same = shipped.run["provenance"]["state_sha256"] == ckpt.run["provenance"]["state_sha256"]
         diff = max(
-            float((shipped["state_dict"][k].float() - v.float()).abs().max())
-            for k, v in ckpt["state_dict"].items()
+            float((shipped.state_dict[k].float() - v.float()).abs().max()) for k, v in ckpt.state_dict.items()
         )
         print(
             f"shipped {SHIPPED_LENET5.name}: {'identical, bit for bit' if same else 'DIFFERENT'} "
             f"(largest weight difference {diff:.3g})"
         )
         sys.exit(0 if same else 1)
-    save_checkpoint(SHIPPED_LENET5, ckpt)
+    save_checkpoint(SHIPPED_LENET5, ckpt.record, ckpt.state_dict, ckpt.run)
     size_kb = SHIPPED_LENET5.stat().st_size / 1024
     print(
         f"wrote {SHIPPED_LENET5.relative_to(ROOT)} ({size_kb:.0f} KB, state sha256 "
-        f"{ckpt['provenance']['state_sha256'][:16]}...)"
+        f"{ckpt.run['provenance']['state_sha256'][:16]}...)"
     )
     lines = [
         f"`python benchmarks/lenet5_mnist.py` ({datetime.now():%Y-%m-%d %H:%M}; {cpu_line()}; torch "
         f"{torch.__version__}): the LeNet-5 that `cnnzoo serve` ships "
         f"(`{SHIPPED_LENET5.relative_to(ROOT)}`, {size_kb:.0f} KB).",
         "",
-        f"{ckpt['provenance']['protocol']}.",
+        f"{ckpt.run['provenance']['protocol']}.",
         "",
         "| model | trained on | validation top-1 (epoch) | MNIST t10k test error | LeCun et al. 1998 |",
         "|---|---|---:|---:|---:|",
@@ -140,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{fig['test_images']:,}) | 0.95% (60,000 digits; 0.8% with distortions) |",
         "",
         f"`--check` retrains and compares: the state dict's SHA-256 is "
-        f"`{ckpt['provenance']['state_sha256'][:16]}...` on this machine and torch version.",
+        f"`{ckpt.run['provenance']['state_sha256'][:16]}...` on this machine and torch version.",
     ]
     write_section(args.md, START, END, "\n".join(lines), "LeNet-5 for `cnnzoo serve` (MNIST, shipped)")
     print(f"wrote the lenet5-mnist section of {args.md}")

@@ -49,8 +49,9 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def check(entry, root: Path) -> dict:  # noqa: ANN001
     import cnnzoo
     from cnnzoo.errors import CnnzooError
-    from cnnzoo.weights import load_weights, peers, table
+    from cnnzoo.weights import peers, table
     from cnnzoo.weights.hub import url_path
+    from cnnzoo.weights.load import load_weights
 
     t0 = time.perf_counter()
     torch.manual_seed(0)
@@ -61,14 +62,14 @@ def check(entry, root: Path) -> dict:  # noqa: ANN001
         table.ENTRIES = tuple(
             dataclasses.replace(e, sha256=digest) if e == entry else e for e in table.ENTRIES
         )
-    row = {"model": entry.model, "weights": entry.key, "kwargs": entry.model_kwargs}
+    row = {"model": entry.model, "weights": entry.key, "kwargs": entry.record.model_kwargs}
     try:
         ours = cnnzoo.create_model(entry.model, weights=entry.key)
         diff, scale = peers.compare(peer, mean, std, ours, size=peers.input_size(entry))
         row.update(diff=diff, scale=scale, ok=diff <= 1e-5 * max(1.0, scale), error="")
     except (CnnzooError, RuntimeError) as e:
         row.update(diff=None, scale=None, ok=False, error=str(e).splitlines()[0])
-    if entry.model_kwargs:  # the same file into the default-built model must be refused
+    if entry.record.model_kwargs:  # the same file into the default-built model must be refused
         plain = cnnzoo.create_model(entry.model)
         try:
             load_weights(plain, entry.key)

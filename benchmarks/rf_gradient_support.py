@@ -38,8 +38,8 @@ def _trunk_min(model: torch.nn.Module, in_chans: int) -> int:
 
 
 def check_model(name: str, sizes_over: tuple[int, int], samples: int) -> list[dict]:
+    from cnnzoo import create_model, model_info
     from cnnzoo.analysis.erf import FEATURES, default_erf_layers, effective_receptive_field
-    from cnnzoo.registry import create_model, model_info
 
     c = model_info(name).input_size[0]
     torch.manual_seed(0)

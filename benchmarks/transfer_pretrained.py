@@ -41,10 +41,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _report import cpu_line, write_section  # noqa: E402
 
 from cnnzoo.data.sources import DataBundle, MemoryImages, RawSplits, build_data, load_source  # noqa: E402
-from cnnzoo.models.efficientnet_lite import EFFNET_LITE0_PREPROCESSING as PRE  # noqa: E402
+from cnnzoo.factory import create_model  # noqa: E402
 from cnnzoo.models.efficientnet_lite import efficientnet_lite0_weights_file  # noqa: E402
-from cnnzoo.registry import create_model  # noqa: E402
 from cnnzoo.transfer import Settings, feature_extraction, few_shot, finetune  # noqa: E402
+from cnnzoo.weights.table import default_entry  # noqa: E402
+
+# How the package's ImageNet weights want their pictures: the weights table's record of them.
+PRE = default_entry("efficientnet_lite0").record  # type: ignore[union-attr]
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 START, END = "<!-- transfer-pretrained:start -->", "<!-- transfer-pretrained:end -->"
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     rows = []
     for per_class, epochs in ((10, args.epochs_10), (100, args.epochs_100)):
         sub = few_shot(raw, per_class, seed=0)
-        data = build_data(sub, 3, args.size, mean=PRE["mean"], std=PRE["std"])  # type: ignore[arg-type]
+        data = build_data(sub, 3, args.size, mean=PRE.mean, std=PRE.std)
         runs = [
             ("scratch (all layers)", False),
             ("pretrained, feature extraction", True),

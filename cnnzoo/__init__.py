@@ -23,12 +23,13 @@ _LAZY = {
     "profile": "cnnzoo.analysis",
     "Profile": "cnnzoo.analysis",
     "build_from_spec": "cnnzoo.models.spec",
-    "load_weights": "cnnzoo.weights",
+    "load_weights": "cnnzoo.weights.load",
     "save_checkpoint": "cnnzoo.checkpoint",
     "load_checkpoint": "cnnzoo.checkpoint",
     "model_from_checkpoint": "cnnzoo.factory",
     "ModelRecord": "cnnzoo.record",
     "predict": "cnnzoo.classify",
+    "transforms": "cnnzoo.classify",
 }
 
 

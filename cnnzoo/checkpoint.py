@@ -1,24 +1,28 @@
 """cnnzoo checkpoints, file I/O only: written atomically, read without executing code, checked for fit.
 
 A checkpoint is a ``dict`` of plain Python values and tensors saved with :func:`torch.save` and loaded with
-``torch.load(weights_only=True)`` (never plain unpickling). Keys: ``format`` (``"cnnzoo-checkpoint"``),
-``version``, ``model`` (registered name), ``model_kwargs``, ``state_dict``, and whatever the writer adds
-(``optimizer``, ``scheduler``, ``rng``, ``epoch``, ``metrics``, ``classes``, ``mean``/``std``,
-``input_size``...). Since the one record of what a model expects (:mod:`cnnzoo.record`) exists,
-:func:`save_checkpoint` also stores it under ``record``, built from those keys when the writer gave none;
-files without it still load.
+``torch.load(weights_only=True)`` (never plain unpickling). Format version 2 has three parts:
+
+- ``record``: what the model is and expects (:class:`cnnzoo.record.ModelRecord`, as ``to_dict()``);
+- ``state_dict``: the weights;
+- ``run``: how it was made and where training stands: recipe, seed, precision, transfer settings, and the
+  training state (optimizer, scheduler, rng, epoch, step, metrics history, best epoch...).
+
+Beside them only ``format`` (``"cnnzoo-checkpoint"``) and ``version``. :func:`load_checkpoint` returns a
+:class:`Checkpoint` with the same three parts. Files of version 1 (the record's facts as flat keys ``model``,
+``input_size``, ``classes``..., the run state beside them) are read by :func:`read_checkpoint` in one place,
+``_from_version_1``, which turns them into the same :class:`Checkpoint`; nothing else reads that layout.
 
 Building a model from a checkpoint is the factory's work: :func:`cnnzoo.factory.model_from_checkpoint`.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,39 +30,102 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError
-from .record import ModelRecord
+from .record import FLAT_RECORD_KEYS, ModelRecord, record_from_flat_keys
 
 FORMAT = "cnnzoo-checkpoint"
-VERSION = 1
+VERSION = 2
 
 
-def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
-    """Write ``payload`` to ``path`` atomically: a temporary file in the same folder, fsync, then rename.
+@dataclass
+class Checkpoint:
+    """A cnnzoo checkpoint as read: the model's :class:`~cnnzoo.record.ModelRecord` (``None`` for a plain
+    ``nn.Module`` trained by :class:`cnnzoo.train.Trainer`), its ``state_dict`` and the ``run`` section
+    (recipe, seed, precision, transfer settings, optimizer/scheduler/rng state, epoch, history...)."""
 
-    A reader never sees a half-written file, even if the writer is killed mid-write.
-    """
+    record: ModelRecord | None
+    state_dict: dict[str, torch.Tensor]
+    run: dict[str, Any] = field(default_factory=dict)
+    version: int = VERSION
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    record: ModelRecord | None,
+    state_dict: Mapping[str, torch.Tensor],
+    run: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint of ``record``, ``state_dict`` and ``run`` to ``path`` atomically: a temporary file
+    in the same folder, fsync, then rename. A reader never sees a half-written file, even if the writer is
+    killed mid-write."""
+    if record is not None and not isinstance(record, ModelRecord):
+        raise TypeError(f"record must be a ModelRecord or None, not {type(record).__name__}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"format": FORMAT, "version": VERSION, **payload}
-    if "record" not in data and data.get("model"):
-        data["record"] = ModelRecord.from_checkpoint(data).to_dict()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:  # a full disk, a folder made read-only meanwhile: the old file is untouched
-        Path(tmp).unlink(missing_ok=True)
-        reason = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or type(e).__name__)
-        raise CheckpointError(
-            f"could not write the checkpoint {str(path)!r} ({reason}); the previous one there is intact."
-        ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "record": record.to_dict() if record is not None else None,
+        "state_dict": dict(state_dict),
+        "run": dict(run or {}),
+    }
+    from .outputs import atomic_path
+
+    size = sum(t.numel() * t.element_size() for t in _tensors(data))
+    # a temporary file beside it, fsync, rename (cnnzoo.outputs): a full disk is one sentence with the MB to
+    # free, torch's own RuntimeError for it included, and the previous checkpoint stays intact
+    with atomic_path(path, "checkpoint", size_hint=size) as tmp:
+        torch.save(data, tmp)
     return path
+
+
+def is_cnnzoo_checkpoint(data: Any) -> bool:
+    """True when a loaded object is a cnnzoo checkpoint (any version)."""
+    return isinstance(data, Mapping) and data.get("format") == FORMAT
+
+
+def read_checkpoint(data: Any, where: str) -> Checkpoint:
+    """The :class:`Checkpoint` in an object loaded by :func:`safe_load`, whatever its format version."""
+    if not is_cnnzoo_checkpoint(data):
+        raise CheckpointError(
+            f"{where!r} is not a cnnzoo checkpoint; to load a plain state-dict use "
+            "create_model(NAME, weights=FILE) or `--weights torchvision:FILE`."
+        )
+    version = data.get("version", 1)
+    if not isinstance(version, int) or version > VERSION:
+        raise CheckpointError(
+            f"{where!r} is a cnnzoo checkpoint of format version {version!r}, newer than this cnnzoo reads "
+            f"({VERSION}); upgrade cnnzoo."
+        )
+    if not isinstance(data.get("state_dict"), Mapping):
+        raise CheckpointError(f"{where!r} holds no state dict; it was not written completely.")
+    if version < 2:
+        return _from_version_1(data)
+    rec = data.get("record")
+    return Checkpoint(
+        ModelRecord.from_dict(rec) if isinstance(rec, Mapping) else None,
+        dict(data["state_dict"]),
+        dict(data.get("run") or {}),
+        version,
+    )
+
+
+def _from_version_1(data: Mapping[str, Any]) -> Checkpoint:
+    """The one reader of version-1 checkpoints: the record from their ``record`` key where the writer added
+    one, else from the flat keys; every other key (optimizer, epoch, recipe, transfer...) is the run."""
+    rec = data.get("record")
+    record = ModelRecord.from_dict(rec) if isinstance(rec, Mapping) else record_from_flat_keys(data)
+    skip = {*FLAT_RECORD_KEYS, "format", "version", "record", "state_dict"}
+    run = {k: v for k, v in data.items() if k not in skip}
+    return Checkpoint(record, dict(data["state_dict"]), run, 1)
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, Mapping):
+        return [t for v in obj.values() for t in _tensors(v)]
+    if isinstance(obj, list | tuple):
+        return [t for v in obj for t in _tensors(v)]
+    return []
 
 
 TEMP_GLOB = ".*.tmp"
@@ -192,15 +259,10 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {gist.rstrip('.')}" if gist else type(e).__name__
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a cnnzoo checkpoint written by :func:`save_checkpoint`."""
-    data = safe_load(path)
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{str(path)!r} is not a cnnzoo checkpoint; to load a plain state-dict use "
-            "create_model(NAME, weights=FILE) or `--weights torchvision:FILE`."
-        )
-    return data
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Load a cnnzoo checkpoint written by :func:`save_checkpoint` (or an older cnnzoo) as a
+    :class:`Checkpoint`."""
+    return read_checkpoint(safe_load(path), str(path))
 
 
 def is_checkpoint_path(ref: str) -> bool:
@@ -213,7 +275,7 @@ def extract_state_dict(data: Any, where: str) -> dict[str, torch.Tensor]:
     """The state dict inside a loaded file: a cnnzoo checkpoint, a ``{"state_dict"|"model": ...}`` wrapper
     (as many training scripts write), or a plain state dict."""
     if isinstance(data, Mapping):
-        if data.get("format") == FORMAT:
+        if is_cnnzoo_checkpoint(data):
             data = data["state_dict"]
         else:
             for key in ("state_dict", "model", "model_state_dict"):
@@ -251,12 +313,3 @@ def check_fit(model: nn.Module, state_dict: Mapping[str, torch.Tensor], where: s
             + "; ".join(p for p in parts if p)
             + ". Check that the file was saved from the matching architecture and number of classes."
         )
-
-
-def __getattr__(name: str) -> Any:
-    # ``model_from_checkpoint`` lived here before the factory was split off; old imports keep working.
-    if name == "model_from_checkpoint":
-        import importlib
-
-        return importlib.import_module(f"{__package__}.factory").model_from_checkpoint
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,53 +7,50 @@
 
 The model's :class:`~cnnzoo.record.ModelRecord` says how to prepare a picture (resize, centre crop,
 interpolation, mean/std) and what the outputs are called (ImageNet's 1000 names for published weights, a
-cnnzoo checkpoint's own class names). A folder stands for the image files in it (recursively, sorted); a file
-that cannot be read as an image is skipped and named in its record (``"error"``), never fatal.
-``cnnzoo predict`` prints the same records.
+cnnzoo checkpoint's own class names, the names of the head a transfer strategy gave a model in memory).
+Pictures come in through the one door (:mod:`cnnzoo.data.images`: EXIF orientation, 16-bit scaling, a pixel
+guard before decoding); :func:`transforms` hands that door out as a callable. A folder stands for the image
+files in it (recursively, sorted); a file that cannot be read as an image is skipped and named in its record
+(``"error"``, one sentence), never fatal. ``cnnzoo predict`` prints the same records.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .data.images import ImageError, ImageTransform, image_files
 from .errors import CnnzooError
 from .record import ModelRecord
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-
-
-def image_files(refs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The files ``refs`` name: a file as given, a folder as the image files under it (sorted)."""
-    if isinstance(refs, (str, os.PathLike)):
-        refs = [refs]
-    out: list[Path] = []
-    for ref in refs:
-        p = Path(ref).expanduser()
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise CnnzooError(f"{str(p)!r} is neither an image file nor a folder; check the path.")
-    return out
 
 
 def load_model(model: Any, *, weights: str | None = None, device: str = "cpu") -> tuple[Any, ModelRecord]:
     """The model to classify with, in eval mode, and its record: a built model, a cnnzoo checkpoint path,
-    or a registered name (with ``weights``, else its default pretrained weights)."""
+    an exported ONNX file (FP32 or INT8: a :class:`cnnzoo.deploy.session.OnnxModule` with the class names
+    and preprocessing the export wrote into it), or a registered name (with ``weights``, else its default
+    pretrained weights)."""
     from torch import nn
 
     from .factory import create_model, model_from_checkpoint
 
     if isinstance(model, nn.Module):
         net = model
+    elif str(model).lower().endswith(".onnx"):
+        if weights:
+            raise CnnzooError("an ONNX file holds its own weights; give weights only with a model name.")
+        if device != "cpu":
+            raise CnnzooError(
+                "an ONNX file runs on the CPU here (ONNX Runtime); drop device or use a checkpoint."
+            )
+        from .deploy.session import OnnxModule
+
+        net = OnnxModule(str(model))
     elif Path(str(model)).is_file() or "/" in str(model) or str(model).endswith((".pt", ".pth")):
         if weights:
             raise CnnzooError("a checkpoint holds its own weights; give weights only with a model name.")
-        net, _ = model_from_checkpoint(str(model))
+        net = model_from_checkpoint(str(model))
     else:
         net = (
             create_model(str(model), weights=weights)
@@ -70,40 +67,58 @@ def load_model(model: Any, *, weights: str | None = None, device: str = "cpu") -
     return net.eval().to(device), rec
 
 
-def eval_view(rec: ModelRecord):  # -> Callable[[PIL.Image.Image], torch.Tensor]
-    """The picture ``rec``'s network sees, before normalisation: resize the shorter side to ``rec.resize``
-    and centre-crop ``rec.crop`` (or resize straight to the input size), with ``rec.interpolation``, as a
-    ``(C, H, W)`` float tensor in [0, 1]."""
-    from torchvision.transforms import InterpolationMode
-    from torchvision.transforms import functional as F
+def transforms(model: Any, train: bool = False) -> ImageTransform:
+    """The picture pipeline of ``model`` as one callable (decode, the record's resize/crop/interpolation,
+    its mean/std): like torchvision's ``weights.transforms()`` and timm's
+    ``create_transform(**resolve_data_config(model=m))``.
 
-    modes = {"bilinear": InterpolationMode.BILINEAR, "bicubic": InterpolationMode.BICUBIC}
-    mode = modes.get(rec.interpolation, InterpolationMode.NEAREST)
-    c, h, w = rec.input_size
+    ``model`` is a model built by cnnzoo (its ``cnnzoo_record``), a :class:`~cnnzoo.record.ModelRecord`, or
+    a string: ``"NAME@WEIGHTS"`` (``"resnet50_v1_5@torchvision"``: the record of those weights, nothing is
+    downloaded), ``"NAME"`` (the registered defaults) or a checkpoint path. ``train=True`` gives the usual
+    fine-tuning augmentation instead of the eval view (:class:`cnnzoo.data.images.ImageTransform`).
 
-    def view(img: Any) -> Any:
-        img = img.convert("RGB" if c == 3 else "L")
-        if rec.resize:
-            img = F.resize(img, rec.resize, interpolation=mode, antialias=True)
-            img = F.center_crop(img, [rec.crop or h, rec.crop or w])
-        else:
-            img = F.resize(img, [h, w], interpolation=mode, antialias=True)
-        return F.to_tensor(img)
-
-    return view
+    >>> tf = cnnzoo.transforms("efficientnet_lite0@package")  # doctest: +SKIP
+    >>> x = tf("cat.jpg")     # float [3, 224, 224], normalised; also PIL images, bytes, tensors
+    """
+    return ImageTransform(record_of(model), train=train)
 
 
-def preprocess(rec: ModelRecord):  # -> Callable[[PIL.Image.Image], torch.Tensor]
-    """The eval transform ``rec`` describes: :func:`eval_view`, then normalise with ``rec.mean``/``rec.std``
-    (torchvision's ``Weights.transforms()`` and timm's eval transform do the same)."""
-    from torchvision.transforms import functional as F
+def record_of(model: Any) -> ModelRecord:
+    """The :class:`~cnnzoo.record.ModelRecord` of a built model, a record, a checkpoint path, ``"NAME"`` or
+    ``"NAME@WEIGHTS"`` (the weights table's record; no file is fetched for a published checkpoint)."""
+    from torch import nn
 
-    view, mean, std = eval_view(rec), list(rec.mean), list(rec.std)
+    if isinstance(model, ModelRecord):
+        return model
+    if isinstance(model, nn.Module):
+        rec = getattr(model, "cnnzoo_record", None)
+        if not isinstance(rec, ModelRecord):
+            raise CnnzooError("the model carries no record of its input; build it with cnnzoo.create_model.")
+        return rec
+    ref = str(model)
+    if not isinstance(model, (str, os.PathLike)):
+        raise CnnzooError(f"give a model, a ModelRecord or a model name, not {type(model).__name__}.")
+    from .checkpoint import is_checkpoint_path, load_checkpoint
 
-    def transform(img: Any) -> Any:
-        return F.normalize(view(img), mean, std)
+    if is_checkpoint_path(ref):
+        ckpt = load_checkpoint(ref)
+        if ckpt.record is None:
+            raise CnnzooError(f"{ref!r} holds no record of its model; give the model it was trained as.")
+        return ckpt.record.with_(source=ref)
+    name, _, spec = ref.partition("@")
+    if spec:
+        from .weights.load import resolve
+        from .weights.table import default_entry
 
-    return transform
+        found = default_entry(name) if spec == "pretrained" else resolve(name, spec).entry
+        if found is not None:
+            return found.record
+    import torch
+
+    from .factory import create_model
+
+    with torch.device("meta"):  # the registered defaults (or a local weights file's): nothing computed
+        return create_model(name, **({"weights": spec} if spec else {})).cnnzoo_record  # type: ignore[no-any-return]
 
 
 def predict(
@@ -121,7 +136,8 @@ def predict(
 
     Args:
         model: a registered name (loaded with ``weights``, else its default pretrained weights), a cnnzoo
-            checkpoint path, or a model built by :func:`cnnzoo.create_model`.
+            checkpoint path, or a model built by :func:`cnnzoo.create_model` (its record, the head it has
+            now, names the outputs).
         images: image files and/or folders (a folder: the image files under it, sorted).
         top: how many classes per image.
         weights: what to load into a named model (see :func:`cnnzoo.create_model`).
@@ -132,24 +148,25 @@ def predict(
 
     Returns:
         ``[{"file": str, "predictions": [{"rank", "class", "index", "probability"}, ...]}, ...]``; a file
-        that cannot be read has ``{"file": str, "error": str}`` instead of predictions.
+        that cannot be read (not an image, truncated, too many pixels) has ``{"file": str, "error": str}``
+        (one sentence) instead of predictions, and the others are classified all the same.
     """
     import torch
-    from PIL import Image, UnidentifiedImageError
 
     from .precision import autocast, check_precision
 
+    if precision != "fp32" and str(model).lower().endswith(".onnx"):
+        raise CnnzooError(
+            "an ONNX file runs at the precision it was exported at (FP32, or INT8 from export --int8); "
+            "drop precision."
+        )
     check_precision(precision, device)  # bf16 only where the hardware computes it: one sentence elsewhere
     if not isinstance(top, int) or top < 1:
         raise CnnzooError(f"top must be a positive whole number, got {top!r}.")
     files = image_files(images)
-    if not files:
-        raise CnnzooError(
-            "no image files found in the given paths; give image files or folders holding them."
-        )
     net, rec = load_model(model, weights=weights, device=device)
     names = rec.class_names()
-    transform = preprocess(rec)
+    transform = ImageTransform(rec)
     records: list[dict[str, Any]] = [{"file": str(f)} for f in files]
     show = progress if progress is not None else len(files) > batch_size
     from tqdm import tqdm
@@ -159,11 +176,10 @@ def predict(
         batch, idx = [], []
         for i in range(start, min(start + batch_size, len(files))):
             try:
-                with Image.open(files[i]) as img:
-                    batch.append(transform(img))
+                batch.append(transform(files[i]))
                 idx.append(i)
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-                records[i]["error"] = _reason(e)
+            except ImageError as e:  # one sentence naming the file; the rest of the folder goes on
+                records[i]["error"] = str(e)
         bar.update(min(batch_size, len(files) - start))
         if not batch:
             continue
@@ -187,10 +203,3 @@ def predict(
             ]
     bar.close()
     return records
-
-
-def _reason(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    if type(e).__name__ == "UnidentifiedImageError":
-        return "not an image PIL can read"
-    return f"unreadable image ({text})"

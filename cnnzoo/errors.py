@@ -10,7 +10,13 @@ from __future__ import annotations
 
 
 class CnnzooError(ValueError):
-    """Base class of all user-facing errors. Its message is one clear sentence."""
+    """Base class of all user-facing errors. Its message is one clear sentence; where it speaks of a library
+    parameter it uses the Python name and lists it in ``names`` (``names=("resume",)``), which a front end
+    says its own way (the CLI: ``resume`` -> ``--resume``, :func:`cnnzoo.cli._args.as_flags`)."""
+
+    def __init__(self, *args: object, names: tuple[str, ...] = ()) -> None:
+        super().__init__(*args)
+        self.names = tuple(names)
 
 
 class UnknownModelError(CnnzooError, KeyError):
@@ -33,8 +39,7 @@ class OptionError(CnnzooError):
     front end can say them its own way (the CLI: ``freeze_epochs`` -> ``--freeze-epochs``)."""
 
     def __init__(self, message: str, *names: str) -> None:
-        super().__init__(message)
-        self.names = names
+        super().__init__(message, names=names)
 
 
 class CheckpointError(CnnzooError):

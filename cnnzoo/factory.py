@@ -2,14 +2,15 @@
 
 It stands above the pure table (:mod:`cnnzoo.registry`) and the file I/O (:mod:`cnnzoo.checkpoint`), as timm's
 ``_factory.py``/``_builder.py`` stand above its ``_registry.py`` and torchvision's ``_resnet(...)`` builders
-above ``models/_api.py``. Every model it returns carries ``cnnzoo_name``, ``cnnzoo_kwargs`` (the options
-given), ``cnnzoo_options`` (every option, defaults included) and ``cnnzoo_record``
-(:class:`cnnzoo.record.ModelRecord`: what it expects and where its weights came from).
+above ``models/_api.py``. Every model it returns carries ``cnnzoo_name``, ``cnnzoo_options`` (every
+constructor option, defaults included) and ``cnnzoo_record`` (:class:`cnnzoo.record.ModelRecord`: what it is
+and expects, where its weights came from), built once per model.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
@@ -17,7 +18,7 @@ from torch import nn
 from .checkpoint import check_fit, is_checkpoint_path, load_checkpoint
 from .errors import CheckpointError, CnnzooError, WeightsError
 from .record import IMAGENET_MEAN, IMAGENET_STD, ModelRecord
-from .registry import entry, model_info
+from .registry import Entry, entry
 
 
 def create_model(
@@ -26,14 +27,17 @@ def create_model(
     in_chans: int | None = None,
     weights: str | None = None,
     pretrained: bool | str = False,
+    features_only: bool = False,
+    out_indices: Sequence[int] | int | None = None,
     **kwargs: Any,
 ) -> nn.Module:
-    """Build a registered model, optionally with pretrained weights.
+    """Build a registered model, optionally with pretrained weights, optionally as a backbone.
 
     Args:
         name: a registered name (see :func:`cnnzoo.list_models`).
         num_classes: size of the classifier (default: the paper's, usually 1000). With weights for another
-            number of classes, everything but the classifier is loaded (a new head, as for transfer).
+            number of classes, everything but the classifier is loaded (a new head, as for transfer), and the
+            record says so (no class names until the head is trained).
         in_chans: input channels (default: the paper's).
         weights: what to load (see :mod:`cnnzoo.weights.load`): ``"torchvision"``, ``"torchvision:TAG"``,
             ``"timm:TAG"``, ``"hf-hub:ORG/REPO"``, an ``https://`` or ``file://`` URL, ``"package:NAME"``, a
@@ -41,18 +45,29 @@ def create_model(
             Loading never executes code from the file.
         pretrained: ``True`` for the model's best published checkpoint (``cnnzoo list --pretrained``); a
             string is read as ``weights``.
+        features_only: return the network as a backbone (:class:`cnnzoo.backbone.FeatureExtractor`, timm's
+            ``features_only``): ``forward(x)`` gives the feature maps of its levels ``out_indices`` (default
+            all; an int ``n`` the last ``n``), described by ``.feature_info`` (channels, reduction, receptive
+            field, jump); the classifier is removed.
+        out_indices: the feature levels a backbone returns (``features_only`` only).
         **kwargs: architecture options of this model family; an unknown keyword is an error. Where the
             weights need an option (``count_include_pad=True`` for torchvision's Inception-v3), it is set
             here, and a conflicting value given by the caller is refused in one sentence.
+
+    The model carries ``cnnzoo_name`` and ``cnnzoo_record`` (:class:`~cnnzoo.record.ModelRecord`), built
+    once here: from the weights' record when weights are loaded, else the registered defaults.
     """
+    row = entry(name)  # the one look-up of the name per build (an unknown name: one error, close names)
     if pretrained and weights:
         raise WeightsError("give either pretrained or weights, not both.")
+    if out_indices is not None and not features_only:
+        raise CnnzooError("out_indices picks the feature levels of a backbone; give features_only=True too.")
     if isinstance(pretrained, str):
         weights = pretrained
     elif pretrained:
         from .weights.table import default_entry
 
-        best = default_entry(name) if _known(name) else None
+        best = default_entry(name)
         if best is None:
             from .weights.table import models_with_weights
 
@@ -72,29 +87,29 @@ def create_model(
             need = ", ".join(f"{k}={v!r}" for k, v in required.items())
             raise WeightsError(f"the {weights!r} weights of {name!r} need {need}; drop {', '.join(given)}.")
         kwargs = {**required, **kwargs}
-    model = build(name, num_classes, in_chans, **kwargs)
-    if res is not None:
+    model, own = _build(row, name, num_classes, in_chans, kwargs)
+    if res is None:
+        model.cnnzoo_record = _default_record(row, name, own)  # type: ignore[attr-defined]
+    else:
         from .weights.load import load_resolved, record_for
 
-        file_classes = res.entry.num_classes if res.entry is not None else None
+        file_classes = res.entry.record.num_classes if res.entry is not None else None
         new_head = num_classes is not None and file_classes is not None and num_classes != file_classes
         raw = load_resolved(model, res, new_head=new_head)
-        rec = record_for(model, res, raw)
-        if new_head:
-            rec = rec.with_(num_classes=int(num_classes), classes=None, dataset=None)  # type: ignore[arg-type]
-        model.cnnzoo_record = rec  # type: ignore[attr-defined]
+        rec = record_for(name, own, res, raw, lambda: _default_record(row, name, own))
+        model.cnnzoo_record = rec.with_new_head(int(num_classes)) if new_head else rec  # type: ignore[attr-defined,arg-type]
+    if features_only:
+        from .backbone import FeatureExtractor
+
+        return FeatureExtractor(model, out_indices)
     return model
 
 
-def _known(name: str) -> bool:
-    entry(name)  # one error with close names for an unknown model
-    return True
-
-
-def build(name: str, num_classes: int | None = None, in_chans: int | None = None, **kwargs: Any) -> nn.Module:
-    """Build ``name`` with random weights: check the options against its factory, call it, and tag the model
-    with its name, options and default record."""
-    row = entry(name)
+def _build(
+    row: Entry, name: str, num_classes: int | None, in_chans: int | None, kwargs: dict[str, Any]
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Build ``row``'s model with random weights: check the options against its factory and call it.
+    Returns the model (tagged with ``cnnzoo_name`` and ``cnnzoo_options``) and the options given."""
     call_kwargs = dict(row.defaults)
     if num_classes is not None:
         call_kwargs["num_classes"] = num_classes
@@ -119,40 +134,42 @@ def build(name: str, num_classes: int | None = None, in_chans: int | None = None
     except TypeError as e:  # an option of the wrong kind inside the factory
         raise CnnzooError(f"cannot build {name!r} with {kwargs}: {e}.") from None
     model.cnnzoo_name = name  # type: ignore[attr-defined]
-    own = {k: v for k, v in call_kwargs.items() if k not in row.defaults}
-    model.cnnzoo_kwargs = own  # type: ignore[attr-defined]
     defaults = {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
     model.cnnzoo_options = {**defaults, **call_kwargs}  # type: ignore[attr-defined]
-    model.cnnzoo_record = default_record(name, own)  # type: ignore[attr-defined]
-    return model
+    from .backbone import FeatureInfo
+
+    model.feature_info = FeatureInfo(model)  # type: ignore[attr-defined]  # traced on first use
+    return model, {k: v for k, v in call_kwargs.items() if k not in row.defaults}
 
 
-def default_record(name: str, model_kwargs: dict[str, Any] | None = None) -> ModelRecord:
-    """The record of a freshly built (untrained) model: its registered input size and class count,
-    ImageNet's mean/std for 3 channels (0.5 otherwise), no classes, no source."""
-    info = model_info(name)
-    kw = dict(model_kwargs or {})
-    c = int(kw.get("in_chans", info.input_size[0]))
+def _default_record(row: Entry, name: str, model_kwargs: dict[str, Any]) -> ModelRecord:
+    """The record of a freshly built (untrained) model: its registered input size and class count, ImageNet's
+    mean/std for 3 channels (0.5 otherwise), and for photo-sized inputs (64 pixels and more) ImageNet's usual
+    eval view (shorter side to 256/224 of the input, centre crop), no classes, no source."""
+    c0, h, w = row.info.input_size
+    c = int(model_kwargs.get("in_chans", c0))
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if c == 3 else ((0.5,) * c, (0.5,) * c)
+    photo = min(h, w) >= 64
     return ModelRecord(
         name=name,
-        model_kwargs=kw,
-        input_size=(c, info.input_size[1], info.input_size[2]),
+        model_kwargs=dict(model_kwargs),
+        input_size=(c, h, w),
         mean=mean,
         std=std,
-        num_classes=int(kw.get("num_classes", info.num_classes)),
+        resize=round(256 * min(h, w) / 224) if photo else None,
+        crop=min(h, w) if photo and h == w else None,
+        num_classes=int(model_kwargs.get("num_classes", row.info.num_classes)),
     )
 
 
-def model_from_checkpoint(ref: str, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
-    """Build a model from a cnnzoo checkpoint path, or a fresh one from a registered model name.
+def model_from_checkpoint(ref: str, **overrides: Any) -> nn.Module:
+    """A model in eval mode from a cnnzoo checkpoint path, or a fresh one from a registered model name.
 
-    Returns ``(model, checkpoint_dict)``; for a model name the dict holds only ``model`` and ``model_kwargs``
-    (``overrides`` may include ``pretrained=``/``weights=``; ``"NAME@WEIGHTS"`` is short for
-    ``weights="WEIGHTS"`` and ``"NAME@pretrained"`` for ``pretrained=True``, so ``cnnzoo explain|export
-    resnet50_v1_5@torchvision`` use published weights).
-    The model is returned in eval mode with its ``cnnzoo_record`` read from the checkpoint (old checkpoints
-    without a record: from their flat keys).
+    The model carries its record (``model.cnnzoo_record``): the checkpoint's (whatever its format version),
+    or for a name the one :func:`create_model` builds. ``overrides`` go to :func:`create_model` (``weights=``,
+    ``pretrained=``, options); ``"NAME@WEIGHTS"`` is short for ``weights="WEIGHTS"`` and
+    ``"NAME@pretrained"`` for ``pretrained=True``, so ``cnnzoo explain|export resnet50_v1_5@torchvision``
+    use published weights. The training state of a checkpoint is :func:`cnnzoo.checkpoint.load_checkpoint`'s.
     """
     if not is_checkpoint_path(ref):
         name, at, spec = ref.partition("@")
@@ -162,16 +179,15 @@ def model_from_checkpoint(ref: str, **overrides: Any) -> tuple[nn.Module, dict[s
             ref = name
         elif "/" in ref or ref.endswith((".pt", ".pth", ".safetensors")):
             raise CheckpointError(f"checkpoint file {ref!r} does not exist; check the path.")
-        model = create_model(ref, **overrides)
-        kwargs = {k: v for k, v in overrides.items() if k not in ("pretrained", "weights")}
-        if overrides.get("weights") or overrides.get("pretrained"):  # what the weights expect
-            fields = model.cnnzoo_record.checkpoint_fields()  # type: ignore[attr-defined]
-            return model.eval(), {**fields, "model": ref, "model_kwargs": kwargs}
-        return model.eval(), {"model": ref, "model_kwargs": kwargs}
+        return create_model(ref, **overrides).eval()
     ckpt = load_checkpoint(ref)
-    kwargs = {**ckpt.get("model_kwargs", {}), **overrides}
-    model = create_model(ckpt["model"], **kwargs)
-    check_fit(model, ckpt["state_dict"], ref)
-    model.load_state_dict(ckpt["state_dict"])
-    model.cnnzoo_record = ModelRecord.from_checkpoint(ckpt, source=ref)  # type: ignore[attr-defined]
-    return model.eval(), ckpt
+    if ckpt.record is None:
+        raise CheckpointError(
+            f"{ref!r} holds the weights of a module cnnzoo did not build, with no record of its model; "
+            "load them with torch into the module that wrote them."
+        )
+    model = create_model(ckpt.record.name, **{**ckpt.record.model_kwargs, **overrides})
+    check_fit(model, ckpt.state_dict, ref)
+    model.load_state_dict(ckpt.state_dict)
+    model.cnnzoo_record = ckpt.record.with_(source=ref)  # type: ignore[attr-defined]
+    return model.eval()

@@ -80,6 +80,7 @@ class Schedule(Choice):
     STEP = "step"
     COSINE = "cosine"
     POLY = "poly"
+    ONECYCLE = "onecycle"
     CONSTANT = "constant"
 
 
@@ -105,6 +106,14 @@ class TransferSchedule(Choice, what="transfer schedule"):
     CONSTANT = "constant"
 
 
+class BatchNormMode(Choice, what="BatchNorm mode"):
+    """What a transfer run does with the body's BatchNorm layers (:mod:`cnnzoo.transfer.strategies`):
+    ``frozen`` keeps their running statistics (inference mode), ``train`` updates them from each batch."""
+
+    FROZEN = "frozen"
+    TRAIN = "train"
+
+
 class Augment(Choice, what="augmentation"):
     """A training augmentation (:mod:`cnnzoo.data.transforms`)."""
 
@@ -112,6 +121,7 @@ class Augment(Choice, what="augmentation"):
     SHIFT = "shift"
     DISTORT = "distort"
     CIFAR = "cifar"
+    CROP_FLIP = "crop-flip"
     CIFAR_REFLECT = "cifar_reflect"
     ALEXNET = "alexnet"
     CAFFE = "caffe"

@@ -169,10 +169,3 @@ def is_model(name: str) -> bool:
 def model_info(name: str) -> ModelInfo:
     """The :class:`ModelInfo` of a registered model."""
     return entry(name).info
-
-
-def __getattr__(name: str) -> Any:
-    # ``create_model`` lived here before the factory was split off; old imports keep working.
-    if name == "create_model":
-        return importlib.import_module(f"{__package__}.factory").create_model
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -116,9 +116,9 @@ def write_section(path: str | os.PathLike[str], name: str, body: str, title: str
         text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip() + f"\n\n## {title}\n\n{block}\n"
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, p)
+    from .outputs import write_atomic
+
+    write_atomic(p, text, "benchmark report")
 
 
 def median(values: Sequence[float]) -> float:

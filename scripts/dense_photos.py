@@ -72,7 +72,7 @@ def main() -> int:
     import torch
 
     from cnnzoo.checkpoint import save_checkpoint
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cnnzoo-dense-"))
     try:
@@ -80,19 +80,9 @@ def main() -> int:
         print(f"{n} photos in {work / 'photos'}", flush=True)
         torch.manual_seed(0)
         model = create_model("vgg16", num_classes=len(PHOTOS))
-        save_checkpoint(
-            work / "vgg16-random.pt",
-            {
-                "model": "vgg16",
-                "model_kwargs": {"num_classes": len(PHOTOS)},
-                "state_dict": model.state_dict(),
-                "classes": sorted(PHOTOS),
-                "input_size": [3, 224, 224],
-                "mean": [0.485, 0.456, 0.406],  # ImageNet statistics, as the VGG weights of the peers use
-                "std": [0.229, 0.224, 0.225],
-                "data": f"folder:{work / 'photos'}",
-            },
-        )
+        # ImageNet statistics (the record's defaults), as the VGG weights of the peers use
+        record = model.cnnzoo_record.with_new_head(len(PHOTOS), sorted(PHOTOS), f"folder:{work / 'photos'}")
+        save_checkpoint(work / "vgg16-random.pt", record, model.state_dict())
         del model
         cmd = [
             sys.executable,

@@ -23,15 +23,19 @@ sys.path.insert(0, str(ROOT))
 import cnnzoo  # noqa: E402
 from cnnzoo.data import photos  # noqa: E402
 from cnnzoo.explain import explain  # noqa: E402
-from cnnzoo.models.efficientnet_lite import EFFNET_LITE0_PREPROCESSING as PRE  # noqa: E402
 from cnnzoo.models.efficientnet_lite import efficientnet_lite0_weights_file  # noqa: E402
+from cnnzoo.record import imagenet_classes  # noqa: E402
+from cnnzoo.weights.table import default_entry  # noqa: E402
+
+# How the package's ImageNet weights want their pictures: the weights table's record of them.
+PRE = default_entry("efficientnet_lite0").record  # type: ignore[union-attr]
 
 CAT_BOX = (0, 0, 370, 300)  # tests/test_effnet_photos.py's CHELSEA_CAT_BOX, in the photo's pixels
 OUT = ROOT / "docs" / "img"
 
 
 def top5(model: torch.nn.Module, x: torch.Tensor) -> list[tuple[int, str, float]]:
-    names = photos.imagenet_class_names()
+    names = imagenet_classes()
     with torch.no_grad():
         p = model(x).softmax(1)[0]
     v, i = p.topk(5)
@@ -87,8 +91,8 @@ def methods_figure(img: torch.Tensor, maps: dict[str, torch.Tensor], title: str,
 def main() -> None:
     torch.manual_seed(0)
     model = cnnzoo.create_model("efficientnet_lite0", weights=efficientnet_lite0_weights_file()).eval()
-    mean, std = PRE["mean"], PRE["std"]
-    names = photos.imagenet_class_names()
+    mean, std = PRE.mean, PRE.std
+    names = imagenet_classes()
     cat = photos.resize_crop(photos.package_photo("chelsea"), 224, None)  # the whole photo, 224x336
     x = photos.normalise(cat, mean, std)[None]  # type: ignore[arg-type]
     print("cat (scikit-image chelsea, 224x336):")
@@ -108,7 +112,7 @@ def main() -> None:
     title = f"predicted {top} '{names[top]}' (p={float(e.probs[0, top]):.2f})"
     print(methods_figure(cat, maps, title, OUT / "effnet_cat_methods.png"))
     path, label = photos.foolbox_samples("imagenet")[0]
-    raw = photos.resize_crop(photos.read_photo(path), PRE["resize"], PRE["crop"], PRE["interpolation"])  # type: ignore[arg-type]
+    raw = photos.resize_crop(photos.read_photo(path), PRE.resize, PRE.crop, PRE.interpolation)
     print(f"{path.name} (label {label} '{names[label]}'):")
     for c, n, p in top5(model, photos.normalise(raw, mean, std)[None]):  # type: ignore[arg-type]
         print(f"  {c:4d}  {n:24s} {p:.3f}")

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cnnzoo.analysis.erf import FEATURES, effective_receptive_field  # noqa: E402
-from cnnzoo.registry import create_model  # noqa: E402
+from cnnzoo.factory import create_model  # noqa: E402
 
 IMG = ROOT / "docs" / "img"
 
@@ -59,15 +59,15 @@ def main() -> int:
 
 
 def resnet20(epochs: int) -> list[str]:
-    from cnnzoo.checkpoint import model_from_checkpoint
+    from cnnzoo.factory import model_from_checkpoint
     from cnnzoo.train import eval_data_for, train_model
 
     layers = ["conv1", "layer1", "layer2", FEATURES]
     out = []
     with tempfile.TemporaryDirectory() as d:
         run = train_model("resnet20", data="digits", epochs=epochs, out=Path(d) / "r20", progress=False)
-        model, ckpt = model_from_checkpoint(str(run.best_checkpoint))
-        test = eval_data_for(ckpt, "digits").test
+        model = model_from_checkpoint(str(run.best_checkpoint))
+        test = eval_data_for(model.cnnzoo_record, "digits").test
         g = torch.Generator().manual_seed(0)
         idx = torch.randperm(len(test), generator=g)[:64].tolist()
         images = torch.stack([test[i][0][0] for i in idx])

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import torch
 
+from cnnzoo.data.images import load_images
 from cnnzoo.errors import CnnzooError
-from cnnzoo.explain import METHODS, LayerError, explain, input_spec, load_batch
-from cnnzoo.explain.visualize import filters_file, methods_figure
+from cnnzoo.explain import METHODS, LayerError, explain
+from cnnzoo.explain.visualize import class_label, filters_file, methods_figure
 from cnnzoo.factory import model_from_checkpoint
 
 
@@ -44,9 +45,8 @@ def make_examples(
     checkpoint: str, images: list[str], out_dir: Path, filters_from: str | None = None, samples: int = 50
 ) -> list[Path]:
     """Write the two figures and return their paths."""
-    model, ckpt = model_from_checkpoint(checkpoint)
-    spec = input_spec(model, ckpt)
-    paths, shown, x = load_batch(images, spec)
+    model = model_from_checkpoint(checkpoint)
+    paths, shown, x = load_images(images, model.cnnzoo_record)
     exps = []
     for method in METHODS:
         try:
@@ -62,7 +62,11 @@ def make_examples(
                 exps.append(exp)
     out_dir.mkdir(parents=True, exist_ok=True)
     methods = methods_figure(
-        shown, exps, out_dir / "explain_methods.png", [p.name for p in paths], spec.class_name
+        shown,
+        exps,
+        out_dir / "explain_methods.png",
+        [p.name for p in paths],
+        class_label(model.cnnzoo_record),
     )
     filters = filters_file(filters_from or checkpoint, out_dir / "explain_filters.png")
     return [methods, filters]

@@ -18,7 +18,7 @@ import torch
 from _blocks import replace_block  # noqa: E402
 
 import cnnzoo
-from cnnzoo.analysis.profile import si
+from cnnzoo.analysis.units import si
 from cnnzoo.errors import CnnzooError
 
 START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"

@@ -35,12 +35,13 @@ def table() -> str:
         for e in rows:
             acc1 = f"{e.acc1:.2f}" if e.acc1 is not None else "—"
             acc5 = f"{e.acc5:.2f}" if e.acc5 is not None else "—"
-            size = f"{e.resize}→{e.crop} {e.interpolation}" if e.resize else f"{e.input_size[-1]}"
-            if e.mean == (0.5, 0.5, 0.5):
+            r = e.record
+            size = f"{r.resize}→{r.crop} {r.interpolation}" if r.resize else f"{r.input_size[-1]}"
+            if r.mean == (0.5, 0.5, 0.5):
                 size += ", mean/std 0.5"
-            elif e.mean != (0.485, 0.456, 0.406):
+            elif r.mean != (0.485, 0.456, 0.406):
                 size += ", own mean/std"
-            opts = ", ".join(f"`{k}={v!r}`" for k, v in e.model_kwargs.items()) or "—"
+            opts = ", ".join(f"`{k}={v!r}`" for k, v in r.model_kwargs.items()) or "—"
             where = "Hugging Face Hub" if e.hf_hub else e.location.split("/")[2]
             name = f"**{model}**" if e is best else model
             key = f"`{e.key}`" + (" (default)" if e is best and len(rows) > 1 else "")

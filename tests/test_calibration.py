@@ -96,7 +96,6 @@ def test_calibrate_fits_on_validation_and_stores_the_temperature(small_run, tmp_
     from PIL import Image
 
     import cnnzoo
-    from cnnzoo.classify import preprocess
     from cnnzoo.factory import model_from_checkpoint
 
     dest = tmp_path / "calibrated.pt"
@@ -104,16 +103,17 @@ def test_calibrate_fits_on_validation_and_stores_the_temperature(small_run, tmp_
     assert r["n"] == 48  # 20% of the 240 training images: the run's own validation split
     assert r["val_nll_after"] <= r["val_nll_before"]
     ck = load_checkpoint(dest)
-    assert ck["record"]["temperature"] == pytest.approx(r["temperature"])
-    assert load_checkpoint(small_run / "best.pt")["record"].get("temperature") is None  # --out left it alone
-    model, _ = model_from_checkpoint(str(dest))
+    assert ck.record.temperature == pytest.approx(r["temperature"])
+    assert ck.run["calibration"]["temperature"] == pytest.approx(r["temperature"])
+    assert load_checkpoint(small_run / "best.pt").record.temperature is None  # --out left it alone
+    model = model_from_checkpoint(str(dest))
     assert model.cnnzoo_record.temperature == pytest.approx(r["temperature"])
     # predict divides the logits by the stored temperature
     img = tmp_path / "x.png"
     Image.fromarray((torch.rand(32, 32) * 255).byte().numpy()).save(img)
     got = cnnzoo.predict(str(dest), [str(img)], top=1)[0]["predictions"][0]
-    with Image.open(img) as im, torch.no_grad():
-        z = model(preprocess(model.cnnzoo_record)(im)[None])
+    with torch.no_grad():
+        z = model(cnnzoo.transforms(model)(str(img))[None])
     p = (z / r["temperature"]).softmax(1)
     assert got["index"] == int(p.argmax()) and got["probability"] == pytest.approx(float(p.max()), abs=1e-5)
     # eval --calibration reports before and after, and draws the reliability diagram

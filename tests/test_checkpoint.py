@@ -9,9 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from cnnzoo.checkpoint import load_checkpoint, safe_load, save_checkpoint
+from cnnzoo.checkpoint import check_fit, load_checkpoint, safe_load, save_checkpoint
 from cnnzoo.errors import CheckpointError
-from cnnzoo.weights import check_fit, load_weights
+from cnnzoo.record import ModelRecord
+from cnnzoo.weights.load import load_weights
 
 
 class Evil:
@@ -23,12 +24,12 @@ class Evil:
 
 def test_save_checkpoint_round_trips_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     p = save_checkpoint(
-        tmp_path / "a" / "ckpt.pt",
-        {"model": "x", "state_dict": {"w": torch.ones(2)}, "epoch": 3, "rng": (1, [2, 3])},
+        tmp_path / "a" / "ckpt.pt", ModelRecord("x"), {"w": torch.ones(2)}, {"epoch": 3, "rng": (1, [2, 3])}
     )
+    assert torch.load(p, weights_only=True)["format"] == "cnnzoo-checkpoint"
     data = load_checkpoint(p)
-    assert data["format"] == "cnnzoo-checkpoint" and data["epoch"] == 3
-    assert torch.equal(data["state_dict"]["w"], torch.ones(2))
+    assert data.record == ModelRecord("x") and data.run == {"epoch": 3, "rng": (1, [2, 3])}
+    assert data.version == 2 and torch.equal(data.state_dict["w"], torch.ones(2))
     assert [f.name for f in p.parent.iterdir()] == ["ckpt.pt"]
 
 

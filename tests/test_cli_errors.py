@@ -6,6 +6,7 @@ messages count; an alarm fails a case that starts training or exporting instead 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from cnnzoo.cli import main
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     d = tmp_path_factory.mktemp("bad")
     (d / "text.pt").write_text("hello world\n")
     (d / "noise.pt").write_bytes(bytes(range(256)) * 8)
@@ -23,7 +24,17 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (d / "afile").write_text("x")
     (d / "img.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (d / "plain.txt").write_text("x")
-    return {
+    (d / "empty_dir").mkdir()
+    from cnnzoo.checkpoint import save_checkpoint
+    from cnnzoo.factory import create_model
+    from cnnzoo.train import runlock
+
+    lenet = create_model("lenet5", num_classes=2)
+    meta = {"model": "lenet5", "model_kwargs": {"num_classes": 2}, "classes": ["a", "b"]}
+    meta |= {"input_size": [1, 32, 32], "mean": [0.5], "std": [0.5], "data": "synthetic:40"}
+    save_checkpoint(d / "lenet5.pt", {**meta, "state_dict": lenet.state_dict(), "epoch": 1})
+    held = runlock.acquire(d / "held_run")  # a run folder in use (by this process, through another lock)
+    yield {
         "text": str(d / "text.pt"),
         "noise": str(d / "noise.pt"),
         "empty": str(d / "empty.pt"),
@@ -36,7 +47,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "badimg": str(d / "img.png"),
         "txt": str(d / "out.txt"),
         "txtfile": str(d / "plain.txt"),
+        "empty_dir": str(d / "empty_dir"),
+        "ckpt": str(d / "lenet5.pt"),
+        "held": str(d / "held_run"),
     }
+    held.release()
 
 
 def _cases(f: dict[str, str]) -> list[list[str]]:
@@ -100,6 +115,14 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["train", "lenet5", "--mixup", "-1"],
         ["train", "lenet5", "--random-erasing", "2"],
         ["train", "lenet5", "--dropout", "0.2"],
+        # train: issue #27 (named data DIR, a folder in use, sizes that cannot fit)
+        ["train", "lenet5", "--data", "fashion-mnist:/nonexistent"],
+        ["train", "lenet5", "--data", "fashion-mnist:" + f["empty_dir"]],
+        ["train", "lenet5", "--data", "cifar10:" + f["missing"]],
+        ["train", "lenet5", "--data", "mnist-5k:" + f["afile"]],
+        ["train", "lenet5", "--data", "synthetic:40", "--out", f["held"]],
+        ["train", "lenet5", "--data", "synthetic:40", "--out", f["held"], "--resume"],
+        ["train", "lenet5", "--data", "synthetic:40", "--batch-size", "100000000"],
         # eval
         ["eval", f["text"]],
         ["eval", f["noise"]],
@@ -127,6 +150,9 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["robustness", f["text"], "--corruptions", "nope"],
         ["robustness", f["text"], "--png", f["txt"]],
         ["robustness", f["text"], "--reference", f["txtfile"].replace(".txt", ".json")],
+        ["eval", f["ckpt"], "--dense", "--scales", "100000"],
+        ["eval", f["ckpt"], "--dense", "--scales", "60000"],
+        ["eval", f["ckpt"], "--dense", "--scales", "2"],
         # transfer
         ["transfer", "vgg16x", "--strategy", "finetune"],
         ["transfer", "lenet5", "--strategy", "nope"],
@@ -134,9 +160,34 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["transfer", "lenet5", "--strategy", "finetune", "--weights", f["noise"]],
         ["transfer", "lenet5", "--strategy", "finetune", "--weights", f["folder"]],
         ["transfer", "lenet5", "--strategy", "finetune", "--weights", "torchvision:" + f["text"]],
-        ["transfer", "lenet5", "--strategy", "finetune", "--out", f["under_file_dir"]],
-        ["transfer", "lenet5", "--strategy", "finetune", "--data", "foo:bar"],
-        ["transfer", "lenet5", "--strategy", "distill", "--teacher", f["text"]],
+        ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--out", f["under_file_dir"]],
+        ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--data", "foo:bar"],
+        ["transfer", "lenet5", "--strategy", "distill", "--from-scratch", "--teacher", f["text"]],
+        ["transfer", "lenet5", "--strategy", "finetune"],  # no published weights: --weights or --from-scratch
+        ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--weights", f["text"]],
+        ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--bn", "half"],
+        [
+            "transfer",
+            "lenet5",
+            "--strategy",
+            "finetune",
+            "--from-scratch",
+            "--data",
+            "synthetic:40",
+            "--input-size",
+            "70000",
+        ],
+        [
+            "transfer",
+            "lenet5",
+            "--strategy",
+            "finetune",
+            "--from-scratch",
+            "--data",
+            "synthetic:40",
+            "--input-size",
+            "30000",
+        ],
         # explain / filters / activations
         ["explain", f["text"], f["badimg"], "--out", "x.png"],
         ["explain", f["folder"], f["badimg"], "--out", "x.png"],
@@ -156,6 +207,24 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["activations", "lenet5", f["badimg"], "--layer", "c1", "--out", f["under_file"]],
         ["activations", "lenet5", f["badimg"], "--layer", "c1", "--out", f["dir"] + "/a.png"],
         ["activations", "lenet5", f["badimg"], "--layer", "c1", "--max-maps", "0", "--out", "x.png"],
+        ["explain", "lenet5", "--method", "class-model", "--out", "x.png"],
+        ["explain", "lenet5", f["badimg"], "--method", "class-model", "--class", "1", "--out", "x.png"],
+        ["explain", "lenet5", "--method", "class-model", "--class", "10", "--out", f["dir"] + "/c.png"],
+        ["explain", "lenet5", "--method", "class-model", "--class", "1", "--steps", "0", "--out", "x.png"],
+        ["explain", "lenet5", f["badimg"], "--method", "occlusion", "--window", "0", "--out", "x.png"],
+        ["explain", "lenet5", f["badimg"], "--method", "occlusion", "--class", "1,2", "--out", "x.png"],
+        # units
+        ["units", f["text"], "--data", "digits", "--out", "u"],
+        ["units", "lenet5", "--out", "u"],
+        ["units", "lenet5", "--data", "nope", "--out", "u"],
+        ["units", "lenet5", "--data", "digits", "--out", f["afile"]],
+        ["units", "lenet5", "--data", "digits", "--out", f["under_file_dir"]],
+        ["units", "lenet5", "--images", f["missing"], "--out", "u"],
+        ["units", "lenet5", "--data", "digits", "--layers", "nope", "--out", "u"],
+        ["units", "lenet5", "--data", "digits", "--units", "x", "--out", "u"],
+        ["units", "lenet5", "--data", "digits", "--top", "0", "--out", "u"],
+        ["units", "lenet5", "--data", "digits", "--images", f["badimg"], "--out", "u"],
+        ["serve", "--units", f["dir"]],
         # export
         ["export", f["text"], "--out", "x.onnx"],
         ["export", f["folder"], "--out", "x.onnx"],
@@ -167,6 +236,14 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["export", "lenet5", "--out", "x.onnx", "--int8"],
         ["export", "lenet5", "--out", "x.onnx", "--calibration", "digits"],
         ["export", "lenet5", "--out", "x.onnx", "--weights", "uint8"],
+        ["export", "lenet5", "--out", "x.onnx", "--input", "1x60000x60000"],
+        ["export", "lenet5", "--out", "x.onnx", "--input", "3x32x32"],
+        # erf: the input checked against the model and the memory before any tensor is made
+        ["erf", "lenet5", "--input", "1x60000x60000"],
+        ["erf", "lenet5", "--input", "3x32x32"],
+        ["erf", "lenet5", "--input", "1x28x28"],
+        ["erf", "lenet5", "--input", "1x32x32x32"],
+        ["erf", "resnet50", "--input", "3x8000x8000", "--samples", "64"],
         # bench
         ["bench", f["text"]],
         ["bench", "vgg16x"],
@@ -175,6 +252,10 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["bench", "lenet5", "--threads", "0"],
         ["bench", "lenet5", "--batch", "0"],
         ["bench", "lenet5", "--calibration", "foo:bar", "--backends", "onnxruntime-int8"],
+        ["bench", "lenet5", "--batch", "100000000"],
+        ["bench", "lenet5", "--input", "3x32x32"],
+        # weights: a file never downloaded is said to be so (the cache is an empty folder here)
+        ["weights", "verify", "resnet18"],
     ]
 
 
@@ -197,6 +278,7 @@ def _run(argv: list[str], capfd: pytest.CaptureFixture[str], seconds: int = 20) 
 
 def test_every_bad_input_is_one_line_and_exit_2(files, capfd, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # default outputs (runs/, x.png) land here
+    monkeypatch.setenv("CNNZOO_WEIGHTS_DIR", str(tmp_path / "weights-cache"))
     failures = []
     for argv in _cases(files):
         code, err = _run(argv, capfd)
@@ -206,6 +288,8 @@ def test_every_bad_input_is_one_line_and_exit_2(files, capfd, monkeypatch, tmp_p
         elif argv[1:2] == [files["folder"]] and "is a folder" not in err:
             failures.append(f"{argv}: a folder must be called a folder, got {err!r}")
     assert not failures, "\n".join(failures)
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.name != "weights-cache")
+    assert left == [], f"refused commands left files behind: {left}"  # nothing half-written anywhere
 
 
 def test_train_json_stdout_is_one_document_and_resume_refuses_changes(capfd, tmp_path: Path) -> None:

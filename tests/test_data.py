@@ -179,7 +179,7 @@ def test_folder_with_bad_files_skips_and_names_each(tmp_path):
 def test_strict_data_makes_a_bad_file_fatal(tmp_path):
     make_folder(tmp_path)
     add_bad_files(tmp_path)
-    with pytest.raises(DataError, match="strict-data"):
+    with pytest.raises(DataError, match="drop strict_data"):
         load_source(f"folder:{tmp_path}", strict=True)
 
 
@@ -194,7 +194,7 @@ def test_folder_images_adapt_to_gray_and_input_size(tmp_path):
     make_folder(tmp_path)
     b = load_data(f"folder:{tmp_path}", 1, 32)
     x, _ = b.test[0]
-    assert x.shape == (1, 1, 32, 32)  # one centre view
+    assert x.shape == (1, 32, 32)  # one centre view, a plain image
     assert len(b.mean) == 1
 
 

@@ -23,7 +23,6 @@ from cnnzoo.deploy import (
     evaluate_top1,
     export_int8,
     export_onnx,
-    parse_input_size,
     quantize_onnx,
     relative_error,
 )
@@ -35,6 +34,8 @@ from cnnzoo.deploy.quantize import (
     weights_note,
 )
 from cnnzoo.errors import CnnzooError, DataError
+from cnnzoo.record import ModelRecord
+from cnnzoo.sizes import parse_input_size
 from cnnzoo.timing import cpu_flags, interleaved_times
 
 # Small real models at small inputs: a plain CNN with the paper's odd layers, a CIFAR ResNet, a concat
@@ -119,20 +120,22 @@ def test_export_of_a_model_that_cannot_run_on_the_input_says_so(tmp_path) -> Non
 
 def test_exported_metadata_lets_the_session_classify_raw_images(tmp_path) -> None:
     model = _model("lenet5_linear")
-    ckpt = {"classes": [f"digit{i}" for i in range(10)], "mean": [0.5], "std": [0.25]}
-    res = export_onnx(model, tmp_path / "l.onnx", checkpoint=ckpt)
+    names = [f"digit{i}" for i in range(10)]
+    model.cnnzoo_record = model.cnnzoo_record.with_new_head(10, names).with_(mean=(0.5,), std=(0.25,))
+    res = export_onnx(model, tmp_path / "l.onnx")
     assert res.input_size == (1, 32, 32)
     clf = OnnxClassifier(res.path)
-    assert clf.classes == ckpt["classes"] and clf.input_size == (1, 32, 32)
-    raw = torch.rand(3, 1, 28, 28)  # [0, 1] pixels at another size: resized, then normalised
+    assert clf.record == model.cnnzoo_record  # the whole record travels in the file
+    assert clf.classes == names and clf.input_size == (1, 32, 32)
+    raw = torch.rand(3, 1, 28, 28)  # [0, 1] pixels 4 short: centred in the field as training did, normalised
     top = clf.predict(raw, topk=3)
-    expected = model(F.interpolate((raw - 0.5) / 0.25, size=(32, 32), mode="bilinear", antialias=True))
+    expected = model((F.pad(raw, (2, 2, 2, 2)) - 0.5) / 0.25)
     assert [t[0][0] for t in top] == [f"digit{i}" for i in expected.argmax(1).tolist()]
     assert all(len(t) == 3 and t[0][1] >= t[1][1] >= t[2][1] for t in top)
     from PIL import Image
 
     img = Image.fromarray((raw[0, 0].numpy() * 255).astype(np.uint8))
-    assert clf.predict([img])[0][0][0] in ckpt["classes"]
+    assert clf.predict([img])[0][0][0] in names
 
 
 def test_session_rejects_missing_file_and_wrong_image_shape(tmp_path) -> None:
@@ -167,7 +170,7 @@ def test_int8_file_is_qdq_with_per_channel_int8_weights_and_uint8_activations(tm
     q_nodes = [n for n in graph.node if n.op_type == "QuantizeLinear"]
     assert q_nodes and all(inits[n.input[2]].data_type == onnx.TensorProto.UINT8 for n in q_nodes)
     meta = {p.key: p.value for p in onnx.load(str(q)).metadata_props}
-    assert meta["cnnzoo_model"] == "resnet20" and "per-channel" in meta["quantization"]
+    assert json.loads(meta["cnnzoo_record"])["name"] == "resnet20" and "per-channel" in meta["quantization"]
     # 8-bit where this CPU's U8S8 kernels sum them exactly, else 7-bit (|w| <= 64): quantize_onnx keeps the
     # fast kernels; the metadata says which and why
     weights = [inits[n.input[0]] for n in w_dq]
@@ -217,7 +220,7 @@ def test_as_arrays_reads_tensors_pairs_and_rejects_wrong_sizes() -> None:
 
 
 @pytest.fixture(scope="module")
-def digits_model() -> tuple[nn.Module, dict, object]:
+def digits_model() -> tuple[nn.Module, object]:
     """A tiny CNN trained for a few epochs on scikit-learn's 1,437 real training digits, at 16x16 (the digits
     source lays them out as MNIST does, 20x20 in a 28x28 field; at 8x8 the strokes would be 6 pixels tall)."""
     from cnnzoo.data import load_data
@@ -246,13 +249,16 @@ def digits_model() -> tuple[nn.Module, dict, object]:
             F.cross_entropy(model(xt[idx]), yt[idx]).backward()
             opt.step()
     torch.set_num_threads(threads)
-    ckpt = {"classes": bundle.classes, "mean": bundle.mean, "std": bundle.std, "input_size": [1, 16, 16]}
-    return model.eval(), ckpt, bundle
+    # a module cnnzoo did not build says what it is the same way: a record
+    model.cnnzoo_record = ModelRecord(
+        "digits-cnn", {}, (1, 16, 16), bundle.mean, bundle.std, num_classes=10, classes=tuple(bundle.classes)
+    )
+    return model.eval(), bundle
 
 
 def test_int8_on_real_digits_loses_at_most_half_a_point(tmp_path, digits_model) -> None:
-    model, ckpt, bundle = digits_model
-    rep = export_int8(model, tmp_path / "d.onnx", bundle, checkpoint=ckpt, min_speedup=0.0, bench_repeats=2)
+    model, bundle = digits_model
+    rep = export_int8(model, tmp_path / "d.onnx", bundle, min_speedup=0.0, bench_repeats=2)
     assert rep.heldout_images == 360 and rep.calibration_images == 128  # digits' test part; 128 to calibrate
     assert rep.fp32_top1 is not None and rep.fp32_top1 > 90.0
     assert rep.int8_top1 >= rep.fp32_top1 - 0.5
@@ -299,8 +305,8 @@ def test_cli_int8_export_says_which_weights_and_whether_this_cpu_sums_them_exact
 
 
 def test_int8_that_is_not_fast_enough_writes_fp32_and_says_why(tmp_path, digits_model) -> None:
-    model, ckpt, bundle = digits_model
-    rep = export_int8(model, tmp_path / "d.onnx", bundle, checkpoint=ckpt, min_speedup=1e9, bench_repeats=2)
+    model, bundle = digits_model
+    rep = export_int8(model, tmp_path / "d.onnx", bundle, min_speedup=1e9, bench_repeats=2)
     assert rep.kept == "fp32" and "not faster than FP32" in rep.reason
     ops = {n.op_type for n in onnx.load(rep.path).graph.node}
     assert "QuantizeLinear" not in ops and "Conv" in ops
@@ -383,12 +389,11 @@ def test_openvino_runs_the_fp32_file_in_true_float32(tmp_path) -> None:
 
 
 def test_openvino_runs_the_int8_file_as_accurately_as_onnxruntime(tmp_path, digits_model) -> None:
-    model, ckpt, bundle = digits_model
+    model, bundle = digits_model
     rep = export_int8(
         model,
         tmp_path / "d.onnx",
         bundle,
-        checkpoint=ckpt,
         min_speedup=0.0,
         bench_repeats=2,
         runtime="openvino",

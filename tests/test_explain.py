@@ -21,7 +21,6 @@ from cnnzoo.explain import (
     gradcam,
     guided_backprop,
     guided_gradcam,
-    load_image,
     saliency,
     smoothgrad,
 )
@@ -375,8 +374,11 @@ def test_unknown_layer_error_lists_valid_layer_names() -> None:
 def test_unreadable_image_is_a_data_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not a png at all")
-    with pytest.raises(DataError, match="cannot read image"):
-        load_image(bad, 1, (16, 16))
+    from cnnzoo.data.images import load_images
+    from cnnzoo.record import ModelRecord
+
+    with pytest.raises(DataError, match="cannot read image .*broken.png.*not an image"):
+        load_images([bad], ModelRecord("x", input_size=(1, 16, 16)))
 
 
 def test_explain_rejects_options_that_do_not_fit_the_method() -> None:

@@ -25,18 +25,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("explain_cli")
     torch.manual_seed(0)
     model = create_model(MODEL, num_classes=10)
-    ckpt = save_checkpoint(
-        d / "lenet.pt",
-        {
-            "model": MODEL,
-            "model_kwargs": {"num_classes": 10},
-            "state_dict": model.state_dict(),
-            "classes": [f"digit {i}" for i in range(10)],
-            "mean": [0.13],
-            "std": [0.31],
-            "input_size": [1, 32, 32],
-        },
-    )
+    record = model.cnnzoo_record.with_new_head(10, [f"digit {i}" for i in range(10)])
+    ckpt = save_checkpoint(d / "lenet.pt", record.with_(mean=(0.13,), std=(0.31,)), model.state_dict())
     folder = d / "digits"
     folder.mkdir()
     for k in range(2):

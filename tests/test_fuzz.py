@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from cnnzoo.analysis import build_from_spec, parse_spec, profile
 from cnnzoo.data.sources import load_source
+from cnnzoo.env import VARIABLES
 from cnnzoo.errors import CnnzooError
 from cnnzoo.sizes import MAX_SIDE, parse_input_size
 
@@ -112,3 +113,44 @@ def test_data_parser_never_raises_anything_else(spec: str) -> None:
         load_source(spec)
     except CnnzooError as e:
         _one_sentence(e)
+
+
+# ---------------------------------------------------------------------------- issue #27: two more parsers
+@FAST
+@given(st.sampled_from([v.name for v in VARIABLES]), st.text(max_size=30))
+def test_every_environment_variable_reads_to_a_value_or_one_sentence(name: str, value: str) -> None:
+    import os
+
+    from cnnzoo import env
+
+    if "\0" in value:  # the environment cannot hold a NUL
+        return
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        env.check_all()
+    except CnnzooError as e:
+        _one_sentence(e)
+        assert name in str(e)
+    finally:
+        if old is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = old
+
+
+@settings(max_examples=60, deadline=20_000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.integers(-(10**6), 10**6), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_test_scales_are_run_or_refused_in_one_sentence_before_any_image_is_resized(scales, dense) -> None:
+    from cnnzoo.factory import create_model
+    from cnnzoo.train.dense import check_scales
+
+    try:
+        check_scales(create_model("lenet5", num_classes=2), (1, 32, 32), scales, dense=dense, views=2)
+    except CnnzooError as e:
+        _one_sentence(e)
+        return
+    assert all(1 <= q <= MAX_SIDE for q in scales)

@@ -1,5 +1,5 @@
 """The one image decoder (issue #17): EXIF orientation applied and 16-bit greyscale PNGs scaled, the same
-for training (datasets), explain/activations (explain.inputs) and predict (deploy sessions)."""
+for training (datasets), explain/activations and predict (deploy sessions)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnzoo.data.images import decode_image, decode_pil
-from cnnzoo.explain.inputs import load_image
+from cnnzoo.data.images import decode_image, decode_pil, load_images
+from cnnzoo.record import ModelRecord
+
+
+def load_image(path: Path, in_chans: int, size: tuple[int, int]) -> torch.Tensor:
+    """What explain shows of one file for a model taking ``in_chans x size`` (the picture door's view)."""
+    rec = ModelRecord("m", input_size=(in_chans, *size), mean=(0.5,) * in_chans, std=(0.5,) * in_chans)
+    return load_images([path], rec)[1][0]
 
 
 def _rotated(path: Path) -> Path:
@@ -68,16 +74,15 @@ def test_explain_reads_the_same_pixels_as_training(tmp_path: Path) -> None:
 
 def test_a_folder_with_an_unreadable_file_skips_and_names_it(tmp_path: Path, capfd) -> None:
     from cnnzoo.errors import DataError
-    from cnnzoo.explain.inputs import InputSpec, load_batch
 
     Image.fromarray(np.full((8, 8), 200, np.uint8)).save(tmp_path / "a.png")
     (tmp_path / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     Image.fromarray(np.full((8, 8), 50, np.uint8)).save(tmp_path / "c.png")
-    spec = InputSpec(1, (8, 8), (0.5,), (0.5,), None)
+    spec = ModelRecord("m", input_size=(1, 8, 8), mean=(0.5,), std=(0.5,))
     skipped: list[str] = []
-    paths, x, _ = load_batch([str(tmp_path)], spec, skipped)
+    paths, x, _ = load_images([str(tmp_path)], spec, skipped)
     assert [p.name for p in paths] == ["a.png", "c.png"] and x.shape == (2, 1, 8, 8)
     assert skipped == [str(tmp_path / "b.png")]
     assert "skipped unreadable file" in capfd.readouterr().err
     with pytest.raises(DataError, match="cannot read image"):  # named on its own: an error
-        load_batch([str(tmp_path / "b.png")], spec)
+        load_images([str(tmp_path / "b.png")], spec)

@@ -27,13 +27,13 @@ _SCRIPT = textwrap.dedent(
     out, epochs, kill_at = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     real = loop.save_checkpoint
 
-    def dying_save(path, payload):
+    def dying_save(path, record, state_dict, run):
         # killed (SIGKILL-like: no clean-up runs) half-way through writing the named file at the last epoch
-        if kill_at != "none" and os.path.basename(path) == kill_at and payload["epoch"] == epochs:
+        if kill_at != "none" and os.path.basename(path) == kill_at and run["epoch"] == epochs:
             fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=out)
             os.write(fd, b"PK half a checkpoint")
             os._exit(137)
-        return real(path, payload)
+        return real(path, record, state_dict, run)
 
     loop.save_checkpoint = dying_save
     g = torch.Generator().manual_seed(0)
@@ -89,20 +89,22 @@ def test_kill_while_the_final_best_pt_is_written_is_repaired_on_resume(tmp_path:
     assert "rewrote it from last.pt" in err and "removed .best.pt." in err
     assert list(run.glob(".*.tmp")) == []
     best, last = load_checkpoint(run / "best.pt"), load_checkpoint(run / "last.pt")
-    assert best["epoch"] == last["epoch"] == 1 and best["best"]["epoch"] == 1
-    for k, v in last["state_dict"].items():  # at an improving epoch both files hold the same state
-        assert torch.equal(best["state_dict"][k], v)
+    assert best.run["epoch"] == last.run["epoch"] == 1 and best.run["best"]["epoch"] == 1
+    for k, v in last.state_dict.items():  # at an improving epoch both files hold the same state
+        assert torch.equal(best.state_dict[k], v)
 
 
 def _pair(out: Path, last_epoch: int, best_recorded: int, best_file_epoch: int | None) -> None:
     w = {"w": torch.full((2,), float(last_epoch))}
     save_checkpoint(
         out / "last.pt",
-        {"epoch": last_epoch, "step": 0, "state_dict": w, "best": {"epoch": best_recorded, "value": 0.5}},
+        None,
+        w,
+        {"epoch": last_epoch, "step": 0, "best": {"epoch": best_recorded, "value": 0.5}},
     )
     if best_file_epoch is not None:
         sd = {"w": torch.full((2,), float(best_file_epoch))}
-        save_checkpoint(out / "best.pt", {"epoch": best_file_epoch, "step": 0, "state_dict": sd})
+        save_checkpoint(out / "best.pt", None, sd, {"epoch": best_file_epoch, "step": 0})
 
 
 def test_stale_best_behind_an_improving_last_is_rewritten(tmp_path: Path) -> None:
@@ -111,7 +113,7 @@ def test_stale_best_behind_an_improving_last_is_rewritten(tmp_path: Path) -> Non
     notes = reconcile_run(tmp_path)
     assert len(notes) == 2 and "from epoch 5" in notes[1]
     best = load_checkpoint(tmp_path / "best.pt")
-    assert best["epoch"] == 6 and torch.equal(best["state_dict"]["w"], torch.full((2,), 6.0))
+    assert best.run["epoch"] == 6 and torch.equal(best.state_dict["w"], torch.full((2,), 6.0))
 
 
 def test_consistent_or_ahead_pairs_are_left_alone(tmp_path: Path) -> None:

@@ -162,4 +162,4 @@ def test_digits_batches_equal_the_per_image_transform_when_there_is_no_randomnes
     assert xb.shape == (4, 1, 32, 32) and torch.allclose(xb, xs, atol=1e-6)
     assert yb.tolist() == [data.train[int(i)][1] for i in idx]
     xt, _ = data.test.batch(torch.arange(3))
-    assert torch.allclose(xt, torch.stack([data.test[i][0][0] for i in range(3)]), atol=1e-6)
+    assert torch.allclose(xt, torch.stack([data.test[i][0] for i in range(3)]), atol=1e-6)

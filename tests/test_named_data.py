@@ -365,3 +365,37 @@ def test_built_fashion_like_data_fits_lenet_input(no_data_anywhere, monkeypatch)
     b = build_data(load_source(f"fashion-mnist:{no_data_anywhere / 'fm'}"), 1, 32)
     x, y = b.train[0]
     assert x.shape == (1, 32, 32) and b.classes[0] == "T-shirt/top" and b.natural is False
+
+
+# ------------------------------------------------------------------------------------- an explicit DIR
+@pytest.mark.parametrize("kind", ["fashion-mnist", "mnist-5k", "cifar10", "cifar100"])
+def test_a_missing_dir_is_an_error_naming_it_never_another_copy(kind, tmp_path):
+    """``fashion-mnist:/nonexistent`` used to train on Debian's copy and record the path typed (#27)."""
+    missing = tmp_path / "nonexistent"
+    with pytest.raises(DataError, match=f"the data folder '{missing}' does not exist") as e:
+        load_source(f"{kind}:{missing}")
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("kind", ["fashion-mnist", "cifar10"])
+def test_an_empty_dir_is_an_error_naming_it_and_nothing_is_downloaded(
+    kind, tmp_path, monkeypatch, local_server
+):
+    served, url = local_server
+    _write_idx_set(served, 60, 20)  # a server that would answer: it must not be asked
+    monkeypatch.setenv("CNNZOO_DATA_URL", url)
+    monkeypatch.delenv("CNNZOO_OFFLINE")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match=f"'{empty}' of {kind}:{empty} does not hold the {kind} files") as e:
+        load_source(f"{kind}:{empty}")
+    assert "\n" not in str(e.value) and "drop ':" in str(e.value)
+    assert list(empty.iterdir()) == []
+
+
+@needs_fashion
+def test_the_search_order_applies_only_without_a_dir(tmp_path):
+    (tmp_path / "e").mkdir()
+    with pytest.raises(DataError, match="does not hold the fashion-mnist files"):
+        load_source(f"fashion-mnist:{tmp_path / 'e'}")  # Debian's copy is there, and not used
+    assert len(load_source("fashion-mnist").test) == 10000  # without DIR it is found

@@ -54,15 +54,16 @@ def test_a_full_disk_during_a_checkpoint_write_keeps_the_old_file(tmp_path: Path
     import torch
 
     from cnnzoo.checkpoint import load_checkpoint, save_checkpoint
-    from cnnzoo.errors import CheckpointError
+    from cnnzoo.outputs import DiskFullError
 
-    p = save_checkpoint(tmp_path / "last.pt", {"epoch": 1})
+    p = save_checkpoint(tmp_path / "last.pt", None, {}, {"epoch": 1})
 
-    def full(*a, **k):
+    def full_os(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(torch, "save", full)
-    with pytest.raises(CheckpointError, match="disk is full.*previous one there is intact"):
-        save_checkpoint(p, {"epoch": 2})
+    for failure in (full_os,):
+        monkeypatch.setattr(torch, "save", failure)
+        with pytest.raises(DiskFullError, match="the disk is full at .*last.pt.*; free .*unchanged"):
+            save_checkpoint(p, None, {}, {"epoch": 2})
     monkeypatch.undo()
-    assert load_checkpoint(p)["epoch"] == 1 and [f.name for f in tmp_path.iterdir()] == ["last.pt"]
+    assert load_checkpoint(p).run["epoch"] == 1 and [f.name for f in tmp_path.iterdir()] == ["last.pt"]

@@ -52,7 +52,9 @@ def test_create_model_passes_classes_channels_and_options(toy_model: str) -> Non
     m = cnnzoo.create_model(toy_model, num_classes=3, in_chans=2, width=5)
     assert m[0].in_channels == 2 and m[0].out_channels == 5
     assert m(torch.zeros(1, 2, 8, 8)).shape == (1, 3)
-    assert m.cnnzoo_name == toy_model and m.cnnzoo_kwargs == {"num_classes": 3, "in_chans": 2, "width": 5}
+    assert m.cnnzoo_name == toy_model
+    assert m.cnnzoo_record.model_kwargs == {"num_classes": 3, "in_chans": 2, "width": 5}
+    assert (m.cnnzoo_record.input_size, m.cnnzoo_record.num_classes) == ((2, 8, 8), 3)
 
 
 def test_unknown_option_names_the_valid_ones(toy_model: str) -> None:

@@ -242,15 +242,15 @@ def test_a_run_with_ema_mixing_clipping_and_smoothing_resumes_exactly(tmp_path):
     _run(tmp_path / "part", 1)
     part, r = _run(tmp_path / "part", 3, resume=True)
     a, b = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(tmp_path / "part" / "last.pt")
-    for k, v in a["state_dict"].items():  # the averaged weights: the saved model
-        assert torch.equal(v, b["state_dict"][k]), k
-    for k, v in a["ema"]["training_state_dict"].items():  # the raw weights
-        assert torch.equal(v, b["ema"]["training_state_dict"][k]), k
+    for k, v in a.state_dict.items():  # the averaged weights: the saved model
+        assert torch.equal(v, b.state_dict[k]), k
+    for k, v in a.run["ema"]["training_state_dict"].items():  # the raw weights
+        assert torch.equal(v, b.run["ema"]["training_state_dict"][k]), k
         assert torch.equal(v, full.state_dict()[k])
-    assert a["ema"]["updates"] == b["ema"]["updates"] == 18
-    assert [h["val_loss"] for h in a["history"]] == [h["val_loss"] for h in b["history"]]
+    assert a.run["ema"]["updates"] == b.run["ema"]["updates"] == 18
+    assert [h["val_loss"] for h in a.run["history"]] == [h["val_loss"] for h in b.run["history"]]
     # the saved model is the average, not the last raw weights
-    assert not torch.equal(a["state_dict"]["2.weight"], a["ema"]["training_state_dict"]["2.weight"])
+    assert not torch.equal(a.state_dict["2.weight"], a.run["ema"]["training_state_dict"]["2.weight"])
     # a checkpoint without EMA state cannot continue an EMA run (and the other way round)
     net = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(36, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
     t = Trainer(net, torch.optim.SGD(net.parameters(), lr=0.1), _toy(), epochs=4, progress=False, log=False)
@@ -288,10 +288,10 @@ def test_train_model_with_every_regulariser_resumes_exactly(tmp_path, capsys):
         and "drop-path 0.1" in first
     )
     a, b = load_checkpoint(full.checkpoint), load_checkpoint(part.checkpoint)
-    assert a["model_kwargs"]["drop_path_rate"] == 0.1
-    for k, v in a["state_dict"].items():
-        assert torch.equal(v, b["state_dict"][k]), k
-    assert a["ema"]["updates"] == b["ema"]["updates"] == 4  # 2 epochs of 2 batches
+    assert a.record.model_kwargs["drop_path_rate"] == 0.1
+    for k, v in a.state_dict.items():
+        assert torch.equal(v, b.state_dict[k]), k
+    assert a.run["ema"]["updates"] == b.run["ema"]["updates"] == 4  # 2 epochs of 2 batches
     assert full.test is not None and part.test is not None and full.test.top1 == part.test.top1
 
 

@@ -134,7 +134,7 @@ def test_draw_endpoint(client: TestClient) -> None:
 
 def test_info_and_pages(client: TestClient) -> None:
     info = client.get("/api/info").json()
-    assert info["draw"]["model"] == "lenet5" and info["draw"]["input_size"] == [1, 32, 32]
+    assert info["draw"]["model"] == "lenet5" and info["draw"]["record"]["input_size"] == [1, 32, 32]
     assert len(info["rbf_prototypes"]) == 10 and len(info["rbf_prototypes"][0]) == 84
     assert info["photo"] is None and "--photo" in info["photo_message"]
     assert len(info["models"]) >= 100
@@ -232,11 +232,13 @@ def test_photo_endpoint(tmp_path: Path) -> None:
     rec = r.json()
     plain = c.post("/api/photo", files={"image": ("p.jpg", png(photo), "image/png")}).json()
     assert plain["overlay"] is None and plain["top5"] == rec["top5"]  # Grad-CAM only when asked for
-    names = core.imagenet_categories()
-    assert len(names) == 1000 and names[0] == "tench"
+    from cnnzoo.record import imagenet_classes
+
+    names = imagenet_classes()
+    assert len(names) == 1000 and names[0] == "tench" and lm.model.cnnzoo_record.classes is None
     assert [t["name"] for t in rec["top5"]] == [names[t["index"]] for t in rec["top5"]]
     assert rec["image"].startswith("data:image/png;base64,") and rec["overlay"]["layer"] == "layer4"
-    x = lm.normalise(core.photo_tensor(png(photo), 3, (224, 224), lm.record))[None]
+    x = lm.normalise(core.photo_tensor(png(photo), lm.record))[None]
     with torch.no_grad():
         assert rec["top5"][0]["index"] == int(lm.model(x).argmax())
     assert (
@@ -248,17 +250,19 @@ def test_photo_endpoint(tmp_path: Path) -> None:
 def test_photo_view_is_the_one_the_weights_record_names() -> None:
     """Inception v3's weights want the shorter side at 342, a 299 centre crop and bicubic resampling: the
     Photo page shows and classifies exactly what ``predict`` would (not the generic 256/224 view)."""
-    from cnnzoo.classify import preprocess
+    import cnnzoo
     from cnnzoo.record import ModelRecord
 
     photo = Image.new("RGB", (500, 320), (40, 120, 200))
     ImageDraw.Draw(photo).ellipse([150, 60, 330, 260], fill=(230, 200, 40))
     rec = ModelRecord("inception_v3", input_size=(3, 299, 299), resize=342, crop=299, interpolation="bicubic")
-    lm = core.LoadedModel(torch.nn.Identity(), "x", "x", 3, (299, 299), rec.mean, rec.std, None, record=rec)
-    seen = core.photo_tensor(png(photo), 3, (299, 299), rec)
+    lm = core.LoadedModel(torch.nn.Identity(), rec, "x")
+    seen = core.photo_tensor(png(photo), rec)
     assert seen.shape == (3, 299, 299)
-    assert torch.allclose(lm.normalise(seen), preprocess(rec)(Image.open(io.BytesIO(png(photo)))), atol=1e-6)
-    generic = core.photo_tensor(png(photo), 3, (299, 299))  # 256/224 of 299 = 342 too, but bilinear
+    assert torch.allclose(
+        lm.normalise(seen), cnnzoo.transforms(rec)(Image.open(io.BytesIO(png(photo)))), atol=1e-6
+    )
+    generic = core.photo_tensor(png(photo), rec.with_(interpolation="bilinear"))  # 342 too, but bilinear
     assert not torch.allclose(seen, generic, atol=1e-3)
 
 

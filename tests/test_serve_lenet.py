@@ -56,13 +56,12 @@ def test_shipped_lenet5_is_the_paper_network_with_its_record() -> None:
 
     assert 150_000 < SHIPPED_LENET5.stat().st_size < 600_000
     ckpt = load_checkpoint(SHIPPED_LENET5)
-    prov = ckpt["provenance"]
-    assert (
-        ckpt["model"] == "lenet5" and ckpt["data"] == "mnist-5k" and ckpt["record"]["dataset"] == "mnist-5k"
-    )
+    prov = ckpt.run["provenance"]
+    assert ckpt.version == 2 and ckpt.record.name == "lenet5" and ckpt.record.dataset == "mnist-5k"
+    assert ckpt.record.classes == tuple(str(i) for i in range(10)) and ckpt.record.input_size == (1, 32, 32)
     assert (prov["train_images"], prov["val_images"], prov["test_images"]) == (4500, 500, 10000)
     assert prov["script"] == "benchmarks/lenet5_mnist.py" and "best validation epoch" in prov["protocol"]
-    assert state_digest(ckpt["state_dict"]) == prov["state_sha256"]
+    assert state_digest(ckpt.state_dict) == prov["state_sha256"]
     sys.path.insert(0, str(REPO / "benchmarks"))
     import lenet5_mnist  # the reproduction script: its protocol is the one recorded
 
@@ -86,7 +85,7 @@ def test_shipped_lenet5_test_figure_holds_on_mnist_t10k(mnist_dir: Path, shipped
     with torch.no_grad():
         pred = torch.cat([shipped.model(x[i : i + 1000]).argmax(1) for i in range(0, 10000, 1000)])
     acc = float((pred == torch.from_numpy(np.asarray(labels, np.int64))).float().mean())
-    recorded = load_checkpoint(SHIPPED_LENET5)["provenance"]["test_top1"]
+    recorded = load_checkpoint(SHIPPED_LENET5).run["provenance"]["test_top1"]
     assert acc >= 0.97
     assert abs(acc - recorded) <= 3e-4, (acc, recorded)  # +-3 digits: other CPUs' float kernels
 
@@ -311,15 +310,18 @@ def test_photo_takes_a_checkpoint_and_name_at_weights(tmp_path: Path) -> None:
     from cnnzoo.factory import create_model
 
     lm = core.load_photo_model(str(SHIPPED_LENET5))
-    assert lm.classes == tuple(str(i) for i in range(10)) and (lm.in_chans, lm.size) == (1, (32, 32))
+    assert lm.record.classes == tuple(str(i) for i in range(10)) and (lm.in_chans, lm.size) == (
+        1,
+        (32, 32),
+    )
     c = TestClient(web.create_app(web.ServeState(photo=lm)))
     r = c.post("/api/photo", files={"image": ("d.png", render_digit(4, random.Random(2)), "image/png")})
-    assert r.status_code == 200 and r.json()["top5"][0]["name"] in lm.classes
+    assert r.status_code == 200 and r.json()["top5"][0]["name"] in lm.record.class_names()
     torch.manual_seed(0)
     wfile = tmp_path / "r18.pt"
     torch.save(create_model("resnet18").state_dict(), wfile)
     at = core.load_photo_model(f"resnet18@{wfile}")
-    assert at.name == "resnet18" and at.source == f"resnet18@{wfile}" and len(at.classes) == 1000
+    assert at.name == "resnet18" and at.source == f"resnet18@{wfile}" and len(at.record.class_names()) == 1000
     with pytest.raises(CnnzooError, match="already names its weights"):
         core.load_photo_model(f"resnet18@{wfile}", str(wfile))
 

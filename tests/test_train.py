@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------------------------------ recipes
 def test_every_recipe_cites_its_paper_section():
-    assert len(RECIPES) == 28 and {"lenet5", "resnet_cifar", "inception_v3", "nasnet"} <= set(RECIPES)
+    # the 28 papers' recipes and issue #30's time-to-accuracy recipe (citing the papers it compresses)
+    assert len(RECIPES) == 29 and {"lenet5", "resnet_cifar", "inception_v3", "nasnet", "fast"} <= set(RECIPES)
     for r in RECIPES.values():
         assert any(w in r.source for w in ("Sec.", "Appendix")), r.name
         r.validate()
@@ -179,7 +180,7 @@ def test_channels_last_trains_the_same_network_in_the_faster_layout(tmp_path):
     # the command line's flag is stored in the run, and a resumed run keeps it
     assert main(["train", "lenet5", "--data", "synthetic:40", "--epochs", "1", "--channels-last", "--out",
                  str(tmp_path / "cl"), "--no-progress"]) == 0  # fmt: skip
-    assert load_checkpoint(tmp_path / "cl" / "last.pt")["channels_last"] is True
+    assert load_checkpoint(tmp_path / "cl" / "last.pt").run["channels_last"] is True
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -195,7 +196,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     with pytest.raises(TrainingDiverged, match="became nan at epoch 2.*last good checkpoint"):
         fit(net, opt, _toy(), epochs=3, batch_size=8, out_dir=tmp_path, hooks=[Poison()], progress=False)
     ck = load_checkpoint(tmp_path / "last.pt")
-    assert ck["epoch"] == 1 and torch.isfinite(ck["state_dict"]["1.weight"]).all()
+    assert ck.run["epoch"] == 1 and torch.isfinite(ck.state_dict["1.weight"]).all()
 
 
 def test_batch_size_must_split_over_processes():
@@ -214,18 +215,29 @@ def test_batch_size_must_split_over_processes():
 
 # ------------------------------------------------------------------------------------------ run folders
 def test_default_run_folder_is_never_clobbered(tmp_path, monkeypatch):
+    from cnnzoo.train import runlock
+
     monkeypatch.chdir(tmp_path)
-    p, note = choose_out_dir("lenet5", "digits", None, resume=False)
-    assert p == Path("runs/lenet5-digits") and note == "writing to runs/lenet5-digits"
+    with runlock.scope():
+        p, note = choose_out_dir("lenet5", "digits", None, resume=False)
+        assert p == Path("runs/lenet5-digits") and note == "writing to runs/lenet5-digits"
+        assert runlock.holder_of(p).pid == os.getpid()  # locked for this process
+    assert not p.exists()  # released: the folder made for the lock, still empty, is not left behind
     p.mkdir(parents=True)
     (p / "last.pt").write_bytes(b"x")
-    p2, note2 = choose_out_dir("lenet5", "digits", None, resume=False)
-    assert p2 == Path("runs/lenet5-digits-2") and "already holds a run" in note2
-    assert choose_out_dir("lenet5", "digits", None, resume=True)[0] == p
-    with pytest.raises(CnnzooError, match="--resume"):
+    with runlock.scope():
+        p2, note2 = choose_out_dir("lenet5", "digits", None, resume=False)
+        assert p2 == Path("runs/lenet5-digits-2") and "already holds a run" in note2
+    with runlock.scope():
+        assert choose_out_dir("lenet5", "digits", None, resume=True)[0] == p
+    with runlock.scope(), pytest.raises(CnnzooError, match="pass resume to continue") as e:
         choose_out_dir("lenet5", "digits", str(p), resume=False)
-    with pytest.raises(CnnzooError, match="no last.pt"):
+    from cnnzoo.cli._args import as_flags
+
+    assert "pass --resume to continue it or choose another --out" in as_flags(e.value)  # the CLI's flags
+    with runlock.scope(), pytest.raises(CnnzooError, match="no last.pt"):
         choose_out_dir("lenet5", "digits", str(tmp_path / "fresh"), resume=True)
+    assert not (tmp_path / "fresh").exists() and not list(p.glob(".*"))
 
 
 # ------------------------------------------------------------------------------------------ CLI runs
@@ -283,7 +295,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
-    return load_checkpoint(path)["state_dict"]
+    return load_checkpoint(path).state_dict
 
 
 @pytest.fixture(scope="module")
@@ -305,7 +317,7 @@ def uninterrupted_long(tmp_path_factory) -> Path:
 def _same_run(a: Path, b: Path) -> None:
     wa, wb = _weights(a / "last.pt"), _weights(b / "last.pt")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
-    ha, hb = load_checkpoint(a / "last.pt")["history"], load_checkpoint(b / "last.pt")["history"]
+    ha, hb = load_checkpoint(a / "last.pt").run["history"], load_checkpoint(b / "last.pt").run["history"]
     keys = ("train_loss", "train_top1", "val_loss", "val_top1", "lr")
     assert [[h[k] for k in keys] for h in ha] == [[h[k] for k in keys] for h in hb]
 
@@ -318,7 +330,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_final_weights(uninterrupte
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     ck = load_checkpoint(out / "last.pt")  # never unreadable
-    assert ck["epoch"] in (1, 2) and ck["step"] == 0
+    assert ck.run["epoch"] in (1, 2) and ck.run["step"] == 0
     r = _cli("train", "lenet5", *LONG, "--out", str(out), "--resume")
     assert r.returncode == 0, r.stderr
     assert "resuming the run" in r.stdout and "test top-1" in r.stdout
@@ -337,7 +349,7 @@ def test_ctrl_c_saves_mid_epoch_and_resume_continues_exactly(uninterrupted_long,
     assert proc.returncode == 130, text
     assert "interrupted: saved" in text
     ck = load_checkpoint(out / "last.pt")
-    assert ck["step"] > 0 or ck["epoch"] >= 1
+    assert ck.run["step"] > 0 or ck.run["epoch"] >= 1
     r = _cli("train", "lenet5", *LONG, "--out", str(out), "--resume")
     assert r.returncode == 0, r.stderr
     _same_run(uninterrupted_long, out)
@@ -345,12 +357,14 @@ def test_ctrl_c_saves_mid_epoch_and_resume_continues_exactly(uninterrupted_long,
 
 def test_checkpoint_holds_what_rebuilds_and_evaluates_the_model(uninterrupted, capsys):
     ck = load_checkpoint(uninterrupted / "best.pt")
-    assert ck["model"] == "lenet5" and ck["model_kwargs"] == {"num_classes": 10, "in_chans": 1}
-    assert ck["input_size"] == [1, 32, 32] and ck["data"] == "synthetic:300" and len(ck["classes"]) == 10
-    assert len(ck["mean"]) == 1 and len(ck["std"]) == 1 and ck["recipe"]["name"] == "lenet5"
+    rec = ck.record
+    assert rec.name == "lenet5" and rec.model_kwargs == {"num_classes": 10, "in_chans": 1}
+    assert rec.input_size == (1, 32, 32) and rec.dataset == "synthetic:300" and len(rec.classes) == 10
+    assert len(rec.mean) == 1 and len(rec.std) == 1 and ck.run["recipe"]["name"] == "lenet5"
+    assert (rec.resize, rec.crop) == (None, None)  # in-memory pictures: fitted, as training fitted them
     for key in ("optimizer", "scheduler", "rng", "epoch", "history", "best"):
-        assert key in ck
-    model, _ = model_from_checkpoint(str(uninterrupted / "best.pt"))
+        assert key in ck.run
+    model = model_from_checkpoint(str(uninterrupted / "best.pt"))
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 60000
     assert main(["eval", str(uninterrupted / "best.pt"), "--json", "--crops", "10", "--topk", "1,3,5"]) == 0
     d = json.loads(capsys.readouterr().out)

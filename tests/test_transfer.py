@@ -197,7 +197,7 @@ def test_lwf_keeps_old_head_outputs_close_while_finetuning_drifts() -> None:
     import copy
 
     base, old, new = _old_task_model()
-    x = torch.cat([old.test[i][0] for i in range(len(old.test))])  # [1, C, H, W] views
+    x = torch.stack([old.test[i][0] for i in range(len(old.test))])  # plain [C, H, W] images
     with torch.no_grad():
         ref = F.softmax(base.eval()(x), 1)
     drift = {}

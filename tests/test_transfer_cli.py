@@ -42,12 +42,12 @@ def test_torchvision_resnet18_file_transfers_to_new_classes_end_to_end(tmp_path:
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["strategy"] == "feature-extraction" and 0.0 <= res["top1"] <= 1.0
     ckpt = load_checkpoint(out / "best.pt")
-    assert ckpt["model"] == "resnet18" and ckpt["model_kwargs"]["num_classes"] == 10
-    assert ckpt["state_dict"]["fc.weight"].shape == (10, 512)
-    assert ckpt["input_size"] == [3, 32, 32]
+    assert ckpt.record.name == "resnet18" and ckpt.record.model_kwargs["num_classes"] == 10
+    assert ckpt.state_dict["fc.weight"].shape == (10, 512) and ckpt.record.num_classes == 10
+    assert ckpt.record.input_size == (3, 32, 32) and ckpt.run["transfer"]["strategy"] == "feature-extraction"
     # the body is torchvision's file, unchanged by feature extraction
     tv = torch.load(weights, weights_only=True)
-    assert torch.equal(ckpt["state_dict"]["layer4.1.bn2.running_var"], tv["layer4.1.bn2.running_var"])
+    assert torch.equal(ckpt.state_dict["layer4.1.bn2.running_var"], tv["layer4.1.bn2.running_var"])
     assert (out / "confusion.png").is_file() and (out / "metrics.csv").is_file()
 
 

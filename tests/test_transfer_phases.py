@@ -60,9 +60,9 @@ def test_finetune_runs_its_phases_in_one_trainer_with_continuous_epochs(tmp_path
     # each row's rate is the epoch's: the head phase at lr, then lr / lr_factor decayed by a 2-epoch cosine
     assert [row["lr"] for row in res.history] == pytest.approx([0.01, 0.001, 0.0005])
     assert res.extra["trained_groups"][-1] == "head"
-    ckpt = torch.load(tmp_path / "last.pt", weights_only=True)
-    assert ckpt["epoch"] == 3 and ckpt["epochs"] == 3 and ckpt["seed"] == 1  # seed + epochs done at phase 2
-    assert [r["epoch"] for r in ckpt["history"]] == [1, 2, 3]
+    run = torch.load(tmp_path / "last.pt", weights_only=True)["run"]
+    assert run["epoch"] == 3 and run["epochs"] == 3 and run["seed"] == 1  # seed + epochs done at phase 2
+    assert [r["epoch"] for r in run["history"]] == [1, 2, 3] and run["transfer"]["strategy"] == "finetune"
 
 
 def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path: Path, capsys) -> None:
@@ -70,6 +70,7 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path: Path, 
     with pytest.raises(OptionError, match=r"^freeze_epochs must be between 0 and epochs \(2\), got 5\.$"):
         finetune(create_model("lenet5"), bundle, Settings(epochs=2), freeze_epochs=5)
     args = ["transfer", "lenet5", "--data", "synthetic:20", "--strategy", "finetune", "--epochs", "2"]
+    args.append("--from-scratch")
     code = main([*args, "--freeze-epochs", "5", "--out", str(tmp_path / "x"), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == [
@@ -82,8 +83,9 @@ def test_cli_transfer_lenet5_with_its_fixed_rbf_head_works(strategy: str, tmp_pa
     """Issue #17, item 3: both crashed with "optimizer got an empty parameter list"."""
     out = tmp_path / "run"
     args = ["transfer", "lenet5", "--data", "synthetic:20", "--strategy", strategy, "--epochs", "2"]
+    args.append("--from-scratch")
     assert main([*args, "--out", str(out), "--json"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["strategy"] == strategy and 0.0 <= res["top1"] <= 1.0
     ckpt = torch.load(out / "best.pt", weights_only=True)
-    assert ckpt["model"] == "lenet5" and ckpt["state_dict"]["output.prototypes"].shape == (10, 84)
+    assert ckpt["record"]["name"] == "lenet5" and ckpt["state_dict"]["output.prototypes"].shape == (10, 84)

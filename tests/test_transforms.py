@@ -102,13 +102,17 @@ def test_shift_augmentation_never_flips_digits():
 
 def test_test_views_normalise_and_count_views():
     img = _ramp(3, 40, 50)
-    for crops, n in ((1, 1), (10, 10), (144, 144)):
+    for crops, n in ((10, 10), (144, 144)):
         v = TestViews(crops, (32, 32), (0.5,) * 3, (0.5,) * 3, in_memory=False)(img)
         assert v.shape == (n, 3, 32, 32)
+    # one view is a plain image, so a test set batches as (N, C, H, W) like any other dataset
+    assert TestViews(1, (32, 32), (0.5,) * 3, (0.5,) * 3, in_memory=False)(img).shape == (3, 32, 32)
     multi = TestViews(10, (32, 32), (0,) * 3, (1,) * 3, scales=(256, 384), in_memory=False)(img)
     assert multi.shape == (20, 3, 32, 32)
+    two_scales = TestViews(1, (32, 32), (0,) * 3, (1,) * 3, scales=(256, 384), in_memory=False)(img)
+    assert two_scales.shape == (2, 3, 32, 32)
     centre = TestViews(1, (8, 8), (0.5,), (0.25,))(_ramp(1, 8, 8))
-    assert torch.allclose(centre[0], (_ramp(1, 8, 8).float() / 255 - 0.5) / 0.25)
+    assert torch.allclose(centre, (_ramp(1, 8, 8).float() / 255 - 0.5) / 0.25)
 
 
 def test_bad_crop_counts_are_data_errors():

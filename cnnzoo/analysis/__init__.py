@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..models.spec import SpecToken, build_from_spec, parse_spec
 from .erf import effective_receptive_field
 from .fully_conv import to_fully_convolutional
-from .profile import LayerRow, Profile, parse_input_size, profile
+from .profile import LayerRow, Profile, profile
 
 __all__ = [
     "LayerRow",
@@ -16,7 +16,6 @@ __all__ = [
     "SpecToken",
     "build_from_spec",
     "effective_receptive_field",
-    "parse_input_size",
     "parse_spec",
     "profile",
     "to_fully_convolutional",

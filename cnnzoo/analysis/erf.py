@@ -10,7 +10,7 @@ It is also the check of that theoretical field: the gradient's support (the pixe
 gradient, over all samples) can never leave the theoretical field; on small networks without dead units
 it fills it exactly. ``benchmarks/rf_gradient_support.py`` runs the check on every registered model.
 
->>> from cnnzoo.registry import create_model
+>>> from cnnzoo.factory import create_model
 >>> from cnnzoo.analysis.erf import effective_receptive_field
 >>> r = effective_receptive_field(create_model("lenet5"), ["c1", "c3", "c5"], samples=8)   # doctest: +SKIP
 >>> print(r.to_table())                                                                   # doctest: +SKIP
@@ -27,7 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CnnzooError
+from ..errors import CnnzooError, OptionError
+from ..sizes import parse_input_size
 
 __all__ = ["ErfLayer", "ErfResult", "default_erf_layers", "effective_receptive_field", "theoretical_field"]
 
@@ -293,7 +294,6 @@ class ErfResult:
     def plot(self, path: str | Path, cols: int | None = None) -> Path:
         """A PNG: per layer the ERF heat map (normalised, square-root scale), the theoretical field of the
         centre unit as a square and the 68% / 95% radii as circles. Written atomically."""
-        import os
 
         import matplotlib
 
@@ -349,13 +349,12 @@ class ErfResult:
             fontsize=8,
         )
         fig.tight_layout(rect=(0, 0, 1, 0.95))
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.png")
-        fig.savefig(tmp, dpi=110)
-        plt.close(fig)
-        os.replace(tmp, path)
-        return path
+        from ..outputs import save_figure
+
+        try:
+            return save_figure(fig, path, "heat map", dpi=110)
+        finally:
+            plt.close(fig)
 
 
 def default_erf_layers(model: nn.Module) -> list[str]:
@@ -395,6 +394,30 @@ def _radius(erf: torch.Tensor, centre: tuple[float, float], frac: float) -> floa
     return float(d[order][min(k, len(d) - 1)])
 
 
+def _check_memory(
+    model: nn.Module,
+    layers: Sequence[str],
+    size: tuple[int, ...],
+    samples: int,
+    batch: int,
+    dtype: torch.dtype,
+    random: bool,
+) -> None:
+    """Before any tensor is made: each layer must take the input (channels, at least its smallest size; the
+    profiler's one sentence otherwise), and the inputs plus one batch's forward and backward pass must fit
+    in the free memory (:mod:`cnnzoo.analysis.memory`)."""
+    from .memory import check_fits, forward_bytes, image_bytes
+
+    width = torch.empty((), dtype=dtype).element_size()
+    label = getattr(model, "cnnzoo_name", None) or type(model).__name__
+    kw = {"backward": True, "dtype_bytes": width, "name": label, "wrapped": True}
+    need = max(forward_bytes(_Upto(model, ln), size, batch, **kw) for ln in layers)  # type: ignore[arg-type]
+    need += image_bytes(size, samples) if random else 0
+    fix = "give a smaller --input (input_size)" if random else "use fewer or smaller images"
+    where = f"the effective receptive field of {samples} inputs of {'x'.join(map(str, size))}"
+    check_fits(need, where, fix, next((p.device for p in model.parameters()), None))
+
+
 def effective_receptive_field(
     model: nn.Module,
     layers: Sequence[str] | None = None,
@@ -412,32 +435,38 @@ def effective_receptive_field(
     """The effective receptive field of the centre unit of each of ``layers`` (module names; default
     :func:`default_erf_layers`; :data:`FEATURES` is the last feature map).
 
-    The inputs are ``samples`` standard-normal images of ``input_size`` (C, H, W; default the registered
-    size), or the given ``images`` (already normalised, ``[N, C, H, W]``). The model is put in eval mode
+    The inputs are ``samples`` standard-normal images of ``input_size`` (C, H, W; default the model's
+    record's), or the given ``images`` (already normalised, ``[N, C, H, W]``). The model is put in eval mode
     (BatchNorm uses its running statistics, dropout is off) and computed in ``dtype`` (float64 by default,
     so that no small gradient underflows to zero and the support is exact); it is left unchanged.
     """
     label = name or getattr(model, "cnnzoo_name", None) or type(model).__name__
     if images is None:
         if input_size is None:
-            if getattr(model, "cnnzoo_name", None) is None:
-                raise CnnzooError("pass input_size=(C, H, W) for a model not made by create_model.")
-            from ..registry import model_info
-
-            input_size = model_info(model.cnnzoo_name).input_size  # type: ignore[attr-defined]
+            rec = getattr(model, "cnnzoo_record", None)
+            if rec is None:
+                raise OptionError(
+                    "pass input_size=(C, H, W) for a model not made by create_model.", "input_size"
+                )
+            input_size = rec.input_size  # the size its record says it is evaluated at
         if samples < 1:
             raise CnnzooError(f"samples must be at least 1, got {samples}.")
-        g = torch.Generator().manual_seed(seed)
-        images = torch.randn((samples, *input_size), generator=g)
-        inputs = inputs or f"{samples} random N(0, 1) inputs"
+        size = parse_input_size(input_size)
     else:
         if images.ndim != 4:
             raise CnnzooError("images must be a [N, C, H, W] tensor.")
-        inputs = inputs or f"{len(images)} real images"
-    size = tuple(int(v) for v in images.shape[1:])
+        size = tuple(int(v) for v in images.shape[1:])
+        samples = len(images)
     layers = list(layers) if layers else default_erf_layers(model)
     if not layers:
         raise CnnzooError("no layer to measure; name one (see `cnnzoo erf MODEL --list-layers`).")
+    _check_memory(model, layers, size, samples, min(batch_size, samples), dtype, images is None)
+    if images is None:
+        g = torch.Generator().manual_seed(seed)
+        images = torch.randn((samples, *size), generator=g)
+        inputs = inputs or f"{samples} random N(0, 1) inputs"
+    else:
+        inputs = inputs or f"{len(images)} real images"
     dev = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training, old_dtype = model.training, next((p.dtype for p in model.parameters()), torch.float32)
     model.eval()

@@ -5,7 +5,7 @@ conv. layers). The resulting fully-convolutional net is then applied to the whol
 result is a class score map ... spatially averaged (sum-pooled)". Sermanet et al.'s OverFeat (ICLR 2014,
 Sec. 3.5) describes the same equivalence.
 
->>> from cnnzoo.registry import create_model
+>>> from cnnzoo.factory import create_model
 >>> from cnnzoo.analysis.fully_conv import to_fully_convolutional
 >>> net = to_fully_convolutional(create_model("vgg16", num_classes=10)).eval()   # doctest: +SKIP
 >>> net(torch.zeros(1, 3, 384, 512)).shape                                        # doctest: +SKIP
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..errors import CnnzooError
+from ..errors import CnnzooError, OptionError
 
 __all__ = ["FullyConvolutional", "dense_logits", "has_fc_head", "to_fully_convolutional"]
 
@@ -98,15 +98,14 @@ def has_fc_head(model: nn.Module, input_size: Sequence[int] | None = None) -> bo
 def _input_size(model: nn.Module, input_size: Sequence[int] | None) -> tuple[int, int, int]:
     if input_size is not None:
         return tuple(int(v) for v in input_size)  # type: ignore[return-value]
-    name = getattr(model, "cnnzoo_name", None)
-    if name is None:
-        raise CnnzooError(
+    rec = getattr(model, "cnnzoo_record", None)
+    if rec is None:
+        raise OptionError(
             "this model was not made by create_model, so its training size is unknown; "
-            "pass input_size=(C, H, W)."
+            "pass input_size=(C, H, W).",
+            "input_size",
         )
-    from ..registry import model_info
-
-    return tuple(model_info(name).input_size)  # type: ignore[return-value]
+    return tuple(int(v) for v in rec.input_size)  # type: ignore[return-value]
 
 
 def _plan(

@@ -46,14 +46,21 @@ import torch
 from torch import nn
 
 from ..errors import CnnzooError, InputTooSmallError
+from ..meta import meta_ops
 from ..sizes import parse_input_size
-from .result import FLOAT32_BYTES, GLOBAL_CONTEXT, LayerRow, Profile, si, size_str
+from .result import FLOAT32_BYTES, GLOBAL_CONTEXT, LayerRow, Profile
 from .tracing import _first_tensor, _LayerError, _meta_copy, _min_square, _run, _TooLarge, _TooSmall
+from .units import size_str
 
-__all__ = ["FLOAT32_BYTES", "GLOBAL_CONTEXT", "LayerRow", "Profile", "parse_input_size", "profile", "si"]
+__all__ = ["FLOAT32_BYTES", "GLOBAL_CONTEXT", "LayerRow", "Profile", "profile"]
 
 # The work is split as in torchinfo: tracing (.tracing: one forward pass that follows every operation),
 # totals (.result: Profile and its rows) and formatting (.render: table, CSV, Markdown).
+
+
+def _min_square_meta(model: nn.Module, size: tuple[int, ...]) -> int:
+    with meta_ops():
+        return _min_square(model, size, max(size[1:]))
 
 
 def profile(
@@ -73,12 +80,14 @@ def profile(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise CnnzooError(f"batch size must be a positive integer, got {batch_size!r}.")
     dev = torch.device(device)
-    work = _meta_copy(model, dev)
     label = name or getattr(model, "cnnzoo_name", None) or type(model).__name__
     try:
-        tracer, out = _run(work, size, batch_size, dev, record=True)
+        with meta_ops():  # torch's Python meta kernels, without importing torch._dynamo
+            work = _meta_copy(model, dev)
+            tracer, out = _run(work, size, batch_size, dev, record=True)
     except _TooSmall as e:
-        smallest = _min_square(_meta_copy(model, torch.device("meta")), size, max(size[1:]))
+        with meta_ops():
+            smallest = _min_square(_meta_copy(model, torch.device("meta")), size, max(size[1:]))
         raise InputTooSmallError(
             f"input {size_str(size)} is too small for {label}: at layer {e.layer!r} {e.why}; the smallest "
             f"square input it accepts is {size[0]}x{smallest}x{smallest}."
@@ -99,7 +108,8 @@ def profile(
             seen.add(id(p))
             total += p.numel()
             trainable += p.numel() if p.requires_grad else 0
-    meta_model = work if dev.type == "meta" else _meta_copy(model, torch.device("meta"))
+    with meta_ops():
+        meta_model = work if dev.type == "meta" else _meta_copy(model, torch.device("meta"))
     final = _first_tensor(out)
     st = tracer.get_state(final) if final is not None else None
     rows = tracer.rows
@@ -114,5 +124,5 @@ def profile(
         jump=st.jump if st is not None else None,
         unused_params=total - sum(r.params for r in rows),
         unsupported_ops=dict(tracer.unsupported),
-        _min_search=lambda: _min_square(meta_model, size, max(size[1:])),
+        _min_search=lambda: _min_square_meta(meta_model, size),
     )

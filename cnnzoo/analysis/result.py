@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .units import si, size_str, squash  # noqa: F401  (re-exported: profile, the CLI)
+from .units import squash
 
-__all__ = ["FLOAT32_BYTES", "GLOBAL_CONTEXT", "LayerRow", "Profile", "si"]
+__all__ = ["FLOAT32_BYTES", "GLOBAL_CONTEXT", "LayerRow", "Profile"]
 
 FLOAT32_BYTES = 4
 GLOBAL_CONTEXT = "global context (not in the receptive field)"

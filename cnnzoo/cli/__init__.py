@@ -9,9 +9,12 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
+from ..env import describe
 from ..errors import CnnzooError
 from ._args import as_flags
 
@@ -38,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The classic CNNs (LeNet-5 to NASNet) as their papers drew them, and the tools taught "
         "with them: per-layer accounting, training, transfer, explanation and deployment.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="environment variables (each checked before any command runs):\n" + describe(),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -46,10 +50,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _disk_full(e: BaseException) -> str | None:
+    """The one sentence for a full disk that a writer outside :mod:`cnnzoo.outputs` ran into, else None."""
+    from ..outputs import disk_full_error, is_disk_full
+
+    if not is_disk_full(e):
+        return None
+    return str(disk_full_error(getattr(e, "filename", None) or os.getcwd() + "/.", 0))
+
+
+def _launcher_gone() -> bool:
+    """Whether this process is a rank whose torchrun launcher died (without importing torch to ask)."""
+    dist = sys.modules.get("cnnzoo.train.distributed")
+    return bool(dist is not None and dist.LAUNCHER_GONE.is_set())
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (``kill``, a job scheduler, a container stop) unwinds like Ctrl-C, so that the atomic writers
+    remove their temporary files and locks are released (the trainer installs its own handler, which saves
+    first)."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        old_term = signal.signal(signal.SIGTERM, _terminate)
     try:
+        from ..env import check_all
+
+        check_all()  # every environment variable, read and checked once, before any work
         code = args.func(args)
     except CnnzooError as e:
         if os.environ.get("RANK", "0") == "0":  # under torchrun: said once, not once per process
@@ -58,9 +90,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # the machine said no (disk full, permission, a file vanished): one sentence too
         if os.environ.get("RANK", "0") == "0":
             where = f" ({e.filename})" if getattr(e, "filename", None) else ""
-            print(f"cnnzoo {args.command}: error: {e.strerror or e}{where}.", file=sys.stderr)
+            text = _disk_full(e) or f"{e.strerror or e}{where}."
+            print(f"cnnzoo {args.command}: error: {text}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a library's wrapper of a full disk (torch.save: RuntimeError), else a bug
+        text = _disk_full(e)
+        if text is None and _launcher_gone():
+            print(f"cnnzoo {args.command}: stopped: its launcher (torchrun) has ended", file=sys.stderr)
+            return 143
+        if text is None:
+            raise
+        if os.environ.get("RANK", "0") == "0":
+            print(f"cnnzoo {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if _launcher_gone():
+            print(f"cnnzoo {args.command}: stopped: its launcher (torchrun) has ended", file=sys.stderr)
+            return 143
         print(f"cnnzoo {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     return int(code or 0)

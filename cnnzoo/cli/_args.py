@@ -90,6 +90,14 @@ def listing(registry: Registry) -> str:
     return "; ".join(f"{e.name}: {e.help}" for e in registry.entries().values())
 
 
+def name_list(s: str) -> list[str]:
+    """Comma-separated names (layers), at least one."""
+    vals = [x.strip() for x in s.split(",") if x.strip()]
+    if not vals:
+        raise argparse.ArgumentTypeError("expected comma-separated layer names")
+    return vals
+
+
 def as_flags(error: Exception) -> str:
     """The message of a library error with the Python parameter names it uses said as this CLI's flags
     (an :class:`~cnnzoo.errors.OptionError` names them: ``freeze_epochs`` -> ``--freeze-epochs``)."""

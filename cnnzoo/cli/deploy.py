@@ -20,9 +20,11 @@ _EXPORT = (
     "allowed). With --int8, quantize it statically (QDQ, per-channel 8-bit weights, uint8 activations, "
     "calibrated on DATA's training images), report top-1 of FP32 and INT8 on DATA's test part and the "
     "speed of each, and write INT8 only when it is faster and costs at most --max-drop points; "
-    "otherwise the FP32 model is written and the reason printed. The weights suit this CPU's integer "
-    "kernels, measured: int8 where they sum exactly (VNNI, AMX); without VNNI uint8, or int8 in 7 bits "
-    "when uint8 is not faster (see --weights)."
+    "otherwise the FP32 model is written, named for what it holds (int8 in the file name becomes fp32), "
+    "and the last line says so. The class names and preprocessing travel in the file's metadata, so "
+    "`cnnzoo predict FILE.onnx` and `cnnzoo serve --photo FILE.onnx` use it as they use a checkpoint. "
+    "The weights suit this CPU's integer kernels, measured: int8 where they sum exactly (VNNI, AMX); "
+    "without VNNI uint8, or int8 in 7 bits when uint8 is not faster (see --weights)."
 )
 
 _EXPORT_EXAMPLES = (
@@ -92,6 +94,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="largest top-1 loss accepted for INT8 (default 1.0 point)",
     )
     e.add_argument(
+        "--min-speedup",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="INT8 must run at least X times FP32's images/s on this machine to be kept (default 1.0; 0 "
+        "keeps it on accuracy alone, for a device other than this one)",
+    )
+    e.add_argument(
         "--runtime",
         choices=("auto", *RUNTIMES.names()),
         help="runtime the file will be deployed on, where INT8's accuracy and speed are measured (default "
@@ -134,8 +144,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..deploy import DeployError, QuantConfig, export_int8, export_onnx, parse_input_size
+    from ..deploy import DeployError, QuantConfig, export_int8, export_onnx
     from ..factory import model_from_checkpoint
+    from ..sizes import parse_input_size
 
     if args.int8 and not args.calibration:
         raise DeployError("--int8 needs --calibration DATA (real images to calibrate on, e.g. digits).")
@@ -145,10 +156,12 @@ def run_export(args: argparse.Namespace) -> int:
         raise DeployError("--weights is only used with --int8; add --int8 or drop it.")
     if args.calibration and not args.int8:
         raise DeployError("--calibration is only used with --int8; add --int8 or drop it.")
+    if args.min_speedup < 0:
+        raise DeployError(f"--min-speedup must be 0 or more, got {args.min_speedup}.")
     size = parse_input_size(args.input) if args.input else None
-    model, ckpt = model_from_checkpoint(args.model)
+    model = model_from_checkpoint(args.model)
     if not args.int8:
-        res = export_onnx(model, args.out, size, opset=args.opset, exporter=args.exporter, checkpoint=ckpt)
+        res = export_onnx(model, args.out, size, opset=args.opset, exporter=args.exporter)
         if args.json:
             print(
                 json.dumps(
@@ -177,10 +190,10 @@ def run_export(args: argparse.Namespace) -> int:
         args.calibration,
         args.heldout,
         input_size=size,
-        checkpoint=ckpt,
         config=cfg,
         opset=args.opset,
         max_top1_drop=args.max_drop,
+        min_speedup=args.min_speedup,
         runtime=args.runtime or "auto",
     )
     if args.json:
@@ -199,7 +212,11 @@ def run_export(args: argparse.Namespace) -> int:
         f"INT8 {rep.int8_images_per_s:.1f} img/s ({rep.speedup:.2f}x)"
     )
     print(f"INT8 model: {rep.weights_note}")
-    print(f"wrote {rep.path} ({rep.kept.upper()}): {rep.reason}")
+    if rep.kept == "int8":
+        print(f"wrote {rep.path} (INT8): {rep.reason}")
+    else:  # the last line says FP32 was kept, and the file is named for what it holds
+        asked = "" if rep.path == str(args.out) else f" (not {args.out}: it holds no INT8)"
+        print(f"kept FP32, not INT8: {rep.reason}; wrote the FP32 model to {rep.path}{asked}")
     return 0
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from ..errors import CnnzooError
-from ._args import command, positive_int
+from ._args import command, name_list, positive_int
+
+if TYPE_CHECKING:
+    from ..record import ModelRecord
 
 ORDER = 25  # after summary/compare
 
@@ -22,13 +26,6 @@ Examples:
   cnnzoo erf resnet50 --layers layer1,layer2,layer3,layer4 --samples 8 --png erf-resnet50.png
   cnnzoo erf runs/resnet20-digits/best.pt --data digits --samples 64
 """
-
-
-def _names(s: str) -> list[str]:
-    vals = [x.strip() for x in s.split(",") if x.strip()]
-    if not vals:
-        raise argparse.ArgumentTypeError("expected comma-separated layer names")
-    return vals
 
 
 _ERF_HELP = "effective receptive field of a model's layers (heat-map PNG + table)"
@@ -46,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--layers",
-        type=_names,
+        type=name_list,
         help="comma-separated module names (default: the end of each stage); 'features:out' = last map",
     )
     p.add_argument("--list-layers", action="store_true", help="print the model's module names and exit")
@@ -64,14 +61,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_erf(args: argparse.Namespace) -> int:
     import torch
 
-    from ..analysis import parse_input_size
     from ..analysis.erf import default_erf_layers, effective_receptive_field
-    from ..checkpoint import is_checkpoint_path, model_from_checkpoint
+    from ..checkpoint import is_checkpoint_path
+    from ..factory import model_from_checkpoint
+    from ..sizes import parse_input_size
 
     torch.manual_seed(args.seed)
-    model, ckpt = model_from_checkpoint(args.model)
+    model = model_from_checkpoint(args.model)
+    record = model.cnnzoo_record
     trained = is_checkpoint_path(args.model)
-    name = str(ckpt.get("model") or args.model)
+    name = record.name
     if args.list_layers:
         for n, m in model.named_modules():
             if n:
@@ -82,9 +81,9 @@ def run_erf(args: argparse.Namespace) -> int:
     inputs = None
     size = parse_input_size(args.input) if args.input else None
     if args.data:
-        images, inputs = _real_images(args, ckpt, name)
-    elif size is None and ckpt.get("input_size"):
-        size = tuple(ckpt["input_size"])
+        images, inputs = _real_images(args, record)
+    elif size is None:
+        size = tuple(record.input_size)
     res = effective_receptive_field(
         model,
         args.layers,
@@ -108,20 +107,13 @@ def run_erf(args: argparse.Namespace) -> int:
     return 0
 
 
-def _real_images(args: argparse.Namespace, ckpt: dict, name: str):  # noqa: ANN202
-    """Up to ``--samples`` test images of ``--data``, normalised as the checkpoint (or the model) expects."""
+def _real_images(args: argparse.Namespace, record: ModelRecord):  # noqa: ANN202
+    """Up to ``--samples`` test images of ``--data``, normalised as the model's record says."""
     import torch
 
-    from ..data.sources import build_data, load_source
-    from ..registry import model_info
+    from ..train.run import eval_data_for
 
-    if ckpt.get("input_size"):
-        from ..train.run import eval_data_for
-
-        bundle = eval_data_for(ckpt, args.data)
-    else:
-        size = model_info(name).input_size
-        bundle = build_data(load_source(args.data), int(size[0]), (int(size[1]), int(size[2])))
+    bundle = eval_data_for(record, args.data)
     test = bundle.test
     n = min(args.samples, len(test))  # type: ignore[arg-type]
     g = torch.Generator().manual_seed(args.seed)

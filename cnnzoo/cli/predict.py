@@ -1,4 +1,4 @@
-"""``cnnzoo predict MODEL|CHECKPOINT IMAGE|DIR... [--top K] [--json|--csv]``: classify images."""
+"""``cnnzoo predict MODEL|CHECKPOINT|FILE.onnx IMAGE|DIR... [--top K] [--json|--csv]``: classify images."""
 
 from __future__ import annotations
 
@@ -17,16 +17,25 @@ _PREDICT_HELP = "classify images: top-k class names and probabilities"
 _PREDICT = (
     "Classify image files (a folder: every image under it) with a model: a registered name "
     "loads its default pretrained weights (see `cnnzoo list --pretrained`; --weights picks others), a "
-    "cnnzoo checkpoint uses its own weights and class names. Pictures are prepared as the weights "
-    "expect (resize, centre crop, mean/std). Files that are not readable images are skipped and named."
+    "cnnzoo checkpoint uses its own weights and class names, and so does an ONNX file that `cnnzoo "
+    "export` wrote (FP32 or INT8: the names and preprocessing travel in its metadata). Pictures are "
+    "prepared as the weights expect (resize, centre crop, mean/std). Files that are not readable images "
+    "are skipped and named."
 )
 
-_PREDICT_EXAMPLES = "example: cnnzoo predict resnet50_v1_5 photos/ --top 3"
+_PREDICT_EXAMPLES = (
+    "examples: cnnzoo predict resnet50_v1_5 photos/ --top 3; cnnzoo predict runs/ft/best.pt "
+    "looks/val --top 1; cnnzoo predict ft_int8.onnx looks/val --top 1"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "predict", run, _PREDICT_HELP, _PREDICT, epilog=_PREDICT_EXAMPLES)
-    p.add_argument("model", metavar="MODEL|CHECKPOINT", help="registered model name or cnnzoo checkpoint")
+    p.add_argument(
+        "model",
+        metavar="MODEL|CHECKPOINT|FILE.onnx",
+        help="registered model name, cnnzoo checkpoint, or ONNX file from `cnnzoo export`",
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE|DIR", help="image files and/or folders")
     p.add_argument("--top", type=positive_int, default=5, metavar="K", help="classes per image (default 5)")
     p.add_argument(
@@ -71,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             best = ", ".join(f"{q['class']} {100 * q['probability']:.1f}%" for q in r["predictions"])
             print(f"{r['file']}: {best}")
     for r in skipped:
-        print(f"cnnzoo predict: skipped {r['file']}: {r['error']}", file=sys.stderr)
+        print(f"cnnzoo predict: skipped: {r['error']}", file=sys.stderr)  # the sentence names the file
     if not done:
         raise CnnzooError(f"none of the {len(records)} files could be read as an image.")
     return 0

@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  cnnzoo serve runs/lenet5-digits/best.pt --port 8080\n"
         "  cnnzoo serve --photo efficientnet_lite0        # its published weights (pip package)\n"
         "  cnnzoo serve --photo runs/resnet18-folder-photos/best.pt   # a fine-tuned checkpoint\n"
-        "  cnnzoo serve --photo resnet50_v1_5@torchvision:IMAGENET1K_V1",
+        "  cnnzoo serve --photo resnet50_v1_5@torchvision:IMAGENET1K_V1\n"
+        "  cnnzoo serve --photo ft_int8.onnx              # an exported ONNX file (top-5, no Grad-CAM)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -46,10 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
         "--photo",
-        metavar="MODEL|CHECKPOINT|NAME@WEIGHTS",
+        metavar="MODEL|CHECKPOINT|FILE.onnx|NAME@WEIGHTS",
         default=None,
         help="the Photo page's model: a registered name (its published weights), a cnnzoo checkpoint (its "
-        "own classes and preprocessing) or NAME@WEIGHTS (e.g. resnet50_v1_5@torchvision:IMAGENET1K_V2)",
+        "own classes and preprocessing), an exported .onnx file (FP32 or INT8: the same, read from its "
+        "metadata; top-5 without Grad-CAM) or NAME@WEIGHTS (e.g. resnet50_v1_5@torchvision:IMAGENET1K_V2)",
     )
     p.add_argument(
         "--photo-weights",
@@ -60,6 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-upload-mb", type=float, default=8.0, metavar="MB", help="largest upload accepted (default 8)"
+    )
+    p.add_argument(
+        "--units",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder written by `cnnzoo units --out DIR`: the Anatomy page shows its units' top-9 patches "
+        "(repeat for several)",
     )
     p.set_defaults(func=run_serve)
 
@@ -102,8 +112,13 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CnnzooError(f"--max-upload-mb must be positive, got {args.max_upload_mb}.")
     if args.photo_weights and not args.photo:
         raise CnnzooError("--photo-weights needs --photo MODEL, the model the weights belong to.")
+    from ..serve.units import load_units_index
+
+    units = [load_units_index(d) for d in args.units]  # a bad folder is one sentence before the server starts
     _check_port(args.host, args.port)
-    state = web.ServeState(max_upload_bytes=int(args.max_upload_mb * 2**20))
+    state = web.ServeState(max_upload_bytes=int(args.max_upload_mb * 2**20), units=units)
+    for u in units:
+        print(f"cnnzoo serve: units of {u.data.get('model')} ({u.data.get('weights')}) from {u.folder}")
     state.draw = core.load_draw_model(args.checkpoint)  # None: the LeNet-5 shipped inside the package
     print(f"cnnzoo serve: Draw model {state.draw.name} from {state.draw.source}")
     if args.photo:

@@ -77,27 +77,28 @@ def _is_spec(text: str) -> bool:
 def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, dict]:
     """Profile a registered model (at its default or the given input) or a spec; returns the profile and the
     registry info as a dict (empty for specs)."""
-    from ..analysis import build_from_spec, parse_input_size, profile
+    from ..analysis import build_from_spec, profile
     from ..factory import create_model
     from ..registry import is_model, model_info
+    from ..sizes import parse_input_size
 
     if is_model(target):
         info = model_info(target)
         size = parse_input_size(input_arg) if input_arg is not None else info.input_size
-        import torch
+        from ..meta import meta_device
 
-        with torch.device("meta"):
+        with meta_device():  # shapes only; no torch._dynamo import (cnnzoo.meta)
             model = create_model(target)
-        return profile(model, size, batch_size=batch, name=target), info.as_dict()
+            return profile(model, size, batch_size=batch, name=target), info.as_dict()
     if _is_spec(target):
         size = parse_input_size(input_arg) if input_arg is not None else None
         if size is None:
             raise CnnzooError(f"give --input CxHxW to summarise the spec {target!r}, e.g. --input 3x224x224.")
-        import torch
+        from ..meta import meta_device
 
-        with torch.device("meta"):  # a summary needs shapes only: a 10 GB spec costs no memory
+        with meta_device():  # a summary needs shapes only: a 10 GB spec costs no memory
             model = build_from_spec(target, in_chans=size[0], input_size=size[1:])
-        return profile(model, size, batch_size=batch, name="spec"), {}
+            return profile(model, size, batch_size=batch, name="spec"), {}
     create_model(target)  # raises UnknownModelError with close names
     raise AssertionError("unreachable")
 
@@ -212,9 +213,9 @@ def plot_compare(rows: list[dict], path: str) -> None:
     ax.set_ylabel("paper top-1 accuracy (%)")
     ax.set_title("Accuracy vs compute; marker area ~ parameters")
     ax.grid(alpha=0.3)
+    from ..outputs import save_figure
+
     try:
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-    except OSError as e:
-        raise CnnzooError(f"cannot write the chart to {path!r}: {e.strerror}.") from None
+        save_figure(fig, path, "chart", dpi=120, bbox_inches="tight")
     finally:
         plt.close(fig)

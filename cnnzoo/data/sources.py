@@ -15,8 +15,9 @@ The DATA grammar is parsed in one place, :func:`cnnzoo.data.spec.parse_data_spec
   the test set) for training, the 10,000-image t10k set for testing: an honest small MNIST split.
 - ``cifar10[:DIR]``, ``cifar100[:DIR]``, ``cifar:DIR``: Krizhevsky's CIFAR-10/100 python batches (read
   with a restricted unpickler that only rebuilds numpy arrays, never runs code).
-- ``folder:DIR``: one sub-folder per class; ``train/`` and ``val/`` (or ``test/``) if present, else a
-  fixed stratified 80/20 split. Unreadable files are skipped with a warning (``strict`` makes it fatal).
+- ``folder:DIR``: one sub-folder per class; ``train/``, ``val/`` and ``test/`` if present (``val/`` is then
+  the validation set), else ``train/`` and ``val/`` (or ``test/``: the test set), else a fixed stratified
+  80/20 split. Unreadable files are skipped with a warning (``strict`` makes it fatal).
 - ``synthetic:N``: N random images of 10 classes, each class adding its own fixed pattern (learnable;
   tests).
 
@@ -28,7 +29,6 @@ with class names and per-channel mean/std computed from the training images.
 from __future__ import annotations
 
 import gzip
-import os
 import pickle
 import struct
 import warnings
@@ -44,7 +44,7 @@ from torch.utils.data import Dataset
 from ..errors import DataError
 from ..registries import SOURCES, register_source
 from . import named
-from .images import adapt_channels, decode_image
+from .images import ImageError, adapt_channels, check_image, decode_image
 from .spec import DEFAULT_SYNTHETIC, DataSpec, parse_data_spec, source_forms
 
 SPLIT_SEED = 0  # fixed: every split in cnnzoo is the same on every machine
@@ -96,10 +96,26 @@ class RawSplits:
     classes: list[str]
     natural: bool  # True for photographs: horizontal flips are label-preserving (not for digits)
     skipped: list[str] = field(default_factory=list)
+    #: the source's own validation split (a folder's ``val/`` beside ``train/`` and ``test/``), if any
+    val: Raw | None = None
 
     @property
     def in_memory(self) -> bool:
         return isinstance(self.train, MemoryImages)
+
+
+#: Below this many training images a source holds out 20% for validation by default, else 10%: a small
+#: folder (40 images a class) then still gets 8 a class to choose a checkpoint on, while MNIST's and CIFAR's
+#: 5,000-6,000 are the split their papers used (He et al. 2016, Sec. 4.2: 45k/5k on CIFAR-10).
+SMALL_SOURCE = 10_000
+
+
+def default_val_fraction(raw: RawSplits) -> float:
+    """The share of ``raw``'s training images held out for checkpoint selection when none is asked for:
+    0 when the source has its own validation split, 0.2 below :data:`SMALL_SOURCE` images, else 0.1."""
+    if raw.val is not None:
+        return 0.0
+    return 0.2 if len(raw.train) < SMALL_SOURCE else 0.1
 
 
 def stratified_split(
@@ -368,24 +384,6 @@ def load_named_cifar_source(ds: named.CifarSet, root: str | None, spec: str) -> 
 
 
 # --------------------------------------------------------------------------------------------- folders
-def check_image_file(path: str) -> str | None:
-    """Fully decode ``path`` once; returns ``None`` when it is a readable image, else the reason it is not."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        if os.path.getsize(path) == 0:
-            return "empty file"
-        with Image.open(path) as im:
-            if im.format == "JPEG":
-                im.draft("RGB", (64, 64))  # DCT-domain downscale: a full check at a fraction of the cost
-            im.load()
-    except UnidentifiedImageError:
-        return "not an image"
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        return f"corrupt or truncated ({str(e).strip() or type(e).__name__})"
-    return None
-
-
 def _scan_class_dirs(
     root: Path, classes: list[str] | None, strict: bool, skipped: list[str]
 ) -> tuple[FileImages, list[str]]:
@@ -411,10 +409,13 @@ def _scan_class_dirs(
         )
         good = 0
         for p in files:
-            why = check_image_file(str(p))
+            why = check_image(str(p))
             if why is not None:
                 if strict:
-                    raise DataError(f"{str(p)!r} is unreadable ({why}); remove it or drop --strict-data.")
+                    raise DataError(
+                        f"{str(p)!r} is unreadable ({why}); remove it or drop strict_data.",
+                        names=("strict_data",),
+                    )
                 warnings.warn(f"skipping {p}: {why}", stacklevel=2)
                 skipped.append(f"{p} ({why})")
                 continue
@@ -429,10 +430,16 @@ def _scan_class_dirs(
 
 
 def load_folder_source(root: str, strict: bool = False) -> RawSplits:
-    """Image folders: ``root/CLASS/*.jpg`` (fixed stratified 80/20 split) or ``root/train`` + ``root/val``."""
+    """Image folders: ``root/CLASS/*.jpg`` (fixed stratified 80/20 split), ``root/train`` + ``root/val`` (or
+    ``root/test``: the test set), or ``root/train`` + ``root/val`` + ``root/test`` (``val`` validates)."""
     d = _existing_dir(root, "folder")
     skipped: list[str] = []
     src = f"folder:{root}"
+    if all((d / n).is_dir() for n in ("train", "val", "test")):
+        train, classes = _scan_class_dirs(d / "train", None, strict, skipped)
+        val, _ = _scan_class_dirs(d / "val", classes, strict, skipped)
+        test, _ = _scan_class_dirs(d / "test", classes, strict, skipped)
+        return RawSplits(src, train, test, classes, natural=True, skipped=skipped, val=val)
     held = next((d / n for n in ("val", "test") if (d / n).is_dir()), None)
     if (d / "train").is_dir() and held is not None:
         train, classes = _scan_class_dirs(d / "train", None, strict, skipped)
@@ -606,12 +613,12 @@ class ImageDataset(Dataset):
         path = self.raw.paths[i]
         try:
             return decode_image(path, self.in_chans)
-        except (OSError, RuntimeError, ValueError, SyntaxError) as e:
+        except ImageError as e:  # one sentence naming the file (the door's)
             if self.strict:
                 raise DataError(
-                    f"{path!r} could not be decoded ({e}); remove it or drop --strict-data."
+                    f"{str(e).rstrip('.')}; remove it or drop strict_data.", names=("strict_data",)
                 ) from None
-            warnings.warn(f"skipping {path}: cannot decode ({e})", stacklevel=2)
+            warnings.warn(f"skipping: {e}", stacklevel=2)
             self.skipped.append(path)
             return None
 
@@ -687,10 +694,18 @@ class DataBundle:
     natural: bool
     skipped: list[str]
     pca: tuple[torch.Tensor, torch.Tensor] | None = None
+    #: where the validation set comes from, in words ("" without one)
+    val_from: str = ""
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def selection_on_test(self) -> bool:
+        """True when the validation set that picks checkpoints *is* the test set: the test figure of the
+        chosen checkpoint is then optimistic (it was chosen on those very images)."""
+        return self.val is not None and self.val is self.test
 
     def all_skipped(self) -> list[str]:
         """Files skipped at the up-front check and while decoding."""
@@ -706,7 +721,7 @@ def build_data(
     in_chans: int,
     input_size: int | tuple[int, int],
     augment: str = "none",
-    val_fraction: float = 0.0,
+    val_fraction: float | None = 0.0,
     crops: int = 1,
     scales: Sequence[int] | None = None,
     mean: Sequence[float] | None = None,
@@ -715,14 +730,18 @@ def build_data(
 ) -> DataBundle:
     """Adapt ``raw`` to a model with ``in_chans`` channels and ``input_size`` pixels.
 
-    ``augment`` names the training augmentation (see :mod:`cnnzoo.data.transforms`); ``val_fraction`` of
-    the training part is held out (fixed, stratified) as the validation set that plateau schedules and
-    best-checkpoint tracking watch; ``crops``/``scales`` pick the test-time views. ``mean``/``std`` (e.g.
-    from a checkpoint) are computed from the training images when not given.
+    ``augment`` names the training augmentation (see :mod:`cnnzoo.data.transforms`). The validation set
+    that plateau schedules and checkpoint selection watch is the source's own (a folder's ``val/`` beside
+    ``train/`` and ``test/``), else ``val_fraction`` of the training part held out (fixed, stratified;
+    ``None``: :func:`default_val_fraction`; 0: no validation set). ``crops``/``scales`` pick the test-time
+    views: each test sample is one ``[C, H, W]`` image, or ``[V, C, H, W]`` views when several are asked
+    for. ``mean``/``std`` (e.g. from a checkpoint) are computed from the training images when not given.
     """
     from . import transforms as T
 
     size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    if val_fraction is None:
+        val_fraction = default_val_fraction(raw)
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"the validation fraction must be in [0, 1), got {val_fraction}.")
     fit = T.FitTo(size)
@@ -735,10 +754,15 @@ def build_data(
             raw.classes,
             raw.natural,
             raw.skipped,
+            _prefit(raw.val, in_chans, fit) if raw.val is not None else None,
         )
     keep = held = None
-    if val_fraction > 0:
+    val_from = ""
+    if raw.val is not None:
+        val_from = f"the source's own validation split ({len(raw.val)} images)"
+    elif val_fraction > 0:
         keep, held = stratified_split(raw.train.labels.numpy(), val_fraction)
+        val_from = f"{val_fraction:.0%} of the training images held out ({len(held)}, stratified, fixed seed)"
     sample = _stacked(raw.train if keep is None else raw.train.subset(keep), in_chans, fit, limit=2000)
     if mean is None or std is None:
         mean = tuple(float(v) for v in sample.mean(dim=(0, 2, 3)))
@@ -753,11 +777,13 @@ def build_data(
     if keep is not None and held is not None:
         train = IndexedDataset(train_full, keep)
         val = IndexedDataset(ImageDataset(raw.train, in_chans, eval_tf, strict), held)
+    elif raw.val is not None:
+        val = ImageDataset(raw.val, in_chans, eval_tf, strict)
     test = ImageDataset(raw.test, in_chans, test_tf, strict)
     if raw.in_memory:  # whole batches as single tensor operations where the transform allows it
-        train_full.batch_transform = T.batch_transform(augment, size, mean, std)
+        train_full.batch_transform = T.batch_transform(augment, size, mean, std, flip=raw.natural)
         if val is not None:
-            val.base.batch_transform = T.batch_transform("eval", size, mean, std)
+            getattr(val, "base", val).batch_transform = T.batch_transform("eval", size, mean, std)
         if crops == 1 and not scales:
             test.batch_transform = T.batch_transform("eval", size, mean, std)
     if len(train) == 0 or len(test) == 0:
@@ -775,6 +801,7 @@ def build_data(
         raw.natural,
         list(raw.skipped),
         pca,
+        val_from,
     )
 
 
@@ -790,7 +817,7 @@ def load_data(
     input_size: int | tuple[int, int],
     *,
     augment: str = "none",
-    val_fraction: float = 0.0,
+    val_fraction: float | None = 0.0,
     crops: int = 1,
     scales: Sequence[int] | None = None,
     strict: bool = False,

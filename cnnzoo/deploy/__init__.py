@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..registries import BACKENDS, RUNTIMES
 from .bench import BackendResult, BenchReport, benchmark, format_report, measure_matmul_peak
-from .onnx_export import DeployError, ExportResult, check_onnx, export_onnx, parse_input_size, relative_error
+from .onnx_export import DeployError, ExportResult, check_onnx, export_onnx, relative_error
 from .quantize import Int8Report, QuantConfig, as_arrays, evaluate_top1, export_int8, quantize_onnx
 from .runtimes import open_runtime
 from .session import OnnxClassifier
@@ -34,7 +34,6 @@ __all__ = [
     "format_report",
     "measure_matmul_peak",
     "open_runtime",
-    "parse_input_size",
     "quantize_onnx",
     "relative_error",
 ]

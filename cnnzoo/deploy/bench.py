@@ -33,8 +33,9 @@ import torch
 from torch import nn
 
 from ..registries import BACKENDS, register_backend
+from ..sizes import parse_input_size
 from ..timing import interleaved_times, time_callable
-from .onnx_export import DeployError, check_runs, export_onnx, parse_input_size
+from .onnx_export import DeployError, check_runs, export_onnx
 from .runtimes import open_runtime
 
 
@@ -190,7 +191,6 @@ class _Bench:
     x: torch.Tensor
     name: str | None
     num_classes: int
-    ckpt: dict[str, Any]
     tmp: Path
     threads: int
     calib_images: Any
@@ -203,7 +203,7 @@ class _Bench:
         size = tuple(self.x.shape[1:])
         fp32 = self.tmp / "fp32.onnx"
         if not fp32.is_file():
-            export_onnx(self.model, fp32, size, checkpoint=self.ckpt)
+            export_onnx(self.model, fp32, size)
         if not int8:
             return fp32
         path = self.tmp / "int8.onnx"
@@ -302,13 +302,10 @@ def benchmark(
     builders = {name: BACKENDS.get(name, DeployError).obj for name in backends}
     if batch < 1 or warmup < 0 or repeats < 1:
         raise DeployError("batch and repeats must be at least 1 and warmup at least 0.")
-    if isinstance(model_ref, nn.Module):
-        model, ckpt = model_ref.eval(), {}
-    else:
-        model, ckpt = model_from_checkpoint(model_ref)
+    model = model_ref.eval() if isinstance(model_ref, nn.Module) else model_from_checkpoint(model_ref)
     name = getattr(model, "cnnzoo_name", None)
-    size = parse_input_size(input_size) if input_size is not None else default_input_size(model, ckpt)
-    check_runs(model, size)
+    size = parse_input_size(input_size) if input_size is not None else default_input_size(model)
+    check_runs(model, size, batch)
     if threads:
         torch.set_num_threads(threads)
     n_threads = torch.get_num_threads()
@@ -346,7 +343,7 @@ def benchmark(
         None,
     )
     with tempfile.TemporaryDirectory(prefix="cnnzoo-bench-") as tmp:
-        bench = _Bench(model, x, name, num_classes, ckpt, Path(tmp), n_threads, calib_images, report)
+        bench = _Bench(model, x, name, num_classes, Path(tmp), n_threads, calib_images, report)
         runners: dict[str, Callable[[], Any]] = {}
         errors: dict[str, str] = {}
         for backend in backends:  # build and warm every backend first; none is timed yet
@@ -435,8 +432,6 @@ __all__ = [
     "benchmark",
     "count_macs",
     "format_report",
-    "interleaved_times",
     "measure_matmul_peak",
-    "time_callable",
     "torchvision_counterpart",
 ]

@@ -4,9 +4,10 @@ The exported graph takes one input ``input`` of shape ``(batch, C, H, W)`` (alre
 sees it in PyTorch) and returns ``logits`` of shape ``(batch, num_classes)``. After writing the file we run it
 in ONNX Runtime at two batch sizes and compare with the eager model; the maximum relative error
 ``max|onnx - eager| / max|eager|`` must stay under ``rtol`` (1e-4 by default) or the export fails with a clear
-error. What a classifier needs to be used on its own (the class names, the normalisation ``mean``/``std``, the
-input size and the cnnzoo model name) is stored in the ONNX ``metadata_props``, which
-:class:`cnnzoo.deploy.session.OnnxClassifier` reads back.
+error. What a classifier needs to be used on its own -- the model's :class:`~cnnzoo.record.ModelRecord` (name,
+class names, input size, the eval view and ``mean``/``std``) -- is stored as JSON under the ``cnnzoo_record``
+key of the ONNX ``metadata_props``, which :class:`cnnzoo.deploy.session.OnnxClassifier` and
+:func:`cnnzoo.classify.load_model` (``cnnzoo predict``, ``serve --photo``) read back.
 
 Exporter: torch's TorchScript-based exporter (``dynamo=False``) is the default because it is quick (a
 ResNet-18 in 0.3 s here against 2.5 s) and handles every operator of the classic CNNs (LRN, grouped
@@ -18,7 +19,6 @@ exporter instead; either one is the fallback when the other fails or is not fait
 from __future__ import annotations
 
 import io
-import json
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -33,6 +33,8 @@ from torch import nn
 
 from ..errors import CnnzooError
 from ..options import Exporter
+from ..outputs import atomic_path, is_disk_full
+from ..record import ModelRecord
 from ..sizes import parse_input_size
 
 INPUT_NAME = "input"
@@ -57,25 +59,45 @@ class ExportResult:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def default_input_size(model: nn.Module, checkpoint: Mapping[str, Any] | None = None) -> tuple[int, int, int]:
-    """The input size a model expects: the checkpoint's ``input_size``, else the registry's, adjusted for
-    ``in_chans`` when the model was built with another channel count."""
-    if checkpoint and checkpoint.get("input_size"):
-        return parse_input_size(checkpoint["input_size"])
-    name = getattr(model, "cnnzoo_name", None)
-    if name is None:
+def model_record(model: nn.Module) -> ModelRecord | None:
+    """The :class:`~cnnzoo.record.ModelRecord` a model built by cnnzoo carries (``None`` for others)."""
+    rec = getattr(model, "cnnzoo_record", None)
+    return rec if isinstance(rec, ModelRecord) else None
+
+
+def default_input_size(model: nn.Module) -> tuple[int, int, int]:
+    """The input size a model expects: its record's (a checkpoint's, the weights', or the registered one)."""
+    rec = model_record(model)
+    if rec is None:
         raise DeployError(
             "cannot tell the input size of this model; pass input_size (e.g. --input 3x224x224)."
         )
-    from ..registry import model_info
-
-    c, h, w = model_info(name).input_size
-    c = getattr(model, "cnnzoo_kwargs", {}).get("in_chans") or c
-    return (int(c), int(h), int(w))
+    return tuple(int(v) for v in rec.input_size)  # type: ignore[return-value]
 
 
-def check_runs(model: nn.Module, input_size: Sequence[int]) -> None:
-    """Run ``model`` once on a batch of 2 at ``input_size``; a failure is the user's input size, said so."""
+def record_at(rec: ModelRecord, input_size: Sequence[int]) -> ModelRecord:
+    """``rec`` for a graph exported at ``input_size``: the eval view scaled to that size where it differs."""
+    c, h, w = (int(v) for v in input_size)
+    if (c, h, w) == tuple(rec.input_size):
+        return rec
+    side = rec.crop or rec.input_size[1]
+    resize = round(rec.resize * h / side) if rec.resize else None
+    return rec.with_(input_size=(c, h, w), resize=resize, crop=h if rec.crop and h == w else None)
+
+
+def check_runs(model: nn.Module, input_size: Sequence[int], batch: int = 2) -> None:
+    """Check that a ``batch`` of ``input_size`` fits in memory (:mod:`cnnzoo.analysis.memory`, before any
+    tensor is made), then that ``model`` takes it by running it once on a batch of 2; a failure is the
+    user's input size, said so."""
+    from ..analysis.memory import check_fits, forward_bytes
+
+    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+    n = max(batch, 2)
+    what = f"a batch of {n} inputs of {'x'.join(map(str, input_size))}"
+    need = forward_bytes(
+        model, input_size, n, trace=False
+    )  # no meta pass: the real one below checks the size
+    check_fits(need, what, "give a smaller --input or --batch", dev)
     try:
         with torch.no_grad():
             model(torch.randn(2, *input_size))
@@ -190,23 +212,11 @@ def _add_metadata(path: Path, metadata: Mapping[str, str]) -> None:
     onnx.save(proto, str(path))
 
 
-def model_metadata(
-    model: nn.Module, input_size: Sequence[int], checkpoint: Mapping[str, Any] | None = None
-) -> dict[str, str]:
-    """The ``metadata_props`` written into the ONNX file: model name, input size, classes, mean, std."""
-    meta = {
-        "cnnzoo_model": str(getattr(model, "cnnzoo_name", type(model).__name__)),
-        "input_size": "x".join(str(int(d)) for d in input_size),
-    }
-    for key in ("classes", "mean", "std"):
-        value = (checkpoint or {}).get(key)
-        if value is not None:
-            meta[key] = json.dumps(
-                [v if isinstance(v, str) else float(v) for v in value]
-                if key != "classes"
-                else [str(v) for v in value]
-            )
-    return meta
+def model_metadata(model: nn.Module, input_size: Sequence[int]) -> dict[str, str]:
+    """The ``metadata_props`` written into the ONNX file: the model's record at the exported input size
+    (``cnnzoo_record``, JSON), when it has one."""
+    rec = model_record(model)
+    return {} if rec is None else {"cnnzoo_record": record_at(rec, input_size).to_json()}
 
 
 def check_onnx(
@@ -251,49 +261,63 @@ def export_onnx(
     exporter: str = "torchscript",
     rtol: float = 1e-4,
     check: bool = True,
-    checkpoint: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Export ``model`` to ONNX at ``path`` with a dynamic batch dimension and check it against eager.
 
     Args:
         model: any classifier ``nn.Module`` (it is put in eval mode, on the CPU, in float32).
         path: the ``.onnx`` file to write (its folder is created).
-        input_size: ``(C, H, W)`` or ``"CxHxW"``; default: the checkpoint's, else the registered model's.
+        input_size: ``(C, H, W)`` or ``"CxHxW"``; default: the model's record's.
         opset: ONNX opset (7 to 21; the dynamo exporter needs 18 or more and raises it itself).
         exporter: ``"torchscript"`` (default) or ``"dynamo"``; the other one is tried if the first fails.
         rtol: largest relative error ``max|onnx - eager| / max|eager|`` accepted.
         check: run the comparison (default); without it ``max_rel_error`` is NaN.
-        checkpoint: the checkpoint dict, whose ``classes``/``mean``/``std``/``input_size`` go into metadata.
+
+    The model's record (``model.cnnzoo_record``: class names, mean/std, eval view) goes into the metadata.
     """
     exporter = Exporter.parse(exporter, DeployError).value
     if not 7 <= int(opset) <= 21:
         raise DeployError(f"opset {opset} is not supported; choose an opset between 7 and 21 (default 17).")
-    size = parse_input_size(input_size) if input_size is not None else default_input_size(model, checkpoint)
+    size = parse_input_size(input_size) if input_size is not None else default_input_size(model)
     from ..outputs import check_output_file
 
     out = check_output_file(path, "ONNX file")
     model = model.eval().float().cpu()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_runs(model, size)  # the size against the model and the memory, before any tensor is made
     dummy = torch.randn(2, *size)
-    check_runs(model, size)
     order = [exporter] + [e for e in EXPORTERS if e != exporter]
     errors = []
-    meta = model_metadata(model, size, checkpoint)
+    meta = model_metadata(model, size)
+    weight_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
     for name in order:  # the other exporter is the fallback when one fails or is not faithful
         try:
-            _run_export(model, dummy, out, int(opset), name)
-        except Exception as e:  # noqa: BLE001 - any exporter failure is reported below with its cause
-            errors.append(f"{name} exporter failed: {_first_line(e)}")
+            # written beside ``out`` and renamed onto it only once checked: a kill (SIGTERM, SIGKILL, a full
+            # disk) mid-export leaves the previous file at ``out``, or none, never a half-written model
+            with atomic_path(out, "ONNX file", size_hint=weight_bytes) as tmp:
+                try:
+                    _run_export(model, dummy, tmp, int(opset), name)
+                except Exception as e:  # noqa: BLE001 - any exporter failure is reported below with its cause
+                    if is_disk_full(e):
+                        raise
+                    raise _NotExported(f"{name} exporter failed: {_first_line(e)}") from None
+                meta["exporter"] = name
+                _add_metadata(tmp, meta)
+                err = check_onnx(tmp, model, size) if check else float("nan")
+                if check and not err <= rtol:
+                    raise _NotExported(
+                        f"{name} exporter's graph differs from eager by {err:.3g} relative (allowed {rtol:g})"
+                    )
+        except _NotExported as e:
+            errors.append(str(e))
             continue
-        meta["exporter"] = name
-        _add_metadata(out, meta)
-        err = check_onnx(out, model, size) if check else float("nan")
-        if not check or err <= rtol:
-            used_opset = int(opset) if name == "torchscript" else max(int(opset), 18)
-            return ExportResult(out, size, used_opset, name, err, meta)
-        errors.append(f"{name} exporter's graph differs from eager by {err:.3g} relative (allowed {rtol:g})")
-    out.unlink(missing_ok=True)
-    raise DeployError(f"ONNX export of {meta['cnnzoo_model']} is not faithful: {'; '.join(errors)}.")
+        used_opset = int(opset) if name == "torchscript" else max(int(opset), 18)
+        return ExportResult(out, size, used_opset, name, err, meta)
+    what = getattr(model, "cnnzoo_name", type(model).__name__)
+    raise DeployError(f"ONNX export of {what} is not faithful: {'; '.join(errors)}.")
+
+
+class _NotExported(Exception):
+    """One exporter's failure; the next exporter is tried."""
 
 
 def _first_line(e: BaseException) -> str:

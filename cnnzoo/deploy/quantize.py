@@ -455,7 +455,10 @@ def quantize_onnx(
         )
         entry = q.metadata_props.add()
         entry.key, entry.value = "quantization_weights", weights_note(cfg)
-        onnx.save(q, str(out))
+        from ..outputs import atomic_path
+
+        with atomic_path(out, "INT8 ONNX file", size_hint=q.ByteSize()) as tmp:
+            onnx.save(q, str(tmp))
     return out
 
 
@@ -548,6 +551,15 @@ def fastest_int8_runtime(path: str | os.PathLike[str], batch: int = 16, repeats:
     return min(times, key=lambda n: float(np.median(times[n])))
 
 
+def fp32_name(path: Path) -> Path:
+    """The name of an FP32 file written where INT8 was asked for: ``int8`` in the file name becomes ``fp32``
+    (any case), so the name never claims what the file does not hold; other names are kept."""
+    import re
+
+    new = re.sub("int8", lambda m: "FP32" if m.group(0).isupper() else "fp32", path.name, flags=re.IGNORECASE)
+    return path.with_name(new)
+
+
 def export_int8(
     model: nn.Module,
     out_path: str | os.PathLike[str],
@@ -555,7 +567,6 @@ def export_int8(
     heldout: Any = None,
     *,
     input_size: Sequence[int] | str | None = None,
-    checkpoint: dict[str, Any] | None = None,
     config: QuantConfig | None = None,
     opset: int = 17,
     num_heldout: int = 1000,
@@ -571,10 +582,12 @@ def export_int8(
     INT8 is kept only if it runs at least ``min_speedup`` times the FP32 images/s (batch ``bench_batch``)
     *and* loses at most ``max_top1_drop`` points of top-1 (when labels are known; else the agreement of the
     two models' predictions is reported as "top-1" against the FP32 model). Otherwise the FP32 model is
-    written and ``reason`` says why -- a slower INT8 is never shipped silently. Accuracy and speed are
-    measured on ``runtime`` (``"onnxruntime"`` or ``"openvino"``: where the file will be deployed decides
-    whether INT8 pays; ``"auto"``: the one that runs this INT8 file faster on this machine, timed in
-    interleaved rounds -- OpenVINO where the CPU has AMX or VNNI kernels it uses better, see
+    written and ``reason`` says why -- a slower INT8 is never shipped silently -- under a name that says so:
+    ``int8`` in ``out_path``'s file name becomes ``fp32`` (``ft_int8.onnx`` -> ``ft_fp32.onnx``; the report's
+    ``path`` is the file written). The file's metadata says which it holds (``precision``).
+    Accuracy and speed are measured on ``runtime`` (``"onnxruntime"`` or ``"openvino"``: where the file will
+    be deployed decides whether INT8 pays; ``"auto"``: the one that runs this INT8 file faster on this
+    machine, timed in interleaved rounds -- OpenVINO where the CPU has AMX or VNNI kernels it uses better, see
     :func:`fastest_int8_runtime`).
     ``heldout`` is a separate evaluation set; without it a DATA source's test part is used, and plain
     tensors are split into disjoint calibration and held-out parts.
@@ -585,8 +598,9 @@ def export_int8(
     measuring (:func:`int8_sum_ratio`, then speed), never on the held-out labels; the report's ``weights``
     and ``weights_note`` say which and why.
     """
+    from ..sizes import parse_input_size
     from ..timing import interleaved_times
-    from .onnx_export import default_input_size, parse_input_size
+    from .onnx_export import default_input_size, model_record
     from .runtimes import RUNTIMES, open_runtime
 
     cfg = config or QuantConfig()
@@ -595,12 +609,13 @@ def export_int8(
     from ..outputs import check_output_file
 
     check_output_file(out_path, "ONNX file")
-    size = parse_input_size(input_size) if input_size is not None else default_input_size(model, checkpoint)
-    ck = checkpoint or {}
+    size = parse_input_size(input_size) if input_size is not None else default_input_size(model)
+    rec = model_record(model)  # data is normalised as the model's weights expect
+    mean, std = (rec.mean, rec.std) if rec is not None else (None, None)
     if isinstance(calibration, (str, os.PathLike)):
-        calibration = load_data_source(str(calibration), size, ck.get("mean"), ck.get("std"))
+        calibration = load_data_source(str(calibration), size, mean, std)
     if isinstance(heldout, (str, os.PathLike)):
-        heldout = load_data_source(str(heldout), size, ck.get("mean"), ck.get("std"))
+        heldout = load_data_source(str(heldout), size, mean, std)
     if heldout is None and hasattr(calibration, "test") and hasattr(calibration, "classes"):
         heldout = calibration  # a DataBundle: calibrate on its training part, evaluate on its test part
     if heldout is None:
@@ -611,7 +626,7 @@ def export_int8(
     out = Path(out_path)
     with tempfile.TemporaryDirectory(prefix="cnnzoo-int8-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
-        res = export_onnx(model, fp32, size, opset=opset, checkpoint=checkpoint)
+        res = export_onnx(model, fp32, size, opset=opset)
         x = np.random.default_rng(0).standard_normal((bench_batch, *size)).astype(np.float32)
         slower: list[str] = []
         # Most precise weights first; the next (faster kernels, coarser weights) only if these do not pay.
@@ -661,11 +676,25 @@ def export_int8(
                 ),
             )
         else:
-            kept, reason = (
-                "int8",
-                (f"INT8 is {speedup:.2f}x faster than FP32 and loses {drop:.2f} points of top-1"),
+            pace = (
+                f"is {speedup:.2f}x faster than" if speedup >= 1 else f"runs at {speedup:.2f}x the speed of"
             )
+            kept, reason = ("int8", f"INT8 {pace} FP32 and loses {drop:.2f} points of top-1")
+        if kept == "fp32":
+            out = fp32_name(out)
+            check_output_file(out, "ONNX file")
         out.parent.mkdir(parents=True, exist_ok=True)
+        from .onnx_export import _add_metadata
+
+        # the record and the precision travel in the file (the quantizer does not copy metadata across), and
+        # for INT8 how it was quantized and why those weights
+        meta = {**res.metadata, "precision": kept}
+        if kept == "int8":
+            import onnx
+
+            have = {p.key: p.value for p in onnx.load(str(int8), load_external_data=False).metadata_props}
+            meta.update(quantization=have["quantization"], quantization_weights=note)
+        _add_metadata(int8 if kept == "int8" else fp32, meta)
         shutil.copyfile(int8 if kept == "int8" else fp32, out)
     return Int8Report(
         str(out),

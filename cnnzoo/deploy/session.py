@@ -1,15 +1,14 @@
 """A session that classifies images with an exported ONNX file: :class:`OnnxClassifier` (ONNX Runtime by
 default, or OpenVINO).
 
-It reads what :func:`cnnzoo.deploy.export_onnx` stored in the file's metadata (class names, the training
-``mean``/``std``, the input size) so an exported FP32 or INT8 model can be used without PyTorch's model code:
-give it image files, PIL images, or tensors of raw pixels in ``[0, 1]``; it resizes, normalises and returns
-the top-k classes with their softmax probabilities.
+It reads the model's record that :func:`cnnzoo.deploy.export_onnx` stored in the file's metadata (class
+names, the input size, the eval view, the training ``mean``/``std``) so an exported FP32 or INT8 model can be
+used without PyTorch's model code: give it image files, PIL images, or tensors of raw pixels in ``[0, 1]``; it
+prepares them as ``predict`` does and returns the top-k classes with their softmax probabilities.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .onnx_export import DeployError, parse_input_size
+from ..data.images import ImageError, ImageTransform
+from ..record import ModelRecord, record_from_flat_keys
+from .onnx_export import DeployError
 from .runtimes import open_runtime
 
 
@@ -28,6 +29,10 @@ class OnnxClassifier:
     >>> clf = OnnxClassifier("lenet5.onnx")                      # doctest: +SKIP
     >>> clf.predict(["three.png"], topk=2)                       # doctest: +SKIP
     [[('3', 0.97), ('8', 0.02)]]
+
+    ``record`` is the model's :class:`~cnnzoo.record.ModelRecord` from the file's ``cnnzoo_record`` metadata
+    (files exported before it: from their flat metadata keys), or for a foreign file one made of its input
+    shape; pictures go through the one picture door (:class:`cnnzoo.data.images.ImageTransform`).
     """
 
     def __init__(
@@ -45,15 +50,10 @@ class OnnxClassifier:
         meta, shape = self.runtime.describe()
         self.path = p
         self.metadata: dict[str, str] = dict(meta)
-        if "input_size" in meta:
-            self.input_size = parse_input_size(meta["input_size"])
-        elif all(isinstance(d, int) for d in shape[1:]):
-            self.input_size = (int(shape[1]), int(shape[2]), int(shape[3]))
-        else:
-            raise DeployError(f"{str(p)!r} does not say its input size; export it with cnnzoo.")
-        self.classes: list[str] | None = json.loads(meta["classes"]) if "classes" in meta else None
-        self.mean = np.asarray(json.loads(meta["mean"]), np.float32) if "mean" in meta else None
-        self.std = np.asarray(json.loads(meta["std"]), np.float32) if "std" in meta else None
+        self.record = _file_record(p, meta, shape)
+        self.input_size = tuple(int(v) for v in self.record.input_size)
+        self.classes: list[str] | None = self.record.class_names()
+        self.transform = ImageTransform(self.record)
 
     def logits(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Logits for a batch that is already normalised, shape ``(N, C, H, W)``."""
@@ -69,61 +69,20 @@ class OnnxClassifier:
 
     def preprocess(self, images: Sequence[Any] | np.ndarray | torch.Tensor) -> np.ndarray:
         """Raw images (file paths, PIL images, or ``[0, 1]`` pixel tensors ``(N, C, H, W)``/``(C, H, W)``) ->
-        the normalised batch the model takes: channels adapted, resized (shorter side to the input size /
-        0.875 and centre-cropped for inputs of 64 pixels or more, as in the ImageNet evaluations; resized
-        directly for small inputs), then ``(x - mean) / std`` from the metadata."""
-        import torch.nn.functional as F
-
-        c, h, w = self.input_size
+        the normalised batch the model takes, through the one picture door with the file's record (decode
+        with EXIF orientation and 16-bit scaling, the record's resize/crop/interpolation, its mean/std)."""
         if isinstance(images, (np.ndarray, torch.Tensor)):
             t = torch.as_tensor(np.asarray(images, dtype=np.float32))
-            batch = [t] if t.ndim == 3 else list(t)
+            batch: list[Any] = [t] if t.ndim in (2, 3) else list(t)
         else:
-            batch = [self._load(im) for im in images]
+            batch = list(images)
         out = []
         for img in batch:
-            if img.ndim == 2:
-                img = img[None]
-            if img.shape[0] != c:
-                img = img.mean(0, keepdim=True).expand(c, -1, -1) if img.shape[0] == 3 or c == 3 else img[:c]
-            if min(h, w) >= 64:
-                short = round(min(h, w) / 0.875)
-                ih, iw = img.shape[1:]
-                scale = short / min(ih, iw)
-                img = F.interpolate(
-                    img[None],
-                    size=(max(h, round(ih * scale)), max(w, round(iw * scale))),
-                    mode="bilinear",
-                    align_corners=False,
-                    antialias=True,
-                )[0]
-                top, left = (img.shape[1] - h) // 2, (img.shape[2] - w) // 2
-                img = img[:, top : top + h, left : left + w]
-            elif tuple(img.shape[1:]) != (h, w):
-                img = F.interpolate(
-                    img[None], size=(h, w), mode="bilinear", align_corners=False, antialias=True
-                )[0]
-            out.append(img)
-        arr = torch.stack(out).numpy().astype(np.float32)
-        if self.mean is not None and self.std is not None:
-            arr = (arr - self.mean[None, :, None, None]) / self.std[None, :, None, None]
-        return np.ascontiguousarray(arr)
-
-    def _load(self, image: Any) -> torch.Tensor:
-        from PIL import Image, UnidentifiedImageError
-
-        from ..data.images import decode_image, decode_pil
-
-        if isinstance(image, (str, os.PathLike)):
-            try:  # the one decoder: EXIF orientation applied, 16-bit scaled
-                return decode_image(image, self.input_size[0]).float() / 255.0
-            except (OSError, UnidentifiedImageError, ValueError, RuntimeError, SyntaxError):
-                raise DeployError(
-                    f"cannot read image {str(image)!r}; give a PNG/JPEG file that exists."
-                ) from None
-        if isinstance(image, Image.Image):
-            return decode_pil(image, self.input_size[0]).float() / 255.0
-        return torch.as_tensor(np.asarray(image, dtype=np.float32))
+            try:
+                out.append(self.transform(img))
+            except ImageError as e:
+                raise DeployError(str(e)) from None
+        return np.ascontiguousarray(torch.stack(out).numpy().astype(np.float32))
 
     def predict(
         self, images: Sequence[Any] | np.ndarray | torch.Tensor, topk: int = 1, normalized: bool = False
@@ -138,3 +97,51 @@ class OnnxClassifier:
         order = np.argsort(-probs, axis=1)[:, :k]
         names = self.classes or [str(i) for i in range(probs.shape[1])]
         return [[(names[j], float(probs[i, j])) for j in row] for i, row in enumerate(order)]
+
+
+def _file_record(path: Path, meta: dict[str, str], shape: Sequence[Any]) -> ModelRecord:
+    """The record an ONNX file carries: ``cnnzoo_record``, else the flat keys of files exported before it
+    (read by :func:`cnnzoo.record.record_from_flat_keys`, the one reader of that layout), else one made of
+    the graph's input shape (a file cnnzoo did not export: no classes, no normalisation)."""
+    if "cnnzoo_record" in meta:
+        try:
+            return ModelRecord.from_json(meta["cnnzoo_record"])
+        except (ValueError, TypeError) as e:
+            raise DeployError(f"{str(path)!r} carries an unreadable cnnzoo_record ({e}).") from None
+    try:
+        rec = record_from_flat_keys(meta, source=str(path))
+    except (ValueError, TypeError) as e:
+        raise DeployError(f"{str(path)!r} carries unreadable cnnzoo metadata ({e}).") from None
+    if rec is not None:
+        return rec
+    dims = list(shape[1:])
+    if len(dims) != 3 or not all(isinstance(d, int) for d in dims):
+        raise DeployError(f"{str(path)!r} does not say its input size; export it with cnnzoo.")
+    c, h, w = (int(d) for d in dims)  # a foreign file: no normalisation; photo-sized inputs cropped as usual
+    photo = min(h, w) >= 64
+    return ModelRecord(
+        name=path.stem,
+        input_size=(c, h, w),
+        mean=(0.0,) * c,
+        std=(1.0,) * c,
+        resize=round(min(h, w) / 0.875) if photo else None,
+        crop=h if photo and h == w else None,
+        source=str(path),
+    )
+
+
+class OnnxModule(torch.nn.Module):
+    """An exported ONNX file (FP32 or INT8) as a module that maps a normalised ``(N, C, H, W)`` batch to
+    logits, for code written against PyTorch models (:func:`cnnzoo.predict`, the Photo page). It carries
+    ``cnnzoo_record`` read from the file; it has no parameters and computes no gradients (explanation maps
+    need the PyTorch checkpoint)."""
+
+    def __init__(self, path: str | os.PathLike[str], runtime: str = "onnxruntime") -> None:
+        super().__init__()
+        self.classifier = OnnxClassifier(path, runtime=runtime)
+        self.cnnzoo_record = self.classifier.record.with_(source=str(path))
+        #: ``"int8"`` or ``"fp32"`` where the file says (cnnzoo's INT8 export writes it), else ``None``
+        self.precision = self.classifier.metadata.get("precision")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self.classifier.logits(x), dtype=np.float32)).to(x.device)

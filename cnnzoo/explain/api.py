@@ -28,8 +28,12 @@ class Explanation:
     """The result of :func:`explain` for a batch of ``N`` images.
 
     ``attribution`` is the method's own output: ``(N, H, W)`` for saliency, SmoothGrad and Grad-CAM,
-    ``(N, C, H, W)`` signed for guided back-propagation, guided Grad-CAM and the deconvnet. ``heat`` is a
-    non-negative ``(N, H, W)`` map for overlays (the attribution itself, or ``max_c |attribution|``).
+    ``(N, C, H, W)`` signed for guided back-propagation, guided Grad-CAM and the deconvnet; for occlusion the
+    target class's probability with the grey square centred nearest each pixel ``(N, H, W)`` (Zeiler & Fergus
+    Fig. 7d); for class-model the optimised images ``(N, C, H, W)`` in input units (Simonyan et al. Sec. 2;
+    ``x`` is where the ascent starts: zeros for the paper's mean image). ``heat`` is a non-negative
+    ``(N, H, W)`` map for overlays (the attribution itself, ``max_c |attribution|``, or for occlusion the drop
+    in probability the square causes).
     ``probs`` are softmax probabilities; ``target`` is the explained class (for the deconvnet: the feature map
     projected, with ``target_is_channel`` set).
     """
@@ -67,9 +71,21 @@ def explain(
     n_samples: int = 50,
     noise_level: float = 0.15,
     generator: torch.Generator | None = None,
+    window: int | None = None,
+    stride: int | None = None,
+    fill: float = 0.0,
+    steps: int = 200,
+    step_size: float = 1.0,
+    l2: float = 0.01,
+    jitter: int = 0,
+    blur: float = 0.0,
 ) -> Explanation:
     """Explain ``model``'s decision on ``x`` with ``method`` (a name of :data:`cnnzoo.registries.METHODS`:
-    ``cnnzoo explain --help`` lists them)."""
+    ``cnnzoo explain --help`` lists them).
+
+    ``window``, ``stride`` and ``fill`` are occlusion's square (:func:`cnnzoo.explain.occlusion.occlusion`);
+    ``steps``, ``step_size``, ``l2``, ``jitter`` and ``blur`` the class model's ascent
+    (:func:`cnnzoo.explain.class_model.class_model`), which needs ``target``."""
     entry = METHODS.get(method)
     by_channel = entry.meta.get("explains") == "channel"
     takes = method_options(method)
@@ -86,6 +102,28 @@ def explain(
         logits = logits_of(model(x))
     predicted = logits.argmax(dim=1)
     probs = logits.softmax(dim=1)
+    if method == "class-model":
+        if target is None:
+            raise CnnzooError("a class model is the image of a class; give the class (target) to visualise.")
+        cm = entry.obj(  # class_model (registered in .class_model)
+            model,
+            resolve_target(target, logits),
+            start=x,
+            steps=steps,
+            step_size=step_size,
+            l2=l2,
+            jitter=jitter,
+            blur=blur,
+        )
+        with torch.no_grad():
+            out = logits_of(model(cm.image.to(x.device)))
+        img = cm.image.to(x.device)
+        return Explanation(
+            method, img, reduce_channels(img, reduce), out.argmax(dim=1), out.softmax(dim=1), out, cm.target
+        )
+    if method == "occlusion":
+        occ = entry.obj(model, x, target, window=window, stride=stride, fill=fill)  # .occlusion
+        return Explanation(method, occ.pixels, occ.drop, predicted, probs, logits, occ.target)
     if "layer" in takes:
         layer = layer or default_layer(model, x)
     offered = dict(layer=layer, channel=channel, reduce=reduce, generator=generator)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
+from ..record import ModelRecord
 from .api import Explanation
 
 _TITLE = 9
@@ -45,13 +46,10 @@ def _signed_to_display(a: torch.Tensor) -> torch.Tensor:
 
 
 def _save(fig: Figure, out: str | Path) -> Path:
-    from ..outputs import FIGURE_SUFFIXES, check_output_file, writing
+    from ..outputs import FIGURE_SUFFIXES, check_output_file, save_figure
 
     out = check_output_file(out, "figure", FIGURE_SUFFIXES)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with writing(out, "figure"):
-        fig.savefig(out, dpi=110, bbox_inches="tight")
-    return out
+    return save_figure(fig, out, "figure", dpi=110, bbox_inches="tight")
 
 
 def explanation_figure(
@@ -159,6 +157,17 @@ def activations_figure(acts: torch.Tensor, out: str | Path, title: str, max_maps
     return _save(fig, out)
 
 
+def class_label(record: ModelRecord) -> Callable[[int], str]:
+    """How figures name output ``i`` of a model with ``record``: ``"3 'cat'"`` where the record names its
+    classes, else ``"3"``."""
+    names = record.class_names()
+
+    def label(i: int) -> str:
+        return f"{i} {names[i]!r}" if names and 0 <= i < len(names) else str(i)
+
+    return label
+
+
 def explain_files(
     ref: str,
     images: Sequence[str],
@@ -170,18 +179,24 @@ def explain_files(
     reduce: str = "max",
     n_samples: int = 50,
     noise_level: float = 0.15,
+    window: int | None = None,
+    stride: int | None = None,
+    fill_grey: float | None = None,
 ) -> tuple[Path, Explanation]:
-    """Explain a checkpoint's (or a fresh model's) decisions on image files/folders and write the figure."""
+    """Explain a checkpoint's (or a fresh model's) decisions on image files/folders and write the figure.
+
+    Occlusion's square (``window``, ``stride``) is filled with the grey level ``fill_grey`` in [0, 1], or by
+    default with the mean colour (0 in the model's input units)."""
+    from ..data.images import load_images
     from ..errors import CnnzooError
     from ..factory import model_from_checkpoint
     from ..outputs import FIGURE_SUFFIXES, check_output_file
     from .api import explain
-    from .inputs import input_spec, load_batch
 
     check_output_file(out, "figure", FIGURE_SUFFIXES)  # before the model runs, not after
-    model, ckpt = model_from_checkpoint(ref)
-    spec = input_spec(model, ckpt)
-    paths, shown, x = load_batch(images, spec)
+    model = model_from_checkpoint(ref)
+    rec = model.cnnzoo_record
+    paths, shown, x = load_images(images, rec)  # the one picture door, as predict
     if len(paths) > MAX_ROWS:
         raise CnnzooError(
             f"one figure shows at most {MAX_ROWS} images, but {len(paths)} were given; pass fewer images."
@@ -197,8 +212,11 @@ def explain_files(
         n_samples=n_samples,
         noise_level=noise_level,
         generator=torch.Generator().manual_seed(0),
+        window=window,
+        stride=stride,
+        fill=0.0 if fill_grey is None else [(fill_grey - m) / s for m, s in zip(rec.mean, rec.std)],  # type: ignore[arg-type]
     )
-    path = explanation_figure(shown, exp, out, [p.name for p in paths], spec.class_name)
+    path = explanation_figure(shown, exp, out, [p.name for p in paths], class_label(model.cnnzoo_record))
     return path, exp
 
 
@@ -209,28 +227,28 @@ def filters_file(ref: str, out: str | Path, layer: str | None = None) -> Path:
     from .api import conv_filters
 
     check_output_file(out, "figure", FIGURE_SUFFIXES)  # before the model runs, not after
-    model, ckpt = model_from_checkpoint(ref)
+    model = model_from_checkpoint(ref)
     name, w = conv_filters(model, layer)
     shape = "x".join(map(str, w.shape))
     how = "RGB" if w.shape[1] == 3 else ("grey" if w.shape[1] == 1 else "mean over input channels")
-    return filters_figure(w, out, f"{ckpt['model']}: {w.shape[0]} filters of {name} ({shape}, {how})")
+    title = f"{model.cnnzoo_record.name}: {w.shape[0]} filters of {name} ({shape}, {how})"
+    return filters_figure(w, out, title)
 
 
 def activations_file(ref: str, image: str, layer: str, out: str | Path, max_maps: int = 64) -> Path:
     """Write the feature maps of ``layer`` for one image as a grid."""
-    from ..errors import CnnzooError
+    from ..data.images import load_images
+    from ..errors import CnnzooError, OptionError
     from ..factory import model_from_checkpoint
     from .api import activations
-    from .inputs import input_spec, load_batch
 
     if max_maps < 1:
-        raise CnnzooError(f"--max-maps must be at least 1, got {max_maps}.")
+        raise OptionError(f"max_maps must be at least 1, got {max_maps}.", "max_maps")
     from ..outputs import FIGURE_SUFFIXES, check_output_file
 
     check_output_file(out, "figure", FIGURE_SUFFIXES)  # before the model runs, not after
-    model, ckpt = model_from_checkpoint(ref)
-    spec = input_spec(model, ckpt)
-    paths, _, x = load_batch([image], spec)
+    model = model_from_checkpoint(ref)
+    paths, _, x = load_images([image], model.cnnzoo_record)
     if len(paths) != 1:
         raise CnnzooError(f"activations shows one image, but {image!r} holds {len(paths)}; name one file.")
     a = activations(model, x, layer)[0]
@@ -240,7 +258,7 @@ def activations_file(ref: str, image: str, layer: str, out: str | Path, max_maps
         )
     shown = min(max_maps, a.shape[0])
     title = (
-        f"{ckpt['model']} {layer}: {shown} of {a.shape[0]} feature maps "
+        f"{model.cnnzoo_record.name} {layer}: {shown} of {a.shape[0]} feature maps "
         f"({a.shape[1]}x{a.shape[2]}) for {paths[0].name}"
     )
     return activations_figure(a, out, title, max_maps)

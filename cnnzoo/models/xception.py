@@ -107,6 +107,9 @@ class Xception(ZooModel):
         "exit_flow": ("block12", "conv3", "bn3", "conv4", "bn4"),
         "head": ("fc",),
     }
+    # feature levels as timm's legacy_xception: each reduction's last block output after the next block's
+    # first ReLU (a pre-activation network), and the exit flow's last activation
+    feature_points = ("act2", "block2.rep.0", "block3.rep.0", "block12.rep.0", "act4")
 
     def __init__(
         self, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5, bn_eps: float = 1e-3

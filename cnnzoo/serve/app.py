@@ -17,6 +17,8 @@ description. JSON API:
 - ``GET  /api/anatomy/{model}?input=CxHxW``: :func:`anatomy_record`.
 - ``GET  /api/compare?models=a,b,c``: :func:`compare_record`.
 - ``POST /api/photo`` (multipart ``image``, optional ``overlay`` none|gradcam): :func:`photo_record`.
+- ``GET  /api/units``, ``/api/units/unit``, ``/api/units/tile``: top-9 patches of ``--units`` indexes
+  (:mod:`cnnzoo.serve.units`).
 
 Errors are JSON ``{"error": "one sentence"}`` with status 400 (a user's mistake), 404 (no such model loaded),
 413 (upload too large). Model work runs in the server's thread pool (FastAPI runs ``def`` routes there), so a
@@ -28,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,6 +71,7 @@ class ServeState:
     photo: core.LoadedModel | None = None
     photo_message: str = HOW_TO_PHOTO
     max_upload_bytes: int = core.MAX_UPLOAD_BYTES
+    units: list[Any] = field(default_factory=list)  # cnnzoo.serve.units.UnitsIndex, from --units DIR
 
 
 class UploadLimit:
@@ -318,14 +321,63 @@ def create_app(state: ServeState) -> FastAPI:
             return _error(400, "give 1 to 24 comma-separated model names in `models`.")
         return {"models": await run_in_threadpool(core.compare_record, names)}
 
+    from .units import add_units_routes
+
+    add_units_routes(app, lambda: state.units)
     return app
 
 
+def warm_up(state: ServeState) -> list[str]:
+    """Answer one request of each kind before any user does (issue #30: a fresh server's first Anatomy answer
+    took 3.9 s, its Photo answers 0.6 s): the Anatomy profile of the Draw model (or LeNet-5) and a blank
+    image through the Draw and Photo models, which loads the modules those answers import and lets torch
+    pick its kernels. Returns what was warmed; a failure here is left for the real request to
+    report. :func:`run_server` runs it in a background thread at start-up."""
+    import io
+
+    from PIL import Image
+
+    done: list[str] = []
+
+    def blank(mode: str, side: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new(mode, (side, side), 128).save(buf, format="PNG")
+        return buf.getvalue()
+
+    jobs = [
+        ("anatomy", lambda: core.anatomy_record(state.draw.name if state.draw else "lenet5")),
+    ]
+    if state.draw is not None:
+        jobs.append(("draw", lambda: core.draw_record(state.draw, blank("L", 64))))
+    if state.photo is not None:
+        jobs.append(("photo", lambda: core.photo_record(state.photo, blank("RGB", 256))))
+    for what, job in jobs:
+        try:
+            job()
+            done.append(what)
+        except Exception:  # noqa: BLE001 - warming is best effort; the request itself reports errors
+            pass
+    return done
+
+
 def run_server(state: ServeState, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False) -> None:
-    """Serve ``state`` with uvicorn until Ctrl-C (uvicorn finishes the requests in flight, then returns)."""
+    """Serve ``state`` with uvicorn until Ctrl-C (uvicorn finishes the requests in flight, then returns),
+    warming the models in a background thread meanwhile (:func:`warm_up`)."""
+    import threading
+
     import uvicorn
+
+    # not a daemon: torch must not be torn down under a warm-up still inside it (the process would abort);
+    # a Ctrl-C during the first seconds waits for the warm-up to finish
+    warming = threading.Thread(target=warm_up, args=(state,), name="cnnzoo-serve-warm-up")
+    warming.start()
 
     config = uvicorn.Config(create_app(state), host=host, port=port, log_level="warning" if quiet else "info")
     server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled, after shutdown
-        asyncio.run(server.serve())
+    try:
+        with contextlib.suppress(
+            KeyboardInterrupt
+        ):  # uvicorn re-raises the Ctrl-C it handled, after shutdown
+            asyncio.run(server.serve())
+    finally:
+        warming.join()

@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CnnzooError, DataError
+from ..data.images import ImageTransform, decode_image, normalise
+from ..errors import CnnzooError
 from ..options import Overlay
-from ..record import ModelRecord
+from ..record import ModelRecord, imagenet_classes
 from .lenet import ENCODINGS, encode, is_lenet, layer_entry, lenet_layers
 from .weights import SHIPPED_LENET5
 
@@ -39,33 +40,12 @@ OVERLAYS = Overlay.values()
 COMPARE_DEFAULT = ("alexnet", "vgg16", "googlenet", "inception_v3", "resnet50", "densenet121", "mobilenet_v2")
 
 
-class ImageError(DataError):
-    """An uploaded file that is not a readable image, or one too large to decode."""
-
-
 # ------------------------------------------------------------------------------------------------ images
-def decode_image(data: bytes, mode: str) -> Any:
-    """The PIL image in ``data`` (bytes from a client), converted to ``mode`` ("L" or "RGB").
-
-    Raises :class:`ImageError` for empty, undecodable or oversized images; the server answers it as a message.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    if not data:
-        raise ImageError("the upload is empty; draw something or choose an image file.")
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > MAX_IMAGE_PIXELS:
-                raise ImageError(
-                    f"the image is {im.width}x{im.height} pixels, more than the {MAX_IMAGE_PIXELS:,} this "
-                    "server decodes; use a smaller image."
-                )
-            return im.convert(mode)
-    except UnidentifiedImageError:
-        raise ImageError("the upload is not an image this server can read; use a PNG or JPEG.") from None
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ImageError(f"the image is damaged or truncated ({msg}); use another PNG or JPEG.") from None
+def decode_upload(data: bytes, in_chans: int) -> torch.Tensor:
+    """The picture in ``data`` (bytes from a client) as uint8 ``[in_chans, H, W]``, through the one picture
+    door (:func:`cnnzoo.data.images.decode_image`: EXIF orientation, 16-bit scaling, alpha over white) with
+    this server's pixel limit; a bad upload is one :class:`~cnnzoo.data.images.ImageError` sentence (400)."""
+    return decode_image(data, in_chans, max_pixels=MAX_IMAGE_PIXELS, name="the upload")
 
 
 def digit_tensor(data: bytes, size: tuple[int, int] = (32, 32)) -> torch.Tensor:
@@ -77,8 +57,7 @@ def digit_tensor(data: bytes, size: tuple[int, int] = (32, 32)) -> torch.Tensor:
     padded to ``size`` (32x32 for LeNet-5), as MNIST's digits are for the paper's network. Other sizes scale
     the 20 / 28 / 32 proportions. A blank drawing gives an all-zero image.
     """
-    im = decode_image(data, "L")
-    x = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(im.height, im.width).float() / 255
+    x = decode_upload(data, 1)[0].float() / 255
     border = torch.cat([x[0], x[-1], x[:, 0], x[:, -1]])
     if border.mean() > 0.5:  # dark ink on light paper
         x = 1.0 - x
@@ -107,28 +86,11 @@ def digit_tensor(data: bytes, size: tuple[int, int] = (32, 32)) -> torch.Tensor:
     return out
 
 
-def photo_tensor(
-    data: bytes, in_chans: int, size: tuple[int, int], record: ModelRecord | None = None
-) -> torch.Tensor:
+def photo_tensor(data: bytes, record: ModelRecord) -> torch.Tensor:
     """A photo as ``(C, H, W)`` in [0, 1]: the eval view ``record`` describes (its resize, centre crop and
-    interpolation, or straight to its input size: :func:`cnnzoo.classify.eval_view`, as ``predict`` prepares
-    it), or, without a record, the shorter side to ``256/224`` of the input and the centre crop (the usual
-    ImageNet evaluation view)."""
-    from PIL import Image
-
-    im = decode_image(data, "L" if in_chans == 1 else "RGB")
-    if record is not None:
-        from ..classify import eval_view
-
-        return eval_view(record)(im)
-    h, w = size
-    scale = max(h, w) * 256 / 224 / min(im.width, im.height)
-    nw, nh = max(w, round(im.width * scale)), max(h, round(im.height * scale))
-    im = im.resize((nw, nh), Image.Resampling.BILINEAR)
-    left, top = (nw - w) // 2, (nh - h) // 2
-    im = im.crop((left, top, left + w, top + h))
-    x = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8).view(h, w, -1)
-    return x.permute(2, 0, 1).float() / 255
+    interpolation), exactly as ``predict`` prepares it (:class:`cnnzoo.data.images.ImageTransform`)."""
+    tf = ImageTransform(record, max_pixels=MAX_IMAGE_PIXELS)
+    return tf.view(decode_upload(data, tf.in_chans)).float() / 255
 
 
 def png_data_url(x: torch.Tensor) -> str:
@@ -158,52 +120,57 @@ def _heat(heat: torch.Tensor, max_side: int = 64) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ models
 @dataclass
 class LoadedModel:
-    """A model ready to serve: the module (eval mode), how it wants its input, its class names, where it
-    came from, and a lock that serialises the work that registers hooks or needs gradients."""
+    """A model ready to serve: the module (eval mode), its record (what it expects, what its outputs are
+    called), where it came from, and a lock that serialises the work that registers hooks or needs
+    gradients."""
 
     model: nn.Module
-    name: str
+    record: ModelRecord
     source: str
-    in_chans: int
-    size: tuple[int, int]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    classes: tuple[str, ...] | None
     note: str = ""
-    record: ModelRecord | None = None  # how its weights want a photo prepared (resize, crop, interpolation)
     card: dict[str, Any] | None = None  # what the page says the model is and what it was trained on
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def in_chans(self) -> int:
+        return int(self.record.input_size[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.record.input_size[1]), int(self.record.input_size[2])
+
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean).view(-1, 1, 1)
-        std = torch.tensor(self.std).view(-1, 1, 1)
-        return (x - mean) / std
+        return normalise(x, self.record.mean, self.record.std)
 
     def class_name(self, i: int) -> str:
-        return self.classes[i] if self.classes and 0 <= i < len(self.classes) else str(i)
+        names = self.record.class_names()
+        return names[i] if names and 0 <= i < len(names) else str(i)
 
     def describe(self) -> dict[str, Any]:
         return {
             "model": self.name,
             "source": self.source,
-            "input_size": [self.in_chans, *self.size],
-            "mean": list(self.mean),
-            "std": list(self.std),
-            "classes": list(self.classes) if self.classes else None,
+            "classes": self.record.class_names(),
+            "record": self.record.to_dict(),
             "note": self.note,
             "card": self.card,
         }
 
 
-def model_card(ckpt: dict[str, Any], ref: str) -> dict[str, Any]:
+def model_card(record: ModelRecord, run: dict[str, Any], ref: str) -> dict[str, Any]:
     """What the Draw page says about its model: the network, the data it was trained on, the protocol and
-    the test figure its file records (the shipped LeNet-5's ``provenance``; a plain checkpoint's ``data``)."""
+    the test figure its file records (the shipped LeNet-5's ``provenance`` in its run section; a plain
+    checkpoint's data)."""
     from ..registry import is_model, model_info
 
-    name = str(ckpt.get("model", ""))
+    name = record.name
     paper = model_info(name).paper if is_model(name) else ""
-    prov = ckpt.get("provenance") if isinstance(ckpt.get("provenance"), dict) else {}
-    card: dict[str, Any] = {"model": name, "paper": paper, "data": ckpt.get("data"), "file": ref}
+    prov = run.get("provenance") if isinstance(run.get("provenance"), dict) else {}
+    card: dict[str, Any] = {"model": name, "paper": paper, "data": record.dataset, "file": ref}
     if prov:
         card.update(
             shipped=Path(ref).resolve() == SHIPPED_LENET5.resolve(),
@@ -220,35 +187,17 @@ def load_draw_model(ref: str | None = None) -> LoadedModel:
     """The Draw page's model: a cnnzoo checkpoint, a registered name (random weights, said in ``note``), or
     (``None``) the LeNet-5 the package ships, trained on real MNIST handwriting
     (``benchmarks/lenet5_mnist.py``)."""
-    from ..checkpoint import is_checkpoint_path
-    from ..explain.inputs import input_spec
+    from ..checkpoint import is_checkpoint_path, load_checkpoint
     from ..factory import model_from_checkpoint
 
     ref = str(SHIPPED_LENET5) if ref is None else ref
-    model, ckpt = model_from_checkpoint(ref)
-    spec = input_spec(model, ckpt)
-    note = "" if is_checkpoint_path(ref) else "random weights (a model name, not a trained checkpoint)"
-    card = model_card(ckpt, ref)
+    model = model_from_checkpoint(ref)
+    rec: ModelRecord = model.cnnzoo_record  # type: ignore[assignment]
+    trained = is_checkpoint_path(ref)
+    note = "" if trained else "random weights (a model name, not a trained checkpoint)"
+    card = model_card(rec, load_checkpoint(ref).run if trained else {}, ref)
     shown = "the shipped LeNet-5 (MNIST)" if card.get("shipped") else ref
-    return LoadedModel(
-        model,
-        str(ckpt["model"]),
-        shown,
-        spec.in_chans,
-        spec.size,
-        spec.mean,
-        spec.std,
-        spec.classes,
-        note,
-        card=card,
-    )
-
-
-def imagenet_categories() -> tuple[str, ...]:
-    """The 1,000 ImageNet class names, from torchvision's model metadata (installed with torchvision)."""
-    from torchvision.models import ResNet50_Weights
-
-    return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+    return LoadedModel(model, rec, shown, note, card=card)
 
 
 def split_photo_ref(ref: str, weights: str | None = None) -> tuple[str, str | None]:
@@ -273,20 +222,22 @@ def split_photo_ref(ref: str, weights: str | None = None) -> tuple[str, str | No
 
 def load_photo_model(ref: str, weights: str | None = None) -> LoadedModel:
     """The Photo page's model, loaded by :func:`cnnzoo.classify.load_model` (the one loader ``predict``
-    uses): a cnnzoo checkpoint (a fine-tuned ``runs/.../best.pt``: its own class names and preprocessing), a
-    registered name with its published weights, or ``NAME@WEIGHTS`` / ``weights`` (anything
+    uses): a cnnzoo checkpoint (a fine-tuned ``runs/.../best.pt``: its own class names and preprocessing), an
+    exported ONNX file (FP32 or INT8: the same facts from its metadata; no Grad-CAM), a registered name with
+    its published weights, or ``NAME@WEIGHTS`` / ``weights`` (anything
     ``create_model(NAME, weights=WEIGHTS)`` takes). The input size, mean/std, eval resize/crop and class names
-    are the weights' record's (ImageNet's 1,000 names for 1,000 outputs whose record names none)."""
+    are the model's record's; 1,000 outputs whose record names no classes are shown with ImageNet's names."""
     from ..classify import load_model
 
     name, weights = split_photo_ref(ref, weights)
     model, rec = load_model(name, weights=weights)
-    c, h, w = rec.input_size
-    names = rec.class_names()
-    classes = tuple(names) if names else (imagenet_categories() if rec.num_classes == 1000 else None)
+    if rec.class_names() is None and rec.num_classes == 1000:
+        rec = rec.with_(classes=imagenet_classes())  # the page's labels; the model's own record is untouched
     source = f"{name}@{weights}" if weights else (rec.source if rec.source and rec.source != name else name)
     note = f"trained on {rec.dataset}" if rec.dataset else ""
-    return LoadedModel(model, rec.name or name, str(source), c, (h, w), rec.mean, rec.std, classes, note, rec)
+    if name.lower().endswith(".onnx"):
+        note = "an exported ONNX file: top-5 only (Grad-CAM needs the PyTorch checkpoint)"
+    return LoadedModel(model, rec, str(source), note)
 
 
 # ------------------------------------------------------------------------------------------------ records
@@ -385,7 +336,7 @@ def photo_record(lm: LoadedModel, data: bytes, overlay: str = "none") -> dict[st
     if overlay not in ("none", "gradcam"):
         raise CnnzooError(f"unknown overlay {overlay!r} for a photo; choose none or gradcam.")
     t0 = time.perf_counter()
-    img = photo_tensor(data, lm.in_chans, lm.size, lm.record)
+    img = photo_tensor(data, lm.record)
     x = lm.normalise(img)[None]
     from ..explain._common import logits_of
 
@@ -393,12 +344,15 @@ def photo_record(lm: LoadedModel, data: bytes, overlay: str = "none") -> dict[st
         with torch.no_grad():
             logits = logits_of(lm.model(x))[0]
         top5 = _topk(lm, logits)
-        ov = _overlay(lm, x, "gradcam", top5[0]["index"]) if overlay == "gradcam" else None
+        # an exported ONNX file computes no gradients, so it has no Grad-CAM to give
+        explainable = any(True for _ in lm.model.parameters())
+        ov = _overlay(lm, x, "gradcam", top5[0]["index"]) if overlay == "gradcam" and explainable else None
     return {
         "model": lm.name,
         "image": png_data_url(img),
         "top5": top5,
         "overlay": ov,
+        "overlay_note": "" if explainable else lm.note,
         "ms": round((time.perf_counter() - t0) * 1000, 2),
     }
 
@@ -407,21 +361,19 @@ def photo_record(lm: LoadedModel, data: bytes, overlay: str = "none") -> dict[st
 def _profile_dict(name: str, input_size: tuple[int, ...] | None) -> dict[str, Any]:
     from ..analysis import profile
     from ..factory import create_model
-    from ..registry import model_info
 
-    info = model_info(name)
     with torch.device("meta"):
         model = create_model(name)
-    return profile(model, input_size or info.input_size, name=name).to_dict()
+    return profile(model, input_size or model.cnnzoo_record.input_size, name=name).to_dict()
 
 
 def anatomy_record(name: str, input_size: Sequence[int] | str | None = None) -> dict[str, Any]:
     """The Anatomy page of a registered model: ``profile`` is :meth:`Profile.to_dict` (every layer's shape,
     parameters, MACs, activation bytes, receptive field, jump and "doesn't fit" flag, as ``cnnzoo summary
     --format json``), ``info`` the registry card (paper, year, input size, paper figures, deviations)."""
-    from ..analysis import parse_input_size
     from ..factory import create_model
     from ..registry import is_model, model_info
+    from ..sizes import parse_input_size
 
     if not is_model(name):
         create_model(name)  # raises UnknownModelError naming close matches

@@ -31,7 +31,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..checkpoint import Checkpoint
 from ..errors import CnnzooError, DataError
+from ..record import ModelRecord
 
 BINS = 15  # Guo et al. 2017, Sec. 5
 
@@ -260,7 +262,8 @@ def collect_logits(
     return torch.cat(zs), torch.cat(ys)
 
 
-def _load(checkpoint: str | os.PathLike[str], device: str) -> tuple[nn.Module, dict[str, Any]]:
+def _load(checkpoint: str | os.PathLike[str], device: str) -> tuple[nn.Module, Checkpoint]:
+    from ..checkpoint import load_checkpoint
     from ..errors import CheckpointError
     from ..factory import model_from_checkpoint
 
@@ -269,17 +272,26 @@ def _load(checkpoint: str | os.PathLike[str], device: str) -> tuple[nn.Module, d
         raise CheckpointError(f"{str(p)!r} is a folder, not a checkpoint file; give the path of a .pt file.")
     if not p.is_file():
         raise CheckpointError(f"checkpoint file {str(p)!r} does not exist; check the path.")
-    model, ckpt = model_from_checkpoint(str(p))
-    return model.to(device), ckpt
+    model = model_from_checkpoint(str(p))
+    return model.to(device), load_checkpoint(p)
 
 
-def validation_split(ckpt: dict[str, Any], data: str | None = None, strict: bool = False) -> Any:
+def _record(ckpt: Checkpoint) -> ModelRecord:
+    from ..errors import CheckpointError
+
+    if ckpt.record is None:
+        raise CheckpointError("this checkpoint holds no record of its model; calibrate a cnnzoo checkpoint.")
+    return ckpt.record
+
+
+def validation_split(ckpt: Checkpoint, data: str | None = None, strict: bool = False) -> Any:
     """The validation images of the run that wrote ``ckpt``: the same fixed stratified fraction of the
     training images it held out (its recipe's ``val_fraction``), normalised as it was trained."""
     from ..data.sources import build_data, load_source
 
-    vf = float((ckpt.get("recipe") or {}).get("val_fraction", 0.0))
-    spec = data or ckpt.get("data")
+    rec = _record(ckpt)
+    vf = float((ckpt.run.get("recipe") or {}).get("val_fraction", 0.0))
+    spec = data or rec.dataset
     if not spec:
         raise DataError("this checkpoint does not record its data source; pass --data.")
     if vf <= 0:
@@ -287,17 +299,17 @@ def validation_split(ckpt: dict[str, Any], data: str | None = None, strict: bool
             "this checkpoint was trained on all of its training images (no validation split), so none are "
             "left to fit a temperature on honestly; retrain it with --val-fraction 0.1."
         )
-    size = ckpt["input_size"]
+    size = rec.input_size
     bundle = build_data(
         load_source(spec, strict=strict),
         int(size[0]),
         (int(size[1]), int(size[2])),
         val_fraction=vf,
-        mean=ckpt.get("mean"),
-        std=ckpt.get("std"),
+        mean=rec.mean,
+        std=rec.std,
         strict=strict,
     )
-    if ckpt.get("classes") and list(ckpt["classes"]) != bundle.classes:
+    if rec.classes and list(rec.classes) != bundle.classes:
         raise DataError(
             f"the classes of {spec!r} differ from the checkpoint's; use the data it was trained on."
         )
@@ -317,7 +329,6 @@ def evaluate_calibration(
 ) -> dict[str, Any]:
     """Calibration of ``checkpoint`` on the test split of ``data`` (default: its own): raw, and after its
     stored temperature (``cnnzoo calibrate``) when it has one; a reliability diagram to ``png``."""
-    from ..record import ModelRecord
     from .run import eval_data_for
 
     if png is not None:
@@ -325,14 +336,15 @@ def evaluate_calibration(
 
         check_output_file(png, "reliability diagram", FIGURE_SUFFIXES)
     model, ckpt = _load(checkpoint, device)
-    test = eval_data_for(ckpt, data, strict=strict_data).test
+    rec = _record(ckpt)
+    test = eval_data_for(rec, data, strict=strict_data).test
     z, y = collect_logits(model, test, device, batch_size)
-    t = ModelRecord.from_checkpoint(ckpt).temperature
+    t = rec.temperature
     results = [calibration_of(z, y, None, bins)] + ([calibration_of(z, y, t, bins)] if t else [])
     out: dict[str, Any] = {
         "checkpoint": str(checkpoint),
-        "model": ckpt.get("model"),
-        "data": data or ckpt.get("data"),
+        "model": rec.name,
+        "data": data or rec.dataset,
         "split": "test",
         "bins": bins,
         "raw": results[0].as_dict(),
@@ -341,9 +353,7 @@ def evaluate_calibration(
     }
     if png is not None:
         names = ["raw logits"] + ([f"temperature {t:.3f}"] if t else [])
-        plot_reliability(
-            results, png, f"{ckpt.get('model')} on {out['data']} (test, n={results[0].n})", names
-        )
+        plot_reliability(results, png, f"{rec.name} on {out['data']} (test, n={results[0].n})", names)
         out["png"] = str(png)
     return out
 
@@ -360,30 +370,27 @@ def calibrate_checkpoint(
     """Fit a temperature on the validation split ``checkpoint``'s run held out and store it in the
     checkpoint's record (``out``: write a calibrated copy there instead), atomically. Returns the
     temperature and the validation NLL/ECE before and after."""
-    from ..checkpoint import load_checkpoint, save_checkpoint
-    from ..record import ModelRecord
+    from ..checkpoint import save_checkpoint
 
     if out is not None:
         from ..outputs import check_output_file
 
         check_output_file(out, "calibrated checkpoint", (".pt", ".pth"))
-    model, _ = _load(checkpoint, device)
-    ckpt = load_checkpoint(checkpoint)  # the whole file, to write back unchanged but for the temperature
+    model, ckpt = _load(checkpoint, device)  # the whole file, to write back unchanged but for the temperature
     val = validation_split(ckpt, data, strict_data)
     z, y = collect_logits(model, val, device, batch_size)
     t = fit_temperature(z, y)
     before, after = calibration_of(z, y), calibration_of(z, y, t)
-    rec = ModelRecord.from_checkpoint(ckpt).with_(temperature=t)
-    ckpt["record"] = rec.to_dict()
-    ckpt["calibration"] = {
+    rec = _record(ckpt).with_(temperature=t)
+    calibration = {
         "temperature": t,
-        "fitted_on": f"validation split of {data or ckpt.get('data')} ({len(y)} images)",
+        "fitted_on": f"validation split of {data or rec.dataset} ({len(y)} images)",
         "method": "temperature scaling (Guo et al. 2017, Sec. 4.2): NLL minimised over T",
         "val_nll": [before.nll, after.nll],
         "val_ece": [before.ece, after.ece],
     }
     dest = Path(out) if out is not None else Path(checkpoint)
-    save_checkpoint(dest, ckpt)
+    save_checkpoint(dest, rec, ckpt.state_dict, {**ckpt.run, "calibration": calibration})
     return {
         "checkpoint": str(dest),
         "temperature": t,

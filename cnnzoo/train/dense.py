@@ -31,6 +31,40 @@ COMBINE_DENSE = (
 )
 
 
+def check_scales(
+    model: nn.Module,
+    input_size: Sequence[int],
+    scales: Sequence[int] | None,
+    *,
+    dense: bool,
+    views: int = 1,
+    batch: int = 1,
+    device: torch.device | str | None = None,
+) -> None:
+    """Refuse test scales that cannot be run before any image is resized: a scale must be a whole number
+    from 1 to :data:`cnnzoo.sizes.MAX_SIDE`, and one resized image (and, ``dense``, the ``views`` views of
+    ``batch`` images at the largest scale, and the weights) must fit in the free memory
+    (:mod:`cnnzoo.analysis.memory`: a lower bound, the square image and the views themselves; photos wider
+    than tall and the layers' outputs need more)."""
+    from ..analysis.memory import check_fits, forward_bytes, image_bytes
+    from ..sizes import MAX_SIDE, InputSizeError
+
+    if not scales:
+        return
+    bad = [q for q in scales if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= MAX_SIDE]
+    if bad:
+        raise InputSizeError(
+            f"test scale {bad[0]!r} is not valid; give scales Q (the shorter side of the resized image) "
+            f"from 1 to {MAX_SIDE}, e.g. --scales 256,384,512."
+        )
+    q, c = max(scales), int(input_size[0])
+    need = image_bytes((c, q, q))
+    if dense:  # the batch of views at the largest scale, on top of the resized image
+        need += forward_bytes(model, (c, q, q), batch * views, trace=False)
+    what = f"evaluating at scale {q} ({c}x{q}x{q} per image{', dense' if dense else ''})"
+    check_fits(need, what, "give smaller --scales", device)
+
+
 def dense_probs(models: Sequence[nn.Module], views: Sequence[torch.Tensor], images: int = 1) -> torch.Tensor:
     """Class posteriors ``[images, C]`` from per-scale view stacks (``[images * V, C, H_q, W_q]``, each
     image's ``V`` views together, as :class:`cnnzoo.data.transforms.DenseViews` makes them for one image),

@@ -1,7 +1,9 @@
 """Data-parallel training with ``torchrun`` (DDP: gloo on CPU, NCCL on GPU).
 
 ``torchrun --nproc_per_node=N -m cnnzoo train MODEL ...`` sets ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``;
-:func:`init_distributed` joins the group. Training shards with :class:`ResumableSampler` (a
+:func:`init_distributed` joins the group and starts :func:`watch_launcher`, so that the ranks end when
+``torchrun`` dies (``kill -9`` of the launcher would otherwise leave them training as orphans, beside a
+``--resume`` started right after). Training shards with :class:`ResumableSampler` (a
 ``DistributedSampler`` that can start mid-epoch); evaluation shards *without padding*
 (:func:`shard_indices`) and all-reduces integer counts, so each sample is counted exactly once.
 """
@@ -9,14 +11,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 from torch.utils.data import Dataset, DistributedSampler
 
+from .. import env
 from ..errors import CnnzooError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,23 +55,99 @@ def resolve_device(name: str | None) -> torch.device:
     except RuntimeError:
         raise CnnzooError(f"unknown device {name!r}; use cpu or cuda.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CnnzooError("--device cuda was asked for but no CUDA GPU is available; use --device cpu.")
+        raise CnnzooError(
+            "device 'cuda' was asked for but no CUDA GPU is available; use device 'cpu'.", names=("device",)
+        )
     return dev
 
 
 def init_distributed(device: str | None = None) -> DistContext:
     """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1), else a one-process context."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = env.integer("WORLD_SIZE", 1, 1)
     dev = resolve_device(device)
     if world <= 1:
         return DistContext(device=dev)
-    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    env.check_all()  # RANK below WORLD_SIZE, every value a number: one sentence, not a traceback
+    rank, local = env.integer("RANK", 0), env.integer("LOCAL_RANK", 0)
+    watch_launcher()
     if dev.type == "cuda":
         dev = torch.device("cuda", local)
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     return DistContext(rank, world, local, dev)
+
+
+#: Seconds between two looks at the launcher, and the grace a rank has to save and leave after it died.
+WATCH_INTERVAL = 0.5
+GRACE = 20.0
+_WATCHING: list[int] = []
+LAUNCHER_GONE = threading.Event()
+"""Set once :func:`watch_launcher` saw the launcher die: what this rank does next is winding down, and the
+errors its collectives raise on the way (a peer already gone) are no one's to read."""
+
+
+def _orphaned(parent: int) -> bool:
+    """True when this process has already lost its launcher: re-parented to PID 1, unless PID 1 is the
+    launcher itself (a container whose entry point is ``torchrun``)."""
+    if parent != 1:
+        return False
+    try:
+        with open("/proc/1/cmdline", "rb") as f:
+            init = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False  # cannot tell: keep running rather than end a healthy run
+    return not any(w in init for w in ("torchrun", "torch.distributed", "cnnzoo"))
+
+
+def watch_launcher(interval: float = WATCH_INTERVAL, grace: float = GRACE) -> bool:
+    """End this process when the process that launched it (``torchrun``'s agent) dies.
+
+    A daemon thread looks at the parent PID every ``interval`` seconds; once the launcher is gone (the
+    process is re-parented; or already was when the watch started), this rank gets SIGTERM, which the
+    trainer turns into "save ``last.pt`` at the end of this step and stop" (a checkpoint the next
+    ``--resume`` continues from) and the command line into an exit, and if it has not ended ``grace``
+    seconds later (a collective or a rendezvous with the dead launcher's store that never completes, where
+    no Python signal handler gets to run) it exits at once. Started once per process; returns whether a
+    watch was started."""
+    if _WATCHING:
+        return False
+    parent = os.getppid()
+    _WATCHING.append(parent)
+    gone = _orphaned(parent)
+
+    def watch() -> None:
+        if not gone:
+            while os.getppid() == parent:
+                time.sleep(interval)
+        LAUNCHER_GONE.set()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        os._exit(143)  # 128 + SIGTERM: what a shell reports for a process ended by it
+
+    threading.Thread(target=watch, name="cnnzoo-watch-launcher", daemon=True).start()
+    return True
+
+
+def on_main_rank(fn: Callable[[], T]) -> T:
+    """Run ``fn`` on rank 0 only and give every rank its result; a :class:`CnnzooError` it raises is
+    raised on every rank (the command line prints it once, from rank 0). Without a process group, just
+    ``fn()``."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return fn()
+    box: list[object] = [None, None]
+    error: CnnzooError | None = None
+    if dist.get_rank() == 0:
+        try:
+            box[0] = fn()
+        except CnnzooError as e:
+            error, box[1] = e, str(e)
+    dist.broadcast_object_list(box, src=0)
+    if error is not None:
+        raise error
+    if box[1] is not None:
+        raise CnnzooError(str(box[1]))
+    return box[0]  # type: ignore[return-value]
 
 
 def context_from_group(device: torch.device | None = None) -> DistContext:
@@ -72,7 +157,7 @@ def context_from_group(device: torch.device | None = None) -> DistContext:
     return DistContext(
         dist.get_rank(),
         dist.get_world_size(),
-        int(os.environ.get("LOCAL_RANK", dist.get_rank())),
+        env.integer("LOCAL_RANK", dist.get_rank()),
         device or torch.device("cpu"),
     )
 

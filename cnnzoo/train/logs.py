@@ -4,10 +4,13 @@ top-1, top-5 and learning rate against the epoch; matplotlib's Agg backend, so n
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from pathlib import Path
 from typing import Any
+
+from ..outputs import save_figure, write_atomic
 
 CURVES = ("loss", "top1", "top5", "lr")
 
@@ -41,12 +44,11 @@ class RunLogger:
         keys: list[str] = []
         for r in history:
             keys += [k for k in r if k not in keys]
-        tmp = self.csv_path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(history)
-        os.replace(tmp, self.csv_path)
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=keys)
+        w.writeheader()
+        w.writerows(history)
+        write_atomic(self.csv_path, buf.getvalue(), "metrics file")
         if self.writer is not None:
             for k, v in row.items():
                 if k != "epoch" and isinstance(v, (int, float)) and math.isfinite(v):
@@ -81,8 +83,4 @@ def plot_curves(history: list[dict[str, Any]], path: str | os.PathLike[str]) -> 
             ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path, "curves figure", dpi=90)

@@ -6,9 +6,12 @@ scheduler, and hooks (``on_epoch_start(trainer, epoch)``, ``on_batch_start(train
 reuse it. Each epoch it evaluates the validation set, logs (CSV, TensorBoard, PNG curves) and writes
 ``last.pt`` atomically with everything needed to continue exactly: model, optimizer, scheduler, the
 torch/numpy/python RNG states, the loader generator, the epoch and the position inside it (an interrupted
-epoch is continued from the next batch), the partial metrics and the history; ``best.pt`` holds the best
-epoch so far. A NaN/inf loss stops the run with :class:`TrainingDiverged`, keeping the last good
-checkpoint; Ctrl-C finishes the current step, saves, and re-raises ``KeyboardInterrupt``.
+epoch is continued from the next batch), the partial metrics and the history. ``best.pt`` holds the epoch
+chosen on held-out data: the highest validation top-1 so far, ties going to the lower validation loss (as
+Keras' ``ModelCheckpoint(monitor="val_accuracy", save_best_only=True)`` and fastai's ``SaveModelCallback``
+choose). Without validation data nothing is chosen: ``best.pt`` follows the last epoch and
+:meth:`Trainer.selection` says so. A NaN/inf loss stops the run with :class:`TrainingDiverged`, keeping the
+last good checkpoint; Ctrl-C finishes the current step, saves, and re-raises ``KeyboardInterrupt``.
 
 Models that return auxiliary logits in training mode (GoogLeNet, Szegedy et al. 2015 Sec. 5: "their loss
 is added to the total loss of the network with a discount weight (the losses of the auxiliary classifiers
@@ -35,15 +38,22 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ..checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
+from ..checkpoint import Checkpoint, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from ..data.sources import collate_skip
-from ..errors import CheckpointError, CnnzooError
+from ..errors import CheckpointError, CnnzooError, OptionError
+from ..record import ModelRecord
 from .distributed import DistContext, ResumableSampler, barrier, shard_indices
 from .metrics import EvalResult, Meter
 
+#: Said beside a test figure whose checkpoint was chosen on the test images themselves.
+OPTIMISTIC = "optimistic: the checkpoint was chosen on these same test images (hold out validation data)"
 
-class TrainingDiverged(CnnzooError):
-    """The loss became NaN or infinite."""
+
+class TrainingDiverged(OptionError):
+    """The loss became NaN or infinite; the message names the learning rate (``lr``, ``--lr`` in the CLI)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "lr")
 
 
 # ------------------------------------------------------------------------------------------ seeds and RNG
@@ -230,6 +240,8 @@ class FitResult:
     best_checkpoint: Path | None
     interrupted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``best_epoch`` was chosen on validation data (False: there was none, it is the last epoch)
+    selected: bool = True
 
 
 class _StopFlag:
@@ -260,6 +272,15 @@ class _StopFlag:
             signal.signal(signal.SIGTERM, self._old_term)
 
 
+def _tensor_dicts(run: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a run section that are dicts of tensors (an old task's head kept beside the model)."""
+    return {
+        k: v
+        for k, v in run.items()
+        if isinstance(v, dict) and v and all(isinstance(t, torch.Tensor) for t in v.values())
+    }
+
+
 class Trainer:
     """Trains ``model`` on ``train_data`` with ``optimizer`` and ``scheduler`` for ``epochs`` epochs.
 
@@ -267,9 +288,14 @@ class Trainer:
     parameters or param groups (per-group learning rates welcome). train_data: a Dataset of ``(image,
     label)`` (sharded and shuffled here, resumable mid-epoch) or a ready DataLoader (resumable at epoch
     boundaries). scheduler: stepped once per epoch; ``ReduceLROnPlateau`` is given the validation loss
-    (else the training loss). val_data: evaluated after each epoch; its top-1 picks ``best.pt`` (the
-    training top-1 when absent). meta: extra checkpoint entries (model name and kwargs, classes, input
-    size, mean/std, data, recipe...). aux_weight: weight of auxiliary losses (GoogLeNet: 0.3). ctx:
+    (else the training loss); one marked ``per_step = True`` (``onecycle``) after every step. val_data:
+    held-out images evaluated after each epoch; its top-1 picks ``best.pt`` (ties: the lower validation
+    loss). Without it nothing is chosen (training accuracy would
+    pick the most over-fitted epoch): ``best.pt`` follows the last epoch. record: the model's
+    :class:`~cnnzoo.record.ModelRecord` written into every checkpoint (default: the model's
+    ``cnnzoo_record``; ``None`` for a plain module). run: how the run was made (recipe, seed, precision,
+    transfer settings...), written into the checkpoints' ``run`` section beside the training state.
+    aux_weight: weight of auxiliary losses (GoogLeNet: 0.3). ctx:
     distributed context; the model is wrapped in DDP when ``ctx.world_size > 1``. channels_last: train in
     the channels-last layout (default: only with bf16); oneDNN's FP32 convolutions are faster in it too
     (ResNet-56 on 32x32, batch 128, 2 Xeon cores: 0.81 s a step against 1.13 s; see
@@ -296,7 +322,8 @@ class Trainer:
         hooks: Sequence[Any] = (),
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         aux_weight: float = 0.3,
-        meta: dict[str, Any] | None = None,
+        record: ModelRecord | None = None,
+        run: dict[str, Any] | None = None,
         ctx: DistContext | None = None,
         workers: int = 0,
         progress: bool = True,
@@ -344,7 +371,8 @@ class Trainer:
         self.hooks = list(hooks)
         self.loss_fn = loss_fn or nn.CrossEntropyLoss()
         self.aux_weight = aux_weight
-        self.meta = dict(meta or {})
+        self.record = record if record is not None else getattr(model, "cnnzoo_record", None)
+        self.run = dict(run or {})
         self.workers = workers
         self.progress = progress and self.ctx.is_main
         self.ks = tuple(ks)
@@ -354,7 +382,10 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.best_value: float | None = None
+        self.best_loss: float | None = None
         self.best_epoch: int | None = None
+        #: the chosen epoch's weights, kept in memory when no ``out_dir`` receives ``best.pt``
+        self._best_weights: dict[str, Any] | None = None
         self._partial: dict[str, Any] | None = None
         # regularisers (cnnzoo.train.regularizers): weight averaging, gradient clipping, mixup/CutMix
         from .regularizers import ModelEma
@@ -420,17 +451,62 @@ class Trainer:
 
     # -------------------------------------------------------------- checkpoint state
     @property
-    def monitor(self) -> str:
-        return "val_top1" if self.val_data is not None else "train_top1"
+    def monitor(self) -> str | None:
+        """What chooses ``best.pt``: ``"val_top1"`` (ties: ``val_loss``), or ``None`` without validation
+        data (no selection)."""
+        return "val_top1" if self.val_data is not None else None
+
+    def _improves(self, row: dict[str, Any]) -> bool:
+        """Whether epoch ``row`` becomes the chosen one: a higher validation top-1, or the same with a lower
+        validation loss; every epoch without validation data (the last one is then reported)."""
+        if self.monitor is None:
+            return True
+        top1, loss = row["val_top1"], row["val_loss"]
+        if self.best_value is None or top1 > self.best_value:
+            return True
+        return top1 == self.best_value and (self.best_loss is None or loss < self.best_loss)
+
+    def selection(self) -> str:
+        """The chosen epoch and why, in words (every report prints it beside the checkpoint)."""
+        done = self.history[-1]["epoch"] if self.history else 0
+        if self.best_epoch is None:
+            return "no epoch finished"
+        if self.monitor is None:
+            return (
+                f"epoch {self.best_epoch} of {done}: no validation data, so no selection (the last epoch; "
+                "hold out images with --val-fraction to choose one)"
+            )
+        return (
+            f"epoch {self.best_epoch} of {done}, chosen by validation top-1 {self.best_value:.4f} "
+            f"(loss {self.best_loss:.4f})"
+        )
+
+    def best_weights(self) -> dict[str, Any]:
+        """The chosen epoch's weights (``state_dict``, and the tensor dicts of the run section, such as an old
+        task's head): from ``best.pt`` when the run writes one, else from memory."""
+        if self.out is not None and (self.out / "best.pt").is_file():
+            ck = load_checkpoint(self.out / "best.pt")
+            return {"state_dict": ck.state_dict, **_tensor_dicts(ck.run)}
+        if self._best_weights is None:
+            raise CnnzooError("no epoch has finished, so there are no chosen weights yet.")
+        return self._best_weights
+
+    def _keep_best_in_memory(self) -> None:
+        import copy
+
+        live = unwrap(self.model)
+        weights = (self.ema.module if self.ema is not None else live).state_dict()  # what best.pt would hold
+        state: dict[str, Any] = {"state_dict": copy.deepcopy(weights)}
+        state.update(copy.deepcopy(_tensor_dicts(self.run)))  # an old-task head is chosen with the model
+        self._best_weights = state
 
     def state(self, epoch: int, step: int) -> dict[str, Any]:
-        """The checkpoint payload: ``epoch`` epochs done plus ``step`` batches of the next one."""
-        live = unwrap(self.model)
+        """The checkpoint's ``run`` section: the run's settings and the training state after ``epoch``
+        epochs plus ``step`` batches of the next one. With EMA the checkpoint's weights are the averaged ones
+        and ``ema`` holds the raw weights that resume the run."""
         return {
-            **self.meta,
-            # with EMA the model is the averaged weights; the raw ones resume the run (ema's entry)
-            "state_dict": (self.ema.module if self.ema is not None else live).state_dict(),
-            "ema": self.ema.state(live) if self.ema is not None else None,
+            **self.run,
+            "ema": self.ema.state(unwrap(self.model)) if self.ema is not None else None,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": rng_state(),
@@ -441,7 +517,12 @@ class Trainer:
             "seed": self.seed,
             "epochs": self.epochs,
             "history": list(self.history),
-            "best": {"metric": self.monitor, "value": self.best_value, "epoch": self.best_epoch},
+            "best": {
+                "metric": self.monitor,
+                "value": self.best_value,
+                "loss": self.best_loss,
+                "epoch": self.best_epoch,
+            },
             "world_size": self.ctx.world_size,
         }
 
@@ -449,46 +530,52 @@ class Trainer:
         """Write ``out/name`` atomically (rank 0 only)."""
         if self.out is None or not self.ctx.is_main:
             return None
-        return save_checkpoint(self.out / name, self.state(epoch, step))
+        live = unwrap(self.model)
+        weights = (self.ema.module if self.ema is not None else live).state_dict()
+        return save_checkpoint(self.out / name, self.record, weights, self.state(epoch, step))
 
-    def load_state(self, ckpt: dict[str, Any] | str | os.PathLike[str]) -> None:
+    def load_state(self, ckpt: Checkpoint | str | os.PathLike[str]) -> None:
         """Continue from a checkpoint written by :meth:`save` (same model, optimizer and scheduler kinds).
 
         With an ``out_dir``, the run folder is first made whole again (:func:`reconcile_run`): temporary
         files of killed writes are removed and a ``best.pt`` that a kill left behind ``last.pt`` is
         rewritten."""
-        if not isinstance(ckpt, dict):
+        if not isinstance(ckpt, Checkpoint):
             ckpt = load_checkpoint(ckpt)
         if self.out is not None and self.ctx.is_main:
             for note in reconcile_run(self.out, ckpt):
                 print(f"resume: {note}", file=sys.stderr, flush=True)
-        if (ckpt.get("ema") is not None) != (self.ema is not None):
+        run = ckpt.run
+        if (run.get("ema") is not None) != (self.ema is not None):
             raise CheckpointError(
                 "the checkpoint was written "
-                + ("with" if ckpt.get("ema") is not None else "without")
+                + ("with" if run.get("ema") is not None else "without")
                 + " weight averaging (EMA) and this run is set up the other way; resume with the settings "
                 "the run was started with."
             )
         try:
             if self.ema is not None:
-                self.ema.load(ckpt, unwrap(self.model))
+                self.ema.load(run["ema"], ckpt.state_dict, unwrap(self.model))
             else:
-                unwrap(self.model).load_state_dict(ckpt["state_dict"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-            if self.scheduler is not None and ckpt.get("scheduler") is not None:
-                self.scheduler.load_state_dict(ckpt["scheduler"])
+                unwrap(self.model).load_state_dict(ckpt.state_dict)
+            self.optimizer.load_state_dict(run["optimizer"])
+            if self.scheduler is not None and run.get("scheduler") is not None:
+                self.scheduler.load_state_dict(run["scheduler"])
         except (RuntimeError, ValueError, KeyError) as e:
             raise CheckpointError(
                 f"the checkpoint does not fit this run ({str(e).splitlines()[0]})."
             ) from None
-        self.epoch, self.step = int(ckpt["epoch"]), int(ckpt.get("step", 0))
-        self._partial = ckpt.get("partial")
-        self.history = list(ckpt.get("history", []))
-        best = ckpt.get("best") or {}
+        self.epoch, self.step = int(run["epoch"]), int(run.get("step", 0))
+        self._partial = run.get("partial")
+        self.history = list(run.get("history", []))
+        best = run.get("best") or {}
         self.best_value, self.best_epoch = best.get("value"), best.get("epoch")
-        set_rng_state(ckpt["rng"])
-        if ckpt.get("loader_generator") is not None:
-            self.generator.set_state(ckpt["loader_generator"])
+        self.best_loss = best.get("loss")
+        if best.get("metric") != self.monitor:  # chosen by another rule (older runs: training top-1)
+            self.best_value = self.best_loss = None
+        set_rng_state(run["rng"])
+        if run.get("loader_generator") is not None:
+            self.generator.set_state(run["loader_generator"])
 
     # -------------------------------------------------------------- the loop
     def _hook(self, name: str, *args: Any) -> None:
@@ -506,8 +593,12 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def fit(self) -> FitResult:
-        """Train from the current state (epoch 0, or where :meth:`load_state` left off) to ``epochs``."""
+        """Train from the current state (epoch 0, or where :meth:`load_state` left off) to ``epochs``.
+
+        The curves are drawn at the end (also after an interruption); with ``defer_curves`` set, a finished
+        run leaves them to :meth:`draw_curves`, so a caller can print its result first."""
         last = best = None
+        finished = False
         with _StopFlag() as stop:
             try:
                 while self.epoch < self.epochs:
@@ -520,25 +611,45 @@ class Trainer:
                     self._partial = None
                     if self.out is not None and self.log and self.ctx.is_main:
                         self._logger().log(self.history, curves=False)
-                    improved = self.best_value is None or row[self.monitor] > self.best_value
+                    improved = self._improves(row)
                     if improved:
-                        self.best_value, self.best_epoch = row[self.monitor], row["epoch"]
+                        self.best_epoch = row["epoch"]
+                        if self.monitor is not None:
+                            self.best_value, self.best_loss = row["val_top1"], row["val_loss"]
                     last = self.save("last.pt", self.epoch, 0)
                     if improved:
                         best = self.save("best.pt", self.epoch, 0)
+                        if self.out is None:
+                            self._keep_best_in_memory()
                     barrier()
                     self._hook("on_epoch_end", self.epoch, row)
+                finished = True
             finally:
                 if getattr(self, "_run_logger", None) is not None:
                     self._run_logger.close()
-                    if self.history:  # the curves, drawn once (also after an interruption)
-                        from .logs import plot_curves
-
-                        plot_curves(self.history, self._run_logger.curves_path)
+                    self._curves_path = self._run_logger.curves_path
                     self._run_logger = None  # a later phase (start_phase) opens its own
+                    if not (finished and self.defer_curves):
+                        self.draw_curves()
         if self.out is not None:
             last, best = self.out / "last.pt", self.out / "best.pt"
-        return FitResult(self.history, self.best_epoch, self.best_value, last, best)
+        return FitResult(
+            self.history, self.best_epoch, self.best_value, last, best, selected=self.monitor is not None
+        )
+
+    #: Leave the curves of a finished :meth:`fit` to :meth:`draw_curves` (``cnnzoo train`` prints first).
+    defer_curves: bool = False
+    _curves_path: Path | None = None
+
+    def draw_curves(self) -> Path | None:
+        """Draw ``curves.png`` from the history (once per :meth:`fit`; nothing without a run folder)."""
+        path, self._curves_path = self._curves_path, None
+        if path is None or not self.history:
+            return None
+        from .logs import plot_curves
+
+        plot_curves(self.history, path)
+        return path
 
     def _logger(self) -> Any:
         if getattr(self, "_run_logger", None) is None:
@@ -577,6 +688,21 @@ class Trainer:
                 dynamic_ncols=True,
             )
         t0, seen = time.perf_counter(), 0
+        per_step = bool(getattr(self.scheduler, "per_step", False))
+        # the training top-k are counted once per epoch (and before an interruption is saved) from the
+        # top indices kept per step: one op a step instead of a dozen (tiny models are overhead-bound)
+        tops: list[tuple[torch.Tensor, torch.Tensor]] = []
+        pending_loss = 0.0
+        maxk = max(self.ks)
+
+        def count() -> None:
+            nonlocal pending_loss
+            if tops:
+                top, target = torch.cat([t for t, _ in tops]), torch.cat([y for _, y in tops])
+                meter.update_top(top, target, pending_loss)
+                tops.clear()
+                pending_loss = 0.0
+
         for batch in self.loader:
             if batch is not None:
                 x, y = (
@@ -595,11 +721,12 @@ class Trainer:
                     loss = self.loss_fn(main, target)
                     for a in aux:
                         loss = loss + self.aux_weight * self.loss_fn(a, target)
-                if not torch.isfinite(loss.detach()):
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
                     where = str(self.out / "last.pt") if self.out is not None else "none was written"
                     raise TrainingDiverged(
-                        f"the training loss became {float(loss)} at epoch {epoch + 1}, step {self.step + 1}; "
-                        f"the last good checkpoint is kept ({where}): lower the learning rate (--lr) and "
+                        f"the training loss became {loss_value} at epoch {epoch + 1}, step {self.step + 1}; "
+                        f"the last good checkpoint is kept ({where}): lower the learning rate (lr) and "
                         f"retry."
                     )
                 self.optimizer.zero_grad(set_to_none=True)
@@ -607,6 +734,8 @@ class Trainer:
                 if self.clip_grad_norm:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
                 self.optimizer.step()
+                if per_step:
+                    self.scheduler.step()
                 if self.ema is not None:
                     self.ema.update(unwrap(self.model))
                 if self.num_classes is None:
@@ -614,17 +743,22 @@ class Trainer:
                     meter.num_classes = main.shape[1]
                 if self.mix is not None:
                     y = target.majority()
-                meter.update(main, y, float(loss.detach()) * len(y))
+                tops.append((main.detach().topk(min(maxk, main.shape[1]), 1).indices, y))
+                pending_loss += loss_value * len(y)
                 seen += len(y)
-                self._hook("on_step_end", self.step, float(loss.detach()))
+                self._hook("on_step_end", self.step, loss_value)
             self.step += 1
             if bar is not None:
                 rate = seen * self.ctx.world_size / max(time.perf_counter() - t0, 1e-9)
                 bar.update(1)
+                done = meter.n + seen  # meter.n: what a resumed epoch had counted before
                 bar.set_postfix(
-                    loss=f"{meter.loss_sum / max(meter.n, 1):.4f}", img_s=f"{rate:.0f}", refresh=False
+                    loss=f"{(meter.loss_sum + pending_loss) / max(done, 1):.4f}",
+                    img_s=f"{rate:.0f}",
+                    refresh=False,
                 )
             if stop.requested:
+                count()
                 self._partial = {
                     "n": meter.n,
                     "loss_sum": meter.loss_sum,
@@ -642,6 +776,7 @@ class Trainer:
                         flush=True,
                     )
                 return None
+        count()
         if bar is not None:
             bar.close()
         elapsed = time.perf_counter() - t0
@@ -666,12 +801,12 @@ class Trainer:
                 where = str(self.out / "last.pt") if self.out is not None else "none was written"
                 raise TrainingDiverged(
                     f"the validation loss became {val.loss} after epoch {epoch + 1}; the last good "
-                    f"checkpoint is kept ({where}): lower the learning rate (--lr) and retry."
+                    f"checkpoint is kept ({where}): lower the learning rate (lr) and retry."
                 )
             row.update({f"val_top{k}": v for k, v in val.topk.items()})
         row["images_per_s"] = train.n / max(elapsed, 1e-9) if self.step else 0.0
         row["time_s"] = elapsed
-        if self.scheduler is not None:
+        if self.scheduler is not None and not per_step:
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(row.get("val_loss", row["train_loss"]))
             else:
@@ -683,17 +818,17 @@ class Trainer:
                 f"train top-1 {row['train_top1']:.4f}",
             ]
             if "val_top1" in row:
-                parts.append(f"val top-1 {row['val_top1']:.4f}")
+                parts += [f"val loss {row['val_loss']:.4f}", f"val top-1 {row['val_top1']:.4f}"]
             parts += [f"lr {row['lr']:.3g}", f"{row['images_per_s']:.0f} img/s"]
             print("  ".join(parts), flush=True)
         if not math.isfinite(row["train_loss"]):
             raise TrainingDiverged(
-                f"the training loss is {row['train_loss']} after epoch {epoch + 1}; lower --lr."
+                f"the training loss is {row['train_loss']} after epoch {epoch + 1}; lower lr."
             )
         return row
 
 
-def reconcile_run(out: str | os.PathLike[str], last: dict[str, Any] | None = None) -> list[str]:
+def reconcile_run(out: str | os.PathLike[str], last: Checkpoint | None = None) -> list[str]:
     """Make a run folder consistent after a kill; returns a sentence per repair.
 
     ``last.pt`` and ``best.pt`` are each written atomically but not together: a kill between the two
@@ -712,16 +847,17 @@ def reconcile_run(out: str | os.PathLike[str], last: dict[str, Any] | None = Non
         if not last_path.is_file():
             return notes
         last = load_checkpoint(last_path)
-    done, best_epoch = int(last.get("epoch", 0)), (last.get("best") or {}).get("epoch")
-    if best_epoch is None or int(last.get("step", 0)):
+    done, best_epoch = int(last.run.get("epoch", 0)), (last.run.get("best") or {}).get("epoch")
+    if best_epoch is None or int(last.run.get("step", 0)):
         return notes  # no finished epoch yet, or an interrupted epoch: last.pt is not a best candidate
-    have = int(load_checkpoint(best_path).get("epoch", -1)) if best_path.is_file() else None
+    have = int(load_checkpoint(best_path).run.get("epoch", -1)) if best_path.is_file() else None
     if have == best_epoch or (have is not None and have > done):
         return notes
     if best_epoch == done:
-        tmp = out / ".best.pt.reconcile.tmp"
-        shutil.copyfile(last_path, tmp)
-        os.replace(tmp, best_path)
+        from ..outputs import atomic_path
+
+        with atomic_path(best_path, "checkpoint", size_hint=last_path.stat().st_size) as tmp:
+            shutil.copyfile(last_path, tmp)
         notes.append(
             f"best.pt was {'missing' if have is None else f'from epoch {have}'} but epoch {best_epoch} is "
             "the best (a kill between the two checkpoint writes); rewrote it from last.pt"

@@ -55,6 +55,19 @@ class Meter:
         cm = confusion_matrix(scores.argmax(1), target, self.num_classes)
         self.cm = cm if self.cm is None else self.cm + cm
 
+    def update_top(self, top: torch.Tensor, target: torch.Tensor, loss_sum: float = 0.0) -> None:
+        """Like :meth:`update` from the indices of the highest scores, ``top`` ``[N, k]`` (best first, ``k``
+        at least ``max(ks)`` or the number of classes): what a training loop keeps per step, counted later
+        in one go (:class:`cnnzoo.train.loop.Trainer`)."""
+        top, target = top.cpu(), target.cpu()
+        self.n += len(target)
+        self.loss_sum += float(loss_sum)
+        hit = top.eq(target.view(-1, 1))
+        for k in self.ks:
+            self.correct[k] = self.correct.get(k, 0) + int(hit[:, : min(k, top.shape[1])].any(dim=1).sum())
+        cm = confusion_matrix(top[:, 0], target, self.num_classes)
+        self.cm = cm if self.cm is None else self.cm + cm
+
     def all_reduce(self) -> None:
         """Sum the counts over all processes of the default group (each sample was seen by exactly one)."""
         import torch.distributed as dist
@@ -164,7 +177,6 @@ def plot_confusion(cm: torch.Tensor, classes: Sequence[str], path: str | Path, t
     ax.set_title(title or "confusion matrix (rows normalised)")
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    from ..outputs import save_figure
+
+    return save_figure(fig, path, "confusion-matrix figure", dpi=100)

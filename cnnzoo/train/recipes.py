@@ -17,6 +17,9 @@ the run, so they scale with ``--epochs``), ``piecewise`` (the rate times ``lr_sc
 ``step_epochs``, which may be fractional: EfficientNet's 2.4), ``cosine`` (cosine decay to 0 over the run),
 ``poly`` (``(1 - epoch / epochs) ** power``: linear decay to 0 for ``power=1``), ``constant``. A
 ``warmup_epochs`` > 0 first raises the rate linearly from ``warmup_factor`` x lr over that many epochs.
+``onecycle`` is applied per step, not per epoch (Smith & Topin 2019's one-cycle policy, the schedule of fast
+CIFAR-10 training): the rate rises linearly from ``warmup_factor`` x lr to lr over the first
+``warmup_fraction`` of the run's steps, then falls linearly to 0 at the last step.
 
 Optimizers: ``sgd`` (``nesterov`` optional), ``rmsprop`` (PyTorch's), ``rmsprop_tf`` (TensorFlow's RMSProp,
 which the Inception, MobileNet, NASNet and EfficientNet papers trained with: epsilon inside the square
@@ -37,6 +40,7 @@ from torch import nn
 
 from ..errors import CnnzooError, OptionError
 from ..options import Augment, DropPathSchedule, NoDecay, Optimizer, Schedule
+from .optim import SGD, Adam, DynamoFree, RMSprop
 
 SCHEDULES = Schedule.values()
 OPTIMIZERS = Optimizer.values()
@@ -87,6 +91,7 @@ class Recipe:
     power: float = 1.0
     warmup_epochs: int = 0
     warmup_factor: float = 0.1
+    warmup_fraction: float = 0.25
     augment: str = "none"
     val_fraction: float = 0.1
     aux_weight: float = 0.3
@@ -147,6 +152,16 @@ class Recipe:
             raise CnnzooError("a piecewise schedule needs as many lr_scales as milestones.")
         if not self.step_epochs > 0:
             raise OptionError(f"step_epochs must be positive, got {self.step_epochs}.", "step_epochs")
+        if not 0 <= self.warmup_fraction < 1:
+            raise OptionError(
+                f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}.", "warmup_fraction"
+            )
+        if self.schedule == "onecycle" and self.warmup_epochs:
+            raise OptionError(
+                "the onecycle schedule has its own warm-up (warmup_fraction of the steps); drop "
+                "warmup_epochs.",
+                "warmup_epochs",
+            )
         if not 0 <= self.val_fraction < 1:
             raise CnnzooError(f"the validation fraction must be in [0, 1), got {self.val_fraction}.")
         for kind in self.no_weight_decay:
@@ -244,7 +259,7 @@ class Recipe:
         if isinstance(params, nn.Module):
             params = self.param_groups(params)
         if self.optimizer == "sgd":
-            return torch.optim.SGD(
+            return SGD(
                 params,
                 lr=self.lr,
                 momentum=self.momentum,
@@ -252,7 +267,7 @@ class Recipe:
                 nesterov=self.nesterov and self.momentum > 0,
             )
         if self.optimizer == "rmsprop":
-            return torch.optim.RMSprop(
+            return RMSprop(
                 params,
                 lr=self.lr,
                 alpha=self.rmsprop_alpha,
@@ -269,12 +284,19 @@ class Recipe:
                 momentum=self.momentum,
                 weight_decay=self.weight_decay,
             )
-        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        return Adam(params, lr=self.lr, weight_decay=self.weight_decay)
 
-    def make_scheduler(self, optimizer: torch.optim.Optimizer) -> Any:
+    def make_scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int = 1) -> Any:
         """The per-epoch learning-rate schedule (``ReduceLROnPlateau`` steps with the validation loss),
-        after a linear warm-up of ``warmup_epochs`` where asked."""
+        after a linear warm-up of ``warmup_epochs`` where asked; or, for ``onecycle``, a per-step one over
+        ``epochs * steps_per_epoch`` steps (marked ``per_step = True``, which
+        :class:`~cnnzoo.train.loop.Trainer` reads)."""
         s = torch.optim.lr_scheduler
+        if self.schedule == "onecycle":
+            total = max(1, self.epochs * steps_per_epoch)
+            sched = s.LambdaLR(optimizer, OneCycleScale(total, self.warmup_fraction, self.warmup_factor))
+            sched.per_step = True  # type: ignore[attr-defined]
+            return sched
         if self.schedule == "plateau":
             return s.ReduceLROnPlateau(optimizer, mode="min", factor=self.factor, patience=self.patience)
         w = min(self.warmup_epochs, self.epochs - 1)
@@ -329,7 +351,7 @@ def no_decay_names(model: nn.Module, kinds: tuple[str, ...] | list[str]) -> set[
     return out
 
 
-class RMSpropTF(torch.optim.Optimizer):
+class RMSpropTF(DynamoFree, torch.optim.Optimizer):
     """TensorFlow's RMSProp (``tf.train.RMSPropOptimizer``), which Inception-v3 (Szegedy et al. 2016, Sec.
     8), MobileNet, NASNet and EfficientNet trained with, and which PyTorch's ``RMSprop`` is not:
 
@@ -337,7 +359,8 @@ class RMSpropTF(torch.optim.Optimizer):
     ``mom = momentum * mom + lr * g / sqrt(ms + eps)`` (epsilon **inside** the root, the learning rate
     inside the buffer); ``w -= mom``. With the papers' epsilon of 1.0 the difference is large. Weight decay
     is added to the gradient (an L2 term in the loss, as TF-slim's regularisers). timm's ``RMSpropTF``
-    documents the same semantics; this is our own implementation of them."""
+    documents the same semantics; this is our own implementation of them. Like the other optimizers here it
+    does not import ``torch._dynamo`` (:mod:`cnnzoo.train.optim`)."""
 
     def __init__(
         self,
@@ -394,6 +417,22 @@ class PiecewiseScale:
             if epoch >= m:
                 scale = f
         return scale
+
+
+class OneCycleScale:
+    """``step -> scale`` of the one-cycle policy (Smith & Topin 2019): linear from ``start`` to 1 over the
+    first ``warmup`` fraction of ``total`` steps, then linear to 0 at the last step (picklable, like
+    :class:`PiecewiseScale`)."""
+
+    def __init__(self, total: int, warmup: float, start: float = 0.1) -> None:
+        self.total, self.warmup_steps = total, max(1, round(warmup * total)) if warmup > 0 else 0
+        self.start = start
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return self.start + (1.0 - self.start) * step / self.warmup_steps
+        rest = max(1, self.total - self.warmup_steps)
+        return max(0.0, 1.0 - (step - self.warmup_steps) / rest)
 
 
 class StepScale:
@@ -846,6 +885,47 @@ RECIPES: dict[str, Recipe] = {
                 "ResNet-110's warm-up at lr 0.01 for ~400 iterations is not applied (--warmup-epochs 1 gives "
                 "one epoch at 0.1x)",
                 "per-channel mean/std normalisation instead of per-pixel mean subtraction",
+            ),
+        ),
+        _recipe(
+            "fast",
+            "Time to accuracy on a CPU (issue #30), not a paper: He et al. 2016's CIFAR recipe (Sec. 4.2) "
+            "compressed into a few epochs with Smith & Topin 2019's one-cycle rate and label smoothing "
+            "(Szegedy et al. 2016, Sec. 7)",
+            ("Deep Residual Learning", "Super-Convergence", "Rethinking the Inception Architecture"),
+            optimizer=c(
+                "sgd",
+                "He et al. 2016, Sec. 4.2: SGD, momentum 0.9; Nesterov momentum is ours",
+            ),
+            lr=c(0.2, "ours: the peak of the one-cycle rate for batch 256 (He et al.'s 0.1 for 128, scaled)"),
+            momentum=0.9,
+            nesterov=True,
+            schedule=c(
+                "onecycle",
+                "Smith & Topin 2019's one-cycle policy, per step: linear up from lr/10 over the first 20% "
+                "of the steps, then linear to 0 (the shape is ours)",
+            ),
+            warmup_fraction=0.2,
+            warmup_factor=0.1,
+            weight_decay=c(5e-4, "ours: a few-epoch run needs a stronger pull than He et al.'s 1e-4"),
+            no_weight_decay=c((), "all weights, as He et al. 2016"),
+            batch_size=c(256, "ours: fewer, larger steps (He et al.: 128)"),
+            epochs=c(5, "ours: issue #30's time budget (He et al.: ~182)"),
+            augment=c(
+                "crop-flip",
+                "He et al. 2016, Sec. 4.2: 4-pixel padding, random crops, flips, the flip for every data "
+                "set (mirrored clothes keep their class)",
+            ),
+            label_smoothing=c(0.1, "Szegedy et al. 2016, Sec. 7: label smoothing 0.1"),
+            dropout=c(None, "the model's default"),
+            drop_path=c(None, "none"),
+            aux_weight=c(0.0, "no auxiliary classifiers"),
+            ema_decay=c(0.0, "none"),
+            clip_grad_norm=c(0.0, "none"),
+            notes=(
+                "for ResNet-20 on Fashion-MNIST at its own 1x28x28 (`--input 1x28x28 --channels-last`): "
+                "benchmarks/speedrun.py measures it against the paper's recipe, lever by lever",
+                "not for digits: crop-flip mirrors every image",
             ),
         ),
         _recipe(

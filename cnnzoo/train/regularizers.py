@@ -83,16 +83,16 @@ class ModelEma:
             "training_state_dict": model.state_dict(),
         }
 
-    def load(self, ckpt: dict[str, Any], model: nn.Module) -> None:
-        """Restore from a checkpoint written with :meth:`state` (its ``state_dict`` holds the averages)."""
-        ema = ckpt.get("ema")
+    def load(self, ema: Any, averaged: dict[str, Any], model: nn.Module) -> None:
+        """Restore from a checkpoint's ``run["ema"]`` (written by :meth:`state`) and its weights (the
+        averages)."""
         if not isinstance(ema, dict):
             raise CheckpointError(
                 "this run averages its weights (EMA) but the checkpoint holds no EMA state; resume it with "
                 "the settings it was started with."
             )
         model.load_state_dict(ema["training_state_dict"])
-        self.module.load_state_dict(ckpt["state_dict"])
+        self.module.load_state_dict(averaged)
         self.updates = int(ema["updates"])
 
 

@@ -26,6 +26,7 @@ import torch
 
 from ..data.corruptions import CATEGORY, CORRUPTIONS, SEVERITIES, corrupt, generator_for
 from ..errors import CheckpointError, CnnzooError, DataError
+from ..record import ModelRecord
 
 
 @dataclass
@@ -124,13 +125,14 @@ class _Runner:
             )
         if not p.is_file():
             raise CheckpointError(f"checkpoint file {path!r} does not exist; check the path.")
-        self.model, self.ckpt = model_from_checkpoint(path)
+        self.model = model_from_checkpoint(path)
         self.model.to(device).eval()
-        c, h, w = (int(v) for v in self.ckpt["input_size"])
+        self.record: ModelRecord = self.model.cnnzoo_record  # type: ignore[assignment]
+        c, h, w = (int(v) for v in self.record.input_size)
         self.size, self.device = (c, h, w), device
         self.fit, self.norm, self.adapt = (
             FitTo((h, w)),
-            ToFloatNormalize(self.ckpt["mean"], self.ckpt["std"]),
+            ToFloatNormalize(self.record.mean, self.record.std),
             adapt_channels,
         )
 
@@ -177,12 +179,12 @@ def evaluate_robustness(
     elif reference is not None and reference not in paths:
         paths.append(reference)
     runners = [_Runner(p, device) for p in paths]
-    spec = data or runners[0].ckpt.get("data")
+    spec = data or runners[0].record.dataset
     if not spec:
         raise DataError("the checkpoint does not record its data source; pass --data.")
     images, labels, source = _test_images(spec, limit, runners[0].size)
     for p, r in zip(paths, runners):
-        if r.ckpt.get("classes") and len(r.ckpt["classes"]) <= int(labels.max()):
+        if r.record.classes and len(r.record.classes) <= int(labels.max()):
             raise DataError(f"{p!r} has fewer classes than {spec!r}; evaluate on the data it was trained on.")
     setting = {"data": spec, "n": len(labels), "limit": limit, "seed": seed, "corruptions": list(corruptions)}
     if ref_json is not None:
@@ -207,9 +209,7 @@ def evaluate_robustness(
             f"{c}: "
             + ", ".join(f"{Path(p).parent.name or p} {np.mean(e[c]):.3f}" for p, e in zip(paths, errs))
         )
-    evaluated = [
-        Evaluated(p, str(r.ckpt.get("model")), cl, e) for p, r, cl, e in zip(paths, runners, clean, errs)
-    ]
+    evaluated = [Evaluated(p, r.record.name, cl, e) for p, r, cl, e in zip(paths, runners, clean, errs)]
     by_path = dict(zip(paths, evaluated))
     ref: Evaluated | None = None
     if ref_json is not None:

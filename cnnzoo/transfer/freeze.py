@@ -38,12 +38,7 @@ def freeze(module: nn.Module) -> nn.Module:
     mode."""
     for p in module.parameters():
         p.requires_grad_(False)
-    for bn in _batchnorms(module):
-        if not getattr(bn, _PINNED, False):
-            bn.train = types.MethodType(_pinned_train, bn)  # type: ignore[method-assign]
-            setattr(bn, _PINNED, True)
-        bn.train(False)
-    return module
+    return freeze_batchnorm(module)
 
 
 def unfreeze(module: nn.Module) -> nn.Module:
@@ -56,6 +51,20 @@ def unfreeze(module: nn.Module) -> nn.Module:
             del bn.train
             delattr(bn, _PINNED)
         bn.train(module.training)
+    return module
+
+
+def freeze_batchnorm(module: nn.Module) -> nn.Module:
+    """Keep every BatchNorm in ``module`` in inference mode (running statistics used and never updated, even
+    through ``model.train()``) while its scale and shift still train where their layer does: Keras' advice
+    for fine-tuning on small data ("keep the BatchNormalization layers in inference mode", its transfer
+    guide) and fastai's frozen-statistics behaviour. Batch statistics of a few dozen images from another
+    distribution would otherwise replace the statistics the pre-trained weights were fitted to."""
+    for bn in _batchnorms(module):
+        if not getattr(bn, _PINNED, False):
+            bn.train = types.MethodType(_pinned_train, bn)  # type: ignore[method-assign]
+            setattr(bn, _PINNED, True)
+        bn.train(False)
     return module
 
 

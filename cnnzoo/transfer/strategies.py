@@ -24,10 +24,20 @@ validate the settings, seed, replace the head, move to the device):
 A head with no trainable parameters (LeNet-5's output layer of fixed RBF prototypes, LeCun et al. 1998,
 Sec. II-B) is trained through the layer group below it (F6): see :func:`cnnzoo.transfer.freeze.head_modules`.
 
-Each returns a :class:`TransferResult`; with ``out_dir`` the run writes the training loop's ``last.pt`` /
-``best.pt`` (plain cnnzoo checkpoints of the new-task network; ``old_head`` holds the old classifier where
-there is one), ``metrics.csv``, TensorBoard events and ``curves.png``. Errors name the Python parameters
-(``freeze_epochs``); the command line says them as its flags (``--freeze-epochs``).
+BatchNorm (``Settings.bn``): ``"frozen"`` keeps every BatchNorm layer in inference mode for the whole run
+(running statistics fixed, even through ``model.train()``; scale and shift still train where their layer
+does), ``"train"`` lets the layers being trained use and update batch statistics. The default is
+``"frozen"`` for a pre-trained body, as Keras' and fastai's fine-tuning guides advise for small data
+(measured: ``benchmarks/bench_transfer_bn.py``), and ``"train"`` for a body trained from scratch, whose
+running statistics describe nothing yet. Layers that a phase keeps frozen always stay in inference mode.
+
+Each returns a :class:`TransferResult` whose ``model`` holds the weights of the epoch chosen on the
+validation set (``data.val``: the highest top-1, ties to the lower loss; without validation data, the last
+epoch, and the result says so) and whose ``test`` is that model's; with ``out_dir`` the run writes the
+training loop's ``last.pt`` / ``best.pt`` (plain cnnzoo checkpoints of the new-task network, its record
+naming the new classes; the run section holds the strategy's settings and, where there is one, the old
+classifier as ``old_head``), ``metrics.csv``, TensorBoard events and ``curves.png``. Errors name the Python
+parameters (``freeze_epochs``); the command line says them as its flags (``--freeze-epochs``).
 """
 
 from __future__ import annotations
@@ -46,13 +56,23 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..data.sources import DataBundle, collate_skip
 from ..errors import CnnzooError, OptionError
-from ..options import TransferSchedule
+from ..options import BatchNormMode, TransferSchedule
 from ..registries import register_strategy
-from ..train.loop import Trainer, evaluate, seed_everything
+from ..train.loop import OPTIMISTIC, Trainer, evaluate, seed_everything
 from ..train.metrics import EvalResult
-from .freeze import classifier_of, freeze, freeze_body, head_modules, trainable_groups, unfreeze_last
+from ..train.run import trained_record
+from .freeze import (
+    classifier_of,
+    freeze,
+    freeze_batchnorm,
+    freeze_body,
+    head_modules,
+    trainable_groups,
+    unfreeze_last,
+)
 from .losses import distillation_loss, joint_loss, lwf_loss
 
+BN_MODES = BatchNormMode.values()
 DEFAULT_LR_FACTOR = 3.0  # the lectures' "3x-10x smaller learning rate than the next later group"
 
 
@@ -71,7 +91,10 @@ class Settings:
     out_dir: str | Path | None = None
     seed: int = 0
     progress: bool = False
-    meta: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)  # more entries of the checkpoints' run section
+    #: BatchNorm policy, ``"frozen"`` or ``"train"`` (see the module docstring); ``None``: frozen for a
+    #: pre-trained body, train for one trained from scratch
+    bn: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -83,6 +106,8 @@ class Settings:
         if not self.lr > 0:
             raise OptionError(f"the learning rate lr must be positive, got {self.lr}.", "lr")
         TransferSchedule.parse(self.schedule)
+        if self.bn is not None:
+            self.bn = BatchNormMode.parse(self.bn, OptionError, "bn").value
         if self.device is None:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(self.device)
@@ -124,10 +149,7 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
     reset = getattr(model, "reset_classifier", None)
     if reset is None:
         raise CnnzooError(f"{type(model).__name__} has no reset_classifier(); transfer needs a cnnzoo model.")
-    reset(num_classes)
-    kwargs = getattr(model, "cnnzoo_kwargs", None)
-    if isinstance(kwargs, dict):
-        kwargs["num_classes"] = num_classes
+    reset(num_classes)  # a cnnzoo model's reset_classifier also gives it a new record (no class names yet)
     return old
 
 
@@ -258,27 +280,13 @@ def _scheduler(opt: torch.optim.Optimizer, s: Settings, epochs: int) -> Any:
     return None
 
 
-def _meta(
-    model: nn.Module, data: DataBundle | None, s: Settings, strategy: str, **extra: Any
-) -> dict[str, Any]:
-    meta: dict[str, Any] = {"transfer": {"strategy": strategy, **extra}}
-    name = getattr(model, "cnnzoo_name", None)
-    if name is not None:
-        meta["model"] = name
-        meta["model_kwargs"] = dict(getattr(model, "cnnzoo_kwargs", {}))
+def _run_info(s: Settings, strategy: str, data: DataBundle | None = None, **extra: Any) -> dict[str, Any]:
+    """The checkpoints' run section of a strategy: its name, BatchNorm policy and settings, what chose the
+    checkpoint, and ``s.run`` (the weights started from...)."""
+    info: dict[str, Any] = {"transfer": {"strategy": strategy, "bn": s.bn, **extra}, **s.run}
     if data is not None:
-        meta.update(
-            {
-                "classes": list(data.classes),
-                "input_size": [data.in_chans, *data.input_size],
-                "mean": list(data.mean),
-                "std": list(data.std),
-                "data": data.source,
-                "natural": data.natural,
-            }
-        )
-    meta.update(s.meta)
-    return meta
+        info["validation"] = "the test images" if data.selection_on_test else data.val_from or None
+    return info
 
 
 # ------------------------------------------------------------------------------------------------ phases
@@ -325,28 +333,41 @@ def _open(
     before_reset: Callable[[], Any] | None = None,
 ) -> nn.Module | None:
     """The opening every strategy shares: seed, move ``model`` to the device, (``before_reset``, e.g. record
-    the old head's outputs,) replace the head by one for ``data``'s classes; returns the old head (on the
-    device), or ``None`` without ``reset_head``."""
+    the old head's outputs,) replace the head by one for ``data``'s classes and give the model the record
+    of what it now is (``data``'s classes, source, mean/std and view: ``predict(model)`` names them);
+    returns the old head (on the device), or ``None`` without ``reset_head``. An unset
+    BatchNorm policy (``s.bn``) is settled here: frozen for a body with weights from somewhere (its record
+    names a source), train for a random one."""
+    if s.bn is None:
+        rec = getattr(model, "cnnzoo_record", None)
+        s.bn = "frozen" if getattr(rec, "source", None) else "train"
     seed_everything(s.seed)
     model.to(s.device)
     if before_reset is not None:
         before_reset()
-    if not reset_head:
+    old = replace_head(model, data.num_classes) if reset_head else None
+    if getattr(model, "cnnzoo_record", None) is not None:  # the record follows the head: data's classes
+        model.cnnzoo_record = trained_record(model, data)  # type: ignore[assignment]
+    if old is None:
         return None
-    old = replace_head(model, data.num_classes)
     model.to(s.device)
     return old.to(s.device)
 
 
-def _set_trainable(model: nn.Module, trainable: str | int | None) -> list[str]:
-    """Freeze/unfreeze ``model`` for a phase; the names of the layer groups now trained."""
+def _set_trainable(model: nn.Module, trainable: str | int | None, bn: str | None = "train") -> list[str]:
+    """Freeze/unfreeze ``model`` for a phase, BatchNorm kept in inference mode throughout with
+    ``bn="frozen"``; the names of the layer groups now trained."""
     if trainable is None:
-        return []
-    if trainable == "head":
+        groups: list[str] = []
+    elif trainable == "head":
         freeze_body(model)
-        return ["head"]
-    freeze(model)
-    return unfreeze_last(model, trainable)
+        groups = ["head"]
+    else:
+        freeze(model)
+        groups = unfreeze_last(model, trainable)
+    if bn == "frozen":
+        freeze_batchnorm(model)
+    return groups
 
 
 def _run(
@@ -356,7 +377,7 @@ def _run(
     *,
     train: Dataset,
     val: Dataset | None,
-    meta: dict[str, Any],
+    run: dict[str, Any],
     num_classes: int,
     module: nn.Module | None = None,
 ) -> tuple[Trainer | None, dict[str, dict[str, Any]]]:
@@ -368,7 +389,7 @@ def _run(
     for ph in phases:
         if not ph.epochs:
             continue
-        groups = _set_trainable(model, ph.trainable)
+        groups = _set_trainable(model, ph.trainable, s.bn)
         lr = s.lr / ph.lr_divisor
         if ph.trainable == "head":
             params: Any = [p for m in head_modules(model) for p in m.parameters()]
@@ -400,7 +421,8 @@ def _run(
                     seed=s.seed,
                     hooks=ph.hooks,
                     loss_fn=ph.loss_fn,
-                    meta=meta,
+                    record=getattr(model, "cnnzoo_record", None),
+                    run=run,
                     progress=s.progress,
                     num_classes=num_classes,
                     ks=(1, 5),
@@ -425,6 +447,14 @@ def _finish(
     extra: dict[str, Any] | None = None,
 ) -> TransferResult:
     elapsed = time.perf_counter() - t0
+    chosen = "no training epoch ran"
+    if trainer is not None and trainer.best_epoch is not None:
+        # the model that is returned, tested and saved as best.pt is the chosen epoch's, not the last one
+        best = trainer.best_weights()
+        model.load_state_dict(best["state_dict"])
+        if old_head is not None and "old_head" in best:
+            old_head.load_state_dict(best["old_head"])
+        chosen = trainer.selection()
     model.eval()
     test = evaluate(model, data.test, device=s.device, classes=data.classes)
     old_test = None
@@ -433,10 +463,18 @@ def _finish(
             HeadView(model, old_head), old_data.test, device=s.device, classes=old_data.classes
         )
     ckpt = Path(s.out_dir) / "best.pt" if s.out_dir is not None else None
+    extra = {**(extra or {}), "selection": chosen, "bn": s.bn}
+    if trainer is not None:
+        extra["best_epoch"] = trainer.best_epoch
+    if data.selection_on_test:
+        extra["optimistic"] = True
     if s.progress:
-        msg = f"{strategy}: test top-1 {test.top1:.4f}"
+        where = ckpt if ckpt is not None else "the model"
+        msg = f"{strategy}: {where} = {chosen}; its test top-1 {test.top1:.4f}"
         if old_test is not None:
             msg += f", old task top-1 {old_test.top1:.4f}"
+        if data.selection_on_test:
+            msg += f" ({OPTIMISTIC})"
         print(msg + f" ({elapsed:.1f} s of training)", flush=True)
     return TransferResult(
         strategy,
@@ -447,7 +485,7 @@ def _finish(
         old_head,
         old_test,
         ckpt,
-        dict(extra or {}),
+        extra,
     )
 
 
@@ -518,7 +556,7 @@ def feature_extraction(
     """
     s = _settings(settings, kw)
     old = _open(model, data, s, reset_head=reset_head)
-    meta = _meta(model, data, s, "feature-extraction")
+    run = _run_info(s, "feature-extraction", data)
     t0 = time.perf_counter()
     phases = [head_phase(s.epochs)]
     train, val, module = data.train, data.val, None
@@ -531,9 +569,7 @@ def feature_extraction(
         train = _classifier_inputs(model, data.train, s)
         val = _classifier_inputs(model, data.val, s) if data.val is not None else None
         module = _CachedHead(model)
-    tr, _ = _run(
-        model, phases, s, train=train, val=val, meta=meta, num_classes=data.num_classes, module=module
-    )
+    tr, _ = _run(model, phases, s, train=train, val=val, run=run, num_classes=data.num_classes, module=module)
     return _finish("feature-extraction", model, data, tr, t0, s, old_head=old, extra={"cached": cache})
 
 
@@ -566,15 +602,13 @@ def finetune(
         )
     _check_lr_factor(lr_factor)
     old = _open(model, data, s, reset_head=reset_head)
-    meta = _meta(
-        model, data, s, "finetune", freeze_epochs=freeze_epochs, unfreeze=unfreeze, lr_factor=lr_factor
-    )
+    run = _run_info(s, "finetune", data, freeze_epochs=freeze_epochs, unfreeze=unfreeze, lr_factor=lr_factor)
     t0 = time.perf_counter()
     phases = [
         head_phase(freeze_epochs),
         Phase("finetune", s.epochs - freeze_epochs, trainable=unfreeze, lr_divisor=lr_factor),
     ]
-    tr, done = _run(model, phases, s, train=data.train, val=data.val, meta=meta, num_classes=data.num_classes)
+    tr, done = _run(model, phases, s, train=data.train, val=data.val, run=run, num_classes=data.num_classes)
     groups = done.get("finetune", {}).get("groups", [])
     return _finish(
         "finetune", model, data, tr, t0, s, old_head=old, old_data=old_data, extra={"trained_groups": groups}
@@ -607,13 +641,13 @@ def discriminative(
         )
     _check_lr_factor(lr_factor)
     old = _open(model, data, s, reset_head=reset_head)
-    meta = _meta(model, data, s, "discriminative", lr_factor=lr_factor)
+    run = _run_info(s, "discriminative", data, lr_factor=lr_factor)
     t0 = time.perf_counter()
     phases = [
         head_phase(freeze_epochs),
         Phase("discriminative", s.epochs - freeze_epochs, trainable="all", group_lr_factor=lr_factor),
     ]
-    tr, done = _run(model, phases, s, train=data.train, val=data.val, meta=meta, num_classes=data.num_classes)
+    tr, done = _run(model, phases, s, train=data.train, val=data.val, run=run, num_classes=data.num_classes)
     rates = done["discriminative"]["group_lr"]
     return _finish("discriminative", model, data, tr, t0, s, old_head=old, extra={"group_lr": rates})
 
@@ -633,8 +667,8 @@ def joint_training(
             f"the old head has {n_old} outputs but the old data has {old_data.num_classes} classes; "
             "give the data the source model was trained on."
         )
-    meta = _meta(model, data, s, "joint", old_classes=list(old_data.classes))
-    meta["old_head"] = old.state_dict()  # shares storage with the head: every checkpoint holds its values
+    run = _run_info(s, "joint", data, old_classes=list(old_data.classes))
+    run["old_head"] = old.state_dict()  # shares storage with the head: every checkpoint holds its values
     train = torch.utils.data.ConcatDataset([old_data.train, Relabeled(data.train, n_old)])
     val = None
     if data.val is not None and old_data.val is not None:
@@ -648,7 +682,7 @@ def joint_training(
         loss_fn=lambda logits, y: joint_loss(logits, y, n_old),
         during=lambda: SecondHead(model, old, concat=True, attach=False),
     )
-    tr, _ = _run(model, [phase], s, train=train, val=val, meta=meta, num_classes=n_old + data.num_classes)
+    tr, _ = _run(model, [phase], s, train=train, val=val, run=run, num_classes=n_old + data.num_classes)
     return _finish("joint", model, data, tr, t0, s, old_head=old, old_data=old_data)
 
 
@@ -697,10 +731,10 @@ def distill(
     freeze(teacher)
     teacher.eval()
     hook = _DistillHook(teacher, temperature, alpha, s.device)
-    meta = _meta(student, data, s, "distill", temperature=temperature, alpha=alpha)
+    run = _run_info(s, "distill", data, temperature=temperature, alpha=alpha)
     t0 = time.perf_counter()
     phase = Phase("distill", s.epochs, trainable=None, hooks=[hook], loss_fn=hook.loss)
-    tr, _ = _run(student, [phase], s, train=data.train, val=data.val, meta=meta, num_classes=data.num_classes)
+    tr, _ = _run(student, [phase], s, train=data.train, val=data.val, run=run, num_classes=data.num_classes)
     return _finish("distill", student, data, tr, t0, s)
 
 
@@ -772,9 +806,7 @@ def learning_without_forgetting(
         model, data, s, before_reset=lambda: recorded.append(record_outputs(model, data.train, s.device))
     )
     assert old is not None
-    meta = _meta(
-        model,
-        data,
+    run = _run_info(
         s,
         "lwf",
         temperature=temperature,
@@ -782,7 +814,7 @@ def learning_without_forgetting(
         warmup_epochs=warmup_epochs,
         lr_factor=lr_factor,
     )
-    meta["old_head"] = old.state_dict()  # shares storage with the head: every checkpoint holds its values
+    run["old_head"] = old.state_dict()  # shares storage with the head: every checkpoint holds its values
     second = SecondHead(model, old, attach=False)
     hook = _LwFHook(second, temperature, lambda_old, s.device)
     phases = [
@@ -799,7 +831,7 @@ def learning_without_forgetting(
         ),
     ]
     train = WithRecorded(data.train, recorded[0])
-    tr, _ = _run(model, phases, s, train=train, val=data.val, meta=meta, num_classes=data.num_classes)
+    tr, _ = _run(model, phases, s, train=train, val=data.val, run=run, num_classes=data.num_classes)
     return _finish("lwf", model, data, tr, t0, s, old_head=old, old_data=old_data)
 
 

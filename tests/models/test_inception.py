@@ -15,7 +15,7 @@ import cnnzoo
 from cnnzoo.errors import CheckpointError, CnnzooError, WeightsError
 from cnnzoo.models.inception import InceptionOutputs
 from cnnzoo.models.inception_v4 import Block8
-from cnnzoo.weights import load_weights
+from cnnzoo.weights.load import load_weights
 
 NAMES = ("inception_v3", "inception_v4", "inception_resnet_v1", "inception_resnet_v2")
 
@@ -156,7 +156,7 @@ def test_inception_v3_matches_torchvision_inception_v3(tmp_path: Path) -> None:
     # the paper-faithful default pools differently at the borders, so a torchvision file builds the
     # torchvision form by itself, and loading it into a default model already built is refused
     ours = cnnzoo.create_model("inception_v3", weights=f"torchvision:{tmp_path / 'v3.pth'}").eval()
-    assert ours.cnnzoo_kwargs["count_include_pad"] is True
+    assert ours.cnnzoo_record.model_kwargs["count_include_pad"] is True
     x = torch.randn(1, 3, 75, 75)
     with torch.no_grad():
         want = peer(x)

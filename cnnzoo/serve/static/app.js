@@ -625,7 +625,7 @@ function drawPhoto() {
       ctx.globalAlpha = 1;
       $("photo-caption").textContent = `Grad-CAM for "${PHOTO.overlay.target_name}" at layer ${PHOTO.overlay.layer}.`;
     } else {
-      $("photo-caption").textContent = "Tick Grad-CAM to see where the evidence for the top class is.";
+      $("photo-caption").textContent = PHOTO.overlay_note || "Tick Grad-CAM to see where the evidence for the top class is.";
     }
   };
   img.src = PHOTO.image;
@@ -691,7 +691,7 @@ async function start() {
     const p = INFO.photo;
     $("photo-model-line").textContent = `Model: ${p.model} from ${p.source}${p.note ? " (" + p.note + ")" : ""}; ` +
       `${p.classes ? p.classes.length + " classes" : "class indices (no names recorded)"}; ` +
-      `input ${p.input_size.join("x")}.`;
+      `input ${p.record.input_size.join("x")}.`;
   } else {
     codeText($("photo-missing"), INFO.photo_message);
     $("photo-missing").hidden = false;

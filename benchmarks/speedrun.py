@@ -1,0 +1,257 @@
+"""Time to accuracy on a CPU (issue #30): ResNet-20 to 93% Fashion-MNIST test top-1, the ``fast`` recipe
+against the paper's recipe in plain FP32, and what each lever buys.
+
+Two parts, both written into BENCHMARKS.md (section ``speedrun``) with the CPU line:
+
+1. **Whole runs**, as a user types them, one process each, alternating reference and fast run for every seed
+   (3 seeds: median and spread of wall seconds and test top-1; the checkpoint is picked on the validation
+   split, the test set is read once, at the end):
+
+   - reference: ``cnnzoo train resnet20 --data fashion-mnist --recipe resnet_cifar --epochs 8`` (the paper's
+     recipe, FP32 NCHW, 3x32x32 = the greyscale image copied 3 times and padded, batch 128, step schedule);
+   - fast: ``cnnzoo train resnet20 --data fashion-mnist --recipe fast --input 1x28x28 --channels-last``.
+
+   The accuracy-against-seconds curve of each run is its per-epoch validation top-1 at the cumulative
+   training seconds (``metrics.csv``).
+
+2. **Levers**, one added at a time to the reference's training step, timed in interleaved rounds in this
+   process (images per second over whole batches: read, augment, forward, backward, update): the native
+   1x28x28 input, channels-last, the uint8 batch augmentation (one gather per batch instead of torchvision
+   per image), batch 256. The schedule's share (5 epochs instead of 8) is read off part 1.
+
+Usage::
+
+    python benchmarks/speedrun.py                      # ~45 min on 2 quiet cores; writes BENCHMARKS.md
+    python benchmarks/speedrun.py --seeds 0 --levers-only --no-write     # the lever table alone, ~2 min
+    python benchmarks/speedrun.py --seeds 0 --epochs-ref 1 --epochs-fast 1 --no-write   # a smoke run, ~10 min
+
+The targets (issue #30): >= 93.0% test top-1 in <= 300 s wall on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _report import summary_line  # noqa: E402
+
+TARGET_TOP1, TARGET_S = 0.93, 300.0
+
+
+def _commands(args: argparse.Namespace, tmp: Path) -> dict:
+    base = [
+        sys.executable,
+        "-m",
+        "cnnzoo",
+        "train",
+        "resnet20",
+        "--data",
+        args.data,
+        "--no-progress",
+        "--json",
+    ]
+    threads = ["--threads", str(args.threads)] if args.threads else []
+
+    def ref(r: int) -> list[str]:
+        seed = args.seeds[r]
+        return [*base, "--recipe", "resnet_cifar", "--epochs", str(args.epochs_ref), "--seed", str(seed),
+                *threads, "--out", str(tmp / f"ref-{seed}")]  # fmt: skip
+
+    def fast(r: int) -> list[str]:
+        seed = args.seeds[r]
+        out = str(tmp / f"fast-{seed}")
+        return [*base, "--recipe", "fast", "--epochs", str(args.epochs_fast), "--input", "1x28x28",
+                "--channels-last", "--seed", str(seed), *threads, "--out", out]  # fmt: skip
+
+    return {"reference": ref, "fast": fast}
+
+
+def _curve(run_dir: Path) -> list[tuple[float, float]]:
+    """``(cumulative training seconds, validation top-1)`` per epoch from the run's ``metrics.csv``."""
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    out, t = [], 0.0
+    for r in rows:
+        t += float(r["time_s"])
+        out.append((t, float(r.get("val_top1") or r["train_top1"])))
+    return out
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    from cnnzoo.timing import median
+
+    if len(values) == 1:
+        return format(values[0], fmt)
+    return f"{format(median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+
+
+def whole_runs(args: argparse.Namespace) -> tuple[list[str], dict]:
+    """Part 1: alternating whole processes; returns the table lines and the figures for the summary."""
+    from cnnzoo.timing import interleaved_processes, median
+
+    tmp = Path(tempfile.mkdtemp(prefix="cnnzoo-speedrun-"))
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def show(name: str, r: int, res) -> None:  # noqa: ANN001
+        print(f"seed {args.seeds[r]}  {name:<9} wall {res.wall:7.1f} s  exit {res.returncode}", flush=True)
+
+    results = interleaved_processes(_commands(args, tmp), len(args.seeds), env=env, progress=show)
+    lines = [
+        "| run | command | wall s | test top-1 | validation top-1 after each epoch (at training seconds) |",
+        "|---|---|---:|---:|---|",
+    ]
+    figures: dict = {}
+    for name, runs in results.items():
+        bad = [r for r in runs if r.returncode]
+        if bad:
+            raise SystemExit(f"a {name} run failed: {bad[0].last_line}")
+        tops = [float(json.loads(r.output.strip().splitlines()[-1])["top1"]) for r in runs]
+        walls = [r.wall for r in runs]
+        seed0 = tmp / f"{'ref' if name == 'reference' else 'fast'}-{args.seeds[0]}"
+        curve = ", ".join(f"{acc:.2%} @ {t:.0f} s" for t, acc in _curve(seed0))
+        argv = _commands(args, tmp)[name](0)
+        shown = [a for a in argv[3 : argv.index("--seed")] if a not in ("--json", "--no-progress")]
+        lines.append(
+            f"| {name} | `cnnzoo {' '.join(shown)}` | {_spread(walls, '.0f')} | "
+            f"{_spread([100 * t for t in tops], '.2f')}% | {curve} (seed {args.seeds[0]}) |"
+        )
+        figures[name] = {"wall": median(walls), "top1": median(tops), "walls": walls, "tops": tops}
+    return lines, figures
+
+
+def levers(args: argparse.Namespace) -> list[str]:
+    """Part 2: images per second of the training step with one lever added at a time, interleaved."""
+    import torch
+    import torch.nn.functional as F
+
+    from cnnzoo import create_model
+    from cnnzoo.data.sources import build_data, load_source
+    from cnnzoo.timing import interleaved_times, median
+    from cnnzoo.train.loop import TensorBatches
+    from cnnzoo.train.optim import SGD
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    raw = load_source(args.data)
+    steps = args.lever_steps
+
+    def runner(in_chans: int, side: int, channels_last: int, batched: int, batch: int):  # noqa: ANN202
+        bundle = build_data(raw, in_chans, (side, side), augment="crop-flip")
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        model = create_model("resnet20", num_classes=10, in_chans=in_chans).to(memory_format=fmt).train()
+        opt = SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+        gen = torch.Generator().manual_seed(0)
+        idx = torch.randperm(len(bundle.train), generator=gen)[: steps * batch]
+        ds = bundle.train
+        if batched:  # what the Trainer does with in-memory data: one read and one augmentation per batch
+            batches = TensorBatches(ds, idx, batch)
+        else:  # torchvision's crops and flips image by image, collated by a DataLoader
+            from torch.utils.data import DataLoader, Subset
+
+            batches = DataLoader(Subset(ds, idx.tolist()), batch_size=batch, num_workers=0)
+
+        def run() -> None:
+            for x, y in batches:
+                loss = F.cross_entropy(model(x.contiguous(memory_format=fmt)), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+
+        return run, steps * batch
+
+    ladder = [
+        ("reference: 3x32x32, NCHW, torchvision crops+flips per image, batch 128", (3, 32, 0, 0, 128)),
+        ("+ Fashion-MNIST's own 1x28x28 (no padding, no channel copies)", (1, 28, 0, 0, 128)),
+        ("+ channels-last", (1, 28, 1, 0, 128)),
+        ("+ uint8 batches, crops and flips as one gather per batch", (1, 28, 1, 1, 128)),
+        ("+ batch 256 (the fast recipe's step)", (1, 28, 1, 1, 256)),
+    ]  # fmt: skip
+    runners, images = {}, {}
+    for label, cfg in ladder:
+        runners[label], images[label] = runner(*cfg)
+        runners[label]()  # warm-up: kernels chosen, buffers allocated
+    times = interleaved_times(runners, args.lever_rounds)
+    rates = {k: images[k] / median(v) for k, v in times.items()}
+    first = rates[ladder[0][0]]
+    lines = [
+        "| training step | images/s (median of rounds) | vs reference | this lever |",
+        "|---|---:|---:|---:|",
+    ]
+    prev = first
+    for label, _ in ladder:
+        r = rates[label]
+        lines.append(f"| {label} | {r:.0f} | {r / first:.2f}x | {r / prev:.2f}x |")
+        prev = r
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    from cnnzoo.timing import cpu_description, write_section
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default="fashion-mnist")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--epochs-ref", type=int, default=8, help="the reference's epochs (default 8)")
+    ap.add_argument("--epochs-fast", type=int, default=5, help="the fast recipe's epochs (default 5)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: cnnzoo's own choice)")
+    ap.add_argument("--lever-steps", type=int, default=20, help="training steps per lever and round")
+    ap.add_argument("--lever-rounds", type=int, default=3)
+    ap.add_argument("--levers-only", action="store_true", help="skip the whole runs")
+    ap.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args(argv)
+    cpu = cpu_description()
+    print(f"CPU: {cpu}", flush=True)
+    t0 = time.time()
+    lever_lines = levers(args)
+    print("\n".join(lever_lines), flush=True)
+    run_lines, figures = ([], {}) if args.levers_only else whole_runs(args)
+    print("\n".join(run_lines), flush=True)
+    body = [
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `python benchmarks/speedrun.py "
+        f"{' '.join(sys.argv[1:] if argv is None else argv)}` ({time.time() - t0:.0f} s). CPU: {cpu}.",
+        "",
+        "Target (issue #30): >= 93.0% Fashion-MNIST test top-1 in <= 300 s wall on 2 cores. Each run "
+        "picks its checkpoint on a validation split held out of the training images (10%) and reads the "
+        "test set once.",
+        "",
+    ]
+    if run_lines:
+        fast, ref = figures["fast"], figures["reference"]
+        body += [
+            f"Whole runs, alternating reference and fast for seeds {', '.join(map(str, args.seeds))} "
+            "(median, min-max):",
+            "",
+            *run_lines,
+            "",
+            f"Fast recipe: **{fast['wall']:.0f} s at {fast['top1']:.2%}** against the plain-FP32 reference's "
+            f"{ref['wall']:.0f} s at {ref['top1']:.2%} ({ref['wall'] / fast['wall']:.2f}x sooner).",
+            "",
+            summary_line(
+                "time to accuracy: ResNet-20 on Fashion-MNIST, `--recipe fast` vs the paper's recipe (FP32)",
+                f"**{fast['wall']:.0f} s, {fast['top1']:.2%}** (median of {len(args.seeds)} seeds); "
+                f"reference {ref['wall']:.0f} s, {ref['top1']:.2%}",
+                ">= 93.0% in <= 300 s",
+                cpu,
+            ),
+            "",
+        ]
+    body += ["Each lever's share of the training step (interleaved rounds in one process):", "", *lever_lines]
+    text = "\n".join(body)
+    print("\n" + text)
+    if not args.no_write:
+        write_section(args.out, "speedrun", text, "Time to accuracy: Fashion-MNIST 93% on a CPU")
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Building models on the ``meta`` device (shapes only, no memory) without importing ``torch._dynamo``.
+
+A summary, a profile or a page that draws a network needs its shapes, not its weights, so cnnzoo builds
+and runs such models under ``torch.device("meta")``. But many ops have no C++ meta kernel and run torch's
+Python reference implementations there (``normal_``, ``clamp_``, ``erfinv_``, every weight initialiser built
+on them, ``batch_norm``...), and those are wrapped in ``torch._disable_dynamo``, whose first call imports
+``torch._dynamo`` with ``torch._inductor``: about a second and 100 MB for a figure that needs neither.
+
+:func:`meta_device` avoids both costs:
+
+- filling a meta tensor with values does nothing, so the initialisers' fills of meta tensors are skipped
+  (the tensor is returned unchanged; every other op, and every op on a real device, runs as usual);
+- while ``torch._dynamo`` has not been imported, no compilation can be under way, so the wrapper has
+  nothing to disable: for the duration of the block, torch's reference implementations are told that they
+  are already disabled (the attribute the wrapper caches its disabled function in is set to the function
+  itself) and run directly. The attributes are removed on leaving the block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+#: The weight initialisers: no-ops on a meta tensor (they only set values).
+INITIALISERS = frozenset(
+    getattr(torch.nn.init, name)
+    for name in (
+        "uniform_",
+        "normal_",
+        "trunc_normal_",
+        "constant_",
+        "ones_",
+        "zeros_",
+        "eye_",
+        "dirac_",
+        "xavier_uniform_",
+        "xavier_normal_",
+        "kaiming_uniform_",
+        "kaiming_normal_",
+        "orthogonal_",
+        "sparse_",
+    )
+    if hasattr(torch.nn.init, name)
+)
+
+#: In-place fills that only set values (no shape, no dtype change): no-ops on a meta tensor.
+VALUE_FILLS = frozenset(
+    getattr(torch.Tensor, name)
+    for name in (
+        "normal_",
+        "uniform_",
+        "erfinv_",
+        "clamp_",
+        "clamp_min_",
+        "clamp_max_",
+        "bernoulli_",
+        "exponential_",
+        "log_normal_",
+        "cauchy_",
+        "geometric_",
+        "random_",
+        "fill_",
+        "zero_",
+    )
+)
+
+
+class _SkipMetaFills(TorchFunctionMode):
+    """Return a meta tensor unchanged from the value fills of :data:`VALUE_FILLS`."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if (func in VALUE_FILLS or func in INITIALISERS) and args and _is_meta(args[0]):
+            return args[0]
+        return func(*args, **(kwargs or {}))
+
+
+def _is_meta(x: Any) -> bool:
+    return isinstance(x, torch.Tensor) and x.is_meta
+
+
+_REFERENCE_MODULES = ("torch._refs", "torch._decomp", "torch._prims", "torch._meta_registrations")
+_wrapped_cache: list[Callable[..., Any]] | None = None
+
+
+def _dynamo_disabled_functions() -> list[Callable[..., Any]]:
+    """The functions of torch's reference and decomposition modules that ``torch._disable_dynamo`` wraps
+    (found once, by following ``__wrapped__`` and closures from each module attribute and table entry: the
+    wrappers share one code object, and hold the function they disable in their closure)."""
+    global _wrapped_cache
+    if _wrapped_cache is None:
+        marker = torch._disable_dynamo(lambda: None).__code__
+        slot = marker.co_freevars.index("fn")  # the function a wrapper disables, as its closure holds it
+        found: dict[int, Callable[..., Any]] = {}
+        seen: set[int] = set()
+        for name, mod in list(sys.modules.items()):
+            if mod is None or not name.startswith(_REFERENCE_MODULES):
+                continue
+            for value in list(vars(mod).values()):
+                # functions, and the tables of them (decompositions: op -> function, by dispatch key)
+                todo = [value]
+                if isinstance(value, dict):
+                    todo = list(value.values())
+                    todo += [v for d in todo if isinstance(d, dict) for v in d.values()]
+                while todo:
+                    f = todo.pop()
+                    if not callable(f) or id(f) in seen:
+                        continue
+                    seen.add(id(f))
+                    if getattr(f, "__code__", None) is marker:
+                        inner = f.__closure__[slot].cell_contents
+                        found[id(inner)] = inner
+                    todo.append(getattr(f, "__wrapped__", None))
+                    # decorators that re-wrap with ``@wraps(original)`` hide the layers between: their
+                    # closures hold them
+                    for cell in getattr(f, "__closure__", None) or ():
+                        with contextlib.suppress(ValueError):  # an empty cell
+                            todo.append(cell.cell_contents)
+        _wrapped_cache = list(found.values())
+    return _wrapped_cache
+
+
+@contextmanager
+def _references_run_directly() -> Iterator[None]:
+    """While ``torch._dynamo`` is not imported: torch's ``_disable_dynamo``-wrapped reference functions run
+    directly inside the block (module docstring)."""
+    if "torch._dynamo" in sys.modules:
+        yield
+        return
+    marked = []
+    for fn in _dynamo_disabled_functions():
+        if getattr(fn, "__dynamo_disable", None) is None:
+            try:
+                fn.__dynamo_disable = fn  # type: ignore[attr-defined]
+            except (AttributeError, TypeError):  # pragma: no cover - a builtin
+                continue
+            marked.append(fn)
+    try:
+        yield
+    finally:
+        for fn in marked:
+            if getattr(fn, "__dynamo_disable", None) is fn:
+                del fn.__dynamo_disable  # type: ignore[attr-defined]
+
+
+@contextmanager
+def meta_ops() -> Iterator[None]:
+    """Run ops on meta tensors without importing ``torch._dynamo`` (module docstring), on whatever device
+    the block's new tensors go to: what :func:`cnnzoo.profile` wraps its meta-device forward passes in."""
+    with _SkipMetaFills(), _references_run_directly():
+        yield
+
+
+@contextmanager
+def meta_device() -> Iterator[None]:
+    """``with meta_device(): model = create_model(name); model(x)``: tensors created inside are on ``meta``
+    (as under ``torch.device("meta")``), the initialisers' fills of meta tensors are skipped, and torch's
+    Python meta implementations run without importing ``torch._dynamo`` (module docstring)."""
+    with torch.device("meta"), meta_ops():
+        yield

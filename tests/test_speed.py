@@ -1,0 +1,258 @@
+"""Issue #30's speed work, pinned by behaviour: no ``torch._dynamo`` import on the training path or in
+meta-device summaries, the dynamo-free optimizers equal torch's, LeNet-5's C3 as one convolution equals its
+grouped definition (state-dict names and shapes unchanged), batched crops and flips, the per-step one-cycle
+schedule, the lazily counted training top-k, and the serve warm-up."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import cnnzoo
+from cnnzoo.data.transforms import RandomCropFlip, batch_transform
+from cnnzoo.errors import CnnzooError
+from cnnzoo.models.lenet import C3_TABLE, SparseConv2d
+from cnnzoo.train import get_recipe
+from cnnzoo.train.metrics import Meter
+from cnnzoo.train.optim import SGD, Adam, RMSprop
+from cnnzoo.train.recipes import OneCycleScale
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _python(code: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
+    )
+
+
+# ------------------------------------------------------------------------------------------ no torch._dynamo
+def test_meta_summaries_of_every_family_import_no_dynamo():
+    code = """
+import sys
+from cnnzoo import create_model, model_info
+from cnnzoo.analysis import profile
+from cnnzoo.meta import meta_device
+names = ["alexnet", "resnet50", "inception_v3", "densenet121", "lenet5", "efficientnet_lite0", "mobilenet_v2",
+         "fractalnet_cifar", "vgg11"]
+macs = {}
+for n in names:
+    with meta_device():
+        m = create_model(n)
+    macs[n] = profile(m, model_info(n).input_size, name=n).total_macs
+print(macs["alexnet"], macs["lenet5"], "torch._dynamo" in sys.modules)
+"""
+    r = _python(code)
+    assert r.returncode == 0, r.stderr
+    alexnet, lenet, dynamo = r.stdout.split()
+    assert (int(alexnet), int(lenet), dynamo) == (724_406_816, 326_520, "False")
+
+
+def test_the_summary_command_imports_no_dynamo():
+    code = """
+import sys, contextlib, io
+from cnnzoo.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    assert main(["summary", "resnet18"]) == 0
+print("11,689,512" in out.getvalue(), "torch._dynamo" in sys.modules)
+"""
+    r = _python(code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "False"]
+
+
+def test_the_training_path_imports_no_dynamo(tmp_path):
+    code = f"""
+import sys
+from cnnzoo.train import train_model
+r = train_model("lenet5", "synthetic:96", epochs=2, batch_size=16, out={str(tmp_path / "run")!r},
+                progress=False)
+print((r.out / "curves.png").is_file(), (r.out / "confusion.png").is_file(), "torch._dynamo" in sys.modules)
+"""
+    r = _python(code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-3:] == ["True", "True", "False"]
+    # the result line comes before the figures are drawn, and the curves' line after them
+    lines = r.stdout.splitlines()
+    assert [i for i, s in enumerate(lines) if s.startswith("test top-1")] < [
+        i for i, s in enumerate(lines) if s.startswith("curves:")
+    ]
+
+
+def test_every_recipe_optimizer_with_its_param_groups_imports_no_dynamo():
+    """TF's RMSProp (Inception, MobileNet, NASNet) and the no-weight-decay param groups too."""
+    code = """
+import sys, torch
+import cnnzoo
+from cnnzoo.train.recipes import RECIPES
+model = cnnzoo.create_model("lenet5_modern", num_classes=10)
+for name in ("mobilenet_v1", "inception_v3", "fast", "resnet_cifar"):
+    rec = RECIPES[name]
+    opt = rec.make_optimizer(model)
+    sched = rec.make_scheduler(opt, 3)
+    model(torch.randn(2, 1, 32, 32)).sum().backward()
+    opt.step(); opt.zero_grad(); sched.step(); opt.load_state_dict(opt.state_dict())
+    print(type(opt).__name__, len(opt.param_groups))
+print("torch._dynamo" in sys.modules)
+"""
+    r = _python(code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["RMSpropTF", "2", "RMSpropTF", "2", "SGD", "1", "SGD", "1", "False"]
+
+
+def test_one_cycle_refuses_a_second_warm_up():
+    with pytest.raises(CnnzooError, match="own warm-up"):
+        get_recipe("fast").with_overrides(warmup_epochs=1)
+    with pytest.raises(CnnzooError, match="warmup_fraction"):
+        get_recipe("fast").with_overrides(warmup_fraction=1.0)
+
+
+def test_meta_device_skips_fills_of_meta_tensors_only():
+    from cnnzoo.meta import meta_device
+
+    with meta_device():
+        t = torch.empty(4, 4)
+        torch.nn.init.kaiming_normal_(t)
+        real = torch.zeros(1000, device="cpu").normal_()
+    assert t.is_meta and t.shape == (4, 4)
+    assert real.device.type == "cpu" and 0.9 < float(real.std()) < 1.1  # real tensors are still filled
+
+
+# ------------------------------------------------------------------------------------------ optimizers
+@pytest.mark.parametrize(
+    "ours, theirs, kw",
+    [
+        (SGD, torch.optim.SGD, dict(momentum=0.9, nesterov=True, weight_decay=1e-3)),
+        (RMSprop, torch.optim.RMSprop, dict(momentum=0.9, alpha=0.9, eps=1.0)),
+        (Adam, torch.optim.Adam, dict(weight_decay=1e-4)),
+    ],
+)
+def test_dynamo_free_optimizers_step_and_save_exactly_as_torchs(ours, theirs, kw):
+    torch.manual_seed(0)
+    a = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+    b = copy.deepcopy(a)
+    oa, ob = ours(a.parameters(), lr=0.05, **kw), theirs(b.parameters(), lr=0.05, **kw)
+    assert isinstance(oa, theirs)
+    for _ in range(4):
+        x = torch.randn(8, 5)
+        for m, o in ((a, oa), (b, ob)):
+            o.zero_grad()
+            m(x).square().mean().backward()
+            o.step()
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    sa, sb = oa.state_dict(), ob.state_dict()
+    assert sa["param_groups"] == sb["param_groups"]
+    fresh = ours(copy.deepcopy(a).parameters(), lr=0.05, **kw)
+    fresh.load_state_dict(sb)  # torch's state loads into ours and back
+    assert fresh.state_dict()["param_groups"] == sb["param_groups"]
+
+
+# ------------------------------------------------------------------------------------------ LeNet-5's C3
+def test_c3_trains_as_one_dense_convolution_equal_to_its_grouped_definition():
+    torch.manual_seed(0)
+    c3 = SparseConv2d(C3_TABLE, 5)
+    assert [(k, tuple(v.shape)) for k, v in c3.state_dict().items()] == [
+        ("convs.0.weight", (6, 3, 5, 5)),
+        ("convs.0.bias", (6,)),
+        ("convs.1.weight", (9, 4, 5, 5)),
+        ("convs.1.bias", (9,)),
+        ("convs.2.weight", (1, 6, 5, 5)),
+        ("convs.2.bias", (1,)),
+    ]
+    x = torch.randn(4, 6, 14, 14, requires_grad=True)
+    g = torch.randn(4, 16, 10, 10)
+    c3.train()
+    (c3(x) * g).sum().backward()
+    ours = [p.grad.clone() for p in c3.parameters()] + [x.grad.clone()]
+    c3.zero_grad()
+    x.grad = None
+    c3.eval()  # the grouped convolutions over the gathered maps of Table I
+    y = c3(x)
+    (y * g).sum().backward()
+    ref = [p.grad for p in c3.parameters()] + [x.grad]
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ours, ref))
+    c3.train()
+    assert torch.allclose(c3(x), y, atol=1e-5)
+    w, b = c3.dense_weight()  # the serve page's view of C3, unchanged
+    assert w.shape == (16, 6, 5, 5) and int((w.abs().sum((2, 3)) > 0).sum()) == 60
+    assert torch.allclose(F.conv2d(x, w, b), y, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------ batches
+def test_batched_crop_flip_equals_crops_of_the_padded_images():
+    imgs = torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8)
+    torch.manual_seed(5)
+    out = RandomCropFlip(4, flip=True)(imgs)
+    torch.manual_seed(5)
+    offsets, mirror = torch.randint(0, 9, (32, 2)), torch.rand(32, 1) < 0.5
+    padded = F.pad(imgs, (4, 4, 4, 4))
+    for i in range(32):
+        r, c = int(offsets[i, 0]), int(offsets[i, 1])
+        ref = padded[i, :, r : r + 28, c : c + 28]
+        assert torch.equal(out[i], ref.flip(-1) if mirror[i] else ref)
+    assert 4 <= int(mirror.sum()) <= 28
+
+
+def test_crop_flip_batches_keep_digits_unmirrored_and_mirror_clothes():
+    mean, std = (0.5,), (0.25,)
+    assert batch_transform("cifar", (28, 28), mean, std, flip=False).crop.flip is False
+    assert batch_transform("cifar", (32, 32), mean, std, flip=True).crop.flip is True
+    assert batch_transform("crop-flip", (28, 28), mean, std).crop.flip is True
+    assert batch_transform("shift", (32, 32), mean, std).crop.padding == 2
+    out = batch_transform("crop-flip", (28, 28), mean, std)(torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
+    assert out.dtype == torch.float32 and torch.allclose(out, torch.full_like(out, -2.0))
+
+
+# ------------------------------------------------------------------------------------------ schedules
+def test_one_cycle_rises_over_the_warm_up_then_falls_to_zero():
+    s = OneCycleScale(100, 0.2)
+    assert s(0) == pytest.approx(0.1) and s(10) == pytest.approx(0.55) and s(20) == pytest.approx(1.0)
+    assert s(60) == pytest.approx(0.5) and s(100) == 0.0
+
+
+def test_the_fast_recipe_steps_its_schedule_every_batch(tmp_path):
+    from cnnzoo.data import load_data
+    from cnnzoo.train import Trainer
+
+    bundle = load_data("synthetic:160", 1, (32, 32))
+    rec = get_recipe("fast").with_overrides(epochs=2, batch_size=32)
+    model = cnnzoo.create_model("lenet5_modern", num_classes=10)
+    opt = rec.make_optimizer(model)
+    assert opt.defaults["nesterov"] is True
+    steps = -(-len(bundle.train) // 32)
+    sched = rec.make_scheduler(opt, steps)
+    t = Trainer(model, opt, bundle.train, epochs=2, batch_size=32, scheduler=sched, progress=False, log=False)
+    res = t.fit()
+    assert sched.last_epoch == 2 * steps  # stepped after every batch, not once an epoch
+    assert res.history[0]["lr"] == pytest.approx(0.2 * OneCycleScale(2 * steps, 0.2)(steps))
+    assert res.history[-1]["lr"] == 0.0
+
+
+def test_training_top_k_counted_once_an_epoch_equal_per_batch_counting():
+    torch.manual_seed(0)
+    scores, target = torch.randn(50, 10), torch.randint(0, 10, (50,))
+    a, b = Meter(10, (1, 5)), Meter(10, (1, 5))
+    for i in range(0, 50, 16):
+        a.update(scores[i : i + 16], target[i : i + 16], 1.0)
+    b.update_top(scores.topk(5, 1).indices, target, 4.0)
+    assert (a.n, a.correct, a.loss_sum) == (b.n, b.correct, b.loss_sum)
+    assert torch.equal(a.cm, b.cm)
+
+
+# ------------------------------------------------------------------------------------------ serve
+def test_serve_warm_up_answers_each_kind_of_request_once():
+    from cnnzoo.serve import core
+    from cnnzoo.serve.app import ServeState, warm_up
+
+    state = ServeState(draw=core.load_draw_model("lenet5"))
+    core._profile_dict.cache_clear()
+    assert warm_up(state) == ["anatomy", "draw"]
+    assert core._profile_dict.cache_info().currsize == 1  # the Anatomy page's first model, profiled

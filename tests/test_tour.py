@@ -1,0 +1,104 @@
+"""The documentation check (scripts/tour.py): which output lines a page shows, which differences it forgives,
+and that a changed figure of a deterministic run fails it."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("tour", ROOT / "scripts" / "tour.py")
+tour = importlib.util.module_from_spec(spec)
+sys.modules["tour"] = tour
+spec.loader.exec_module(tour)
+
+
+def test_keep_spec_shows_ranges_and_marks_gaps():
+    lines = [f"l{i}" for i in range(1, 11)]
+    assert tour.kept(lines, "1-2,5,last2") == ["l1", "l2", "...", "l5", "...", "l9", "l10"]
+    assert tour.kept(lines, "1-3") == ["l1", "l2", "l3", "..."]
+    assert tour.kept(lines, None) == lines
+
+
+def test_on_another_cpu_family_whole_numbers_are_exact_and_decimals_within_tolerance():
+    assert tour.lines_match("total 60,965,224  724.4", "total 60,965,224  724.5")
+    assert not tour.lines_match("total 60,965,224", "total 60,965,225")
+    assert tour.lines_match("test top-1 0.9750  top-5 1.0000", "test top-1 0.9722  top-5 1.0000")
+    assert not tour.lines_match("test top-1 0.9750", "test top-1 0.9000")
+    assert not tour.lines_match("epoch 1/30 loss 0.5", "epoch 2/30 loss 0.5")
+
+
+def test_what_another_cpus_float_kernels_move_is_tolerated_and_no_more():
+    # ResNet-20's tour run, measured on an AMD EPYC (avx512_bf16) and on an Intel Xeon (none)
+    amd = "test top-1 0.9139  top-5 1.0000  (n=360, best epoch 7 by val_top1; resnet20: 1 view)"
+    xeon = "test top-1 0.9389  top-5 1.0000  (n=360, best epoch 8 by val_top1; resnet20: 1 view)"
+    assert tour.lines_match(amd, xeon)
+    assert not tour.lines_match(amd, xeon.replace("0.9389", "0.9500"))  # 3.6 points: a real change
+    assert not tour.lines_match(amd, xeon.replace("n=360", "n=361"))  # image counts stay exact
+    # the chosen epoch, as transfer and train print it beside best.pt; the epochs run stay exact
+    a = "checkpoint: runs/looks/best.pt = epoch 7 of 10, chosen by validation top-1 0.8438 (loss 0.4112)"
+    b = "checkpoint: runs/looks/best.pt = epoch 8 of 10, chosen by validation top-1 0.8438 (loss 0.4205)"
+    assert tour.lines_match(a, b) and not tour.lines_match(a, b.replace("of 10", "of 11"))
+
+
+def test_on_the_same_cpu_family_one_changed_digit_fails():
+    line = "test top-1 0.9889  top-5 1.0000  (n=360, best epoch 30 by val_top1)"
+    assert tour.lines_match(line, line, same_cpu=True)
+    assert not tour.lines_match(line, line.replace("0.9889", "0.9861"), same_cpu=True)
+    assert not tour.lines_match(line, line.replace("epoch 30", "epoch 29"), same_cpu=True)
+    assert tour.lines_match("train 0.52 s  1,234 img/s", "train 0.61 s  1,100 img/s", same_cpu=True)
+
+
+def test_speed_lines_compare_only_their_first_word():
+    assert not tour.lines_match("eager  1077.50  14.85", "eager  1301.00  12.10")  # no speed word...
+    assert tour.lines_match("eager  1077.50  14.85", "eager  1301.00  12.10", timing=True)  # ...# timing
+    assert tour.lines_match(
+        "OpenVINO speed at batch 16: FP32 1.0 img/s", "OpenVINO speed at batch 16: 9 img/s"
+    )
+    assert not tour.lines_match("OpenVINO speed: 1 img/s", "ONNX speed: 1 img/s")
+
+
+def test_a_page_parses_into_blocks_with_one_directive_per_command():
+    page = [
+        "intro",
+        "<!-- run: keep 1-3, last2; -; timing -->",
+        "```console",
+        "$ cnnzoo list",
+        "a",
+        "$ cnnzoo summary lenet5",
+        "$ cnnzoo bench x",
+        "b",
+        "```",
+        "```console",
+        "$ not run: no comment above",
+        "```",
+    ]
+    (block,) = tour.parse_page(page, "page.md")
+    got = [(c.text, c.keep, c.timing, c.output) for c in block.commands]
+    assert got == [
+        ("cnnzoo list", "1-3,last2", False, ["a"]),
+        ("cnnzoo summary lenet5", None, False, []),
+        ("cnnzoo bench x", None, True, ["b"]),
+    ]
+    assert (block.start, block.end) == (2, 8)
+
+
+def test_a_directive_count_that_does_not_match_the_commands_is_refused():
+    page = ["<!-- run: keep 1; keep 2 -->", "```console", "$ a", "```"]
+    with pytest.raises(SystemExit, match="2 directives for 1 commands"):
+        tour.parse_page(page, "page.md")
+
+
+def test_a_perturbed_figure_of_a_deterministic_command_fails_the_check(tmp_path):
+    """Write a page from a real run, check it (passes), change one digit of a parameter count (fails)."""
+    page = tmp_path / "page.md"
+    page.write_text("# t\n\n<!-- run: keep last1 -->\n```console\n$ python -m cnnzoo summary lenet5\n```\n")
+    assert tour.main(["--write", str(page)]) == 0
+    text = page.read_text()
+    assert "60,000 parameters" in text and text.rstrip().endswith(f"<!-- outputs: {tour.cpu_family()} -->")
+    assert tour.main(["--check", str(page)]) == 0
+    page.write_text(text.replace("60,000 parameters", "60,001 parameters"))
+    assert tour.main(["--check", str(page)]) == 1
