@@ -234,6 +234,7 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["export", "lenet5", "--out", "x.onnx", "--opset", "99"],
         ["export", "lenet5", "--out", "x.onnx", "--int8"],
         ["export", "lenet5", "--out", "x.onnx", "--calibration", "digits"],
+        ["export", "lenet5", "--out", "x.onnx", "--weights", "uint8"],
         ["export", "lenet5", "--out", "x.onnx", "--input", "1x60000x60000"],
         ["export", "lenet5", "--out", "x.onnx", "--input", "3x32x32"],
         # erf: the input checked against the model and the memory before any tensor is made
