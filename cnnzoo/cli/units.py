@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._args import name_list, positive_int
+from ._args import command, name_list, positive_int
 
 ORDER = 72  # after explain
 
@@ -26,19 +26,19 @@ Examples:
 """
 
 
+_UNITS_HELP = "top-9 image patches per unit over a dataset (Zeiler & Fergus Fig. 2): PNG grids, JSON, HTML"
+_UNITS = (
+    "Find, for units (feature maps) of chosen layers, the images that activate them most\n"
+    "over a dataset, in one pass, and draw each unit's top patches cropped to its receptive field,\n"
+    "optionally beside their deconvnet or guided-backprop projections (Zeiler & Fergus, ECCV 2014,\n"
+    "Sec. 4, Fig. 2)."
+)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from ..registries import source_forms
 
-    p = sub.add_parser(
-        "units",
-        help="top-9 image patches per unit over a dataset (Zeiler & Fergus Fig. 2): PNG grids, JSON, HTML",
-        description="Find, for units (feature maps) of chosen layers, the images that activate them most\n"
-        "over a dataset, in one pass, and draw each unit's top patches cropped to its receptive field,\n"
-        "optionally beside their deconvnet or guided-backprop projections (Zeiler & Fergus, ECCV 2014,\n"
-        "Sec. 4, Fig. 2).",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command(sub, "units", run_units, _UNITS_HELP, _UNITS, epilog=_EPILOG, raw=True)
     p.add_argument(
         "model",
         metavar="MODEL|CHECKPOINT|NAME@WEIGHTS",
@@ -96,7 +96,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
-    p.set_defaults(func=run_units)
 
 
 def run_units(args: argparse.Namespace) -> int:
