@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._args import command, name_list, positive_int
+from ._args import call_with_args, command, name_list, positive_int
 
 ORDER = 72  # after explain
 
@@ -105,23 +105,7 @@ def run_units(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    rep = units_files(
-        args.model,
-        args.out,
-        data=args.data,
-        images=args.images,
-        split=args.split,
-        layers=args.layers,
-        top=args.top,
-        units=args.units,
-        pick=args.pick,
-        seed=args.seed,
-        projection=args.projection,
-        batch_size=args.batch_size,
-        limit=args.limit,
-        progress=not args.no_progress,
-        recompute=args.recompute,
-    )
+    rep = call_with_args(units_files, args, args.model, args.out, progress=not args.no_progress)
     r = rep.result
     how = "passed over" if rep.computed else "reused the index of"
     print(f"{how} {r.images:,} images; layers: {', '.join(r.layers)}")
