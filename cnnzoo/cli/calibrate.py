@@ -13,16 +13,13 @@ ORDER = 42
 _CALIBRATE_HELP = (
     "fit a temperature on the validation split and store it in the checkpoint (temperature scaling)"
 )
-_CALIBRATE = (
-    "Fit one temperature T on the validation images CHECKPOINT's run held out (its recipe's "
-    "--val-fraction of DATA's training images, the same fixed split), minimising the NLL of "
-    "softmax(z/T) (Guo et al. 2017, Sec. 4.2), and store T in the checkpoint's record, atomically: "
-    "`cnnzoo predict` and `cnnzoo serve` then divide the logits by it, and `cnnzoo eval "
-    "--calibration` reports before and after. Accuracy does not change. Test images are never used. "
-    "Example: cnnzoo calibrate "
-    "runs/resnet20-fashion-mnist/best.pt && cnnzoo eval runs/resnet20-fashion-mnist/best.pt "
-    "--calibration"
-)
+_CALIBRATE = """\
+Fit one temperature T on the validation images CHECKPOINT's run held out (its recipe's --val-fraction of
+DATA's training images, the same fixed split), minimising the NLL of softmax(z/T) (Guo et al. 2017, Sec.
+4.2), and store T in the checkpoint's record, atomically: `cnnzoo predict` and `cnnzoo serve` then divide
+the logits by it, and `cnnzoo eval --calibration` reports before and after. Accuracy does not change. Test
+images are never used. Example: cnnzoo calibrate runs/resnet20-fashion-mnist/best.pt && cnnzoo eval
+runs/resnet20-fashion-mnist/best.pt --calibration"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:

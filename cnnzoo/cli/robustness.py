@@ -14,16 +14,14 @@ ORDER = 43
 _ROBUSTNESS_HELP = (
     "error under the 15 common corruptions x 5 severities, mCE against a reference (ImageNet-C)"
 )
-_ROBUSTNESS = (
-    "Evaluate CHECKPOINT(s) on DATA's test split under the 15 corruptions of Hendrycks & "
-    "Dietterich 2019 (noise, blur, weather, digital) at severities 1-5, generated on the fly and the "
-    "same for every model (deterministic for --seed). Prints the error per corruption, the mean "
-    "corruption error (mCE) and relative mCE against --reference (a checkpoint evaluated on the same "
-    "images, or the --json output of an earlier run; AlexNet is ImageNet-C's reference, LeNet-5 the "
-    "natural one for MNIST-sized data), and draws a PNG (example images and per-corruption errors). "
-    "Example: cnnzoo robustness runs/resnet20-fashion-mnist/best.pt --reference "
-    "runs/lenet5-fashion-mnist/best.pt --limit 1000"
-)
+_ROBUSTNESS = """\
+Evaluate CHECKPOINT(s) on DATA's test split under the 15 corruptions of Hendrycks & Dietterich 2019
+(noise, blur, weather, digital) at severities 1-5, generated on the fly and the same for every model
+(deterministic for --seed). Prints the error per corruption, the mean corruption error (mCE) and relative
+mCE against --reference (a checkpoint evaluated on the same images, or the --json output of an earlier
+run; AlexNet is ImageNet-C's reference, LeNet-5 the natural one for MNIST-sized data), and draws a PNG
+(example images and per-corruption errors). Example: cnnzoo robustness runs/resnet20-fashion-mnist/best.pt
+--reference runs/lenet5-fashion-mnist/best.pt --limit 1000"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -27,12 +27,11 @@ Examples:
 
 
 _UNITS_HELP = "top-9 image patches per unit over a dataset (Zeiler & Fergus Fig. 2): PNG grids, JSON, HTML"
-_UNITS = (
-    "Find, for units (feature maps) of chosen layers, the images that activate them most\n"
-    "over a dataset, in one pass, and draw each unit's top patches cropped to its receptive field,\n"
-    "optionally beside their deconvnet or guided-backprop projections (Zeiler & Fergus, ECCV 2014,\n"
-    "Sec. 4, Fig. 2)."
-)
+_UNITS = """\
+Find, for units (feature maps) of chosen layers, the images that activate them most
+over a dataset, in one pass, and draw each unit's top patches cropped to its receptive field,
+optionally beside their deconvnet or guided-backprop projections (Zeiler & Fergus, ECCV 2014,
+Sec. 4, Fig. 2)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
