@@ -169,16 +169,7 @@ def run_explain(args: argparse.Namespace) -> int:
             raise CnnzooError(
                 "class-model draws the image of a class; give one or more with --class N[,M...]."
             )
-        path = class_model_file(
-            args.checkpoint,
-            args.target,
-            args.out,
-            steps=args.steps,
-            step_size=args.step_size,
-            l2=args.l2,
-            jitter=args.jitter,
-            blur=args.blur,
-        )
+        path = call_with_args(class_model_file, args, args.checkpoint, args.target, args.out)
         print(f"wrote {path} (class model of {len(args.target)} class(es), {args.steps} steps)")
         return 0
     if not args.images:

@@ -7,24 +7,25 @@ import argparse
 import json
 import sys
 
-from ._args import call_with_args, positive_int
+from ._args import call_with_args, command, positive_int
 
 ORDER = 43
 
+_ROBUSTNESS_HELP = (
+    "error under the 15 common corruptions x 5 severities, mCE against a reference (ImageNet-C)"
+)
+_ROBUSTNESS = """\
+Evaluate CHECKPOINT(s) on DATA's test split under the 15 corruptions of Hendrycks & Dietterich 2019
+(noise, blur, weather, digital) at severities 1-5, generated on the fly and the same for every model
+(deterministic for --seed). Prints the error per corruption, the mean corruption error (mCE) and relative
+mCE against --reference (a checkpoint evaluated on the same images, or the --json output of an earlier
+run; AlexNet is ImageNet-C's reference, LeNet-5 the natural one for MNIST-sized data), and draws a PNG
+(example images and per-corruption errors). Example: cnnzoo robustness runs/resnet20-fashion-mnist/best.pt
+--reference runs/lenet5-fashion-mnist/best.pt --limit 1000"""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "robustness",
-        help="error under the 15 common corruptions x 5 severities, mCE against a reference (ImageNet-C)",
-        description="Evaluate CHECKPOINT(s) on DATA's test split under the 15 corruptions of Hendrycks & "
-        "Dietterich 2019 (noise, blur, weather, digital) at severities 1-5, generated on the fly and the "
-        "same for every model (deterministic for --seed). Prints the error per corruption, the mean "
-        "corruption error (mCE) and relative mCE against --reference (a checkpoint evaluated on the same "
-        "images, or the --json output of an earlier run; AlexNet is ImageNet-C's reference, LeNet-5 the "
-        "natural one for MNIST-sized data), and draws a PNG (example images and per-corruption errors). "
-        "Example: cnnzoo robustness runs/resnet20-fashion-mnist/best.pt --reference "
-        "runs/lenet5-fashion-mnist/best.pt --limit 1000",
-    )
+    p = command(sub, "robustness", run, _ROBUSTNESS_HELP, _ROBUSTNESS)
     p.add_argument(
         "checkpoints", nargs="+", metavar="CHECKPOINT", help="checkpoint(s) written by `cnnzoo train`"
     )
@@ -48,7 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--json", action="store_true", help="print one JSON object (a later --reference can read it)"
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..options import Split
-from ._args import command, positive_int
+from ._args import call_with_args, command, positive_int
 
 ORDER = 95
 
@@ -48,15 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data.samples import write_samples
 
     classes = [c for c in args.classes.split(",") if c.strip()] if args.classes else None
-    paths = write_samples(
-        args.data,
-        args.out,
-        n=args.n,
-        split=args.split,
-        layout=args.layout,
-        classes=classes,
-        per_class=args.per_class,
-    )
+    paths = call_with_args(write_samples, args, args.data, args.out, classes=classes)
     if args.layout == "folders":
         folders = sorted({p.parent.name for p in paths})
         print(

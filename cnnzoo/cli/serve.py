@@ -5,34 +5,38 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._args import command
+
 ORDER = 95
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+_SERVE_HELP = "local web pages: draw a digit and watch LeNet-5's layers; model anatomy; photos"
+_SERVE = """\
+Start a local web application (FastAPI + uvicorn) and print its address.
+  Draw:    draw a digit; watch every layer of LeNet-5 (C1, S2, C3, S4, C5, F6, RBF output) and
+           its top-5 answer; hover or tap any unit to see its inputs, weights and arithmetic; a
+           3D view of the whole network; saliency or Grad-CAM overlays on request.
+           Without CHECKPOINT: the LeNet-5 shipped inside cnnzoo, trained on real MNIST digits.
+  Widgets: the lectures' worked examples (max-pooling forward and backward, a convolution
+           playground), computed by PyTorch.
+  Anatomy: the per-layer table of any registered model, receptive fields, the accuracy/compute
+           chart.
+  Photo:   top-5 classes and Grad-CAM of a pretrained or fine-tuned model (--photo).
+The JSON API behind the pages is described at /api. Binds 127.0.0.1 (this machine only) unless
+--host says otherwise. Needs `pip install cnnzoo[serve]`."""
+_SERVE_EXAMPLES = """\
+examples:
+  cnnzoo serve                                   # then open http://127.0.0.1:8000/
+  cnnzoo serve runs/lenet5-digits/best.pt --port 8080
+  cnnzoo serve --photo efficientnet_lite0        # its published weights (pip package)
+  cnnzoo serve --photo runs/resnet18-folder-photos/best.pt   # a fine-tuned checkpoint
+  cnnzoo serve --photo resnet50_v1_5@torchvision:IMAGENET1K_V1
+  cnnzoo serve --photo ft_int8.onnx              # an exported ONNX file (top-5, no Grad-CAM)"""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "serve",
-        help="local web pages: draw a digit and watch LeNet-5's layers; model anatomy; photos",
-        description="Start a local web application (FastAPI + uvicorn) and print its address.\n"
-        "  Draw:    draw a digit; watch every layer of LeNet-5 (C1, S2, C3, S4, C5, F6, RBF output) and\n"
-        "           its top-5 answer; hover or tap any unit to see its inputs, weights and arithmetic; a\n"
-        "           3D view of the whole network; saliency or Grad-CAM overlays on request.\n"
-        "           Without CHECKPOINT: the LeNet-5 shipped inside cnnzoo, trained on real MNIST digits.\n"
-        "  Widgets: the lectures' worked examples (max-pooling forward and backward, a convolution\n"
-        "           playground), computed by PyTorch.\n"
-        "  Anatomy: the per-layer table of any registered model, receptive fields, the accuracy/compute\n"
-        "           chart.\n"
-        "  Photo:   top-5 classes and Grad-CAM of a pretrained or fine-tuned model (--photo).\n"
-        "The JSON API behind the pages is described at /api. Binds 127.0.0.1 (this machine only) unless\n"
-        "--host says otherwise. Needs `pip install cnnzoo[serve]`.",
-        epilog="examples:\n  cnnzoo serve                                   # then open http://127.0.0.1:8000/\n"
-        "  cnnzoo serve runs/lenet5-digits/best.pt --port 8080\n"
-        "  cnnzoo serve --photo efficientnet_lite0        # its published weights (pip package)\n"
-        "  cnnzoo serve --photo runs/resnet18-folder-photos/best.pt   # a fine-tuned checkpoint\n"
-        "  cnnzoo serve --photo resnet50_v1_5@torchvision:IMAGENET1K_V1\n"
-        "  cnnzoo serve --photo ft_int8.onnx              # an exported ONNX file (top-5, no Grad-CAM)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command(sub, "serve", run_serve, _SERVE_HELP, _SERVE, epilog=_SERVE_EXAMPLES, raw=True)
     p.add_argument(
         "checkpoint",
         nargs="?",
@@ -71,7 +75,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a folder written by `cnnzoo units --out DIR`: the Anatomy page shows its units' top-9 patches "
         "(repeat for several)",
     )
-    p.set_defaults(func=run_serve)
 
 
 def _check_port(host: str, port: int) -> None:

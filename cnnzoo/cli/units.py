@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._args import name_list, positive_int
+from ._args import call_with_args, command, name_list, positive_int
 
 ORDER = 72  # after explain
 
@@ -26,19 +26,18 @@ Examples:
 """
 
 
+_UNITS_HELP = "top-9 image patches per unit over a dataset (Zeiler & Fergus Fig. 2): PNG grids, JSON, HTML"
+_UNITS = """\
+Find, for units (feature maps) of chosen layers, the images that activate them most
+over a dataset, in one pass, and draw each unit's top patches cropped to its receptive field,
+optionally beside their deconvnet or guided-backprop projections (Zeiler & Fergus, ECCV 2014,
+Sec. 4, Fig. 2)."""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from ..registries import source_forms
 
-    p = sub.add_parser(
-        "units",
-        help="top-9 image patches per unit over a dataset (Zeiler & Fergus Fig. 2): PNG grids, JSON, HTML",
-        description="Find, for units (feature maps) of chosen layers, the images that activate them most\n"
-        "over a dataset, in one pass, and draw each unit's top patches cropped to its receptive field,\n"
-        "optionally beside their deconvnet or guided-backprop projections (Zeiler & Fergus, ECCV 2014,\n"
-        "Sec. 4, Fig. 2).",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command(sub, "units", run_units, _UNITS_HELP, _UNITS, epilog=_EPILOG, raw=True)
     p.add_argument(
         "model",
         metavar="MODEL|CHECKPOINT|NAME@WEIGHTS",
@@ -96,7 +95,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
-    p.set_defaults(func=run_units)
 
 
 def run_units(args: argparse.Namespace) -> int:
@@ -106,23 +104,7 @@ def run_units(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    rep = units_files(
-        args.model,
-        args.out,
-        data=args.data,
-        images=args.images,
-        split=args.split,
-        layers=args.layers,
-        top=args.top,
-        units=args.units,
-        pick=args.pick,
-        seed=args.seed,
-        projection=args.projection,
-        batch_size=args.batch_size,
-        limit=args.limit,
-        progress=not args.no_progress,
-        recompute=args.recompute,
-    )
+    rep = call_with_args(units_files, args, args.model, args.out, progress=not args.no_progress)
     r = rep.result
     how = "passed over" if rep.computed else "reused the index of"
     print(f"{how} {r.images:,} images; layers: {', '.join(r.layers)}")

@@ -6,35 +6,33 @@ import argparse
 import json
 
 from ..errors import CnnzooError
+from ._args import command
 
 ORDER = 12
 
+_WEIGHTS_HELP = "pretrained weights: list, download, verify, where the file goes"
+_WEIGHTS = (
+    "The published checkpoints that fit cnnzoo models (torchvision, timm) and the local "
+    "cache they are downloaded to ($CNNZOO_WEIGHTS_DIR, else torch.hub's checkpoints folder). "
+    "$CNNZOO_WEIGHTS_MIRROR (a base URL or a folder) replaces the official hosts; $CNNZOO_OFFLINE=1 "
+    "never touches the network."
+)
+_LIST = "Every checkpoint in the table: model, weights tag, published accuracy, cached or not."
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "weights",
-        help="pretrained weights: list, download, verify, where the file goes",
-        description="The published checkpoints that fit cnnzoo models (torchvision, timm) and the local "
-        "cache they are downloaded to ($CNNZOO_WEIGHTS_DIR, else torch.hub's checkpoints folder). "
-        "$CNNZOO_WEIGHTS_MIRROR (a base URL or a folder) replaces the official hosts; $CNNZOO_OFFLINE=1 "
-        "never touches the network.",
-    )
+    p = command(sub, "weights", None, _WEIGHTS_HELP, _WEIGHTS)
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
-    lp = verbs.add_parser(
-        "list",
-        help="every checkpoint in the table",
-        description="Every checkpoint in the table: model, weights tag, published accuracy, cached or not.",
-    )
+    lp = command(verbs, "list", _list, "every checkpoint in the table", _LIST)
     lp.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern of model names (default: all)")
     lp.add_argument("--json", action="store_true", help="print one JSON object")
-    lp.set_defaults(func=_list)
     for name, helptext, func in (
         ("download", "download weights into the cache (verified)", _download),
         ("path", "print where a checkpoint is (or goes) in the cache, and its URL", _path),
         ("verify", "check cached files against their published hash and load them safely", _verify),
     ):
-        vp = verbs.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".")
+        vp = command(verbs, name, func, helptext, helptext[0].upper() + helptext[1:] + ".")
         every = " (default: every cached file)" if name == "verify" else ""
         vp.add_argument(
             "models", nargs="*" if every else "+", metavar="MODEL", help="registered model name(s)" + every
@@ -50,7 +48,6 @@ def register(sub: argparse._SubParsersAction) -> None:
             vp.add_argument("--all-tags", action="store_true", help="every checkpoint of each model")
             vp.add_argument("--mirror", help="a base URL or folder replacing the official hosts")
         vp.add_argument("--json", action="store_true", help="print one JSON object")
-        vp.set_defaults(func=func)
 
 
 def _selected(models: list[str], spec: str | None, all_tags: bool = False) -> list:

@@ -812,29 +812,9 @@ def _prefit(raw: Raw, in_chans: int, fit: Callable[[torch.Tensor], torch.Tensor]
 
 
 def load_data(
-    spec: str,
-    in_chans: int,
-    input_size: int | tuple[int, int],
-    *,
-    augment: str = "none",
-    val_fraction: float | None = 0.0,
-    crops: int = 1,
-    scales: Sequence[int] | None = None,
-    strict: bool = False,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
+    spec: str, in_chans: int, input_size: int | tuple[int, int], *, strict: bool = False, **view: Any
 ) -> DataBundle:
-    """:func:`load_source` then :func:`build_data`: the one call most users need."""
-    raw = load_source(spec, strict=strict)
-    return build_data(
-        raw,
-        in_chans,
-        input_size,
-        augment=augment,
-        val_fraction=val_fraction,
-        crops=crops,
-        scales=scales,
-        mean=mean,
-        std=std,
-        strict=strict,
-    )
+    """:func:`load_source` then :func:`build_data`: the one call most users need. ``view`` takes the
+    keywords of :func:`build_data` (``augment``, ``val_fraction``, ``crops``, ``scales``, ``mean``,
+    ``std``)."""
+    return build_data(load_source(spec, strict=strict), in_chans, input_size, strict=strict, **view)

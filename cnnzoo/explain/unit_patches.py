@@ -132,7 +132,43 @@ class TensorSource:
         return {"file": None, "label": label, "label_name": name}
 
 
-class DatasetSource:
+class _DecodedOneByOne:
+    """What the sources that decode image by image share: batches of the images that can be read (one that
+    cannot is left out; ``_read`` records it) and :meth:`item`, which insists."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _read(self, i: int) -> torch.Tensor | None:
+        """The normalised input of image ``i``, or ``None`` (recorded in ``skipped``) if it cannot be read."""
+        raise NotImplementedError
+
+    def _unreadable(self, i: int) -> str:
+        """The error message for image ``i`` that can no longer be read."""
+        raise NotImplementedError
+
+    def _batch(self, s: int, e: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        ids, xs = [], []
+        for i in range(s, e):
+            x = self._read(i)
+            if x is not None:
+                ids.append(i)
+                xs.append(x)
+        if xs:
+            yield torch.tensor(ids), torch.stack(xs)
+
+    def batches(self, start: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for s in range(start, len(self), batch_size):
+            yield from self._batch(s, min(s + batch_size, len(self)))
+
+    def item(self, i: int) -> torch.Tensor:
+        x = self._read(i)
+        if x is None:
+            raise DataError(self._unreadable(i))
+        return x
+
+
+class DatasetSource(_DecodedOneByOne):
     """One split of a cnnzoo data source (:func:`cnnzoo.data.sources.build_data`'s datasets, whose items are
     ``(normalised image, label)``, ``None`` for a file that cannot be decoded). In-memory datasets with a
     batch transform are read a batch at a time (one tensor operation)."""
@@ -155,39 +191,25 @@ class DatasetSource:
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def _one(self, i: int) -> tuple[torch.Tensor, int] | None:
+    def _read(self, i: int) -> torch.Tensor | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the skip is recorded below, said once at the end
             item = self.dataset[i]
         if item is None:
             self.skipped.append(str(self.meta(i)["file"] or i))
             return None
-        x, label = item
-        if x.ndim == 4:  # a test transform's stack of views: the first (centre) one
-            x = x[0]
-        return x, int(label)
+        x = item[0]
+        return x[0] if x.ndim == 4 else x  # a test transform's stack of views: the first (centre) one
 
-    def batches(self, start: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for s in range(start, len(self), batch_size):
-            e = min(s + batch_size, len(self))
-            if self._fast:
-                x, _ = self.dataset.batch(torch.arange(s, e))
-                yield torch.arange(s, e), x
-                continue
-            ids, xs = [], []
-            for i in range(s, e):
-                got = self._one(i)
-                if got is not None:
-                    ids.append(i)
-                    xs.append(got[0])
-            if xs:
-                yield torch.tensor(ids), torch.stack(xs)
+    def _unreadable(self, i: int) -> str:
+        return f"image {i} of {self.description} can no longer be read."
 
-    def item(self, i: int) -> torch.Tensor:
-        got = self._one(i)
-        if got is None:
-            raise DataError(f"image {i} of {self.description} can no longer be read.")
-        return got[0]
+    def _batch(self, s: int, e: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if not self._fast:
+            yield from super()._batch(s, e)
+            return
+        x, _ = self.dataset.batch(torch.arange(s, e))
+        yield torch.arange(s, e), x
 
     def _raw(self) -> Any:
         base, idx = self.dataset, None
@@ -206,7 +228,7 @@ class DatasetSource:
         return {"file": str(paths[j]) if paths is not None else None, "label": label, "label_name": name}
 
 
-class FileSource:
+class FileSource(_DecodedOneByOne):
     """Image files (photos), each decoded by the one image door (:func:`cnnzoo.data.images.decode_image`)
     and shown to the network in its weights' evaluation view (:func:`view` : resize, centre crop), then
     normalised. A file that cannot be read is skipped, named on stderr and in ``skipped``."""
@@ -236,7 +258,7 @@ class FileSource:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def _load(self, i: int) -> torch.Tensor | None:
+    def _read(self, i: int) -> torch.Tensor | None:
         from ..data.images import decode_image
         from ..data.photos import resize_crop
 
@@ -261,22 +283,8 @@ class FileSource:
         s = torch.tensor(self.std).view(-1, 1, 1)
         return (x - m) / s
 
-    def batches(self, start: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for s in range(start, len(self), batch_size):
-            ids, xs = [], []
-            for i in range(s, min(s + batch_size, len(self))):
-                x = self._load(i)
-                if x is not None:
-                    ids.append(i)
-                    xs.append(x)
-            if xs:
-                yield torch.tensor(ids), torch.stack(xs)
-
-    def item(self, i: int) -> torch.Tensor:
-        x = self._load(i)
-        if x is None:
-            raise DataError(f"image file {str(self.paths[i])!r} can no longer be read.")
-        return x
+    def _unreadable(self, i: int) -> str:
+        return f"image file {str(self.paths[i])!r} can no longer be read."
 
     def meta(self, i: int) -> dict[str, Any]:
         return {"file": str(self.paths[i]), "label": None, "label_name": None}

@@ -42,6 +42,101 @@ def _new_head_record(reset: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+# ------------------------------------------------------------------------------------------------ features
+class _Stop(Exception):
+    """Raised by a hook once every wanted level has been captured (``stop_early``)."""
+
+
+def resolve_indices(n_levels: int, indices: int | Sequence[int] | None) -> list[int]:
+    """Level indices as timm reads them: ``None`` all, an int ``n`` the last ``n``, a sequence as given
+    (negative counts from the end)."""
+    if indices is None:
+        return list(range(n_levels))
+    if isinstance(indices, int):
+        if not 1 <= indices <= n_levels:
+            raise OptionError(f"indices asks for the last {indices} of {n_levels} feature levels.", "indices")
+        return list(range(n_levels - indices, n_levels))
+    out = []
+    for i in indices:
+        if not -n_levels <= int(i) < n_levels:
+            raise OptionError(
+                f"feature level {i} does not exist; this model has {n_levels} (0-{n_levels - 1}).", "indices"
+            )
+        out.append(int(i) % n_levels)
+    if not out:
+        raise OptionError("indices is empty; name at least one feature level.", "indices")
+    return out
+
+
+def forward_intermediates(
+    model: nn.Module,
+    x: torch.Tensor,
+    indices: int | Sequence[int] | None = None,
+    *,
+    stop_early: bool = False,
+    intermediates_only: bool = False,
+    output_fmt: str = "NCHW",
+) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+    """``(forward_features(x), [feature maps at indices])`` of ``model``'s levels (``model.feature_info``, a
+    :class:`cnnzoo.backbone.FeatureInfo`) for input ``x``: timm's ``forward_intermediates``, and the method
+    of every :class:`ZooModel`. ``indices``: ``None`` for every level, an int ``n`` for the last ``n``, or a
+    sequence of level indices. ``intermediates_only`` returns the list alone; with it, ``stop_early`` stops
+    the pass once the deepest wanted level is computed."""
+    if output_fmt != "NCHW":
+        raise OptionError(
+            f"output_fmt {output_fmt!r} is not offered; cnnzoo's feature maps are NCHW.", "output_fmt"
+        )
+    levels = getattr(getattr(model, "feature_info", None), "levels", None)
+    if levels is None:
+        raise CnnzooError("this model has no feature_info; build it with cnnzoo.create_model.")
+    wanted = resolve_indices(len(levels), indices)
+    targets: dict[tuple[str, str, int], list[int]] = {}
+    for i in wanted:
+        lv = levels[i]
+        if not lv.final:  # a level named by a container is hooked there: its output is its last child's
+            targets.setdefault((lv.where, lv.module, lv.call), []).append(i)
+    early = stop_early and intermediates_only and not any(levels[i].final for i in wanted)
+    got: dict[int, torch.Tensor] = {}
+    calls: dict[tuple[str, str], int] = {}
+    mods = dict(model.named_modules())
+    handles = []
+
+    def take(where: str, name: str, tensor: Any) -> None:
+        k = calls.get((where, name), 0)
+        calls[where, name] = k + 1
+        for i in targets.get((where, name, k), ()):
+            got[i] = tensor.clone()  # a later in-place operation must not change what was captured
+        if early and len(got) == len(wanted):
+            raise _Stop
+
+    for where, name in {(w, n) for w, n, _ in targets}:
+        if where == "input":
+            hook = mods[name].register_forward_pre_hook(lambda m, i, n=name: take("input", n, i[0]))
+        else:
+            hook = mods[name].register_forward_hook(lambda m, i, o, n=name: take("output", n, o))
+        handles.append(hook)
+    out = None
+    try:
+        out = model.forward_features(x)  # type: ignore[operator]
+    except _Stop:
+        pass
+    finally:
+        for h in handles:
+            h.remove()
+    for i in wanted:
+        if levels[i].final:
+            got[i] = out  # type: ignore[assignment]
+    missing = [levels[i].module for i in wanted if i not in got]
+    if missing:
+        raise CnnzooError(
+            f"{type(model).__name__} took another path through its layers in this pass, so the feature "
+            f"level(s) at {', '.join(missing)} were not computed; call model.eval() (training-mode drop-path "
+            "skips them) and retry."
+        )
+    feats = [got[i] for i in wanted]
+    return feats if intermediates_only else (out, feats)  # type: ignore[return-value]
+
+
 class ZooModel(nn.Module):
     """Base class of cnnzoo's models.
 
@@ -104,27 +199,9 @@ class ZooModel(nn.Module):
         setattr(parent, attr, new.to(next(old.parameters(), torch.empty(0)).device) if num_classes else new)
         self.num_classes = num_classes
 
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: int | Sequence[int] | None = None,
-        *,
-        stop_early: bool = False,
-        intermediates_only: bool = False,
-        output_fmt: str = "NCHW",
-    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-        """``(forward_features(x), [feature maps at indices])`` (timm's signature): ``indices`` ``None`` for
-        every level of ``self.feature_info``, an int ``n`` for the last ``n``, or a sequence of level
-        indices. ``intermediates_only`` returns the list alone; with it, ``stop_early`` stops the pass at the
-        deepest level asked for."""
-        return forward_intermediates(
-            self,
-            x,
-            indices,
-            stop_early=stop_early,
-            intermediates_only=intermediates_only,
-            output_fmt=output_fmt,
-        )
+    #: ``model.forward_intermediates(x, indices, *, stop_early, intermediates_only, output_fmt)``: timm's
+    #: interface, the function :func:`forward_intermediates` bound to this model.
+    forward_intermediates = forward_intermediates
 
     def layer_groups(self) -> OrderedDict[str, nn.Module]:
         """Named layer groups, input to output, each an ``nn.ModuleList`` of the sub-modules that
@@ -179,97 +256,3 @@ class FeatureLevel:
         """Where the level is read, as ``feature_points`` write it (``"relu"``, ``"pool#2:input"``)."""
         call = f"#{self.call}" if self.call else ""
         return f"{self.module}{call}{':input' if self.where == 'input' else ''}"
-
-
-# ------------------------------------------------------------------------------------------------ features
-class _Stop(Exception):
-    """Raised by a hook once every wanted level has been captured (``stop_early``)."""
-
-
-def resolve_indices(n_levels: int, indices: int | Sequence[int] | None) -> list[int]:
-    """Level indices as timm reads them: ``None`` all, an int ``n`` the last ``n``, a sequence as given
-    (negative counts from the end)."""
-    if indices is None:
-        return list(range(n_levels))
-    if isinstance(indices, int):
-        if not 1 <= indices <= n_levels:
-            raise OptionError(f"indices asks for the last {indices} of {n_levels} feature levels.", "indices")
-        return list(range(n_levels - indices, n_levels))
-    out = []
-    for i in indices:
-        if not -n_levels <= int(i) < n_levels:
-            raise OptionError(
-                f"feature level {i} does not exist; this model has {n_levels} (0-{n_levels - 1}).", "indices"
-            )
-        out.append(int(i) % n_levels)
-    if not out:
-        raise OptionError("indices is empty; name at least one feature level.", "indices")
-    return out
-
-
-def forward_intermediates(
-    model: nn.Module,
-    x: torch.Tensor,
-    indices: int | Sequence[int] | None = None,
-    *,
-    stop_early: bool = False,
-    intermediates_only: bool = False,
-    output_fmt: str = "NCHW",
-) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-    """The feature maps at ``indices`` of ``model``'s levels (``model.feature_info``, a
-    :class:`cnnzoo.backbone.FeatureInfo`) for input ``x``, and
-    (unless ``intermediates_only``) ``forward_features(x)``: timm's ``forward_intermediates``. With
-    ``stop_early`` and ``intermediates_only`` the pass stops once the deepest wanted level is computed."""
-    if output_fmt != "NCHW":
-        raise OptionError(
-            f"output_fmt {output_fmt!r} is not offered; cnnzoo's feature maps are NCHW.", "output_fmt"
-        )
-    levels = getattr(getattr(model, "feature_info", None), "levels", None)
-    if levels is None:
-        raise CnnzooError("this model has no feature_info; build it with cnnzoo.create_model.")
-    wanted = resolve_indices(len(levels), indices)
-    targets: dict[tuple[str, str, int], list[int]] = {}
-    for i in wanted:
-        lv = levels[i]
-        if not lv.final:  # a level named by a container is hooked there: its output is its last child's
-            targets.setdefault((lv.where, lv.module, lv.call), []).append(i)
-    early = stop_early and intermediates_only and not any(levels[i].final for i in wanted)
-    got: dict[int, torch.Tensor] = {}
-    calls: dict[tuple[str, str], int] = {}
-    mods = dict(model.named_modules())
-    handles = []
-
-    def take(where: str, name: str, tensor: Any) -> None:
-        k = calls.get((where, name), 0)
-        calls[where, name] = k + 1
-        for i in targets.get((where, name, k), ()):
-            got[i] = tensor.clone()  # a later in-place operation must not change what was captured
-        if early and len(got) == len(wanted):
-            raise _Stop
-
-    for where, name in {(w, n) for w, n, _ in targets}:
-        if where == "input":
-            hook = mods[name].register_forward_pre_hook(lambda m, i, n=name: take("input", n, i[0]))
-        else:
-            hook = mods[name].register_forward_hook(lambda m, i, o, n=name: take("output", n, o))
-        handles.append(hook)
-    out = None
-    try:
-        out = model.forward_features(x)  # type: ignore[operator]
-    except _Stop:
-        pass
-    finally:
-        for h in handles:
-            h.remove()
-    for i in wanted:
-        if levels[i].final:
-            got[i] = out  # type: ignore[assignment]
-    missing = [levels[i].module for i in wanted if i not in got]
-    if missing:
-        raise CnnzooError(
-            f"{type(model).__name__} took another path through its layers in this pass, so the feature "
-            f"level(s) at {', '.join(missing)} were not computed; call model.eval() (training-mode drop-path "
-            "skips them) and retry."
-        )
-    feats = [got[i] for i in wanted]
-    return feats if intermediates_only else (out, feats)  # type: ignore[return-value]

@@ -61,6 +61,20 @@ def _conv(
     return conv_bn_act(cin, cout, k, stride, 0 if valid else None, bn_eps=_BN_EPS)
 
 
+def stem_layers(in_chans: int) -> list[nn.Module]:
+    """The released Inception-v3's stem up to 192 maps, in order: 3x3/2 V to 32, 3x3 V to 32, 3x3 to 64, 3x3/2
+    max-pool, 1x1 to 80, 3x3 V to 192 (the stem deviation of the module docstring). The Inception-ResNets of
+    :mod:`cnnzoo.models.inception_v4` open with the same six layers; each network names them its own way."""
+    return [
+        _conv(in_chans, 32, 3, 2, valid=True),
+        _conv(32, 32, 3, valid=True),
+        _conv(32, 64, 3),
+        nn.MaxPool2d(3, 2),
+        _conv(64, 80, 1),
+        _conv(80, 192, 3, valid=True),
+    ]
+
+
 def _avg_pool(count_include_pad: bool) -> nn.AvgPool2d:
     return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=count_include_pad)
 
@@ -227,6 +241,9 @@ class InceptionV3(_InceptionBase):
         "head": ("AuxLogits", "fc"),
     }
 
+    #: the layers of :func:`stem_layers`, by torchvision's names
+    _STEM = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3")
+
     def __init__(
         self,
         num_classes: int = 1000,
@@ -238,12 +255,8 @@ class InceptionV3(_InceptionBase):
         super().__init__()
         self.num_classes, self.num_features = num_classes, 2048
         cip = count_include_pad
-        self.Conv2d_1a_3x3 = _conv(in_chans, 32, 3, 2, valid=True)
-        self.Conv2d_2a_3x3 = _conv(32, 32, 3, valid=True)
-        self.Conv2d_2b_3x3 = _conv(32, 64, 3)
-        self.maxpool1 = nn.MaxPool2d(3, 2)
-        self.Conv2d_3b_1x1 = _conv(64, 80, 1)
-        self.Conv2d_4a_3x3 = _conv(80, 192, 3, valid=True)
+        for name, layer in zip(self._STEM, stem_layers(in_chans)):
+            setattr(self, name, layer)
         self.maxpool2 = nn.MaxPool2d(3, 2)
         self.Mixed_5b = InceptionA(192, 32, cip)
         self.Mixed_5c = InceptionA(256, 64, cip)
@@ -262,12 +275,7 @@ class InceptionV3(_InceptionBase):
 
     def _to_17x17(self, x: torch.Tensor) -> torch.Tensor:
         for name in (
-            "Conv2d_1a_3x3",
-            "Conv2d_2a_3x3",
-            "Conv2d_2b_3x3",
-            "maxpool1",
-            "Conv2d_3b_1x1",
-            "Conv2d_4a_3x3",
+            *self._STEM,
             "maxpool2",
             "Mixed_5b",
             "Mixed_5c",

@@ -44,7 +44,7 @@ from torch import nn
 
 from ..errors import CheckpointError, CnnzooError
 from ..registry import register_model
-from .inception import _avg_pool, _check_drop, _conv, _InceptionBase
+from .inception import _avg_pool, _check_drop, _conv, _InceptionBase, stem_layers
 
 V4_PAPER = (
     "Szegedy et al., Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning, "
@@ -363,12 +363,9 @@ class _InceptionResNet(_InceptionBase):
     classifier_attr = "classif"
 
     def _stem(self, in_chans: int) -> None:
-        self.conv2d_1a = _conv(in_chans, 32, 3, 2, valid=True)
-        self.conv2d_2a = _conv(32, 32, 3, valid=True)
-        self.conv2d_2b = _conv(32, 64, 3)
-        self.maxpool_3a = nn.MaxPool2d(3, 2)
-        self.conv2d_3b = _conv(64, 80, 1)
-        self.conv2d_4a = _conv(80, 192, 3, valid=True)
+        names = ("conv2d_1a", "conv2d_2a", "conv2d_2b", "maxpool_3a", "conv2d_3b", "conv2d_4a")
+        for name, layer in zip(names, stem_layers(in_chans)):  # the timm port's names
+            setattr(self, name, layer)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         for name, module in self.named_children():

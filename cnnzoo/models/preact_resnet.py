@@ -85,11 +85,8 @@ class PreActBasicBlock(_PreAct):
         *,
         preactivate: bool = True,
         shortcut_from_preact: bool = False,
-        shortcut: nn.Module | None = None,
-        residual: bool = True,
         dropout: float = 0.0,
-        se_reduction: int | None = None,
-        drop_prob: float = 0.0,
+        **common: Any,
     ) -> None:
         super().__init__()
         self._init_preact(in_ch, preactivate, shortcut_from_preact)
@@ -97,7 +94,7 @@ class PreActBasicBlock(_PreAct):
         self.bn2 = nn.BatchNorm2d(out_ch)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
-        self._init_common(out_ch, shortcut, residual, se_reduction, drop_prob)
+        self._init_common(out_ch, **common)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre, identity = self._preactivated(x)
@@ -121,11 +118,8 @@ class PreActBottleneck(_PreAct):
         groups: int = 1,
         preactivate: bool = True,
         shortcut_from_preact: bool = False,
-        shortcut: nn.Module | None = None,
-        residual: bool = True,
         dropout: float = 0.0,
-        se_reduction: int | None = None,
-        drop_prob: float = 0.0,
+        **common: Any,
     ) -> None:
         super().__init__()
         self._init_preact(in_ch, preactivate, shortcut_from_preact)
@@ -135,7 +129,7 @@ class PreActBottleneck(_PreAct):
         self.bn3 = nn.BatchNorm2d(width)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
-        self._init_common(out_ch, shortcut, residual, se_reduction, drop_prob)
+        self._init_common(out_ch, **common)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre, identity = self._preactivated(x)

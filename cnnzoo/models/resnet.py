@@ -115,11 +115,15 @@ class _Residual(nn.Module):
     def _init_common(
         self,
         out_ch: int,
-        shortcut: nn.Module | None,
-        residual: bool,
-        se_reduction: int | None,
-        drop_prob: float,
+        *,
+        shortcut: nn.Module | None = None,
+        residual: bool = True,
+        se_reduction: int | None = None,
+        drop_prob: float = 0.0,
     ) -> None:
+        """What every block takes as keywords (the ``**common`` of the block classes): its ``shortcut``
+        module (:func:`make_shortcut`; ``None``: the identity), ``residual``, the SE ratio ``se_reduction``
+        and the stochastic-depth probability ``drop_prob``."""
         self.residual, self.out_channels = residual, out_ch
         self.downsample = shortcut
         self.se = SqueezeExcite(out_ch, se_reduction) if se_reduction else None
@@ -142,11 +146,7 @@ class BasicBlock(_Residual):
         in_ch: int,
         out_ch: int,
         stride: int = 1,
-        *,
-        shortcut: nn.Module | None = None,
-        residual: bool = True,
-        se_reduction: int | None = None,
-        drop_prob: float = 0.0,
+        **common: Any,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
@@ -154,7 +154,7 @@ class BasicBlock(_Residual):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_ch)
-        self._init_common(out_ch, shortcut, residual, se_reduction, drop_prob)
+        self._init_common(out_ch, **common)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -181,10 +181,7 @@ class Bottleneck(_Residual):
         groups: int = 1,
         width1: int | None = None,
         stride_in_1x1: bool = False,
-        shortcut: nn.Module | None = None,
-        residual: bool = True,
-        se_reduction: int | None = None,
-        drop_prob: float = 0.0,
+        **common: Any,
     ) -> None:
         super().__init__()
         width1 = width if width1 is None else width1
@@ -196,7 +193,7 @@ class Bottleneck(_Residual):
         self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_ch)
         self.relu = nn.ReLU(inplace=True)
-        self._init_common(out_ch, shortcut, residual, se_reduction, drop_prob)
+        self._init_common(out_ch, **common)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))

@@ -287,7 +287,7 @@ def _record(ckpt: Checkpoint) -> ModelRecord:
 def validation_split(ckpt: Checkpoint, data: str | None = None, strict: bool = False) -> Any:
     """The validation images of the run that wrote ``ckpt``: the same fixed stratified fraction of the
     training images it held out (its recipe's ``val_fraction``), normalised as it was trained."""
-    from ..data.sources import build_data, load_source
+    from ..data.sources import load_data
 
     rec = _record(ckpt)
     vf = float((ckpt.run.get("recipe") or {}).get("val_fraction", 0.0))
@@ -300,14 +300,14 @@ def validation_split(ckpt: Checkpoint, data: str | None = None, strict: bool = F
             "left to fit a temperature on honestly; retrain it with --val-fraction 0.1."
         )
     size = rec.input_size
-    bundle = build_data(
-        load_source(spec, strict=strict),
+    bundle = load_data(
+        spec,
         int(size[0]),
         (int(size[1]), int(size[2])),
+        strict=strict,
         val_fraction=vf,
         mean=rec.mean,
         std=rec.std,
-        strict=strict,
     )
     if rec.classes and list(rec.classes) != bundle.classes:
         raise DataError(

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from ..analysis.fully_conv import dense_logits, to_fully_convolutional
 from ..errors import CnnzooError
 from .distributed import DistContext, shard_indices
-from .metrics import EvalResult, Meter
+from .metrics import EvalResult, PosteriorMeter
 
 #: How the views and the models of an evaluation are combined, for every report.
 COMBINE = "mean of softmax: softmax of each view's logits, averaged over the views, then over the models"
@@ -118,18 +118,14 @@ def evaluate_dense(
         from tqdm import tqdm
 
         it = tqdm(idx, desc="dense eval", leave=False, unit="image", dynamic_ncols=True)
-    meter: Meter | None = None
+    meter = PosteriorMeter(num_classes, ks)
     probs_buf: list[torch.Tensor] = []
     y_buf: list[int] = []
 
     def flush() -> None:
-        nonlocal meter
         if not probs_buf:
             return
-        p, y = torch.stack(probs_buf), torch.tensor(y_buf)
-        if meter is None:
-            meter = Meter(num_classes or p.shape[1], tuple(ks))
-        meter.update(p, y, float(F.nll_loss(p.clamp_min(1e-12).log(), y, reduction="sum")))
+        meter.update(torch.stack(probs_buf), torch.tensor(y_buf))
         probs_buf.clear()
         y_buf.clear()
 
@@ -161,10 +157,7 @@ def evaluate_dense(
             labels.append(int(label))
         run_pending()
     flush()
-    if meter is None:
-        meter = Meter(num_classes or 1, tuple(ks))
-    if ctx is not None and ctx.distributed:
-        meter.all_reduce()
+    result = meter.result(ctx is not None and ctx.distributed, 1, classes)
     for m, t in zip(ms, was):
         m.train(t)
-    return meter.result(crops=1, classes=classes)
+    return result

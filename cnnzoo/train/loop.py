@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
@@ -43,7 +42,7 @@ from ..data.sources import collate_skip
 from ..errors import CheckpointError, CnnzooError, OptionError
 from ..record import ModelRecord
 from .distributed import DistContext, ResumableSampler, barrier, shard_indices
-from .metrics import EvalResult, Meter
+from .metrics import EvalResult, Meter, PosteriorMeter
 
 #: Said beside a test figure whose checkpoint was chosen on the test images themselves.
 OPTIMISTIC = "optimistic: the checkpoint was chosen on these same test images (hold out validation data)"
@@ -200,7 +199,7 @@ def evaluate(
         loader = DataLoader(
             data, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate_skip
         )
-    meter: Meter | None = None
+    meter = PosteriorMeter(num_classes, ks)
     crops = 1
     it = loader
     if progress:
@@ -215,17 +214,11 @@ def evaluate(
             crops = x.shape[1]
         with autocast(precision, device):
             probs = torch.stack([_views_forward(m, x) for m in ms]).mean(0)
-        if meter is None:
-            meter = Meter(num_classes or probs.shape[1], tuple(ks))
-        loss = F.nll_loss(probs.clamp_min(1e-12).log(), y, reduction="sum")
-        meter.update(probs, y, float(loss))
-    if meter is None:
-        meter = Meter(num_classes or 1, tuple(ks))
-    if ctx is not None and ctx.distributed:
-        meter.all_reduce()
+        meter.update(probs, y)
+    result = meter.result(ctx is not None and ctx.distributed, crops, classes)
     for m, t in zip(ms, was_training):
         m.train(t)
-    return meter.result(crops=crops, classes=classes)
+    return result
 
 
 # ------------------------------------------------------------------------------------------ training

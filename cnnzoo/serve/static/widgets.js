@@ -34,22 +34,32 @@ const WIDGETS = (() => {
     return f;
   }
 
+  // POST `body` as JSON to the server and `show` the answer; an error (the server's, or drawing it) clears the
+  // widget's output `outId` and is said instead. The answer, or null.
+  async function ask(path, body, outId, show) {
+    try {
+      const answer = await api(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      showMessage("");
+      show(answer);
+      return answer;
+    } catch (err) {
+      $(outId).innerHTML = "";
+      showMessage(err.message);
+      return null;
+    }
+  }
+
   // ------------------------------------------------------------------------------------------ max-pool
   async function pool(e) {
     if (e) e.preventDefault();
     const body = { grid: parseGrid($("pool-grid").value), window: Number($("pool-window").value), stride: Number($("pool-stride").value) };
     const up = $("pool-up").value.trim();
     if (up) body.upstream = parseGrid(up);
-    try {
-      POOL = await api("/api/maxpool", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      showMessage("");
+    POOL = await ask("/api/maxpool", body, "pool-out", (answer) => {
+      POOL = answer;
       step = -1;
       drawPool();
-    } catch (err) {
-      POOL = null;
-      $("pool-out").innerHTML = "";
-      showMessage(err.message);
-    }
+    });
   }
 
   function drawPool() {
@@ -96,21 +106,16 @@ const WIDGETS = (() => {
     const body = {};
     for (const k of ["size", "kernel", "padding", "stride", "dilation"]) body[k] = Number($(`conv-${k}`).value);
     if (unit) body.unit = unit;
-    try {
-      CONV = await api("/api/conv", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      showMessage("");
-      // the output table is redrawn; a keyboard user who picked a cell keeps the focus on that cell
-      const refocus = unit && document.activeElement && document.activeElement.closest("#conv-out");
+    // the output table is redrawn; a keyboard user who picked a cell keeps the focus on that cell
+    const refocus = unit && document.activeElement && document.activeElement.closest("#conv-out");
+    CONV = await ask("/api/conv", body, "conv-out", (answer) => {
+      CONV = answer;
       drawConv();
       if (refocus) {
         const td = $("conv-out").querySelector(`td.pick[data-r="${CONV.unit[0]}"][data-c="${CONV.unit[1]}"]`);
         if (td) td.focus();
       }
-    } catch (err) {
-      CONV = null;
-      $("conv-out").innerHTML = "";
-      showMessage(err.message);
-    }
+    });
   }
 
   function drawConv() {
