@@ -4,6 +4,7 @@ and that a changed figure of a deterministic run fails it."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -102,3 +103,64 @@ def test_a_perturbed_figure_of_a_deterministic_command_fails_the_check(tmp_path)
     assert tour.main(["--check", str(page)]) == 0
     page.write_text(text.replace("60,000 parameters", "60,001 parameters"))
     assert tour.main(["--check", str(page)]) == 1
+
+
+def test_background_commands_and_code_blocks_parse():
+    page = [
+        "<!-- run: background, keep 1-2; - -->",
+        "```console",
+        "$ cnnzoo serve",
+        "$ curl -s http://127.0.0.1:8000/api",
+        "```",
+        "<!-- run -->",
+        "```pycon",
+        ">>> 1 + 1",
+        "2",
+        "```",
+        "<!-- run -->",
+        "```python",
+        "print('hello')",
+        "```",
+    ]
+    serve, doc, script = tour.parse_page(page, "page.md")
+    assert [(c.text, c.keep, c.background) for c in serve.commands] == [
+        ("cnnzoo serve", "1-2", True),
+        ("curl -s http://127.0.0.1:8000/api", None, False),
+    ]
+    assert (doc.kind, doc.commands[0].text, doc.start, doc.end) == ("pycon", ">>> 1 + 1\n2\n", 6, 9)
+    assert (script.kind, script.commands[0].text) == ("python", "print('hello')\n")
+    with pytest.raises(SystemExit, match="takes no directives"):
+        tour.parse_page(["<!-- run: keep 1 -->", "```python", "x = 1", "```"], "page.md")
+
+
+def test_a_background_command_runs_beside_the_next_one_and_stops_on_ctrl_c(tmp_path):
+    """As `cnnzoo serve` in a run block: it keeps running while the next command talks to it, then gets a
+    Ctrl-C, and what its terminal showed, the handler's last words included, lands under it."""
+    page = tmp_path / "page.md"
+    server = "trap 'echo stopped; exit 0' INT; echo up > ready; echo up; while true; do sleep 0.1; done"
+    page.write_text(
+        "<!-- run: background; - -->\n```console\n"
+        f"$ {server}\n$ until [ -f ready ]; do sleep 0.1; done; echo the server is up\n```\n"
+    )
+    assert tour.main(["--write", str(page)]) == 0
+    text = page.read_text()
+    assert f"$ {server}\nup\nstopped\n$ until" in text and "echo the server is up\nthe server is up\n" in text
+    assert tour.main(["--check", str(page)]) == 0
+
+
+def test_a_failing_doctest_or_script_block_fails_the_check_and_the_write(tmp_path):
+    page = tmp_path / "page.md"
+    good = "<!-- run -->\n```pycon\n>>> sorted({'b': 1, 'a': 2})\n['a', 'b']\n```\n"
+    page.write_text(good + "<!-- run -->\n```python\nimport sys\nsys.exit(0)\n```\n")
+    assert tour.main(["--check", str(page)]) == 0
+    page.write_text(good.replace("['a', 'b']", "['b', 'a']"))
+    assert tour.main(["--check", str(page)]) == 1
+    page.write_text(good + "<!-- run -->\n```python\nraise SystemExit('no')\n```\n")
+    assert tour.main(["--write", str(page)]) == 1
+    assert page.read_text().startswith(good)  # the author's code is kept as written
+
+
+def test_commands_run_this_checkouts_cnnzoo():
+    env = tour.environment()
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
