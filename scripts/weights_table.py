@@ -1,7 +1,8 @@
 """Print (or write into a markdown file) the table of models with pretrained weights.
 
-    python scripts/weights_table.py                                   # print the markdown table
-    python scripts/weights_table.py --write docs/readme-parts/weights.md
+    python scripts/weights_table.py                 # print the markdown table
+    python scripts/weights_table.py --write         # into docs/pretrained.md
+    python scripts/weights_table.py --write FILE
 
 Rows come from ``cnnzoo.weights.table.ENTRIES`` (one per published checkpoint, grouped by model); with
 ``--write FILE`` the block between ``<!-- weights-table:start -->`` and ``<!-- weights-table:end -->`` is
@@ -21,6 +22,7 @@ from _blocks import replace_block  # noqa: E402
 from cnnzoo.weights.table import ENTRIES, default_entry, models_with_weights  # noqa: E402
 
 START, END = "<!-- weights-table:start -->", "<!-- weights-table:end -->"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "pretrained.md"
 
 
 def table() -> str:
@@ -58,7 +60,14 @@ def table() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--write", metavar="FILE", type=Path, help="replace the weights-table block in FILE")
+    ap.add_argument(
+        "--write",
+        metavar="FILE",
+        type=Path,
+        nargs="?",
+        const=PAGE,
+        help="replace the weights-table block in FILE (default: docs/pretrained.md)",
+    )
     args = ap.parse_args(argv)
     text = table()
     if args.write:
