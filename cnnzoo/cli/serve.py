@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "           chart.\n"
         "  Photo:   top-5 classes and Grad-CAM of a pretrained or fine-tuned model (--photo).\n"
         "The JSON API behind the pages is described at /api. Binds 127.0.0.1 (this machine only) unless\n"
-        "--host says otherwise. Needs `pip install cnnzoo[serve]`.",
+        '--host says otherwise. Needs the web packages: `pip install -e ".[serve]"` in cnnzoo\'s clone.',
         epilog="examples:\n  cnnzoo serve                                   # then open http://127.0.0.1:8000/\n"
         "  cnnzoo serve runs/lenet5-digits/best.pt --port 8080\n"
         "  cnnzoo serve --photo efficientnet_lite0        # its published weights (pip package)\n"
@@ -106,7 +106,8 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise CnnzooError(
             f"cnnzoo serve needs the web packages ({e.name} is missing); install them with "
-            "`pip install cnnzoo[serve]`."
+            '`pip install -e ".[serve]"` in cnnzoo\'s clone (or `pip install fastapi uvicorn '
+            "python-multipart`)."
         ) from None
     if args.max_upload_mb <= 0:
         raise CnnzooError(f"--max-upload-mb must be positive, got {args.max_upload_mb}.")
