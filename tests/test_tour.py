@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -164,3 +165,125 @@ def test_commands_run_this_checkouts_cnnzoo():
     env = tour.environment()
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+
+
+# ------------------------------------------------------------------------------ the documentation's shape
+
+
+def _fenced_blocks(path: Path) -> list[tuple[str, str, list[str]]]:
+    """(the line above the fence, the fence, the block's lines) for every fenced block of a page."""
+    lines, out, i = path.read_text().splitlines(), [], 0
+    while i < len(lines):
+        if lines[i].startswith("```"):
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith("```"):
+                j += 1
+            out.append((lines[i - 1].strip() if i else "", lines[i].strip(), lines[i + 1 : j]))
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
+def _tables(text: str) -> list[list[str]]:
+    tables, current = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
+DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_the_readme_is_short_with_no_long_table_and_a_table_of_contents():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 350
+    assert "## Contents" in text and "## Start here" in text
+    for table in _tables(text):
+        assert len(table) - 2 <= 15, f"a README table of {len(table) - 2} rows: move it to a docs/ page"
+    for generated in ("model-table:start", "weights-table:start"):
+        assert generated not in text
+
+
+def test_the_docs_index_links_every_docs_page():
+    index = (ROOT / "docs" / "README.md").read_text()
+    linked = set(re.findall(r"\]\(([^)#]+\.md)", index))
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")} - {"README.md"}
+    assert pages <= linked, f"docs/README.md does not link {sorted(pages - linked)}"
+    assert "docs/README.md" in (ROOT / "README.md").read_text()
+
+
+COMMAND = re.compile(r"^(\$ |cnnzoo |python |curl |torchrun |pip )")
+
+
+def test_every_documented_command_is_run_by_the_check_or_marked_not_run():
+    """A block of commands is a run block (the tour runs it) or says why not (``<!-- not run: ... -->``)."""
+    unmarked = []
+    for path in DOC_PAGES:
+        for above, fence, body in _fenced_blocks(path):
+            if fence in ("```python", "```pycon", "```text") and not any(COMMAND.match(b) for b in body):
+                continue
+            marked = tour.RUN.match(above) or above.startswith("<!-- not run:")
+            if any(COMMAND.match(line) for line in body) and not marked:
+                unmarked.append(f"{path.relative_to(ROOT)}: {fence} {body[0][:60]}")
+    assert not unmarked, "commands neither run nor marked <!-- not run: why -->:\n" + "\n".join(unmarked)
+
+
+def test_a_changed_accuracy_digit_in_the_readmes_paths_fails_the_check():
+    """The student's and the engineer's recorded accuracies are compared to the digit on the same CPU."""
+    blocks = tour.parse_page((ROOT / "README.md").read_text().splitlines(), "README.md")
+    lines = [
+        line
+        for b in blocks
+        for c in b.commands
+        if c.text in ("cnnzoo train lenet5", "cnnzoo eval runs/looks/best.pt")
+        for line in c.output
+        if re.search(r"top-1 0\.\d{4}", line)
+    ]
+    assert len(lines) >= 2
+    for line in lines:
+        figure = re.search(r"top-1 0\.(\d{4})", line)
+        digit = figure.group(1)[0]
+        changed = line.replace(figure.group(0), f"top-1 0.{(int(digit) + 1) % 10}{figure.group(1)[1:]}")
+        assert tour.lines_match(line, line, same_cpu=True)
+        assert not tour.lines_match(line, changed, same_cpu=True)
+
+
+def _script(name: str):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+
+def _block(path: Path, start: str, end: str) -> str:
+    text = path.read_text()
+    return text[text.index(start) + len(start) : text.index(end)].strip("\n")
+
+
+def test_the_weights_table_in_docs_is_the_one_its_script_writes():
+    wt = _script("weights_table")
+    assert wt.PAGE == ROOT / "docs" / "pretrained.md"
+    assert _block(wt.PAGE, wt.START, wt.END) == wt.table().strip("\n")
+
+
+def test_the_model_table_in_docs_lists_every_model_and_its_lenet_rows_are_current():
+    """The whole table takes minutes to profile; every name is checked, and LeNet-5's rows recomputed."""
+    import cnnzoo
+
+    mt = _script("model_table")
+    assert mt.PAGE == ROOT / "docs" / "models.md"
+    rows = _block(mt.PAGE, mt.START, mt.END).splitlines()
+    names = [r.split(" | ")[0].lstrip("| ") for r in rows if r.startswith("| ") and " | " in r][1:]
+    assert names == cnnzoo.list_models()
+    for name in cnnzoo.list_models("lenet5*"):
+        assert mt.row(name) in rows
+    assert "| lenet5 | lenet | 1998 | 1x32x32 | 60,000 | 60,000 | 326.5 K | — |" in "\n".join(rows)
