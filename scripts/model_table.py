@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import torch
-from _blocks import replace_block  # noqa: E402
+from _blocks import add_write_option, replace_block  # noqa: E402
 
 import cnnzoo
 from cnnzoo.analysis.units import si
@@ -73,14 +73,7 @@ def table(pattern: str = "*") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--write",
-        metavar="FILE",
-        type=Path,
-        nargs="?",
-        const=PAGE,
-        help="replace the model-table block in FILE (default: docs/models.md)",
-    )
+    add_write_option(ap, PAGE, "model-table")
     ap.add_argument("--pattern", default="*", help="only models matching this fnmatch pattern")
     args = ap.parse_args(argv)
     text = table(args.pattern)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _blocks import replace_block  # noqa: E402
+from _blocks import add_write_option, replace_block  # noqa: E402
 
 from cnnzoo.weights.table import ENTRIES, default_entry, models_with_weights  # noqa: E402
 
@@ -60,14 +60,7 @@ def table() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--write",
-        metavar="FILE",
-        type=Path,
-        nargs="?",
-        const=PAGE,
-        help="replace the weights-table block in FILE (default: docs/pretrained.md)",
-    )
+    add_write_option(ap, PAGE, "weights-table")
     args = ap.parse_args(argv)
     text = table()
     if args.write:
