@@ -13,8 +13,9 @@ A page's runnable examples are ``console`` blocks announced by an HTML comment o
     ...
     ```
 
-Lines starting with ``$ `` are commands, run in order with bash, stdout and stderr together, as a newcomer
-would type them; the other lines are their output. The comment gives one directive per command, in order,
+Lines starting with ``$ `` are commands, run in order with bash, stdout and stderr together in the order a
+terminal shows them (progress bars left out), as a newcomer would type them; the other lines are their
+output. The comment gives one directive per command, in order,
 separated by ``;`` (``-`` for none): ``keep SPEC`` shows only some output lines (``1-7,12,last6``; a gap is
 shown as ``...``) and ``timing`` marks output that is all speed figures. ``background`` starts a command
 that runs until stopped (``cnnzoo serve``): the block's next commands run while it does (they wait for it
@@ -74,6 +75,9 @@ OUTPUTS = re.compile(r"^<!-- outputs: (?P<cpu>.*) -->$")
 SPEED = re.compile(
     r"img/s|\bms\b|GFLOP/s|faster|speed|\d+(\.\d+)?\s*s\b(?! of)|\d+\s*min\b|\bsgemm\b|\d+\.\d+x\b"
 )
+# a tqdm bar ("units:  89%|████▉ | 320/360 [00:02<00:00, 168.39img/s]"); TQDM_DISABLE does not reach a bar
+# that its caller enables explicitly
+PROGRESS = re.compile(r"\d+%\|[^|]*\| *\d+/\d+ \[")
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 # the epoch a run chose ("best epoch 7", "best.pt = epoch 7 of 10"): one more or less on another CPU
 RUN_DEPENDENT = re.compile(r"best epoch \d+|= epoch \d+ of")
@@ -225,18 +229,30 @@ def environment() -> dict[str, str]:
 
 
 def terminal_lines(text: str, keep: str | None) -> list[str]:
-    """What a terminal shows of ``text`` (a progress bar's last state), cut by a ``keep`` spec."""
-    lines = text.rstrip("\n").splitlines()
-    return kept([line.rsplit("\r", 1)[-1].rstrip() for line in lines], keep)
+    """What a terminal is left showing of ``text``, cut by a ``keep`` spec: of a line rewritten with ``\r``
+    its last state; progress bars, which erase themselves or scroll by, are left out."""
+    shown = []
+    for line in text.rstrip("\n").split("\n"):
+        last = line.rsplit("\r", 1)[-1].rstrip()
+        if PROGRESS.search(last) or ("\r" in line and not last):
+            continue
+        shown.append(last)
+    return kept(shown, keep)
 
 
 def run_command(cmd: Command, cwd: Path, env: dict[str, str]) -> list[str]:
     """The lines a terminal shows for ``cmd``, cut by its ``keep`` spec."""
     print(f"$ {cmd.text}", file=sys.stderr, flush=True)
     proc = subprocess.run(
-        ["bash", "-c", cmd.text], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800
+        ["bash", "-c", cmd.text],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream, in the order a terminal shows them
+        text=True,
+        timeout=1800,
     )
-    return terminal_lines(proc.stdout + proc.stderr, cmd.keep)
+    return terminal_lines(proc.stdout, cmd.keep)
 
 
 class Background:

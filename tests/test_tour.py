@@ -25,6 +25,18 @@ def test_keep_spec_shows_ranges_and_marks_gaps():
     assert tour.kept(lines, None) == lines
 
 
+def test_a_terminal_shows_a_rewritten_lines_last_state_and_no_progress_bars():
+    bar = "units:  89%|████████▉ | 320/360 [00:02<00:00, 168.39img/s]"
+    text = f"passed 1\r\rpassed 2\n{bar}\r{bar.replace('89%', '100%')}\n\r      \r\nwrote c1.png\n"
+    assert tour.terminal_lines(text, None) == ["passed 2", "wrote c1.png"]
+    assert tour.terminal_lines("a\n\nb\n", None) == ["a", "", "b"]  # a blank line a program prints stays
+
+
+def test_stdout_and_stderr_keep_the_order_a_terminal_shows(tmp_path):
+    cmd = tour.Command("echo out1; echo err >&2; echo out2")
+    assert tour.run_command(cmd, tmp_path, tour.environment()) == ["out1", "err", "out2"]
+
+
 def test_on_another_cpu_family_whole_numbers_are_exact_and_decimals_within_tolerance():
     assert tour.lines_match("total 60,965,224  724.4", "total 60,965,224  724.5")
     assert not tour.lines_match("total 60,965,224", "total 60,965,225")
