@@ -126,7 +126,12 @@ def folder(name: str) -> Path | None:
         return None
     if "\0" in value:
         raise _bad(name, value, "give a folder path")
-    p = Path(value).expanduser()
+    try:
+        p = Path(value).expanduser()
+    except RuntimeError:  # "~name" of a user this system does not know
+        raise _bad(
+            name, value, "its ~user names no user of this system; give the folder's full path"
+        ) from None
     if p.exists() and not p.is_dir():
         raise _bad(name, value, "it names a file where a folder is needed; give a folder path")
     return p

@@ -199,6 +199,16 @@ class QuantType(Choice, what="8-bit type"):
     QINT8 = "qint8"
 
 
+class Int8Weights(Choice, what="INT8 weight scheme"):
+    """How INT8 weights are stored, which decides the integer kernels that run them
+    (:mod:`cnnzoo.deploy.quantize`): ``auto`` picks per CPU, measuring whether its U8S8 kernels are exact."""
+
+    AUTO = "auto"
+    INT8 = "int8"  # signed 8-bit: U8S8 kernels (uint8 activations x int8 weights)
+    INT8_7BIT = "int8-7bit"  # signed, in [-64, 64] (ONNX Runtime's reduce_range): U8S8 kernels, no overflow
+    UINT8 = "uint8"  # unsigned 8-bit: U8U8 kernels
+
+
 class SummaryFormat(Choice, what="format"):
     """The output format of ``cnnzoo summary``."""
 
@@ -230,6 +240,7 @@ __all__ = [
     "Choice",
     "DropPathSchedule",
     "Exporter",
+    "Int8Weights",
     "Interpolation",
     "NoDecay",
     "Optimizer",

@@ -114,7 +114,9 @@ def test_a_full_disk_under_export_checkpoint_figure_and_csv_is_one_sentence(smal
     assert main(["export", "lenet5", "--out", str(small_disk / "l.onnx")]) == 2
     _assert_disk_full(capfd.readouterr().err, small_disk)
     with pytest.raises(DiskFullError, match=r"free \d+ MB") as e:
-        save_checkpoint(small_disk / "last.pt", {"w": torch.zeros(100_000)})  # torch says "unexpected pos"
+        save_checkpoint(
+            small_disk / "last.pt", None, {"w": torch.zeros(100_000)}
+        )  # torch says "unexpected pos"
     _assert_disk_full(str(e.value), small_disk)
     with pytest.raises(DiskFullError):
         plot_confusion(

@@ -30,9 +30,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     from cnnzoo.train import runlock
 
     lenet = create_model("lenet5", num_classes=2)
-    meta = {"model": "lenet5", "model_kwargs": {"num_classes": 2}, "classes": ["a", "b"]}
-    meta |= {"input_size": [1, 32, 32], "mean": [0.5], "std": [0.5], "data": "synthetic:40"}
-    save_checkpoint(d / "lenet5.pt", {**meta, "state_dict": lenet.state_dict(), "epoch": 1})
+    rec = lenet.cnnzoo_record.with_new_head(2, ("a", "b"), "synthetic:40").with_(mean=(0.5,), std=(0.5,))
+    save_checkpoint(d / "lenet5.pt", rec, lenet.state_dict(), {"epoch": 1})
     held = runlock.acquire(d / "held_run")  # a run folder in use (by this process, through another lock)
     yield {
         "text": str(d / "text.pt"),
@@ -235,6 +234,7 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["export", "lenet5", "--out", "x.onnx", "--opset", "99"],
         ["export", "lenet5", "--out", "x.onnx", "--int8"],
         ["export", "lenet5", "--out", "x.onnx", "--calibration", "digits"],
+        ["export", "lenet5", "--out", "x.onnx", "--weights", "uint8"],
         ["export", "lenet5", "--out", "x.onnx", "--input", "1x60000x60000"],
         ["export", "lenet5", "--out", "x.onnx", "--input", "3x32x32"],
         # erf: the input checked against the model and the memory before any tensor is made

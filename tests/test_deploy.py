@@ -26,10 +26,17 @@ from cnnzoo.deploy import (
     quantize_onnx,
     relative_error,
 )
+from cnnzoo.deploy.quantize import (
+    EXACT_U8S8_FLAGS,
+    inexact_runtimes,
+    int8_sum_ratio,
+    weight_choices,
+    weights_note,
+)
 from cnnzoo.errors import CnnzooError, DataError
 from cnnzoo.record import ModelRecord
 from cnnzoo.sizes import parse_input_size
-from cnnzoo.timing import interleaved_times
+from cnnzoo.timing import cpu_flags, interleaved_times
 
 # Small real models at small inputs: a plain CNN with the paper's odd layers, a CIFAR ResNet, a concat
 # (Inception) model, depthwise and channel-shuffle models, a dense-concat model.
@@ -164,6 +171,37 @@ def test_int8_file_is_qdq_with_per_channel_int8_weights_and_uint8_activations(tm
     assert q_nodes and all(inits[n.input[2]].data_type == onnx.TensorProto.UINT8 for n in q_nodes)
     meta = {p.key: p.value for p in onnx.load(str(q)).metadata_props}
     assert json.loads(meta["cnnzoo_record"])["name"] == "resnet20" and "per-channel" in meta["quantization"]
+    # 8-bit where this CPU's U8S8 kernels sum them exactly, else 7-bit (|w| <= 64): quantize_onnx keeps the
+    # fast kernels; the metadata says which and why
+    weights = [inits[n.input[0]] for n in w_dq]
+    largest = max(int(np.abs(onnx.numpy_helper.to_array(t).astype(int)).max()) for t in weights)
+    assert largest == (64 if inexact_runtimes("int8") else 127)
+    assert meta["quantization_weights"] == weights_note(
+        QuantConfig(weights="int8-7bit" if largest == 64 else "int8")
+    )
+
+
+def _no_vnni_x86() -> bool:
+    flags = cpu_flags()
+    return "avx2" in flags and not flags & set(EXACT_U8S8_FLAGS)
+
+
+def test_u8s8_kernels_saturate_exactly_where_the_cpu_lacks_vnni_and_auto_weights_avoid_them() -> None:
+    """The probe's products are all 255 x 127: VNNI / AMX / non-x86 kernels give the exact sum; x86 without
+    VNNI adds pairs into saturating int16, 72 x 32,767 of 4,663,440 -- 200 output steps come out as 101.
+    7-bit int8 and uint8 weights are exact on every CPU; "auto" takes the most precise exact scheme."""
+    for runtime in ("onnxruntime", "openvino"):
+        if runtime == "openvino":
+            pytest.importorskip("openvino")
+        want = 101 / 200 if _no_vnni_x86() else 1.0
+        assert int8_sum_ratio("int8", runtime) == pytest.approx(want, abs=1e-4), runtime
+        assert int8_sum_ratio("int8-7bit", runtime) == pytest.approx(1.0, abs=1e-4)
+        assert int8_sum_ratio("uint8", runtime) == pytest.approx(1.0, abs=1e-4)
+    auto = [c.weights for c in weight_choices(QuantConfig())]
+    assert auto == (["uint8", "int8-7bit"] if _no_vnni_x86() else ["int8"])
+    assert [c.weights for c in weight_choices(QuantConfig(weights="int8"))] == ["int8"]  # as asked
+    with pytest.raises(DeployError, match="unknown INT8 weight scheme 'int4' for weights"):
+        QuantConfig(weights="int4")
 
 
 def test_quant_config_rejects_unknown_choices() -> None:
@@ -225,10 +263,45 @@ def test_int8_on_real_digits_loses_at_most_half_a_point(tmp_path, digits_model) 
     assert rep.fp32_top1 is not None and rep.fp32_top1 > 90.0
     assert rep.int8_top1 >= rep.fp32_top1 - 0.5
     assert rep.kept == "int8"
-    labels = OnnxClassifier(rep.path).predict(
-        as_arrays(bundle, (1, 16, 16), split="test")[0][:4], normalized=True
-    )
+    x = as_arrays(bundle, (1, 16, 16), split="test")[0]
+    labels = OnnxClassifier(rep.path).predict(x[:4], normalized=True)
     assert all(lab[0][0] in bundle.classes for lab in labels)
+    # The integer kernels compute what the file says: the same QDQ graph run in float (no fusion into
+    # integer kernels) gives the same 360 answers and logits within rounding. 8-bit int8 weights on a CPU
+    # without VNNI gave 0.15 (saturated sums) and one changed answer here; 7-bit ones 0.006, uint8 ones 0.
+    assert rep.weights == ("uint8" if _no_vnni_x86() else "int8")
+    meta = {p.key: p.value for p in onnx.load(rep.path).metadata_props}
+    assert (
+        meta["quantization_weights"] == rep.weights_note and f"weights {rep.weights} " in meta["quantization"]
+    )
+    fused, emulated = (_ort_logits(rep.path, x, level) for level in ("all", "none"))
+    assert (fused.argmax(1) == emulated.argmax(1)).all()
+    assert relative_error(fused, emulated) < 0.02
+
+
+def _ort_logits(path: str, x: np.ndarray, optimize: str) -> np.ndarray:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    if optimize == "none":  # QuantizeLinear / DequantizeLinear / Conv, in float
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+def test_cli_int8_export_says_which_weights_and_whether_this_cpu_sums_them_exactly(tmp_path, capsys) -> None:
+    from cnnzoo.cli import main
+
+    base = ["export", "lenet5", "--int8", "--calibration", "digits", "--calibration-samples", "32"]
+    assert main([*base, "--out", str(tmp_path / "a.onnx"), "--weights", "int8"]) == 0
+    out = capsys.readouterr().out
+    assert f"INT8 model: {weights_note(QuantConfig(weights='int8'))}\n" in out
+    assert ("get sums wrong on this CPU (AVX2 without VNNI)" in out) == _no_vnni_x86()
+    assert main([*base, "--out", str(tmp_path / "b.onnx"), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["weights"] == ("uint8" if _no_vnni_x86() else "int8") or (
+        rep["weights"] == "int8-7bit" and "so int8-7bit weights were used" in rep["weights_note"]
+    )
 
 
 def test_int8_that_is_not_fast_enough_writes_fp32_and_says_why(tmp_path, digits_model) -> None:
@@ -272,7 +345,7 @@ def test_benchmark_runs_torchvisions_counterpart_and_rejects_unknown_backends() 
     assert rep.torchvision_model == "resnet18" and rep.results[0].images_per_s > 0
     with pytest.raises(DeployError, match="unknown backend 'tensorrt'"):
         benchmark("resnet20", backends=["tensorrt"])
-    assert BACKENDS[:2] == ("torchvision-eager", "eager")
+    assert BACKENDS.names()[:2] == ("torchvision-eager", "eager")
 
 
 def test_interleaved_times_call_every_backend_once_per_round_in_rotating_order() -> None:
@@ -339,7 +412,7 @@ def test_unknown_runtime_is_refused_with_the_choices(tmp_path) -> None:
     from cnnzoo.deploy.runtimes import open_runtime
 
     res = export_onnx(_model("lenet5"), tmp_path / "l.onnx")
-    with pytest.raises(DeployError, match="unknown runtime 'tensorrt'; choose one of onnxruntime, openvino"):
+    with pytest.raises(DeployError, match="unknown runtime 'tensorrt'; choose one of: onnxruntime, openvino"):
         open_runtime(res.path, "tensorrt")
 
 

@@ -92,11 +92,11 @@ def test_a_renamed_peer_file_of_a_variant_model_is_matched_by_content(tmp_path: 
     torch.save(peer.state_dict(), path)
     _publish(entry, path, monkeypatch)
     ours = cnnzoo.create_model("xception", weights=str(path))
-    assert ours.cnnzoo_kwargs["bn_eps"] == 1e-5 and ours.cnnzoo_record.source == entry.key
+    assert ours.cnnzoo_record.model_kwargs["bn_eps"] == 1e-5 and ours.cnnzoo_record.source == entry.key
     diff, scale = peers.compare(peer, mean, std, ours, size=peers.input_size(entry))
     assert diff <= 1e-5 * max(1.0, scale)
     with pytest.raises(WeightsError, match="need bn_eps=1e-05"):
-        cnnzoo.weights.load_weights(cnnzoo.create_model("xception"), str(path))
+        cnnzoo.load_weights(cnnzoo.create_model("xception"), str(path))
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_an_unidentified_plain_file_that_fits_two_variants_is_never_loaded_on_a_
     if source == "timm" or model == "inception_v3":
         peer_kw = table.peer_kwargs(model, source)
         theirs = cnnzoo.create_model(model, weights=f"{source}:{path}")  # said to be the publisher's
-        assert all(theirs.cnnzoo_kwargs[k] == v for k, v in peer_kw.items())
+        assert all(theirs.cnnzoo_record.model_kwargs[k] == v for k, v in peer_kw.items())
 
 
 def test_models_whose_publishers_files_all_compute_the_same_function_load_plain_files() -> None:

@@ -115,7 +115,7 @@ def test_the_existing_run_check_does_not_wait_for_last_pt(tmp_path: Path) -> Non
     (out / "metrics.csv").write_text("epoch\n")
     with runlock.scope(), pytest.raises(CnnzooError, match="stopped before its first checkpoint"):
         choose_out_dir("lenet5", "digits", str(out), resume=False)
-    with runlock.scope(), pytest.raises(CnnzooError, match="no last.pt to continue from.*stopped before"):
+    with runlock.scope(), pytest.raises(CnnzooError, match="no last.pt to resume from.*stopped before"):
         choose_out_dir("lenet5", "digits", str(out), resume=True)
     assert not (out / runlock.LOCK_NAME).exists()
 

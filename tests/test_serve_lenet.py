@@ -373,7 +373,37 @@ def draw_in_browser(drv, url: str) -> None:  # noqa: ANN001
     chain = ActionChains(drv).move_to_element_with_offset(pad, -50, -90).click_and_hold()
     chain = chain.move_by_offset(100, 0).move_by_offset(-60, 180)
     chain.release().perform()
-    WebDriverWait(drv, 30).until(lambda d: d.execute_script("return sent >= 1 && !inFlight && !pending"))
+    # settled: an answer arrived and none is being encoded, sent or waiting (the page's own state)
+    WebDriverWait(drv, 60).until(
+        lambda d: d.execute_script("return sent >= 1 && !drawing && !inFlight && !pending")
+    )
+
+
+def until_shown(drv, act, check, timeout: float = 60):  # noqa: ANN001, ANN201
+    """Do ``act(drv)`` (hover or click a unit) until ``check(drv)`` returns what the inspector shows. The act
+    finds its element itself, so an element the page has re-rendered since is found again, not used stale;
+    on a slow machine the inspector may answer after the act returns, so the check is polled."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def attempt(d):  # noqa: ANN001, ANN202
+        act(d)
+        return WebDriverWait(d, 5, ignored_exceptions=(StaleElementReferenceException,)).until(check)
+
+    stale_or_slow = (StaleElementReferenceException, TimeoutException)
+    return WebDriverWait(drv, timeout, ignored_exceptions=stale_or_slow).until(attempt)
+
+
+def inspector(layer: str, map_: int | None = None):  # noqa: ANN201
+    """A check for :func:`until_shown`: the inspector's numbers once it shows a unit of ``layer`` (map)."""
+
+    def check(d):  # noqa: ANN001, ANN202
+        got = d.execute_script("return Object.assign({}, document.getElementById('inspector-body').dataset)")
+        if got.get("layer") != layer or (map_ is not None and got.get("map") != str(map_)):
+            return False
+        return got
+
+    return check
 
 
 def network_values(shipped, drv):  # noqa: ANN001, ANN201
@@ -410,9 +440,13 @@ def test_browser_inspector_table_i_and_weighted_sums(shipped, tmp_path: Path) ->
             draw_in_browser(drv, url)
             pre = network_values(shipped, drv)
             for k in range(16):
-                cv = drv.find_element(By.CSS_SELECTOR, f'canvas.map[data-layer="c3"][data-map="{k}"]')
-                drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", cv)
-                ActionChains(drv).move_to_element_with_offset(cv, 5, -3).perform()
+
+                def hover(d, k=k):  # noqa: ANN001, ANN202
+                    cv = d.find_element(By.CSS_SELECTOR, f'canvas.map[data-layer="c3"][data-map="{k}"]')
+                    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", cv)
+                    ActionChains(d).move_to_element_with_offset(cv, 5, -3).perform()
+
+                until_shown(drv, hover, inspector("c3", k))
                 got = drv.execute_script(
                     "const b = document.getElementById('inspector-body').dataset;"
                     "return {layer: b.layer, map: +b.map, y: +b.y, x: +b.x, a: +b.a,"
@@ -430,20 +464,24 @@ def test_browser_inspector_table_i_and_weighted_sums(shipped, tmp_path: Path) ->
                 "f6": lambda u: pre["f6"][u["map"]],
             }
             for layer, want in checks.items():
-                cv = drv.find_element(By.CSS_SELECTOR, f'canvas.map[data-layer="{layer}"]')
-                drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", cv)
-                ActionChains(drv).move_to_element_with_offset(cv, 3, 2).click().perform()
-                u = drv.execute_script(
-                    "return Object.assign({}, document.getElementById('inspector-body').dataset)"
-                )
+
+                def click(d, layer=layer):  # noqa: ANN001, ANN202
+                    cv = d.find_element(By.CSS_SELECTOR, f'canvas.map[data-layer="{layer}"]')
+                    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", cv)
+                    ActionChains(d).move_to_element_with_offset(cv, 3, 2).click().perform()
+
+                u = until_shown(drv, click, inspector(layer))
                 u = {
                     k: float(v) if k in ("a", "out") else (int(v) if k != "layer" else v)
                     for k, v in u.items()
                 }
                 assert u["layer"] == layer and abs(u["a"] - float(want(u))) < 1e-4, (layer, u)
-            cell = drv.find_element(By.CSS_SELECTOR, '.rbf .cls[data-map="3"]')
-            ActionChains(drv).move_to_element(cell).click().perform()
-            a = float(drv.execute_script("return document.getElementById('inspector-body').dataset.a"))
+
+            def click_output(d):  # noqa: ANN001, ANN202
+                cell = d.find_element(By.CSS_SELECTOR, '.rbf .cls[data-map="3"]')
+                ActionChains(d).move_to_element(cell).click().perform()
+
+            a = float(until_shown(drv, click_output, inspector("output", 3))["a"])
             assert abs(a - float(pre["output"][3])) < 1e-3
             assert "softmax of minus the distances" in drv.find_element(By.ID, "inspector-body").text
         finally:
@@ -501,7 +539,13 @@ def test_browser_keyboard_reaches_every_control_and_phone_sees_the_answer(shippe
     chromium_paths()
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
+    ready = {  # each page's controls are all there once the answers they are built from have arrived
+        "/widgets": "return !!(WIDGETS.pool && WIDGETS.conv && document.getElementById('pool-next')"
+        " && document.querySelector('#conv-out td.pick'))",
+        "/photo": "return INFO !== null && document.getElementById('photo-model-line').textContent !== ''",
+    }
     focusable = (
         "return [...document.querySelectorAll("
         "'a[href], button, input, textarea, select, summary, [tabindex]')]"
@@ -518,7 +562,7 @@ def test_browser_keyboard_reaches_every_control_and_phone_sees_the_answer(shippe
                     draw_in_browser(drv, url)
                 else:
                     drv.get(url + page)
-                    time.sleep(1.5)
+                    WebDriverWait(drv, 60).until(lambda d, page=page: d.execute_script(ready[page]))
                 want = set(drv.execute_script(focusable))
                 drv.execute_script("document.activeElement.blur(); window.scrollTo(0, 0);")
                 reached = set()
@@ -540,6 +584,20 @@ def test_browser_keyboard_reaches_every_control_and_phone_sees_the_answer(shippe
                             "return arguments[0].map((k) => document.querySelector(`[data-kb=${k}]`).id)",
                             sorted(reached),
                         )
+                    )
+                    # a new answer (the next stroke's) repaints the maps in place: the map a keyboard user is
+                    # on keeps the focus, and an opened note stays open
+                    before = drv.execute_script(
+                        "const c = document.querySelector('canvas.map[data-layer=c3][data-map=\"5\"]');"
+                        "document.querySelector('.layer[data-layer=c3] details').open = true;"
+                        "c.focus(); window.KEPT = c; const n = sent; askDraw(); return n;"
+                    )
+                    WebDriverWait(drv, 60).until(
+                        lambda d, n=before: d.execute_script(f"return sent > {n} && !inFlight && !pending")
+                    )
+                    assert drv.execute_script(
+                        "return document.activeElement === KEPT && KEPT.isConnected"
+                        " && document.querySelector('.layer[data-layer=c3] details').open"
                     )
         finally:
             drv.quit()

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..options import Calibration, Exporter
+from ..options import Calibration, Exporter, Int8Weights
 from ..registries import BACKENDS, RUNTIMES
 from ._args import add_precision, call_with_args, command
 
@@ -17,12 +17,14 @@ _EXPORT_HELP = "export a model or checkpoint to ONNX (optionally INT8)"
 _EXPORT = (
     "Export a cnnzoo checkpoint (or a fresh registered model) to ONNX with a dynamic batch "
     "dimension, and check the ONNX graph against the eager model (max relative error printed, 1e-4 "
-    "allowed). With --int8, quantize it statically (QDQ, per-channel int8 weights, uint8 activations, "
+    "allowed). With --int8, quantize it statically (QDQ, per-channel 8-bit weights, uint8 activations, "
     "calibrated on DATA's training images), report top-1 of FP32 and INT8 on DATA's test part and the "
     "speed of each, and write INT8 only when it is faster and costs at most --max-drop points; "
     "otherwise the FP32 model is written, named for what it holds (int8 in the file name becomes fp32), "
     "and the last line says so. The class names and preprocessing travel in the file's metadata, so "
-    "`cnnzoo predict FILE.onnx` and `cnnzoo serve --photo FILE.onnx` use it as they use a checkpoint."
+    "`cnnzoo predict FILE.onnx` and `cnnzoo serve --photo FILE.onnx` use it as they use a checkpoint. "
+    "The weights suit this CPU's integer kernels, measured: int8 where they sum exactly (VNNI, AMX); "
+    "without VNNI uint8, or int8 in 7 bits when uint8 is not faster (see --weights)."
 )
 
 _EXPORT_EXAMPLES = (
@@ -77,6 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=Calibration.values(),
         default="minmax",
         help="calibration method (default minmax)",
+    )
+    e.add_argument(
+        "--weights",
+        choices=Int8Weights.values(),
+        help="INT8 weight scheme (default auto: int8 where this CPU's U8S8 kernels sum exactly, as with "
+        "VNNI or AMX; without VNNI they saturate, so uint8, or int8-7bit when uint8 is not faster)",
     )
     e.add_argument(
         "--max-drop",
@@ -144,6 +152,8 @@ def run_export(args: argparse.Namespace) -> int:
         raise DeployError("--int8 needs --calibration DATA (real images to calibrate on, e.g. digits).")
     if args.runtime is not None and not args.int8:
         raise DeployError("--runtime is only used with --int8 (an FP32 file runs anywhere); add --int8.")
+    if args.weights is not None and not args.int8:
+        raise DeployError("--weights is only used with --int8; add --int8 or drop it.")
     if args.calibration and not args.int8:
         raise DeployError("--calibration is only used with --int8; add --int8 or drop it.")
     if args.min_speedup < 0:
@@ -171,7 +181,9 @@ def run_export(args: argparse.Namespace) -> int:
             )
             print(f"max relative error vs eager: {res.max_rel_error:.2e} (allowed 1e-04)")
         return 0
-    cfg = QuantConfig(method=args.method, num_samples=args.calibration_samples)
+    cfg = QuantConfig(
+        method=args.method, num_samples=args.calibration_samples, weights=args.weights or "auto"
+    )
     rep = export_int8(
         model,
         args.out,
@@ -199,6 +211,7 @@ def run_export(args: argparse.Namespace) -> int:
         f"{runtime} speed at batch {rep.bench_batch}: FP32 {rep.fp32_images_per_s:.1f} img/s, "
         f"INT8 {rep.int8_images_per_s:.1f} img/s ({rep.speedup:.2f}x)"
     )
+    print(f"INT8 model: {rep.weights_note}")
     if rep.kept == "int8":
         print(f"wrote {rep.path} (INT8): {rep.reason}")
     else:  # the last line says FP32 was kept, and the file is named for what it holds

@@ -22,6 +22,28 @@ convolutions use AMX tiles on CPUs that have them: there the same ResNet-50 INT8
 than on ONNX Runtime (whose QLinearConv reaches ~1 int8 TOP/s here, though its int8 GEMM alone reaches ~4.3 on
 AMX) -- ``BENCHMARKS.md`` has the side-by-side figures, ``export_int8(runtime="openvino")`` measures there.
 
+Which weights, per CPU -- measured, not assumed. The integer kernels multiply uint8 activations by int8
+weights (U8S8). With VNNI (AVX512_VNNI, AVX_VNNI) or AMX they accumulate the products in 32 bits. x86 CPUs
+without them (AVX2, or AVX-512 without VNNI, e.g. AMD EPYC Zen 2/3, Skylake-SP) use ``vpmaddubsw``, which adds
+each *pair* of u8 x s8 products into a *saturating int16*: 2 x 255 x 127 = 64,770 > 32,767, so where large
+activations meet large weights of one sign the sum is clipped -- both ONNX Runtime and OpenVINO (ONNX
+Runtime's quantization docs name the two ways out: 7-bit weights, ``reduce_range``, or U8U8).
+:func:`int8_sum_ratio` measures it on a tiny graph whose every product is 255 x 127 (exact: 1.0 of the true
+sum; without VNNI: 0.505), on every installed runtime. ``QuantConfig(weights="auto")`` then picks:
+
+* U8S8 kernels exact (VNNI, AMX, non-x86): ``int8`` weights, as above.
+* U8S8 kernels saturate: :func:`export_int8` tries ``uint8`` weights first (U8U8 kernels: 8-bit weights,
+  exact, but slower kernels -- much slower on depthwise convolutions) and falls back to ``int8-7bit`` (int8
+  in [-64, 64]: 2 x 255 x 64 = 32,640 cannot overflow, the fast U8S8 kernels stay) when U8U8 is not
+  ``min_speedup`` times faster than FP32; :func:`quantize_onnx` alone, which times nothing, takes
+  ``int8-7bit``.
+
+Measured on an AMD EPYC (AVX2, no VNNI), ONNX Runtime 1.32: the shipped LeNet-5 (``cnnzoo.serve``'s
+``lenet5-mnist5k.pt``, FP32 97.82%) on all 10,000 MNIST t10k digits gives 91.27% with 8-bit int8 weights
+(OpenVINO: 93.28%), 97.83% with ``int8-7bit`` and 97.79% with ``uint8``; the test's small digits CNN (FP32
+97.50% on 360 digits) 96.94% / 96.94% / 97.50%. The file's ``quantization`` metadata and
+:class:`Int8Report` ``weights`` / ``weights_note`` say which was used and why.
+
 Calibration is MinMax over real images by default (``method="percentile"`` / ``"entropy"`` are there for
 models whose activations have long tails), flushed batch by batch so ResNet-50 calibrates in bounded memory.
 :func:`export_int8` does the whole job and *keeps FP32* when INT8 is not faster or costs too much accuracy.
@@ -30,12 +52,13 @@ models whose activations have long tails), flushed batch by batch so ResNet-50 c
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,20 +67,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..options import Calibration, QuantFormat, QuantType
+from ..options import Calibration, Int8Weights, QuantFormat, QuantType
 from .onnx_export import INPUT_NAME, DeployError, export_onnx
 
-ACTIVATION_TYPES = WEIGHT_TYPES = QuantType.values()
+ACTIVATION_TYPES = QuantType.values()
 METHODS = Calibration.values()
 FORMATS = QuantFormat.values()
 
 
 @dataclass(frozen=True)
 class QuantConfig:
-    """How to quantize; the defaults are the fast and accurate combination on x86 with VNNI (module doc)."""
+    """How to quantize; the defaults are the fast and accurate combination on this CPU (module doc):
+    ``weights="auto"`` measures whether its U8S8 integer kernels are exact and picks the weight scheme."""
 
     per_channel: bool = True
-    weight_type: str = "qint8"
+    weights: str = "auto"
     activation_type: str = "quint8"
     method: str = "minmax"
     quant_format: str = "qdq"
@@ -67,7 +91,7 @@ class QuantConfig:
 
     def __post_init__(self) -> None:
         for choice, name in (
-            (QuantType, "weight_type"),
+            (Int8Weights, "weights"),
             (QuantType, "activation_type"),
             (Calibration, "method"),
             (QuantFormat, "quant_format"),
@@ -183,6 +207,152 @@ def as_arrays(
     return np.ascontiguousarray(images, dtype=np.float32), labels
 
 
+# ------------------------------------------------------------------------------- weights, per CPU ----
+
+#: The instruction-set extensions whose integer dot products accumulate u8 x s8 products in 32 bits.
+EXACT_U8S8_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni")
+#: Each scheme's largest weight, as stored: the probe multiplies it by activations of 255.
+_PROBE_WEIGHT = {"int8": (127, np.int8), "int8-7bit": (64, np.int8), "uint8": (255, np.uint8)}
+
+
+def _probe_file(path: Path, weights: str) -> float:
+    """Write the probe for ``weights`` and return its exact sum: a 3x3 convolution over 16 channels and a
+    fully-connected layer over the same 144 values, in QDQ form (as :func:`quantize_onnx` writes them), every
+    activation 255 and every weight the scheme's largest; the outputs are requantized so that the exact sum
+    comes out as 200 steps of the output scale."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w, dtype = _PROBE_WEIGHT[weights]
+    exact = 255.0 * w * 144
+
+    def const(name: str, value: Any, dt: Any) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.asarray(value, dtype=dt), name)
+
+    inits = [
+        const("w_conv", np.full((8, 16, 3, 3), w), dtype),
+        const("w_fc", np.full((8, 144), w), dtype),
+        const("w_scale", np.ones(8), np.float32),
+        const("w_zero", np.zeros(8), dtype),
+        const("x_scale", 1.0, np.float32),
+        const("zero", 0, np.uint8),
+        const("y_scale", exact / 200.0, np.float32),
+    ]
+    node = helper.make_node
+    nodes = [
+        node("QuantizeLinear", [INPUT_NAME, "x_scale", "zero"], ["xq"]),
+        node("DequantizeLinear", ["xq", "x_scale", "zero"], ["xd"]),
+        node("DequantizeLinear", ["w_conv", "w_scale", "w_zero"], ["wc"], axis=0),
+        node("DequantizeLinear", ["w_fc", "w_scale", "w_zero"], ["wf"], axis=0),
+        node("Conv", ["xd", "wc"], ["c"]),
+        node("QuantizeLinear", ["c", "y_scale", "zero"], ["cq"]),
+        node("DequantizeLinear", ["cq", "y_scale", "zero"], ["cd"]),
+        node("Flatten", ["cd"], ["conv_out"]),
+        node("Flatten", ["xd"], ["xf"]),
+        node("QuantizeLinear", ["xf", "x_scale", "zero"], ["xfq"]),
+        node("DequantizeLinear", ["xfq", "x_scale", "zero"], ["xfd"]),
+        node("Gemm", ["xfd", "wf"], ["f"], transB=1),
+        node("QuantizeLinear", ["f", "y_scale", "zero"], ["fq"]),
+        node("DequantizeLinear", ["fq", "y_scale", "zero"], ["fc_out"]),
+        node("Concat", ["conv_out", "fc_out"], ["y"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "cnnzoo_int8_probe",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [1, 16, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return exact
+
+
+@functools.cache
+def int8_sum_ratio(weights: str = "int8", runtime: str = "onnxruntime") -> float:
+    """The smallest ratio of computed to exact sum when ``runtime`` runs the probe of ``weights`` (``int8``,
+    ``int8-7bit`` or ``uint8``) on this CPU: 1.0 where its integer kernels are exact; for ``int8`` on x86
+    without VNNI about 0.505 (32,767 / 64,770: pairs of u8 x s8 products added into saturating int16).
+    Measured once per process."""
+    from .runtimes import open_runtime
+
+    with tempfile.TemporaryDirectory(prefix="cnnzoo-probe-") as tmp:
+        path = Path(tmp) / "probe.onnx"
+        exact = _probe_file(path, weights)
+        out = open_runtime(path, runtime, threads=1).run(np.full((1, 16, 3, 3), 255.0, np.float32))
+    return float(out.min()) / exact
+
+
+def inexact_runtimes(weights: str = "int8") -> list[str]:
+    """The runtimes (of :data:`cnnzoo.deploy.runtimes.RUNTIMES`) whose integer kernels for ``weights`` get
+    sums wrong on this CPU (:func:`int8_sum_ratio` below 0.99); one that is not installed is left out. An
+    INT8 file may be deployed on any of them, so a scheme must be exact on all."""
+    from .runtimes import RUNTIMES
+
+    bad = []
+    for rt in RUNTIMES.names():
+        try:
+            if int8_sum_ratio(weights, rt) < 0.99:
+                bad.append(rt)
+        except DeployError:
+            continue
+    return bad
+
+
+def instruction_set() -> str:
+    """This CPU's integer dot-product instructions, in words (``"AVX2 without VNNI"``) from its flags."""
+    import platform
+
+    from ..timing import cpu_flags
+
+    flags = cpu_flags()
+    have = [f.upper() for f in EXACT_U8S8_FLAGS if f in flags]
+    if have:
+        return ", ".join(have)
+    if "avx512bw" in flags:
+        return "AVX-512 without VNNI"
+    if "avx2" in flags:
+        return "AVX2 without VNNI"
+    return platform.machine() or "unknown CPU"
+
+
+def weight_choices(config: QuantConfig) -> list[QuantConfig]:
+    """The concrete weight schemes ``config`` allows on this CPU, most precise first: its own ``weights`` when
+    given; for ``"auto"``, ``int8`` where the U8S8 kernels sum it exactly, else those of ``uint8`` (8-bit
+    weights, slower U8U8 kernels) and ``int8-7bit`` (7-bit weights, the fast U8S8 kernels) that are exact."""
+    if config.weights != "auto":
+        return [config]
+    if not inexact_runtimes("int8"):
+        return [replace(config, weights="int8")]
+    exact = [w for w in ("uint8", "int8-7bit") if not inexact_runtimes(w)]
+    return [replace(config, weights=w) for w in exact or ["int8-7bit"]]
+
+
+def weights_note(config: QuantConfig) -> str:
+    """One sentence: which integer kernels ``config``'s concrete weights run on, and whether they sum exactly
+    on this CPU (measured by :func:`int8_sum_ratio`)."""
+    isa = instruction_set()
+    kernels = {
+        "int8": "int8 weights, U8S8 kernels",
+        "int8-7bit": "int8 weights in 7 bits (reduce_range), U8S8 kernels",
+        "uint8": "uint8 weights, U8U8 kernels",
+    }[config.weights]
+    wrong = inexact_runtimes(config.weights)
+    if wrong:
+        return (
+            f"{kernels}, which get sums wrong on this CPU ({isa}) in {' and '.join(wrong)} (measured); "
+            "weights='auto' avoids them"
+        )
+    clipped = inexact_runtimes("int8")
+    if config.weights != "int8" and clipped:
+        return (
+            f"{kernels}: exact, whereas 8-bit int8 weights saturate the 16-bit sums of "
+            f"{' and '.join(clipped)}'s U8S8 kernels on this CPU ({isa}; measured)"
+        )
+    return f"{kernels}: exact on this CPU ({isa}; measured)"
+
+
 # ------------------------------------------------------------------------------------------ quantize ----
 
 
@@ -212,12 +382,19 @@ def quantize_onnx(
     config: QuantConfig | None = None,
 ) -> Path:
     """Quantize the FP32 ONNX file to INT8 at ``out_path``, calibrated on the first ``config.num_samples``
-    images of ``calibration`` (anything :func:`as_arrays` accepts); metadata is carried over."""
+    images of ``calibration`` (anything :func:`as_arrays` accepts); metadata is carried over, and the
+    ``quantization`` / ``quantization_weights`` entries say how it was quantized and why those weights.
+
+    ``weights="auto"`` takes the fast U8S8 kernels with the widest weights they sum exactly on this CPU:
+    ``int8``, or ``int8-7bit`` where 8-bit weights would saturate (:func:`weight_choices`; only
+    :func:`export_int8`, which times them, considers the slower ``uint8``)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     cfg = config or QuantConfig()
+    if cfg.weights == "auto":
+        cfg = weight_choices(cfg)[-1]
     src = Path(fp32_path)
     if not src.is_file():
         raise DeployError(f"ONNX file {str(src)!r} does not exist; export the model first.")
@@ -255,7 +432,8 @@ def quantize_onnx(
                     reader,
                     quant_format=QuantFormat.QDQ if cfg.quant_format == "qdq" else QuantFormat.QOperator,
                     per_channel=cfg.per_channel,
-                    weight_type=qtype[cfg.weight_type],
+                    weight_type=qtype["quint8" if cfg.weights == "uint8" else "qint8"],
+                    reduce_range=cfg.weights == "int8-7bit",
                     activation_type=qtype[cfg.activation_type],
                     calibrate_method=method,
                     extra_options=extra,
@@ -270,11 +448,13 @@ def quantize_onnx(
         entry.key, entry.value = (
             "quantization",
             (
-                f"static int8 ({cfg.quant_format}, weights {cfg.weight_type} "
+                f"static int8 ({cfg.quant_format}, weights {cfg.weights} "
                 f"{'per-channel' if cfg.per_channel else 'per-tensor'}, activations {cfg.activation_type}, "
                 f"{cfg.method} calibration on {len(images)} images)"
             ),
         )
+        entry = q.metadata_props.add()
+        entry.key, entry.value = "quantization_weights", weights_note(cfg)
         from ..outputs import atomic_path
 
         with atomic_path(out, "INT8 ONNX file", size_hint=q.ByteSize()) as tmp:
@@ -320,6 +500,8 @@ class Int8Report:
     int8_images_per_s: float
     bench_batch: int
     runtime: str = "onnxruntime"
+    weights: str = "int8"  # the weight scheme of the INT8 model (QuantConfig.weights, resolved on this CPU)
+    weights_note: str = ""  # which integer kernels run it, whether they are exact here, and why this scheme
 
     @property
     def speedup(self) -> float:
@@ -409,6 +591,12 @@ def export_int8(
     :func:`fastest_int8_runtime`).
     ``heldout`` is a separate evaluation set; without it a DATA source's test part is used, and plain
     tensors are split into disjoint calibration and held-out parts.
+
+    The weights (``config.weights="auto"``, module doc) are the most precise scheme this CPU's integer
+    kernels sum exactly: ``int8`` with VNNI or AMX; without them ``uint8`` (U8U8 kernels), or, when that is
+    not ``min_speedup`` times faster than FP32, ``int8-7bit`` (the fast U8S8 kernels). The choice is made by
+    measuring (:func:`int8_sum_ratio`, then speed), never on the held-out labels; the report's ``weights``
+    and ``weights_note`` say which and why.
     """
     from ..sizes import parse_input_size
     from ..timing import interleaved_times
@@ -438,28 +626,38 @@ def export_int8(
     out = Path(out_path)
     with tempfile.TemporaryDirectory(prefix="cnnzoo-int8-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
-        int8 = Path(tmp) / "int8.onnx"
         res = export_onnx(model, fp32, size, opset=opset)
-        quantize_onnx(fp32, int8, cal_images, cfg)
-        if runtime == "auto":
-            runtime = fastest_int8_runtime(int8, bench_batch, bench_repeats)
+        x = np.random.default_rng(0).standard_normal((bench_batch, *size)).astype(np.float32)
+        slower: list[str] = []
+        # Most precise weights first; the next (faster kernels, coarser weights) only if these do not pay.
+        choices = weight_choices(cfg)
+        for i, choice in enumerate(choices):
+            int8 = Path(tmp) / f"int8-{choice.weights}.onnx"
+            quantize_onnx(fp32, int8, cal_images, choice)
+            if runtime == "auto":
+                runtime = fastest_int8_runtime(int8, bench_batch, bench_repeats)
+            runners = {
+                name: partial(open_runtime(p, runtime, batch=bench_batch).run, x)
+                for name, p in (("fp32", fp32), ("int8", int8))
+            }
+            for fn in runners.values():
+                for _ in range(2):
+                    fn()
+            times = interleaved_times(runners, bench_repeats)  # alternating, so a slow spell hits both alike
+            speeds = {name: bench_batch / float(np.median(t)) for name, t in times.items()}
+            speedup = speeds["int8"] / speeds["fp32"]
+            if speedup >= min_speedup or i == len(choices) - 1:
+                break
+            slower.append(f"{choice.weights} weights ran {speedup:.2f}x FP32")
+        note = weights_note(choice)
+        if slower:
+            note += f"; {', '.join(slower)} (under {min_speedup:g}x), so {choice.weights} weights were used"
         if held_y is None:
             ref = open_runtime(fp32, runtime).run(held_x).argmax(1)
             held_y, fp32_top1 = ref, None
         else:
             fp32_top1 = evaluate_top1(fp32, held_x, held_y, runtime=runtime)
         int8_top1 = evaluate_top1(int8, held_x, held_y, runtime=runtime)
-        x = np.random.default_rng(0).standard_normal((bench_batch, *size)).astype(np.float32)
-        runners = {
-            name: partial(open_runtime(p, runtime, batch=bench_batch).run, x)
-            for name, p in (("fp32", fp32), ("int8", int8))
-        }
-        for fn in runners.values():
-            for _ in range(2):
-                fn()
-        times = interleaved_times(runners, bench_repeats)  # alternating, so a slow spell hits both alike
-        speeds = {name: bench_batch / float(np.median(t)) for name, t in times.items()}
-        speedup = speeds["int8"] / speeds["fp32"]
         drop = (fp32_top1 if fp32_top1 is not None else 100.0) - int8_top1
         if speedup < min_speedup:
             kept, reason = (
@@ -488,8 +686,15 @@ def export_int8(
         out.parent.mkdir(parents=True, exist_ok=True)
         from .onnx_export import _add_metadata
 
-        # the record and the precision travel in the file (the quantizer does not copy metadata across)
-        _add_metadata(int8 if kept == "int8" else fp32, {**res.metadata, "precision": kept})
+        # the record and the precision travel in the file (the quantizer does not copy metadata across), and
+        # for INT8 how it was quantized and why those weights
+        meta = {**res.metadata, "precision": kept}
+        if kept == "int8":
+            import onnx
+
+            have = {p.key: p.value for p in onnx.load(str(int8), load_external_data=False).metadata_props}
+            meta.update(quantization=have["quantization"], quantization_weights=note)
+        _add_metadata(int8 if kept == "int8" else fp32, meta)
         shutil.copyfile(int8 if kept == "int8" else fp32, out)
     return Int8Report(
         str(out),
@@ -504,4 +709,6 @@ def export_int8(
         speeds["int8"],
         bench_batch,
         runtime,
+        choice.weights,
+        note,
     )

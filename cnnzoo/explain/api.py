@@ -20,8 +20,6 @@ from torch import nn
 from ..errors import CnnzooError
 from ..registries import METHODS, accepted
 from ._common import Target, check_input, default_layer, logits_of, model_device, resolve_target
-from .class_model import class_model
-from .occlusion import occlusion
 from .saliency import reduce_channels
 
 
@@ -107,7 +105,7 @@ def explain(
     if method == "class-model":
         if target is None:
             raise CnnzooError("a class model is the image of a class; give the class (target) to visualise.")
-        cm = class_model(
+        cm = entry.obj(  # class_model (registered in .class_model)
             model,
             resolve_target(target, logits),
             start=x,
@@ -124,7 +122,7 @@ def explain(
             method, img, reduce_channels(img, reduce), out.argmax(dim=1), out.softmax(dim=1), out, cm.target
         )
     if method == "occlusion":
-        occ = occlusion(model, x, target, window=window, stride=stride, fill=fill)
+        occ = entry.obj(model, x, target, window=window, stride=stride, fill=fill)  # .occlusion
         return Explanation(method, occ.pixels, occ.drop, predicted, probs, logits, occ.target)
     if "layer" in takes:
         layer = layer or default_layer(model, x)

@@ -692,7 +692,9 @@ class Trainer:
         # the training top-k are counted once per epoch (and before an interruption is saved) from the
         # top indices kept per step: one op a step instead of a dozen (tiny models are overhead-bound)
         tops: list[tuple[torch.Tensor, torch.Tensor]] = []
-        pending_loss = 0.0
+        # the loss sum runs on from where an interrupted epoch stopped, in the same order of additions as an
+        # uninterrupted epoch's, so a resumed run's logged loss is bit-identical
+        pending_loss, meter.loss_sum = meter.loss_sum, 0.0
         maxk = max(self.ks)
 
         def count() -> None:

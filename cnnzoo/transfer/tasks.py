@@ -320,14 +320,19 @@ def run_transfer(
                 f"{c}x{h}x{w}; give input_size to match.",
                 "input_size",
             )
+    from ..analysis.memory import check_fits, forward_bytes
+
+    def check_batch(n: int) -> None:  # sizes that cannot fit: one sentence before any image is resized
+        need = forward_bytes(model, (c, h, w), n, backward=True, trace=False)
+        what = f"training {model_name} on batches of {n} inputs of {c}x{h}x{w}"
+        check_fits(need, what, "give a smaller --input-size or --batch-size", device)
+
+    check_batch(batch_size or 16)  # the automatic batch size is at least 16
     bundle = _bundle(data, c, h, w, norm, val_fraction)
     old_bundle = _bundle(old_data, c, h, w, norm, val_fraction) if old_data is not None else None
-    batch_size = batch_size or auto_batch_size(len(bundle.train))  # type: ignore[arg-type]
-    from ..analysis.memory import check_fits, forward_bytes  # before a batch is made: sizes that cannot fit
-
-    need = forward_bytes(model, (c, h, w), batch_size, backward=True, trace=False)
-    what = f"training {model_name} on batches of {batch_size} inputs of {c}x{h}x{w}"
-    check_fits(need, what, "give a smaller --input-size or --batch-size", device)
+    if batch_size is None:
+        batch_size = auto_batch_size(len(bundle.train))  # type: ignore[arg-type]
+        check_batch(batch_size)
     spec_name = data if isinstance(data, str) else data.source
     out_dir, note = choose_out_dir(
         f"{model_name}-{strategy}", spec_name, None if out is None else str(out), False

@@ -137,15 +137,18 @@ pad.addEventListener("drop", (e) => { e.preventDefault(); pad.classList.remove("
 
 function overlayChoice() { return document.querySelector("input[name=overlay]:checked").value; }
 
-// One request in flight at a time; strokes made meanwhile are sent as soon as it returns.
+// One request in flight at a time; strokes made meanwhile are sent as soon as it returns. A request counts
+// as in flight from the moment the pad is being encoded (toBlob calls back later), so `!inFlight && !pending`
+// means the answer on screen is the one for the pad as it is.
 function askDraw() {
   if (!INFO || !INFO.draw) return;
   if (inFlight) { pending = true; return; }
+  inFlight = true; pending = false;
   pad.toBlob((blob) => sendDrawBlob(blob), "image/png");
 }
 
 async function sendDrawBlob(blob) {
-  inFlight = true; pending = false;
+  inFlight = true;  // pending stays: strokes made while the pad was encoded are sent next
   const form = new FormData();
   form.append("image", blob, "drawing.png");
   form.append("overlay", overlayChoice());
@@ -218,14 +221,45 @@ function layerGrid(layer) {
 
 function noteFor(name) { return INFO && INFO.notes ? INFO.notes[name] : null; }
 
+// The layer rows are built once per network shape and then repainted in place: every answer (one per stroke
+// while drawing) keeps the same canvases and cells, so keyboard focus, an opened note and the inspector's
+// listeners survive, and nothing a reader (or a test) holds goes stale.
+let LAYERS_KEY = null;
+
 function renderLayers(layers) {
+  const key = layers.map((l) => `${l.name}:${l.kind}:${l.shape.join("x")}:${l.v.length}:${l.label}`).join("|");
+  if (key !== LAYERS_KEY) { buildLayers(layers); LAYERS_KEY = key; }
+  const rows = $("layers").children;
+  layers.forEach((layer, i) => {
+    const row = rows[i];
+    // when the pen is lifted, the layers appear one after the other, in the order the network computes them
+    if (!drawing) {
+      row.classList.remove("reveal"); void row.offsetWidth;  // restart the animation on the same element
+      row.style.animationDelay = `${70 * i}ms`; row.classList.add("reveal");
+    }
+    row.querySelector(".range").textContent = `values ${layer.min.toFixed(2)} .. ${layer.max.toFixed(2)}`;
+    const m = maxAbs(layer);
+    const colour = (v) => diverging(v / m);
+    if (layer.name === "output" && layer.shape[0] <= 20) { updateOutput(row, layer); return; }
+    const g = layerGrid(layer), scale = mapScale(g);
+    row.querySelectorAll("canvas.map").forEach((cv, k) => {
+      drawArray(cv, layer.v.subarray(k * g.h * g.w, (k + 1) * g.h * g.w), g.h, g.w, scale, colour);
+    });
+  });
+  if (window.INSPECT) INSPECT.refresh();
+}
+
+function mapScale(g) {
+  return g.h === 1 ? Math.max(3, Math.floor(640 / g.w)) :
+    g.maps > 1 ? Math.max(2, Math.round((g.maps > 8 ? 42 : 64) / Math.max(g.h, g.w))) : 8;
+}
+
+function buildLayers(layers) {
   const box = $("layers");
   box.innerHTML = "";
-  layers.forEach((layer, i) => {
+  layers.forEach((layer) => {
     const row = document.createElement("div");
     row.className = "layer";
-    // when the pen is lifted, the layers appear one after the other, in the order the network computes them
-    if (!drawing) { row.style.animationDelay = `${70 * i}ms`; row.classList.add("reveal"); }
     row.dataset.layer = layer.name;
     const label = document.createElement("div");
     label.className = "label";
@@ -233,7 +267,6 @@ function renderLayers(layers) {
     label.innerHTML = `<b></b><span class="desc"></span><div class="range"></div>`;
     label.querySelector("b").textContent = title;
     label.querySelector(".desc").textContent = rest.join(": ");
-    label.querySelector(".range").textContent = `values ${layer.min.toFixed(2)} .. ${layer.max.toFixed(2)}`;
     const note = noteFor(layer.name);
     if (note) {
       const d = document.createElement("details");
@@ -245,14 +278,10 @@ function renderLayers(layers) {
     }
     const maps = document.createElement("div");
     maps.className = "maps";
-    const m = maxAbs(layer);
-    const colour = (v) => diverging(v / m);
     if (layer.name === "output" && layer.shape[0] <= 20) {
-      renderOutput(maps, layer);
+      buildOutput(maps, layer);
     } else {
       const g = layerGrid(layer);
-      const scale = g.h === 1 ? Math.max(3, Math.floor(640 / g.w)) :
-        g.maps > 1 ? Math.max(2, Math.round((g.maps > 8 ? 42 : 64) / Math.max(g.h, g.w))) : 8;
       for (let k = 0; k < g.maps; k++) {
         const wrap = document.createElement("div");
         wrap.className = "mapwrap";
@@ -261,7 +290,6 @@ function renderLayers(layers) {
         cv.tabIndex = 0;
         cv.dataset.layer = layer.name; cv.dataset.map = k;
         cv.setAttribute("aria-label", `${layer.name} map ${k}: arrow keys move the inspected unit`);
-        drawArray(cv, layer.v.subarray(k * g.h * g.w, (k + 1) * g.h * g.w), g.h, g.w, scale, colour);
         wrap.appendChild(cv);
         maps.appendChild(wrap);
         if (window.INSPECT) INSPECT.attach(cv, layer.name, k, g);
@@ -270,23 +298,18 @@ function renderLayers(layers) {
     row.appendChild(label); row.appendChild(maps);
     box.appendChild(row);
   });
-  if (window.INSPECT) INSPECT.refresh();
 }
 
 // The output layer: one cell per class; for LeNet-5's RBF units the class's prototype, its distance to F6.
-function renderOutput(maps, layer) {
+function buildOutput(maps, layer) {
   const protos = INFO && INFO.rbf_prototypes;
-  const vals = Array.from(layer.v);
-  const isDist = layer.label.startsWith("RBF");
-  const best = isDist ? vals.indexOf(Math.min(...vals)) : vals.indexOf(Math.max(...vals));
   const wrap = document.createElement("div");
   wrap.className = "rbf";
-  vals.forEach((v, i) => {
+  for (let i = 0; i < layer.v.length; i++) {
     const cell = document.createElement("div");
-    cell.className = "cls" + (i === best ? " win" : "");
+    cell.className = "cls";
     cell.tabIndex = 0;
     cell.dataset.layer = "output"; cell.dataset.map = i;
-    cell.setAttribute("aria-label", `output unit ${i}: distance ${v.toFixed(2)}`);
     if (protos && protos[i] && protos[i].length === 84) {
       const cv = document.createElement("canvas");
       drawArray(cv, protos[i], 12, 7, 4, (p) => diverging(p));
@@ -297,12 +320,22 @@ function renderOutput(maps, layer) {
     t.textContent = name;
     const d = document.createElement("div");
     d.className = "dist";
-    d.textContent = v.toFixed(1);
     cell.appendChild(t); cell.appendChild(d);
     wrap.appendChild(cell);
     if (window.INSPECT) INSPECT.attachOutput(cell, i);
-  });
+  }
   maps.appendChild(wrap);
+}
+
+function updateOutput(row, layer) {
+  const vals = Array.from(layer.v);
+  const isDist = layer.label.startsWith("RBF");
+  const best = isDist ? vals.indexOf(Math.min(...vals)) : vals.indexOf(Math.max(...vals));
+  row.querySelectorAll(".rbf .cls").forEach((cell, i) => {
+    cell.classList.toggle("win", i === best);
+    cell.setAttribute("aria-label", `output unit ${i}: ${isDist ? "distance" : "value"} ${vals[i].toFixed(2)}`);
+    cell.querySelector(".dist").textContent = vals[i].toFixed(1);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------- Anatomy

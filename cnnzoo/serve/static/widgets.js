@@ -99,7 +99,13 @@ const WIDGETS = (() => {
     try {
       CONV = await api("/api/conv", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
       showMessage("");
+      // the output table is redrawn; a keyboard user who picked a cell keeps the focus on that cell
+      const refocus = unit && document.activeElement && document.activeElement.closest("#conv-out");
       drawConv();
+      if (refocus) {
+        const td = $("conv-out").querySelector(`td.pick[data-r="${CONV.unit[0]}"][data-c="${CONV.unit[1]}"]`);
+        if (td) td.focus();
+      }
     } catch (err) {
       CONV = null;
       $("conv-out").innerHTML = "";
