@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 
@@ -17,3 +18,15 @@ def replace_block(path: Path, start: str, end: str, body: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(new)
     tmp.replace(path)
+
+
+def add_write_option(ap: argparse.ArgumentParser, page: Path, block: str) -> None:
+    """``--write [FILE]``: rewrite ``block`` in FILE, by default in ``page`` (the docs page that holds it)."""
+    ap.add_argument(
+        "--write",
+        metavar="FILE",
+        type=Path,
+        nargs="?",
+        const=page,
+        help=f"replace the {block} block in FILE (default: {page.parent.name}/{page.name})",
+    )

@@ -13,17 +13,26 @@ A page's runnable examples are ``console`` blocks announced by an HTML comment o
     ...
     ```
 
-Lines starting with ``$ `` are commands, run in order with bash, stdout and stderr together, as a newcomer
-would type them; the other lines are their output. The comment gives one directive per command, in order,
+Lines starting with ``$ `` are commands, run in order with bash, stdout and stderr together in the order a
+terminal shows them (progress bars left out), as a newcomer would type them; the other lines are their
+output. The comment gives one directive per command, in order,
 separated by ``;`` (``-`` for none): ``keep SPEC`` shows only some output lines (``1-7,12,last6``; a gap is
-shown as ``...``) and ``timing`` marks output that is all speed figures. A page runs in its own fresh
-temporary folder (so ``runs/`` starts empty), block after block; files a page writes under ``docs/img/`` are
-copied into the repository's ``docs/img/`` by ``--write``. Console blocks without the comment are not run.
+shown as ``...``) and ``timing`` marks output that is all speed figures. ``background`` starts a command
+that runs until stopped (``cnnzoo serve``): the block's next commands run while it does (they wait for it
+themselves, e.g. ``curl --retry``), and when the block ends it gets a Ctrl-C (SIGINT) and its output is shown
+under it, as the terminal that ran it shows it. A page runs in its own fresh temporary folder (so ``runs/``
+starts empty), block after block; files a page writes under ``docs/img/`` are copied into the repository's
+``docs/img/`` by ``--write``. Console blocks without the comment are not run.
+
+Under the same comment a ``python`` block is run as one script (it must end with exit status 0) and a
+``pycon`` block (``>>>`` prompts) is run by :mod:`doctest`, its printed results compared (``...`` matches
+anything); both in the page's folder after the blocks above them, so they may read what those wrote. Their
+text is the author's and is not rewritten.
 
 ``--write`` records the CPU the outputs came from at the end of the page (``<!-- outputs: CPU -->``).
 ``--check`` then compares a fresh run with the page:
-- lines about speed (img/s, ms, GFLOP/s, "faster", timings in seconds, ``timing`` commands) compare only their
-  first word, on every machine;
+- lines about speed (img/s, ms, GFLOP/s, "faster", timings in seconds or minutes, ``timing`` commands) compare
+  only their first word, on every machine;
 - on a CPU of the same family (model name and the vector flags oneDNN dispatches on: AVX2, AVX-512,
   AVX512_BF16/VNNI, AMX), every other line must be equal to the character: a training run with fixed seeds
   is deterministic there, so a changed accuracy digit is a real change;
@@ -37,10 +46,12 @@ It exits 1 with a diff when a page no longer matches; regenerate it with ``--wri
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,8 +61,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RUN = re.compile(r"^<!-- run(?::(?P<directives>.*))? -->$")
 FENCE_OPEN, FENCE_CLOSE = "```console", "```"
+CODE_FENCES = {"```python": "python", "```pycon": "pycon"}  # run as a script / by doctest
+# runs a ``pycon`` block (given on stdin) with doctest; exit status 1 when an example fails
+DOCTEST = (
+    "import doctest, sys\n"
+    "globs = {'__name__': '__main__'}\n"
+    "test = doctest.DocTestParser().get_doctest(sys.stdin.read(), globs, 'block', None, 0)\n"
+    "runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)\n"
+    "runner.run(test)\n"
+    "sys.exit(1 if runner.failures else 0)\n"
+)
 OUTPUTS = re.compile(r"^<!-- outputs: (?P<cpu>.*) -->$")
-SPEED = re.compile(r"img/s|\bms\b|GFLOP/s|faster|speed|\d+(\.\d+)?\s*s\b(?! of)|\bsgemm\b|\d+\.\d+x\b")
+SPEED = re.compile(
+    r"img/s|\bms\b|GFLOP/s|faster|speed|\d+(\.\d+)?\s*s\b(?! of)|\d+\s*min\b|\bsgemm\b|\d+\.\d+x\b"
+)
+# a tqdm bar ("units:  89%|████▉ | 320/360 [00:02<00:00, 168.39img/s]"); TQDM_DISABLE does not reach a bar
+# that its caller enables explicitly
+PROGRESS = re.compile(r"\d+%\|[^|]*\| *\d+/\d+ \[")
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 # the epoch a run chose ("best epoch 7", "best.pt = epoch 7 of 10"): one more or less on another CPU
 RUN_DEPENDENT = re.compile(r"best epoch \d+|= epoch \d+ of")
@@ -63,6 +89,7 @@ class Command:
     text: str
     keep: str | None = None
     timing: bool = False
+    background: bool = False
     output: list[str] = field(default_factory=list)
 
 
@@ -72,7 +99,8 @@ class Block:
 
     start: int  # index of the ```console line
     end: int  # index of the closing ``` line
-    commands: list[Command]
+    commands: list[Command]  # a code block: one command, its whole text
+    kind: str = "console"  # or "python" / "pycon"
 
 
 def cpu_family() -> str:
@@ -91,8 +119,8 @@ def cpu_family() -> str:
     return f"{model} ({', '.join(have) or 'no AVX2'})"
 
 
-def parse_directives(text: str | None, n: int, where: str) -> list[tuple[str | None, bool]]:
-    """``keep 1-3; -; timing`` as one (keep, timing) per command."""
+def parse_directives(text: str | None, n: int, where: str) -> list[tuple[str | None, bool, bool]]:
+    """``keep 1-3; -; timing; background`` as one (keep, timing, background) per command."""
     items = [t.strip() for t in text.split(";")] if text and text.strip() else []
     if items and len(items) != n:
         raise SystemExit(
@@ -100,19 +128,21 @@ def parse_directives(text: str | None, n: int, where: str) -> list[tuple[str | N
         )
     out = []
     for item in items or ["-"] * n:
-        keep, timing = None, False
+        keep, timing, background = None, False, False
         for part in (p.strip() for p in item.split(",") if p.strip()):
             if part.startswith("keep "):
                 keep = part[5:].strip()
             elif part == "timing":
                 timing = True
+            elif part == "background":
+                background = True
             elif part == "-":
                 continue
             elif keep is not None and re.fullmatch(r"(last)?\d+(-\d+)?", part):
                 keep += "," + part  # "keep 1-3, 7": the comma split the spec
             else:
-                raise SystemExit(f"{where}: unknown directive {part!r} (keep SPEC, timing or -)")
-        out.append((keep, timing))
+                raise SystemExit(f"{where}: unknown directive {part!r} (keep SPEC, timing, background or -)")
+        out.append((keep, timing, background))
     return out
 
 
@@ -125,9 +155,23 @@ def parse_page(lines: list[str], where: str) -> list[Block]:
         if not m:
             i += 1
             continue
-        if i + 1 >= len(lines) or lines[i + 1].strip() != FENCE_OPEN:
+        fence = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if fence in CODE_FENCES:
+            j = i + 2
+            while j < len(lines) and lines[j].strip() != FENCE_CLOSE:
+                j += 1
+            if j >= len(lines):
+                raise SystemExit(f"{where}:{i + 2}: the {fence} block is not closed")
+            if m.group("directives") and m.group("directives").strip():
+                raise SystemExit(f"{where}:{i + 1}: a {fence} block takes no directives")
+            code = "\n".join(lines[i + 2 : j]) + "\n"
+            blocks.append(Block(i + 1, j, [Command(code)], CODE_FENCES[fence]))
+            i = j + 1
+            continue
+        if fence != FENCE_OPEN:
             raise SystemExit(
-                f"{where}:{i + 1}: a <!-- run --> comment must stand right above a ```console block"
+                f"{where}:{i + 1}: a <!-- run --> comment must stand right above a ```console, ```python "
+                "or ```pycon block"
             )
         j = i + 2
         commands: list[Command] = []
@@ -141,10 +185,10 @@ def parse_page(lines: list[str], where: str) -> list[Block]:
             raise SystemExit(f"{where}:{i + 2}: the ```console block is not closed")
         if not commands:
             raise SystemExit(f"{where}:{i + 2}: a run block holds no `$ ` command")
-        for cmd, (keep, timing) in zip(
+        for cmd, (keep, timing, background) in zip(
             commands, parse_directives(m.group("directives"), len(commands), where)
         ):
-            cmd.keep, cmd.timing = keep, timing
+            cmd.keep, cmd.timing, cmd.background = keep, timing, background
         blocks.append(Block(i + 1, j, commands))
         i = j + 1
     return blocks
@@ -184,21 +228,95 @@ def environment() -> dict[str, str]:
     return env
 
 
+def terminal_lines(text: str, keep: str | None) -> list[str]:
+    """What a terminal is left showing of ``text``, cut by a ``keep`` spec: of a line rewritten with ``\r``
+    its last state; progress bars, which erase themselves or scroll by, are left out."""
+    shown = []
+    for line in text.rstrip("\n").split("\n"):
+        last = line.rsplit("\r", 1)[-1].rstrip()
+        if PROGRESS.search(last) or ("\r" in line and not last):
+            continue
+        shown.append(last)
+    return kept(shown, keep)
+
+
 def run_command(cmd: Command, cwd: Path, env: dict[str, str]) -> list[str]:
     """The lines a terminal shows for ``cmd``, cut by its ``keep`` spec."""
     print(f"$ {cmd.text}", file=sys.stderr, flush=True)
     proc = subprocess.run(
-        ["bash", "-c", cmd.text], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800
+        ["bash", "-c", cmd.text],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream, in the order a terminal shows them
+        text=True,
+        timeout=1800,
     )
-    lines = (proc.stdout + proc.stderr).rstrip("\n").splitlines()
-    return kept([line.rsplit("\r", 1)[-1].rstrip() for line in lines], cmd.keep)
+    return terminal_lines(proc.stdout, cmd.keep)
+
+
+class Background:
+    """A ``background`` command: started in its own process group with its output in a file, stopped with
+    SIGINT (a Ctrl-C) when its block ends."""
+
+    def __init__(self, cmd: Command, cwd: Path, env: dict[str, str]) -> None:
+        print(f"$ {cmd.text}  (in the background)", file=sys.stderr, flush=True)
+        self.cmd = cmd
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by stop()); outside the page's folder: `ls` there does not see it
+        self.proc = subprocess.Popen(
+            ["bash", "-c", cmd.text],
+            cwd=cwd,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self) -> list[str]:
+        for sig, patience in ((signal.SIGINT, 60), (signal.SIGKILL, 10)):
+            if self.proc.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(patience)
+        self.log.seek(0)
+        text = self.log.read()
+        self.log.close()
+        return terminal_lines(text, self.cmd.keep)
+
+
+def run_code(block: Block, cwd: Path, env: dict[str, str]) -> list[str]:
+    """A ``python`` block run as a script, a ``pycon`` block by doctest: nothing when it passes, else the
+    exit status and what it printed."""
+    print(f"({block.kind} block of {block.end - block.start - 1} lines)", file=sys.stderr, flush=True)
+    argv = ["python", "-"] if block.kind == "python" else ["python", "-c", DOCTEST]
+    proc = subprocess.run(
+        argv, input=block.commands[0].text, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800
+    )
+    if proc.returncode == 0:
+        return []
+    return [f"exit status {proc.returncode}", *(proc.stdout + proc.stderr).rstrip("\n").splitlines()]
+
+
+def run_block(block: Block, cwd: Path, env: dict[str, str]) -> list[list[str]]:
+    """Per command of ``block``, its lines (for a code block: one entry, empty when it passed)."""
+    if block.kind != "console":
+        return [run_code(block, cwd, env)]
+    outs: list[list[str] | Background] = []
+    try:
+        for cmd in block.commands:
+            outs.append(Background(cmd, cwd, env) if cmd.background else run_command(cmd, cwd, env))
+    finally:
+        done = [o.stop() if isinstance(o, Background) else o for o in outs]
+    return done
 
 
 def run_page(blocks: list[Block], work: Path) -> list[list[list[str]]]:
     """Fresh outputs: per block, per command, its lines."""
     (work / "docs" / "img").mkdir(parents=True, exist_ok=True)
     env = environment()
-    return [[run_command(cmd, work, env) for cmd in block.commands] for block in blocks]
+    return [run_block(block, work, env) for block in blocks]
 
 
 def _numbers_close(a: str, b: str) -> bool:
@@ -239,6 +357,10 @@ def compare(path: Path, lines: list[str], blocks: list[Block], fresh: list[list[
     same_cpu = page_cpu(lines) == cpu_family()
     diffs: list[str] = []
     for block, outs in zip(blocks, fresh):
+        if block.kind != "console":
+            if outs[0]:
+                diffs += [f"{shown(path)}:{block.start + 1}: the {block.kind} block fails:", *outs[0]]
+            continue
         old: list[str] = []
         new: list[str] = []
         flags: list[bool] = []
@@ -260,6 +382,8 @@ def rewrite(lines: list[str], blocks: list[Block], fresh: list[list[list[str]]])
     out: list[str] = []
     pos = 0
     for block, outs in zip(blocks, fresh):
+        if block.kind != "console":
+            continue  # the author's code, kept as written
         out += lines[pos : block.start + 1]
         for cmd, got in zip(block.commands, outs):
             out += [f"$ {cmd.text}", *got]
@@ -303,7 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             for block in blocks:
                 for cmd in block.commands:
-                    print(f"{shown(path)}:{block.start + 1}: {cmd.text}")
+                    text = cmd.text if block.kind == "console" else f"({block.kind} block)"
+                    print(f"{shown(path)}:{block.start + 1}: {text}")
             continue
         work = Path(tempfile.mkdtemp(prefix=f"cnnzoo-{path.stem}-"))
         try:
@@ -316,6 +441,14 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     print(f"{shown(path)}: every output matches a fresh run")
                 continue
+            broken = [
+                f"{shown(path)}:{b.start + 1}: the {b.kind} block fails:\n" + "\n".join(o[0])
+                for b, o in zip(blocks, fresh)
+                if b.kind != "console" and o[0]
+            ]
+            if broken:
+                print("\n".join(broken))
+                failed += 1
             path.write_text("\n".join(rewrite(lines, blocks, fresh)) + "\n")
             for img in sorted((work / "docs" / "img").glob("*")):
                 shutil.copy2(img, ROOT / "docs" / "img" / img.name)

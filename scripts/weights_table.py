@@ -1,7 +1,8 @@
 """Print (or write into a markdown file) the table of models with pretrained weights.
 
-    python scripts/weights_table.py                                   # print the markdown table
-    python scripts/weights_table.py --write docs/readme-parts/weights.md
+    python scripts/weights_table.py                 # print the markdown table
+    python scripts/weights_table.py --write         # into docs/pretrained.md
+    python scripts/weights_table.py --write FILE
 
 Rows come from ``cnnzoo.weights.table.ENTRIES`` (one per published checkpoint, grouped by model); with
 ``--write FILE`` the block between ``<!-- weights-table:start -->`` and ``<!-- weights-table:end -->`` is
@@ -16,11 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _blocks import replace_block  # noqa: E402
+from _blocks import add_write_option, replace_block  # noqa: E402
 
 from cnnzoo.weights.table import ENTRIES, default_entry, models_with_weights  # noqa: E402
 
 START, END = "<!-- weights-table:start -->", "<!-- weights-table:end -->"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "pretrained.md"
 
 
 def table() -> str:
@@ -58,7 +60,7 @@ def table() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--write", metavar="FILE", type=Path, help="replace the weights-table block in FILE")
+    add_write_option(ap, PAGE, "weights-table")
     args = ap.parse_args(argv)
     text = table()
     if args.write:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytest.importorskip("fastapi", reason="cnnzoo serve needs fastapi (pip install cnnzoo[serve])")
+pytest.importorskip("fastapi", reason='cnnzoo serve needs fastapi (pip install -e ".[serve]")')
 from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 

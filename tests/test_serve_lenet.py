@@ -19,7 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-pytest.importorskip("fastapi", reason="cnnzoo serve needs fastapi (pip install cnnzoo[serve])")
+pytest.importorskip("fastapi", reason='cnnzoo serve needs fastapi (pip install -e ".[serve]")')
 from fastapi.testclient import TestClient  # noqa: E402
 
 from cnnzoo.models.lenet import C3_TABLE  # noqa: E402
@@ -332,6 +332,19 @@ def test_messages_are_readable() -> None:
     )
     assert web.human_bytes(1536) == "1.5 KB" and web.human_bytes(4096) == "4 KB"
     assert "--photo efficientnet_lite0" in web.HOW_TO_PHOTO and "--photo-weights" not in web.HOW_TO_PHOTO
+
+
+def test_the_photo_pages_hint_names_weights_that_exist() -> None:
+    """Each `--photo NAME@WEIGHTS` the page suggests splits as serve splits it and is in the weights table."""
+    import re
+
+    from cnnzoo.weights.table import ENTRIES
+
+    refs = re.findall(r"--photo ([\w.]+@[\w:.-]+)", web.HOW_TO_PHOTO)
+    assert refs
+    for ref in refs:
+        name, weights = core.split_photo_ref(ref)
+        assert any(e.model == name and e.key == weights for e in ENTRIES), ref
 
 
 def test_three_js_is_vendored_with_its_licence(client: TestClient) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fastapi", reason="cnnzoo serve needs fastapi (pip install cnnzoo[serve])")
+pytest.importorskip("fastapi", reason='cnnzoo serve needs fastapi (pip install -e ".[serve]")')
 from fastapi.testclient import TestClient  # noqa: E402
 
 from cnnzoo.errors import CnnzooError  # noqa: E402

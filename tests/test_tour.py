@@ -4,6 +4,8 @@ and that a changed figure of a deterministic run fails it."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -21,6 +23,18 @@ def test_keep_spec_shows_ranges_and_marks_gaps():
     assert tour.kept(lines, "1-2,5,last2") == ["l1", "l2", "...", "l5", "...", "l9", "l10"]
     assert tour.kept(lines, "1-3") == ["l1", "l2", "l3", "..."]
     assert tour.kept(lines, None) == lines
+
+
+def test_a_terminal_shows_a_rewritten_lines_last_state_and_no_progress_bars():
+    bar = "units:  89%|████████▉ | 320/360 [00:02<00:00, 168.39img/s]"
+    text = f"passed 1\r\rpassed 2\n{bar}\r{bar.replace('89%', '100%')}\n\r      \r\nwrote c1.png\n"
+    assert tour.terminal_lines(text, None) == ["passed 2", "wrote c1.png"]
+    assert tour.terminal_lines("a\n\nb\n", None) == ["a", "", "b"]  # a blank line a program prints stays
+
+
+def test_stdout_and_stderr_keep_the_order_a_terminal_shows(tmp_path):
+    cmd = tour.Command("echo out1; echo err >&2; echo out2")
+    assert tour.run_command(cmd, tmp_path, tour.environment()) == ["out1", "err", "out2"]
 
 
 def test_on_another_cpu_family_whole_numbers_are_exact_and_decimals_within_tolerance():
@@ -102,3 +116,186 @@ def test_a_perturbed_figure_of_a_deterministic_command_fails_the_check(tmp_path)
     assert tour.main(["--check", str(page)]) == 0
     page.write_text(text.replace("60,000 parameters", "60,001 parameters"))
     assert tour.main(["--check", str(page)]) == 1
+
+
+def test_background_commands_and_code_blocks_parse():
+    page = [
+        "<!-- run: background, keep 1-2; - -->",
+        "```console",
+        "$ cnnzoo serve",
+        "$ curl -s http://127.0.0.1:8000/api",
+        "```",
+        "<!-- run -->",
+        "```pycon",
+        ">>> 1 + 1",
+        "2",
+        "```",
+        "<!-- run -->",
+        "```python",
+        "print('hello')",
+        "```",
+    ]
+    serve, doc, script = tour.parse_page(page, "page.md")
+    assert [(c.text, c.keep, c.background) for c in serve.commands] == [
+        ("cnnzoo serve", "1-2", True),
+        ("curl -s http://127.0.0.1:8000/api", None, False),
+    ]
+    assert (doc.kind, doc.commands[0].text, doc.start, doc.end) == ("pycon", ">>> 1 + 1\n2\n", 6, 9)
+    assert (script.kind, script.commands[0].text) == ("python", "print('hello')\n")
+    with pytest.raises(SystemExit, match="takes no directives"):
+        tour.parse_page(["<!-- run: keep 1 -->", "```python", "x = 1", "```"], "page.md")
+
+
+def test_a_background_command_runs_beside_the_next_one_and_stops_on_ctrl_c(tmp_path):
+    """As `cnnzoo serve` in a run block: it keeps running while the next command talks to it, then gets a
+    Ctrl-C, and what its terminal showed, the handler's last words included, lands under it."""
+    page = tmp_path / "page.md"
+    server = "trap 'echo stopped; exit 0' INT; echo up > ready; echo up; while true; do sleep 0.1; done"
+    page.write_text(
+        "<!-- run: background; - -->\n```console\n"
+        f"$ {server}\n$ until [ -f ready ]; do sleep 0.1; done; echo the server is up\n```\n"
+    )
+    assert tour.main(["--write", str(page)]) == 0
+    text = page.read_text()
+    assert f"$ {server}\nup\nstopped\n$ until" in text and "echo the server is up\nthe server is up\n" in text
+    assert tour.main(["--check", str(page)]) == 0
+
+
+def test_a_failing_doctest_or_script_block_fails_the_check_and_the_write(tmp_path):
+    page = tmp_path / "page.md"
+    good = "<!-- run -->\n```pycon\n>>> sorted({'b': 1, 'a': 2})\n['a', 'b']\n```\n"
+    page.write_text(good + "<!-- run -->\n```python\nimport sys\nsys.exit(0)\n```\n")
+    assert tour.main(["--check", str(page)]) == 0
+    page.write_text(good.replace("['a', 'b']", "['b', 'a']"))
+    assert tour.main(["--check", str(page)]) == 1
+    page.write_text(good + "<!-- run -->\n```python\nraise SystemExit('no')\n```\n")
+    assert tour.main(["--write", str(page)]) == 1
+    assert page.read_text().startswith(good)  # the author's code is kept as written
+
+
+def test_commands_run_this_checkouts_cnnzoo():
+    env = tour.environment()
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+
+
+# ------------------------------------------------------------------------------ the documentation's shape
+
+
+def _fenced_blocks(path: Path) -> list[tuple[str, str, list[str]]]:
+    """(the line above the fence, the fence, the block's lines) for every fenced block of a page."""
+    lines, out, i = path.read_text().splitlines(), [], 0
+    while i < len(lines):
+        if lines[i].startswith("```"):
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith("```"):
+                j += 1
+            out.append((lines[i - 1].strip() if i else "", lines[i].strip(), lines[i + 1 : j]))
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
+def _tables(text: str) -> list[list[str]]:
+    tables, current = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
+DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_the_readme_is_short_with_no_long_table_and_a_table_of_contents():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 350
+    assert "## Contents" in text and "## Start here" in text
+    for table in _tables(text):
+        assert len(table) - 2 <= 15, f"a README table of {len(table) - 2} rows: move it to a docs/ page"
+    for generated in ("model-table:start", "weights-table:start"):
+        assert generated not in text
+
+
+def test_the_docs_index_links_every_docs_page():
+    index = (ROOT / "docs" / "README.md").read_text()
+    linked = set(re.findall(r"\]\(([^)#]+\.md)", index))
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")} - {"README.md"}
+    assert pages <= linked, f"docs/README.md does not link {sorted(pages - linked)}"
+    assert "docs/README.md" in (ROOT / "README.md").read_text()
+
+
+COMMAND = re.compile(r"^(\$ |cnnzoo |python |curl |torchrun |pip )")
+
+
+def test_every_documented_command_is_run_by_the_check_or_marked_not_run():
+    """A block of commands is a run block (the tour runs it) or says why not (``<!-- not run: ... -->``)."""
+    unmarked = []
+    for path in DOC_PAGES:
+        for above, fence, body in _fenced_blocks(path):
+            if fence in ("```python", "```pycon", "```text") and not any(COMMAND.match(b) for b in body):
+                continue
+            marked = tour.RUN.match(above) or above.startswith("<!-- not run:")
+            if any(COMMAND.match(line) for line in body) and not marked:
+                unmarked.append(f"{path.relative_to(ROOT)}: {fence} {body[0][:60]}")
+    assert not unmarked, "commands neither run nor marked <!-- not run: why -->:\n" + "\n".join(unmarked)
+
+
+def test_a_changed_accuracy_digit_in_the_readmes_paths_fails_the_check():
+    """The student's and the engineer's recorded accuracies are compared to the digit on the same CPU."""
+    blocks = tour.parse_page((ROOT / "README.md").read_text().splitlines(), "README.md")
+    lines = [
+        line
+        for b in blocks
+        for c in b.commands
+        if c.text in ("cnnzoo train lenet5", "cnnzoo eval runs/looks/best.pt")
+        for line in c.output
+        if re.search(r"top-1 0\.\d{4}", line)
+    ]
+    assert len(lines) >= 2
+    for line in lines:
+        figure = re.search(r"top-1 0\.(\d{4})", line)
+        digit = figure.group(1)[0]
+        changed = line.replace(figure.group(0), f"top-1 0.{(int(digit) + 1) % 10}{figure.group(1)[1:]}")
+        assert tour.lines_match(line, line, same_cpu=True)
+        assert not tour.lines_match(line, changed, same_cpu=True)
+
+
+def _script(name: str):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+
+def _block(path: Path, start: str, end: str) -> str:
+    text = path.read_text()
+    return text[text.index(start) + len(start) : text.index(end)].strip("\n")
+
+
+def test_the_weights_table_in_docs_is_the_one_its_script_writes():
+    wt = _script("weights_table")
+    assert wt.PAGE == ROOT / "docs" / "pretrained.md"
+    assert _block(wt.PAGE, wt.START, wt.END) == wt.table().strip("\n")
+
+
+def test_the_model_table_in_docs_lists_every_model_and_its_lenet_rows_are_current():
+    """The whole table takes minutes to profile; every name is checked, and LeNet-5's rows recomputed."""
+    import cnnzoo
+
+    mt = _script("model_table")
+    assert mt.PAGE == ROOT / "docs" / "models.md"
+    rows = _block(mt.PAGE, mt.START, mt.END).splitlines()
+    names = [r.split(" | ")[0].lstrip("| ") for r in rows if r.startswith("| ") and " | " in r][1:]
+    assert names == cnnzoo.list_models()
+    for name in cnnzoo.list_models("lenet5*"):
+        assert mt.row(name) in rows
+    assert "| lenet5 | lenet | 1998 | 1x32x32 | 60,000 | 60,000 | 326.5 K | — |" in "\n".join(rows)

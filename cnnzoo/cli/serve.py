@@ -24,7 +24,7 @@ Start a local web application (FastAPI + uvicorn) and print its address.
            chart.
   Photo:   top-5 classes and Grad-CAM of a pretrained or fine-tuned model (--photo).
 The JSON API behind the pages is described at /api. Binds 127.0.0.1 (this machine only) unless
---host says otherwise. Needs `pip install cnnzoo[serve]`."""
+--host says otherwise. Needs the web packages: `pip install -e ".[serve]"` in cnnzoo's clone."""
 _SERVE_EXAMPLES = """\
 examples:
   cnnzoo serve                                   # then open http://127.0.0.1:8000/
@@ -109,7 +109,8 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise CnnzooError(
             f"cnnzoo serve needs the web packages ({e.name} is missing); install them with "
-            "`pip install cnnzoo[serve]`."
+            '`pip install -e ".[serve]"` in cnnzoo\'s clone (or `pip install fastapi uvicorn '
+            "python-multipart`)."
         ) from None
     if args.max_upload_mb <= 0:
         raise CnnzooError(f"--max-upload-mb must be positive, got {args.max_upload_mb}.")

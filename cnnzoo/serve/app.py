@@ -56,9 +56,10 @@ HOW_TO_TRAIN = (
 )
 HOW_TO_PHOTO = (
     "No photo model is loaded. Restart with `--photo`: `cnnzoo serve --photo efficientnet_lite0` (ImageNet "
-    "weights from its pip package), `--photo runs/NAME/best.pt` (a checkpoint you trained or fine-tuned: its "
-    "own classes and preprocessing) or `--photo resnet50_v1_5@torchvision:IMAGENET1K_V2` (a model and its "
-    "published weights; `cnnzoo list --pretrained` shows them)."
+    "weights from its pip package, offline), `--photo runs/NAME/best.pt` or `--photo FILE.onnx` (a model you "
+    "trained, fine-tuned or exported: its own classes and preprocessing) or `--photo "
+    "resnet50_v1_5@torchvision:IMAGENET1K_V2` (a model and its published weights, downloaded once; `cnnzoo "
+    "list --pretrained` shows them)."
 )
 
 
