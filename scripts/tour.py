@@ -231,8 +231,8 @@ def environment() -> dict[str, str]:
 def terminal_lines(text: str, keep: str | None) -> list[str]:
     """What a terminal is left showing of ``text``, cut by a ``keep`` spec: of a line rewritten with ``\r``
     its last state; progress bars, which erase themselves or scroll by, are left out."""
-    shown = []
-    for line in text.rstrip("\n").split("\n"):
+    shown: list[str] = []
+    for line in text.rstrip("\n").split("\n") if text.rstrip("\n") else []:
         last = line.rsplit("\r", 1)[-1].rstrip()
         if PROGRESS.search(last) or ("\r" in line and not last):
             continue

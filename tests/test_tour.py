@@ -30,6 +30,7 @@ def test_a_terminal_shows_a_rewritten_lines_last_state_and_no_progress_bars():
     text = f"passed 1\r\rpassed 2\n{bar}\r{bar.replace('89%', '100%')}\n\r      \r\nwrote c1.png\n"
     assert tour.terminal_lines(text, None) == ["passed 2", "wrote c1.png"]
     assert tour.terminal_lines("a\n\nb\n", None) == ["a", "", "b"]  # a blank line a program prints stays
+    assert tour.terminal_lines("", None) == []  # a silent command shows nothing, not a blank line
 
 
 def test_stdout_and_stderr_keep_the_order_a_terminal_shows(tmp_path):
