@@ -448,7 +448,7 @@ def test_main_job_lenet5_on_digits_reaches_98_3_percent(tmp_path):
 
 
 @pytest.mark.slow
-def test_lenet5_on_the_real_mnist_split_reaches_98_5_percent(mnist_dir, tmp_path):
+def test_lenet5_on_the_real_mnist_split_reaches_98_2_percent(mnist_dir, tmp_path):
     r = _cli(
         "train",
         "lenet5",
@@ -462,4 +462,7 @@ def test_lenet5_on_the_real_mnist_split_reaches_98_5_percent(mnist_dir, tmp_path
     )
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout.strip().splitlines()[-1])
-    assert d["n"] == 2000 and d["top1"] >= 0.985, d
+    # the paper's protocol (no held-out images, the last epoch): 98.30% on an AMD EPYC (AVX2), 98.35% when
+    # best.pt is chosen on 10% held out; the earlier 98.5% floor came from choosing best.pt by training
+    # accuracy, which the trainer no longer does (#26). 0.1 points of slack for another CPU's float kernels.
+    assert d["n"] == 2000 and d["top1"] >= 0.982, d
