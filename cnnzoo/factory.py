@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from .checkpoint import check_fit, is_checkpoint_path, load_checkpoint
+from .checkpoint import Checkpoint, check_fit, is_checkpoint_path, load_checkpoint
 from .errors import CheckpointError, CnnzooError, WeightsError
 from .record import IMAGENET_MEAN, IMAGENET_STD, ModelRecord
 from .registry import Entry, entry
@@ -180,7 +180,12 @@ def model_from_checkpoint(ref: str, **overrides: Any) -> nn.Module:
         elif "/" in ref or ref.endswith((".pt", ".pth", ".safetensors")):
             raise CheckpointError(f"checkpoint file {ref!r} does not exist; check the path.")
         return create_model(ref, **overrides).eval()
-    ckpt = load_checkpoint(ref)
+    return model_from_loaded(load_checkpoint(ref), ref, **overrides)
+
+
+def model_from_loaded(ckpt: Checkpoint, ref: str, **overrides: Any) -> nn.Module:
+    """The model in eval mode of a checkpoint already read (``ref``: where from, recorded as its source), for
+    callers that also need its run section without reading the file twice."""
     if ckpt.record is None:
         raise CheckpointError(
             f"{ref!r} holds the weights of a module cnnzoo did not build, with no record of its model; "

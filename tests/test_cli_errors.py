@@ -55,6 +55,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 def _cases(f: dict[str, str]) -> list[list[str]]:
     """One argv per bad input. Grouped by verb; each group walks the verb's flags."""
+    scratch_40 = ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--data", "synthetic:40"]
     return [
         # list / recipes
         ["recipes", "nope"],
@@ -165,28 +166,8 @@ def _cases(f: dict[str, str]) -> list[list[str]]:
         ["transfer", "lenet5", "--strategy", "finetune"],  # no published weights: --weights or --from-scratch
         ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--weights", f["text"]],
         ["transfer", "lenet5", "--strategy", "finetune", "--from-scratch", "--bn", "half"],
-        [
-            "transfer",
-            "lenet5",
-            "--strategy",
-            "finetune",
-            "--from-scratch",
-            "--data",
-            "synthetic:40",
-            "--input-size",
-            "70000",
-        ],
-        [
-            "transfer",
-            "lenet5",
-            "--strategy",
-            "finetune",
-            "--from-scratch",
-            "--data",
-            "synthetic:40",
-            "--input-size",
-            "30000",
-        ],
+        [*scratch_40, "--input-size", "70000"],
+        [*scratch_40, "--input-size", "30000"],
         # explain / filters / activations
         ["explain", f["text"], f["badimg"], "--out", "x.png"],
         ["explain", f["folder"], f["badimg"], "--out", "x.png"],

@@ -21,7 +21,7 @@ from ..checkpoint import Checkpoint, load_checkpoint
 from ..data.sources import DataBundle, build_data, default_source_name, load_source
 from ..data.transforms import add_regularising_augment
 from ..errors import CheckpointError, CnnzooError, DataError
-from ..factory import create_model, model_from_checkpoint
+from ..factory import create_model, model_from_checkpoint, model_from_loaded
 from ..record import ModelRecord
 from ..registry import model_info
 from . import runlock
@@ -625,6 +625,7 @@ def evaluate_checkpoints(
         check_precision(precision, ctx.device)
         models: list[torch.nn.Module] = []
         records: list[ModelRecord] = []
+        chosen_on: list[str | None] = []
         for p in paths:
             if Path(p).is_dir():
                 raise CheckpointError(
@@ -632,7 +633,9 @@ def evaluate_checkpoints(
                 )
             if not Path(p).is_file():
                 raise CheckpointError(f"checkpoint file {p!r} does not exist; check the path.")
-            m = model_from_checkpoint(p)
+            ck = load_checkpoint(p)  # read once: the model, and what chose it (its run section)
+            chosen_on.append(ck.run.get("validation"))
+            m = model_from_loaded(ck, p)
             models.append(m.to(ctx.device))
             records.append(m.cnnzoo_record)
         first = records[0]
@@ -652,7 +655,6 @@ def evaluate_checkpoints(
         bundle = eval_data_for(
             first, data, crops=crops, scales=scales, strict=strict_data, dense=dense, flips=flips
         )
-        chosen_on = [load_checkpoint(p).run.get("validation") for p in paths]
         protocol = eval_protocol(bundle, crops, scales, dense, flips, paths, records, chosen_on)
         if dense:
             from ..precision import autocast
