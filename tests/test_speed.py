@@ -126,6 +126,21 @@ def test_meta_device_skips_fills_of_meta_tensors_only():
     assert real.device.type == "cpu" and 0.9 < float(real.std()) < 1.1  # real tensors are still filled
 
 
+def test_meta_device_skips_an_initialiser_whose_tensor_comes_by_keyword(monkeypatch):
+    """torch.nn.init hands its tensor to function modes as ``tensor=``: the initialiser itself is skipped on
+    meta (it used to run down to torch's Python reference of ``normal_``)."""
+    from cnnzoo.meta import meta_device
+
+    calls = []
+    monkeypatch.setattr(torch.nn.init, "_no_grad_normal_", lambda *a, **k: calls.append(a))
+    with meta_device():
+        t = torch.empty(3, 3)
+        out = torch.nn.init.normal_(t, 0.0, 0.01)
+    assert out is t and calls == []
+    torch.nn.init.normal_(torch.empty(3, 3), 0.0, 0.01)  # a real tensor still reaches the fill
+    assert len(calls) == 1
+
+
 # ------------------------------------------------------------------------------------------ optimizers
 @pytest.mark.parametrize(
     "ours, theirs, kw",

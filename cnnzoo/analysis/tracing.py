@@ -614,7 +614,8 @@ def _meta_copy(model: nn.Module, device: torch.device) -> nn.Module:
         if id(t) in memo:
             continue
         if device.type == "meta":
-            new = torch.empty_like(t, device="meta")
+            # empty_strided, not empty_like: on meta, empty_like runs torch's Python reference
+            new = torch.empty_strided(t.size(), t.stride(), dtype=t.dtype, device="meta")
         else:
             new = t.detach().to(device)
         memo[id(t)] = nn.Parameter(new, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else new
