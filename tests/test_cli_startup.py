@@ -50,6 +50,19 @@ def test_help_imports_no_torch(argv: list[str]) -> None:
     assert _heavy_after(argv) == []
 
 
+def test_version_names_cnnzoo_and_torch_without_importing_torch() -> None:
+    from importlib.metadata import version
+
+    import cnnzoo
+
+    code = _CHECK.format(heavy=HEAVY)
+    r = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(["--version"])], capture_output=True, text=True, timeout=120
+    )
+    assert json.loads(r.stderr.strip().splitlines()[-1]) == []
+    assert r.stdout.startswith(f"cnnzoo {cnnzoo.__version__} (torch {version('torch')}, Python 3.")
+
+
 def test_list_prints_the_registry_without_torch() -> None:
     code = _CHECK.format(heavy=HEAVY)
     r = subprocess.run(

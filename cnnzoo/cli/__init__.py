@@ -35,6 +35,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+def _version() -> str:
+    """``cnnzoo 0.1.0 (torch 2.14.1, Python 3.11.2)``, read from the installed metadata (no torch import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import __version__
+
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:  # pragma: no cover - cnnzoo cannot run without torch
+        torch_version = "not installed"
+    py = ".".join(map(str, sys.version_info[:3]))
+    return f"cnnzoo {__version__} (torch {torch_version}, Python {py})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cnnzoo",
@@ -42,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         "with them: per-layer accounting, training, transfer, explanation and deployment.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="environment variables (each checked before any command runs):\n" + describe(),
+    )
+    parser.add_argument(
+        "--version", action="version", version=_version(), help="print cnnzoo's and torch's versions and exit"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
