@@ -102,6 +102,7 @@ def lenet_run(tmp_path_factory):
     return out / "best.pt"
 
 
+@pytest.mark.slow  # > 20 s on 2 cores: CI runs it (`-m slow`), the quick tier skips it
 def test_eval_dense_cli_prints_one_json_document_with_its_protocol(lenet_run, capsys):
     from cnnzoo.cli import main
     from cnnzoo.train import evaluate_checkpoints

@@ -41,6 +41,7 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(tmp_path, args, message) -> 
     assert not (tmp_path / "x.onnx").exists()
 
 
+@pytest.mark.slow  # > 20 s on 2 cores: CI runs it (`-m slow`), the quick tier skips it
 def test_export_writes_a_checked_onnx_file_and_reports_json(tmp_path) -> None:
     out = tmp_path / "r20.onnx"
     res = _cnnzoo("export", "resnet20", "--out", str(out), "--json")
@@ -50,6 +51,7 @@ def test_export_writes_a_checked_onnx_file_and_reports_json(tmp_path) -> None:
     assert d["input"] == "3x32x32" and d["opset"] == 17 and d["max_rel_error"] < 1e-4
 
 
+@pytest.mark.slow  # > 20 s on 2 cores: CI runs it (`-m slow`), the quick tier skips it
 def test_bench_json_is_one_object_with_each_backend(tmp_path) -> None:
     res = _cnnzoo(
         "bench",

@@ -94,6 +94,7 @@ def two_process_result() -> dict:
     return dict(results)
 
 
+@pytest.mark.slow  # > 20 s on 2 cores: CI runs it (`-m slow`), the quick tier skips it
 def test_two_processes_match_one_process_with_the_same_global_batch(two_process_result):
     torch.set_num_threads(1)
     one = _run(1, 0, None)

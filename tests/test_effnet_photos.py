@@ -189,6 +189,7 @@ def test_gradcam_finds_the_cat_in_a_grid_of_four_real_photos(lite0: nn.Module) -
     assert inside >= 0.6, inside  # the quarter is 25% of the area; measured: 0.80
 
 
+@pytest.mark.slow  # > 20 s on 2 cores: CI runs it (`-m slow`), the quick tier skips it
 @needs_weights
 @needs_foolbox
 @needs_skimage

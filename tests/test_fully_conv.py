@@ -37,6 +37,7 @@ def _meta(name: str, **kw) -> nn.Module:
         return cnnzoo.create_model(name, **kw)
 
 
+@pytest.mark.slow  # > 20 s on 2 cores: CI runs it (`-m slow`), the quick tier skips it
 def test_exactly_the_fc_headed_networks_are_converted_and_the_others_returned_unchanged():
     found = [n for n in cnnzoo.list_models() if has_fc_head(_meta(n))]
     assert found == FC_HEADED

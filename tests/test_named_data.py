@@ -128,6 +128,7 @@ def test_fashion_mnist_is_found_decoded_and_checked():
     assert int(raw.train.labels[0]) == 9 and int(raw.test.labels[0]) == 9
 
 
+@pytest.mark.slow  # > 20 s on 2 cores: CI runs it (`-m slow`), the quick tier skips it
 @needs_fashion
 def test_lenet5_on_a_fixed_fashion_subset_beats_a_floor():
     """6,000 training / 1,000 test images, 3 epochs of the LeNet-5 recipe without distortions (~20 s)."""

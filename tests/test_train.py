@@ -322,6 +322,7 @@ def _same_run(a: Path, b: Path) -> None:
     assert [[h[k] for k in keys] for h in ha] == [[h[k] for k in keys] for h in hb]
 
 
+@pytest.mark.slow  # > 20 s on 2 cores: CI runs it (`-m slow`), the quick tier skips it
 def test_sigkill_mid_epoch_then_resume_gives_the_same_final_weights(uninterrupted_long, tmp_path):
     out = tmp_path / "run"
     proc = _popen(out)
@@ -337,6 +338,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_final_weights(uninterrupte
     _same_run(uninterrupted_long, out)
 
 
+@pytest.mark.slow  # > 20 s on 2 cores: CI runs it (`-m slow`), the quick tier skips it
 def test_ctrl_c_saves_mid_epoch_and_resume_continues_exactly(uninterrupted_long, tmp_path):
     out = tmp_path / "run"
     proc = _popen(out)
