@@ -136,6 +136,35 @@ def concurrent_clients(web, lm, data: bytes, clients: int, per_client: int) -> d
     }
 
 
+def _other_busy_processes(threshold: float = 0.2) -> list[str]:
+    """Names of other processes that used more than ``threshold`` of a core over half a second."""
+    import os as _os
+
+    def ticks() -> dict[str, tuple[str, int]]:
+        out = {}
+        for pid in filter(str.isdigit, _os.listdir("/proc")):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+                name = fields[0].split("(", 1)[1]
+                rest = fields[1].split()
+                out[pid] = (name, int(rest[11]) + int(rest[12]))
+            except (OSError, IndexError, ValueError):
+                continue
+        return out
+
+    if not Path("/proc/self/stat").is_file():
+        return []
+    a = ticks()
+    time.sleep(0.5)
+    b = ticks()
+    hz = _os.sysconf("SC_CLK_TCK")
+    me = str(_os.getpid())
+    return [
+        name for pid, (name, t) in b.items()
+        if pid != me and pid in a and (t - a[pid][1]) / hz / 0.5 > threshold
+    ]  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -150,6 +179,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    busy = _other_busy_processes()
+    quiet = (
+        "No other process used the CPU when it started (a quiet machine)."
+        if not busy
+        else f"Other processes were using the CPU when it started ({', '.join(busy[:3])}): contended figures."
+    )
 
     from fastapi.testclient import TestClient
 
@@ -196,8 +231,8 @@ def main() -> None:
         [
             f"Machine: {cpu_line()} ({isa_flags()}); torch {torch.__version__}, OMP_WAIT_POLICY="
             f"{os.environ.get('OMP_WAIT_POLICY')}. Command: `python benchmarks/bench_serve.py` "
-            f"({time.strftime('%Y-%m-%d %H:%M')}); model: {ref}. The CPU was shared with other jobs while "
-            "this ran (contention): medians, not means; ratios come from the same interleaved rounds.",
+            f"({time.strftime('%Y-%m-%d %H:%M')}); model: {ref}. {quiet} Medians, not means; ratios come "
+            "from the same interleaved rounds.",
             "",
             "Server-side time from a drawn stroke (a 280x280 PNG POSTed to `/api/draw`) to all LeNet-5 "
             f"layer maps (C1, S2, C3, S4, C5, F6, RBF distances), top-5 and the JSON answer; {args.rounds} "
