@@ -9,7 +9,8 @@ Two parts, both written into BENCHMARKS.md (section ``speedrun``) with the CPU l
 
    - reference: ``cnnzoo train resnet20 --data fashion-mnist --recipe resnet_cifar --epochs 8`` (the paper's
      recipe, FP32 NCHW, 3x32x32 = the greyscale image copied 3 times and padded, batch 128, step schedule);
-   - fast: ``cnnzoo train resnet20 --data fashion-mnist --recipe fast --input 1x28x28 --channels-last``.
+   - fast: ``cnnzoo train resnet20 --data fashion-mnist --recipe fast --input 1x28x28 --channels-last``,
+     with ``--precision bf16`` on CPUs that compute in bf16 natively (AVX-512 BF16, AMX).
 
    The accuracy-against-seconds curve of each run is its per-epoch validation top-1 at the cumulative
    training seconds (``metrics.csv``).
@@ -17,7 +18,8 @@ Two parts, both written into BENCHMARKS.md (section ``speedrun``) with the CPU l
 2. **Levers**, one added at a time to the reference's training step, timed in interleaved rounds in this
    process (images per second over whole batches: read, augment, forward, backward, update): the native
    1x28x28 input, channels-last, the uint8 batch augmentation (one gather per batch instead of torchvision
-   per image), batch 256. The schedule's share (5 epochs instead of 8) is read off part 1.
+   per image), batch 256, bf16 autocast where the CPU has it natively. The schedule's share is read off
+   part 1.
 
 Usage::
 
@@ -31,6 +33,7 @@ The targets (issue #30): >= 93.0% test top-1 in <= 300 s wall on 2 cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -45,6 +48,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from _report import summary_line  # noqa: E402
 
 TARGET_TOP1, TARGET_S = 0.93, 300.0
+TIMEOUT_S = 3600.0  # a whole run's limit: the FP32 reference took ~10.5 min on a 2-core AVX-512 EPYC
 
 
 def _commands(args: argparse.Namespace, tmp: Path) -> dict:
@@ -69,10 +73,31 @@ def _commands(args: argparse.Namespace, tmp: Path) -> dict:
     def fast(r: int) -> list[str]:
         seed = args.seeds[r]
         out = str(tmp / f"fast-{seed}")
+        precision = ["--precision", "bf16"] if _fast_precision(args) == "bf16" else []
         return [*base, "--recipe", "fast", "--epochs", str(args.epochs_fast), "--input", "1x28x28",
-                "--channels-last", "--seed", str(seed), *threads, "--out", out]  # fmt: skip
+                "--channels-last", *precision, "--seed", str(seed), *threads, "--out", out]  # fmt: skip
 
     return {"reference": ref, "fast": fast}
+
+
+def _fast_precision(args: argparse.Namespace) -> str:
+    """The fast run's precision: ``--precision``, or bf16 where the CPU computes in bf16 natively (AVX-512
+    BF16 or AMX; the lever table measures what it buys) and FP32 elsewhere."""
+    if args.precision != "auto":
+        return args.precision
+    from cnnzoo.precision import cpu_has_native_bf16
+
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def _test_top1(output: str) -> float:
+    """The test top-1 from a ``cnnzoo train --json`` run's output: its JSON result line (stdout), which need
+    not be the last line, since the run's stderr (its progress lines) comes after it."""
+    for line in reversed(output.splitlines()):
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                return float(json.loads(line)["top1"])
+    raise SystemExit(f"no JSON result line in a run's output: {output[-300:]!r}")
 
 
 def _curve(run_dir: Path) -> list[tuple[float, float]]:
@@ -107,14 +132,16 @@ def whole_runs(args: argparse.Namespace) -> tuple[list[str], dict]:
     rounds = len(args.seeds)
     if args.ref_seeds < rounds:  # the reference's seeds, run first, then the fast runs' remaining seeds
         ref, fast = commands["reference"], commands["fast"]
-        both = interleaved_processes({"reference": ref, "fast": fast}, args.ref_seeds, env=env, progress=show)
+        both = interleaved_processes(
+            {"reference": ref, "fast": fast}, args.ref_seeds, env=env, progress=show, timeout=TIMEOUT_S
+        )
         rest = interleaved_processes(
             {"fast": lambda r: fast(r + args.ref_seeds)}, rounds - args.ref_seeds, env=env,
-            progress=lambda name, r, res: show(name, r + args.ref_seeds, res),
+            progress=lambda name, r, res: show(name, r + args.ref_seeds, res), timeout=TIMEOUT_S,
         )  # fmt: skip
         results = {"reference": both["reference"], "fast": both["fast"] + rest["fast"]}
     else:
-        results = interleaved_processes(commands, rounds, env=env, progress=show)
+        results = interleaved_processes(commands, rounds, env=env, progress=show, timeout=TIMEOUT_S)
     lines = [
         "| run | command | wall s | test top-1 | validation top-1 after each epoch (at training seconds) |",
         "|---|---|---:|---:|---|",
@@ -124,7 +151,7 @@ def whole_runs(args: argparse.Namespace) -> tuple[list[str], dict]:
         bad = [r for r in runs if r.returncode]
         if bad:
             raise SystemExit(f"a {name} run failed: {bad[0].last_line}")
-        tops = [float(json.loads(r.output.strip().splitlines()[-1])["top1"]) for r in runs]
+        tops = [_test_top1(r.output) for r in runs]
         walls = [r.wall for r in runs]
         seed0 = tmp / f"{'ref' if name == 'reference' else 'fast'}-{args.seeds[0]}"
         curve = ", ".join(f"{acc:.2%} @ {t:.0f} s" for t, acc in _curve(seed0))
@@ -146,6 +173,7 @@ def levers(args: argparse.Namespace) -> tuple[list[str], dict]:
 
     from cnnzoo import create_model
     from cnnzoo.data.sources import build_data, load_source
+    from cnnzoo.precision import autocast, cpu_has_native_bf16
     from cnnzoo.timing import interleaved_times, median
     from cnnzoo.train.loop import TensorBatches
     from cnnzoo.train.optim import SGD
@@ -155,7 +183,7 @@ def levers(args: argparse.Namespace) -> tuple[list[str], dict]:
     raw = load_source(args.data)
     steps = args.lever_steps
 
-    def runner(in_chans: int, side: int, channels_last: int, batched: int, batch: int):  # noqa: ANN202
+    def runner(in_chans: int, side: int, channels_last: int, batched: int, batch: int, bf16: int = 0):  # noqa: ANN202
         bundle = build_data(raw, in_chans, (side, side), augment="crop-flip")
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         model = create_model("resnet20", num_classes=10, in_chans=in_chans).to(memory_format=fmt).train()
@@ -172,7 +200,8 @@ def levers(args: argparse.Namespace) -> tuple[list[str], dict]:
 
         def run() -> None:
             for x, y in batches:
-                loss = F.cross_entropy(model(x.contiguous(memory_format=fmt)), y)
+                with autocast("bf16" if bf16 else "fp32", "cpu"):
+                    loss = F.cross_entropy(model(x.contiguous(memory_format=fmt)), y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -186,6 +215,8 @@ def levers(args: argparse.Namespace) -> tuple[list[str], dict]:
         ("+ uint8 batches, crops and flips as one gather per batch", (1, 28, 1, 1, 128)),
         ("+ batch 256 (the fast recipe's step)", (1, 28, 1, 1, 256)),
     ]  # fmt: skip
+    if cpu_has_native_bf16():  # only where the CPU computes in bf16 itself (elsewhere autocast emulates it)
+        ladder.append(("+ bf16 autocast (FP32 master weights; `--precision bf16`)", (1, 28, 1, 1, 256, 1)))
     runners, images = {}, {}
     from cnnzoo.train.recipes import get_recipe
 
@@ -230,7 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         "reference is the slow one)",
     )  # fmt: skip
     ap.add_argument("--epochs-ref", type=int, default=8, help="the reference's epochs (default 8)")
-    ap.add_argument("--epochs-fast", type=int, default=5, help="the fast recipe's epochs (default 5)")
+    ap.add_argument("--epochs-fast", type=int, default=8, help="the fast recipe's epochs (default 8)")
+    ap.add_argument(
+        "--precision", choices=("auto", "fp32", "bf16"), default="auto",
+        help="the fast run's precision (default auto: bf16 where the CPU has it natively, else fp32)",
+    )  # fmt: skip
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: cnnzoo's own choice)")
     ap.add_argument("--lever-steps", type=int, default=20, help="training steps per lever and round")
     ap.add_argument("--lever-rounds", type=int, default=3)

@@ -84,17 +84,19 @@ def interleaved_processes(
     rounds: int,
     env: dict[str, str] | None = None,
     progress: Callable[[str, int, ProcessTime], None] | None = None,
+    timeout: float = 600,
 ) -> dict[str, list[ProcessTime]]:
     """Each command run as a whole process once per round, in rotating order, ``rounds`` times (start-up,
     imports and data loading included: what a user waits for). A command may be a function of the round
-    number (e.g. a fresh output folder each time); ``progress(name, round, result)`` is called after each."""
+    number (e.g. a fresh output folder each time); ``progress(name, round, result)`` is called after each;
+    a process still running after ``timeout`` seconds is killed (``subprocess.TimeoutExpired``)."""
     names = list(commands)
     out: dict[str, list[ProcessTime]] = {n: [] for n in names}
     for r in range(rounds):
         for k in range(len(names)):
             n = names[(r + k) % len(names)]
             cmd = commands[n]
-            res = run_process(cmd(r) if callable(cmd) else cmd, env=env)
+            res = run_process(cmd(r) if callable(cmd) else cmd, env=env, timeout=timeout)
             out[n].append(res)
             if progress is not None:
                 progress(n, r, res)
