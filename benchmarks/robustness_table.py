@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         "| relative mCE | " + " | ".join(f"{100 * m['relative_mce']:.1f}%" for m in r["models"]) + " |"
     )
     budgets = ", ".join(
-        f"{m}: recipe {load_checkpoint(p)['recipe']['name']}, {BUDGETS[m][0]} epochs"
+        f"{m}: recipe {load_checkpoint(p).run['recipe']['name']}, {BUDGETS[m][0]} epochs"
         for m, p in zip(models, paths)
     )
     cmd = f"python benchmarks/robustness_table.py --limit {args.limit}"
