@@ -151,9 +151,7 @@ def test_a_background_command_runs_beside_the_next_one_and_stops_on_ctrl_c(tmp_p
     """As `cnnzoo serve` in a run block: it keeps running while the next command talks to it, then gets a
     Ctrl-C, and what its terminal showed, the handler's last words included, lands under it."""
     page = tmp_path / "page.md"
-    # "up" reaches the terminal before the ready file exists: a Ctrl-C that came between the two would make
-    # bash run its trap (and exit) before the second, a race the test, not the tour, would lose under load
-    server = "trap 'echo stopped; exit 0' INT; echo up; echo up > ready; while true; do sleep 0.1; done"
+    server = "trap 'echo stopped; exit 0' INT; echo up > ready; echo up; while true; do sleep 0.1; done"
     page.write_text(
         "<!-- run: background; - -->\n```console\n"
         f"$ {server}\n$ until [ -f ready ]; do sleep 0.1; done; echo the server is up\n```\n"
