@@ -255,6 +255,21 @@ def run_command(cmd: Command, cwd: Path, env: dict[str, str]) -> list[str]:
     return terminal_lines(proc.stdout, cmd.keep)
 
 
+def _popen_with_ctrl_c(argv: list[str], **kwargs: object) -> subprocess.Popen:
+    """``subprocess.Popen`` with SIGINT at its default in the child even where this process ignores it, as a
+    job started with ``&`` by a non-interactive shell (or under it) does: a shell cannot trap a signal that
+    was ignored when it started, so the command would never see the Ctrl-C that ends it. A handled signal
+    is reset to the default by exec, so the parent handles SIGINT for the instant of the spawn."""
+    old = signal.getsignal(signal.SIGINT)
+    if old is not signal.SIG_IGN:
+        return subprocess.Popen(argv, **kwargs)  # type: ignore[call-overload]
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(argv, **kwargs)  # type: ignore[call-overload]
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 class Background:
     """A ``background`` command: started in its own process group with its output in a file, stopped with
     SIGINT (a Ctrl-C) when its block ends."""
@@ -263,7 +278,7 @@ class Background:
         print(f"$ {cmd.text}  (in the background)", file=sys.stderr, flush=True)
         self.cmd = cmd
         self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by stop()); outside the page's folder: `ls` there does not see it
-        self.proc = subprocess.Popen(
+        self.proc = _popen_with_ctrl_c(
             ["bash", "-c", cmd.text],
             cwd=cwd,
             env=env,

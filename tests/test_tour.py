@@ -151,7 +151,9 @@ def test_a_background_command_runs_beside_the_next_one_and_stops_on_ctrl_c(tmp_p
     """As `cnnzoo serve` in a run block: it keeps running while the next command talks to it, then gets a
     Ctrl-C, and what its terminal showed, the handler's last words included, lands under it."""
     page = tmp_path / "page.md"
-    server = "trap 'echo stopped; exit 0' INT; echo up > ready; echo up; while true; do sleep 0.1; done"
+    # "up" is printed before the ready file exists: a Ctrl-C arriving between the two would make bash run its
+    # trap (and exit) before printing it
+    server = "trap 'echo stopped; exit 0' INT; echo up; echo up > ready; while true; do sleep 0.1; done"
     page.write_text(
         "<!-- run: background; - -->\n```console\n"
         f"$ {server}\n$ until [ -f ready ]; do sleep 0.1; done; echo the server is up\n```\n"
@@ -300,3 +302,23 @@ def test_the_model_table_in_docs_lists_every_model_and_its_lenet_rows_are_curren
     for name in cnnzoo.list_models("lenet5*"):
         assert mt.row(name) in rows
     assert "| lenet5 | lenet | 1998 | 1x32x32 | 60,000 | 60,000 | 326.5 K | — |" in "\n".join(rows)
+
+
+def test_a_background_command_gets_the_ctrl_c_even_where_the_tour_ignores_sigint(tmp_path):
+    """A job that a non-interactive shell starts with ``&`` (CI scripts, nohup ... &) ignores SIGINT, and a
+    shell cannot trap a signal ignored on entry: the tour's background command must still see its Ctrl-C
+    (it used to be killed after 60 s instead, its last words lost)."""
+    import signal
+
+    page = tmp_path / "page.md"
+    server = "trap 'echo stopped; exit 0' INT; echo up; echo up > ready; while true; do sleep 0.1; done"
+    page.write_text(
+        "<!-- run: background; - -->\n```console\n"
+        f"$ {server}\n$ until [ -f ready ]; do sleep 0.1; done; echo the server is up\n```\n"
+    )
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert tour.main(["--write", str(page)]) == 0
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert f"$ {server}\nup\nstopped\n$ until" in page.read_text()
