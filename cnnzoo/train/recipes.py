@@ -906,8 +906,8 @@ RECIPES: dict[str, Recipe] = {
             batch_size=c(256, "ours: fewer, larger steps (He et al.: 128)"),
             epochs=c(
                 8,
-                "ours: what fits issue #30's 300 s on 2 cores with bf16; measured on Fashion-MNIST, seed 0: 5 "
-                "epochs 92.43%, 8 epochs 93.04% test top-1 (He et al.: ~182)",
+                "ours: what fits issue #30's 300 s on 2 cores with bf16; measured on Fashion-MNIST, seed 0: "
+                "5 epochs 92.43%, 8 epochs 93.04% test top-1 (He et al.: ~182)",
             ),
             augment=c(
                 "crop-flip",
