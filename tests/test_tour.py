@@ -147,20 +147,28 @@ def test_background_commands_and_code_blocks_parse():
         tour.parse_page(["<!-- run: keep 1 -->", "```python", "x = 1", "```"], "page.md")
 
 
+# A stand-in for `cnnzoo serve`: "up" is printed before the ready file exists (a Ctrl-C arriving between the
+# two would make bash run its trap, and exit, before printing it), and the trap's words end its output.
+SERVER = "trap 'echo stopped; exit 0' INT; echo up; echo up > ready; while true; do sleep 0.1; done"
+
+
+def _background_page(tmp_path):
+    """A page whose run block starts SERVER in the background and waits for it with the next command."""
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- run: background; - -->\n```console\n"
+        f"$ {SERVER}\n$ until [ -f ready ]; do sleep 0.1; done; echo the server is up\n```\n"
+    )
+    return page
+
+
 def test_a_background_command_runs_beside_the_next_one_and_stops_on_ctrl_c(tmp_path):
     """As `cnnzoo serve` in a run block: it keeps running while the next command talks to it, then gets a
     Ctrl-C, and what its terminal showed, the handler's last words included, lands under it."""
-    page = tmp_path / "page.md"
-    # "up" is printed before the ready file exists: a Ctrl-C arriving between the two would make bash run its
-    # trap (and exit) before printing it
-    server = "trap 'echo stopped; exit 0' INT; echo up; echo up > ready; while true; do sleep 0.1; done"
-    page.write_text(
-        "<!-- run: background; - -->\n```console\n"
-        f"$ {server}\n$ until [ -f ready ]; do sleep 0.1; done; echo the server is up\n```\n"
-    )
+    page = _background_page(tmp_path)
     assert tour.main(["--write", str(page)]) == 0
     text = page.read_text()
-    assert f"$ {server}\nup\nstopped\n$ until" in text and "echo the server is up\nthe server is up\n" in text
+    assert f"$ {SERVER}\nup\nstopped\n$ until" in text and "echo the server is up\nthe server is up\n" in text
     assert tour.main(["--check", str(page)]) == 0
 
 
@@ -310,15 +318,10 @@ def test_a_background_command_gets_the_ctrl_c_even_where_the_tour_ignores_sigint
     (it used to be killed after 60 s instead, its last words lost)."""
     import signal
 
-    page = tmp_path / "page.md"
-    server = "trap 'echo stopped; exit 0' INT; echo up; echo up > ready; while true; do sleep 0.1; done"
-    page.write_text(
-        "<!-- run: background; - -->\n```console\n"
-        f"$ {server}\n$ until [ -f ready ]; do sleep 0.1; done; echo the server is up\n```\n"
-    )
+    page = _background_page(tmp_path)
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         assert tour.main(["--write", str(page)]) == 0
     finally:
         signal.signal(signal.SIGINT, old)
-    assert f"$ {server}\nup\nstopped\n$ until" in page.read_text()
+    assert f"$ {SERVER}\nup\nstopped\n$ until" in page.read_text()
