@@ -40,6 +40,9 @@ text is the author's and is not rewritten.
   top-1 on 360 digits by up to nine images between an AMD EPYC and an Intel Xeon), so decimals compare within
   0.03 absolute or 2% relative and ``best epoch N`` is not compared; whole numbers (parameters, MACs, shapes,
   image counts) stay exact.
+- ``cnnzoo train`` times its thread counts on the machine and says which it took (``threads: N thread(s)``):
+  that line compares its first word only, and a command whose fresh run took another count than the page's
+  compares as on another family (its floats were summed in another order).
 It exits 1 with a diff when a page no longer matches; regenerate it with ``--write``.
 """
 
@@ -81,6 +84,9 @@ PROGRESS = re.compile(r"\d+%\|[^|]*\| *\d+/\d+ \[")
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 # the epoch a run chose ("best epoch 7", "best.pt = epoch 7 of 10"): one more or less on another CPU
 RUN_DEPENDENT = re.compile(r"best epoch \d+|= epoch \d+ of")
+# `cnnzoo train` picks its thread count by timing both on the machine: a speed figure, and a run with another
+# count sums its floats in another order (its losses move in the fourth decimal)
+THREADS = re.compile(r"^threads: (\d+) thread\(s\)")
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
 
 
@@ -354,7 +360,7 @@ def lines_match(page: str, fresh: str, timing: bool = False, same_cpu: bool = Fa
     """Whether a page's line still stands for a fresh run's line (the rules in the module docstring)."""
     if page == fresh:
         return True
-    if timing or SPEED.search(page) or SPEED.search(fresh):
+    if timing or SPEED.search(page) or SPEED.search(fresh) or THREADS.match(page):
         return page.split()[:1] == fresh.split()[:1]
     return not same_cpu and _numbers_close(page, fresh)
 
@@ -365,6 +371,11 @@ def page_cpu(lines: list[str]) -> str | None:
         if m:
             return m.group("cpu")
     return None
+
+
+def _threads(out: list[str]) -> str | None:
+    """The thread count a command's output says it trained with (None when it says none)."""
+    return next((m.group(1) for m in map(THREADS.match, out) if m), None)
 
 
 def compare(path: Path, lines: list[str], blocks: list[Block], fresh: list[list[list[str]]]) -> list[str]:
@@ -378,13 +389,14 @@ def compare(path: Path, lines: list[str], blocks: list[Block], fresh: list[list[
             continue
         old: list[str] = []
         new: list[str] = []
-        flags: list[bool] = []
+        flags: list[tuple[bool, bool]] = []  # (timing, exact) per line
         for cmd, out in zip(block.commands, outs):
             old += [f"$ {cmd.text}", *cmd.output]
             new += [f"$ {cmd.text}", *out]
-            flags += [False] + [cmd.timing] * len(out)
+            exact = same_cpu and _threads(cmd.output) == _threads(out)
+            flags += [(False, exact)] + [(cmd.timing, exact)] * len(out)
         bad = len(old) != len(new) or any(
-            not lines_match(a, b, t, same_cpu) for a, b, t in zip(old, new, flags)
+            not lines_match(a, b, t, e) for a, b, (t, e) in zip(old, new, flags)
         )
         if bad:
             name = f"{shown(path)}:{block.start + 1}"

@@ -67,6 +67,27 @@ def test_on_the_same_cpu_family_one_changed_digit_fails():
     assert tour.lines_match("train 0.52 s  1,234 img/s", "train 0.61 s  1,100 img/s", same_cpu=True)
 
 
+def test_a_run_that_timed_its_way_to_another_thread_count_compares_as_on_another_cpu(tmp_path):
+    # the tour's main job as CI printed it: the machine timed 2 threads best where the page's took 1
+    page = [
+        "threads: 1 thread(s), measured earlier on this machine (~/.cache/cnnzoo/threads.json)",
+        "epoch 30/30  loss 0.0544  train top-1 0.9812  lr 6e-05  1104 img/s",
+        "test top-1 0.9861  top-5 1.0000 of best.pt  (n=360)",
+    ]
+    moved = page[2].replace("0.9861", "0.9833")  # one image of 360
+    two = [page[0].replace("1 thread", "2 thread"), page[1], moved]
+    cpu = f"<!-- outputs: {tour.cpu_family()} -->"
+    lines = ["<!-- run -->", "```console", "$ cnnzoo train lenet5", *page, "```", cpu]
+    blocks = tour.parse_page(lines, "page.md")
+    assert tour.compare(tmp_path / "p.md", lines, blocks, [[two]]) == []
+    # with the page's own thread count the run is deterministic again: one changed digit fails
+    one = [page[0], page[1], moved]
+    assert tour.compare(tmp_path / "p.md", lines, blocks, [[one]]) != []
+    # and another count forgives float noise only, not a real change
+    worse = [two[0], two[1], page[2].replace("0.9861", "0.9000")]
+    assert tour.compare(tmp_path / "p.md", lines, blocks, [[worse]]) != []
+
+
 def test_speed_lines_compare_only_their_first_word():
     assert not tour.lines_match("eager  1077.50  14.85", "eager  1301.00  12.10")  # no speed word...
     assert tour.lines_match("eager  1077.50  14.85", "eager  1301.00  12.10", timing=True)  # ...# timing
