@@ -47,6 +47,7 @@ testing (Sec. 3.2: the views are taken at each test scale Q and their class post
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -93,6 +94,15 @@ class FitTo(nn.Module):
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         return fit_to(img, self.size)  # the one picture door's fit, as predict and explain take it
+
+
+@functools.lru_cache(maxsize=16)
+def _pixel_centres(h: int, w: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The x (``[1, 1, w]``) and y (``[1, h, 1]``) of the pixel centres in normalised ``[-1, 1]`` coordinates,
+    as ``F.grid_sample(align_corners=False)`` reads them: ``(2i + 1) / n - 1``."""
+    xs = (torch.arange(w, dtype=torch.float64) * 2 + 1) / w - 1
+    ys = (torch.arange(h, dtype=torch.float64) * 2 + 1) / h - 1
+    return xs.to(dtype).view(1, 1, w), ys.to(dtype).view(1, h, 1)
 
 
 class AffineDistortion(nn.Module):
@@ -153,7 +163,13 @@ class AffineDistortion(nn.Module):
         if bool((m[:, 1, 0] != 0).any()):  # a general affine map: invert it in full
             fwd = torch.cat([m, m.new_tensor([0.0, 0.0, 1.0]).expand(len(m), 1, 3)], 1)
             theta = torch.linalg.inv(fwd)[:, :2]
-        grid = F.affine_grid(theta.to(imgs.dtype), list(imgs.shape), align_corners=False)
+        # the sampling grid of ``F.affine_grid(theta, align_corners=False)``, by broadcasting: its batched
+        # matrix product of a (h*w, 3) grid took 170 us of the 250 us per batch of 16 at 32x32 on CPU
+        t = theta.to(imgs.dtype).view(-1, 6, 1, 1)
+        xs, ys = _pixel_centres(imgs.shape[-2], imgs.shape[-1], imgs.dtype)
+        grid = torch.stack(
+            [t[:, 0] * xs + (t[:, 1] * ys + t[:, 2]), t[:, 3] * xs + (t[:, 4] * ys + t[:, 5])], -1
+        )
         out = F.grid_sample(imgs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return out.squeeze(0) if single else out
 

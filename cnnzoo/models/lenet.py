@@ -27,6 +27,14 @@ Deviations of ``lenet5`` from the paper (also in its ``ModelInfo``):
 - The criterion's constant ``j`` (rubbish class) is dropped: cross-entropy on ``-y`` is Eq. (9) with
   ``j -> infinity``.
 
+**Training arithmetic.** In training mode three layers compute the same function by faster sums (each
+measured on a 2-core AMD EPYC, interleaved, batch 16): the squashing function as ``2A sigmoid(2S a) - A``
+(torch's CPU ``tanh`` of C1's 16x6x28x28 outputs took 180 us, its ``sigmoid`` 19 us), C5 as one matrix
+product over its 5x5 input (``F.linear`` with the same weights; oneDNN's convolution backward for a 1x1 output
+was the slower), and C3 as one dense 6->16 convolution over a kernel whose dead connections are zero (see
+:class:`SparseConv2d`): together 11-15% less time per step. Evaluation, export and the profilers keep the
+paper's form (``A tanh(S a)``, C5 a convolution, C3's grouped convolutions); the two agree to float rounding.
+
 Variants: ``lenet5_linear`` replaces the RBF by ``Linear(84, num_classes)`` (60,850 params);
 ``lenet5_modern`` uses ReLU, 2x2 max-pooling, a fully connected C3 (2,416) and a linear output (61,706).
 """
@@ -112,6 +120,8 @@ class ScaledTanh(nn.Module):
         self.amplitude, self.slope = amplitude, slope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:  # the same function, ~9x cheaper on CPU (see the module docstring)
+            return torch.sigmoid(x * (2 * self.slope)) * (2 * self.amplitude) - self.amplitude
         return self.amplitude * torch.tanh(self.slope * x)
 
     def extra_repr(self) -> str:
@@ -185,6 +195,19 @@ class SparseConv2d(nn.Module):
 
     def extra_repr(self) -> str:
         return f"out_channels={len(self.table)}, connections={sum(len(t) for t in self.table)}"
+
+
+class WindowConv2d(nn.Conv2d):
+    """A convolution (LeNet-5's C5) whose kernel covers its whole input in training: there it is one matrix
+    product with the same weights, ``F.linear`` over the flattened window (faster to train on CPU); other
+    input sizes, evaluation, export and profilers see the convolution."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        whole = x.shape[-2:] == self.weight.shape[-2:] and self.padding == (0, 0) and self.dilation == (1, 1)
+        whole = whole and self.groups == 1
+        if self.training and whole and x.ndim == 4:
+            return F.linear(x.flatten(1), self.weight.flatten(1), self.bias)[:, :, None, None]
+        return super().forward(x)
 
 
 class EuclideanRBF(nn.Module):
@@ -267,7 +290,7 @@ class LeNet5(ZooModel):
         c3_conv: nn.Module = SparseConv2d(C3_TABLE, 5) if c3 == "sparse" else nn.Conv2d(6, 16, 5)
         self.c3 = nn.Sequential(OrderedDict(conv=c3_conv, act=activation()))
         self.s4 = subsample(16)
-        self.c5 = nn.Sequential(OrderedDict(conv=nn.Conv2d(16, 120, 5), act=activation()))
+        self.c5 = nn.Sequential(OrderedDict(conv=WindowConv2d(16, 120, 5), act=activation()))
         self.f6 = nn.Sequential(OrderedDict(fc=nn.Linear(120, 84), act=activation()))
         self.output: nn.Module = self._make_output(num_classes)
         if self.paper_init:
