@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 import cnnzoo
+from cnnzoo import create_model
 from cnnzoo.data.transforms import RandomCropFlip, batch_transform
 from cnnzoo.errors import CnnzooError
 from cnnzoo.models.lenet import C3_TABLE, SparseConv2d
@@ -54,6 +55,54 @@ print(macs["alexnet"], macs["lenet5"], "torch._dynamo" in sys.modules)
     assert r.returncode == 0, r.stderr
     alexnet, lenet, dynamo = r.stdout.split()
     assert (int(alexnet), int(lenet), dynamo) == (724_406_816, 326_520, "False")
+
+
+def test_meta_summaries_import_no_sympy_and_leave_the_real_modules_importable():
+    code = """
+import sys
+from cnnzoo import create_model, model_info
+from cnnzoo.analysis import profile
+from cnnzoo.meta import meta_device
+macs = {}
+for n in ["alexnet", "resnet50", "inception_v3", "nasnet_a_large", "mobilenet_v2", "lenet5"]:
+    with meta_device():
+        m = create_model(n)
+    macs[n] = profile(m, model_info(n).input_size, name=n).total_macs
+print(macs["alexnet"], macs["nasnet_a_large"], "sympy" in sys.modules,
+      "torch.fx.experimental.symbolic_shapes" in sys.modules)
+import sympy
+from torch.fx.experimental.symbolic_shapes import guard_or_false, ShapeEnv
+print(type(sympy.Symbol("n")).__name__, ShapeEnv.__module__, guard_or_false(True))
+# a meta forward after the real modules are in: they are used as they are
+with meta_device():
+    m = create_model("alexnet")
+print(profile(m, model_info("alexnet").input_size, name="alexnet").total_macs)
+"""
+    r = _python(code)
+    assert r.returncode == 0, r.stderr
+    first, second, third = r.stdout.splitlines()
+    assert first.split() == ["724406816", "23783414658", "False", "False"]
+    assert second.split() == ["Symbol", "torch.fx.experimental.symbolic_shapes", "True"]
+    assert third == "724406816"
+
+
+def test_the_symbolic_shapes_stand_ins_answer_as_torchs_functions():
+    from torch.fx.experimental import symbolic_shapes as real
+
+    from cnnzoo.meta import _stand_ins
+
+    shapes = _stand_ins()["torch.fx.experimental.symbolic_shapes"]
+    for name in ("guard_or_false", "guard_or_true", "guard_size_oblivious", "statically_known_true"):
+        for v in (True, False):
+            assert getattr(shapes, name)(v) is getattr(real, name)(v)
+        with pytest.raises(AssertionError):  # torch's own answer to a non-bool
+            getattr(shapes, name)(1)
+    assert shapes.expect_true(True) is True and shapes.guarding_hint_or_throw(7) == 7
+    for a, b in (((1, 2), (1, 2)), ((1, 2), (1, 3)), ([4], (4, 5)), (3, 3)):
+        assert shapes.sym_eq(a, b) == real.sym_eq(a, b)
+    assert shapes.sym_and(True, False) == real.sym_and(True, False) and shapes.sym_or(False, True)
+    assert shapes.is_nested_int(3) is False and shapes.has_guarding_hint(3) is True
+    assert shapes.ShapeEnv is real.ShapeEnv  # any other name: torch's module
 
 
 def test_the_summary_command_imports_no_dynamo():
@@ -199,6 +248,46 @@ def test_c3_trains_as_one_dense_convolution_equal_to_its_grouped_definition():
     w, b = c3.dense_weight()  # the serve page's view of C3, unchanged
     assert w.shape == (16, 6, 5, 5) and int((w.abs().sum((2, 3)) > 0).sum()) == 60
     assert torch.allclose(F.conv2d(x, w, b), y, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["lenet5", "lenet5_modern"])
+def test_lenet5_trains_with_the_same_function_and_gradients_as_it_evaluates(name):
+    # training computes the squashing as 2A sigmoid(2Sa) - A and C5 as one matrix product (faster on CPU)
+    torch.manual_seed(0)
+    model = create_model(name)
+    x = torch.randn(8, 1, 32, 32)
+    target = torch.randint(0, 10, (8,))
+    grads = {}
+    for mode in (True, False):
+        model.train(mode)
+        model.zero_grad()
+        out = model(x)
+        F.cross_entropy(out, target).backward()
+        grads[mode] = (out.detach(), [p.grad.clone() for p in model.parameters()])
+    (out_t, g_t), (out_e, g_e) = grads[True], grads[False]
+    assert torch.allclose(out_t, out_e, atol=1e-4)
+    assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(g_t, g_e))
+    assert type(model.c5.conv).__mro__[1] is torch.nn.Conv2d  # a convolution to exports and profilers
+    model.train()
+    assert model.c5.conv(torch.randn(2, 16, 7, 7)).shape == (2, 120, 3, 3)  # another size: the convolution
+
+
+def test_distortion_grid_equals_affine_grid():
+    from cnnzoo.data.transforms import AffineDistortion
+
+    torch.manual_seed(0)
+    aug = AffineDistortion()
+    imgs = torch.rand(16, 1, 32, 32)
+    mats = aug.matrices(16)
+    full = torch.cat([mats.double(), torch.tensor([0.0, 0.0, 1.0]).double().expand(16, 1, 3)], 1)
+    theta = torch.linalg.inv(full)[:, :2].float()
+    ref = F.grid_sample(imgs, F.affine_grid(theta, [16, 1, 32, 32], align_corners=False), align_corners=False)
+    assert torch.allclose(aug.apply(imgs, mats), ref, atol=1e-5)
+    one = torch.rand(3, 20, 28)  # one image, not square
+    m = aug.matrix()
+    theta = torch.linalg.inv(torch.cat([m.double(), torch.tensor([[0.0, 0.0, 1.0]]).double()]))[:2].float()
+    ref = F.grid_sample(one[None], F.affine_grid(theta[None], [1, 3, 20, 28], align_corners=False))
+    assert torch.allclose(aug.apply(one, m), ref[0], atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------------ batches
