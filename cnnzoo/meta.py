@@ -15,17 +15,26 @@ on them, ``batch_norm``...), and those are wrapped in ``torch._disable_dynamo``,
   are already disabled (the attribute the wrapper caches its disabled function in is set to the function
   itself) and run directly. The attributes are removed on leaving the block.
 
-What remains: torch 2.14's Python meta kernels (a pooling's memory-format test, an elementwise op's dtype
-promotion, a convolution's shape check) import ``torch.fx.experimental.symbolic_shapes`` and with it sympy,
-about 0.5 s on a 2-core EPYC; avoiding that would take cnnzoo's own shape function for every such op.
+- torch 2.14's Python meta kernels (a pooling's memory-format test, an elementwise op's dtype promotion, a
+  convolution's shape check) import a few helpers from ``torch.fx.experimental.symbolic_shapes``, and that
+  module imports sympy: about 0.5-1 s on a 2-core EPYC for a figure with no symbolic size in it. While that
+  module has not been imported, the block puts a stand-in under its name that answers those helpers for
+  plain ints and bools exactly as torch's functions do (they return the value, or combine with ``and``/
+  ``or``/``==``) and hands anything symbolic, and any other name, to torch's module, which it then imports;
+  and one under ``sympy`` whose ``Basic`` nothing is an instance of (dtype promotion's only question). The
+  names are freed on leaving the block, so a later import gets the real modules.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
+import operator
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -156,11 +165,120 @@ def _references_run_directly() -> Iterator[None]:
                 del fn.__dynamo_disable  # type: ignore[attr-defined]
 
 
+# -- shape checks on concrete sizes without sympy ---------------------------------------------------------
+_SYMBOLIC = "torch.fx.experimental.symbolic_shapes"
+
+
+def _real(name: str) -> ModuleType:
+    """The module ``name`` itself (imported now if only a stand-in was there)."""
+    mod = sys.modules.get(name)
+    if mod is None or getattr(mod, "_cnnzoo_stand_in", False):
+        sys.modules.pop(name, None)
+        mod = importlib.import_module(name)
+    return mod
+
+
+def _delegate(name: str, types: tuple[type, ...] = (bool,)) -> Callable[..., Any]:
+    """A stand-in for ``symbolic_shapes.<name>``: a value of exactly one of ``types`` is returned as it is,
+    as torch's function returns it; anything else (symbolic, or an error) goes to torch's function."""
+
+    def fn(a: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(a) in types and not args and not kwargs:
+            return a
+        return getattr(_real(_SYMBOLIC), name)(a, *args, **kwargs)
+
+    fn.__name__ = name
+    return fn
+
+
+def _sym_and(x: Any, *others: Any) -> Any:
+    for y in others:
+        x = operator.and_(x, y)
+    return x
+
+
+def _sym_or(x: Any, *others: Any) -> Any:
+    for y in others:
+        x = operator.or_(x, y)
+    return x
+
+
+def _sym_eq(x: Any, y: Any) -> Any:
+    if isinstance(x, (tuple, list)) and isinstance(y, (tuple, list)):
+        if len(x) != len(y):
+            return False
+        return functools.reduce(operator.and_, map(_sym_eq, x, y), True)
+    if type(x) in (int, bool) and type(y) in (int, bool):
+        return x == y
+    return _real(_SYMBOLIC).sym_eq(x, y)
+
+
+def _is_nested_int(s: Any) -> bool:
+    return isinstance(s, torch.SymInt) and _real(_SYMBOLIC).is_nested_int(s)
+
+
+def _has_guarding_hint(a: Any) -> bool:
+    if isinstance(a, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        return _real(_SYMBOLIC).has_guarding_hint(a)
+    return True
+
+
+class _StandIn(ModuleType):
+    """A module's name answered, for the few names set on it, without importing the module; any other name
+    imports the module itself and defers to it."""
+
+    _cnnzoo_stand_in = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # the import system's questions (``__path__``...): a plain module's answer
+            raise AttributeError(name)
+        return getattr(_real(self.__name__), name)
+
+
+class _NoSympyObject:
+    """``sympy.Basic`` while sympy is not imported: no object is a sympy expression."""
+
+
+def _stand_ins() -> dict[str, ModuleType]:
+    """What torch's meta kernels and reference ops import on the shapes of a meta forward (counted on
+    alexnet, resnet50, inception_v3 and nasnet_a_large): helpers of ``symbolic_shapes``, answered for plain
+    ints and bools as torch's own functions answer them, and ``sympy.Basic``, which dtype promotion only
+    tests its arguments against."""
+    shapes = _StandIn(_SYMBOLIC)
+    for name in ("guard_or_false", "guard_or_true", "guard_size_oblivious", "statically_known_true"):
+        setattr(shapes, name, _delegate(name))
+    shapes.expect_true = _delegate("expect_true")
+    shapes.guarding_hint_or_throw = _delegate("guarding_hint_or_throw", (bool, int))
+    shapes.sym_and, shapes.sym_or, shapes.sym_eq = _sym_and, _sym_or, _sym_eq
+    shapes.is_nested_int, shapes.has_guarding_hint = _is_nested_int, _has_guarding_hint
+    sympy = _StandIn("sympy")
+    sympy.Basic = _NoSympyObject
+    return {_SYMBOLIC: shapes, "sympy": sympy}
+
+
+@contextmanager
+def _shape_checks_without_sympy() -> Iterator[None]:
+    """While neither torch's ``symbolic_shapes`` nor sympy is imported: inside the block their names resolve
+    to stand-ins (:func:`_stand_ins`), so a meta forward's checks on concrete sizes import neither."""
+    if _SYMBOLIC in sys.modules or "sympy" in sys.modules:
+        yield
+        return
+    importlib.import_module("torch.fx.experimental")  # the (empty) package the name lives in
+    installed = _stand_ins()
+    sys.modules.update(installed)
+    try:
+        yield
+    finally:
+        for name, mod in installed.items():
+            if sys.modules.get(name) is mod:
+                del sys.modules[name]
+
+
 @contextmanager
 def meta_ops() -> Iterator[None]:
     """Run ops on meta tensors without importing ``torch._dynamo`` (module docstring), on whatever device
     the block's new tensors go to: what :func:`cnnzoo.profile` wraps its meta-device forward passes in."""
-    with _SkipMetaFills(), _references_run_directly():
+    with _SkipMetaFills(), _references_run_directly(), _shape_checks_without_sympy():
         yield
 
 
