@@ -74,7 +74,7 @@ def run_erf(args: argparse.Namespace) -> int:
     if args.list_layers:
         for n, m in model.named_modules():
             if n:
-                print(f"{n}  {type(m).__name__}")
+                print(f"{n}  {getattr(m, 'summary_type', None) or type(m).__name__}")
         print("default layers: " + ", ".join(default_erf_layers(model)))
         return 0
     images = None

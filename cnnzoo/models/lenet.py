@@ -200,7 +200,9 @@ class SparseConv2d(nn.Module):
 class WindowConv2d(nn.Conv2d):
     """A convolution (LeNet-5's C5) whose kernel covers its whole input in training: there it is one matrix
     product with the same weights, ``F.linear`` over the flattened window (faster to train on CPU); other
-    input sizes, evaluation, export and profilers see the convolution."""
+    input sizes, evaluation, export and profilers see the convolution, and summaries name it one."""
+
+    summary_type = "Conv2d"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         whole = x.shape[-2:] == self.weight.shape[-2:] and self.padding == (0, 0) and self.dilation == (1, 1)
