@@ -392,3 +392,25 @@ def test_to_dict_runs_nothing_and_min_input_size_is_searched_only_when_asked(mon
     assert p.to_dict()["min_input_size"] is None and calls == []
     assert p.min_input_size == 4  # 3x3 conv (needs 3) then a 2x2 pool (needs 2): 4 -> 2 -> 1
     assert calls and p.to_dict()["min_input_size"] == 4
+
+
+def test_a_model_already_on_meta_is_profiled_in_place_and_left_as_it_was():
+    # GoogLeNet's auxiliary classifiers run only in training mode: the pass must be in eval mode, and the
+    # modules' own modes and hooks must be what they were before
+    from cnnzoo.meta import meta_device, meta_ops
+
+    with meta_device():
+        model = cnnzoo.create_model("googlenet")
+    model.train()
+    model.aux1.eval()  # one module in another mode than its parent
+    p = cnnzoo.profile(model, (3, 224, 224))
+    assert p.total_macs == 1_582_671_872  # the eval path: no auxiliary heads counted
+    assert model.training and not model.aux1.training and model.aux2.training
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+    from cnnzoo.analysis.profile import _min_square_meta
+    from cnnzoo.analysis.tracing import _meta_copy
+
+    with meta_ops():
+        expected = _min_square_meta(_meta_copy(model, torch.device("meta")), (3, 224, 224))
+    assert p.min_input_size == expected  # the search runs on an eval-mode copy
+    assert model.training and not model.aux1.training and model.aux2.training
