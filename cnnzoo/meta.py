@@ -38,6 +38,7 @@ from types import ModuleType
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 #: The weight initialisers: no-ops on a meta tensor (they only set values).
@@ -84,8 +85,15 @@ VALUE_FILLS = frozenset(
 )
 
 
+def _batch_norm_fits(x: torch.Tensor, *params: Any) -> bool:
+    """Whether ``torch.batch_norm``'s per-channel tensors all have ``x``'s channel count (its own check)."""
+    return x.dim() >= 2 and all(p is None or p.shape == (x.shape[1],) for p in params)
+
+
 class _SkipMetaFills(TorchFunctionMode):
-    """Return a meta tensor unchanged from the value fills of :data:`VALUE_FILLS`."""
+    """Return a meta tensor unchanged from the value fills of :data:`VALUE_FILLS`; answer the two ops that
+    keep their input's layout and that torch runs on meta through its Python decompositions (batch norm,
+    ReLU: half of NASNet-A Large's meta forward) with a new meta tensor of the input's sizes and strides."""
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
@@ -94,7 +102,34 @@ class _SkipMetaFills(TorchFunctionMode):
             target = args[0] if args else kwargs.get("tensor", kwargs.get("self"))
             if _is_meta(target):
                 return target
+        elif func in _LAYOUT_KEEPING and args and _dense_meta(args[0]):
+            x = args[0]
+            if func is F.relu and set(kwargs) <= {"inplace"}:
+                inplace = args[1] if len(args) > 1 else kwargs.get("inplace", False)
+                return x if inplace else _like(x)
+            # F.batch_norm(input, running_mean, running_var, weight, bias, training, ...) in eval mode:
+            # torch's checks (the channel counts) kept, the batch-size check of training left to torch
+            eval_bn = func is F.batch_norm and not kwargs and len(args) >= 6 and args[5] is False
+            if eval_bn and _batch_norm_fits(x, *args[1:5]):
+                return _like(x)
         return func(*args, **kwargs)
+
+
+_LAYOUT_KEEPING = frozenset((F.relu, F.batch_norm))
+
+
+def _like(x: torch.Tensor) -> torch.Tensor:
+    """A new meta tensor of ``x``'s sizes, strides and dtype (``empty_like`` would run torch's Python ref)."""
+    return torch.empty_strided(x.size(), x.stride(), dtype=x.dtype, device="meta")
+
+
+def _dense_meta(x: Any) -> bool:
+    """A floating meta tensor laid out densely (contiguous, or channels-last in 4-D)."""
+    return (
+        _is_meta(x)
+        and x.is_floating_point()
+        and (x.is_contiguous() or (x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)))
+    )
 
 
 def _is_meta(x: Any) -> bool:
@@ -228,6 +263,10 @@ class _StandIn(ModuleType):
     imports the module itself and defers to it."""
 
     _cnnzoo_stand_in = True
+    # ``from M import x`` asks ``hasattr(M, "__path__")`` first; answered here, not by raising in
+    # ``__getattr__`` (the meta kernels of one NASNet forward ask 54,000 times). With a ``__path__`` the
+    # import system then asks ``hasattr(M, x)``, which a name set here or ``__getattr__`` answers.
+    __path__: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):  # the import system's questions (``__path__``...): a plain module's answer

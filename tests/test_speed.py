@@ -360,3 +360,22 @@ def test_serve_warm_up_answers_each_kind_of_request_once():
     core._profile_dict.cache_clear()
     assert warm_up(state) == ["anatomy", "draw"]
     assert core._profile_dict.cache_info().currsize == 1  # the Anatomy page's first model, profiled
+
+
+def test_meta_batch_norm_and_relu_keep_layout_and_torchs_channel_check():
+    from torch import nn
+
+    from cnnzoo.meta import meta_device
+
+    with meta_device():
+        x = torch.empty(2, 8, 5, 7).to(memory_format=torch.channels_last)
+        bn, wrong = nn.BatchNorm2d(8).eval(), nn.BatchNorm2d(6).eval()
+        y = bn(x)
+        assert y.shape == x.shape and y.stride() == x.stride() and y.is_meta and y is not x
+        r = F.relu(y)
+        assert r.stride() == y.stride() and r is not y
+        assert F.relu(y, inplace=True) is y and nn.ReLU(inplace=True)(y) is y
+        with pytest.raises(RuntimeError):  # 6 channels of statistics for 8 maps: torch's own error
+            wrong(x)
+        trained = nn.BatchNorm2d(8).train()(torch.empty(2, 8, 5, 7))  # training mode: torch's path
+        assert trained.shape == (2, 8, 5, 7)
