@@ -1,0 +1,90 @@
+"""Where the main job's time goes: one training step of each contender, timed in one process, interleaved.
+
+``cnnzoo train lenet5`` runs 2,700 steps (30 epochs x 90 batches of 16, the paper's network with its sparse
+C3, RBF output and affine distortions); ``lenet_plain.py`` runs 1,350 (30 x 45 batches of 32 of a plain tanh
+LeNet-5 with 2-pixel rolls). Both steps are built here as each program builds them (the same model code, the
+same optimizer settings, the same augmentation) on random images of the digits' size, and timed alternately in
+blocks, so that a slow stretch of the machine hits both. Prints one JSON object: milliseconds per step of each
+and the threads used. Run by ``benchmarks/bench_main_job.py``.
+
+    python benchmarks/_step_floor.py --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cnnzoo import create_model  # noqa: E402
+from cnnzoo.data.transforms import AffineDistortion  # noqa: E402
+from cnnzoo.train import get_recipe  # noqa: E402
+from cnnzoo.train.optim import SGD  # noqa: E402
+
+N_TRAIN = 1437  # the digits split's training images
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=10, help="alternating blocks of each (default 10)")
+    ap.add_argument("--steps", type=int, default=60, help="steps a block (default 60)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    X, y = torch.rand(N_TRAIN, 1, 32, 32), torch.randint(0, 10, (N_TRAIN,))
+
+    recipe = get_recipe("lenet5")
+    ours = create_model("lenet5").train()
+    opt_ours = SGD(ours.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+    distort = AffineDistortion()
+
+    def step_ours() -> None:
+        idx = torch.randint(0, N_TRAIN, (recipe.batch_size,))
+        loss = F.cross_entropy(ours(distort(X[idx])), y[idx])
+        opt_ours.zero_grad()
+        loss.backward()
+        opt_ours.step()
+
+    plain = nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
+        nn.Conv2d(16, 120, 5), nn.Tanh(), nn.Flatten(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10),
+    )  # fmt: skip
+    opt_plain = torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+
+    def step_plain() -> None:
+        idx = torch.randint(0, N_TRAIN, (32,))
+        dx, dy = torch.randint(-2, 3, (2,))
+        xb = torch.roll(X[idx], (int(dx), int(dy)), (2, 3))
+        loss = F.cross_entropy(plain(xb), y[idx])
+        opt_plain.zero_grad()
+        loss.backward()
+        opt_plain.step()
+
+    steps = {"ours": step_ours, "plain": step_plain}
+    spent = dict.fromkeys(steps, 0.0)
+    for fn in steps.values():  # warm-up: oneDNN's primitives, the allocator
+        for _ in range(args.steps):
+            fn()
+    for r in range(args.rounds):
+        for name in list(steps)[:: 1 if r % 2 == 0 else -1]:
+            t = time.perf_counter()
+            for _ in range(args.steps):
+                steps[name]()
+            spent[name] += time.perf_counter() - t
+    n = args.rounds * args.steps
+    print(json.dumps({"threads": args.threads, "batch": recipe.batch_size, **{
+        f"{k}_ms": round(v / n * 1e3, 3) for k, v in spent.items()}}))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
