@@ -107,15 +107,19 @@ class _SkipMetaFills(TorchFunctionMode):
             if func is F.relu and set(kwargs) <= {"inplace"}:
                 inplace = args[1] if len(args) > 1 else kwargs.get("inplace", False)
                 return x if inplace else _like(x)
-            # F.batch_norm(input, running_mean, running_var, weight, bias, training, ...) in eval mode:
-            # torch's checks (the channel counts) kept, the batch-size check of training left to torch
-            eval_bn = func is F.batch_norm and not kwargs and len(args) >= 6 and args[5] is False
-            if eval_bn and _batch_norm_fits(x, *args[1:5]):
-                return _like(x)
+            # F.batch_norm(input, running_mean, running_var, weight, bias, training, ...) in eval mode (the
+            # torch-function protocol hands weight.. by keyword): torch's channel-count check kept, the
+            # batch-size check of training mode left to torch
+            if func is F.batch_norm and len(args) <= 6:
+                bound = dict(zip(_BN_ARGS, args), **kwargs)
+                stats = [bound.get(k) for k in _BN_ARGS[1:5]]
+                if bound.get("training", False) is False and _batch_norm_fits(x, *stats):
+                    return _like(x)
         return func(*args, **kwargs)
 
 
 _LAYOUT_KEEPING = frozenset((F.relu, F.batch_norm))
+_BN_ARGS = ("input", "running_mean", "running_var", "weight", "bias", "training")
 
 
 def _like(x: torch.Tensor) -> torch.Tensor:
