@@ -55,22 +55,23 @@ def main(argv: list[str] | None = None) -> int:
         print("a run failed; nothing written", file=sys.stderr)
         return 1
     kept = {k: v[1:] if len(v) > 1 else v for k, v in results.items()}  # round 1 warms the file cache
-    base_wall = median([r.wall for r in kept["import torch"]])
     base_rss = median([_rss(r.output) for r in kept["import torch"]])
     rows, worst = [], (0.0, 0.0)
     for name, runs in kept.items():
         wall, rss = median([r.wall for r in runs]), median([_rss(r.output) for r in runs])
         spread = f"{min(r.wall for r in runs):.2f}-{max(r.wall for r in runs):.2f}"
-        extra = "" if name == "import torch" else f"+{wall - base_wall:.2f} s, +{rss - base_rss:.0f} MiB"
+        # paired: each run against the same round's `import torch`, so a slow stretch hits both sides
+        over = median([r.wall - b.wall for r, b in zip(runs, kept["import torch"])])
+        extra = "" if name == "import torch" else f"+{over:.2f} s, +{rss - base_rss:.0f} MiB"
         if name != "import torch":
-            worst = (max(worst[0], wall - base_wall), max(worst[1], rss - base_rss))
+            worst = (max(worst[0], over), max(worst[1], rss - base_rss))
         rows.append(f"| `{name}` | {wall:.2f} ({spread}) | {rss:.0f} | {extra} |")
     body = "\n".join(
         [
             f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/bench_startup.py` "
             f"({args.rounds} alternating rounds of whole processes, the first a warm-up). CPU: {cpu}.",
             "",
-            "| command | median wall s (min-max) | peak RSS MiB | over `import torch` |",
+            "| command | median wall s (min-max) | peak RSS MiB | over `import torch` (median of rounds) |",
             "|---|---:|---:|---|",
             *rows,
             "",
