@@ -96,3 +96,12 @@ def test_erf_cli_json_and_png(tmp_path, capsys):
     assert main(["erf", "lenet5", "--layers", "c5", "--samples", "2", "--png", str(png)]) == 0
     out = capsys.readouterr().out
     assert "c5" in out and "32x32" in out and "r68" in out
+
+
+def test_erf_cli_lists_the_layers_with_the_types_a_summary_shows(capsys):
+    from cnnzoo.cli import main
+
+    assert main(["erf", "lenet5", "--list-layers"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "c5.conv  Conv2d" in lines and "c3.conv  SparseConv2d" in lines  # C5 trains faster, is a Conv2d
+    assert lines[-1] == "default layers: c1, s2, c3, s4, c5"

@@ -485,9 +485,7 @@ class _Tracer(TorchFunctionMode):
             in_states = [s for s in (self.get_state(t) for t in ins) if s is not None]
             if in_states:
                 self.set_state(out, _union(in_states))
-        # a layer subclassed only to compute faster (LeNet-5's C5) names the layer it is: ``summary_type``
-        kind = getattr(module, "summary_type", None) or type(module).__name__
-        row = self.make_row(f.name, kind, out, ins, list(module.parameters()))
+        row = self.make_row(f.name, layer_type(module), out, ins, list(module.parameters()))
         row.macs, row.fits, row.note = f.macs, f.fits, "; ".join(dict.fromkeys(f.notes))
         self.rows.append(row)
 
@@ -606,6 +604,12 @@ def _pad_field(t: _Tracer, states: list[_RF], x: torch.Tensor, out: torch.Tensor
 @op_handler("pad", field=_pad_field)
 def _no_macs(args: tuple, kwargs: dict, out: torch.Tensor) -> int:
     return 0
+
+
+def layer_type(module: nn.Module) -> str:
+    """The layer type a summary shows: the class name, or the ``summary_type`` of a layer subclassed only to
+    compute faster (LeNet-5's C5 is a ``Conv2d``)."""
+    return getattr(module, "summary_type", None) or type(module).__name__
 
 
 def _meta_copy(model: nn.Module, device: torch.device) -> nn.Module:

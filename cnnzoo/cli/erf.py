@@ -62,6 +62,7 @@ def run_erf(args: argparse.Namespace) -> int:
     import torch
 
     from ..analysis.erf import default_erf_layers, effective_receptive_field
+    from ..analysis.tracing import layer_type
     from ..checkpoint import is_checkpoint_path
     from ..factory import model_from_checkpoint
     from ..sizes import parse_input_size
@@ -74,7 +75,7 @@ def run_erf(args: argparse.Namespace) -> int:
     if args.list_layers:
         for n, m in model.named_modules():
             if n:
-                print(f"{n}  {getattr(m, 'summary_type', None) or type(m).__name__}")
+                print(f"{n}  {layer_type(m)}")
         print("default layers: " + ", ".join(default_erf_layers(model)))
         return 0
     images = None
