@@ -4,7 +4,8 @@
 C3, RBF output and affine distortions); ``lenet_plain.py`` runs 1,350 (30 x 45 batches of 32 of a plain tanh
 LeNet-5 with 2-pixel rolls). Both steps are built here as each program builds them (the same model code, the
 same optimizer settings, the same augmentation) on random images of the digits' size, and timed alternately in
-blocks, so that a slow stretch of the machine hits both. Prints one JSON object: milliseconds per step of each
+blocks, so that a slow stretch of the machine hits both. Prints one JSON object: milliseconds per step of
+each, the steps each program runs (from the lenet5 recipe's epochs and batch, and the plain script's 30 x 32),
 and the threads used. Run by ``benchmarks/bench_main_job.py``.
 
     python benchmarks/_step_floor.py --threads 2
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -30,6 +32,7 @@ from cnnzoo.train import get_recipe  # noqa: E402
 from cnnzoo.train.optim import SGD  # noqa: E402
 
 N_TRAIN = 1437  # the digits split's training images
+PLAIN_EPOCHS, PLAIN_BATCH = 30, 32  # benchmarks/baselines/lenet_plain.py
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     opt_plain = torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
 
     def step_plain() -> None:
-        idx = torch.randint(0, N_TRAIN, (32,))
+        idx = torch.randint(0, N_TRAIN, (PLAIN_BATCH,))
         dx, dy = torch.randint(-2, 3, (2,))
         xb = torch.roll(X[idx], (int(dx), int(dy)), (2, 3))
         loss = F.cross_entropy(plain(xb), y[idx])
@@ -81,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
                 steps[name]()
             spent[name] += time.perf_counter() - t
     n = args.rounds * args.steps
-    print(json.dumps({"threads": args.threads, "batch": recipe.batch_size, **{
+    steps_run = {
+        "ours_steps": recipe.epochs * math.ceil(N_TRAIN / recipe.batch_size),
+        "plain_steps": PLAIN_EPOCHS * math.ceil(N_TRAIN / PLAIN_BATCH),
+    }
+    print(json.dumps({"threads": args.threads, "batch": recipe.batch_size, **steps_run, **{
         f"{k}_ms": round(v / n * 1e3, 3) for k, v in spent.items()}}))  # fmt: skip
     return 0
 

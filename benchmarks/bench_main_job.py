@@ -38,7 +38,6 @@ def _top1(output: str) -> float | None:
 
 
 _THREADS = re.compile(r"threads: (\d+) thread")
-STEPS_OURS, STEPS_PLAIN = 30 * 90, 30 * 45  # 30 epochs of 1,437 images in batches of 16 / of 32
 
 
 def _step_floor(output: str, env: dict[str, str], ours_wall: float, plain_wall: float) -> list[str]:
@@ -57,15 +56,15 @@ def _step_floor(output: str, env: dict[str, str], ours_wall: float, plain_wall: 
         print(f"the step timing failed: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return []
     d = json.loads(r.stdout.strip().splitlines()[-1])
-    ours_s, plain_s = d["ours_ms"] * STEPS_OURS / 1e3, d["plain_ms"] * STEPS_PLAIN / 1e3
+    ours_s, plain_s = d["ours_ms"] * d["ours_steps"] / 1e3, d["plain_ms"] * d["plain_steps"] / 1e3
     # with everything but the steps as it is, the step time that would give a wall ratio of 0.8
-    needed = (0.8 * plain_wall - (ours_wall - ours_s)) / STEPS_OURS * 1e3
+    needed = (0.8 * plain_wall - (ours_wall - ours_s)) / d["ours_steps"] * 1e3
     line = (
         f"Where the time goes (`benchmarks/_step_floor.py`, each program's training step timed in one "
         f"process, interleaved, {threads} thread(s)): cnnzoo's step (the paper's network, batch "
-        f"{d['batch']}, affine distortions) **{d['ours_ms']:.2f} ms** x {STEPS_OURS:,} steps = "
-        f"{ours_s:.1f} s; the plain step "
-        f"(tanh LeNet-5, batch 32, rolls) **{d['plain_ms']:.2f} ms** x {STEPS_PLAIN:,} = {plain_s:.1f} s. "
+        f"{d['batch']}, affine distortions) **{d['ours_ms']:.2f} ms** x {d['ours_steps']:,} steps = "
+        f"{ours_s:.1f} s; the plain step (tanh LeNet-5, batch 32, rolls) **{d['plain_ms']:.2f} ms** x "
+        f"{d['plain_steps']:,} = {plain_s:.1f} s. "
     )
     if needed > 0:
         line += (
