@@ -120,7 +120,7 @@ def test_a_full_disk_under_export_checkpoint_figure_and_csv_is_one_sentence(smal
     _assert_disk_full(str(e.value), small_disk)
     with pytest.raises(DiskFullError):
         plot_confusion(
-            torch.eye(40, dtype=torch.long) * 7, [f"c{i}" for i in range(40)], small_disk / "c.png"
+            torch.eye(40, dtype=torch.long) * 7, [f"class {i}" for i in range(40)], small_disk / "c.png"
         )
     log = RunLogger(small_disk, tensorboard=False)
     with pytest.raises(DiskFullError):

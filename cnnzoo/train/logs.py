@@ -1,5 +1,5 @@
 """Run logs: ``metrics.csv`` (one row per epoch), TensorBoard events (``tb/``) and ``curves.png`` (loss,
-top-1, top-5 and learning rate against the epoch; matplotlib's Agg backend, so no display is needed)."""
+top-1, top-5 and learning rate against the epoch; drawn with Pillow, so no display and no matplotlib)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..outputs import save_figure, write_atomic
+from ..outputs import write_atomic
 
 CURVES = ("loss", "top1", "top5", "lr")
 
@@ -39,7 +39,7 @@ class RunLogger:
 
     def log(self, history: list[dict[str, Any]], curves: bool = True) -> None:
         """Record the last row of ``history`` (and rewrite the CSV, and with ``curves`` the PNG, from all of
-        it). The trainer draws the curves once, at the end of the run (matplotlib costs ~0.4 s a figure)."""
+        it). The trainer draws the curves once, at the end of the run."""
         row = history[-1]
         keys: list[str] = []
         for r in history:
@@ -63,25 +63,18 @@ class RunLogger:
 
 
 def plot_curves(history: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Four panels (loss, top-1, top-5, lr) of every ``<split>_<metric>`` column against the epoch."""
-    from matplotlib.figure import Figure  # no pyplot: its backend machinery costs ~1 s at import
+    """Four panels (loss, top-1, top-5, lr) of every ``<split>_<metric>`` column against the epoch, drawn
+    with Pillow (:mod:`cnnzoo.charts`: no matplotlib import in a training run)."""
+    from ..charts import Panel, line_panels, png_bytes
 
-    fig = Figure(figsize=(16, 3.6))
-    axes = fig.subplots(1, 4)
     epochs = [r["epoch"] for r in history]
-    for ax, metric in zip(axes, CURVES):
+    panels = []
+    for metric in CURVES:
+        panel = Panel(metric, xlabel="epoch", log_y=metric == "lr", legend=metric != "lr")
         for split in ("train", "val", "test", ""):
             key = f"{split}_{metric}" if split else metric
             ys = [r.get(key) for r in history]
-            if all(isinstance(y, (int, float)) for y in ys) and ys:
-                ax.plot(epochs, ys, marker="o", markersize=3, label=split or metric)
-        ax.set_title(metric)
-        ax.set_xlabel("epoch")
-        if metric == "lr":
-            ax.set_yscale("log")
-        elif ax.lines:
-            ax.legend()
-        ax.grid(alpha=0.3)
-    # fixed margins, not tight_layout(): measuring every label's extent took longer than drawing the figure
-    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.15, top=0.91, wspace=0.22)
-    return save_figure(fig, path, "curves figure", dpi=90)
+            if ys and all(isinstance(y, (int, float)) for y in ys):
+                panel.series.append((split or metric, epochs, [float(y) for y in ys]))
+        panels.append(panel)
+    return write_atomic(Path(path), png_bytes(line_panels(panels)), "curves figure")

@@ -169,12 +169,22 @@ class EvalResult:
         return d
 
 
-def plot_confusion(cm: torch.Tensor, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
-    """Write the row-normalised confusion matrix as a PNG (matplotlib, Agg backend)."""
-    from matplotlib.figure import Figure  # no pyplot: its backend machinery costs ~1 s at import
+_CM_TITLE = "confusion matrix (rows normalised)"
 
+
+def plot_confusion(cm: torch.Tensor, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
+    """Write the row-normalised confusion matrix as a figure: a PNG drawn with Pillow (:mod:`cnnzoo.charts`,
+    no matplotlib import in a training run), any other suffix (``.pdf``, ``.svg``) with matplotlib."""
     c = cm.double()
     norm = (c / c.sum(1, keepdim=True).clamp_min(1)).numpy()
+    if Path(path).suffix.lower() in ("", ".png"):
+        from ..charts import heatmap, png_bytes
+        from ..outputs import write_atomic
+
+        img = heatmap(norm.tolist(), [str(n) for n in classes], cm.tolist(), title or _CM_TITLE)
+        return write_atomic(Path(path), png_bytes(img), "confusion-matrix figure")
+    from matplotlib.figure import Figure  # no pyplot: its backend machinery costs ~1 s at import
+
     k = len(classes)
     side = min(12.0, 2.0 + 0.45 * k)
     fig = Figure(figsize=(side, side))
@@ -198,7 +208,7 @@ def plot_confusion(cm: torch.Tensor, classes: Sequence[str], path: str | Path, t
                     )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title or "confusion matrix (rows normalised)")
+    ax.set_title(title or _CM_TITLE)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     from ..outputs import save_figure
