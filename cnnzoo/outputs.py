@@ -321,6 +321,28 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, what: str = "o
     return p
 
 
+def same_file_atomic(
+    src: str | os.PathLike[str], path: str | os.PathLike[str], what: str = "output file"
+) -> Path:
+    """Make ``path`` hold the content of the finished file ``src`` atomically: a hard link to it (no second
+    serialisation or fsync of the same bytes; ``src`` is itself only ever replaced by rename, so ``path``
+    keeps this content when ``src`` is rewritten), or a copy through :func:`write_atomic` where the file
+    system has no hard links."""
+    s, p = Path(src), Path(path)
+    tmp = _temp_name(p)
+    try:
+        os.link(s, tmp)
+    except OSError:
+        return write_atomic(p, s.read_bytes(), what)
+    try:
+        os.replace(tmp, p)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    _fsync_dir(p.parent)
+    return p
+
+
 def save_figure(fig: Any, path: str | os.PathLike[str], what: str = "figure", **savefig_kw: Any) -> Path:
     """Render the matplotlib figure ``fig`` in the type its suffix names (``.png``, ``.pdf``...) and write it
     with :func:`write_atomic`."""

@@ -139,3 +139,24 @@ def test_a_full_disk_during_training_is_one_line_and_the_cli_exit_2(
     assert code == 2
     _assert_disk_full(capfd.readouterr().err.replace("\r", "\n").split("\n")[-2], small_disk)
     assert not [p for p in small_disk.rglob(".*.tmp")]
+
+
+def test_best_pt_made_from_last_pt_keeps_its_bytes_when_last_pt_is_rewritten(tmp_path, monkeypatch) -> None:
+    """``Trainer.fit`` makes best.pt from the last.pt it just wrote (same state): a hard link, or a copy where
+    the file system has none; either way a later last.pt leaves best.pt as it was, and no temporary stays."""
+    from cnnzoo.outputs import same_file_atomic, write_atomic
+
+    last, best = tmp_path / "last.pt", tmp_path / "best.pt"
+    write_atomic(last, b"epoch 1")
+    same_file_atomic(last, best)
+    write_atomic(last, b"epoch 2")
+    assert best.read_bytes() == b"epoch 1" and last.read_bytes() == b"epoch 2"
+
+    def no_links(*a, **k):
+        raise OSError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    same_file_atomic(last, best)
+    write_atomic(last, b"epoch 3")
+    assert best.read_bytes() == b"epoch 2" and last.read_bytes() == b"epoch 3"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]

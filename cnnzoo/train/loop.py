@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from ..checkpoint import Checkpoint, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from ..data.sources import collate_skip
 from ..errors import CheckpointError, CnnzooError, OptionError
+from ..outputs import same_file_atomic
 from ..record import ModelRecord
 from .distributed import DistContext, ResumableSampler, barrier, shard_indices
 from .metrics import EvalResult, Meter, PosteriorMeter
@@ -610,7 +611,9 @@ class Trainer:
                         if self.monitor is not None:
                             self.best_value, self.best_loss = row["val_top1"], row["val_loss"]
                     last = self.save("last.pt", self.epoch, 0)
-                    if improved:
+                    if improved and last is not None:  # the same state: best.pt is last.pt's bytes
+                        best = same_file_atomic(last, self.out / "best.pt", "checkpoint")
+                    elif improved:
                         best = self.save("best.pt", self.epoch, 0)
                         if self.out is None:
                             self._keep_best_in_memory()
