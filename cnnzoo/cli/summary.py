@@ -89,7 +89,9 @@ def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, 
 
         with meta_device():  # shapes only; no torch._dynamo import (cnnzoo.meta)
             model = create_model(target)
-            return profile(model, size, batch_size=batch, name=target), info.as_dict()
+        # profiled outside the device block: its forward makes no new tensors, and every op of it would
+        # pass through one more Python mode (NASNet-A Large: thousands of calls)
+        return profile(model, size, batch_size=batch, name=target), info.as_dict()
     if _is_spec(target):
         size = parse_input_size(input_arg) if input_arg is not None else None
         if size is None:
@@ -98,7 +100,7 @@ def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, 
 
         with meta_device():  # a summary needs shapes only: a 10 GB spec costs no memory
             model = build_from_spec(target, in_chans=size[0], input_size=size[1:])
-            return profile(model, size, batch_size=batch, name="spec"), {}
+        return profile(model, size, batch_size=batch, name="spec"), {}
     create_model(target)  # raises UnknownModelError with close names
     raise AssertionError("unreachable")
 
