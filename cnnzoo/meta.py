@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
+from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack, _pop_mode_temporarily
 
 #: The weight initialisers: no-ops on a meta tensor (they only set values).
 INITIALISERS = frozenset(
@@ -97,26 +97,49 @@ class _SkipMetaFills(TorchFunctionMode):
     ReLU: half of NASNet-A Large's meta forward) with a new meta tensor of the input's sizes and strides."""
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        kwargs = kwargs or {}
-        if func in VALUE_FILLS or func in INITIALISERS:
-            # torch.nn.init hands its tensor to the modes by keyword (``tensor=``), Tensor methods by position
-            target = args[0] if args else kwargs.get("tensor", kwargs.get("self"))
-            if _is_meta(target):
-                return target
-        elif func in _LAYOUT_KEEPING and args and _dense_meta(args[0]):
-            x = args[0]
-            if func is F.relu and set(kwargs) <= {"inplace"}:
-                inplace = args[1] if len(args) > 1 else kwargs.get("inplace", False)
-                return x if inplace else _like(x)
-            # F.batch_norm(input, running_mean, running_var, weight, bias, training, ...) in eval mode (the
-            # torch-function protocol hands weight.. by keyword): torch's channel-count check kept, the
-            # batch-size check of training mode left to torch
-            if func is F.batch_norm and len(args) <= 6:
-                bound = dict(zip(_BN_ARGS, args), **kwargs)
-                stats = [bound.get(k) for k in _BN_ARGS[1:5]]
-                if bound.get("training", False) is False and _batch_norm_fits(x, *stats):
-                    return _like(x)
-        return func(*args, **kwargs)
+        return call_meta_op(func, args, kwargs or {})
+
+
+def call_meta_op(func: Any, args: tuple, kwargs: dict) -> Any:
+    """``func(*args, **kwargs)`` under :class:`_SkipMetaFills`'s rules (its ``__torch_function__``, as a
+    function that a mode of its own can call: see :func:`meta_rules_in_caller`)."""
+    if func in VALUE_FILLS or func in INITIALISERS:
+        # torch.nn.init hands its tensor to the modes by keyword (``tensor=``), Tensor methods by position
+        target = args[0] if args else kwargs.get("tensor", kwargs.get("self"))
+        if _is_meta(target):
+            return target
+    elif func in _LAYOUT_KEEPING and args and _dense_meta(args[0]):
+        x = args[0]
+        if func is F.relu and set(kwargs) <= {"inplace"}:
+            inplace = args[1] if len(args) > 1 else kwargs.get("inplace", False)
+            return x if inplace else _like(x)
+        # F.batch_norm(input, running_mean, running_var, weight, bias, training, ...) in eval mode (the
+        # torch-function protocol hands weight.. by keyword): torch's channel-count check kept, the
+        # batch-size check of training mode left to torch
+        if func is F.batch_norm and len(args) <= 6:
+            bound = dict(zip(_BN_ARGS, args), **kwargs)
+            stats = [bound.get(k) for k in _BN_ARGS[1:5]]
+            if bound.get("training", False) is False and _batch_norm_fits(x, *stats):
+                return _like(x)
+    return func(*args, **kwargs)
+
+
+def plain_call(func: Any, args: tuple, kwargs: dict) -> Any:
+    return func(*args, **kwargs)
+
+
+@contextmanager
+def meta_rules_in_caller() -> Iterator[Callable[[Any, tuple, dict], Any]]:
+    """For a torch-function mode that calls every op itself (the profiler's tracer): where the innermost
+    mode is :func:`meta_ops`'s :class:`_SkipMetaFills`, it is taken off the stack for the block and its rules
+    are given as a function to call the ops with (:func:`call_meta_op`), so each op passes through one
+    Python mode instead of two; elsewhere the function calls the op as it is."""
+    stack = _get_current_function_mode_stack()
+    if stack and isinstance(stack[-1], _SkipMetaFills):
+        with _pop_mode_temporarily():
+            yield call_meta_op
+    else:
+        yield plain_call
 
 
 _LAYOUT_KEEPING = frozenset((F.relu, F.batch_norm))

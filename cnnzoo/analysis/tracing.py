@@ -26,6 +26,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..errors import CnnzooError
+from ..meta import meta_rules_in_caller, plain_call
 from .result import FLOAT32_BYTES, GLOBAL_CONTEXT, LayerRow
 
 _CONV = {"conv1d", "conv2d", "conv3d"}
@@ -238,6 +239,8 @@ class _Tracer(TorchFunctionMode):
         self.counted: set[int] = set()
         #: operators without a handler that touched the traced tensors, and how often (fvcore's report)
         self.unsupported: Counter[str] = Counter()
+        #: how each op is called: with meta_ops()'s rules where _run took its mode off the stack
+        self.call: Callable[[Any, tuple, dict], Any] = plain_call
 
     # -- state -----------------------------------------------------------------------------------------
     def set_state(self, t: torch.Tensor, s: _RF) -> None:
@@ -261,7 +264,7 @@ class _Tracer(TorchFunctionMode):
         # (state, fits, note) of a convolution or pooling window, computed before it runs
         window = handler.before(self, name, args, kwargs) if handler and handler.before else None
         try:
-            out = func(*args, **kwargs)
+            out = self.call(func, args, kwargs)
         except RuntimeError as e:
             if isinstance(e, _LayerError):
                 raise
@@ -656,7 +659,7 @@ def _run(
             )
         )
     try:
-        with torch.no_grad(), tracer:
+        with torch.no_grad(), meta_rules_in_caller() as tracer.call, tracer:
             out = model(x)
     finally:
         for h in handles:
