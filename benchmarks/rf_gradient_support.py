@@ -130,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += check_model(n, (0, 29), args.samples)
         print(table(rows[-2:]).splitlines()[-2:], flush=True)
     ok = [r for r in rows if "error" not in r]
-    bad = sorted({r["model"] for r in ok if r["outside"]})
+
+    def under_counted(r: dict) -> list[str]:  # outside the field at a layer not flagged as global context
+        return [x for x in r["outside"] if x not in r["global_context"]]
+
+    bad = sorted({r["model"] for r in ok if under_counted(r)})
+    flagged = sorted({r["model"] for r in ok if r["outside"] and not under_counted(r)})
     partial = sorted(
         {r["model"] for r in ok if r["inside"] == r["informative"] and r["filled"] < r["informative"]}
     )
@@ -143,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.samples} N(0,1) inputs per size; the smallest input the trunk takes and 29 pixels more; "
         f"{len({r['model'] for r in rows})} of {len(names)} models checked in "
         f"{time.perf_counter() - t0:.0f} s on {cpu}, {args.threads} threads).\n\n"
-        f"Support outside the theoretical field (the profile under-counts): "
+        f"Support outside the theoretical field at a layer the profile does not flag (it under-counts): "
         f"{', '.join(bad) or 'none'}.\n"
+        f"Outside only at layers the profile flags as global context (an SE gate or other pooled context "
+        f"reads the whole map; the field reported is the convolutional path's, by design): "
+        f"{', '.join(flagged) or 'none'}.\n"
         f"Support inside but not filling the field's box (dead units, max-pool routing or a field the "
         f"profile over-counts): {', '.join(partial) or 'none'}.\n"
         + (f"Not run (time budget): {', '.join(skipped)}.\n" if skipped else "")
