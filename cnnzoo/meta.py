@@ -32,7 +32,6 @@ import functools
 import importlib
 import operator
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -341,29 +340,19 @@ def _shape_checks_without_sympy() -> Iterator[None]:
                 del sys.modules[name]
 
 
-_depth = threading.local()
-
-
 @contextmanager
 def meta_ops() -> Iterator[None]:
     """Run ops on meta tensors without importing ``torch._dynamo`` (module docstring), on whatever device
     the block's new tensors go to: what :func:`cnnzoo.profile` wraps its meta-device forward passes in.
-    Re-entrant: inside a block that already runs it (``meta_device()`` around ``profile``) it adds nothing,
-    so each op passes through one :class:`_SkipMetaFills`, not one per level (every level is a Python call
-    per op: building and running NASNet-A Large for its summary makes 26,969)."""
-    if getattr(_depth, "n", 0):
-        _depth.n += 1
-        try:
-            yield
-        finally:
-            _depth.n -= 1
+    Re-entrant: inside a block that already runs it (``meta_device()`` around ``profile``: its mode is on the
+    torch-function stack) it adds nothing, so each op passes through one :class:`_SkipMetaFills`, not one
+    per level (every level is a Python call per op: building and running NASNet-A Large for its summary
+    makes 26,969)."""
+    if any(isinstance(m, _SkipMetaFills) for m in _get_current_function_mode_stack()):
+        yield  # its other two settings are in place for as long as its mode is
         return
-    _depth.n = 1
-    try:
-        with _SkipMetaFills(), _references_run_directly(), _shape_checks_without_sympy():
-            yield
-    finally:
-        _depth.n = 0
+    with _SkipMetaFills(), _references_run_directly(), _shape_checks_without_sympy():
+        yield
 
 
 @contextmanager
