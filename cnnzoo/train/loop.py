@@ -610,13 +610,11 @@ class Trainer:
                         self.best_epoch = row["epoch"]
                         if self.monitor is not None:
                             self.best_value, self.best_loss = row["val_top1"], row["val_loss"]
-                    last = self.save("last.pt", self.epoch, 0)
+                    last = self.save("last.pt", self.epoch, 0)  # None without a run folder or off rank 0
                     if improved and last is not None:  # the same state: best.pt is last.pt's bytes
                         best = same_file_atomic(last, self.out / "best.pt", "checkpoint")
-                    elif improved:
-                        best = self.save("best.pt", self.epoch, 0)
-                        if self.out is None:
-                            self._keep_best_in_memory()
+                    elif improved and self.out is None:
+                        self._keep_best_in_memory()
                     barrier()
                     self._hook("on_epoch_end", self.epoch, row)
                 finished = True
