@@ -32,7 +32,7 @@ def font(size: int) -> Any:
     from PIL import ImageFont
 
     spec = importlib.util.find_spec("matplotlib")
-    for root in spec.submodule_search_locations or () if spec else ():
+    for root in (spec.submodule_search_locations or ()) if spec else ():
         ttf = Path(root) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
         if ttf.is_file():
             return ImageFont.truetype(str(ttf), size)
@@ -94,8 +94,8 @@ def _draw_panel(draw: Any, box: tuple[int, int, int, int], p: Panel, s: int) -> 
     pts = [(x, y) for _, xs, ys in p.series for x, y in zip(xs, ys) if math.isfinite(y)]
     if p.log_y:
         pts = [(x, y) for x, y in pts if y > 0]
-    draw.rectangle(box, outline="black", width=s)
     if not pts:
+        draw.rectangle(box, outline="black", width=s)
         return
     fy = (lambda y: math.log10(y)) if p.log_y else (lambda y: y)
     x_lo, x_hi = min(x for x, _ in pts), max(x for x, _ in pts)
@@ -108,16 +108,16 @@ def _draw_panel(draw: Any, box: tuple[int, int, int, int], p: Panel, s: int) -> 
     mx, my = (x_hi - x_lo) * 0.05, (y_hi - y_lo) * 0.05
     x_lo, x_hi, y_lo, y_hi = x_lo - mx, x_hi + mx, y_lo - my, y_hi + my
 
-    def at(x: float, y: float) -> tuple[float, float]:
-        return (
-            left + (x - x_lo) / (x_hi - x_lo) * (right - left),
-            bottom - (fy(y) - y_lo) / (y_hi - y_lo) * (bottom - top),
-        )
+    def px(x: float) -> float:
+        return left + (x - x_lo) / (x_hi - x_lo) * (right - left)
+
+    def py(y: float) -> float:
+        return bottom - (fy(y) - y_lo) / (y_hi - y_lo) * (bottom - top)
 
     grid = (222, 222, 222)
     for t in nice_ticks(x_lo, x_hi, 6):
         if x_lo <= t <= x_hi and float(t).is_integer():
-            x = at(t, 10**y_lo if p.log_y else y_lo)[0]
+            x = px(t)
             draw.line([(x, top), (x, bottom)], fill=grid, width=s)
             draw.line([(x, bottom), (x, bottom + 4 * s)], fill="black", width=s)
             draw.text((x, bottom + 6 * s), f"{t:g}", fill="black", font=f_tick, anchor="ma")
@@ -129,18 +129,19 @@ def _draw_panel(draw: Any, box: tuple[int, int, int, int], p: Panel, s: int) -> 
     else:
         y_ticks = nice_ticks(y_lo, y_hi, 5)
     for t in y_ticks:
-        y = at(x_lo, t)[1]
+        y = py(t)
         if top <= y <= bottom:
             draw.line([(left, y), (right, y)], fill=grid, width=s)
             draw.line([(left - 4 * s, y), (left, y)], fill="black", width=s)
             draw.text((left - 6 * s, y), _label(t), fill="black", font=f_tick, anchor="rm")
     draw.rectangle(box, outline="black", width=s)
-    shown = []
+    shown, drawn = [], []  # the series in the legend; every point's pixel position
     for i, (label, xs, yv) in enumerate(p.series):
         colour = CYCLE[i % len(CYCLE)]
-        xy = [at(x, y) for x, y in zip(xs, yv) if math.isfinite(y) and (y > 0 or not p.log_y)]
+        xy = [(px(x), py(y)) for x, y in zip(xs, yv) if math.isfinite(y) and (y > 0 or not p.log_y)]
         if not xy:
             continue
+        drawn += xy
         shown.append((label, colour))
         if len(xy) > 1:
             draw.line(xy, fill=colour, width=2 * s, joint="curve")
@@ -150,7 +151,6 @@ def _draw_panel(draw: Any, box: tuple[int, int, int, int], p: Panel, s: int) -> 
     if p.legend and shown:
         width = max(draw.textlength(label, font=f_tick) for label, _ in shown) + 30 * s
         height = 15 * s * len(shown) + 3 * s
-        drawn = [at(x, y) for x, y in pts]
 
         def covered(corner: tuple[float, float]) -> int:  # points under the legend box at this corner
             cx, cy = corner
