@@ -172,6 +172,33 @@ def test_meta_device_skips_an_initialiser_whose_tensor_comes_by_keyword(monkeypa
     assert len(calls) == 1
 
 
+def test_each_op_of_a_summary_forward_passes_through_one_python_mode():
+    """meta_ops() nested in meta_device() adds no second mode, and during the profiler's forward its tracer
+    is the only torch-function mode (it applies meta_ops()'s rules itself; the summary's model was built in
+    the device block, and profiled outside it)."""
+    from torch.overrides import _get_current_function_mode_stack as mode_stack
+
+    from cnnzoo.analysis import profile
+    from cnnzoo.meta import meta_device, meta_ops
+
+    with meta_device(), meta_ops(), meta_ops():
+        assert [type(m).__name__ for m in mode_stack()] == ["DeviceContext", "_SkipMetaFills"]
+    assert mode_stack() == []
+
+    seen: list[list[str]] = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append([type(m).__name__ for m in mode_stack()])
+            return x
+
+    with meta_device():
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), Spy(), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+    p = profile(model, (3, 8, 8))
+    assert seen == [["_Tracer"]]
+    assert [r.output_shape for r in p.rows][-1] == (4, 6, 6)
+
+
 # ------------------------------------------------------------------------------------------ optimizers
 @pytest.mark.parametrize(
     "ours, theirs, kw",
