@@ -196,10 +196,12 @@ def heatmap(
     cell = max(8, min(48, 560 // max(k, 1)))
     f_title, f_tick, f_cell = font(13 * s), font(10 * s), font(max(7, min(11, cell // 3)) * s)
     lab_w = max((f_tick.getlength(str(c)) for c in labels), default=0) / s if k <= 40 else 0
-    left, top = int(40 + lab_w), 36
     side = cell * k
+    width = int(40 + lab_w) + side + 90
+    title_lines = wrap(title, f_title, (width - 16) * s)
+    left, top = int(40 + lab_w), 20 + 16 * len(title_lines)
     bottom_pad = int(44 + (lab_w if k > 10 else 0))
-    img = Image.new("RGB", ((left + side + 90) * s, (top + side + bottom_pad) * s), "white")
+    img = Image.new("RGB", (width * s, (top + side + bottom_pad) * s), "white")
     draw = ImageDraw.Draw(img)
     L, T, C = left * s, top * s, cell * s
     for i in range(k):
@@ -230,7 +232,8 @@ def heatmap(
     ImageDraw.Draw(yl).text((0, 0), ylabel, fill=255, font=f_tick)
     yl = yl.rotate(90, expand=True)
     img.paste((0, 0, 0), (6 * s, int(T + k * C / 2 - yl.height / 2)), yl)
-    draw.text((L + k * C / 2, T - 10 * s), title, fill="black", font=f_title, anchor="md")
+    for i, line in enumerate(title_lines):  # centred on the image, wrapped to its width
+        draw.text((width * s / 2, (8 + 16 * i) * s), line, fill="black", font=f_title, anchor="ma")
     # the colour bar, 0 (bottom) to 1 (top)
     bx, bw = L + k * C + 16 * s, 14 * s
     for y in range(k * C):
@@ -241,6 +244,23 @@ def heatmap(
         draw.line([(bx + bw, y), (bx + bw + 4 * s, y)], fill="black", width=s)
         draw.text((bx + bw + 6 * s, y), f"{t:.1f}", fill="black", font=f_tick, anchor="lm")
     return img.resize((img.width // s, img.height // s), Image.LANCZOS)
+
+
+def wrap(text: str, font: Any, width: float) -> list[str]:
+    """``text`` as lines no wider than ``width`` pixels in ``font``: its own line breaks kept, each line
+    broken between words (a single word wider than ``width`` stays whole)."""
+    lines: list[str] = []
+    for para in text.split("\n"):
+        line = ""
+        for word in para.split():
+            trial = f"{line} {word}" if line else word
+            if line and font.getlength(trial) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = trial
+        lines.append(line)
+    return [ln for ln in lines if ln]
 
 
 def png_bytes(img: Any) -> bytes:

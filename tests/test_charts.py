@@ -69,3 +69,23 @@ def test_the_confusion_png_shades_each_cell_by_its_row_share(tmp_path):
     assert _count(img, BLUES[-1]) > 1000  # the 100% cell, navy
     assert "matplotlib" not in str(img.info)
     assert heatmap([[1.0]], ["a"]).size[0] > 0
+
+
+def test_a_long_confusion_title_is_wrapped_inside_the_image(tmp_path):
+    """cnnzoo train titles its confusion matrix with the evaluation protocol: a line wider than the figure
+    is broken between words, so no text runs off either edge."""
+    from cnnzoo.charts import font, wrap
+
+    protocol = (
+        "lenet5: 1 view: the whole image fitted to 32x32; mean of softmax: softmax of each view's logits, "
+        "averaged over the views"
+    )
+    lines = wrap(f"lenet5 on digits (test top-1 0.9250)\n{protocol}", font(26), 900)
+    assert lines[0] == "lenet5 on digits (test top-1 0.9250)" and len(lines) >= 3
+    assert all(font(26).getlength(ln) <= 900 for ln in lines) and " ".join(lines[1:]) == protocol
+    img = heatmap([[1.0, 0.0], [0.0, 1.0]], ["a", "b"], title=f"lenet5 on digits\n{protocol}").convert("L")
+    band = img.crop((0, 0, img.width, 60))
+    sides = (0, 1, 2, img.width - 3, img.width - 1)
+    edges = [band.getpixel((x, y)) for y in range(band.height) for x in sides]
+    assert min(edges) == 255  # nothing drawn at the left or right edge of the title band
+    assert min(band.getdata()) < 100  # and the title is there
