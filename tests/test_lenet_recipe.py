@@ -3,6 +3,7 @@ dense-kernel training path of the sparse C3 (same function, same gradients, 1,51
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -101,26 +102,32 @@ def test_distort_augmentation_keeps_digits_unflipped_and_normalised() -> None:
     assert not any("Flip" in type(t).__name__ for t in tf.transforms)
 
 
-def test_lenet5_recipe_trains_30_distorted_passes_with_the_papers_stepwise_rate() -> None:
+def test_lenet5_recipe_trains_the_papers_20_distorted_passes_on_a_clipped_one_cycle() -> None:
     r = get_recipe("lenet5")
     assert (r.optimizer, r.lr, r.momentum, r.weight_decay, r.batch_size, r.epochs) == (
         "sgd",
-        0.003,
+        0.012,
         0.9,
         0.0,
-        16,
-        30,
+        48,
+        20,
     )
-    assert (r.augment, r.val_fraction, r.label_smoothing) == ("distort", 0.0, 0.0)
+    assert (r.augment, r.val_fraction, r.label_smoothing, r.clip_grad_norm) == ("distort", 0.0, 0.0, 5.0)
     opt = r.make_optimizer(torch.nn.Linear(2, 2))
-    sched = r.make_scheduler(opt)
+    steps_per_epoch = 30  # the digits' 1,437 training images in batches of 48
+    sched = r.make_scheduler(opt, steps_per_epoch)
+    assert getattr(sched, "per_step", False)
     lrs = []
-    for _ in range(r.epochs):
-        lrs.append(round(opt.param_groups[0]["lr"], 7))
+    for _ in range(r.epochs * steps_per_epoch):
+        lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
-    # the paper's 0.0005/0.0002/0.0001/0.00005/0.00001 steps (x6) at 40/60/75/90% of 30 passes
-    assert lrs == [0.003] * 12 + [0.0012] * 6 + [0.0006] * 4 + [0.0003] * 5 + [0.00006] * 3
+    # 600 steps: up from 0.0012 to 0.012 over the first 150, then linearly down to 0 at step 600
+    assert lrs[0] == pytest.approx(0.0012)
+    assert max(lrs) == pytest.approx(0.012) and lrs.index(max(lrs)) == 150
+    assert lrs[375] == pytest.approx(0.006) and lrs[-1] == pytest.approx(0.012 / 450)
+    assert all(a < b for a, b in zip(lrs[:150], lrs[1:151]))
+    assert all(a > b for a, b in zip(lrs[150:-1], lrs[151:]))
 
 
 def test_batch_distortion_moves_each_image_by_its_own_map_as_the_single_image_path_does() -> None:
