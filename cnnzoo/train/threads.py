@@ -4,8 +4,10 @@ A small network's steps are too short to split (LeNet-5 at batch 16: a few hundr
 arithmetic a step), so one thread can beat several; a ResNet's convolutions split well. Which wins depends
 on the CPU, the network, the batch and torch's kernels, so :func:`choose_threads` times a few training
 steps (forward and backward of a copy of the model on random inputs of the run's batch shape) at each
-candidate count (1, 2, 4... up to the cores this process may use), in interleaved rounds, and keeps the
-fastest. The answer is stored per machine, torch version, model, input and batch size in
+candidate count (1, 2, 4... up to the cores this process may use), in 7 interleaved rounds of at least
+40 ms each, and keeps the fastest. (Six steps a round were too few: on a 2-core AMD EPYC they timed one
+thread 1% faster than two for LeNet-5 at batch 16, where longer rounds time two threads 15-20% faster, as
+whole training steps do.) The answer is stored per machine, torch version, model, input and batch size in
 ``~/.cache/cnnzoo/threads.json`` (``$XDG_CACHE_HOME`` honoured), so a rerun of the same command uses the
 same count and repeats its result bit for bit (the count changes the order of float sums); ``--threads``
 overrides it, and a resumed run keeps the count it started with.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -28,6 +31,8 @@ from torch import nn
 
 #: Models above this many MACs per image train on all cores without a measurement.
 MEASURE_BELOW_MACS = 20e6
+#: Part of the cache key: a new way of measuring replaces the answers of the old one.
+PROBE = "probe2"
 
 
 def cache_file() -> Path:
@@ -54,17 +59,21 @@ def time_steps(
     input_shape: tuple[int, ...],
     counts: list[int],
     steps: int = 6,
-    rounds: int = 3,
+    rounds: int = 7,
     memory_format: torch.memory_format = torch.contiguous_format,
+    min_seconds: float = 0.04,
 ) -> dict[int, float]:
     """Median seconds per training step (forward + backward of ``model`` on random inputs of
-    ``input_shape``) at each thread count of ``counts``, timed in ``rounds`` interleaved rounds of ``steps``
-    steps after one warm-up round. Leaves the global RNG and the thread count as it found them."""
+    ``input_shape``) at each thread count of ``counts``, timed in ``rounds`` interleaved rounds after one
+    warm-up round; a round runs at least ``steps`` steps and, where the warm-up timed them faster, as many
+    as fill ``min_seconds`` (short rounds are noise). Leaves the global RNG and the thread count as it found
+    them."""
     probe = copy.deepcopy(model).train().to(memory_format=memory_format)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(input_shape, generator=gen).contiguous(memory_format=memory_format)
     before = torch.get_num_threads()
     times: dict[int, list[float]] = {n: [] for n in counts}
+    fill = 0
     try:
         with torch.random.fork_rng(devices=[]):  # dropout draws must not move the run's own random stream
             for r in range(rounds + 1):
@@ -76,8 +85,13 @@ def time_steps(
                         main = out[0] if isinstance(out, (tuple, list)) else out
                         main.float().square().mean().backward()
                         probe.zero_grad(set_to_none=True)
-                    if r:  # round 0 warms up caches and kernels
-                        times[n].append((time.perf_counter() - t0) / steps)
+                    spent = time.perf_counter() - t0
+                    if r:  # round 0 warms up caches and kernels, and sizes the rounds
+                        times[n].append(spent / steps)
+                    else:
+                        fill = max(fill, math.ceil(min_seconds / max(spent / steps, 1e-9)))
+                if not r:
+                    steps = min(max(steps, fill), 1000)
     finally:
         torch.set_num_threads(before)
     return {n: sorted(v)[len(v) // 2] for n, v in times.items()}
@@ -124,7 +138,7 @@ def choose_threads(
         return cores, f"{cores} threads (all cores: {macs / 1e6:.0f} M MACs per image splits well)"
     layout = "cl" if memory_format == torch.channels_last else "nchw"
     key = f"{cpu_description()} | torch {torch.__version__} | {model_name} {list(input_size)}"
-    key += f" b{batch_size} {layout}"
+    key += f" b{batch_size} {layout} {PROBE}"
     path = cache_file()
     hit = _load_cache(path).get(key)
     if isinstance(hit, dict) and isinstance(hit.get("threads"), int) and 1 <= hit["threads"] <= cores:
