@@ -49,6 +49,19 @@ def _version() -> str:
     return f"cnnzoo {__version__} (torch {torch_version}, Python {py})"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: reads the installed metadata only when asked (``importlib.metadata`` costs ~20 ms,
+    which every other command would pay at parser build time)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(_version(), flush=True)
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cnnzoo",
@@ -58,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="environment variables (each checked before any command runs):\n" + describe(),
     )
     parser.add_argument(
-        "--version", action="version", version=_version(), help="print cnnzoo's and torch's versions and exit"
+        "--version", action=_VersionAction, help="print cnnzoo's and torch's versions and exit"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
