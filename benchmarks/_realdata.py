@@ -136,7 +136,12 @@ def train_one(
         bundle.train,
         epochs=rec.epochs,
         batch_size=rec.batch_size,
-        scheduler=rec.make_scheduler(optimizer),
+        # per-step schedules (one-cycle) need the steps of an epoch
+        scheduler=rec.make_scheduler(optimizer, math.ceil(len(bundle.train) / rec.batch_size)),
+        clip_grad_norm=rec.clip_grad_norm,
+        aux_weight=rec.aux_weight,
+        ema_decay=rec.ema_decay,
+        ema_warmup=rec.ema_warmup,
         seed=seed,
         hooks=[TestCurve()] + ([steps] if steps is not None else []),
         channels_last=channels_last,
