@@ -91,3 +91,24 @@ def test_the_generated_model_index_equals_the_registry_and_the_recipes() -> None
     stale = "cnnzoo/model_index.py is stale: run python -m cnnzoo.model_index"
     assert model_index.live() == model_index.MODELS, stale
     assert model_index.live_recipes() == model_index.RECIPES, stale
+
+
+def test_heavy_imports_run_without_the_collector_and_leave_it_as_it_was():
+    import gc
+
+    from cnnzoo.cli._args import imports_without_gc
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    try:
+        with imports_without_gc():
+            assert not gc.isenabled()
+            keep = [[] for _ in range(1000)]  # tracked objects made meanwhile are frozen afterwards
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(keep)
+        gc.disable()
+        with imports_without_gc():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
+        gc.unfreeze()

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..registries import Registry
+
+
+@contextlib.contextmanager
+def imports_without_gc() -> Iterator[None]:
+    """A command's heavy imports (torch and what it brings: hundreds of thousands of objects, none of them
+    garbage) with the cyclic garbage collector off, then those objects frozen out of its sight for the rest
+    of the process: ``import torch`` alone spends ~0.2 s in collections that find nothing, and a summary of
+    a 600-block model paid 0.25-0.35 s more for full collections walking them again (2-core AMD EPYC). The
+    collector is back on afterwards for everything the command allocates."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was:
+            gc.enable()
 
 
 def command(
