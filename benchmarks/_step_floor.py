@@ -14,6 +14,7 @@ batch, and the plain script's 30 x 32), and the threads used. Run by ``benchmark
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import sys
@@ -74,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         loss.backward()
         opt_plain.step()
 
+    # `cnnzoo train` freezes what its imports made (cnnzoo.cli._args.imports_without_gc); the same here for
+    # both steps, so that full collections walking torch's objects do not land on whichever step runs
+    gc.freeze()
     steps = {"ours": step_ours, "plain": step_plain}
     spent = dict.fromkeys(steps, 0.0)
     for fn in steps.values():  # warm-up: oneDNN's primitives, the allocator
