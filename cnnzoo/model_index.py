@@ -16,7 +16,7 @@ from pathlib import Path
 # <generated> (python -m cnnzoo.model_index)
 # fmt: off
 #: the training recipes' names (cnnzoo.train.recipes.RECIPES), sorted
-RECIPES: tuple[str, ...] = ('alexnet', 'densenet_cifar', 'densenet_imagenet', 'efficientnet_lite', 'fast', 'fractalnet', 'googlenet', 'inception_v3', 'inception_v4', 'lenet5', 'mobilenet_v1', 'mobilenet_v2', 'nasnet', 'nin', 'preact_resnet_cifar', 'preact_resnet_imagenet', 'resnet_cifar', 'resnet_imagenet', 'resnext_cifar', 'resnext_imagenet', 'senet', 'shufflenet_v1', 'shufflenet_v2', 'squeezenet', 'vgg', 'wrn_cifar', 'wrn_imagenet', 'xception', 'zfnet')
+RECIPES: tuple[str, ...] = ('alexnet', 'densenet_cifar', 'densenet_imagenet', 'efficientnet_lite', 'fast', 'fractalnet', 'googlenet', 'inception_v3', 'inception_v4', 'lenet5', 'lenet5_linear_head', 'mobilenet_v1', 'mobilenet_v2', 'nasnet', 'nin', 'preact_resnet_cifar', 'preact_resnet_imagenet', 'resnet_cifar', 'resnet_imagenet', 'resnext_cifar', 'resnext_imagenet', 'senet', 'shufflenet_v1', 'shufflenet_v2', 'squeezenet', 'vgg', 'wrn_cifar', 'wrn_imagenet', 'xception', 'zfnet')
 #: name -> (family, year, input size, the first 70 characters of the description) of every registered model
 MODELS: dict[str, tuple[str, int, tuple[int, int, int], str]] = {
     'alexnet': ('alexnet', 2012, (3, 227, 227), 'AlexNet as in Krizhevsky et al. 2012: two towers (grouped conv2/4/5), '),

@@ -170,3 +170,15 @@ def test_digits_batches_equal_the_per_image_transform_when_there_is_no_randomnes
     assert yb.tolist() == [data.train[int(i)][1] for i in idx]
     xt, _ = data.test.batch(torch.arange(3))
     assert torch.allclose(xt, torch.stack([data.test[i][0] for i in range(3)]), atol=1e-6)
+
+
+def test_the_linear_output_variants_train_the_lenet5_recipe_at_a_larger_first_rate() -> None:
+    rbf, linear = get_recipe("lenet5"), get_recipe("lenet5_linear_head")
+    assert [cnnzoo.model_info(n).recipe for n in ("lenet5", "lenet5_linear", "lenet5_modern")] == [
+        "lenet5",
+        "lenet5_linear_head",
+        "lenet5_linear_head",
+    ]
+    assert (rbf.lr, linear.lr) == (0.012, 0.05)
+    same = [f for f in ("batch_size", "epochs", "schedule", "clip_grad_norm", "augment", "momentum")]
+    assert {f: getattr(linear, f) for f in same} == {f: getattr(rbf, f) for f in same}

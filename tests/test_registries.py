@@ -207,7 +207,7 @@ def test_the_registries_and_options_import_no_torch() -> None:
         "print(n, len(source_forms()), len(RECIPES), 'torch' in sys.modules, 'numpy' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["35", "9", "29", "False", "False"], out.stderr
+    assert out.stdout.split() == ["35", "9", "30", "False", "False"], out.stderr
 
 
 # ------------------------------------------------------------------------------------------ strategies

@@ -378,6 +378,9 @@ def _conv_out_area(conv: nn.Conv2d, x: torch.Tensor) -> int:
     return ((x.shape[2] - kh) // sh + 1) * ((x.shape[3] - kw) // sw + 1)
 
 
+#: the variants with a trainable linear output train at a larger first rate (`cnnzoo recipes
+#: lenet5_linear_head`: the same recipe otherwise)
+_LINEAR_HEAD = "lenet5_linear_head"
 _COMMON = dict(
     **_PAPER_INFO,
     num_classes=10,
@@ -413,7 +416,7 @@ def lenet5(num_classes: int = 10, in_chans: int = 1) -> LeNet5:
     figures_note="60,000 + Linear(84, 10) = 60,850 (computed, paper_numbers.md section 6); no paper_macs: "
     "the paper counts connections, here 340,068 + 850 = 340,918 (LeNet5.connections()), not MACs.",
     deviations=("output layer is a trainable Linear(84, num_classes) instead of the fixed RBF units",),
-    **_COMMON,
+    **{**_COMMON, "recipe": _LINEAR_HEAD},
 )
 def lenet5_linear(num_classes: int = 10, in_chans: int = 1) -> LeNet5:
     """LeNet-5 with a linear output layer instead of the RBF units; everything else as in the paper."""
@@ -432,7 +435,7 @@ def lenet5_linear(num_classes: int = 10, in_chans: int = 1) -> LeNet5:
         "Linear(84, num_classes) output instead of the RBF units",
         "PyTorch default initialisation",
     ),
-    **_COMMON,
+    **{**_COMMON, "recipe": _LINEAR_HEAD},
 )
 def lenet5_modern(num_classes: int = 10, in_chans: int = 1) -> LeNet5:
     """The common modern re-implementation of LeNet-5: ReLU, max-pooling, full C3, linear output."""
