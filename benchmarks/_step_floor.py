@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnzoo import create_model  # noqa: E402
 from cnnzoo.data.transforms import AffineDistortion  # noqa: E402
 from cnnzoo.train import get_recipe  # noqa: E402
-from cnnzoo.train.optim import SGD  # noqa: E402
 
 N_TRAIN = 1437  # the digits split's training images
 PLAIN_EPOCHS, PLAIN_BATCH = 30, 32  # benchmarks/baselines/lenet_plain.py
@@ -48,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     recipe = get_recipe("lenet5")
     ours = create_model("lenet5").train()
-    opt_ours = SGD(ours.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+    opt_ours = recipe.make_optimizer(ours)  # as `cnnzoo train` builds it (foreach SGD)
     distort = AffineDistortion()
 
     def step_ours() -> None:
