@@ -5,6 +5,7 @@ live ones."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -112,3 +113,11 @@ def test_heavy_imports_run_without_the_collector_and_leave_it_as_it_was():
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def test_the_commands_given_torch_without_the_collector_are_real_and_leave_the_light_ones_alone():
+    from cnnzoo.cli import _TORCH_FIRST, build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) >= _TORCH_FIRST
+    assert {"list", "samples", "weights"}.isdisjoint(_TORCH_FIRST)
