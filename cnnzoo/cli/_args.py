@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 @contextlib.contextmanager
 def imports_without_gc() -> Iterator[None]:
     """A command's heavy imports (torch and what it brings: hundreds of thousands of objects, none of them
-    garbage) with the cyclic garbage collector off, then those objects frozen out of its sight for the rest
+    garbage; :func:`cnnzoo.cli.main` runs ``import torch`` in it for every command that needs torch) with the
+    cyclic garbage collector off, then those objects frozen out of its sight for the rest
     of the process: ``import torch`` alone spends ~0.2 s in collections that find nothing, and a summary of
     a 600-block model paid 0.25-0.35 s more for full collections walking them again (2-core AMD EPYC). The
     collector is back on afterwards for everything the command allocates."""

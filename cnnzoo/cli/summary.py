@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import CnnzooError
-from ._args import command, imports_without_gc
+from ._args import command
 
 if TYPE_CHECKING:
     from ..analysis.profile import Profile
@@ -77,11 +77,10 @@ def _is_spec(text: str) -> bool:
 def _load(target: str, input_arg: str | None, batch: int = 1) -> tuple[Profile, dict]:
     """Profile a registered model (at its default or the given input) or a spec; returns the profile and the
     registry info as a dict (empty for specs)."""
-    with imports_without_gc():  # ResNet-1202: 0.85-0.97 s -> 0.61 s in-process after the imports
-        from ..analysis import build_from_spec, profile
-        from ..factory import create_model
-        from ..registry import is_model, model_info
-        from ..sizes import parse_input_size
+    from ..analysis import build_from_spec, profile
+    from ..factory import create_model
+    from ..registry import is_model, model_info
+    from ..sizes import parse_input_size
 
     if is_model(target):
         info = model_info(target)

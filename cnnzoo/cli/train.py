@@ -9,7 +9,7 @@ import sys
 
 from .. import env
 from ..errors import CnnzooError
-from ._args import add_precision, call_with_args, command, imports_without_gc, nonneg_float, positive_int
+from ._args import add_precision, call_with_args, command, nonneg_float, positive_int
 
 ORDER = 40
 
@@ -224,9 +224,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    with imports_without_gc():
-        from ..train.recipes import Recipe
-        from ..train.run import train_model
+    from ..train.recipes import Recipe
+    from ..train.run import train_model
 
     if args.workers < 0:
         raise CnnzooError("--workers must be 0 or more.")
